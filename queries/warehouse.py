@@ -1,0 +1,216 @@
+"""The warehouse: one SQLAlchemy engine and the one path every query takes."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from contextlib import contextmanager
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+from sqlalchemy import bindparam, create_engine, event, text
+from sqlalchemy.engine import Connection, Engine
+
+if TYPE_CHECKING:
+    from queries.scope import Scope
+
+logger = logging.getLogger(__name__)
+
+QUERY_DIR = Path(__file__).parent
+SCHEMA_FILE = QUERY_DIR / "schema.sql"
+_PARAM = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
+# Parameters that only the scope may fill: a caller can never pass them.
+SCOPE_PARAMS = frozenset({"sites", "network", "start", "end"})
+# Parameters bound as lists (rendered as IN (...)).
+LIST_PARAMS = frozenset({"sites", "ids"})
+
+
+class QueryError(RuntimeError):
+    """A query was called wrongly or returned more than it may."""
+
+
+class WarehouseUnavailable(RuntimeError):
+    """The warehouse cannot be reached or opened; the message says which and why."""
+
+
+@lru_cache(maxsize=None)
+def load_sql(name: str) -> str:
+    """SQL text of queries/<name>.sql (name may include a folder, e.g. 'metrics/mttd')."""
+    path = (QUERY_DIR / f"{name}.sql").resolve()
+    if QUERY_DIR.resolve() not in path.parents or not path.is_file():
+        raise QueryError(f"unknown query {name!r}")
+    return path.read_text()
+
+
+def declared_params(sql: str) -> set[str]:
+    body = "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
+    return set(_PARAM.findall(body))
+
+
+def split_statements(script: str) -> list[str]:
+    """Split a DDL script on ';' (psycopg runs one statement per execute)."""
+    body = "\n".join(line.split("--", 1)[0] for line in script.splitlines())
+    return [s.strip() for s in body.split(";") if s.strip()]
+
+
+class Warehouse:
+    """Owns the engine. Every read goes through `query`, every write through `transaction`."""
+
+    def __init__(self, url: str, *, row_cap: int = 200_000, statement_timeout_ms: int = 15_000):
+        self.url = url
+        self.row_cap = row_cap
+        self.dialect = "postgresql" if url.startswith("postgresql") else "duckdb"
+        self._write_lock = threading.Lock()
+        if self.dialect == "postgresql":
+            self.engine: Engine = create_engine(
+                url,
+                pool_pre_ping=True,
+                pool_size=5,
+                max_overflow=10,
+                connect_args={"options": f"-c statement_timeout={int(statement_timeout_ms)} -c timezone=UTC"},
+            )
+        else:
+            # Each pooled connection is its own DuckDB connection to the one in-process database,
+            # so threads never share a cursor (DuckDB connections are not thread-safe).
+            self.engine = create_engine(url, pool_size=8, max_overflow=8)
+
+            @event.listens_for(self.engine, "connect")
+            def _utc(dbapi_conn, _record):
+                dbapi_conn.execute("SET TimeZone = 'UTC'")
+
+    # -- reads -------------------------------------------------------------------------------
+    def query(
+        self, name: str, params: dict | None = None, *, scope: Scope | None = None, sql: str | None = None
+    ) -> pd.DataFrame:
+        """Run queries/<name>.sql with bound parameters; scope fills sites/network/start/end."""
+        sql = sql if sql is not None else load_sql(name)
+        bound = self.bind(name, sql, params or {}, scope)
+        stmt = text(sql)
+        for list_param in LIST_PARAMS & bound.keys():
+            stmt = stmt.bindparams(bindparam(list_param, expanding=True))
+        logger.debug("query %s", name)
+        try:
+            with self.engine.connect() as conn:
+                result = conn.execute(stmt, bound)
+                rows = result.fetchmany(self.row_cap + 1)
+                columns = list(result.keys())
+        except Exception as exc:  # connection refused, file locked, timeout...
+            raise self._translate(exc) from exc
+        if len(rows) > self.row_cap:
+            raise QueryError(f"query {name} returned more than {self.row_cap} rows")
+        return pd.DataFrame.from_records(rows, columns=columns)
+
+    @staticmethod
+    def bind(name: str, sql: str, params: dict, scope: Scope | None) -> dict:
+        """Check params against the query's declared ones; scope values come only from the scope."""
+        declared = declared_params(sql)
+        forged = SCOPE_PARAMS & params.keys()
+        if forged:
+            raise QueryError(f"query {name}: {sorted(forged)} come from the scope, not the caller")
+        bound = dict(params)
+        needs_scope = SCOPE_PARAMS & declared
+        if needs_scope:
+            if scope is None:
+                raise QueryError(f"query {name} needs a scope for {sorted(needs_scope)}")
+            bound.update({k: v for k, v in scope.as_params().items() if k in declared})
+        missing, extra = declared - bound.keys(), bound.keys() - declared
+        if missing or extra:
+            raise QueryError(f"query {name}: missing {sorted(missing)}, unexpected {sorted(extra)}")
+        return bound
+
+    def scalar(self, name: str, params: dict | None = None, *, scope: Scope | None = None):
+        df = self.query(name, params, scope=scope)
+        return None if df.empty else df.iat[0, 0]
+
+    # -- writes ------------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self):
+        """One transaction; everything inside commits together or not at all."""
+        with self._write_lock:
+            try:
+                with self.engine.begin() as conn:
+                    yield conn
+            except (QueryError, ValueError):
+                raise
+            except Exception as exc:
+                raise self._translate(exc) from exc
+
+    def run(self, conn: Connection, name: str, params: dict | None = None) -> None:
+        """Run a named write statement (queries/<name>.sql) inside a transaction."""
+        sql = load_sql(name)
+        bound = self.bind(name, sql, params or {}, None)
+        conn.execute(text(sql), bound)
+
+    def bulk_insert(self, conn: Connection, table: str, frame: pd.DataFrame) -> int:
+        """Append a DataFrame to a table (columns by name) in the caller's transaction."""
+        if table not in BULK_TABLES:
+            raise QueryError(f"bulk insert into {table!r} is not allowed")
+        if frame.empty:
+            return 0
+        columns = list(frame.columns)
+        unknown = set(columns) - BULK_TABLES[table]
+        if unknown:
+            raise QueryError(f"bulk insert into {table}: unknown columns {sorted(unknown)}")
+        col_list = ", ".join(columns)  # whitelisted above
+        raw = conn.connection.dbapi_connection
+        if self.dialect == "duckdb":
+            view = f"_bulk_{table}"
+            raw.register(view, frame)
+            try:
+                raw.execute(f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM {view}")  # noqa: S608
+            finally:
+                raw.unregister(view)
+        else:
+            with raw.cursor() as cur, cur.copy(f"COPY {table} ({col_list}) FROM STDIN") as copy:
+                for row in frame.astype(object).where(frame.notna(), None).itertuples(index=False):
+                    copy.write_row(row)
+        return len(frame)
+
+    # -- schema ------------------------------------------------------------------------------
+    def create_schema(self) -> None:
+        with self.transaction() as conn:
+            for statement in split_statements(SCHEMA_FILE.read_text()):
+                conn.execute(text(statement))
+        _load_bulk_columns(self)
+
+    def is_empty(self) -> bool:
+        try:
+            return not self.scalar("sql/site_count")
+        except WarehouseUnavailable:
+            raise
+        except Exception:
+            return True
+
+    def data_as_of(self) -> datetime | None:
+        """Latest time any source wrote data (for the 'data as of' label)."""
+        value = self.scalar("sql/data_as_of")
+        return pd.Timestamp(value).to_pydatetime() if value is not None else None
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def _translate(self, exc: Exception) -> Exception:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        lowered = message.lower()
+        if any(s in lowered for s in ("could not set lock", "connection refused", "could not connect",
+                                      "read-only", "no space left", "unable to open", "server closed")):
+            return WarehouseUnavailable(f"warehouse {self.safe_url()} unavailable: {message}")
+        return exc
+
+    def safe_url(self) -> str:
+        return re.sub(r"//([^:/@]+):[^@]+@", r"//\1:***@", self.url)
+
+
+# Tables and columns open to bulk_insert, filled from the schema once it exists.
+BULK_TABLES: dict[str, set[str]] = {}
+
+
+def _load_bulk_columns(warehouse: Warehouse) -> None:
+    cols = warehouse.query("sql/table_columns")
+    for table, group in cols.groupby("table_name"):
+        BULK_TABLES[str(table)] = set(group["column_name"])
+    BULK_TABLES.pop("audit_log", None)  # the audit trail is written only through queries.audit
