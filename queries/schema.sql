@@ -268,7 +268,21 @@ CREATE TABLE IF NOT EXISTS audit_log (
     entry_hash TEXT NOT NULL
 );
 
-CREATE INDEX IF NOT EXISTS readings_sensor_ts ON readings (sensor_id, ts);
+-- One row per batch and CQA with its specification and an out-of-specification flag.
+CREATE OR REPLACE VIEW batch_cqa_results AS
+WITH v AS (
+    SELECT batch_id, site_id, product, 'viability_pct' AS cqa, viability_pct AS value FROM batches
+    UNION ALL SELECT batch_id, site_id, product, 'transduction_pct', transduction_pct FROM batches
+    UNION ALL SELECT batch_id, site_id, product, 'cd3_pct', cd3_pct FROM batches
+    UNION ALL SELECT batch_id, site_id, product, 'vcn', vcn FROM batches
+    UNION ALL SELECT batch_id, site_id, product, 'dose', dose FROM batches
+    UNION ALL SELECT batch_id, site_id, product, 'endotoxin_eu_ml', endotoxin_eu_ml FROM batches
+)
+SELECT v.batch_id, v.site_id, v.product, v.cqa, v.value, s.lower_limit, s.upper_limit, s.unit,
+       (COALESCE(v.value < s.lower_limit, FALSE) OR COALESCE(v.value > s.upper_limit, FALSE)) AS oos
+FROM v
+JOIN specifications s ON s.product = v.product AND s.cqa = v.cqa
+WHERE v.value IS NOT NULL;
 CREATE INDEX IF NOT EXISTS deviations_site_detected ON deviations (site_id, detected_at);
 CREATE INDEX IF NOT EXISTS batches_site_started ON batches (site_id, started_at);
 CREATE INDEX IF NOT EXISTS heartbeats_site_ts ON ingest_heartbeats (site_id, ts);

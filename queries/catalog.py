@@ -1,0 +1,194 @@
+"""The KPI catalogue: each KPI declared once; tiles, tooltips, the definitions page and exports read it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Kpi:
+    id: str
+    title: str
+    definition: str  # one line, shown in tooltips
+    formula: str  # numerator / denominator (or statistic) in words
+    window: str  # which timestamp the time window applies to
+    unit: str
+    better: str  # "lower" or "higher"
+    target: float | None
+    source: str  # where the definition comes from
+    query: str | None  # queries/<query>.sql; None when computed in Python (see `computed`)
+    kind: str  # ratio (sum num / sum den), mean, median, score
+    decimals: int = 1
+    headline: bool = False
+    computed: str | None = None  # name of the Python function in queries.kpis
+
+    def status(self, value: float | None) -> str:
+        """'ok', 'near' (within 10 % of target on the wrong side) or 'off'; 'none' without data."""
+        if value is None or self.target is None:
+            return "none"
+        gap = (value - self.target) if self.better == "lower" else (self.target - value)
+        if gap <= 0:
+            return "ok"
+        return "near" if gap <= 0.1 * abs(self.target) else "off"
+
+    def improved(self, value: float | None, previous: float | None) -> bool | None:
+        if value is None or previous is None or value == previous:
+            return None
+        return (value < previous) if self.better == "lower" else (value > previous)
+
+
+_HOUSE_TARGET = "network default target (quality leadership may change it in queries/catalog.py)"
+
+CATALOG: tuple[Kpi, ...] = (
+    Kpi(
+        "mttd", "Mean time to deviation detection",
+        "Mean hours from when a deviation occurred to when it was detected; median and p90 beside it.",
+        "sum(detected_at - occurred_at) / count(deviations); excursion-sourced deviations count from "
+        "the excursion start",
+        "deviations detected in the window", "h", "lower", 24.0,
+        "design.md §3; framework KPI table", "metrics/mttd", "mean", headline=True,
+    ),
+    Kpi(
+        "recurrence", "Deviation recurrence rate",
+        "Share of deviations with an earlier deviation of the same root cause at the same site in the "
+        "previous 90 days; cross-site recurrence (same code at another site) beside it.",
+        "deviations with an earlier same-code deviation at the same site within 90 days / deviations",
+        "deviations detected in the window", "%", "lower", 10.0,
+        "design.md §3", "metrics/recurrence", "ratio", headline=True,
+    ),
+    Kpi(
+        "consistency", "Cross-site consistency score",
+        "Share of (site, CQA) pairs whose mean is equivalent to the network reference by TOST "
+        "(alpha 0.05, margin ±1.5 SD of the reference); sites with < 5 batches: insufficient data.",
+        "equivalent (site, CQA) pairs / evaluable (site, CQA) pairs × 100",
+        "batches started in the window", "score", "higher", 90.0,
+        "design.md §3; FDA tiered approach to analytical similarity (equivalence margin 1.5 σ_R)",
+        None, "score", decimals=0, headline=True, computed="consistency",
+    ),
+    Kpi(
+        "psych_safety", "Psychological safety index",
+        "Edmondson's 7-item team psychological safety scale on 0-100; items 1, 3, 5 reverse-scored; "
+        "groups under 5 respondents suppressed.",
+        "mean over respondents of mean(q1..q7, reversed items 8 - x); shown as (score - 1) / 6 × 100",
+        "survey responses submitted in the window", "/100", "higher", 70.0,
+        "Edmondson A. (1999) Psychological safety and learning behavior in work teams. ASQ 44(2)",
+        "metrics/psych_safety", "mean", decimals=0, headline=True,
+    ),
+    Kpi(
+        "closure_time", "Deviation closure time",
+        "Median days from detection to closure of deviations closed in the window.",
+        "median(closed_at - detected_at) in days", "deviations closed in the window", "days", "lower",
+        30.0, "framework KPI table", "metrics/closure_time", "median",
+    ),
+    Kpi(
+        "capa_on_time", "CAPA on-time rate",
+        "Share of CAPAs falling due in the window that were closed by their due date.",
+        "CAPAs closed on or before due_at / CAPAs with due_at in the window (and already due)",
+        "CAPAs due in the window", "%", "higher", 90.0, "framework KPI table", "metrics/capa_on_time",
+        "ratio",
+    ),
+    Kpi(
+        "capa_effectiveness", "CAPA effectiveness rate",
+        "Share of CAPAs judged effective at their effectiveness check.",
+        "CAPAs with effective = true / CAPAs with an effectiveness check in the window",
+        "effectiveness checks in the window", "%", "higher", 80.0, "framework KPI table",
+        "metrics/capa_effectiveness", "ratio",
+    ),
+    Kpi(
+        "human_error_share", "Human-error share of deviations",
+        "Share of deviations attributed to people; a high share is itself a signal (EU GMP Ch. 1 expects "
+        "process, procedure and system causes to be ruled out first).",
+        "deviations with category 'people' / deviations", "deviations detected in the window", "%",
+        "lower", 25.0, "EU GMP Part I Chapter 1 (1.4 xiv); framework KPI table",
+        "metrics/human_error_share", "ratio",
+    ),
+    Kpi(
+        "deviation_rate", "Deviation rate",
+        "Batch-linked deviations per batch manufactured (funnel limits on the comparability page).",
+        "deviations linked to batches started in the window / batches started in the window",
+        "batches started in the window", "per batch", "lower", 0.3, "framework KPI table",
+        "metrics/deviation_rate", "ratio", decimals=2,
+    ),
+    Kpi(
+        "near_miss_rate", "Near-miss reporting frequency",
+        "Near misses reported per 100 batches; more reporting is a sign of a reporting culture.",
+        "near misses reported in the window × 100 / batches started in the window",
+        "near misses reported and batches started in the window", "per 100 batches", "higher", 50.0,
+        "framework KPI table", "metrics/near_miss_rate", "ratio",
+    ),
+    Kpi(
+        "cert_pass_rate", "Certification first-attempt pass rate",
+        "Share of first training-certification attempts that passed.",
+        "first attempts passed / first attempts", "first attempts in the window", "%", "higher", 85.0,
+        "framework KPI table", "metrics/cert_pass_rate", "ratio",
+    ),
+    Kpi(
+        "time_to_competency", "Time to competency",
+        "Median days from starting a training module to certification.",
+        "median(certified_at - started_at) in days", "certifications in the window", "days", "lower",
+        45.0, "framework KPI table", "metrics/time_to_competency", "median",
+    ),
+    Kpi(
+        "uptime", "System uptime",
+        "Share of expected hourly gateway heartbeats received (from a site's onboarding on).",
+        "hours with at least one heartbeat / hours in the window since onboarding",
+        "heartbeats in the window", "%", "higher", 99.5, "framework KPI table", "metrics/uptime", "ratio",
+        decimals=2,
+    ),
+    Kpi(
+        "data_completeness", "Data integration completeness",
+        "Sensor readings received as a share of readings expected at each sensor's sampling interval.",
+        "readings received / (seconds in the window since installation / interval_s), over sensors",
+        "readings in the window", "%", "higher", 99.0, "framework KPI table",
+        "metrics/data_completeness", "ratio", decimals=2,
+    ),
+    Kpi(
+        "batch_record_completeness", "Batch record completeness",
+        "Share of completed batches with all six CQAs recorded.",
+        "completed batches with every CQA recorded / completed batches",
+        "batches completed in the window", "%", "higher", 99.0, "framework KPI table",
+        "metrics/batch_record_completeness", "ratio",
+    ),
+    Kpi(
+        "inspection_findings", "Regulatory inspection findings",
+        "Findings (critical + major + minor) per inspection; classification (NAI/VAI/OAI) beside it.",
+        "sum(findings) / inspections", "inspections in the window", "per inspection", "lower", 3.0,
+        "framework KPI table; FDA inspection classifications", "metrics/inspection_findings", "ratio",
+    ),
+    Kpi(
+        "manufacturing_turnaround", "Manufacturing turnaround",
+        "Median days from manufacturing start to QP/QA release.",
+        "median(released_at - started_at) in days", "batches released in the window", "days", "lower",
+        17.0, "framework KPI table", "metrics/manufacturing_turnaround", "median",
+    ),
+    Kpi(
+        "vein_to_vein", "Vein-to-vein time",
+        "Median days from apheresis to infusion.",
+        "median(infused_at - apheresis_at) in days", "batches infused in the window", "days", "lower",
+        24.0, "framework KPI table", "metrics/vein_to_vein", "median",
+    ),
+    Kpi(
+        "right_first_time", "Right-first-time batch rate",
+        "Share of dispositioned batches released with no deviation and every CQA within specification.",
+        "released batches with no linked deviation and no OOS result / batches released or rejected",
+        "batches dispositioned in the window", "%", "higher", 90.0, "framework KPI table",
+        "metrics/right_first_time", "ratio",
+    ),
+    Kpi(
+        "oos_rate", "Out-of-specification rate",
+        "Share of tested batches with at least one CQA outside its release specification.",
+        "batches with any CQA outside specification / batches with results",
+        "batches completed in the window", "%", "lower", 3.0,
+        "framework KPI table; specifications table (product file)", "metrics/oos_rate", "ratio",
+    ),
+)
+
+KPIS: dict[str, Kpi] = {k.id: k for k in CATALOG}
+HEADLINE = tuple(k for k in CATALOG if k.headline)
+
+
+def get(kpi_id: str) -> Kpi:
+    try:
+        return KPIS[kpi_id]
+    except KeyError:
+        raise KeyError(f"unknown KPI {kpi_id!r}") from None
