@@ -26,11 +26,12 @@ class Scope:
     def as_params(self) -> dict:
         return {"sites": list(self.site_ids), "network": self.network, "start": self.start, "end": self.end}
 
-    def for_site(self, site_id: str | None) -> Scope:
-        """Narrow to one site; a site outside the scope is 'not found', never widened."""
-        if not site_id or site_id not in self.site_ids:
+    def for_site(self, site_id: str | None, *, with_network: bool = False) -> Scope:
+        """Narrow to one site; a site outside the scope is 'not found', never widened.
+        with_network keeps the network aggregate row (only if the scope already allowed it)."""
+        if not isinstance(site_id, str) or site_id not in self.site_ids:
             raise NotFound(f"site {site_id!r} not found")
-        return replace(self, site_ids=(site_id,), network=False)
+        return replace(self, site_ids=(site_id,), network=self.network and with_network)
 
     def with_window(self, start: datetime, end: datetime) -> Scope:
         return replace(self, start=start, end=end)

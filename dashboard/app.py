@@ -1,0 +1,101 @@
+"""App factory: Flask server first, then the auth guard, then Dash with its page registry."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+from flask import Flask
+from flask_login import current_user
+
+from dashboard import ids
+from dashboard.auth import init_auth
+from dashboard.context import PAGE_ROLES
+from queries.settings import Settings
+from queries.warehouse import Warehouse
+
+logger = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+ROLE_LABELS = {"leadership": "Quality leadership", "site_manager": "Site manager", "auditor": "Auditor",
+               "display": "Wall display", "admin": "Administrator"}
+
+
+def create_app(settings: Settings | None = None, warehouse: Warehouse | None = None) -> dash.Dash:
+    """Build the whole app. Nothing connects at import time; the warehouse opens here (after fork)."""
+    settings = settings or Settings.from_env()
+    server = Flask(__name__)
+    server.extensions["atmp_settings"] = settings
+    server.extensions["atmp_warehouse"] = warehouse or Warehouse(
+        settings.database_url, row_cap=settings.row_cap, statement_timeout_ms=settings.statement_timeout_ms)
+    init_auth(server)
+
+    app = dash.Dash(
+        __name__,
+        server=server,
+        use_pages=True,
+        pages_folder=str(Path(__file__).parent / "pages"),
+        assets_folder=str(ROOT / "assets"),
+        title="ATMP Quality Hub",
+        update_title=None,
+        serve_locally=True,
+    )
+    app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)
+    app.layout = shell
+    server.extensions["atmp_csp"] = content_security_policy(app)
+    return app
+
+
+def content_security_policy(app: dash.Dash) -> str:
+    # Dash's own inline scripts are allowed by hash; style-src needs 'unsafe-inline' for Dash/plotly.
+    script_hashes = " ".join(f"'{h}'" for h in app.csp_hashes())
+    return "; ".join([
+        "default-src 'self'",
+        f"script-src 'self' {script_hashes}",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ])
+
+
+def shell():
+    """The layout of every page: navigation for the user's role, the user, and the page itself."""
+    return html.Div([
+        dcc.Location(id=ids.URL),
+        navbar(),
+        dbc.Container(dash.page_container, fluid=True, className="page-body", id="main", role="main"),
+    ])
+
+
+def navbar():
+    role = current_user.role if current_user and current_user.is_authenticated else None
+    links = [
+        dbc.NavItem(dbc.NavLink(page["name"], href=page["relative_path"], active="exact"))
+        for page in dash.page_registry.values()
+        if page.get("nav") and role in PAGE_ROLES.get(page["path"], ())
+    ]
+    who = []
+    if role:
+        who = [
+            html.Span([html.Strong(current_user.display_name), f" · {ROLE_LABELS[role]}",
+                       f" · site {current_user.site_id}" if current_user.site_id else ""],
+                      className="navbar-text me-3 text-light", id="whoami"),
+            html.Form(html.Button("Sign out", type="submit", className="btn btn-outline-light btn-sm"),
+                      method="POST", action="/logout"),
+        ]
+    return dbc.Navbar(
+        dbc.Container([
+            dbc.NavbarBrand("ATMP Quality Hub", href="/"),
+            dbc.Nav(links, navbar=True, className="me-auto"),
+            html.Div(who, className="d-flex align-items-center"),
+        ], fluid=True),
+        color="dark", dark=True, id=ids.NAVBAR, className="mb-3",
+    )

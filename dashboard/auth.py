@@ -1,0 +1,216 @@
+"""Login, logout, the one guard in front of every route, idle timeout, CSRF origin check, headers."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, redirect, render_template_string, request, session
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+
+from queries import audit, users
+from queries.users import UserRecord
+from queries.warehouse import Warehouse
+
+logger = logging.getLogger(__name__)
+
+# Paths anyone may fetch: the login form, static assets, Dash's JS bundles, a health probe.
+PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/")
+PUBLIC_PATHS = frozenset({"/login", "/healthz", "/_favicon.ico", "/favicon.ico"})
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+bp = Blueprint("auth", __name__)
+
+
+class SessionUser(UserMixin):
+    """The logged-in user, re-read from the warehouse on every request (role changes apply at once)."""
+
+    def __init__(self, record: UserRecord):
+        self.record = record
+
+    def get_id(self) -> str:
+        # The session version is part of the id: bumping it on the server ends every copy of the cookie.
+        return f"{self.record.user_id}:{self.record.session_version}"
+
+    @property
+    def user_id(self) -> str:
+        return self.record.user_id
+
+    @property
+    def role(self) -> str:
+        return self.record.role
+
+    @property
+    def site_id(self) -> str | None:
+        return self.record.site_id
+
+    @property
+    def display_name(self) -> str:
+        return self.record.display_name
+
+
+def warehouse() -> Warehouse:
+    return current_app.extensions["atmp_warehouse"]
+
+
+def settings():
+    return current_app.extensions["atmp_settings"]
+
+
+def init_auth(server: Flask) -> None:
+    cfg = server.extensions["atmp_settings"]
+    server.config.update(
+        SECRET_KEY=cfg.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_SECURE=cfg.secure_cookies,
+        SESSION_COOKIE_NAME="atmp_session",
+        REMEMBER_COOKIE_DURATION=0,
+    )
+    manager = LoginManager()
+    manager.session_protection = "strong"
+    manager.init_app(server)
+
+    @manager.user_loader
+    def _load(session_id: str):
+        user_id, _, version = session_id.rpartition(":")
+        record = users.get_user(warehouse(), user_id)
+        if record is None or not record.active or str(record.session_version) != version:
+            return None
+        return SessionUser(record)
+
+    server.register_blueprint(bp)
+    server.before_request(_guard)
+    server.after_request(_security_headers)
+
+
+def _is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+
+
+def _deny(path: str, reason: str):
+    if path.startswith("/_"):  # Dash's internal endpoints and _reload-hash: JSON, never a redirect
+        return jsonify(error=reason), 401
+    return redirect(f"/login?next={path}")
+
+
+def _only_ticks(payload: dict) -> bool:
+    """True when a Dash update was fired only by interval timers (not by the user)."""
+    changed = payload.get("changedPropIds") or []
+    return bool(changed) and all(str(p).endswith(".n_intervals") for p in changed)
+
+
+def _guard():
+    path = request.path
+    if request.method in STATE_CHANGING and not _same_origin():
+        return jsonify(error="cross-origin request refused"), 403
+    if path == "/_dash-update-component" and not request.is_json:
+        return jsonify(error="application/json required"), 415
+    if _is_public(path):
+        return None
+    if not current_user.is_authenticated:
+        return _deny(path, "login required")
+    now = time.time()
+    idle_limit = settings().idle_timeout_min * 60
+    last_seen = session.get("last_seen", now)
+    if now - last_seen > idle_limit and current_user.role != "display":
+        audit.append(warehouse(), user_id=current_user.user_id, action="session_timeout",
+                     reason=f"idle for more than {settings().idle_timeout_min} min")
+        users.end_sessions(warehouse(), current_user.user_id)
+        logout_user()
+        session.clear()
+        return _deny(path, "session timed out")
+    ticks_only = path == "/_dash-update-component" and _only_ticks(request.get_json(silent=True) or {})
+    if not ticks_only:  # timer ticks must not keep an unattended session alive
+        session["last_seen"] = now
+    return None
+
+
+def _same_origin() -> bool:
+    origin = request.headers.get("Origin") or request.headers.get("Referer")
+    if not origin:
+        return False
+    return urlsplit(origin).netloc == request.host
+
+
+def _security_headers(response: Response) -> Response:
+    csp = current_app.extensions.get("atmp_csp")
+    if csp:
+        response.headers["Content-Security-Policy"] = csp
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    if request.path in ("/login",) or request.path.startswith("/_dash-update-component"):
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+LOGIN_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sign in · ATMP Quality Hub</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/assets/vendor/bootstrap.min.css"><link rel="stylesheet" href="/assets/hub.css">
+</head><body class="login-body">
+<main class="login-card card shadow-sm">
+  <div class="card-body">
+    <h1 class="h4 mb-1">ATMP Quality Hub</h1>
+    <p class="text-body-secondary mb-4">Network quality for cell and gene therapy manufacturing</p>
+    {% if error %}<div class="alert alert-danger" role="alert">⚠ {{ error }}</div>{% endif %}
+    {% if notice %}<div class="alert alert-info" role="status">{{ notice }}</div>{% endif %}
+    <form method="post" action="/login">
+      <input type="hidden" name="next" value="{{ next }}">
+      <label class="form-label" for="username">User name</label>
+      <input class="form-control mb-3" id="username" name="username" autocomplete="username" required autofocus>
+      <label class="form-label" for="password">Password</label>
+      <input class="form-control mb-4" id="password" name="password" type="password"
+             autocomplete="current-password" required>
+      <button class="btn btn-primary w-100" type="submit">Sign in</button>
+    </form>
+  </div>
+</main></body></html>"""
+
+
+def _safe_next(target: str | None) -> str:
+    """Only local paths: never an open redirect."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    notice = "You have been signed out." if request.args.get("signed_out") else None
+    if request.method == "GET":
+        return render_template_string(LOGIN_PAGE, error=None, notice=notice,
+                                      next=_safe_next(request.args.get("next")))
+    username = (request.form.get("username") or "").strip()[:100]
+    password = request.form.get("password") or ""
+    record = users.verify_password(warehouse(), username, password) if username and password else None
+    if record is None:
+        audit.append(warehouse(), user_id=username or None, action="login_failed",
+                     reason="unknown user, wrong password or inactive account")
+        # One message for every failure: it must not reveal whether the user exists.
+        return render_template_string(LOGIN_PAGE, error="Sign-in failed: check user name and password.",
+                                      notice=None, next=_safe_next(request.form.get("next"))), 401
+    session.clear()
+    login_user(SessionUser(record), remember=False)
+    session["last_seen"] = time.time()
+    audit.append(warehouse(), user_id=record.user_id, action="login", new_value=json.dumps(
+        {"role": record.role, "site_id": record.site_id}))
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    if current_user.is_authenticated:
+        audit.append(warehouse(), user_id=current_user.user_id, action="logout")
+        users.end_sessions(warehouse(), current_user.user_id)
+        logout_user()
+    session.clear()
+    return redirect("/login?signed_out=1")
+
+
+@bp.route("/healthz")
+def healthz():
+    return jsonify(status="ok")

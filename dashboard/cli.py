@@ -1,0 +1,162 @@
+"""The `atmp-hub` command: generate, serve, users, import, audit."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import sys
+from datetime import datetime
+
+from queries import audit, users
+from queries.settings import Settings
+from queries.warehouse import Warehouse
+
+logger = logging.getLogger(__name__)
+
+
+def _warehouse(settings: Settings) -> Warehouse:
+    return Warehouse(settings.database_url, row_cap=settings.row_cap,
+                     statement_timeout_ms=settings.statement_timeout_ms)
+
+
+def cmd_generate(args, settings: Settings) -> int:
+    from sample_data.generator import populate
+
+    wh = _warehouse(settings)
+    wh.create_schema()
+    if not wh.is_empty():
+        if args.if_missing:
+            print(f"warehouse {wh.safe_url()} already holds data; not regenerating")
+            return 0
+        print(f"error: warehouse {wh.safe_url()} is not empty (use a new file or database)", file=sys.stderr)
+        return 2
+    end = datetime.fromisoformat(args.end) if args.end else None
+    stories = populate(wh, seed=args.seed, scale=args.scale, end=end, progress=not args.quiet)
+    audit.append(wh, user_id="cli", action="generate_sample_data",
+                 new_value=f"seed={args.seed} scale={args.scale} end={end}")
+    print(f"sample network ({args.scale}, seed {args.seed}) written to {wh.safe_url()}")
+    for name, when in stories.items():
+        print(f"  story {name}: {when}")
+    return 0
+
+
+def cmd_serve(args, settings: Settings) -> int:
+    from dashboard.app import create_app
+
+    app = create_app(settings)
+    app.run(host=args.host or settings.host, port=args.port or settings.port, debug=False, threaded=True)
+    return 0
+
+
+def cmd_users_add(args, settings: Settings) -> int:
+    wh = _warehouse(settings)
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
+    try:
+        record = users.add_user(wh, user_id=args.user_id, display_name=args.name or args.user_id,
+                                role=args.role, site_id=args.site, password=password)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    audit.append(wh, user_id="cli", action="user_added", object_type="user", object_id=record.user_id,
+                 new_value=f"role={record.role} site={record.site_id}")
+    print(f"user {record.user_id} ({record.role}) added")
+    return 0
+
+
+def cmd_users_demo(args, settings: Settings) -> int:
+    from sample_data.demo_users import DEMO_USERS
+
+    if settings.environment == "production":
+        print("error: demo users are refused in production", file=sys.stderr)
+        return 2
+    wh = _warehouse(settings)
+    for user_id, name, role, site, password in DEMO_USERS:
+        if users.get_user(wh, user_id) is None:
+            users.add_user(wh, user_id=user_id, display_name=name, role=role, site_id=site, password=password)
+            audit.append(wh, user_id="cli", action="user_added", object_type="user", object_id=user_id,
+                         new_value=f"role={role} site={site} (demo)")
+    print("demo users: " + ", ".join(u[0] for u in DEMO_USERS))
+    return 0
+
+
+def cmd_import(args, settings: Settings) -> int:
+    from queries.importer import ImportError_, import_file
+
+    wh = _warehouse(settings)
+    try:
+        count = import_file(wh, args.table, args.file)
+    except ImportError_ as exc:
+        print(f"import refused, nothing written:\n{exc}", file=sys.stderr)
+        return 2
+    audit.append(wh, user_id="cli", action="import", object_type=args.table, object_id=str(args.file),
+                 new_value=f"{count} rows")
+    print(f"imported {count} rows into {args.table}")
+    return 0
+
+
+def cmd_audit_verify(args, settings: Settings) -> int:
+    check = audit.verify(_warehouse(settings))
+    if check.ok:
+        print(f"audit trail intact: {check.entries} entries")
+        return 0
+    print(f"audit trail BROKEN at entry {check.first_bad_entry}: {check.problem}", file=sys.stderr)
+    return 1
+
+
+def cmd_settings(args, settings: Settings) -> int:
+    for name, default, help_text in Settings.describe():
+        print(f"{name:32} default {default!r:28} {help_text}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="atmp-hub", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="create the schema and write the sample network")
+    gen.add_argument("--scale", choices=("small", "medium", "large"), default="small")
+    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--end", help="last day of history (ISO date, UTC); default today")
+    gen.add_argument("--if-missing", action="store_true", help="do nothing when data exists")
+    gen.add_argument("--quiet", action="store_true", help="no progress bar")
+    gen.set_defaults(func=cmd_generate)
+
+    serve = sub.add_parser("serve", help="serve the dashboard (development server)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=cmd_serve)
+
+    users_p = sub.add_parser("users", help="manage users").add_subparsers(dest="users_command", required=True)
+    add = users_p.add_parser("add", help="add a user (password asked, or read from stdin)")
+    add.add_argument("user_id")
+    add.add_argument("--role", required=True)
+    add.add_argument("--site")
+    add.add_argument("--name")
+    add.add_argument("--password-stdin", action="store_true")
+    add.set_defaults(func=cmd_users_add)
+    demo = users_p.add_parser("demo", help="create the demo logins listed in the README")
+    demo.set_defaults(func=cmd_users_demo)
+
+    imp = sub.add_parser("import", help="import a CSV, XLSX or Parquet file into a table, all or nothing")
+    imp.add_argument("table")
+    imp.add_argument("file")
+    imp.set_defaults(func=cmd_import)
+
+    aud = sub.add_parser("audit", help="audit trail").add_subparsers(dest="audit_command", required=True)
+    ver = aud.add_parser("verify", help="recompute the hash chain")
+    ver.set_defaults(func=cmd_audit_verify)
+
+    sett = sub.add_parser("settings", help="list every setting and its environment variable")
+    sett.set_defaults(func=cmd_settings)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    return args.func(args, Settings.from_env())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""The site x KPI grid: one row per visible site plus the network, each cell value + status symbol."""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+import pandas as pd
+from dash import dcc, html
+
+from dashboard.components.formatting import STATUS, format_number, is_missing
+from queries.catalog import Kpi
+from queries.kpis import NETWORK
+
+
+def site_grid(frame: pd.DataFrame, sites: pd.DataFrame, kpis: list[Kpi], *, link_sites: bool) -> dbc.Table:
+    header = html.Thead(html.Tr(
+        [html.Th("Site", scope="col")]
+        + [html.Th(dcc.Link([k.title, html.Br(), html.Small(k.unit, className="text-body-secondary")],
+                            href=f"/definitions#kpi-{k.id}", title=k.definition), scope="col")
+           for k in kpis]))
+    rows = []
+    names = dict(zip(sites["site_id"], sites["name"], strict=True))
+    order = [NETWORK] + list(sites["site_id"])
+    for site_id in order:
+        cells = frame[frame["site_id"] == site_id].set_index("kpi_id")
+        if site_id == NETWORK:
+            if cells.empty:
+                continue
+            label = html.Strong("Network")
+        elif link_sites:
+            label = dcc.Link(f"{names[site_id]} ({site_id})", href=f"/site/{site_id}",
+                             id={"type": "site-link", "site": site_id})
+        else:
+            label = f"{names[site_id]} ({site_id})"
+        rows.append(html.Tr([html.Th(label, scope="row")] + [_cell(k, cells) for k in kpis],
+                            className="network-row" if site_id == NETWORK else None))
+    return dbc.Table([header, html.Tbody(rows)], bordered=False, hover=True, responsive=True,
+                     className="site-grid align-middle", size="sm")
+
+
+def _cell(kpi: Kpi, cells: pd.DataFrame) -> html.Td:
+    if kpi.id not in cells.index:
+        return html.Td("–", className="status-none", title="no data in this window")
+    row = cells.loc[kpi.id]
+    if bool(row.get("suppressed", False)):
+        return html.Td("suppressed", className="status-none", title="fewer than 5 respondents")
+    value = row["value"]
+    status = "none" if is_missing(value) else kpi.status(value)
+    symbol, word, css = STATUS[status]
+    return html.Td([html.Span(symbol, className="status-symbol", **{"aria-hidden": "true"}), " ",
+                    format_number(kpi, value)], className=css, title=word)

@@ -1,0 +1,69 @@
+"""What a callback may know: the logged-in user and the scope the server builds from it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import current_app
+from flask_login import current_user
+from werkzeug.exceptions import Forbidden, Unauthorized
+
+from queries.scope import Scope, build_scope
+from queries.warehouse import Warehouse
+
+# Which roles may open which page (path template as registered); the guard in auth.py already
+# requires a login for everything, this narrows by role.
+PAGE_ROLES: dict[str, frozenset[str]] = {
+    "/": frozenset({"leadership", "site_manager", "auditor", "display"}),
+    "/site/<site_id>": frozenset({"leadership", "site_manager", "auditor"}),
+    "/definitions": frozenset({"leadership", "site_manager", "auditor", "display", "admin"}),
+    "/admin/users": frozenset({"admin"}),
+}
+WINDOW_CHOICES = (30, 90, 180, 365)
+
+
+def warehouse() -> Warehouse:
+    return current_app.extensions["atmp_warehouse"]
+
+
+def settings():
+    return current_app.extensions["atmp_settings"]
+
+
+def user():
+    """The logged-in user; raises 401 if there is none (the guard should have stopped it first)."""
+    if not current_user or not current_user.is_authenticated:
+        raise Unauthorized("login required")
+    return current_user
+
+
+def require_page(path_template: str):
+    """The user, if their role may see this page; 403 otherwise."""
+    u = user()
+    if u.role not in PAGE_ROLES[path_template]:
+        raise Forbidden(f"role {u.role} may not open {path_template}")
+    return u
+
+
+def now() -> datetime:
+    pinned = settings().now
+    if pinned:
+        return datetime.fromisoformat(pinned).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def window_days(value) -> int:
+    """A window from the browser is only ever one of the offered choices."""
+    try:
+        days = int(value)
+    except (TypeError, ValueError):
+        return settings().default_window_days
+    return days if days in WINDOW_CHOICES else settings().default_window_days
+
+
+def scope(days=None, path_template: str = "/") -> Scope:
+    """The scope of the current user for a page; nothing the browser sends can widen it."""
+    u = require_page(path_template)
+    all_sites = list(warehouse().query("sql/site_ids")["site_id"])
+    return build_scope(user_id=u.user_id, role=u.role, own_site=u.site_id, all_sites=all_sites,
+                       end=now(), days=window_days(days))

@@ -1,0 +1,46 @@
+"""KPI definitions, rendered from the catalogue: every tile links here (#kpi-<id>)."""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import html
+
+from dashboard import context
+from dashboard.components.formatting import format_target
+from queries import catalog
+from queries.kpis import kpi_sql
+
+dash.register_page(__name__, path="/definitions", name="KPI definitions", nav=True, order=90,
+                   title="KPI definitions · ATMP Quality Hub")
+
+
+def layout(**_):
+    context.require_page("/definitions")
+    return html.Div([
+        html.H1("KPI definitions", className="h3"),
+        html.P("Every number on the hub comes from one entry of this catalogue. Network values are the "
+               "sum of numerators over the sum of denominators, never an average of site rates.",
+               className="lead"),
+        *[definition_card(k) for k in catalog.CATALOG],
+    ], id="definitions")
+
+
+def definition_card(kpi: catalog.Kpi) -> dbc.Card:
+    facts = [
+        ("Definition", kpi.definition),
+        ("Formula", kpi.formula),
+        ("Time window applies to", kpi.window),
+        ("Unit", kpi.unit),
+        ("Better when", kpi.better),
+        ("Target", format_target(kpi)),
+        ("Source", kpi.source),
+    ]
+    return dbc.Card(dbc.CardBody([
+        html.H2([kpi.title, " ", html.Small("headline KPI", className="badge text-bg-secondary")
+                 if kpi.headline else None], className="h5"),
+        html.Dl([item for label, text in facts for item in (html.Dt(label), html.Dd(text))],
+                className="row-dl"),
+        html.Details([html.Summary("How is this calculated (SQL)"), html.Pre(kpi_sql(kpi.id),
+                                                                             className="sql")]),
+    ]), id=f"kpi-{kpi.id}", className="mb-3 definition")

@@ -1,0 +1,88 @@
+"""The user store: argon2id password hashes, roles, and a session version that ends sessions."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from queries.scope import ROLES
+from queries.warehouse import Warehouse
+
+logger = logging.getLogger(__name__)
+
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+# Verified against when the user does not exist, so a wrong name costs as much time as a wrong password.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+MIN_PASSWORD_LENGTH = 12
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    user_id: str
+    display_name: str
+    role: str
+    site_id: str | None
+    session_version: int
+    active: bool
+
+
+def get_user(wh: Warehouse, user_id: str) -> UserRecord | None:
+    df = wh.query("sql/user_get", {"user_id": user_id})
+    if df.empty:
+        return None
+    row = df.iloc[0]
+    return UserRecord(str(row.user_id), str(row.display_name), str(row.role),
+                      None if row.site_id is None or row.site_id != row.site_id else str(row.site_id),
+                      int(row.session_version), bool(row.active))
+
+
+def verify_password(wh: Warehouse, user_id: str, password: str) -> UserRecord | None:
+    """The user if the password matches an active account; None otherwise (same cost either way)."""
+    df = wh.query("sql/user_get", {"user_id": user_id})
+    stored = _DUMMY_HASH if df.empty else str(df.iloc[0].password_hash)
+    try:
+        _hasher.verify(stored, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return None
+    if df.empty:
+        return None
+    user = get_user(wh, user_id)
+    if user is None or not user.active:
+        return None
+    if _hasher.check_needs_rehash(stored):
+        with wh.transaction() as conn:
+            wh.run(conn, "sql/user_set_password_hash",
+                   {"user_id": user_id, "password_hash": _hasher.hash(password)})
+    return user
+
+
+def add_user(wh: Warehouse, *, user_id: str, display_name: str, role: str, site_id: str | None,
+             password: str) -> UserRecord:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    if role == "site_manager" and not site_id:
+        raise ValueError("a site_manager needs a site id")
+    if role != "site_manager" and site_id:
+        raise ValueError(f"role {role} is not tied to a site; omit the site id")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if site_id and site_id not in set(wh.query("sql/site_ids")["site_id"]):
+        raise ValueError(f"unknown site {site_id!r}")
+    if get_user(wh, user_id) is not None:
+        raise ValueError(f"user {user_id!r} already exists")
+    with wh.transaction() as conn:
+        wh.run(conn, "sql/user_insert", {
+            "user_id": user_id, "display_name": display_name, "role": role, "site_id": site_id,
+            "password_hash": _hasher.hash(password), "created_at": datetime.now(UTC).replace(tzinfo=None),
+        })
+    return get_user(wh, user_id)
+
+
+def end_sessions(wh: Warehouse, user_id: str) -> None:
+    """Invalidate every session cookie issued to the user (logout, role change)."""
+    with wh.transaction() as conn:
+        wh.run(conn, "sql/user_bump_session", {"user_id": user_id})
