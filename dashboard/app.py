@@ -71,7 +71,7 @@ def shell():
     return html.Div([
         dcc.Location(id=ids.URL),
         navbar(),
-        dbc.Container(dash.page_container, fluid=True, className="page-body", id="main", role="main"),
+        html.Main(dbc.Container(dash.page_container, fluid=True, className="page-body"), id="main"),
     ])
 
 

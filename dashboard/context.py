@@ -45,6 +45,19 @@ def require_page(path_template: str):
     return u
 
 
+def allowed(path_template: str) -> bool:
+    return bool(current_user and current_user.is_authenticated and current_user.role in PAGE_ROLES[path_template])
+
+
+def denied_page():
+    """What a page layout shows a role that may not open it (callbacks answer 403 instead)."""
+    from dash import dcc, html
+
+    return html.Div([html.H1("Not available for your role", className="h3"),
+                     html.P("Your role does not give access to this page."),
+                     dcc.Link("Back to the start page", href="/")], id="page-denied")
+
+
 def now() -> datetime:
     pinned = settings().now
     if pinned:

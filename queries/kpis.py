@@ -68,10 +68,16 @@ def consistency_by_site(wh: Warehouse, scope: Scope, *, min_batches: int = 5) ->
 
 
 def consistency_pairs(wh: Warehouse, scope: Scope, *, min_batches: int = 5) -> pd.DataFrame:
-    """TOST result per (site, CQA) for every site in the window; callers filter to their scope."""
+    """TOST result per (site, product, CQA) for every site in the window; callers filter to their scope.
+    Each product is compared only with the same product elsewhere (their specifications differ)."""
     batches = wh.query("sql/batch_cqas_all_sites", scope=scope)
-    _, per_pair = cross_site_consistency(batches, list(CQA_COLUMNS), min_n=min_batches)
-    return per_pair
+    parts = []
+    for product, group in batches.groupby("product", sort=True):
+        _, per_pair = cross_site_consistency(group, list(CQA_COLUMNS), min_n=min_batches)
+        parts.append(per_pair.assign(product=product))
+    if not parts:
+        return pd.DataFrame(columns=["site_id", "product", "cqa", "verdict"])
+    return pd.concat(parts, ignore_index=True)
 
 
 def _score(pairs: pd.DataFrame) -> dict:

@@ -14,7 +14,8 @@ from sqlalchemy import create_engine, text
 
 from queries.warehouse import Warehouse
 
-PG_ADMIN_URL = os.environ.get("ATMP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "ATMP_TEST_PG_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/postgres")
 OUTPUT_DIR = Path(os.environ.get("ATMP_TEST_OUTPUT", Path(__file__).resolve().parent.parent / "test-output"))
 # A fixed 'now' so every window in the tests is reproducible.
 TEST_END = datetime(2026, 6, 1)
@@ -87,3 +88,84 @@ def output_dir() -> Path:
     """Where screenshots and other artefacts of the run go (test-output/, ignored by git)."""
     OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
     return OUTPUT_DIR
+
+
+# --- the sample network and the app over it ------------------------------------------------------
+SAMPLE_SEED = 7
+PASSWORDS = {  # test logins: one per role, plus a second site manager for cross-site attempts
+    "t.leader": ("leadership", None),
+    "t.manager.chi": ("site_manager", "CHI"),
+    "t.manager.atl": ("site_manager", "ATL"),
+    "t.auditor": ("auditor", None),
+    "t.display": ("display", None),
+    "t.admin": ("admin", None),
+}
+TEST_PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(scope="session")
+def sample_warehouse(tmp_path_factory) -> Iterator[Warehouse]:
+    """The small sample network in a real DuckDB file, generated once per test session."""
+    from queries import users
+    from sample_data.generator import populate
+
+    path = tmp_path_factory.mktemp("sample") / "hub.duckdb"
+    wh = Warehouse(f"duckdb:///{path}")
+    wh.create_schema()
+    populate(wh, seed=SAMPLE_SEED, scale="small", end=TEST_END, progress=False)
+    for user_id, (role, site) in PASSWORDS.items():
+        users.add_user(wh, user_id=user_id, display_name=user_id, role=role, site_id=site,
+                       password=TEST_PASSWORD)
+    yield wh
+    wh.dispose()
+
+
+@pytest.fixture(scope="session")
+def hub_app(sample_warehouse):
+    from dashboard.app import create_app
+    from queries.settings import Settings
+
+    settings = Settings.from_env({}, database_url=sample_warehouse.url, secret_key="test-secret-key",
+                                 now=TEST_END.isoformat())
+    return create_app(settings, sample_warehouse)
+
+
+def login(client, user_id: str, password: str = TEST_PASSWORD):
+    return client.post("/login", data={"username": user_id, "password": password},
+                       headers={"Origin": "http://localhost"})
+
+
+@pytest.fixture
+def make_client(hub_app):
+    """make_client('t.leader') -> a Flask test client logged in as that user (None: anonymous)."""
+    def _make(user_id: str | None = None):
+        client = hub_app.server.test_client()
+        if user_id:
+            response = login(client, user_id)
+            assert response.status_code == 302, f"login as {user_id} failed: {response.status_code}"
+        return client
+    return _make
+
+
+def dash_call(client, app, output_ids: list[str], inputs: dict, state: dict | None = None):
+    """Send a crafted /_dash-update-component request for the callback with these output ids.
+
+    inputs/state map "component-id.property" to the value the (possibly forged) browser sends."""
+    deps = client.get("/_dash-dependencies").get_json()
+    wanted = set(output_ids)
+    for dep in deps:
+        outs = [o.split(".")[0] for o in dep["output"].strip(".").split("...")]
+        if set(outs) == wanted:
+            break
+    else:
+        raise AssertionError(f"no callback outputs {output_ids}")
+
+    def spec(items, values):
+        return [{"id": i["id"], "property": i["property"], "value": values.get(f"{i['id']}.{i['property']}")}
+                for i in items]
+    outputs = [{"id": o.rsplit(".", 1)[0], "property": o.rsplit(".", 1)[1]}
+               for o in dep["output"].strip(".").split("...")]
+    payload = {"output": dep["output"], "outputs": outputs if len(outputs) > 1 else outputs[0],
+               "inputs": spec(dep["inputs"], inputs), "state": spec(dep.get("state", []), state or {}),
+               "changedPropIds": [f"{i['id']}.{i['property']}" for i in dep["inputs"]]}
+    return client.post("/_dash-update-component", json=payload, headers={"Origin": "http://localhost"})

@@ -49,12 +49,13 @@ def deviation_timeline(devs: pd.DataFrame, timezone: str, programmes: pd.DataFra
 def survey_waves(waves: pd.DataFrame, target: float | None) -> go.Figure:
     """Psychological safety index per survey wave; suppressed waves are gaps, labelled as such."""
     fig = go.Figure()
-    shown = waves[~waves["suppressed"]]
+    suppressed = waves["suppressed"].astype(bool)
+    shown = waves[~suppressed]
     fig.add_trace(go.Scatter(x=shown["wave"], y=shown["index_0_100"], mode="lines+markers+text",
                              text=[f"{v:.0f}" for v in shown["index_0_100"]], textposition="top center",
                              name="index (0-100)", line=dict(color="#0072B2", width=3),
                              marker=dict(size=10), hovertemplate="%{x}: %{y:.0f}<extra></extra>"))
-    hidden = waves[waves["suppressed"]]
+    hidden = waves[suppressed]
     if not hidden.empty:
         fig.add_trace(go.Scatter(x=hidden["wave"], y=[2] * len(hidden), mode="markers+text",
                                  text=["suppressed"] * len(hidden), textposition="top center",

@@ -13,7 +13,8 @@ dash.register_page(__name__, path="/admin/users", name="Users", nav=True, order=
 
 
 def layout(**_):
-    context.require_page("/admin/users")
+    if not context.allowed("/admin/users"):
+        return context.denied_page()
     users = context.warehouse().query("sql/users_list")
     head = html.Thead(html.Tr([html.Th(h, scope="col") for h in ("User", "Name", "Role", "Site", "Active")]))
     body = html.Tbody([html.Tr([html.Td(r.user_id), html.Td(r.display_name), html.Td(r.role),

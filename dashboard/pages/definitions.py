@@ -16,7 +16,8 @@ dash.register_page(__name__, path="/definitions", name="KPI definitions", nav=Tr
 
 
 def layout(**_):
-    context.require_page("/definitions")
+    if not context.allowed("/definitions"):
+        return context.denied_page()
     return html.Div([
         html.H1("KPI definitions", className="h3"),
         html.P("Every number on the hub comes from one entry of this catalogue. Network values are the "

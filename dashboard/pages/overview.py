@@ -7,6 +7,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, callback, dcc, html
 
 from dashboard import context, data, ids
+from dashboard.components.controls import window_selector
 from dashboard.components.formatting import is_missing, utc_label
 from dashboard.components.kpi_tile import kpi_tile
 from dashboard.components.site_grid import site_grid
@@ -17,17 +18,9 @@ dash.register_page(__name__, path="/", name="Network overview", nav=True, order=
                    title="Network overview · ATMP Quality Hub")
 
 
-def window_selector(component_id: str, value: int) -> html.Div:
-    return html.Div([
-        html.Label("Time window", htmlFor=component_id, className="me-2 fw-semibold"),
-        dbc.RadioItems(id=component_id, value=value, inline=True,
-                       options=[{"label": f"{d} days", "value": d} for d in context.WINDOW_CHOICES],
-                       className="d-inline-block"),
-    ], className="window-selector")
-
-
 def layout(**_):
-    context.require_page("/")
+    if not context.allowed("/"):
+        return context.denied_page()
     return html.Div([
         html.Div([
             html.H1("Network overview", className="h3 mb-0"),

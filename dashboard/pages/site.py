@@ -10,8 +10,8 @@ from dash import Input, Output, State, callback, dcc, html
 
 from dashboard import context, data, ids
 from dashboard.components import figures
+from dashboard.components.controls import window_selector
 from dashboard.components.formatting import STATUS, format_target, format_value, is_missing, to_local, utc_label
-from dashboard.pages.overview import window_selector
 from queries import catalog
 from queries.kpis import NETWORK
 from queries.scope import NotFound
@@ -21,6 +21,8 @@ dash.register_page(__name__, path_template=PAGE, name="Site drill-down", title="
 
 
 def layout(site_id=None, **_):
+    if not context.allowed(PAGE):
+        return context.denied_page()
     scope = context.scope(None, PAGE)
     try:
         scope.for_site(site_id)

@@ -1,0 +1,193 @@
+"""Login, the route guard, sessions and server-side scoping, tried with crafted requests."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from conftest import PASSWORDS, TEST_PASSWORD, dash_call, login
+
+from queries import audit
+
+OVERVIEW_OUTPUTS = ["overview-tiles", "overview-grid", "overview-as-of"]
+SITE_OUTPUTS = ["site-title", "site-body", "site-as-of"]
+PUBLIC_RULES = {"/login", "/healthz", "/assets/<path:filename>", "/_dash-component-suites/<string:package_name>/<path:fingerprinted_path>", "/static/<path:filename>"}
+
+
+def _concrete(rule: str) -> str:
+    path = rule
+    for token, value in (("<path:filename>", "x.css"), ("<path:path>", "site/CHI"), ("<string:package_name>", "dash"),
+                         ("<path:fingerprinted_path>", "x.js")):
+        path = path.replace(token, value)
+    return path
+
+
+def test_every_route_denies_anonymous_users(hub_app):
+    client = hub_app.server.test_client()
+    checked = []
+    for rule in hub_app.server.url_map.iter_rules():
+        if rule.rule in PUBLIC_RULES or rule.rule.startswith("/assets") or rule.rule.startswith("/_dash-component-suites"):
+            continue
+        path = _concrete(rule.rule)
+        assert "<" not in path, f"add a sample value for {rule.rule}"
+        method = "POST" if "POST" in rule.methods and "GET" not in rule.methods else "GET"
+        response = client.open(path, method=method, headers={"Origin": "http://localhost"},
+                               json={} if method == "POST" else None)
+        if path.startswith("/_"):
+            assert response.status_code == 401, f"{method} {path} answered {response.status_code}"
+            assert response.get_json() == {"error": "login required"}
+        else:
+            assert response.status_code in (302, 401), f"{method} {path} answered {response.status_code}"
+            if response.status_code == 302:
+                assert response.headers["Location"].startswith("/login")
+        checked.append(path)
+    # Dash's internal endpoints must be among the guarded ones.
+    for internal in ("/_dash-layout", "/_dash-dependencies", "/_dash-update-component", "/_reload-hash"):
+        assert internal in checked
+
+
+def test_wrong_password_gets_generic_error_and_is_audited(hub_app, sample_warehouse):
+    client = hub_app.server.test_client()
+    bad = login(client, "t.leader", "wrong-password-123")
+    unknown = login(client, "nobody-here", "wrong-password-123")
+    assert bad.status_code == unknown.status_code == 401
+    # Same message whether or not the user exists.
+    assert b"Sign-in failed: check user name and password." in bad.data
+    assert bad.data.replace(b"t.leader", b"") .count(b"Sign-in failed") == unknown.data.count(b"Sign-in failed")
+    entries = sample_warehouse.query("sql/audit_all")
+    failed = entries[entries.action == "login_failed"]
+    assert {"t.leader", "nobody-here"} <= set(failed.user_id)
+    assert client.get("/_dash-layout").status_code == 401
+
+
+def test_passwords_are_stored_as_argon2id_hashes(sample_warehouse):
+    stored = sample_warehouse.query("sql/user_get", {"user_id": "t.leader"}).iloc[0].password_hash
+    assert stored.startswith("$argon2id$")
+    assert TEST_PASSWORD not in stored
+
+
+def test_login_sets_strict_httponly_cookie_and_security_headers(hub_app):
+    client = hub_app.server.test_client()
+    response = login(client, "t.leader")
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    page = client.get("/")
+    csp = page.headers["Content-Security-Policy"]
+    assert "script-src 'self' 'sha256-" in csp and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+    assert "frame-ancestors 'none'" in csp
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_logout_kills_copied_cookie(hub_app):
+    client = hub_app.server.test_client()
+    login(client, "t.auditor")
+    stolen = client.get_cookie("atmp_session").value
+    assert client.get("/_dash-layout").status_code == 200
+    assert client.post("/logout", headers={"Origin": "http://localhost"}).status_code == 302
+    thief = hub_app.server.test_client()
+    thief.set_cookie("atmp_session", stolen)
+    assert thief.get("/_dash-layout").status_code == 401
+
+
+def test_open_redirect_refused(hub_app):
+    client = hub_app.server.test_client()
+    response = client.post("/login", data={"username": "t.leader", "password": TEST_PASSWORD,
+                                           "next": "//evil.example/x"}, headers={"Origin": "http://localhost"})
+    assert response.headers["Location"] == "/"
+
+
+def test_cross_origin_and_non_json_posts_refused(make_client, hub_app):
+    client = make_client("t.leader")
+    cross = client.post("/_dash-update-component", json={}, headers={"Origin": "http://evil.example"})
+    assert cross.status_code == 403
+    no_origin = client.post("/logout")
+    assert no_origin.status_code == 403
+    form = client.post("/_dash-update-component", data="a=b", headers={"Origin": "http://localhost",
+                                                                        "Content-Type": "text/plain"})
+    assert form.status_code == 415
+
+
+def _grid_site_ids(response) -> set[str]:
+    body = json.dumps(response.get_json())
+    return {s for s in ("HUB", "BOS", "NYC", "ATL", "CHI", "DEN", "PHX", "SEA", "SFO") if f'"site": "{s}"' in body
+            or f"({s})" in body}
+
+
+def test_overview_scope_per_role(make_client, hub_app):
+    leader = dash_call(make_client("t.leader"), hub_app, OVERVIEW_OUTPUTS, {"overview-window.value": 90})
+    assert leader.status_code == 200
+    assert _grid_site_ids(leader) == {"HUB", "BOS", "NYC", "ATL", "CHI", "DEN", "PHX", "SEA", "SFO"}
+    manager = dash_call(make_client("t.manager.chi"), hub_app, OVERVIEW_OUTPUTS, {"overview-window.value": 90})
+    assert manager.status_code == 200
+    assert _grid_site_ids(manager) == {"CHI"}
+    assert "Network" in json.dumps(manager.get_json())
+
+
+def test_forged_window_falls_back_to_default(make_client, hub_app):
+    response = dash_call(make_client("t.leader"), hub_app, OVERVIEW_OUTPUTS,
+                         {"overview-window.value": "100000; DROP TABLE sites"})
+    assert response.status_code == 200
+    as_of = response.get_json()["response"]["overview-as-of"]["children"]
+    assert "2026-03-03 to 2026-06-01" in as_of  # the 90-day default window ending at TEST_END
+
+
+@pytest.mark.parametrize("forged", ["ATL", "SEA", "NOPE", "' OR 1=1 --", None, ["CHI", "ATL"], {"site": "ATL"}])
+def test_site_manager_cannot_read_another_site(make_client, hub_app, forged):
+    response = dash_call(make_client("t.manager.chi"), hub_app, SITE_OUTPUTS,
+                         {"site-window.value": 90}, {"site-id.data": forged})
+    assert response.status_code == 200
+    body = response.get_json()["response"]
+    assert body["site-title"]["children"] == "Site not found"
+    text = json.dumps(body)
+    assert "ATL-" not in text and "DEN-" not in text  # no batch, room or deviation ids of other sites
+
+
+def test_site_manager_sees_own_site(make_client, hub_app):
+    response = dash_call(make_client("t.manager.chi"), hub_app, SITE_OUTPUTS,
+                         {"site-window.value": 90}, {"site-id.data": "CHI"})
+    body = response.get_json()["response"]
+    assert "(CHI)" in body["site-title"]["children"]
+    assert "America/Chicago" in body["site-as-of"]["children"]
+
+
+@pytest.mark.parametrize("user_id", ["t.display", "t.admin"])
+def test_roles_without_site_pages_are_refused_by_callbacks(make_client, hub_app, user_id):
+    response = dash_call(make_client(user_id), hub_app, SITE_OUTPUTS,
+                         {"site-window.value": 90}, {"site-id.data": "CHI"})
+    assert response.status_code == 403
+    assert b"CHI-" not in response.data
+
+
+def test_admin_gets_no_quality_data(make_client, hub_app):
+    response = dash_call(make_client("t.admin"), hub_app, OVERVIEW_OUTPUTS, {"overview-window.value": 90})
+    assert response.status_code == 403
+
+
+def test_idle_timeout_ends_session_and_ticks_do_not_extend_it(make_client, hub_app, monkeypatch):
+    client = make_client("t.leader")
+    assert client.get("/_dash-layout").status_code == 200
+    start = time.time()
+    idle = hub_app.server.extensions["atmp_settings"].idle_timeout_min * 60
+    # A timer tick just before the limit does not count as activity...
+    monkeypatch.setattr(time, "time", lambda: start + idle - 5)
+    tick = client.post("/_dash-update-component", headers={"Origin": "http://localhost"},
+                       json={"output": "x.children", "outputs": {"id": "x", "property": "children"},
+                             "inputs": [{"id": "tick", "property": "n_intervals", "value": 3}],
+                             "changedPropIds": ["tick.n_intervals"], "state": []})
+    assert tick.status_code != 401
+    # ...so shortly after the limit the session has ended.
+    monkeypatch.setattr(time, "time", lambda: start + idle + 5)
+    assert client.get("/_dash-layout").status_code == 401
+
+
+@pytest.mark.parametrize("user_id", sorted(PASSWORDS))
+def test_login_is_audited_per_role(hub_app, sample_warehouse, user_id):
+    client = hub_app.server.test_client()
+    assert login(client, user_id).status_code == 302
+    entries = sample_warehouse.query("sql/audit_all")
+    logins = entries[(entries.action == "login") & (entries.user_id == user_id)]
+    role, site = PASSWORDS[user_id]
+    assert json.loads(logins.iloc[-1].new_value) == {"role": role, "site_id": site}
+    assert audit.verify(sample_warehouse).ok
