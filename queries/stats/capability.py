@@ -1,0 +1,100 @@
+"""Process capability against specification limits, and binomial funnel-plot limits."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+Values = Sequence[float] | np.ndarray | pd.Series
+
+
+@dataclass(frozen=True)
+class Capability:
+    """Capability indices from the overall (sample) standard deviation; None where undefined."""
+
+    n: int
+    mean: float
+    sd: float  # sample sd, ddof = 1, of all values
+    cpu: float | None  # (usl - mean) / 3 sd
+    cpl: float | None  # (mean - lsl) / 3 sd
+    cpk: float | None  # min of the available one-sided indices
+    cp: float | None  # (usl - lsl) / 6 sd, two-sided specifications only
+
+
+def capability(x: Values, lsl: float | None = None, usl: float | None = None) -> Capability:
+    """Capability of ``x`` against specification limits (one-sided when one limit is None).
+
+    sigma is the *overall* sample standard deviation (ddof = 1) of every value, so in AIAG terms this
+    is Ppk (performance), not the within-subgroup Cpk, which would use MRbar/1.128 or Rbar/d2. For
+    batch-level CQAs of autologous products, where each batch is its own subgroup and between-batch
+    variation is exactly what matters, the overall sd is the honest choice; it is also never smaller
+    than the short-term sigma, so the index errs on the side of caution.
+
+    ``lsl``/``usl`` are the product specification, never limits computed from the data. NaN values
+    are dropped. With fewer than 2 values or no spread the indices are None: undefined, not infinite.
+    """
+    if lsl is None and usl is None:
+        raise ValueError("give at least one specification limit (lsl or usl)")
+    if lsl is not None and usl is not None and not lsl < usl:
+        raise ValueError(f"lsl must be below usl, got lsl={lsl!r}, usl={usl!r}")
+    arr = np.asarray(x, dtype=float).ravel()
+    arr = arr[~np.isnan(arr)]
+    n = int(arr.size)
+    mean = float(np.mean(arr)) if n else math.nan
+    sd = float(np.std(arr, ddof=1)) if n >= 2 else math.nan
+    if not sd > 0:  # n < 2 (NaN) or constant values
+        return Capability(n, mean, sd, None, None, None, None)
+    cpu = (usl - mean) / (3 * sd) if usl is not None else None
+    cpl = (mean - lsl) / (3 * sd) if lsl is not None else None
+    cp = (usl - lsl) / (6 * sd) if usl is not None and lsl is not None else None
+    one_sided = [v for v in (cpu, cpl) if v is not None]
+    return Capability(n, mean, sd, cpu, cpl, min(one_sided), cp)
+
+
+def cpk(x: Values, lsl: float | None = None, usl: float | None = None) -> float | None:
+    """Capability index ``min((usl - mean), (mean - lsl)) / 3 sd`` with the overall sample sd (Ppk-style).
+
+    One-sided when one limit is None. See :func:`capability` for the choice of sigma and the None cases.
+    """
+    return capability(x, lsl=lsl, usl=usl).cpk
+
+
+def funnel_limits(
+    denominators: Sequence[float] | np.ndarray | pd.Series,
+    overall_rate: float,
+    z: float | Sequence[float] = (1.96, 3.09),
+) -> pd.DataFrame:
+    """Control limits of a funnel plot for proportions (Spiegelhalter 2005, *Statistics in Medicine*
+    24:1185-1202, "Funnel plots for comparing institutional performance").
+
+    For each denominator ``n`` and each ``z``: ``p +/- z * sqrt(p (1 - p) / n)``, clipped to [0, 1],
+    where ``p = overall_rate`` is the network proportion, ``sum(numerators) / sum(denominators)``,
+    never an average of site rates. z = 1.96 and 3.09 give Spiegelhalter's 95 % and 99.8 % limits.
+    This is the normal approximation; for small ``n`` or ``p`` near 0 or 1 it is rough, and
+    Spiegelhalter's exact binomial limits (with interpolation) are better. Denominators of 0 or less
+    give NaN limits: there is nothing to compare.
+
+    Returns a frame with column ``n`` and, per z, ``lower_<z>`` and ``upper_<z>`` (e.g. ``lower_1.96``),
+    one row per denominator, indexed like ``denominators`` when it is a Series.
+    """
+    if not 0 <= overall_rate <= 1:
+        raise ValueError(f"overall_rate must be a proportion in [0, 1], got {overall_rate!r}")
+    z_values = [float(z)] if isinstance(z, int | float) else [float(v) for v in z]
+    if any(not v > 0 for v in z_values):
+        raise ValueError(f"z values must be positive, got {z_values!r}")
+    n = np.asarray(denominators, dtype=float).ravel()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se = np.where(n > 0, np.sqrt(overall_rate * (1 - overall_rate) / n), np.nan)
+    columns: dict[str, np.ndarray] = {"n": n}
+    for v in z_values:
+        columns[f"lower_{v:g}"] = np.clip(overall_rate - v * se, 0.0, 1.0)
+        columns[f"upper_{v:g}"] = np.clip(overall_rate + v * se, 0.0, 1.0)
+    index = denominators.index if isinstance(denominators, pd.Series) else pd.RangeIndex(n.size)
+    return pd.DataFrame(columns, index=index)
