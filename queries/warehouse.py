@@ -7,12 +7,12 @@ import re
 import threading
 from contextlib import contextmanager
 from datetime import datetime
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
-from sqlalchemy import bindparam, create_engine, event, text
+from sqlalchemy import String, bindparam, create_engine, event, text
 from sqlalchemy.engine import Connection, Engine
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ class WarehouseUnavailable(RuntimeError):
     """The warehouse cannot be reached or opened; the message says which and why."""
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_sql(name: str) -> str:
     """SQL text of queries/<name>.sql (name may include a folder, e.g. 'metrics/mttd')."""
     path = (QUERY_DIR / f"{name}.sql").resolve()
@@ -91,7 +91,8 @@ class Warehouse:
         bound = self.bind(name, sql, params or {}, scope)
         stmt = text(sql)
         for list_param in LIST_PARAMS & bound.keys():
-            stmt = stmt.bindparams(bindparam(list_param, expanding=True))
+            # Typed, so an empty list still compares as text (no sites -> no rows, not an error).
+            stmt = stmt.bindparams(bindparam(list_param, expanding=True, type_=String))
         logger.debug("query %s", name)
         try:
             with self.engine.connect() as conn:

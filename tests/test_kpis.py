@@ -230,12 +230,26 @@ def test_psych_safety(warehouse):
     ])
     # A: mean(7, 7, 4, 4, 1) = 23/5 = 4.6 -> (4.6 - 1) / 6 * 100 = 60
     # B: 4 < 5 respondents -> value, n suppressed
-    # network: 9 respondents, mean (23 + 4 * 7) / 9 = 51/9 -> (51/9 - 1) / 6 * 100 = 77.78
-    network = (51 / 9 - 1) / 6 * 100
-    assert kpi(warehouse, "psych_safety") == approx({"A": 60.0, "B": math.nan, NETWORK: network})
-    assert kpi(warehouse, "psych_safety", "n") == approx({"A": 5, "B": math.nan, NETWORK: 9})
-    assert kpi(warehouse, "psych_safety", "score_1_7") == approx({"A": 4.6, "B": math.nan, NETWORK: 51 / 9})
-    assert kpi(warehouse, "psych_safety", "suppressed") == {"A": False, "B": True, NETWORK: False}
+    # network: 9 respondents, but network - A would reveal B's 4 answers: suppressed as well
+    assert kpi(warehouse, "psych_safety") == approx({"A": 60.0, "B": math.nan, NETWORK: math.nan})
+    assert kpi(warehouse, "psych_safety", "n") == approx({"A": 5, "B": math.nan, NETWORK: math.nan})
+    assert kpi(warehouse, "psych_safety", "score_1_7") == approx({"A": 4.6, "B": math.nan, NETWORK: math.nan})
+    assert kpi(warehouse, "psych_safety", "suppressed") == {"A": False, "B": True, NETWORK: True}
+
+
+def test_psych_safety__network_counts_suppressed_sites(warehouse):
+    insert(warehouse, survey_responses=[
+        survey("A", BEST), survey("A", BEST), survey("A", NEUTRAL), survey("A", MIXED), survey("A", WORST),
+        *[survey("B", BEST, at(2))] * 3, *[survey("C", WORST, at(2))] * 3,  # 3 + 3: both suppressed
+    ])
+    sc = scope(sites=["A", "B", "C"])
+    # network - A = B and C together, 6 respondents: the network may be shown and counts them all.
+    # network: (23 + 3 * 7 + 3 * 1) / 11 = 47/11 -> (47/11 - 1) / 6 * 100 = 54.55
+    network = (47 / 11 - 1) / 6 * 100
+    assert kpi(warehouse, "psych_safety", sc=sc) == approx(
+        {"A": 60.0, "B": math.nan, "C": math.nan, NETWORK: network})
+    assert kpi(warehouse, "psych_safety", "n", sc=sc) == approx(
+        {"A": 5, "B": math.nan, "C": math.nan, NETWORK: 11})
 
 
 def test_psych_safety__network_suppressed_below_five(warehouse):
@@ -244,6 +258,26 @@ def test_psych_safety__network_suppressed_below_five(warehouse):
     assert kpi(warehouse, "psych_safety") == approx({"A": math.nan, "B": math.nan, NETWORK: math.nan})
     assert kpi(warehouse, "psych_safety", "n") == approx({"A": math.nan, "B": math.nan, NETWORK: math.nan})
     assert kpi(warehouse, "psych_safety", "suppressed") == {"A": True, "B": True, NETWORK: True}
+
+
+def test_psych_safety__network_hidden_when_subtraction_reveals_a_small_group(warehouse):
+    insert(warehouse, survey_responses=[*[survey("A", NEUTRAL)] * 5, *[survey("B", WORST)] * 3])
+    # A is shown (5 respondents), B is suppressed (3). Network n = 8: network - A = B's 3 answers,
+    # so showing the network would reveal B's score (8 * net - 5 * 4) / 3. It is suppressed too.
+    leader, manager = scope(), scope(role="site_manager", own_site="A")
+    # A: (4 - 1) / 6 * 100 = 50
+    assert kpi(warehouse, "psych_safety", sc=leader) == approx({"A": 50.0, "B": math.nan, NETWORK: math.nan})
+    assert kpi(warehouse, "psych_safety", "suppressed", sc=leader) == {"A": False, "B": True, NETWORK: True}
+    assert kpi(warehouse, "psych_safety", sc=manager) == approx({"A": 50.0, NETWORK: math.nan})
+    assert kpi(warehouse, "psych_safety", "suppressed", sc=manager) == {"A": False, NETWORK: True}
+
+
+def test_psych_safety__network_shown_when_hidden_group_is_large_enough(warehouse):
+    insert(warehouse, survey_responses=[*[survey("A", NEUTRAL)] * 5, *[survey("B", WORST)] * 5])
+    # network - A = B's 5 respondents: a group at the threshold may be shown.
+    # network: (5 * 4 + 5 * 1) / 10 = 2.5 -> (2.5 - 1) / 6 * 100 = 25
+    values = kpi(warehouse, "psych_safety", sc=scope(role="site_manager", own_site="A"))
+    assert values == approx({"A": 50.0, NETWORK: 25.0})
 
 
 def test_near_miss_rate(warehouse):

@@ -1,21 +1,27 @@
--- KPI uptime: hours with at least one gateway heartbeat / hours in the window since the site's
--- onboarding (a site not yet onboarded expects nothing).
-WITH expected AS (
-    SELECT site_id,
-           GREATEST(EXTRACT(EPOCH FROM (CAST(:end AS TIMESTAMP) - GREATEST(CAST(:start AS TIMESTAMP), onboarded_at))), 0)
-               / 3600.0 AS hours
+-- KPI uptime: clock hours with at least one gateway heartbeat / clock hours of the window since the
+-- site's onboarding (a site not yet onboarded expects nothing). An hour counts as expected when any
+-- part of it lies in [max(start, onboarded_at), end).
+WITH bounds AS (
+    SELECT site_id, GREATEST(CAST(:start AS TIMESTAMP), onboarded_at) AS lower_ts
     FROM sites
+    WHERE onboarded_at < :end
+),
+expected AS (
+    SELECT site_id, lower_ts,
+           (EXTRACT(EPOCH FROM date_trunc('hour', CAST(:end AS TIMESTAMP) - INTERVAL '1 microsecond'))
+            - EXTRACT(EPOCH FROM date_trunc('hour', lower_ts))) / 3600 + 1 AS hours
+    FROM bounds
 ),
 received AS (
-    SELECT site_id, COUNT(DISTINCT date_trunc('hour', ts)) AS hours
-    FROM ingest_heartbeats
-    WHERE ts >= :start AND ts < :end
-    GROUP BY site_id
+    SELECT h.site_id, COUNT(DISTINCT date_trunc('hour', h.ts)) AS hours
+    FROM ingest_heartbeats h
+    JOIN bounds b ON b.site_id = h.site_id
+    WHERE h.ts >= b.lower_ts AND h.ts < :end
+    GROUP BY h.site_id
 ),
 per_site AS (
-    SELECT e.site_id, COALESCE(r.hours, 0) AS received, FLOOR(e.hours) AS expected
+    SELECT e.site_id, LEAST(COALESCE(r.hours, 0), e.hours) AS received, e.hours AS expected
     FROM expected e LEFT JOIN received r ON r.site_id = e.site_id
-    WHERE e.hours > 0
 )
 SELECT site_id,
        100.0 * SUM(received) / NULLIF(SUM(expected), 0) AS value,
