@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,7 +12,9 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Page, expect
 from sqlalchemy import create_engine, text
+from werkzeug.serving import make_server
 
 from queries.warehouse import Warehouse
 
@@ -169,3 +173,42 @@ def dash_call(client, app, output_ids: list[str], inputs: dict, state: dict | No
                "inputs": spec(dep["inputs"], inputs), "state": spec(dep.get("state", []), state or {}),
                "changedPropIds": [f"{i['id']}.{i['property']}" for i in dep["inputs"]]}
     return client.post("/_dash-update-component", json=payload, headers={"Origin": "http://localhost"})
+
+
+# --- headless Chromium (Playwright drives the system browser; it downloads nothing) -------------
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    # The system Chromium: Playwright's own browser download cannot work on this network.
+    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium",
+            "args": ["--disable-dev-shm-usage", "--disable-background-networking",
+                     "--disable-component-update", "--no-first-run", "--disable-sync"]}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": {"width": 1600, "height": 1000}}
+
+
+@pytest.fixture(scope="session")
+def live_url(hub_app):
+    server = make_server("127.0.0.1", 0, hub_app.server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture
+def console_errors(page: Page):
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return errors
+
+
+def sign_in(page: Page, base: str, user_id: str) -> None:
+    page.goto(f"{base}/")
+    expect(page).to_have_url(re.compile(r"/login"))
+    page.get_by_label("User name").fill(user_id)
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()

@@ -1,0 +1,59 @@
+"""The pages in headless Chromium: log in, see numbers, drill into a site and back; screenshots saved."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from conftest import sign_in
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.browser
+
+
+def test_overview_drilldown_and_back(page: Page, live_url, output_dir, console_errors):
+    sign_in(page, live_url, "t.leader")
+    tile = page.locator("#" + re.escape('{"kpi":"mttd","type":"kpi-tile"}'))
+    expect(tile.locator(".tile-value")).to_have_text(re.compile(r"^\d[\d,]*\.\d h$"), timeout=15000)
+    for kpi in ("recurrence", "consistency", "psych_safety"):
+        value = page.locator("#" + re.escape(f'{{"kpi":"{kpi}","type":"kpi-tile"}}') + " .tile-value")
+        expect(value).to_have_text(re.compile(r"\d"))
+    expect(page.locator(".site-grid tbody tr")).to_have_count(10)  # network + hub + 8 nodes
+    expect(page.locator("#whoami")).to_contain_text("Quality leadership")
+    page.screenshot(path=str(output_dir / "overview.png"), full_page=True)
+
+    page.get_by_role("link", name=re.compile(r"\(CHI\)")).click()
+    expect(page).to_have_url(f"{live_url}/site/CHI")
+    expect(page.locator("#site-title")).to_contain_text("(CHI)", timeout=15000)
+    expect(page.locator("#site-as-of")).to_contain_text("America/Chicago")
+    expect(page.locator(".kpi-comparison tbody tr")).to_have_count(19)
+    expect(page.locator("#site-deviation-timeline .main-svg").first).to_be_visible()
+    page.screenshot(path=str(output_dir / "site-CHI.png"), full_page=True)
+
+    page.get_by_role("link", name="← Network overview").click()
+    expect(page).to_have_url(f"{live_url}/")
+    expect(page.locator(".site-grid tbody tr")).to_have_count(10, timeout=15000)
+
+    page.get_by_role("link", name="KPI definitions").click()
+    expect(page.locator("#kpi-mttd")).to_contain_text("Mean time to deviation detection")
+    page.screenshot(path=str(output_dir / "definitions.png"), full_page=True)
+    # The CSP must not block anything Dash or plotly needs.
+    assert not [e for e in console_errors if "Content Security Policy" in e or "Refused" in e], console_errors
+
+
+def test_site_manager_is_kept_to_own_site(page: Page, live_url, output_dir):
+    sign_in(page, live_url, "t.manager.chi")
+    expect(page.locator(".site-grid tbody tr")).to_have_count(2, timeout=15000)  # network + CHI
+    page.goto(f"{live_url}/site/ATL")
+    expect(page.locator("#site-not-found")).to_be_visible(timeout=15000)
+    expect(page.locator("body")).not_to_contain_text("ATL-")
+    page.screenshot(path=str(output_dir / "site-manager-forbidden-site.png"))
+
+
+def test_sign_out_returns_to_login(page: Page, live_url):
+    sign_in(page, live_url, "t.auditor")
+    expect(page.locator("#whoami")).to_contain_text("Auditor", timeout=15000)
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/login\?signed_out=1"))
+    page.goto(f"{live_url}/")
+    expect(page).to_have_url(re.compile(r"/login"))
