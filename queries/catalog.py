@@ -129,6 +129,16 @@ CATALOG: tuple[Kpi, ...] = (
         45.0, "framework KPI table", "metrics/time_to_competency", "median",
     ),
     Kpi(
+        "training_performance", "Training-to-performance correlation",
+        "Spearman rho between operators' mean first-attempt certification score and the deviations they "
+        "were involved in; negative means training predicts performance (95 % CI and n beside it).",
+        "Spearman rank correlation over operators (pseudonymous) in training before the window: mean "
+        "first-attempt score vs deviations with their operator_ref; CI by Fisher z",
+        "deviations detected in the window", "ρ", "lower", None,
+        "framework KPI table; design.md §3", "sql/people_operator_performance", "score", decimals=2,
+        computed="training_performance",
+    ),
+    Kpi(
         "uptime", "System uptime",
         "Share of expected hourly gateway heartbeats received (from a site's onboarding on).",
         "hours with at least one heartbeat / hours in the window since onboarding",

@@ -27,6 +27,10 @@ def kpi_frame(wh: Warehouse, scope: Scope, kpi_ids: list[str] | None = None, *,
     for kpi in (catalog.get(k) for k in (kpi_ids or [k.id for k in catalog.CATALOG])):
         if kpi.computed == "consistency":
             frame = consistency_by_site(wh, scope, min_batches=min_batches)
+        elif kpi.computed == "training_performance":
+            from queries.people import training_performance_by_site  # people imports this module
+
+            frame = training_performance_by_site(wh, scope)
         else:
             params = {}
             if kpi.id == "recurrence":

@@ -147,8 +147,11 @@ CREATE TABLE IF NOT EXISTS deviations (
     human_factors TEXT NOT NULL DEFAULT 'none' CHECK (human_factors IN
         ('cognitive_load', 'communication', 'environment', 'none')),
     excursion_id TEXT,
-    description TEXT NOT NULL DEFAULT ''
+    description TEXT NOT NULL DEFAULT '',
+    operator_ref TEXT                    -- pseudonymous operator involved (training_records.operator_ref)
 );
+-- Warehouses created before operator_ref existed get the column (portable: DuckDB and PostgreSQL).
+ALTER TABLE deviations ADD COLUMN IF NOT EXISTS operator_ref TEXT;
 
 CREATE TABLE IF NOT EXISTS capas (
     capa_id TEXT PRIMARY KEY,

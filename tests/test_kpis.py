@@ -325,6 +325,37 @@ def test_time_to_competency(warehouse):
     assert kpi(warehouse, "time_to_competency", "n") == approx({"A": 3, "B": 1, NETWORK: 4})
 
 
+def test_training_performance(warehouse):
+    operators = {"A": [("a1", 90, 0), ("a2", 80, 1), ("a3", 70, 2), ("a4", 60, 3)],
+                 "B": [("b1", 85, 1), ("b2", 75, 0), ("b3", 65, 3)]}
+    records, deviations = [], []
+    for site, ops in operators.items():
+        for op, score, involved in ops:
+            records.append({"site_id": site, "operator_ref": op, "score": float(score), "attempt_at": START})
+            deviations += [{"site_id": site, "operator_ref": op, "occurred_at": at(d), "detected_at": at(d)}
+                           for d in range(involved)]
+    records += [
+        {"site_id": "A", "operator_ref": "a1", "attempt_no": 2, "score": 10.0, "attempt_at": at(1)},  # not first
+        {"site_id": "A", "operator_ref": "late", "score": 10.0, "started_at": at(1), "attempt_at": at(2)},
+    ]
+    deviations += [
+        {"site_id": "A", "operator_ref": "late", "occurred_at": at(3), "detected_at": at(3)},  # joined in window
+        {"site_id": "A", "operator_ref": "a1", "occurred_at": BEFORE, "detected_at": BEFORE},  # outside
+        {"site_id": "A", "occurred_at": at(4), "detected_at": at(4)},  # no operator
+    ]
+    insert(warehouse, training_records=records, deviations=deviations)
+    # A: scores and involvement in exactly reversed order: rho = -1 (n = 4).
+    # B: score ranks 3, 2, 1 vs involvement ranks 2, 1, 3: d = 1, 1, -2, rho = 1 - 6*6/(3*8) = -0.5.
+    # Network, by score rank 1..7 the involvement ranks are 6.5, 6.5, 5, 1.5, 3.5, 3.5, 1.5 (ties
+    # averaged): sum dx*dy = -22.5, sum dx² = 28, sum dy² = 26.5, rho = -22.5 / sqrt(742) = -0.8260.
+    assert kpi(warehouse, "training_performance") == approx({"A": -1.0, "B": -0.5, NETWORK: -22.5 / 742**0.5})
+    assert kpi(warehouse, "training_performance", "n") == approx({"A": 4, "B": 3, NETWORK: 7})
+    # Fisher z interval needs n > 3: none for B; for the network z = atanh(-0.826), ± 1.96 / 2.
+    low = kpi(warehouse, "training_performance", "ci_low")
+    assert math.isnan(low["B"]) and low[NETWORK] == pytest.approx(
+        math.tanh(math.atanh(-22.5 / 742**0.5) - 1.959963984540054 / 2))
+
+
 # -- systems and data ---------------------------------------------------------------------------
 def test_uptime(warehouse):
     start = TEST_END - timedelta(days=10)  # 240 hours

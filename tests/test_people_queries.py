@@ -1,0 +1,172 @@
+"""People views' query layer: survey scoring in SQL agrees with the pure functions; suppression,
+including complementary suppression against subtraction, on DuckDB and PostgreSQL."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import TEST_END
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from queries import people
+from queries.kpis import NETWORK
+from queries.scope import build_scope
+from queries.stats.survey import cronbach_alpha, group_index, scored_items
+from queries.warehouse import Warehouse
+
+WAVE_AT = TEST_END - timedelta(days=20)
+_ids = itertools.count(1)
+
+
+def answers(seed: int, n: int, centre: float) -> list[tuple[int, ...]]:
+    rng = np.random.default_rng(seed)
+    latent = rng.normal(centre, 0.8, n)
+    raw = np.clip(np.rint(latent[:, None] + rng.normal(0, 0.7, (n, 7))), 1, 7).astype(int)
+    raw[:, [0, 2, 4]] = 8 - raw[:, [0, 2, 4]]  # negatively worded items answered low when safe
+    return [tuple(int(v) for v in row) for row in raw]
+
+
+def add_responses(wh: Warehouse, groups: dict[tuple[str, str, str], int], seed: int = 1) -> pd.DataFrame:
+    """groups: (wave, site, team) -> respondents. Returns the rows written."""
+    rows = []
+    for k, ((wave, site, team), n) in enumerate(groups.items()):
+        for answer in answers(seed + k, n, 4.5 + 0.3 * k % 2):
+            rows.append({"response_id": f"SR-{next(_ids)}", "site_id": site, "team": team, "wave": wave,
+                         "submitted_at": WAVE_AT, **{f"q{i}": v for i, v in enumerate(answer, start=1)}})
+    frame = pd.DataFrame(rows)
+    with wh.transaction() as conn:
+        wh.bulk_insert(conn, "survey_responses", frame)
+    return frame
+
+
+def scope(role="leadership", own_site=None, sites=("A", "B")):
+    return build_scope(user_id="t", role=role, own_site=own_site, all_sites=list(sites), end=TEST_END, days=90)
+
+
+def row(groups: pd.DataFrame, level: str, site: str, team: str | None = None) -> pd.Series:
+    pick = groups[(groups["level"] == level) & (groups["site_id"] == site)]
+    if team is not None:
+        pick = pick[pick["team"] == team]
+    assert len(pick) == 1, (level, site, team)
+    return pick.iloc[0]
+
+
+def test_sql_scoring_matches_pure_functions(warehouse):
+    written = add_responses(warehouse, {("2026-Q2", "A", "T1"): 6, ("2026-Q2", "A", "T2"): 7,
+                                        ("2026-Q2", "B", "T1"): 9})
+    groups = people.survey_groups(warehouse, scope())
+    expected = group_index(written, ["site_id", "team"]).set_index(["site_id", "team"])
+    for (site, team), want in expected.iterrows():
+        got = row(groups, "team", site, team)
+        assert got["respondents"] == want["respondents"]
+        assert got["index_0_100"] == pytest.approx(want["index_0_100"], rel=1e-9)
+        items = scored_items(written[(written.site_id == site) & (written.team == team)])
+        assert got["alpha"] == pytest.approx(cronbach_alpha(items), rel=1e-9)
+        assert got[people.ITEM_MEANS].to_numpy(dtype=float) == pytest.approx(items.mean().to_numpy())
+    network = row(groups, "network", NETWORK)
+    assert network["respondents"] == 22
+    assert network["index_0_100"] == pytest.approx(group_index(written, ["wave"])["index_0_100"].iloc[0])
+    assert network["alpha"] == pytest.approx(cronbach_alpha(scored_items(written)))
+
+
+def test_small_team_and_the_team_that_would_reveal_it_by_subtraction_are_suppressed(warehouse):
+    add_responses(warehouse, {("2026-Q2", "A", "T1"): 6, ("2026-Q2", "A", "T2"): 9, ("2026-Q2", "A", "T3"): 3,
+                              ("2026-Q2", "B", "T1"): 12})
+    groups = people.survey_groups(warehouse, scope())
+    assert row(groups, "site", "A")["respondents"] == 18  # the site total stays (it is shown elsewhere)
+    t3, t1, t2 = (row(groups, "team", "A", t) for t in ("T3", "T1", "T2"))
+    assert t3["suppressed"] and math.isnan(t3["respondents"]) and math.isnan(t3["index_0_100"])
+    # 18 - 6 - 9 = 3 would be T3: T1 (the smallest shown team) is suppressed as well.
+    assert t1["suppressed"] and math.isnan(t1["respondents"]) and math.isnan(t1["alpha"])
+    assert not t2["suppressed"] and t2["respondents"] == 9
+    assert all_remainders_safe(groups)
+    items = people.survey_items(warehouse, scope(), groups)
+    site_a_teams = items[(items["level"] == "team") & (items["site_id"] == "A")]
+    assert set(site_a_teams["team"]) == {"T2"}  # no distribution of T1 or T3
+    assert (items.groupby(["level", "site_id", "team", "item"], dropna=False)["share_pct"].sum()
+            .round(9) == 100).all()
+
+
+def test_network_minus_shown_sites_is_protected_for_leaders_and_site_managers(warehouse):
+    add_responses(warehouse, {("2026-Q2", "A", "T1"): 8, ("2026-Q2", "A", "T2"): 8, ("2026-Q2", "B", "T1"): 3})
+    leader = people.survey_groups(warehouse, scope())
+    assert row(leader, "site", "B")["suppressed"]
+    assert row(leader, "network", NETWORK)["suppressed"]  # 19 - 16 = 3: B by subtraction
+    manager = people.survey_groups(warehouse, scope("site_manager", "A"))
+    assert set(manager["site_id"]) == {"A", NETWORK}  # never another site's rows
+    assert row(manager, "network", NETWORK)["suppressed"]
+    assert math.isnan(row(manager, "network", NETWORK)["respondents"])
+    assert not row(manager, "site", "A")["suppressed"]
+
+
+def test_network_shown_when_the_hidden_rest_is_large_enough(warehouse):
+    add_responses(warehouse, {("2026-Q2", "A", "T1"): 8, ("2026-Q2", "B", "T1"): 6})
+    manager = people.survey_groups(warehouse, scope("site_manager", "B"))
+    assert row(manager, "network", NETWORK)["respondents"] == 14
+    assert set(manager["site_id"]) == {"B", NETWORK}
+
+
+def test_select_groups_only_picks_rows_never_new_aggregates(warehouse):
+    add_responses(warehouse, {("2026-Q2", "A", "T1"): 6, ("2026-Q2", "A", "T2"): 9, ("2026-Q2", "A", "T3"): 3})
+    groups = people.survey_groups(warehouse, scope())
+    teams = ["T1", "T2", "T3", "forged'; DROP TABLE x; --", None]
+    for k in range(len(teams) + 1):
+        for subset in itertools.combinations(teams, k):
+            picked = people.select_groups(groups, site_id="A", teams=list(subset))
+            assert set(picked.index) <= set(groups.index)
+            shown = picked[~picked["suppressed"]]
+            assert set(shown.loc[shown["level"] == "team", "team"]) <= {"T2"}
+
+
+def test_export_carries_no_suppressed_value(warehouse):
+    add_responses(warehouse, {("2026-Q2", "A", "T1"): 6, ("2026-Q2", "A", "T2"): 4})
+    export = people.survey_export(people.survey_groups(warehouse, scope()))
+    hidden = export[export["suppressed"]]
+    assert len(hidden) == 2 and hidden[["respondents", "index_0_100", "alpha"]].isna().all().all()
+    assert (hidden["note"].str.startswith("suppressed")).all()
+    assert "__network__" not in set(export["site_id"])
+
+
+def all_remainders_safe(groups: pd.DataFrame, min_n: int = 5) -> bool:
+    """No site minus its shown teams, and no network minus its shown sites, is a group of 1..min_n-1."""
+    for _, wave in groups.groupby("wave"):
+        for _, site in wave[(wave["level"] == "site") & ~wave["suppressed"]].iterrows():
+            teams = wave[(wave["level"] == "team") & (wave["site_id"] == site["site_id"]) & ~wave["suppressed"]]
+            if 0 < site["respondents"] - teams["respondents"].sum() < min_n:
+                return False
+        for _, net in wave[(wave["level"] == "network") & ~wave["suppressed"]].iterrows():
+            sites = wave[(wave["level"] == "site") & ~wave["suppressed"]]
+            if 0 < net["respondents"] - sites["respondents"].sum() < min_n:
+                return False
+    return True
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.integers(1, 16), min_size=1, max_size=4), min_size=1, max_size=4))
+def test_protection_leaves_no_small_remainder(site_teams):
+    """Any team sizes: after protection no subtraction of shown counts yields 1 to 4 respondents."""
+    rows = []
+    total = 0
+    for s, teams in enumerate(site_teams):
+        site_n = sum(teams)
+        total += site_n
+        rows.append({"wave": "W", "level": "site", "site_id": f"S{s}", "team": None, "respondents": site_n})
+        rows += [{"wave": "W", "level": "team", "site_id": f"S{s}", "team": f"T{t}", "respondents": n}
+                 for t, n in enumerate(teams)]
+    rows.append({"wave": "W", "level": "network", "site_id": NETWORK, "team": None, "respondents": total})
+    frame = pd.DataFrame(rows)
+    frame["suppressed"] = frame["respondents"] < 5
+    frame["respondents"] = frame["respondents"].astype(float).where(~frame["suppressed"])
+    for column in people.SURVEY_VALUES[1:]:
+        frame[column] = 1.0
+    protected = people.protect_survey_groups(frame[people.SURVEY_COLUMNS], 5)
+    assert all_remainders_safe(protected)
+    assert protected.loc[protected["suppressed"], people.SURVEY_VALUES].isna().all().all()
+    # Nothing shown was under 5 in the first place.
+    assert (protected.loc[~protected["suppressed"], "respondents"] >= 5).all()
