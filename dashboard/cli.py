@@ -95,6 +95,19 @@ def cmd_import(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_import_survey(args, settings: Settings) -> int:
+    from queries.importer import ImportError_
+    from queries.survey_import import import_survey
+
+    try:
+        count = import_survey(_warehouse(settings), args.file, user_id=args.user or "cli")
+    except ImportError_ as exc:
+        print(f"survey import refused, nothing written:\n{exc}", file=sys.stderr)
+        return 2
+    print(f"imported {count} survey responses (audited)")
+    return 0
+
+
 def cmd_audit_verify(args, settings: Settings) -> int:
     check = audit.verify(_warehouse(settings))
     if check.ok:
@@ -142,6 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("table")
     imp.add_argument("file")
     imp.set_defaults(func=cmd_import)
+
+    survey = sub.add_parser("import-survey", help="import an anonymous psychological safety survey export "
+                                                  "(CSV or XLSX), all or nothing")
+    survey.add_argument("file")
+    survey.add_argument("--user", help="who imports (recorded in the audit trail); default 'cli'")
+    survey.set_defaults(func=cmd_import_survey)
 
     aud = sub.add_parser("audit", help="audit trail").add_subparsers(dest="audit_command", required=True)
     ver = aud.add_parser("verify", help="recompute the hash chain")
