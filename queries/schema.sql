@@ -68,6 +68,16 @@ CREATE TABLE IF NOT EXISTS reading_rollups (
     PRIMARY KEY (sensor_id, grain, bucket)
 );
 
+-- Newest reading per sensor, kept by ingest: live tiles read this, never a scan of readings.
+-- Empty until live data arrives (the sample history does not fill it), so a tile is never "fresh"
+-- from history.
+CREATE TABLE IF NOT EXISTS sensor_latest (
+    sensor_id TEXT PRIMARY KEY,
+    ts TIMESTAMP NOT NULL,
+    value DOUBLE PRECISION NOT NULL,
+    received_at TIMESTAMP NOT NULL       -- when ingest committed it
+);
+
 CREATE SEQUENCE IF NOT EXISTS quarantine_seq;
 CREATE TABLE IF NOT EXISTS quarantine (
     quarantine_id BIGINT PRIMARY KEY DEFAULT nextval('quarantine_seq'),

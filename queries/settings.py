@@ -33,6 +33,29 @@ class Settings:
     min_batches_for_comparability: int = _setting(5, "Fewer batches than this: 'insufficient data'.")
     now: str = _setting("", "Pin 'now' (ISO UTC) for demos and tests; empty means the real clock.")
     secure_cookies: bool = _setting(False, "Mark the session cookie Secure (set when served over TLS).")
+    # --- live environmental monitoring (ingest/) ---
+    mqtt_url: str = _setting(
+        "", "MQTT broker (mqtt://host:port). Empty: embedded mode, the simulator feeds ingest in-process.")
+    mqtt_topic_prefix: str = _setting("", "Prefix before site/<site>/room/<room>/sensor/<sensor> topics.")
+    mqtt_client_id: str = _setting("atmp-hub-bridge", "Fixed MQTT client id of the bridge (persistent session).")
+    mqtt_receive_maximum: int = _setting(
+        2000, "Unacknowledged QoS-1 messages the broker may have in flight to the bridge (MQTT 5).")
+    bridge_in_app: bool = _setting(
+        True, "With ATMP_MQTT_URL set, run the bridge inside the app process (required for DuckDB; set "
+              "false with several PostgreSQL workers and run `atmp-hub bridge` once).")
+    simulator: bool = _setting(
+        True, "Sensor simulator for demos. Runs only in development with real time (ATMP_NOW unset).")
+    simulator_interval_s: float = _setting(5.0, "Seconds between two readings of one simulated sensor.")
+    simulator_scenario: str = _setting(
+        "demo", "Simulated drift: demo (particle burst and temperature rise in the first minute), "
+                "drift (slow rise to action), spikes (random short bursts), calm (no excursions).")
+    ingest_batch_max: int = _setting(2000, "Most messages written in one ingest transaction.")
+    ingest_batch_wait_ms: int = _setting(50, "Longest wait to fill an ingest batch before it is written.")
+    ingest_max_payload_bytes: int = _setting(4096, "Larger MQTT payloads are quarantined unread.")
+    ingest_max_future_s: int = _setting(300, "Readings stamped further ahead of the clock are quarantined.")
+    ingest_max_age_days: int = _setting(30, "Readings stamped longer ago are quarantined (clock faults).")
+    stale_after_s: int = _setting(60, "A sensor silent for longer is shown as stale, not with its last value.")
+    monitoring_refresh_s: int = _setting(5, "Refresh period of the live tiles (seconds).")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:
@@ -44,6 +67,8 @@ class Settings:
                 continue
             if f.type in ("int", int):
                 values[f.name] = int(raw)
+            elif f.type in ("float", float):
+                values[f.name] = float(raw)
             elif f.type in ("bool", bool):
                 values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
             else:

@@ -1,0 +1,159 @@
+"""The ingest worker: messages in (from the MQTT bridge or the in-process simulator), batches out.
+
+One thread drains a queue into batches (up to `batch_max` messages, waiting at most `batch_wait_ms`
+to fill one), writes each batch in one transaction and only then acknowledges its messages.
+
+Failures: when the warehouse is unreachable the same batch is retried with backoff, unacknowledged,
+so the broker holds everything else (its in-flight window fills and it stops sending). Any other
+error splits the batch and writes messages one by one, so one bad message cannot block ingest; a
+message that still fails alone is quarantined with the error as its reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+
+import pandas as pd
+
+from ingest.writer import BatchResult, IngestWriter, Message
+from queries import ingest_store
+from queries.warehouse import WarehouseUnavailable
+
+logger = logging.getLogger(__name__)
+
+MAX_BACKOFF_S = 30.0
+
+
+class IngestService:
+    def __init__(self, writer: IngestWriter, *, batch_max: int = 2000, batch_wait_ms: int = 50,
+                 on_commit: Callable[[list[Message], BatchResult], None] | None = None,
+                 queue_max: int = 200_000):
+        self.writer = writer
+        self.batch_max = batch_max
+        self.batch_wait_s = batch_wait_ms / 1000.0
+        self.on_commit = on_commit
+        self.queue: queue.Queue[Message] = queue.Queue(maxsize=queue_max)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.stats = {"messages": 0, "inserted": 0, "duplicates": 0, "quarantined": 0, "batches": 0,
+                      "excursion_changes": 0, "failures": 0}
+        self.last_commit_at = None
+        self.last_error: str | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> IngestService:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> int:
+        """Finish the batch being written, then stop. Returns how many queued messages were left
+        unwritten and unacknowledged (the broker re-delivers them to the next session)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        left = 0
+        while True:
+            try:
+                self.queue.get_nowait()
+                left += 1
+            except queue.Empty:
+                return left
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def submit(self, message: Message) -> None:
+        """Called by the MQTT network thread or the simulator; blocks when the queue is full."""
+        self.queue.put(message)
+
+    # -- the worker ------------------------------------------------------------------------
+    def _next_batch(self) -> list[Message]:
+        try:
+            first = self.queue.get(timeout=0.2)
+        except queue.Empty:
+            return []
+        batch = [first]
+        deadline = time.monotonic() + self.batch_wait_s
+        while len(batch) < self.batch_max:
+            try:
+                batch.append(self.queue.get_nowait())
+                continue
+            except queue.Empty:
+                pass
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(self.queue.get(timeout=remaining))
+            except queue.Empty:
+                break
+        return batch
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            batch = self._next_batch()
+            if batch:
+                self.write(batch)
+
+    def write(self, batch: list[Message]) -> BatchResult | None:
+        """Write one batch (retrying while the warehouse is down), then acknowledge it."""
+        backoff = 0.5
+        while True:
+            try:
+                result = self.writer.write(batch)
+                break
+            except WarehouseUnavailable as exc:
+                self._failed(exc)
+                if self._stop.wait(backoff):
+                    return None  # stopping: leave the batch unacknowledged for re-delivery
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+            except Exception as exc:
+                self._failed(exc)
+                if len(batch) == 1:
+                    result = self._quarantine_failed(batch[0], exc)
+                    if result is None:
+                        return None
+                    break
+                for one in batch:
+                    self.write([one])
+                return None
+        self._committed(batch, result)
+        return result
+
+    def _failed(self, exc: Exception) -> None:
+        self.stats["failures"] += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        logger.error("ingest batch failed: %s", self.last_error)
+
+    def _quarantine_failed(self, message: Message, exc: Exception) -> BatchResult | None:
+        frame = pd.DataFrame({"received_at": pd.to_datetime([message.received_at]), "topic": [message.topic],
+                              "payload": [message.payload[:4096].decode("utf-8", errors="replace")],
+                              "reason": [f"write_failed: {type(exc).__name__}: {str(exc)[:300]}"]})
+        try:
+            with self.writer.wh.transaction() as conn:
+                ingest_store.quarantine(self.writer.wh, conn, frame)
+        except Exception as again:  # the warehouse itself is failing: leave it for re-delivery
+            self._failed(again)
+            return None
+        return BatchResult(messages=1, inserted=0, duplicates=0, quarantined=1)
+
+    def _committed(self, batch: list[Message], result: BatchResult) -> None:
+        for message in batch:  # after the commit, never before
+            if message.ack is not None:
+                message.ack()
+        self.stats["messages"] += result.messages
+        self.stats["inserted"] += result.inserted
+        self.stats["duplicates"] += result.duplicates
+        self.stats["quarantined"] += result.quarantined
+        self.stats["excursion_changes"] += len(result.changes)
+        self.stats["batches"] += 1
+        self.last_commit_at = result.committed_at
+        if self.on_commit is not None:
+            self.on_commit(batch, result)

@@ -1,0 +1,163 @@
+"""Helpers for the live-monitoring tests: a private Mosquitto, a small network, publishing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ingest.validation import payload_for
+from queries import users
+from queries.limits import default_limits
+from queries.warehouse import Warehouse
+from sample_data.network import SCALES, build_network, sensor_table, site_table
+
+MOSQUITTO = os.environ.get("ATMP_TEST_MOSQUITTO") or shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+PASSWORD = "correct-horse-battery"
+USERS = {  # user -> (role, site)
+    "lead": ("leadership", None),
+    "mgr.chi": ("site_manager", "CHI"),
+    "mgr.atl": ("site_manager", "ATL"),
+    "audit": ("auditor", None),
+    "wall": ("display", None),
+}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class Broker:
+    host: str
+    port: int
+    process: subprocess.Popen
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def mosquitto(tmp_path: Path) -> Iterator[Broker]:
+    """A private broker on a free loopback port. Missing binary: skip locally, fail in CI."""
+    if not (Path(MOSQUITTO).is_file() and os.access(MOSQUITTO, os.X_OK)):
+        message = f"mosquitto not found at {MOSQUITTO} (apt-get install mosquitto; `make test` installs it)"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    port = _free_port()
+    conf = tmp_path / f"mosquitto-{port}.conf"
+    # max_queued_messages: the default 1000 per offline client silently drops the rest.
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                    "max_queued_messages 100000\n")
+    log = open(tmp_path / f"mosquitto-{port}.log", "w")  # closed in finally
+    process = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError as exc:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log_text = (tmp_path / f"mosquitto-{port}.log").read_text()
+                    raise RuntimeError(f"mosquitto did not start: {log_text}") from exc
+                time.sleep(0.02)
+        yield Broker("127.0.0.1", port, process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def seed_network(wh: Warehouse, *, batches: pd.DataFrame | None = None, with_users: bool = False) -> None:
+    """The sample network's sites, rooms, sensors and default limits (no history), plus batches."""
+    network = build_network(SCALES["small"], datetime(2026, 1, 1))
+    with wh.transaction() as conn:
+        wh.bulk_insert(conn, "sites", site_table(network))
+        wh.bulk_insert(conn, "rooms", network.rooms)
+        wh.bulk_insert(conn, "sensors", sensor_table(network))
+        wh.bulk_insert(conn, "limits", default_limits())
+        if batches is not None:
+            wh.bulk_insert(conn, "batches", batches)
+    if with_users:
+        for user_id, (role, site) in USERS.items():
+            users.add_user(wh, user_id=user_id, display_name=user_id, role=role, site_id=site, password=PASSWORD)
+
+
+def batch_rows(rows: Iterable[tuple[str, str, str, datetime, datetime | None]]) -> pd.DataFrame:
+    """(batch_id, site_id, room_id, started_at, completed_at) -> insert-ready batches."""
+    frame = pd.DataFrame(list(rows), columns=["batch_id", "site_id", "room_id", "started_at", "completed_at"])
+    frame["product"] = "CD19 CAR-T"
+    frame["process_version"] = "CD19-PV2.2"
+    frame["status"] = "in_process"
+    frame["started_at"] = pd.to_datetime(frame["started_at"])
+    frame["completed_at"] = pd.to_datetime(frame["completed_at"])
+    return frame
+
+
+def topic(sensor_id: str, prefix: str = "") -> str:
+    site, room = sensor_id.split("-")[0], "-".join(sensor_id.split("-")[:2])
+    return f"{prefix}site/{site}/room/{room}/sensor/{sensor_id}"
+
+
+def reading(sensor_id: str, ts: datetime, value: float, unit: str, msg_id: str | None = None) -> tuple[str, bytes]:
+    return topic(sensor_id), payload_for(msg_id or uuid.uuid4().hex, ts, value, unit)
+
+
+def ramp(sensor_id: str, unit: str, values: list[float], *, start: datetime, step_s: float, tag: str
+         ) -> list[tuple[str, bytes]]:
+    return [reading(sensor_id, start + timedelta(seconds=i * step_s), v, unit, f"{tag}-{i}")
+            for i, v in enumerate(values)]
+
+
+def publisher(broker: Broker, client_id: str | None = None):
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"pub-{uuid.uuid4().hex[:6]}",
+                         protocol=mqtt.MQTTv5)
+    client.max_inflight_messages_set(1000)
+    client.max_queued_messages_set(0)
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    return client
+
+
+def publish_all(client, messages: Iterable[tuple[str, bytes]], timeout: float = 60) -> int:
+    infos = [client.publish(t, p, qos=1) for t, p in messages]
+    for info in infos:
+        info.wait_for_publish(timeout)
+    return len(infos)
+
+
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05, message: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+        time.sleep(interval)
