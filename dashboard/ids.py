@@ -22,3 +22,51 @@ KPI_TILE = "kpi-tile"
 
 def kpi_tile(kpi_id: str) -> dict:
     return {"type": KPI_TILE, "kpi": kpi_id}
+
+# exports (dashboard/components/export.py): pattern-matching ids keyed by page, item and format
+EXPORT_BUTTON = "export-button"
+EXPORT_DOWNLOAD = "export-download"
+EXPORT_STATUS = "export-status"
+
+
+def export_button(page: str, item: str, fmt: str) -> dict:
+    return {"type": EXPORT_BUTTON, "page": page, "item": item, "fmt": fmt}
+
+
+def export_download(page: str, item: str) -> dict:
+    return {"type": EXPORT_DOWNLOAD, "page": page, "item": item}
+
+
+def export_status(page: str, item: str) -> dict:
+    return {"type": EXPORT_STATUS, "page": page, "item": item}
+
+
+# audit trail page
+AUDIT_FILTERS = "audit-filters"
+AUDIT_SINCE = "audit-since"
+AUDIT_UNTIL = "audit-until"
+AUDIT_USER = "audit-user"
+AUDIT_ACTION = "audit-action"
+AUDIT_OBJECT = "audit-object"
+AUDIT_APPLY = "audit-apply"
+AUDIT_TABLE = "audit-table"
+AUDIT_COUNT = "audit-count"
+AUDIT_VERIFY = "audit-verify"
+AUDIT_VERIFY_RESULT = "audit-verify-result"
+AUDIT_CSV = "audit-csv"
+AUDIT_DOWNLOAD = "audit-download"
+
+# kiosk (wall display)
+KIOSK_ROOT = "kiosk-root"
+KIOSK_PLAYLIST = "kiosk-playlist"
+KIOSK_TICK = "kiosk-tick"
+KIOSK_REFRESH = "kiosk-refresh"
+KIOSK_SLIDES = "kiosk-slides"
+KIOSK_CLOCK = "kiosk-clock"
+KIOSK_POSITION = "kiosk-position"
+KIOSK_AS_OF = "kiosk-as-of"
+KIOSK_SLIDE = "kiosk-slide"
+
+
+def kiosk_slide(index: int) -> dict:
+    return {"type": KIOSK_SLIDE, "index": index}

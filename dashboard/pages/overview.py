@@ -7,6 +7,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, callback, dcc, html
 
 from dashboard import context, data, ids
+from dashboard.components import export
 from dashboard.components.controls import window_selector
 from dashboard.components.formatting import is_missing, utc_label
 from dashboard.components.kpi_tile import kpi_tile
@@ -16,6 +17,7 @@ from queries.kpis import NETWORK
 
 dash.register_page(__name__, path="/", name="Network overview", nav=True, order=0,
                    title="Network overview · ATMP Quality Hub")
+export.register("overview", window_id=ids.OV_WINDOW)
 
 
 def layout(**_):
@@ -27,6 +29,7 @@ def layout(**_):
             window_selector(ids.OV_WINDOW, context.settings().default_window_days),
         ], className="d-flex flex-wrap justify-content-between align-items-center gap-3 mb-2"),
         html.P(id=ids.OV_AS_OF, className="as-of text-body-secondary"),
+        export.export_bar("overview", ["report", "headline", "kpis"]),
         dcc.Loading(dbc.Row(id=ids.OV_TILES, className="g-3 mb-4"), type="dot"),
         html.H2("Sites", className="h5"),
         html.Div(id=ids.OV_GRID),

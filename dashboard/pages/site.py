@@ -9,15 +9,23 @@ import pandas as pd
 from dash import Input, Output, State, callback, dcc, html
 
 from dashboard import context, data, ids
-from dashboard.components import figures
+from dashboard.components import export, figures
 from dashboard.components.controls import window_selector
-from dashboard.components.formatting import STATUS, format_target, format_value, is_missing, to_local, utc_label
+from dashboard.components.formatting import (
+    STATUS,
+    format_target,
+    format_value,
+    is_missing,
+    to_local,
+    utc_label,
+)
 from queries import catalog
 from queries.kpis import NETWORK
 from queries.scope import NotFound
 
 PAGE = "/site/<site_id>"
 dash.register_page(__name__, path_template=PAGE, name="Site drill-down", title="Site · ATMP Quality Hub")
+export.register("site", window_id=ids.SITE_WINDOW, site_store_id=ids.SITE_ID_STORE)
 
 
 def layout(site_id=None, **_):
@@ -36,6 +44,7 @@ def layout(site_id=None, **_):
             window_selector(ids.SITE_WINDOW, context.settings().default_window_days),
         ], className="d-flex flex-wrap justify-content-between align-items-end gap-3 mb-2"),
         html.P(id=ids.SITE_AS_OF, className="as-of text-body-secondary"),
+        export.export_bar("site", ["report", "kpis", "deviations", "survey", "capas", "drift", "batches"]),
         dcc.Loading(html.Div(id=ids.SITE_BODY), type="dot"),
     ])
 

@@ -1,0 +1,131 @@
+"""The export component: format buttons and a dcc.Download per exportable item, one callback per page.
+
+Ids are pattern-matching dicts ({"type": export-button, "page", "item", "fmt"}). The callback takes
+only which button was clicked, the time window and the site id from the browser, looks the item up
+in the server's registry, rebuilds the data from the server-side scope, writes the file with its
+provenance and records the export (with the file's SHA-256) in the audit trail."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+
+import dash_bootstrap_components as dbc
+from dash import ALL, MATCH, Input, Output, State, callback, ctx, dcc, html, no_update
+from werkzeug.exceptions import Forbidden
+
+from dashboard import context, data, ids
+from dashboard.exports import files
+from dashboard.exports.provenance import Provenance
+from dashboard.exports.sources import EXPORT_ROLES, ITEMS, REPORT, PageData, page_data
+from queries import audit
+from queries.scope import NotFound
+
+logger = logging.getLogger(__name__)
+
+FORMAT_LABELS = {"png": "PNG image", "svg": "SVG image", "pdf": "PDF", "csv": "CSV data", "xlsx": "Excel data"}
+
+
+def may_export(page: str) -> bool:
+    """For layouts: show export controls only to roles that may use them (the callback re-checks)."""
+    try:
+        return context.user().role in EXPORT_ROLES[page]
+    except Exception:
+        return False
+
+
+def export_menu(page: str, item: str, *, label: str | None = None, size: str = "sm") -> html.Div | None:
+    """The buttons of one item: a single button for the PDF report, a format menu otherwise."""
+    if not may_export(page):
+        return None
+    spec = ITEMS[(page, item)]
+    if item == REPORT:
+        control = dbc.Button([html.Span("⤓ ", **{"aria-hidden": "true"}), label or f"{spec.title} (PDF)"],
+                             id=ids.export_button(page, item, "pdf"), color="primary", size=size,
+                             className="export-report")
+    else:
+        control = dbc.DropdownMenu(
+            [dbc.DropdownMenuItem(FORMAT_LABELS[fmt], id=ids.export_button(page, item, fmt)) for fmt in spec.formats],
+            label=label or f"Export {spec.title.lower()}", size=size, color="secondary", className="export-menu",
+        )
+    return html.Div([
+        control,
+        dcc.Loading(html.Span(id=ids.export_status(page, item), className="export-status small ms-2",
+                              role="status"), type="circle", delay_show=300, display="auto"),
+        dcc.Download(id=ids.export_download(page, item)),
+    ], className="export-control d-inline-flex align-items-center gap-1")
+
+
+def export_bar(page: str, items: list[str]) -> html.Div | None:
+    controls = [export_menu(page, i) for i in items]
+    if not any(controls):
+        return None
+    return html.Div([html.Span("Exports", className="fw-semibold me-1"), *controls],
+                    className="export-bar d-flex flex-wrap align-items-center gap-2 mb-3", id=f"{page}-exports")
+
+
+def register(page: str, *, window_id: str, site_store_id: str | None = None) -> None:
+    """Register the page's export callback; call it at the page module's top level (Dash runs page
+    modules once per app, so each app gets the callback once)."""
+    states = [State(window_id, "value")]
+    if site_store_id:
+        states.append(State(site_store_id, "data"))
+
+    @callback(
+        Output({"type": ids.EXPORT_DOWNLOAD, "page": page, "item": MATCH}, "data"),
+        Output({"type": ids.EXPORT_STATUS, "page": page, "item": MATCH}, "children"),
+        Input({"type": ids.EXPORT_BUTTON, "page": page, "item": MATCH, "fmt": ALL}, "n_clicks"),
+        *states,
+        prevent_initial_call=True,
+    )
+    def _export(clicks, days, site_id=None):
+        trigger = ctx.triggered_id
+        if not trigger or not any(clicks or []):
+            return no_update, no_update
+        try:
+            content, filename, mime = produce(page, trigger["item"], trigger["fmt"], days, site_id)
+        except NotFound:
+            return no_update, "✕ Not found."
+        return dcc.send_bytes(content, filename, type=mime), f"✓ {filename}"
+
+
+def produce(page: str, item_id, fmt, days, site_id=None) -> tuple[bytes, str, str]:
+    """Build one export for the logged-in user and audit it; raises Forbidden or NotFound."""
+    user = context.user()
+    if page not in EXPORT_ROLES or user.role not in EXPORT_ROLES[page]:
+        raise Forbidden(f"role {user.role} may not export from {page}")
+    spec = ITEMS.get((page, item_id)) if isinstance(item_id, str) else None
+    if spec is None or fmt not in spec.formats:
+        raise NotFound(f"no export {item_id!r} as {fmt!r}")
+    pd_ = page_data(page, days, site_id)
+    prov = provenance(pd_, spec.title if page == "overview" or item_id != REPORT
+                      else f"Inspection binder: {pd_.site_name} ({pd_.site_id})", spec.kpis)
+    if item_id == REPORT:
+        from dashboard.exports.report import build_report
+
+        content = build_report(pd_, prov)
+    else:
+        built = spec.build(pd_)
+        if fmt in files.IMAGE_FORMATS:
+            content = files.render_chart(built.figure, fmt, prov)
+        elif fmt == "csv":
+            content = files.to_csv(built.frame, prov)
+        else:
+            content = files.to_xlsx(built.frame, prov, sheet_title=spec.title)
+    filename = f"atmp_{page}_{pd_.site_id or 'network'}_{item_id}_{prov.exported_at:%Y%m%dT%H%M%SZ}.{fmt}"
+    audit.append(context.warehouse(), user_id=user.user_id, action="export", object_type=page,
+                 object_id=f"{pd_.site_id or 'network'}/{item_id}", new_value=json.dumps({
+                     "format": fmt, "file": filename, "sha256": hashlib.sha256(content).hexdigest(),
+                     "export_id": prov.export_id, "window": prov.window_text, "bytes": len(content)}))
+    logger.info("export %s/%s as %s by %s", page, item_id, fmt, user.user_id)
+    return content, filename, files.MIME[fmt]
+
+
+def provenance(pd_: PageData, title: str, kpis) -> Provenance:
+    user = context.user()
+    if pd_.site_id:
+        title = f"{title} · {pd_.site_name} ({pd_.site_id})" if pd_.site_id not in title else title
+    return Provenance(title=title, filters=pd_.filters(), window_start=pd_.scope.start,
+                      window_end=pd_.scope.end, data_as_of=data.data_as_of(), kpis=tuple(kpis),
+                      user_id=user.user_id, user_name=user.display_name, role=user.role)

@@ -1,0 +1,1 @@
+"""Server-side exports: provenance, file writers (CSV, XLSX, PNG, SVG, PDF) and the inspection binder."""
