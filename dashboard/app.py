@@ -42,16 +42,22 @@ def create_app(settings: Settings | None = None, warehouse: Warehouse | None = N
         title="ATMP Quality Hub",
         update_title=None,
         serve_locally=True,
+        # Multi-page app whose layouts are functions of the logged-in user: callbacks of one page
+        # name components that other pages' layouts hold. tests/test_callbacks_wired.py checks that
+        # every callback id exists in some page's layout instead.
+        suppress_callback_exceptions=True,
     )
     app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)
     app.layout = shell
-    server.extensions["atmp_csp"] = content_security_policy(app)
+    # Built per response: Dash registers the page router's clientside callback (an inline script
+    # that needs its hash) only when it sets itself up on its first request.
+    server.extensions["atmp_csp"] = lambda: content_security_policy(app)
     return app
 
 
 def content_security_policy(app: dash.Dash) -> str:
     # Dash's own inline scripts are allowed by hash; style-src needs 'unsafe-inline' for Dash/plotly.
-    script_hashes = " ".join(f"'{h}'" for h in app.csp_hashes())
+    script_hashes = " ".join(app.csp_hashes())  # already quoted: 'sha256-...'
     return "; ".join([
         "default-src 'self'",
         f"script-src 'self' {script_hashes}",

@@ -136,9 +136,9 @@ def _same_origin() -> bool:
 
 
 def _security_headers(response: Response) -> Response:
-    csp = current_app.extensions.get("atmp_csp")
-    if csp:
-        response.headers["Content-Security-Policy"] = csp
+    build_csp = current_app.extensions.get("atmp_csp")
+    if build_csp:
+        response.headers["Content-Security-Policy"] = build_csp()
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "same-origin"

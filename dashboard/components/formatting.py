@@ -34,8 +34,10 @@ def format_value(kpi: Kpi, value) -> str:
     if is_missing(value):
         return "no data"
     unit = kpi.unit
-    if unit in ("%", "/100"):
-        return f"{format_number(kpi, value)}{'' if unit == '/100' else ' %'}"
+    if unit == "%":
+        return f"{format_number(kpi, value)} %"
+    if unit == "/100":
+        return f"{format_number(kpi, value)} / 100"
     return f"{format_number(kpi, value)} {unit}"
 
 

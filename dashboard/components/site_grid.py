@@ -26,11 +26,12 @@ def site_grid(frame: pd.DataFrame, sites: pd.DataFrame, kpis: list[Kpi], *, link
             if cells.empty:
                 continue
             label = html.Strong("Network")
-        elif link_sites:
-            label = dcc.Link(f"{names[site_id]} ({site_id})", href=f"/site/{site_id}",
-                             id={"type": "site-link", "site": site_id})
         else:
-            label = f"{names[site_id]} ({site_id})"
+            # Short label for a wide grid: the id and the institution; the full name as a tooltip.
+            text = f"{site_id} · {names[site_id].split(' - ')[0]}"
+            label = (dcc.Link(text, href=f"/site/{site_id}", title=names[site_id],
+                              id={"type": "site-link", "site": site_id})
+                     if link_sites else html.Span(text, title=names[site_id]))
         rows.append(html.Tr([html.Th(label, scope="row")] + [_cell(k, cells) for k in kpis],
                             className="network-row" if site_id == NETWORK else None))
     return dbc.Table([header, html.Tbody(rows)], bordered=False, hover=True, responsive=True,

@@ -169,7 +169,8 @@ def batch_table(batches: pd.DataFrame, tz: str):
     shown = batches.head(25)
     shown = shown.assign(
         started=shown["started_at"].map(lambda t: to_local(t, tz)),
-        result=shown["oos"].map(lambda oos: "✕ OOS" if oos else "✓ within spec"),
+        result=[("✕ OOS" if oos else "✓ within spec") if status != "in_process" else "… testing pending"
+                for oos, status in zip(shown["oos"], shown["status"], strict=True)],
         viability=shown["viability_pct"].map(lambda v: "–" if is_missing(v) else f"{v:.1f}"),
         transduction=shown["transduction_pct"].map(lambda v: "–" if is_missing(v) else f"{v:.1f}"),
     )

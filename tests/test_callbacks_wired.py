@@ -1,0 +1,51 @@
+"""Every callback's ids exist in some page's layout (the check Dash skips for multi-page apps)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import dash
+from conftest import dash_call
+
+
+def _ids(node, found: set[str]) -> None:
+    if isinstance(node, dict):
+        props = node.get("props")
+        if isinstance(props, dict) and "id" in props:
+            ident = props["id"]
+            found.add(ident if isinstance(ident, str) else json.dumps(ident, sort_keys=True))
+        for value in node.values():
+            _ids(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _ids(value, found)
+
+
+def _callback_ids(dep: dict) -> set[str]:
+    names = {o.rsplit(".", 1)[0] for o in dep["output"].strip(".").split("...")}
+    names |= {i["id"] for i in dep["inputs"] + dep.get("state", [])}
+    return {n for n in names if not n.startswith("{")}  # pattern-matching ids are checked by type below
+
+
+def test_every_callback_id_is_in_some_layout(make_client, hub_app):
+    found: set[str] = set()
+    for user_id in ("t.leader", "t.admin", "t.display"):
+        client = make_client(user_id)
+        _ids(client.get("/_dash-layout").get_json(), found)
+        for page in dash.page_registry.values():
+            path = re.sub(r"<[^>]+>", "CHI", page.get("path_template") or page["path"])
+            response = dash_call(client, hub_app, ["_pages_content", "_pages_store"],
+                                 {"_pages_location.pathname": path, "_pages_location.search": ""})
+            if response.status_code == 200:
+                _ids(response.get_json(), found)
+    deps = make_client("t.leader").get("/_dash-dependencies").get_json()
+    missing = {}
+    for dep in deps:
+        if dep.get("clientside_function") and dep["output"].startswith("_pages"):
+            continue
+        absent = _callback_ids(dep) - found - {"_pages_location", "_pages_content", "_pages_store",
+                                                "_pages_dummy"}
+        if absent:
+            missing[dep["output"]] = sorted(absent)
+    assert not missing, f"callbacks name components no page layout holds: {missing}"
