@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
+from ingest.excursions import SensorLimits, excursion_id
 from sample_data.network import Network
 from sample_data.reference import ACK_COMMENTS, ACTION_ACK_COMMENT, rng_for
 
@@ -213,8 +214,12 @@ def plan_events(network: Network, limits: dict, seed: int) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["sensor_id", "start_s", "duration_s", "peak"])
 
 
-def detect_excursions(ts: np.ndarray, values: np.ndarray, limit: dict, interval_s: int) -> pd.DataFrame:
-    """Excursions in one series: a crossing lasting longer than the delay, closing with hysteresis."""
+def detect_excursions(ts: np.ndarray, values: np.ndarray, limit: dict) -> pd.DataFrame:
+    """Excursions in one series, by the live engine's rules (ingest/excursions.py), vectorised.
+
+    Starts at the first reading beyond the limit, ends at the first reading back inside the limit
+    minus the hysteresis, counts once it has lasted the delay; detected_at = the confirming reading.
+    """
     found = []
     n = len(ts)
     hyst = limit["hysteresis"]
@@ -239,13 +244,15 @@ def detect_excursions(ts: np.ndarray, values: np.ndarray, limit: dict, interval_
             peaks = reducer.reduceat(padded, np.ravel(np.column_stack([s_idx, e_idx])))[::2]
             started = ts[s_idx]
             ended = np.where(e_idx < n, ts[np.minimum(e_idx, n - 1)], -1)
-            last = np.where(e_idx < n, ended, ts[-1] + interval_s)
-            keep = (last - started) > delay
+            # Confirmed by the first reading at least `delay` after the start, still in the episode or
+            # the one ending it; an episode still open at the end of the data needs one inside it.
+            confirm = np.searchsorted(ts, started + delay, side="left")
+            keep = (confirm <= e_idx) & (confirm < n)
             found.append(pd.DataFrame({
                 "level": level,
                 "started_s": started[keep],
                 "ended_s": ended[keep],
-                "detected_s": started[keep] + delay,
+                "detected_s": ts[np.minimum(confirm, n - 1)][keep],
                 "peak": peaks[keep],
             }))
     if not found:
@@ -290,7 +297,7 @@ def generate_readings(network: Network, limits: dict, outages: dict, seed: int
             limit = limits[(sensor.parameter, sensor.grade)]
             ts, values = sensor_series(network, sensor, clock, limit, by_sensor.get(sensor.sensor_id, empty),
                                        seed)
-            found = detect_excursions(ts, values, limit, network.scale.interval_s)
+            found = detect_excursions(ts, values, limit)
             found.insert(0, "sensor_id", sensor.sensor_id)
             yield sensor.sensor_id, ts, values, found
 
@@ -324,13 +331,15 @@ def finish_excursions(found: list[pd.DataFrame], network: Network, seed: int) ->
     frame = pd.concat(found, ignore_index=True)
     frame = frame.merge(network.sensors[["sensor_id", "room_id", "site_id", "parameter"]], on="sensor_id")
     frame = frame.sort_values(["site_id", "started_s", "sensor_id", "level"], kind="stable").reset_index(drop=True)
-    frame["excursion_id"] = (
-        "EXC-" + frame["site_id"] + "-" + (frame.groupby("site_id").cumcount() + 1).astype(str).str.zfill(4)
-    )
+    frame["started_at"] = to_datetimes(frame["started_s"])
+    frame["excursion_id"] = [  # the live engine's ids, so a replay of the history finds the same records
+        excursion_id(SensorLimits(r.sensor_id, r.room_id, r.site_id, r.parameter), r.level,
+                     pd.Timestamp(r.started_at).to_pydatetime())
+        for r in frame[["sensor_id", "room_id", "site_id", "parameter", "level", "started_at"]].itertuples()
+    ]
     rng = rng_for(seed, "acknowledgements")
     ack_s = frame["detected_s"] + rng.lognormal(np.log(2 * 3600), 1.0, len(frame)).astype("int64")
     acked = ack_s < to_seconds(network.end) - 7 * DAY_S
-    frame["started_at"] = to_datetimes(frame["started_s"])
     frame["detected_at"] = to_datetimes(frame["detected_s"])
     frame["ended_at"] = pd.Series(to_datetimes(frame["ended_s"])).where(frame["ended_s"] >= 0)
     frame["acknowledged_at"] = pd.Series(to_datetimes(ack_s)).where(acked)

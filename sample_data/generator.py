@@ -9,7 +9,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from queries.limits import default_limits
-from queries.warehouse import BULK_TABLES, Warehouse
+from queries.warehouse import Warehouse
 from sample_data import environment, people, quality
 from sample_data.network import SCALES, Network, build_network, sensor_table, site_table
 
@@ -84,8 +84,7 @@ def populate(warehouse: Warehouse, *, seed: int = 42, scale: str = "small", end:
             excursions = environment.finish_excursions(found, network, seed)
             deviations = quality.deviations(network, batch_frame, excursions, seed)
             training = people.training_records(network, seed)
-            if "operator_ref" in BULK_TABLES.get("deviations", ()):  # schemas that record who was involved
-                deviations = people.assign_operators(deviations, training, seed)
+            deviations = people.assign_operators(deviations, training, seed)
             write("excursions", quality.link_excursions(excursions, deviations))
             write("deviations", deviations)
             write("capas", quality.capas(network, deviations, seed))

@@ -146,17 +146,18 @@ def assign_operators(deviation_frame: pd.DataFrame, training: pd.DataFrame, seed
     refs = np.full(len(out), None, dtype=object)
     eligible = (out["source"].isin(["operator", "review"]) & out["category"].isin(INVOLVED_CATEGORIES)).to_numpy()
     u = rng.random(len(out))
-    by_site = {site: group.sort_values("operator_ref") for site, group in ops.groupby("site_id")}
-    for i in np.flatnonzero(eligible):
-        group = by_site.get(out["site_id"].iat[i])
-        if group is None:
-            continue
-        present = group[group["joined"] <= out["occurred_at"].iat[i]]
-        if present.empty:
-            continue
-        cumulative = present["weight"].cumsum().to_numpy()
-        pick = min(int(np.searchsorted(cumulative, u[i] * cumulative[-1], side="right")), len(present) - 1)
-        refs[i] = present["operator_ref"].iat[pick]
+    occurred = out["occurred_at"].to_numpy()
+    sites = out["site_id"].to_numpy()
+    for site, group in ops.groupby("site_id"):  # one small (deviations x operators) matrix per site
+        group = group.sort_values("operator_ref")
+        idx = np.flatnonzero(eligible & (sites == site))
+        present = group["joined"].to_numpy()[None, :] <= occurred[idx, None]
+        cumulative = np.cumsum(np.where(present, group["weight"].to_numpy()[None, :], 0.0), axis=1)
+        total = cumulative[:, -1]
+        # searchsorted(side="right") row by row: absent operators add no weight, so they are never picked
+        pick = np.minimum((cumulative <= (u[idx] * total)[:, None]).sum(axis=1), len(group) - 1)
+        found = total > 0
+        refs[idx[found]] = group["operator_ref"].to_numpy()[pick[found]]
     out["operator_ref"] = refs
     return out
 

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import text
 
+from ingest.excursions import SensorLimits, detect_series, excursion_id
 from queries.limits import default_limits
 from queries.warehouse import Warehouse
 from sample_data.generator import populate
@@ -181,6 +182,38 @@ def test_background_stays_inside_alert_limits_outside_excursions(wh):
                           AND r.ts >= e.started_at AND r.ts < COALESCE(e.ended_at, TIMESTAMP '2100-01-01'))""")
     assert stray == 0
     assert 30 <= one(wh, "SELECT COUNT(*) FROM excursions") <= 120
+
+
+def test_excursions_match_a_replay_through_the_live_engine(wh):
+    """Every CHI sensor and every sensor with an action excursion, replayed through ingest/excursions.py."""
+    sensors = sql(wh, """
+        SELECT s.sensor_id, s.room_id, s.site_id, s.parameter, l.alert_low, l.alert_high, l.action_low,
+               l.action_high, l.alert_delay_s, l.action_delay_s, l.hysteresis
+        FROM sensors s
+        JOIN rooms m ON m.room_id = s.room_id
+        JOIN limits l ON l.parameter = s.parameter AND l.grade = m.grade AND l.room_id = '*'
+        WHERE s.site_id = 'CHI' OR s.sensor_id IN (SELECT sensor_id FROM excursions WHERE level = 'action')""")
+    assert len(sensors) >= 18
+    replayed, recorded = [], []
+    for row in sensors.itertuples(index=False):
+        def opt(value):
+            return None if pd.isna(value) else float(value)
+        limits = SensorLimits(row.sensor_id, row.room_id, row.site_id, row.parameter,
+                              alert_low=opt(row.alert_low), alert_high=opt(row.alert_high),
+                              action_low=opt(row.action_low), action_high=opt(row.action_high),
+                              alert_delay_s=row.alert_delay_s, action_delay_s=row.action_delay_s,
+                              hysteresis=row.hysteresis)
+        points = sql(wh, "SELECT ts, value FROM readings WHERE sensor_id = :s ORDER BY ts", s=row.sensor_id)
+        for ep in detect_series(zip(points["ts"].dt.to_pydatetime(), points["value"], strict=True), limits):
+            replayed.append((row.sensor_id, ep.threshold.level, ep.started_at, ep.confirmed_at, ep.ended_at,
+                             ep.peak, excursion_id(limits, ep.threshold.level, ep.started_at)))
+        rec = sql(wh, "SELECT * FROM excursions WHERE sensor_id = :s", s=row.sensor_id)
+        for r in rec.itertuples(index=False):
+            ended = None if pd.isna(r.ended_at) else pd.Timestamp(r.ended_at).to_pydatetime()
+            recorded.append((r.sensor_id, r.level, pd.Timestamp(r.started_at).to_pydatetime(),
+                             pd.Timestamp(r.detected_at).to_pydatetime(), ended, r.peak, r.excursion_id))
+    assert len(recorded) >= 15
+    assert sorted(replayed, key=str) == sorted(recorded, key=str)
 
 
 def test_batches_are_plausible(wh):
