@@ -18,6 +18,9 @@ PAGE_ROLES: dict[str, frozenset[str]] = {
     "/site/<site_id>": frozenset({"leadership", "site_manager", "auditor"}),
     "/definitions": frozenset({"leadership", "site_manager", "auditor", "display", "admin"}),
     "/admin/users": frozenset({"admin"}),
+    "/audit": frozenset({"auditor", "admin"}),
+    # Wall display in kiosk mode (dashboard/pages/kiosk.py): the display role, and leadership to set it up.
+    "/kiosk": frozenset({"display", "leadership"}),
 }
 WINDOW_CHOICES = (30, 90, 180, 365)
 

@@ -74,3 +74,17 @@ def verify(wh: Warehouse) -> ChainCheck:
             return ChainCheck(False, len(rows), entry["entry_id"], "entry content was altered")
         prev, prev_id = entry["entry_hash"], entry["entry_id"]
     return ChainCheck(True, len(rows), None, None)
+
+
+def search(wh: Warehouse, *, since: datetime, until: datetime, user_id: str = "", action: str = "",
+           object_text: str = "", limit: int = 500) -> pd.DataFrame:
+    """Entries matching the audit page's filters, newest first (at most `limit`)."""
+    return wh.query("sql/audit_search", {
+        "since": since, "until": until, "user_id": (user_id or "")[:100], "action": (action or "")[:100],
+        "object_text": (object_text or "")[:100], "limit": max(1, min(int(limit), 5000))})
+
+
+def facets(wh: Warehouse) -> dict[str, list[str]]:
+    """Distinct actions and users, for filter menus."""
+    df = wh.query("sql/audit_facets")
+    return {facet: sorted(map(str, group["value"])) for facet, group in df.groupby("facet")}

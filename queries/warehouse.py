@@ -22,6 +22,8 @@ logger = logging.getLogger(__name__)
 
 QUERY_DIR = Path(__file__).parent
 SCHEMA_FILE = QUERY_DIR / "schema.sql"
+# Dialect-specific DDL applied after the portable schema (e.g. PostgreSQL's audit_log triggers).
+DIALECT_SCHEMA_FILES = {"postgresql": QUERY_DIR / "schema_postgresql.sql"}
 _PARAM = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 # Parameters that only the scope may fill: a caller can never pass them.
 SCOPE_PARAMS = frozenset({"sites", "network", "start", "end"})
@@ -52,9 +54,21 @@ def declared_params(sql: str) -> set[str]:
 
 
 def split_statements(script: str) -> list[str]:
-    """Split a DDL script on ';' (psycopg runs one statement per execute)."""
+    """Split a DDL script on ';' (psycopg runs one statement per execute); a $$-quoted function body
+    stays whole."""
     body = "\n".join(line.split("--", 1)[0] for line in script.splitlines())
-    return [s.strip() for s in body.split(";") if s.strip()]
+    statements, current = [], []
+    for i, part in enumerate(body.split("$$")):
+        if i % 2:  # inside $$ ... $$
+            current.append(f"$${part}$$")
+            continue
+        pieces = part.split(";")
+        current.append(pieces[0])
+        for piece in pieces[1:]:
+            statements.append("".join(current))
+            current = [piece]
+    statements.append("".join(current))
+    return [s.strip() for s in statements if s.strip()]
 
 
 class Warehouse:
@@ -176,6 +190,10 @@ class Warehouse:
         with self.transaction() as conn:
             for statement in split_statements(SCHEMA_FILE.read_text()):
                 conn.execute(text(statement))
+            dialect_file = DIALECT_SCHEMA_FILES.get(self.dialect)
+            if dialect_file is not None:
+                for statement in split_statements(dialect_file.read_text()):
+                    conn.exec_driver_sql(statement)  # raw DDL: no bind parameters
         _load_bulk_columns(self)
 
     def is_empty(self) -> bool:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
+from contextlib import contextmanager
 
 from dashboard import ids
 from dashboard.exports.sources import ITEMS
@@ -42,3 +44,30 @@ def downloaded(response, page: str, item: str) -> tuple[bytes, str]:
     data = body[_sid(ids.export_download(page, item))]["data"]
     assert data and data.get("base64"), body
     return base64.b64decode(data["content"]), data["filename"]
+
+
+@contextmanager
+def copied_app(sample_warehouse, directory, prepare=None):
+    """An app over a copy of the sample warehouse, for tests that change data (the shared one stays as
+    it is). prepare(wh) runs on the copy before the app is built."""
+    from conftest import TEST_END
+
+    from dashboard.app import create_app
+    from queries.settings import Settings
+    from queries.warehouse import Warehouse
+
+    with sample_warehouse.engine.connect() as conn:
+        conn.exec_driver_sql("CHECKPOINT")
+    path = directory / "hub.duckdb"
+    shutil.copy(sample_warehouse.url.removeprefix("duckdb:///"), path)
+    wh = Warehouse(f"duckdb:///{path}")
+    wh.create_schema()
+    if prepare:
+        prepare(wh)
+    settings = Settings.from_env({}, database_url=wh.url, secret_key="test-secret-key", now=TEST_END.isoformat())
+    app = create_app(settings, wh)
+    app._setup_server()  # take the page callbacks now (Dash collects them in a process-wide list)
+    try:
+        yield app, wh
+    finally:
+        wh.dispose()

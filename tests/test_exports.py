@@ -6,14 +6,13 @@ import csv
 import hashlib
 import io
 import json
-import shutil
 import xml.etree.ElementTree as ET
 from datetime import datetime
 
 import pandas as pd
 import pytest
 from conftest import TEST_END, login
-from export_helpers import downloaded, export_call
+from export_helpers import copied_app, downloaded, export_call
 from openpyxl import load_workbook
 from PIL import Image
 from pypdf import PdfReader
@@ -163,28 +162,17 @@ def test_overview_report(make_client):
 def small_group_app(sample_warehouse, tmp_path_factory):
     """The sample network plus a site whose only survey group has 3 respondents (a copy: the shared
     sample warehouse stays as it is)."""
-    from dashboard.app import create_app
-    from queries.settings import Settings
-    from queries.warehouse import Warehouse
+    def add_small_group(wh):
+        with wh.transaction() as conn:
+            wh.bulk_insert(conn, "sites", pd.DataFrame([{"site_id": "TST", "name": "Test node", "region": "US",
+                                                         "timezone": "UTC", "kind": "node",
+                                                         "onboarded_at": datetime(2024, 1, 1)}]))
+            wh.bulk_insert(conn, "survey_responses", pd.DataFrame([
+                {"response_id": f"TST-{i}", "site_id": "TST", "team": "QC", "wave": "2026-Q2",
+                 "submitted_at": datetime(2026, 5, 1), **{f"q{q}": 6 for q in range(1, 8)}} for i in range(3)]))
 
-    with sample_warehouse.engine.connect() as conn:
-        conn.exec_driver_sql("CHECKPOINT")
-    path = tmp_path_factory.mktemp("small") / "hub.duckdb"
-    shutil.copy(sample_warehouse.url.removeprefix("duckdb:///"), path)
-    wh = Warehouse(f"duckdb:///{path}")
-    wh.create_schema()
-    with wh.transaction() as conn:
-        wh.bulk_insert(conn, "sites", pd.DataFrame([{"site_id": "TST", "name": "Test node", "region": "US",
-                                                     "timezone": "UTC", "kind": "node",
-                                                     "onboarded_at": datetime(2024, 1, 1)}]))
-        wh.bulk_insert(conn, "survey_responses", pd.DataFrame([
-            {"response_id": f"TST-{i}", "site_id": "TST", "team": "QC", "wave": "2026-Q2",
-             "submitted_at": datetime(2026, 5, 1), **{f"q{q}": 6 for q in range(1, 8)}} for i in range(3)]))
-    settings = Settings.from_env({}, database_url=wh.url, secret_key="test-secret-key", now=TEST_END.isoformat())
-    app = create_app(settings, wh)
-    app._setup_server()  # take the page callbacks now (Dash collects them in a process-wide list)
-    yield app
-    wh.dispose()
+    with copied_app(sample_warehouse, tmp_path_factory.mktemp("small"), add_small_group) as (app, _):
+        yield app
 
 
 def test_survey_suppression_holds_in_exports(small_group_app):

@@ -1,0 +1,18 @@
+-- PostgreSQL-only DDL, applied by Warehouse.create_schema after the portable queries/schema.sql.
+-- The audit trail is append-only in the database too: UPDATE, DELETE and TRUNCATE on audit_log are
+-- refused by triggers, whatever path the statement comes from. (DuckDB has no triggers: there the
+-- code offers no update or delete path and the hash chain shows any change made behind its back.)
+CREATE OR REPLACE FUNCTION audit_log_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION USING MESSAGE = 'audit_log is append-only: ' || TG_OP || ' refused',
+                          ERRCODE = 'insufficient_privilege';
+END
+$$;
+
+DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log;
+CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION audit_log_refuse_change();
+
+DROP TRIGGER IF EXISTS audit_log_no_truncate ON audit_log;
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_log_refuse_change();
