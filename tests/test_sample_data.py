@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from ingest.excursions import SensorLimits, detect_series, excursion_id
 from queries.limits import default_limits
@@ -25,6 +28,28 @@ RANDOM_TABLES = ("readings", "reading_rollups", "batches", "deviations", "capas"
                  "survey_responses", "training_records", "inspections", "documents", "ingest_heartbeats")
 HASHED_TABLES = ("schema_info", "sites", "rooms", "sensors", "limits", "specifications", "programmes",
                  "sop_executions", *RANDOM_TABLES)
+
+
+PG_ADMIN_URL = os.environ.get(  # same variable as the shared fixtures use
+    "ATMP_TEST_PG_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/postgres")
+
+
+@contextmanager
+def postgres_warehouse() -> Iterator[Warehouse]:
+    """A throwaway PostgreSQL database with the schema, dropped afterwards."""
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"atmp_sample_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    wh = Warehouse(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", statement_timeout_ms=600_000)
+    try:
+        wh.create_schema()
+        yield wh
+    finally:
+        wh.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def make_sample_warehouse(path: Path, *, seed: int = SEED, scale: str = "small", end: datetime = END
@@ -89,6 +114,33 @@ def test_same_seed_gives_identical_tables_and_another_seed_does_not(wh, dates, t
     differing = {t for t in HASHED_TABLES if first[t] != third[t]}
     assert set(RANDOM_TABLES) <= differing
     assert {"sites", "rooms", "sensors", "limits", "specifications"}.isdisjoint(differing)
+
+
+PORTABLE_CHECKS = {  # the same numbers from DuckDB and PostgreSQL (no engine-specific hash functions)
+    "readings": "SELECT COUNT(*), ROUND(CAST(SUM(value) AS NUMERIC), 2) FROM readings",
+    "reading_rollups": "SELECT grain, COUNT(*), SUM(n), ROUND(CAST(SUM(value_mean) AS NUMERIC), 3) "
+                       "FROM reading_rollups GROUP BY grain ORDER BY grain",
+    "excursions": "SELECT excursion_id, level, started_at, detected_at, ended_at, peak, deviation_id "
+                  "FROM excursions ORDER BY excursion_id",
+    "deviations": "SELECT deviation_id, root_cause_code, occurred_at, detected_at, closed_at, operator_ref "
+                  "FROM deviations ORDER BY deviation_id",
+    "batches": "SELECT batch_id, status, viability_pct, vcn, released_at FROM batches ORDER BY batch_id",
+    "survey_responses": "SELECT response_id, q1, q7 FROM survey_responses ORDER BY response_id",
+    "documents": "SELECT doc_id, site_id, site_version, site_effective_at FROM documents ORDER BY doc_id, site_id",
+    "sop_executions": "SELECT site_id, sop_id, month, executions FROM sop_executions ORDER BY site_id, sop_id, month",
+    "heartbeats": "SELECT site_id, COUNT(*), MAX(ts) FROM ingest_heartbeats GROUP BY site_id ORDER BY site_id",
+}
+
+
+@pytest.mark.postgres
+def test_postgres_gets_the_same_network(wh, dates):
+    with postgres_warehouse() as pg:
+        pg_dates = populate(pg, seed=SEED, scale="small", end=END, progress=False)
+        assert pg_dates == dates
+        for name, statement in PORTABLE_CHECKS.items():
+            duck, post = sql(wh, statement), sql(pg, statement)
+            assert len(duck) == len(post) > 0, name
+            assert duck.astype(str).values.tolist() == post.astype(str).values.tolist(), name
 
 
 def test_populate_refuses_unknown_scale(tmp_path):
