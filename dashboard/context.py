@@ -18,6 +18,8 @@ PAGE_ROLES: dict[str, frozenset[str]] = {
     "/site/<site_id>": frozenset({"leadership", "site_manager", "auditor"}),
     "/definitions": frozenset({"leadership", "site_manager", "auditor", "display", "admin"}),
     "/admin/users": frozenset({"admin"}),
+    # People (culture and training): site managers see their own site and anonymised network values.
+    "/people": frozenset({"leadership", "site_manager", "auditor"}),
     "/audit": frozenset({"auditor", "admin"}),
     # Wall display in kiosk mode (dashboard/pages/kiosk.py): the display role, and leadership to set it up.
     "/kiosk": frozenset({"display", "leadership"}),

@@ -70,3 +70,16 @@ KIOSK_SLIDE = "kiosk-slide"
 
 def kiosk_slide(index: int) -> dict:
     return {"type": KIOSK_SLIDE, "index": index}
+
+# people (dashboard/pages/people.py)
+PPL_WINDOW = "people-window"
+PPL_SITE = "people-site"
+PPL_TEAMS = "people-teams"
+PPL_WAVE = "people-wave"
+PPL_SURVEY = "people-survey"
+PPL_BEHAVIOUR = "people-behaviour"
+PPL_TRAINING = "people-training"
+PPL_SOP = "people-sop"
+PPL_AS_OF = "people-as-of"
+PPL_EXPORT = "people-survey-export"
+PPL_DOWNLOAD = "people-survey-download"

@@ -1,0 +1,450 @@
+"""People (/people): psychological safety by site, team and wave; behaviour around deviations; training
+and competency; SOP cognitive load.
+
+Every callback rebuilds the scope from the logged-in user. Survey values come from
+queries.people.survey_groups, already protected (groups under 5 and groups recoverable by subtraction
+are suppressed); the site, team and wave sent by the browser only pick rows of that protected frame."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from datetime import timedelta
+
+import dash
+import dash_bootstrap_components as dbc
+import pandas as pd
+from dash import Input, Output, callback, dcc, html, no_update
+
+from dashboard import context, data, ids
+from dashboard.components import people_figures as pf
+from dashboard.components.controls import window_selector
+from dashboard.components.formatting import is_missing, utc_label
+from queries import audit, catalog, people
+from queries.kpis import NETWORK
+from queries.scope import NotFound, Scope
+from queries.stats.correlation import fisher_interval
+from queries.stats.survey import alpha_label
+
+logger = logging.getLogger(__name__)
+
+PAGE = "/people"
+HISTORY_DAYS = 730  # quarterly behaviour charts look back two years, whatever the window
+MIN_SOP_EXECUTIONS = 20  # fewer executions: a rate per 1,000 is noise, so the SOP is left out
+TOP_SOPS = 12
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")  # design.md §7: CSV formula injection
+
+dash.register_page(__name__, path=PAGE, name="People", nav=True, order=40,
+                   title="People · ATMP Quality Hub")
+
+GRAPH_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
+
+
+# -- layout ----------------------------------------------------------------------------------------
+def layout(**_):
+    if not context.allowed(PAGE):
+        return context.denied_page()
+    full = context.scope(None, PAGE)
+    sites = data.sites(full)
+    groups = _survey(full)
+    waves = sorted(groups["wave"].unique(), reverse=True)
+    default_site = NETWORK if full.role != "site_manager" else (full.site_ids[0] if full.site_ids else NETWORK)
+    return html.Div([
+        html.Div([
+            html.H1("People: culture, behaviour and training", className="h3 mb-0"),
+            window_selector(ids.PPL_WINDOW, context.settings().default_window_days),
+        ], className="d-flex flex-wrap justify-content-between align-items-center gap-3 mb-2"),
+        html.P(id=ids.PPL_AS_OF, className="as-of text-body-secondary"),
+        html.Div([
+            html.Label("Site", htmlFor=ids.PPL_SITE, className="fw-semibold me-2"),
+            dcc.Dropdown(id=ids.PPL_SITE, options=_site_options(full, sites), value=default_site,
+                         clearable=False, className="people-site-select"),
+        ], className="d-flex align-items-center gap-2 mb-3"),
+        html.Section([
+            html.H2("Psychological safety", className="h4 mt-2"),
+            html.P(["Edmondson's (1999) 7-item team psychological safety scale, answered anonymously each "
+                    "quarter. Items 1, 3 and 5 are negatively worded and reverse-scored (8 − answer); a "
+                    "respondent's score is the mean of the seven, a group's index the mean of its respondents, "
+                    "shown on 0-100 as (score − 1) / 6 × 100. ",
+                    html.Strong("Any group with fewer than 5 respondents is suppressed everywhere"),
+                    ", and so is any group that could be worked out by subtracting shown groups from a total "
+                    "(for example a site minus its other teams)."], className="section-lead"),
+            html.Div([
+                html.Div([html.Label("Survey wave", htmlFor=ids.PPL_WAVE, className="fw-semibold"),
+                          dcc.Dropdown(id=ids.PPL_WAVE, options=[{"label": w, "value": w} for w in waves],
+                                       value=waves[0] if waves else None, clearable=False)],
+                         className="people-filter"),
+                html.Div([html.Label("Teams", htmlFor=ids.PPL_TEAMS, className="fw-semibold"),
+                          dcc.Dropdown(id=ids.PPL_TEAMS, multi=True, placeholder="choose a site to filter teams")],
+                         className="people-filter people-filter-wide"),
+            ], className="d-flex flex-wrap gap-3 mb-3"),
+            dcc.Loading(html.Div(id=ids.PPL_SURVEY), type="dot"),
+            html.Div([
+                dbc.Button([html.Span("⤓ ", **{"aria-hidden": "true"}), "Export survey table (CSV)"],
+                           id=ids.PPL_EXPORT, color="secondary", size="sm"),
+                dcc.Download(id=ids.PPL_DOWNLOAD),
+                html.Span(" Suppressed groups stay suppressed in the export.", className="small ms-2"),
+            ], className="mt-2"),
+        ], className="people-section"),
+        dcc.Loading(html.Section(id=ids.PPL_BEHAVIOUR, className="people-section"), type="dot"),
+        dcc.Loading(html.Section(id=ids.PPL_TRAINING, className="people-section"), type="dot"),
+        dcc.Loading(html.Section(id=ids.PPL_SOP, className="people-section"), type="dot"),
+    ], id="people-page")
+
+
+def _site_options(full: Scope, sites: pd.DataFrame) -> list[dict]:
+    network_label = "Network (anonymised aggregate)" if full.role == "site_manager" else "Network (all sites)"
+    options = [{"label": network_label, "value": NETWORK}] if full.network else []
+    return options + [{"label": f"{r.name} ({r.site_id})", "value": r.site_id} for r in sites.itertuples()]
+
+
+# -- server-side helpers (scope first, always) -----------------------------------------------------
+def _survey(full: Scope) -> pd.DataFrame:
+    return people.survey_groups(context.warehouse(), full, min_n=context.settings().min_survey_respondents)
+
+
+def _selected(full: Scope, site_id) -> str:
+    """The site the browser asked for, if the scope allows it; NETWORK if allowed; NotFound otherwise."""
+    if site_id == NETWORK and full.network:
+        return NETWORK
+    full.for_site(site_id)  # raises NotFound for anything outside the scope, forged or not
+    return site_id
+
+
+def _names(full: Scope) -> dict[str, str]:
+    sites = data.sites(full)
+    return dict(zip(sites["site_id"], sites["name"], strict=True))
+
+
+def _not_found(site_id) -> html.Div:
+    return html.Div([html.H2("Site not found", className="h5"),
+                     html.P(f"There is no site {site_id!r} you may open.")], id="people-not-found")
+
+
+# -- psychological safety --------------------------------------------------------------------------
+@callback(
+    Output(ids.PPL_TEAMS, "options"),
+    Output(ids.PPL_TEAMS, "value"),
+    Input(ids.PPL_SITE, "value"),
+)
+def team_options(site_id):
+    full = context.scope(None, PAGE)
+    try:
+        selected = _selected(full, site_id)
+    except NotFound:
+        return [], []
+    if selected == NETWORK:
+        return [], []
+    teams = people.teams_in_scope(_survey(full), selected)
+    return [{"label": t, "value": t} for t in teams], teams
+
+
+@callback(
+    Output(ids.PPL_SURVEY, "children"),
+    Input(ids.PPL_SITE, "value"),
+    Input(ids.PPL_TEAMS, "value"),
+    Input(ids.PPL_WAVE, "value"),
+)
+def survey_section(site_id, teams, wave):
+    full = context.scope(None, PAGE)
+    try:
+        selected = _selected(full, site_id)
+    except NotFound:
+        return _not_found(site_id)
+    groups = _survey(full)  # protected over the whole scope before anything is picked from it
+    names = _names(full)
+    label = "Network" if selected == NETWORK else f"{names[selected]} ({selected})"
+    team_list = teams if isinstance(teams, list) else []
+    psych = catalog.get("psych_safety")
+    above_team = groups[groups["level"] != "team"]
+    site_chart = pf.index_by_wave(above_team, "site", names, psych.target,
+                                  "Index by survey wave: network and sites" if full.role != "site_manager"
+                                  else "Index by survey wave: your site and the network",
+                                  highlight=None if selected == NETWORK else selected)
+    body = [dbc.Row(_survey_tiles(groups, selected, label, wave), className="g-3 mb-3"),
+            dcc.Graph(figure=site_chart, id="people-index-sites", config=GRAPH_CONFIG)]
+    if selected != NETWORK:
+        team_rows = people.select_groups(groups, site_id=selected, teams=team_list)
+        team_rows = team_rows[team_rows["level"] == "team"]
+        if team_rows.empty:
+            body.append(html.P("No team chosen (or no team answered).", className="text-body-secondary"))
+        else:
+            body.append(dcc.Graph(figure=pf.index_by_wave(team_rows, "team", names, psych.target,
+                                                          f"Index by survey wave: teams at {selected}"),
+                                  id="people-index-teams", config=GRAPH_CONFIG))
+    items = people.survey_items(context.warehouse(), full, groups,
+                                min_n=context.settings().min_survey_respondents)
+    chosen = items[(items["level"] != "team") & (items["site_id"] == selected) & (items["wave"] == wave)]
+    short = "Network" if selected == NETWORK else selected
+    body.append(dbc.Row([
+        dbc.Col(dcc.Graph(figure=pf.item_distribution(chosen, f"Scored answers per item · {short} · {wave}"),
+                          id="people-items", config=GRAPH_CONFIG), lg=7),
+        dbc.Col([html.H3("Reliability (Cronbach's alpha) per wave", className="h6 mt-3"),
+                 _alpha_table(groups, selected)], lg=5),
+    ], className="g-3"))
+    return body
+
+
+def _row(groups: pd.DataFrame, level: str, site_id: str, wave) -> pd.Series | None:
+    rows = groups[(groups["level"] == level) & (groups["site_id"] == site_id) & (groups["wave"] == wave)]
+    return None if rows.empty else rows.iloc[0]
+
+
+def _survey_tiles(groups: pd.DataFrame, selected: str, label: str, wave) -> list:
+    level = "network" if selected == NETWORK else "site"
+    mine = _row(groups, level, selected, wave)
+    tiles = [dbc.Col(_tile(f"Psychological safety · {label}", wave, mine, "index"), md=4),
+             dbc.Col(_tile(f"Cronbach's alpha · {label}", wave, mine, "alpha"), md=4)]
+    if selected != NETWORK:
+        tiles.append(dbc.Col(_tile("Psychological safety · network", wave, _row(groups, "network", NETWORK, wave),
+                                   "index"), md=4))
+    return tiles
+
+
+def _tile(title: str, wave, row: pd.Series | None, what: str) -> dbc.Card:
+    if row is None:
+        value, detail, css = "no data", f"no answers in wave {wave}", "status-none"
+    elif bool(row["suppressed"]):
+        value, detail, css = "suppressed", "fewer than 5 respondents, or recoverable by subtraction", "status-none"
+    elif what == "index":
+        value = f"{row['index_0_100']:.0f} / 100"
+        detail, css = f"{row['score_1_7']:.2f} on the 1-7 scale · n = {int(row['respondents'])}", "status-ok"
+    else:
+        alpha = row["alpha"]
+        value = "–" if is_missing(alpha) else f"{alpha:.2f}"
+        detail, css = f"{alpha_label(alpha)} internal consistency · n = {int(row['respondents'])}", "status-ok"
+    return dbc.Card(dbc.CardBody([
+        html.Div(title, className="tile-title"),
+        html.Div(value, className="tile-value", **{"aria-label": f"{title}: {value}"}),
+        html.Div([f"wave {wave} · ", detail], className="tile-target"),
+    ]), className=f"kpi-tile people-tile h-100 {css}-border")
+
+
+def _alpha_table(groups: pd.DataFrame, selected: str) -> dbc.Table:
+    level = "network" if selected == NETWORK else "site"
+    rows = groups[(groups["level"] == level) & (groups["site_id"] == selected)].sort_values("wave", ascending=False)
+    body = []
+    for row in rows.itertuples(index=False):
+        if row.suppressed:
+            cells = [row.wave, "suppressed", "–", "–"]
+        else:
+            cells = [row.wave, f"{int(row.respondents)}", "–" if is_missing(row.alpha) else f"{row.alpha:.2f}",
+                     alpha_label(row.alpha)]
+        body.append(html.Tr([html.Td(c) for c in cells]))
+    head = html.Thead(html.Tr([html.Th(h, scope="col") for h in ("Wave", "Respondents", "Alpha", "Reading")]))
+    return dbc.Table([head, html.Tbody(body)], size="sm", hover=True, className="people-alpha",
+                     id="people-alpha-table")
+
+
+@callback(
+    Output(ids.PPL_DOWNLOAD, "data"),
+    Input(ids.PPL_EXPORT, "n_clicks"),
+    prevent_initial_call=True,
+)
+def export_survey(n_clicks):
+    if not n_clicks:
+        return no_update
+    full = context.scope(None, PAGE)
+    frame = people.survey_export(_survey(full))
+    text = csv_text(frame)
+    audit.append(context.warehouse(), user_id=full.user_id, action="export", object_type="people_survey",
+                 object_id="psych_safety_by_wave.csv",
+                 new_value=f"{len(frame)} rows; sites {', '.join(full.site_ids) or 'none'}")
+    return {"content": text, "filename": "psych_safety_by_wave.csv", "type": "text/csv"}
+
+
+def csv_text(frame: pd.DataFrame) -> str:
+    """CSV with every cell that a spreadsheet would run as a formula prefixed by ' (design.md §7)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(frame.columns)
+    for row in frame.itertuples(index=False):
+        writer.writerow(["" if is_missing(v) else _safe(v) for v in row])
+    return out.getvalue()
+
+
+def _safe(value):
+    text = str(value)
+    return "'" + text if isinstance(value, str) and text.startswith(FORMULA_TRIGGERS) else value
+
+
+# -- behaviour, training, SOP load -----------------------------------------------------------------
+@callback(
+    Output(ids.PPL_BEHAVIOUR, "children"),
+    Output(ids.PPL_TRAINING, "children"),
+    Output(ids.PPL_SOP, "children"),
+    Output(ids.PPL_AS_OF, "children"),
+    Input(ids.PPL_WINDOW, "value"),
+    Input(ids.PPL_SITE, "value"),
+)
+def window_sections(days, site_id):
+    full = context.scope(days, PAGE)
+    days = context.window_days(days)
+    try:
+        selected = _selected(full, site_id)
+    except NotFound:
+        return _not_found(site_id), None, None, ""
+    names = _names(full)
+    label = "Network" if selected == NETWORK else f"{names[selected]} ({selected})"
+    as_of = (f"Window: {full.start:%Y-%m-%d} to {full.end:%Y-%m-%d %H:%M} UTC (deviations, training, SOPs) · "
+             f"survey waves up to the window end · quarterly trends: the last {HISTORY_DAYS // 365} years · "
+             f"data as of {utc_label(data.data_as_of())}")
+    short = "Network" if selected == NETWORK else selected
+    return (behaviour(full, selected, short, names), training(full, selected, label, short, days),
+            sop_section(full, selected, short), as_of)
+
+
+def behaviour(full: Scope, selected: str, label: str, names: dict[str, str]) -> list:
+    wh = context.warehouse()
+    lookback = context.settings().recurrence_window_days
+    factors = people.human_factors(wh, full)
+    if selected != NETWORK:
+        factors = factors[factors["site_id"].isin([selected, NETWORK])]
+    history = full.with_window(full.end - timedelta(days=HISTORY_DAYS), full.end)
+    quarters = people.quarterly_behaviour(wh, history, lookback_days=lookback)
+    quarters = quarters[quarters["site_id"] == selected]
+    coaching = people.programme_recurrence(wh, full, lookback_days=lookback)
+    coaching = coaching[coaching["kind"] == "coaching_review"]
+    if selected != NETWORK:
+        coaching = coaching[coaching["site_id"] == selected]
+    starts = coaching.drop_duplicates("programme_id")
+    return [
+        html.H2("Behaviour around deviations", className="h4 mt-4"),
+        dbc.Row([
+            dbc.Col(dcc.Graph(figure=pf.human_factors(factors, names), id="people-human-factors",
+                              config=GRAPH_CONFIG), lg=6),
+            dbc.Col([html.H3("Recurrence before and after coaching-based deviation review", className="h6 mt-3"),
+                     _coaching_table(coaching, names, lookback)], lg=6),
+        ], className="g-3"),
+        dbc.Row([
+            dbc.Col(dcc.Graph(figure=pf.recurrence_by_quarter(quarters, label, starts), id="people-recurrence",
+                              config=GRAPH_CONFIG), lg=6),
+            dbc.Col(dcc.Graph(figure=pf.near_miss_and_deviation_rate(quarters, label, starts),
+                              id="people-near-miss", config=GRAPH_CONFIG), lg=6),
+        ], className="g-3"),
+        dbc.Alert([
+            html.Strong("Reading these together. "),
+            "A rising near-miss rate beside a falling deviation rate is a good sign: people report the small "
+            "slips before they become deviations. ",
+            html.Strong("Correlation is not causation: "),
+            "lines that move together, or a change after a programme starts, do not prove that one caused the "
+            "other (other changes, seasonality and chance can do the same).",
+        ], color="light", className="people-caveat", id="people-behaviour-caveat"),
+    ]
+
+
+def _coaching_table(coaching: pd.DataFrame, names: dict[str, str], lookback: int):
+    if coaching.empty:
+        return html.P("No coaching programme at the sites shown.", className="text-body-secondary",
+                      id="people-coaching-table")
+    periods = {"before": "365 days before the start", "transition": f"first {lookback} days",
+               "after": f"from day {lookback} on"}
+    body = []
+    for row in coaching.itertuples(index=False):
+        body.append(html.Tr([
+            html.Td(html.Abbr(row.site_id, title=names.get(row.site_id, row.site_id))),
+            html.Td(f"{pd.Timestamp(row.started_at):%Y-%m-%d}"),
+            html.Td(periods[row.period]),
+            html.Td(f"{row.recurrence_pct:.0f} %", className="fw-semibold"),
+            html.Td(f"{row.recurred} of {row.deviations}"),
+        ], id={"type": "people-coaching-row", "site": row.site_id, "period": row.period}))
+    head = html.Thead(html.Tr([html.Th(h, scope="col") for h in
+                               ("Site", "Coaching starts", "Period", "Recurrence", "Recurred / deviations")]))
+    note = html.P(f"Recurrence: an earlier deviation with the same root cause at the same site within {lookback} "
+                  "days. In the first days after the start a recurrence may repeat a cause from before it.",
+                  className="small text-body-secondary")
+    return html.Div([dbc.Table([head, html.Tbody(body)], size="sm", hover=True, id="people-coaching-table"),
+                     note])
+
+
+def training(full: Scope, selected: str, label: str, short: str, days: int) -> list:
+    wh = context.warehouse()
+    modules = people.training_modules(wh, full)
+    rho_rows = people.training_performance_by_site(wh, full)
+    rho_rows["site_id"] = rho_rows["site_id"].astype(object).where(rho_rows["site_id"].notna(), NETWORK)
+    rho = rho_rows[rho_rows["site_id"] == selected]
+    operators = people.operator_performance(wh, full)
+    if selected != NETWORK:
+        operators = operators[operators["site_id"] == selected]
+    elif full.role == "site_manager":  # the network is an aggregate for a site manager: no operators
+        operators = operators.iloc[0:0]
+    return [
+        html.H2("Training and competency", className="h4 mt-4"),
+        dbc.Row([
+            dbc.Col([html.H3(f"Per module · {label} (last {days} days)", className="h6 mt-3"),
+                     _module_table(modules, selected)], lg=7),
+            dbc.Col([
+                html.H3("Training-to-performance correlation", className="h6 mt-3"),
+                html.P(_rho_text(rho), className="fs-5 fw-semibold", id="people-rho"),
+                dcc.Graph(figure=pf.operator_scatter(operators, f"Operators · {short}"), id="people-operators",
+                          config=GRAPH_CONFIG),
+                html.P("Spearman's ρ between each operator's mean first-attempt certification score and the "
+                       "deviations they were involved in during the window (operators in training before the "
+                       "window); 95 % interval by Fisher's z. Operators appear only by pseudonymous reference. "
+                       "Correlation is not causation.", className="small text-body-secondary"),
+            ], lg=5),
+        ], className="g-3"),
+    ]
+
+
+def _rho_text(rho: pd.DataFrame) -> str:
+    if rho.empty or is_missing(rho.iloc[0]["value"]):
+        n = 0 if rho.empty else int(rho.iloc[0]["n"])
+        return f"not computable (n = {n} operators)"
+    row = rho.iloc[0]
+    low, high = row["ci_low"], row["ci_high"]
+    if is_missing(low):
+        low, high = fisher_interval(row["value"], int(row["n"]))
+    interval = "no interval (n < 4)" if is_missing(low) else f"95 % CI {low:+.2f} to {high:+.2f}"
+    return f"ρ = {row['value']:+.2f} · {interval} · n = {int(row['n'])} operators"
+
+
+def _module_table(modules: pd.DataFrame, selected: str):
+    mine = modules[modules["site_id"] == selected].set_index("module")
+    network = modules[modules["site_id"] == NETWORK].set_index("module")
+    if mine.empty:
+        return html.P("No training activity in this window.", className="text-body-secondary",
+                      id="people-module-table")
+    with_network = selected != NETWORK and not network.empty
+    head = ["Module", "First-attempt pass", "Time to competency (median)"]
+    if with_network:
+        head += ["Network pass", "Network time"]
+    body = []
+    for module, row in mine.iterrows():
+        cells = [module, _pass(row), _days(row)]
+        if with_network and module in network.index:
+            cells += [_pass(network.loc[module]), _days(network.loc[module])]
+        elif with_network:
+            cells += ["–", "–"]
+        body.append(html.Tr([html.Td(c) for c in cells]))
+    return dbc.Table([html.Thead(html.Tr([html.Th(h, scope="col") for h in head])), html.Tbody(body)],
+                     size="sm", hover=True, responsive=True, id="people-module-table")
+
+
+def _pass(row) -> str:
+    if not row["first_attempts"]:
+        return "–"
+    return f"{row['first_pass_pct']:.0f} % ({int(row['first_passed'])}/{int(row['first_attempts'])})"
+
+
+def _days(row) -> str:
+    if is_missing(row["median_days"]):
+        return "–"
+    return f"{row['median_days']:.0f} days (n = {int(row['certifications'])})"
+
+
+def sop_section(full: Scope, selected: str, label: str) -> list:
+    load = people.sop_load(context.warehouse(), full)
+    load = load[(load["site_id"] == selected) & (load["executions"] >= MIN_SOP_EXECUTIONS)
+                & (load["deviations"] > 0)]
+    top = load.sort_values(["per_1000_executions", "deviations"], ascending=False).head(TOP_SOPS)
+    return [
+        html.H2("SOP cognitive load", className="h4 mt-4"),
+        html.P("Deviations raised against each SOP per 1,000 times it was executed, over the calendar months "
+               "overlapping the window: the procedures that overwhelm operators stand out even when they are "
+               f"run rarely. SOPs executed fewer than {MIN_SOP_EXECUTIONS} times are left out (too few to rate).",
+               className="section-lead"),
+        dcc.Graph(figure=pf.sop_load(top, f"Deviations per 1,000 executions · {label} (top {TOP_SOPS})"),
+                  id="people-sop-load", config=GRAPH_CONFIG),
+    ]
