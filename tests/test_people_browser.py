@@ -33,7 +33,10 @@ def test_people_page_shows_the_coaching_story(page: Page, live_url, output_dir, 
     expect(page.locator("#people-behaviour-caveat")).to_contain_text("Correlation is not causation")
     expect(page.locator("#people-rho")).to_have_text(re.compile(r"^ρ = [+-]0\.\d\d · 95 % CI"))
     expect(page.locator("#people-sop-load .main-svg").first).to_be_visible()
-    page.wait_for_timeout(500)  # let plotly finish its transitions before the picture
+    page.get_by_label("365 days").check()  # a year of training and SOP data for the picture
+    expect(page.locator("#people-as-of")).to_contain_text("2025-06-01 to 2026-06-01", timeout=20000)
+    expect(page.locator("#people-rho")).to_contain_text("n = ")
+    page.wait_for_timeout(800)  # let plotly finish drawing before the picture
     page.screenshot(path=str(output_dir / "people-PHX.png"), full_page=True)
     # 2026-Q1 at PHX: Manufacturing had 3 respondents, so both teams are suppressed (14 - 11 = 3).
     choose(page, "people-wave", "2026-Q1")

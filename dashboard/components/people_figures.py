@@ -64,6 +64,7 @@ def index_by_wave(groups: pd.DataFrame, series_level: str, names: dict[str, str]
     fig = go.Figure()
     waves = sorted(groups["wave"].unique())
     keys = list(groups[["site_id", "team"]].drop_duplicates().itertuples(index=False))
+    hidden: dict[str, list[str]] = {}
     for k, (site_id, team) in enumerate(keys):
         rows = groups[(groups["site_id"] == site_id) & (groups["team"].fillna("") == (team or ""))]
         rows = rows.set_index("wave").reindex(waves)
@@ -83,18 +84,20 @@ def index_by_wave(groups: pd.DataFrame, series_level: str, names: dict[str, str]
         fig.add_trace(go.Scatter(
             x=waves, y=rows["index_0_100"].where(~suppressed), mode="lines+markers", name=label,
             connectgaps=False, line=dict(color=colour, width=width, dash=dash),
-            marker=dict(size=5 if muted else 10, symbol=SYMBOLS[k % len(SYMBOLS)]),
+            # earlier series get bigger markers, so equal values stay visible one behind the other
+            marker=dict(size=5 if muted else max(7, 13 - 2 * k), symbol=SYMBOLS[k % len(SYMBOLS)]),
             customdata=rows[["respondents"]].to_numpy(),
             hovertemplate=f"{full_name} · %{{x}}<br>index %{{y:.0f}} · n = %{{customdata[0]:.0f}}<extra></extra>",
         ))
-        hidden = rows.index[suppressed]
-        if len(hidden) and not muted:
-            fig.add_trace(go.Scatter(
-                x=list(hidden), y=[3] * len(hidden), mode="markers+text", showlegend=False, hoverinfo="skip",
-                text=[f"{label}: suppressed"] * len(hidden), textposition="top center",
-                textfont=dict(size=12, color="#333"),
-                marker=dict(symbol="x-thin-open", size=12, color=colour, line=dict(width=2)),
-                name=f"{label} suppressed"))
+        if not muted:
+            for wave in rows.index[suppressed]:
+                hidden.setdefault(wave, []).append(label)
+    if hidden:  # one label per wave naming every suppressed series, so labels never overlap
+        fig.add_trace(go.Scatter(
+            x=list(hidden), y=[2] * len(hidden), mode="markers+text", showlegend=False, hoverinfo="skip",
+            text=["suppressed:<br>" + "<br>".join(labels) for labels in hidden.values()],
+            textposition="top center", textfont=dict(size=12, color="#333"),
+            marker=dict(symbol="x-thin-open", size=12, color="#555", line=dict(width=2)), name="suppressed"))
     if target is not None:
         fig.add_hline(y=target, line_dash="dot", line_color="#555",
                       annotation_text=f"target {target:.0f}", annotation_position="top left")
