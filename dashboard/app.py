@@ -14,6 +14,8 @@ from flask_login import current_user
 from dashboard import ids
 from dashboard.auth import init_auth
 from dashboard.context import PAGE_ROLES
+from dashboard.kiosk_auth import after_auth as kiosk_after_auth
+from dashboard.kiosk_auth import init_kiosk_auth
 from queries.settings import Settings
 from queries.warehouse import Warehouse
 
@@ -31,7 +33,9 @@ def create_app(settings: Settings | None = None, warehouse: Warehouse | None = N
     server.extensions["atmp_settings"] = settings
     server.extensions["atmp_warehouse"] = warehouse or Warehouse(
         settings.database_url, row_cap=settings.row_cap, statement_timeout_ms=settings.statement_timeout_ms)
+    init_kiosk_auth(server)  # before the guard: a kiosk page load may sign in from its cookie
     init_auth(server)
+    kiosk_after_auth(server)  # after the guard: a revoked display token ends its session
 
     app = dash.Dash(
         __name__,

@@ -7,7 +7,17 @@ import logging
 import time
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, redirect, render_template_string, request, session
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template_string,
+    request,
+    session,
+)
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
 from queries import audit, users
@@ -18,7 +28,8 @@ logger = logging.getLogger(__name__)
 
 # Paths anyone may fetch: the login form, static assets, Dash's JS bundles, a health probe.
 PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/")
-PUBLIC_PATHS = frozenset({"/login", "/healthz", "/_favicon.ico", "/favicon.ico"})
+PUBLIC_PATHS = frozenset({"/login", "/healthz", "/_favicon.ico", "/favicon.ico",
+                          "/kiosk/login"})  # wall displays sign in with a token: dashboard/kiosk_auth.py
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 bp = Blueprint("auth", __name__)

@@ -117,6 +117,39 @@ def cmd_audit_verify(args, settings: Settings) -> int:
     return 1
 
 
+def cmd_display_token_create(args, settings: Settings) -> int:
+    from queries import display_tokens
+
+    try:
+        new = display_tokens.create(_warehouse(settings), user_id=args.user, label=args.label, created_by="cli")
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"display token {new.token_id} for {args.user} ({args.label}); shown once, store it on the screen:")
+    print(f"  {new.token}")
+    print(f"kiosk address: /kiosk/login?token={new.token}&pages=overview,excursions&interval=30")
+    return 0
+
+
+def cmd_display_token_revoke(args, settings: Settings) -> int:
+    from queries import display_tokens
+
+    if not display_tokens.revoke(_warehouse(settings), args.token_id, revoked_by="cli", reason=args.reason):
+        print(f"error: no active display token {args.token_id!r}", file=sys.stderr)
+        return 2
+    print(f"display token {args.token_id} revoked; screens using it are signed out at their next request")
+    return 0
+
+
+def cmd_display_token_list(args, settings: Settings) -> int:
+    from queries import display_tokens
+
+    for row in display_tokens.list_tokens(_warehouse(settings)).itertuples():
+        state = "active" if row.revoked_at is None or row.revoked_at != row.revoked_at else f"revoked {row.revoked_at}"
+        print(f"{row.token_id}  {row.user_id:16} {row.label:32} created {row.created_at}  {state}")
+    return 0
+
+
 def cmd_settings(args, settings: Settings) -> int:
     for name, default, help_text in Settings.describe():
         print(f"{name:32} default {default!r:28} {help_text}")
@@ -165,6 +198,19 @@ def build_parser() -> argparse.ArgumentParser:
     aud = sub.add_parser("audit", help="audit trail").add_subparsers(dest="audit_command", required=True)
     ver = aud.add_parser("verify", help="recompute the hash chain")
     ver.set_defaults(func=cmd_audit_verify)
+
+    tokens = sub.add_parser("display-token", help="long-lived, revocable sign-in tokens for wall displays")
+    tok = tokens.add_subparsers(dest="token_command", required=True)
+    create = tok.add_parser("create", help="issue a token for a display-role user (printed once)")
+    create.add_argument("--user", required=True, help="a user with the display role")
+    create.add_argument("--label", required=True, help="where the screen is, e.g. 'QA corridor TV'")
+    create.set_defaults(func=cmd_display_token_create)
+    revoke = tok.add_parser("revoke", help="revoke a token; its screens are signed out")
+    revoke.add_argument("token_id")
+    revoke.add_argument("--reason", required=True)
+    revoke.set_defaults(func=cmd_display_token_revoke)
+    tok.add_parser("list", help="list tokens (ids and labels; never the secrets)").set_defaults(
+        func=cmd_display_token_list)
 
     sett = sub.add_parser("settings", help="list every setting and its environment variable")
     sett.set_defaults(func=cmd_settings)

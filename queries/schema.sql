@@ -264,6 +264,19 @@ CREATE TABLE IF NOT EXISTS users (
     created_at TIMESTAMP NOT NULL
 );
 
+-- Long-lived, revocable tokens that sign a wall display in without a password (queries/display_tokens.py).
+-- Only the SHA-256 of the secret part is stored; the token is shown once, when it is created.
+CREATE TABLE IF NOT EXISTS display_tokens (
+    token_id TEXT PRIMARY KEY,           -- public part, names the token in lists and revocations
+    token_hash TEXT NOT NULL,            -- sha256 hex of the secret part
+    user_id TEXT NOT NULL,               -- a user with role 'display'
+    label TEXT NOT NULL,                 -- where the screen hangs, e.g. "QA corridor TV"
+    created_at TIMESTAMP NOT NULL,
+    created_by TEXT NOT NULL,
+    revoked_at TIMESTAMP,
+    revoked_by TEXT
+);
+
 -- Append-only and hash-chained: entry_hash = sha256(prev_hash || canonical entry).
 CREATE SEQUENCE IF NOT EXISTS audit_log_seq;
 CREATE TABLE IF NOT EXISTS audit_log (

@@ -1,0 +1,146 @@
+"""Kiosk slides: the playlist named in the URL and the wall-display rendering of each slide.
+
+Slides show aggregates only: no person's name, operator or signature appears on a wall display."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
+from dash import html
+
+from dashboard import context
+from dashboard.components.formatting import STATUS, format_target, format_value, is_missing
+from queries import catalog
+from queries.kpis import NETWORK
+from queries.scope import Scope
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PAGES = ("overview", "excursions")
+MAX_SLIDES = 12
+SITE_KPIS = ("closure_time", "capa_on_time", "deviation_rate", "right_first_time", "oos_rate", "uptime")
+
+
+@dataclass(frozen=True)
+class Slide:
+    kind: str  # overview, excursions, site
+    site_id: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"site:{self.site_id}" if self.kind == "site" else self.kind
+
+
+def parse_playlist(pages: str | None, scope: Scope) -> list[Slide]:
+    """The slides named in ?pages=..., keeping only known kinds and sites inside the user's scope."""
+    slides: list[Slide] = []
+    for raw in str(pages or ",".join(DEFAULT_PAGES)).split(",")[:MAX_SLIDES * 2]:
+        token = raw.strip()
+        kind, _, site = token.partition(":")
+        if kind == "site" and site.upper() in scope.site_ids:
+            slide = Slide("site", site.upper())
+        elif kind in SLIDE_RENDERERS and kind != "site" and not site:
+            slide = Slide(kind)
+        else:
+            continue
+        if slide not in slides:
+            slides.append(slide)
+    return slides[:MAX_SLIDES] or [Slide(k) for k in DEFAULT_PAGES]
+
+
+def slide_title(slide: Slide) -> str:
+    return {"overview": "Network overview", "excursions": "Live excursions"}.get(slide.kind, f"Site {slide.site_id}")
+
+
+# --- slides -----------------------------------------------------------------------------------------
+def _tile(kpi: catalog.Kpi, row: dict | None, *, compare: str | None = None) -> html.Div:
+    suppressed = bool(row and row.get("suppressed"))
+    value = None if row is None or suppressed else row.get("value")
+    status = "none" if suppressed or is_missing(value) else kpi.status(value)
+    symbol, word, css = STATUS[status]
+    return html.Div([
+        html.Div(kpi.title, className="kiosk-tile-title"),
+        html.Div("suppressed" if suppressed else format_value(kpi, value), className="kiosk-tile-value"),
+        html.Div([html.Span(symbol, className="status-symbol", **{"aria-hidden": "true"}), f" {word}"],
+                 className=f"kiosk-tile-status {css}"),
+        html.Div(format_target(kpi) + (f" · {compare}" if compare else ""), className="kiosk-tile-target"),
+    ], className=f"kiosk-tile {css}-border")
+
+
+def _row(frame: pd.DataFrame, kpi_id: str, site_id: str) -> dict | None:
+    rows = frame[(frame["kpi_id"] == kpi_id) & (frame["site_id"] == site_id)]
+    return None if rows.empty else rows.iloc[0].to_dict()
+
+
+def overview_slide(slide: Slide, scope: Scope, frame: pd.DataFrame, sites: pd.DataFrame) -> list:
+    tiles = [_tile(k, _row(frame, k.id, NETWORK)) for k in catalog.HEADLINE]
+    head = html.Tr([html.Th("Site", scope="col")] + [html.Th(k.title, scope="col") for k in catalog.HEADLINE])
+    rows = []
+    for site in sites.itertuples():
+        cells = [html.Th(f"{site.name} ({site.site_id})" if len(site.name) < 28 else site.site_id, scope="row")]
+        for kpi in catalog.HEADLINE:
+            row = _row(frame, kpi.id, site.site_id)
+            suppressed = bool(row and row.get("suppressed"))
+            value = None if row is None or suppressed else row.get("value")
+            status = "none" if suppressed or is_missing(value) else kpi.status(value)
+            symbol, word, css = STATUS[status]
+            text = "suppressed" if suppressed else format_value(kpi, value)
+            cells.append(html.Td([html.Span(symbol, className="status-symbol", **{"aria-hidden": "true"}),
+                                  f" {text}", html.Span(f" ({word})", className="visually-hidden")],
+                                 className=css))
+        rows.append(html.Tr(cells))
+    return [html.H1("Network overview", className="kiosk-title"),
+            html.Div(tiles, className="kiosk-tiles"),
+            html.Table([html.Thead(head), html.Tbody(rows)], className="kiosk-grid")]
+
+
+def site_slide(slide: Slide, scope: Scope, frame: pd.DataFrame, sites: pd.DataFrame) -> list:
+    site = sites[sites["site_id"] == slide.site_id].iloc[0]
+    def tile(k):
+        net = _row(frame, k.id, NETWORK)
+        net_value = None if net is None or net.get("suppressed") else net.get("value")
+        return _tile(k, _row(frame, k.id, slide.site_id), compare=f"network {format_value(k, net_value)}")
+    return [html.H1(f"{site['name']} ({slide.site_id})", className="kiosk-title"),
+            html.Div([tile(k) for k in catalog.HEADLINE], className="kiosk-tiles"),
+            html.Div([tile(catalog.get(k)) for k in SITE_KPIS], className="kiosk-tiles kiosk-tiles-small")]
+
+
+def excursions_slide(slide: Slide, scope: Scope, frame: pd.DataFrame, sites: pd.DataFrame) -> list:
+    """Live excursions from the monitoring pages (dashboard/pages/monitoring.py). Hook: if that module
+    is not in this build, the slide says so instead of failing."""
+    try:
+        from dashboard.components import excursion_tiles
+        from queries import monitoring
+    except ImportError:
+        return [html.H1("Live excursions", className="kiosk-title"),
+                html.P("Live monitoring is not installed in this build.", className="kiosk-note")]
+    now = context.now()
+    wh = context.warehouse()
+    open_exc, _counts = monitoring.open_excursions(wh, scope)
+    status = monitoring.sites_status(wh, scope, now, context.settings().stale_after_s)
+    head = html.Tr([html.Th(h, scope="col") for h in ("Site", "Open action", "Open alert", "Sensors reporting")])
+    rows = [html.Tr([html.Th(f"{r['site_id']}", scope="row"),
+                     html.Td(_count(r.get("open_action"), "action")), html.Td(_count(r.get("open_alert"), "alert")),
+                     html.Td(f"{int(r['sensors_fresh'])} of {int(r['sensors'])}")])
+            for r in status.to_dict("records")]
+    return [html.H1("Live excursions", className="kiosk-title"),
+            html.Div(excursion_tiles.tiles(open_exc.head(8), now, link_sites=False), className="kiosk-excursions"),
+            html.Table([html.Thead(head), html.Tbody(rows)], className="kiosk-grid")]
+
+
+def _count(value, level: str):
+    n = 0 if is_missing(value) else int(value)
+    symbol, css = ("✕", "status-off") if n and level == "action" else ("!", "status-near") if n else ("✓", "status-ok")
+    return html.Span([html.Span(symbol, className="status-symbol", **{"aria-hidden": "true"}),
+                      f" {n} open {level}" if n else f" no open {level}"], className=css)
+
+
+# Slide kinds a playlist may name. Other pages can add theirs: SLIDE_RENDERERS["kind"] = renderer.
+SLIDE_RENDERERS: dict[str, Callable[[Slide, Scope, pd.DataFrame, pd.DataFrame], list]] = {
+    "overview": overview_slide,
+    "excursions": excursions_slide,
+    "site": site_slide,
+}

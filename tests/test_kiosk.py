@@ -1,0 +1,166 @@
+"""Display tokens and kiosk mode: token sign-in, what a display may reach, revocation, the playlist."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from conftest import dash_call
+from export_helpers import copied_app, export_call
+
+from dashboard.cli import main as cli_main
+from queries import audit, display_tokens
+
+KIOSK = ["kiosk-slides", "kiosk-as-of"]
+PAGES = ["_pages_content", "_pages_store"]
+PLAYLIST = {"slides": ["overview", "excursions", "site:CHI"], "interval": 30, "reload": 60}
+ORIGIN = {"Origin": "http://localhost"}
+
+
+@pytest.fixture(scope="module")
+def kiosk_app(sample_warehouse, tmp_path_factory):
+    with copied_app(sample_warehouse, tmp_path_factory.mktemp("kiosk")) as (app, wh):
+        yield app, wh
+
+
+@pytest.fixture
+def token(kiosk_app):
+    _, wh = kiosk_app
+    return display_tokens.create(wh, user_id="t.display", label="QA corridor TV", created_by="test")
+
+
+def _kiosk_client(app, token: str, query="pages=overview,excursions,site:CHI&interval=30"):
+    client = app.server.test_client()
+    response = client.get(f"/kiosk/login?token={token}&{query}")
+    return client, response
+
+
+def _actions(wh, n=5) -> list[tuple]:
+    rows = wh.query("sql/audit_all").tail(n)
+    return list(zip(rows.action, rows.object_id, rows.reason, strict=True))
+
+
+def test_token_signs_in_and_leaves_the_address_bar(kiosk_app, token):
+    app, wh = kiosk_app
+    client, response = _kiosk_client(app, token.token)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/kiosk?pages=overview%2Cexcursions%2Csite%3ACHI&interval=30"
+    cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("atmp_kiosk="))
+    assert "HttpOnly" in cookie and "Path=/kiosk" in cookie and "SameSite=Strict" in cookie
+    assert ("display_token_login", token.token_id, "token at /kiosk/login") in _actions(wh)
+    assert client.get("/kiosk").status_code == 200
+    # Only the hash is stored: the secret appears nowhere in the warehouse.
+    stored = wh.query("sql/display_token_get", {"token_id": token.token_id}).iloc[0]
+    assert token.token.split(".")[1] not in json.dumps(stored.astype(str).to_dict())
+
+
+def test_invalid_tokens_are_refused_and_audited(kiosk_app, token):
+    app, wh = kiosk_app
+    for bad in (token.token[:-1] + ("A" if token.token[-1] != "A" else "B"), "dt_000000000000." + "x" * 43, "junk"):
+        client, response = _kiosk_client(app, bad)
+        assert response.status_code == 401 and b"not valid" in response.data
+        assert client.get("/_dash-layout").status_code == 401
+    assert [a[0] for a in _actions(wh, 3)] == ["display_token_refused"] * 3
+    assert _actions(wh, 1)[0][1] == "(malformed)"
+
+
+def test_display_reaches_only_display_pages_and_callbacks(kiosk_app, token):
+    app, _ = kiosk_app
+    client, _ = _kiosk_client(app, token.token)
+    ok = dash_call(client, app, KIOSK, {"kiosk-refresh.n_intervals": 1}, {"kiosk-playlist.data": PLAYLIST})
+    assert ok.status_code == 200
+    for path in ("/", "/definitions", "/kiosk"):
+        body = json.dumps(dash_call(client, app, PAGES, {"_pages_location.pathname": path,
+                                                         "_pages_location.search": ""}).get_json())
+        assert "page-denied" not in body, path
+    for path in ("/site/CHI", "/audit", "/admin/users"):
+        body = json.dumps(dash_call(client, app, PAGES, {"_pages_location.pathname": path,
+                                                         "_pages_location.search": ""}).get_json())
+        assert "page-denied" in body or "Not available for your role" in body, path
+    site = dash_call(client, app, ["site-title", "site-body", "site-as-of"], {"site-window.value": 90},
+                     {"site-id.data": "CHI"})
+    assert site.status_code == 403
+    assert dash_call(client, app, ["audit-table", "audit-count"], {"audit-apply.n_clicks": 1}).status_code == 403
+    assert export_call(client, "overview", "headline", "png").status_code == 403
+    assert export_call(client, "site", "report", "pdf", site_id="CHI").status_code == 403
+
+
+def test_kiosk_slides_hold_no_personal_data(kiosk_app, token, sample_warehouse):
+    app, _ = kiosk_app
+    client, _ = _kiosk_client(app, token.token)
+    body = json.dumps(dash_call(client, app, KIOSK, {"kiosk-refresh.n_intervals": 1},
+                                {"kiosk-playlist.data": PLAYLIST}).get_json())
+    assert "Network overview" in body and "Live excursions" in body and "(CHI)" in body
+    names = set(sample_warehouse.query("sql/users_list").display_name) | {"t.display"}
+    operators = set(sample_warehouse.query("x", sql="SELECT DISTINCT operator_ref FROM training_records")
+                    .operator_ref.dropna())
+    leaked = {n for n in names | operators if re.search(rf"\b{re.escape(n)}\b", body)}
+    assert not leaked
+
+
+def test_forged_playlist_is_parsed_again_under_the_scope(kiosk_app, token):
+    app, _ = kiosk_app
+    client, _ = _kiosk_client(app, token.token)
+    forged = {"slides": ["site:XXX", "../admin", "audit", "site:chi"], "interval": "abc"}
+    body = dash_call(client, app, KIOSK, {"kiosk-refresh.n_intervals": 1},
+                     {"kiosk-playlist.data": forged}).get_json()
+    sections = body["response"]["kiosk-slides"]["children"]
+    assert [s["props"]["aria-label"] for s in sections] == ["Site CHI"]
+
+
+def test_revoked_token_stops_working(kiosk_app, token):
+    app, wh = kiosk_app
+    client, _ = _kiosk_client(app, token.token)
+    assert dash_call(client, app, KIOSK, {"kiosk-refresh.n_intervals": 1},
+                     {"kiosk-playlist.data": PLAYLIST}).status_code == 200
+    assert display_tokens.revoke(wh, token.token_id, revoked_by="t.admin", reason="screen stolen")
+    assert not display_tokens.revoke(wh, token.token_id, revoked_by="t.admin", reason="again")
+    refused = client.post("/_dash-update-component", json={"output": "kiosk-slides.children"}, headers=ORIGIN)
+    assert refused.status_code == 401 and refused.get_json() == {"error": "display token revoked"}
+    assert client.get("/_dash-dependencies").status_code == 401
+    page = client.get("/kiosk")  # the session is gone and the cookie's token is revoked
+    assert page.status_code == 302 and page.headers["Location"].startswith("/kiosk/login")
+    assert _kiosk_client(app, token.token)[1].status_code == 401
+    entries = wh.query("sql/audit_all")
+    revoked = entries[entries.action == "display_token_revoked"].iloc[-1]
+    assert (revoked.user_id, revoked.object_id, revoked.reason) == ("t.admin", token.token_id, "screen stolen")
+    assert ((entries.action == "logout") & (entries.reason == "display token revoked")).any()
+    assert audit.verify(wh).ok
+
+
+def test_screen_signs_in_again_from_its_cookie_after_the_session_is_lost(kiosk_app, token):
+    """What a server restart (new session keys) looks like to the screen: only the kiosk cookie is left."""
+    app, wh = kiosk_app
+    first, response = _kiosk_client(app, token.token)
+    cookie = first.get_cookie("atmp_kiosk", path="/kiosk").value
+    screen = app.server.test_client()
+    screen.set_cookie("atmp_kiosk", cookie, path="/kiosk")
+    assert screen.get("/_dash-layout").status_code == 401  # no session yet
+    assert screen.get("/kiosk?pages=overview").status_code == 200  # signed in again from the cookie
+    assert screen.get("/_dash-layout").status_code == 200
+    assert _actions(wh, 1)[0] == ("display_token_login", token.token_id, "session resumed from the kiosk cookie")
+
+
+def test_tokens_only_for_display_users(kiosk_app):
+    _, wh = kiosk_app
+    with pytest.raises(ValueError, match="display role"):
+        display_tokens.create(wh, user_id="t.leader", label="x", created_by="test")
+    with pytest.raises(ValueError, match="no active user"):
+        display_tokens.create(wh, user_id="nobody", label="x", created_by="test")
+
+
+def test_cli_create_list_revoke(kiosk_app, capsys, monkeypatch):
+    _, wh = kiosk_app
+    monkeypatch.setenv("ATMP_DATABASE_URL", wh.url)
+    assert cli_main(["display-token", "create", "--user", "t.display", "--label", "Lobby TV"]) == 0
+    out = capsys.readouterr().out
+    token = re.search(r"^  (dt_\w+\.\S+)$", out, re.M).group(1)
+    token_id = token.split(".")[0]
+    assert display_tokens.authenticate(wh, token)[0] == token_id
+    assert cli_main(["display-token", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert token_id in listed and "Lobby TV" in listed and token.split(".")[1] not in listed
+    assert cli_main(["display-token", "revoke", token_id, "--reason", "moved"]) == 0
+    assert display_tokens.authenticate(wh, token) is None
+    assert cli_main(["display-token", "create", "--user", "t.leader", "--label", "x"]) == 2
