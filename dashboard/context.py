@@ -18,6 +18,9 @@ PAGE_ROLES: dict[str, frozenset[str]] = {
     "/site/<site_id>": frozenset({"leadership", "site_manager", "auditor"}),
     "/definitions": frozenset({"leadership", "site_manager", "auditor", "display", "admin"}),
     "/admin/users": frozenset({"admin"}),
+    # Signals and comparability: site managers see their own site, other sites only pooled/anonymised.
+    "/signals": frozenset({"leadership", "site_manager", "auditor"}),
+    "/comparability": frozenset({"leadership", "site_manager", "auditor"}),
     # People (culture and training): site managers see their own site and anonymised network values.
     "/people": frozenset({"leadership", "site_manager", "auditor"}),
     "/audit": frozenset({"auditor", "admin"}),

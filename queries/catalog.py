@@ -191,6 +191,31 @@ CATALOG: tuple[Kpi, ...] = (
         "batches completed in the window", "%", "lower", 3.0,
         "framework KPI table; specifications table (product file)", "metrics/oos_rate", "ratio",
     ),
+    Kpi(
+        "prediction_accuracy", "Prediction accuracy (risk model)",
+        "Backtested ROC AUC of the site risk model (major/critical deviation or action-level excursion in "
+        "the next 30 days); precision, recall and the base rate beside it.",
+        "ROC AUC over the site-months of the last 12 months with known outcomes, each month scored by a "
+        "model trained only on earlier months (rolling origin); precision and recall of flagging the top "
+        "third of sites each month; base rate = share of site-months with an event. Sources: "
+        "queries/risk.py SOURCE_QUERIES; model: queries/stats/risk_model.py",
+        "site-months predicted in the 12 months before the window end (not the window length)", "AUC",
+        "higher", 0.7,
+        "framework KPI table; design.md §3; ROC AUC: Hanley & McNeil (1982) Radiology 143:29-36",
+        "sql/signals/deviations_all_sites", "score", decimals=2, computed="prediction_accuracy",
+    ),
+    Kpi(
+        "prevented_failures", "Prevented failures",
+        "Drift warnings acted on (an excursion on the sensor acknowledged) and not followed by an "
+        "action-level excursion within 30 days; warnings raised beside it.",
+        "warning episodes known in the window with an acknowledged excursion on that sensor during the "
+        "warning (+7 days) and no action-level excursion until 30 days after it (count); denominator: "
+        "warning episodes known in the window. Warnings: EWMA on site-adjusted daily means "
+        "(queries/stats/early_warning.py); also reads sql/signals/excursions",
+        "drift warnings known in the window", "warnings", "higher", None,
+        "framework KPI table; design.md §3 (signals that preceded an intervention before an excursion)",
+        "sql/signals/sensor_daily_means", "count", decimals=0, computed="prevented_failures",
+    ),
 )
 
 KPIS: dict[str, Kpi] = {k.id: k for k in CATALOG}

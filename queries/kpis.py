@@ -31,6 +31,14 @@ def kpi_frame(wh: Warehouse, scope: Scope, kpi_ids: list[str] | None = None, *,
             from queries.people import training_performance_by_site  # people imports this module
 
             frame = training_performance_by_site(wh, scope)
+        elif kpi.computed == "prediction_accuracy":
+            from queries.risk import prediction_accuracy_by_site  # risk imports this module
+
+            frame = prediction_accuracy_by_site(wh, scope)
+        elif kpi.computed == "prevented_failures":
+            from queries.sensor_drift import prevented_failures_by_site
+
+            frame = prevented_failures_by_site(wh, scope)
         else:
             params = {}
             if kpi.id == "recurrence":

@@ -557,6 +557,74 @@ def test_consistency(warehouse):
         {"A": 6, "B": 6, "C": 6, "D": 0, NETWORK: 18})
 
 
+# -- signals and risk (queries/sensor_drift.py, queries/risk.py) -----------------------------------
+def _daily(sensor_id: str, days: pd.DatetimeIndex, shift_from: str, shift_to: str, base: float, shift: float):
+    """Daily rollups alternating base / base + 0.2 (baseline mean base + 0.1, sd 0.1008), with the days
+    from shift_from to shift_to (inclusive) at base + shift."""
+    rows = []
+    for i, day in enumerate(days):
+        value = base + shift if pd.Timestamp(shift_from) <= day <= pd.Timestamp(shift_to) else base + 0.2 * (i % 2)
+        rows.append({"sensor_id": sensor_id, "grain": "day", "bucket": day.to_pydatetime(), "n": 24,
+                     "value_mean": value, "value_min": value, "value_max": value})
+    return rows
+
+
+def test_prevented_failures(warehouse):
+    """Window 2026-02-01 to 2026-06-01 (120 days), baseline the 60 days before. Each sensor is alone of its
+    parameter at its site (no common-mode adjustment). A shift of 0.9 (about 9 sd of the baseline) lifts
+    the EWMA (lambda 0.2) beyond its limit (3 sd x 0.333 = 0.10) on the shift's first day; the warning
+    (3 days in a row) is known from the 4th day on, and the episode ends about 9 days after the shift.
+
+    A/S1 (temperature): shift Feb 11-20; an alert excursion on Feb 15 acknowledged the same day (acted);
+    no action excursion until 30 days after the episode, which is over before Jun 1: prevented.
+    A/S2 (humidity): shift Mar 1-10, nobody acknowledged anything: not acted on.
+    B/T1: shift Apr 1-10, alert acknowledged Apr 2, then an action excursion Apr 12: failed.
+    A: 1 prevented of 2 warnings; B: 0 of 1; network 1 of 3.
+    """
+    days = pd.date_range("2025-12-03", "2026-05-31", freq="D")
+    insert(warehouse,
+           sites=[{"site_id": s, "name": s} for s in SITES],
+           rooms=[{"room_id": "RA", "site_id": "A", "name": "A room", "grade": "B"},
+                  {"room_id": "RB", "site_id": "B", "name": "B room", "grade": "B"}],
+           sensors=[{"sensor_id": "S1", "site_id": "A", "room_id": "RA", "parameter": "temperature"},
+                    {"sensor_id": "S2", "site_id": "A", "room_id": "RA", "parameter": "humidity", "unit": "pct_rh"},
+                    {"sensor_id": "T1", "site_id": "B", "room_id": "RB", "parameter": "temperature"}],
+           reading_rollups=[*_daily("S1", days, "2026-02-11", "2026-02-20", 20.0, 0.9),
+                            *_daily("S2", days, "2026-03-01", "2026-03-10", 45.0, 0.9),
+                            *_daily("T1", days, "2026-04-01", "2026-04-10", 20.0, 0.9)],
+           excursions=[
+               {"sensor_id": "S1", "site_id": "A", "room_id": "RA", "level": "alert", "started_at": datetime(2026, 2, 15, 10),
+                "detected_at": datetime(2026, 2, 15, 10, 5), "acknowledged_at": datetime(2026, 2, 15, 11)},
+               {"sensor_id": "T1", "site_id": "B", "room_id": "RB", "level": "alert", "started_at": datetime(2026, 4, 2, 10),
+                "detected_at": datetime(2026, 4, 2, 10, 5), "acknowledged_at": datetime(2026, 4, 2, 11)},
+               {"sensor_id": "T1", "site_id": "B", "room_id": "RB", "level": "action", "started_at": datetime(2026, 4, 12, 10),
+                "detected_at": datetime(2026, 4, 12, 10, 1)},
+           ])
+    sc = scope(days=120)
+    assert kpi(warehouse, "prevented_failures", sc=sc) == approx({"A": 1.0, "B": 0.0, NETWORK: 1.0})
+    assert kpi(warehouse, "prevented_failures", "denominator", sc=sc) == approx({"A": 2.0, "B": 1.0, NETWORK: 3.0})
+
+
+def test_prediction_accuracy(warehouse):
+    """Sites A and B have a major deviation on the 10th of every month from Jan 2024, C and D never.
+    Site-months start 180 days after the first data (Aug 2024); the backtest scores the last 12 months
+    whose 30-day outcome is known (Jun 2025 - May 2026), 4 sites each: 48 predictions, 24 with an event
+    (base rate 0.5). Three majors in the previous 90 days separate A/B from C/D perfectly, so the
+    ranking is perfect (ROC AUC 1.0) and flagging the top third (2 of 4 sites) each month is right every
+    time: precision 24/24 = 1.0, recall 24/24 = 1.0. The KPI is one model's accuracy: network row only."""
+    months = pd.date_range("2024-01-01", "2026-05-01", freq="MS") + pd.Timedelta(days=9)
+    insert(warehouse,
+           sites=[{"site_id": s, "name": s} for s in "ABCD"],
+           deviations=[{"site_id": s, "occurred_at": t.to_pydatetime(), "detected_at": (t + pd.Timedelta(hours=2)).to_pydatetime(),
+                        "severity": "major"} for s in "AB" for t in months])
+    sc = scope(sites=list("ABCD"))
+    assert kpi(warehouse, "prediction_accuracy", sc=sc) == approx(
+        {NETWORK: 1.0, "A": math.nan, "B": math.nan, "C": math.nan, "D": math.nan})
+    for column, expected in (("precision", 1.0), ("recall", 1.0), ("base_rate", 0.5), ("n", 48.0),
+                             ("numerator", 24.0), ("denominator", 24.0)):
+        assert kpi(warehouse, "prediction_accuracy", column, sc=sc)[NETWORK] == pytest.approx(expected), column
+
+
 # -- scope --------------------------------------------------------------------------------------
 def test_site_manager_sees_own_site_and_network_only(warehouse):
     insert(warehouse, deviations=[

@@ -66,7 +66,7 @@ def refresh(days):
     for kpi in catalog.HEADLINE:
         row = _network_row(current, kpi.id)
         prev = _network_row(previous, kpi.id)
-        href = "/definitions#kpi-consistency" if kpi.id == "consistency" else None
+        href = "/comparability" if kpi.id == "consistency" else None
         tiles.append(dbc.Col(kpi_tile(
             kpi, None if row is None else row["value"], None if prev is None else prev["value"], days=days,
             n=None if row is None else row.get("n"), detail=_detail(kpi.id, row),

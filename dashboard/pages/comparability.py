@@ -1,0 +1,187 @@
+"""Comparability (/comparability): does every site make the same product? Distributions against the network
+reference, TOST equivalence, Cpk against the release specification, the consistency score, the deviation
+funnel and the convergence of newly onboarded sites.
+
+Site managers see their own site against 'other sites (pooled)'; other sites are never named to them."""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+import pandas as pd
+from dash import Input, Output, callback, dcc, html
+
+from dashboard import context, data, ids
+from dashboard.components import stats_figures as figs
+from dashboard.components.controls import window_selector
+from dashboard.components.formatting import utc_label
+from dashboard.components.tables import badge, table
+from queries import comparability as cmp
+from queries.kpis import CQA_COLUMNS, NETWORK
+from queries.signals import CQA_LABELS
+
+PAGE = "/comparability"
+dash.register_page(__name__, path=PAGE, name="Comparability", nav=True, order=45,
+                   title="Comparability · ATMP Quality Hub")
+GRAPH_CONFIG = {"displaylogo": False}
+
+
+def layout(**_):
+    if not context.allowed(PAGE):
+        return context.denied_page()
+    products = list(context.warehouse().query("sql/signals/products")["product"])
+    return html.Div([
+        html.Div([
+            html.H1("Cross-site comparability", className="h3 mb-0"),
+            window_selector(ids.CMP_WINDOW, context.settings().default_window_days),
+        ], className="d-flex flex-wrap justify-content-between align-items-center gap-3 mb-2"),
+        html.P(id=ids.CMP_AS_OF, className="as-of text-body-secondary"),
+        html.Div([
+            html.Label("Product", htmlFor=ids.CMP_PRODUCT, className="fw-semibold me-2"),
+            dbc.RadioItems(id=ids.CMP_PRODUCT, inline=True, value=products[0] if products else None,
+                           options=[{"label": p, "value": p} for p in products]),
+        ], className="d-flex align-items-center gap-2 mb-3"),
+        dcc.Loading(html.Div(id=ids.CMP_BODY), type="dot"),
+    ], id="comparability-page")
+
+
+def site_label(site_id: str) -> str:
+    return "Network" if site_id == NETWORK else site_id
+
+
+@callback(
+    Output(ids.CMP_BODY, "children"),
+    Output(ids.CMP_AS_OF, "children"),
+    Input(ids.CMP_WINDOW, "value"),
+    Input(ids.CMP_PRODUCT, "value"),
+)
+def refresh(days, product):
+    scope = context.scope(days, PAGE)
+    wh = context.warehouse()
+    min_batches = context.settings().min_batches_for_comparability
+    result = cmp.comparability(wh, scope, product if isinstance(product, str) else None, min_batches=min_batches)
+    sites = list(scope.site_ids)
+    specs = result.specifications[result.specifications["product"] == result.product]
+    body = [
+        html.H2("Cross-site consistency score", className="h5"),
+        html.P(f"Share of (site, CQA) pairs equivalent to the reference by TOST (α = 0.05, margin ±1.5 sd of the "
+               f"reference; sites with fewer than {min_batches} batches: insufficient data). Both products count.",
+               className="small"),
+        score_table(result.scores),
+        html.H2(f"Distributions: {result.product}", className="h5 mt-4"),
+        dcc.Graph(figure=figs.box_figure(result.distributions.replace({"site_id": {cmp.REFERENCE: figs.REFERENCE_NAME}}),
+                                         list(CQA_COLUMNS), CQA_LABELS, result.reference_label, specs, sites),
+                  config=GRAPH_CONFIG, id="comparability-boxes"),
+        html.H2("Equivalence to the network reference (TOST)", className="h5 mt-4"),
+        html.P("Difference = site mean − mean of the other sites' batches; 90 % confidence interval; equivalent "
+               "when the interval lies inside ± margin.", className="small"),
+        tost_table(result.tost),
+        html.H2("Process capability against the release specification", className="h5 mt-4"),
+        html.P(f"Cpk with the overall standard deviation of the window's batches against the specification limits "
+               f"of the product file (never limits from the data): capable ≥ {cmp.CPK_CAPABLE}, marginal "
+               f"{cmp.CPK_MARGINAL}–{cmp.CPK_CAPABLE}, not capable below; fewer than {cmp.CPK_MIN_BATCHES} batches: "
+               "insufficient data. Right-skewed CQAs are assessed on the ln scale (ln data against ln limits).",
+               className="small"),
+        capability_table(result.capability),
+        html.H2("Deviation rate per batch: funnel plot", className="h5 mt-4"),
+        html.P("Exact Poisson limits around the network rate (deviations per batch, a count, so Poisson rather "
+               "than binomial): a small site inside the funnel is not extreme, however its rate looks.",
+               className="small"),
+        dcc.Graph(figure=figs.funnel_figure(result.funnel, result.funnel_curve, result.network_rate),
+                  config=GRAPH_CONFIG, id="comparability-funnel"),
+        funnel_table(result.funnel),
+        *onboarding(wh, scope),
+    ]
+    as_of = (f"Window: {scope.start:%Y-%m-%d} to {scope.end:%Y-%m-%d %H:%M} UTC (batches started) · data as of "
+             f"{utc_label(data.data_as_of())}"
+             + (" · other sites are shown only pooled" if scope.role == "site_manager" else ""))
+    return body, as_of
+
+
+def score_table(scores: pd.DataFrame):
+    frame = scores.assign(
+        site=scores["site_id"].map(site_label),
+        score=scores["value"].map(lambda v: f"{v:.0f}" if pd.notna(v) else "insufficient data"),
+        pairs=[f"{int(n)} of {int(d)}" if d else "–" for n, d in zip(scores["numerator"].fillna(0),
+                                                                      scores["denominator"].fillna(0), strict=True)])
+    return table(frame, {"site": "Site", "score": "Consistency score (0-100)", "pairs": "Equivalent pairs"},
+                 "comparability-scores", "No batches in this window.", compact=True)
+
+
+def _matrix(frame: pd.DataFrame, cell, table_id: str, empty: str, header=None) -> html.Div:
+    """Sites down, CQAs across; ``cell(row)`` renders one (site, CQA) result."""
+    if frame.empty:
+        return html.P(empty, className="text-body-secondary", id=table_id)
+    cqas = [c for c in CQA_COLUMNS if c in set(frame["cqa"])]
+    sites = list(dict.fromkeys(frame["site_id"]))
+    head = html.Thead(html.Tr([html.Th("Site", scope="col")] + [
+        html.Th([CQA_LABELS[c], html.Br(), html.Small(header(c), className="text-body-secondary")] if header
+                else CQA_LABELS[c], scope="col") for c in cqas]))
+    by_key = {(r["site_id"], r["cqa"]): r for _, r in frame.iterrows()}
+    rows = [html.Tr([html.Th(site_label(site), scope="row")]
+                    + [html.Td(cell(by_key[(site, c)]) if (site, c) in by_key else "–") for c in cqas])
+            for site in sites]
+    return html.Div(dbc.Table([head, html.Tbody(rows)], size="sm", bordered=True, responsive=True,
+                              className="align-middle matrix", id=table_id))
+
+
+def _num(v) -> str:
+    return "–" if v is None or pd.isna(v) else f"{v:.3g}"
+
+
+def tost_table(tost: pd.DataFrame):
+    def cell(r):
+        if r["verdict"] == "insufficient data":
+            return html.Div([badge("insufficient data"), html.Div(f"n = {r['n']}", className="small")])
+        return html.Div([badge(r["verdict"]),
+                         html.Div(f"Δ {_num(r['difference'])}", className="fw-semibold"),
+                         html.Div(f"90 % CI [{_num(r['ci_low'])}, {_num(r['ci_high'])}]", className="small"),
+                         html.Div(f"margin ± {_num(r['margin'])} · n {r['n']}/{r['ref_n']}", className="small")],
+                        title=f"site mean {_num(r['mean'])}, reference mean {_num(r['ref_mean'])}, "
+                              f"p = {_num(r['p_value'])}")
+    return _matrix(tost, cell, "comparability-tost", "No pairs in this window.")
+
+
+def capability_table(caps: pd.DataFrame):
+    specs = caps.drop_duplicates("cqa").set_index("cqa") if len(caps) else caps
+
+    def header(cqa):
+        row = specs.loc[cqa]
+        lo, hi = row["lower_limit"], row["upper_limit"]
+        parts = ([f"≥ {lo:g}"] if pd.notna(lo) else []) + ([f"≤ {hi:g}"] if pd.notna(hi) else [])
+        return "spec " + " and ".join(parts) + (" · ln scale" if row["scale"] == "ln" else "")
+
+    def cell(r):
+        if r["status"] == "insufficient data" or r["cpk"] is None or pd.isna(r["cpk"]):
+            return html.Div([badge("insufficient data"), html.Div(f"n = {r['n']}", className="small")])
+        return html.Div([html.Span(f"Cpk {r['cpk']:.2f} ", className="fw-semibold"), badge(r["status"]),
+                         html.Div(f"n = {r['n']}", className="small")])
+    return _matrix(caps, cell, "comparability-cpk", "No batches in this window.", header=header)
+
+
+def funnel_table(funnel: pd.DataFrame):
+    if funnel.empty:
+        return None
+    frame = funnel.assign(rate_text=funnel["rate"].map(lambda v: f"{v:.2f}"),
+                          limits=[f"{lo:.2f} – {hi:.2f}" for lo, hi in zip(funnel["lower_99.8"], funnel["upper_99.8"],
+                                                                           strict=True)],
+                          counts=[f"{d:.0f} / {b:.0f}" for d, b in zip(funnel["deviations"], funnel["batches"],
+                                                                      strict=True)])
+    return table(frame, {"site_id": "Site", "counts": "Deviations / batches", "rate_text": "Per batch",
+                         "limits": "99.8 % limits", "position": "Position"}, "comparability-funnel-table", "",
+                 compact=True)
+
+
+def onboarding(wh, scope) -> list:
+    """The convergence view for sites onboarded in the last two years (story: a new node converging)."""
+    out = []
+    for site_id in cmp.recently_onboarded(wh, scope):
+        trajectory = cmp.onboarding_trajectory(wh, scope, site_id)
+        summary = cmp.trajectory_summary(trajectory)
+        out += [html.H2(f"Onboarding: {site_id}", className="h5 mt-4"),
+                html.P("Per 60-day period since onboarding, against the other sites' batches of the same period: "
+                       "mean absolute standardised difference over CQAs and products (lower is closer), and the "
+                       "share of CQA pairs equivalent by TOST.", className="small"),
+                dcc.Graph(figure=figs.trajectory_figure(summary, site_id), config=GRAPH_CONFIG,
+                          id={"type": "comparability-onboarding", "site": site_id})]
+    return out

@@ -1,0 +1,337 @@
+"""Signals (/signals): CQA control charts with run rules, sensor drift early warning with lead times,
+systemic (cross-site) signals, the risk ranking with oversight allocation, and proposed CAPAs.
+
+Every callback rebuilds the scope on the server; the site chosen in the browser only narrows it, and a
+site outside the scope is 'not found'."""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+import pandas as pd
+from dash import Input, Output, callback, dcc, html
+
+from dashboard import context, data, ids
+from dashboard.components import stats_figures as figs
+from dashboard.components.controls import window_selector
+from dashboard.components.formatting import utc_label
+from dashboard.components.tables import badge, table
+from queries import proposals, risk, sensor_drift, signals
+from queries.kpis import CQA_COLUMNS
+from queries.scope import NotFound, Scope
+
+PAGE = "/signals"
+dash.register_page(__name__, path=PAGE, name="Signals", nav=True, order=40, title="Signals · ATMP Quality Hub")
+
+GRAPH_CONFIG = {"displaylogo": False}
+NOT_FOUND = "Site not found"
+
+
+def layout(site=None, **_):
+    if not context.allowed(PAGE):
+        return context.denied_page()
+    scope = context.scope(None, PAGE)
+    sites = data.sites(scope)
+    options = [{"label": f"{r.name} ({r.site_id})", "value": r.site_id} for r in sites.itertuples(index=False)]
+    chosen = site if site in scope.site_ids else (scope.site_ids[0] if scope.site_ids else None)
+    products = signals_products()
+    return html.Div([
+        html.Div([
+            html.H1("Statistical signals", className="h3 mb-0"),
+            window_selector(ids.SIG_WINDOW, context.settings().default_window_days),
+        ], className="d-flex flex-wrap justify-content-between align-items-center gap-3 mb-2"),
+        html.P(id=ids.SIG_AS_OF, className="as-of text-body-secondary"),
+        html.Div([
+            html.Label("Site", htmlFor=ids.SIG_SITE, className="fw-semibold me-2"),
+            dcc.Dropdown(id=ids.SIG_SITE, options=options, value=chosen, clearable=False, className="site-picker"),
+        ], className="d-flex align-items-center gap-2 mb-3"),
+        section("Control charts (I-MR) per CQA", [
+            dbc.Row([
+                dbc.Col(_labelled("Product", dcc.Dropdown(id=ids.SIG_PRODUCT, options=products,
+                                                          value=products[0] if products else None,
+                                                          clearable=False)), md=3),
+                dbc.Col(_labelled("CQA", dcc.Dropdown(id=ids.SIG_CQA, clearable=False, value=CQA_COLUMNS[0], options=[
+                    {"label": signals.CQA_LABELS[c], "value": c} for c in CQA_COLUMNS])), md=3),
+                dbc.Col(_labelled("Run rules", dbc.RadioItems(id=ids.SIG_RULES, inline=True, value="nelson", options=[
+                    {"label": "Nelson (8 rules)", "value": "nelson"},
+                    {"label": "Western Electric (4 rules)", "value": "western_electric"}])), md=6),
+            ], className="g-3 mb-2"),
+            dcc.Loading(dcc.Graph(id=ids.SIG_IMR, config=GRAPH_CONFIG), type="dot"),
+            html.Div(id=ids.SIG_IMR_SUMMARY, className="mb-2"),
+            html.Div(id=ids.SIG_IMR_TABLE),
+        ]),
+        section("Drift early warning (EWMA and CUSUM on daily sensor means)", [
+            dbc.Row(dbc.Col(_labelled("Sensor", dcc.Dropdown(id=ids.SIG_SENSOR, clearable=False)), md=6),
+                    className="mb-2"),
+            dcc.Loading(dcc.Graph(id=ids.SIG_DRIFT, config=GRAPH_CONFIG), type="dot"),
+            html.Div(id=ids.SIG_DRIFT_SUMMARY, className="mb-2"),
+            html.Div(id=ids.SIG_DRIFT_TABLE),
+        ]),
+        section("Systemic signals: the same root cause or SOP at two or more sites", [
+            dbc.Row([
+                dbc.Col(_labelled("Window", dbc.RadioItems(
+                    id=ids.SIG_SYSTEMIC_WINDOW, inline=True, value=signals.SYSTEMIC_DEFAULT_WINDOW,
+                    options=[{"label": f"{d} days", "value": d} for d in signals.SYSTEMIC_WINDOWS])), md=6),
+                dbc.Col(dbc.Checklist(id=ids.SIG_SYSTEMIC_ALL, switch=True, value=[], options=[
+                    {"label": "also show clusters consistent with chance", "value": "all"}]), md=6),
+            ], className="mb-2"),
+            dcc.Loading(html.Div(id=ids.SIG_SYSTEMIC), type="dot"),
+        ]),
+        section("Risk ranking and oversight allocation", [dcc.Loading(html.Div(id=ids.SIG_RISK), type="dot")]),
+        section("Proposed CAPAs (for review)", [dcc.Loading(html.Div(id=ids.SIG_PROPOSALS), type="dot")]),
+    ], id="signals-page")
+
+
+def section(title: str, children: list) -> html.Section:
+    return html.Section([html.H2(title, className="h5 mt-4"), *children], className="signals-section")
+
+
+def _labelled(label: str, control) -> html.Div:
+    return html.Div([html.Label(label, className="fw-semibold small d-block", htmlFor=control.id), control])
+
+
+def signals_products() -> list[str]:
+    """Products with a specification, the most manufactured first."""
+    return list(context.warehouse().query("sql/signals/products")["product"])
+
+
+def _site_scope(days, site_id) -> tuple[Scope, Scope]:
+    """(full scope, scope of the one chosen site); NotFound for a site outside the user's scope."""
+    full = context.scope(days, PAGE)
+    return full, full.for_site(site_id)
+
+
+# --- control charts ---------------------------------------------------------------------------------
+@callback(
+    Output(ids.SIG_IMR, "figure"),
+    Output(ids.SIG_IMR_SUMMARY, "children"),
+    Output(ids.SIG_IMR_TABLE, "children"),
+    Input(ids.SIG_WINDOW, "value"),
+    Input(ids.SIG_SITE, "value"),
+    Input(ids.SIG_PRODUCT, "value"),
+    Input(ids.SIG_CQA, "value"),
+    Input(ids.SIG_RULES, "value"),
+)
+def control_chart(days, site_id, product, cqa, rules):
+    try:
+        full, _ = _site_scope(days, site_id)
+    except NotFound:
+        return figs.empty(NOT_FOUND), html.P(NOT_FOUND, className="status-off"), None
+    cqa = cqa if cqa in CQA_COLUMNS else CQA_COLUMNS[0]
+    rules = rules if rules in signals.RULE_SETS else "nelson"
+    specs = context.warehouse().query("sql/signals/specifications")
+    product = product if product in set(specs["product"]) else (specs["product"].iloc[0] if len(specs) else "")
+    chart = signals.cqa_chart(context.warehouse(), full, site_id, product, cqa, rules)
+    spec = specs[(specs["product"] == product) & (specs["cqa"] == cqa)]
+    spec_row = spec.iloc[0].to_dict() if len(spec) else None
+    title = f"{signals.CQA_LABELS[cqa]} · {product} · {site_id}"
+    figure = figs.imr_figure(chart, title, spec_row)
+    flagged = chart[chart["flagged"]]
+    versions = chart.drop_duplicates("process_version")
+    limits = [f"{v.process_version}: centre {v.center:.3g}, limits {v.lcl:.3g} – {v.ucl:.3g}"
+              for v in versions.itertuples(index=False) if pd.notna(v.center)]
+    summary = html.P([
+        html.Strong(f"{len(flagged)} of {len(chart)} batches in the window flagged"),
+        f" ({'Nelson' if rules == 'nelson' else 'Western Electric'} rules). Limits from a stated baseline: the first "
+        f"{signals.BASELINE_BATCHES} batches of each process version (Phase I), never from the specification. ",
+        "; ".join(limits) + "." if limits else "No version has enough batches for limits yet.",
+        " Right-skewed CQAs are charted on a log scale." if cqa in signals.LOG_SCALE_CQAS else "",
+    ], className="small")
+    shown = flagged.sort_values("started_at", ascending=False).assign(
+        started=lambda f: pd.to_datetime(f["started_at"]).dt.strftime("%Y-%m-%d"),
+        result=lambda f: f["value"].map(lambda v: f"{v:.3g}"))
+    flag_table = table(shown, {"batch_id": "Batch", "started": "Started", "process_version": "Process version",
+                               "result": "Result", "rules": "Rules violated"},
+                       "signals-imr-flags", "No rule violations in the window.", max_rows=15)
+    return figure, summary, flag_table
+
+
+# --- drift -------------------------------------------------------------------------------------------
+@callback(
+    Output(ids.SIG_SENSOR, "options"),
+    Output(ids.SIG_SENSOR, "value"),
+    Output(ids.SIG_DRIFT, "figure"),
+    Output(ids.SIG_DRIFT_SUMMARY, "children"),
+    Output(ids.SIG_DRIFT_TABLE, "children"),
+    Input(ids.SIG_WINDOW, "value"),
+    Input(ids.SIG_SITE, "value"),
+    Input(ids.SIG_SENSOR, "value"),
+)
+def drift(days, site_id, sensor_id):
+    try:
+        _, site_scope = _site_scope(days, site_id)
+    except NotFound:
+        return [], None, figs.empty(NOT_FOUND), html.P(NOT_FOUND, className="status-off"), None
+    result = sensor_drift.analyse(context.warehouse(), site_scope)
+    summary = result.summary
+    options = [{"label": f"{r.sensor_id} · {r.parameter} · {r.room_name}"
+                         + (" ▲ warning" if r.status == "warning" else ""), "value": r.sensor_id}
+               for r in summary.itertuples(index=False)]
+    if sensor_id not in set(summary["sensor_id"]):
+        sensor_id = default_sensor(summary)
+    if sensor_id is None:
+        return options, None, figs.empty("No sensors at this site"), None, None
+    row = summary[summary["sensor_id"] == sensor_id].iloc[0]
+    chart, excursions = sensor_drift.sensor_chart(result, sensor_id)
+    params = result.parameters
+    figure = figs.drift_figure(chart, excursions, f"{sensor_id} · {row['parameter']} · {row['room_name']}",
+                               row["unit"], adjusted=row["n_peers"] > 0, h=params.h)
+    lead = (f"The warning came {row['lead_time_days']:.1f} days before the first action-level excursion "
+            f"({row['first_action_at']:%Y-%m-%d %H:%M} UTC)." if pd.notna(row["lead_time_days"]) else
+            ("No warning stood before the action-level excursion." if row["action_excursions"] else ""))
+    adjusted = (f"Adjusted for the site's common mode (median of {row['n_peers']} other {row['parameter']} sensors)."
+                if row["n_peers"] else "Not adjusted: fewer than 2 other sensors of this parameter at the site.")
+    text = html.P([
+        html.Strong(lead + " ") if lead else None,
+        f"Baseline {result.baseline_start:%Y-%m-%d} to {result.baseline_end:%Y-%m-%d} (the "
+        f"{params.baseline_days} days before the window); {params.describe()}. {adjusted}",
+    ], className="small", id="signals-drift-lead")
+    return options, sensor_id, figure, text, sensor_table(summary)
+
+
+def default_sensor(summary: pd.DataFrame) -> str | None:
+    """The most telling sensor: one whose warning preceded an action excursion, then one warning now."""
+    if summary.empty:
+        return None
+    for mask in (summary["lead_time_days"].notna(), summary["status"] == "warning", summary["action_excursions"] > 0):
+        if mask.any():
+            return str(summary.loc[mask, "sensor_id"].iloc[0])
+    return str(summary["sensor_id"].iloc[0])
+
+
+def sensor_table(summary: pd.DataFrame):
+    frame = summary.assign(_later=summary["status"] != "warning").sort_values(["_later", "sensor_id"], kind="stable")
+    frame = frame.assign(
+        since=frame["warning_since"].map(lambda t: f"{t:%Y-%m-%d}" if pd.notna(t) else "–"),
+        lead=frame["lead_time_days"].map(lambda d: f"{d:.1f} days" if pd.notna(d) else "–"),
+        excursions_text=[f"{e} ({a} action)" for e, a in zip(frame["excursions"], frame["action_excursions"],
+                                                              strict=True)])
+    return table(frame, {"sensor_id": "Sensor", "parameter": "Parameter", "room_name": "Room", "status": "Status",
+                         "since": "Warning since", "excursions_text": "Excursions in window",
+                         "lead": "Lead time before action excursion"},
+                 "signals-drift-sensors", "No sensors.", cell=lambda c, v, r: badge(v) if c == "status" else v)
+
+
+# --- systemic ----------------------------------------------------------------------------------------
+@callback(
+    Output(ids.SIG_SYSTEMIC, "children"),
+    Input(ids.SIG_WINDOW, "value"),
+    Input(ids.SIG_SYSTEMIC_WINDOW, "value"),
+    Input(ids.SIG_SYSTEMIC_ALL, "value"),
+)
+def systemic(days, window_days, show_all):
+    scope = context.scope(days, PAGE)
+    result = signals.systemic_signals(context.warehouse(), scope, window_days if isinstance(window_days, int) else 0)
+    clusters = result.clusters
+    flagged = clusters["flagged"].astype(bool) if len(clusters) else pd.Series(dtype=bool)
+    shown = clusters if show_all and "all" in show_all else clusters[flagged]
+    hidden = len(clusters) - len(shown)
+    intro = html.P([
+        f"{len(clusters)} clusters within {result.window_days} days in this window; ",
+        html.Strong(f"{int(flagged.sum())} flagged"),
+        f": tied to an SOP that is behind the master version at two or more of the sites, or less likely by "
+        f"chance than p = {result.threshold:.4f} (5 % shared over the causes and SOPs scanned), given each "
+        "one's rate over the previous year",
+        f". {hidden} more, consistent with chance, are hidden." if hidden else ".",
+    ], className="small")
+    cards = [cluster_card(c, result.deviations[result.deviations["cluster_id"] == c.cluster_id])
+             for c in shown.itertuples(index=False)]
+    return [intro, *cards] if cards else [intro, html.P("No cross-site clusters.", className="text-body-secondary")]
+
+
+def cluster_card(c, deviations: pd.DataFrame) -> dbc.Card:
+    behind = len(c.sop_behind_sites) + c.sop_behind_other_sites
+    notes = [html.Span(f"{c.n_deviations} deviations at {c.n_sites} sites, {c.first_at:%Y-%m-%d} to "
+                       f"{c.last_at:%Y-%m-%d}", className="me-3"),
+             html.Span(f"expected by chance {c.expected:.2f} ({proposals.p_text(c.surprise_p)})", className="me-3")]
+    if behind >= 2:
+        where = ", ".join(c.sop_behind_sites) + (f" and {c.sop_behind_other_sites} other site(s)"
+                                                 if c.sop_behind_other_sites else "")
+        notes.append(html.Span([html.Span("▲ ", **{"aria-hidden": "true"}),
+                                f"procedure-linked: {', '.join(c.sops)} behind the master version at {where}"],
+                               className="status-off fw-semibold"))
+    columns = []
+    for site in c.sites:
+        rows = deviations[deviations["site_id"] == site]
+        columns.append(dbc.Col([html.H4(site, className="h6"), html.Ul([
+            html.Li([html.Strong(r.deviation_id), f" · {pd.Timestamp(r.occurred_at):%Y-%m-%d %H:%M} · {r.severity} · "
+                     f"{r.root_cause_code} · {r.sop_id}", html.Br(), html.Span(r.description, className="small")])
+            for r in rows.itertuples(index=False)], className="list-unstyled mb-0")], md=True))
+    if c.other_sites:
+        columns.append(dbc.Col([html.H4(f"{c.other_sites} other site{'s' if c.other_sites > 1 else ''}",
+                                        className="h6"),
+                                html.P("Outside your scope: counted, not shown.", className="small text-body-secondary")],
+                               md=True))
+    return dbc.Card(dbc.CardBody([
+        html.H3(c.key, className="h6 mb-1"), html.P(notes, className="small mb-2"), dbc.Row(columns, className="g-3"),
+    ]), className="mb-2 systemic-cluster", id={"type": "systemic-cluster", "cluster": c.cluster_id})
+
+
+# --- risk, oversight, proposals ----------------------------------------------------------------------
+@callback(
+    Output(ids.SIG_RISK, "children"),
+    Output(ids.SIG_PROPOSALS, "children"),
+    Output(ids.SIG_AS_OF, "children"),
+    Input(ids.SIG_WINDOW, "value"),
+    Input(ids.SIG_SYSTEMIC_WINDOW, "value"),
+)
+def risk_and_proposals(days, window_days):
+    scope = context.scope(days, PAGE)
+    wh = context.warehouse()
+    view = risk.risk_view(wh, scope, context.settings().min_survey_respondents)
+    drift_all = sensor_drift.analyse(wh, scope)
+    systemic_all = signals.systemic_signals(wh, scope, window_days if isinstance(window_days, int) else 0)
+    proposed = proposals.proposals(wh, scope, systemic_all, drift_all)
+    as_of = (f"Window: {scope.start:%Y-%m-%d} to {scope.end:%Y-%m-%d %H:%M} UTC · data as of "
+             f"{utc_label(data.data_as_of())} · times in UTC")
+    return risk_section(view, scope), proposal_section(proposed), as_of
+
+
+def _metric(label: str, value, detail: str) -> dbc.Col:
+    shown = "–" if value is None else (f"{value:.2f}" if label == "ROC AUC" else f"{100 * value:.0f} %")
+    return dbc.Col(dbc.Card(dbc.CardBody([
+        html.Div(label, className="tile-title"), html.Div(shown, className="tile-value"),
+        html.Div(detail, className="tile-target")]), className="kpi-tile h-100"), xs=6, lg=3)
+
+
+def risk_section(view: risk.RiskView, scope: Scope):
+    bt = view.backtest
+    months = f"{bt.months[0]:%Y-%m} to {bt.months[-1]:%Y-%m}" if bt.months else "no months"
+    metrics = dbc.Row([
+        _metric("ROC AUC", bt.roc_auc, "0.5 = chance, 1 = perfect ranking"),
+        _metric("Precision", bt.precision, f"of {bt.n_flagged} flagged site-months, share with an event"),
+        _metric("Recall", bt.recall, f"of {bt.n_positive} site-months with an event, share flagged"),
+        _metric("Base rate", bt.base_rate, f"site-months with an event, of {bt.n} predicted"),
+    ], className="g-3 mb-2", id="signals-backtest")
+    ranking = view.ranking.assign(
+        risk_pct=lambda f: f["risk"].map(lambda r: f"{100 * r:.0f} %" if pd.notna(r) else "–"),
+        share=lambda f: f["oversight_share"].map(lambda s: f"{100 * s:.0f} %" if pd.notna(s) else "–"),
+        rank_text=lambda f: [f"{r}/{view.n_sites}" for r in f["rank"]])
+    median = (f" Network median risk: {100 * view.network_median_risk:.0f} %."
+              if view.network_median_risk is not None else "")
+    return html.Div([
+        html.P(f"Logistic regression on each site's last 90 days (deviations, excursions, statistical signals, "
+               f"batches), its latest survey index and 180-day training pass rate. Backtest {months}: "
+               f"{risk.describe_policy()}.", className="small"),
+        metrics,
+        dbc.Row([
+            dbc.Col(dcc.Graph(figure=figs.risk_figure(view.ranking, view.network_median_risk), config=GRAPH_CONFIG,
+                              id="signals-risk-chart"), lg=6),
+            dbc.Col([table(ranking, {"rank_text": "Rank", "site_id": "Site", "risk_pct": "Risk (30 days)",
+                                     "tier": "Oversight", "share": "Share of oversight effort",
+                                     "drivers_text": "Main drivers"},
+                           "signals-risk-table", "No site in scope.", cell=lambda c, v, r: badge(v) if c == "tier" else v),
+                     html.P("Oversight effort is split in proportion to risk; the top third get enhanced oversight "
+                            "(extra QA walk-throughs and batch record review)." + median, className="small")], lg=6),
+        ]),
+    ])
+
+
+def proposal_section(proposed: pd.DataFrame):
+    return html.Div([
+        html.P("Each proposal comes from a statistical signal above. Nothing is opened automatically: a QA reviewer "
+               "decides and, if warranted, opens the CAPA in the quality system.", className="small"),
+        table(proposed, {"proposal_id": "Proposal", "source": "From", "sites": "Sites", "signal": "Signal",
+                         "evidence": "Evidence", "proposed_action": "Proposed action", "status": "Status"},
+              "signals-proposals-table", "No signal calls for a CAPA proposal in this window."),
+    ])

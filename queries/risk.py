@@ -1,0 +1,190 @@
+"""Site risk under a scope: the network history, the backtest, the current ranking and oversight allocation.
+
+The model learns from every site (its history is the network's); a user sees the ranking rows of their
+own sites, and otherwise only network figures (backtest metrics, the median risk), never another
+site's score.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from queries.scope import Scope
+from queries.signals import cqa_flags
+from queries.stats.risk_model import (
+    FEATURE_LABELS,
+    FEATURES,
+    FLAG_SHARE,
+    HORIZON_DAYS,
+    Backtest,
+    RiskEvents,
+    backtest,
+    features_at,
+    fit,
+    score,
+    site_months,
+)
+from queries.stats.systemic import clusters_for_keys
+from queries.warehouse import Warehouse
+
+logger = logging.getLogger(__name__)
+
+HISTORY_DAYS = 3 * 365  # the model learns from at most the last three years
+BACKTEST_MONTHS = 12
+SYSTEMIC_WINDOW_DAYS = 14
+SOURCE_QUERIES = (
+    "sql/signals/sites_all",
+    "sql/signals/deviations_all_sites",
+    "sql/signals/excursions_all_sites",
+    "sql/signals/cqa_batches_all_sites",
+    "sql/signals/survey_waves_all_sites",
+    "sql/signals/training_first_attempts_all_sites",
+)
+CACHE_SECONDS = 600
+_CACHE: OrderedDict[tuple, tuple[float, NetworkRisk]] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+_CACHE_SIZE = 8
+
+
+@dataclass(frozen=True)
+class NetworkRisk:
+    """Everything the model knows at ``end``; callers filter ``current`` to the user's scope."""
+
+    end: datetime
+    rows: pd.DataFrame  # site-months with features and labels
+    backtest: Backtest
+    current: pd.DataFrame  # every site: site_id, risk, drivers, rank, tier, oversight_share + FEATURES
+    n_sites: int
+
+
+def load_events(wh: Warehouse, scope: Scope, min_respondents: int = 5) -> tuple[RiskEvents, pd.DataFrame, pd.Timestamp]:
+    """The network's history up to the scope's end (all sites: see the module docstring)."""
+    history = scope.with_window(scope.end - timedelta(days=HISTORY_DAYS), scope.end)
+    sites = wh.query("sql/signals/sites_all")
+    devs = wh.query("sql/signals/deviations_all_sites", scope=history)
+    excursions = wh.query("sql/signals/excursions_all_sites", scope=history)
+    batches = wh.query("sql/signals/cqa_batches_all_sites", scope=history)
+    survey = wh.query("sql/signals/survey_waves_all_sites", {"min_n": min_respondents}, scope=history)
+    training = wh.query("sql/signals/training_first_attempts_all_sites", scope=history)
+    for frame, columns in ((devs, ("occurred_at", "detected_at")), (excursions, ("started_at",)),
+                           (batches, ("started_at", "completed_at")), (survey, ("closed_at",)),
+                           (training, ("attempt_at",)), (sites, ("onboarded_at",))):
+        for column in columns:
+            frame[column] = pd.to_datetime(frame[column])
+    survey["index_0_100"] = survey["index_0_100"].astype(float)
+    training["passed"] = training["passed"].astype(float)
+    signals = _signal_times(devs, batches)
+    events = RiskEvents(devs, excursions, batches, signals, survey, training)
+    # The history starts where the data does (a network younger than HISTORY_DAYS has no earlier rows).
+    firsts = [t for t in (batches["started_at"].min(), devs["occurred_at"].min()) if pd.notna(t)]
+    history_start = min(firsts) if firsts else pd.Timestamp(history.start)
+    return events, sites, max(pd.Timestamp(history_start), pd.Timestamp(history.start))
+
+
+def _signal_times(devs: pd.DataFrame, batches: pd.DataFrame) -> pd.DataFrame:
+    """When each statistical signal became known: Nelson-flagged CQA results (after Phase I) at batch
+    completion, and deviations in a cross-site cluster at their detection."""
+    flags = cqa_flags(batches)
+    flags = flags.merge(batches[["batch_id", "completed_at"]].rename(columns={"completed_at": "known"}), on="batch_id")
+    from_cqa = flags.loc[flags["process_version"].notna(), ["site_id", "known"]]
+    clusters = clusters_for_keys(devs, keys=("root_cause_code",), window_days=SYSTEMIC_WINDOW_DAYS)
+    ids = {i for group in clusters["deviation_ids"] for i in group}
+    from_clusters = devs.loc[devs["deviation_id"].isin(ids), ["site_id", "detected_at"]].rename(
+        columns={"detected_at": "known"})
+    frame = pd.concat([from_cqa, from_clusters], ignore_index=True).rename(columns={"known": "known_at"})
+    frame["known_at"] = pd.to_datetime(frame["known_at"])
+    return frame
+
+
+def network_risk(wh: Warehouse, scope: Scope, min_respondents: int = 5) -> NetworkRisk:
+    """Backtest and current scores for every site as of the scope's end, truncated to the hour.
+
+    Every query stops at that hour, so later data cannot change the result; it is cached per warehouse
+    and hour for ``CACHE_SECONDS`` (a back-dated import shows up at the next computation).
+    """
+    end = pd.Timestamp(scope.end).floor("h").to_pydatetime()
+    key = (wh.url, end, min_respondents)
+    now = time.monotonic()
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None and now - hit[0] < CACHE_SECONDS:
+            return hit[1]
+    at_hour = scope.with_window(scope.start, end)
+    events, sites, history_start = load_events(wh, at_hour, min_respondents)
+    rows = site_months(events, sites, history_start, pd.Timestamp(end))
+    result_backtest = backtest(rows, test_months=BACKTEST_MONTHS)
+    model = fit(rows)
+    eligible = sorted(sites.loc[sites["onboarded_at"] <= pd.Timestamp(end), "site_id"])
+    current = features_at(events, eligible, pd.Timestamp(end))
+    if model is not None and eligible:
+        scored = score(model, current).merge(current, on="site_id")
+    else:
+        scored = current.assign(risk=np.nan, drivers=[()] * len(current))
+    result = NetworkRisk(end, rows, result_backtest, allocate(scored), len(eligible))
+    with _CACHE_LOCK:
+        _CACHE[key] = (now, result)
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return result
+
+
+def allocate(scored: pd.DataFrame, share: float = FLAG_SHARE) -> pd.DataFrame:
+    """Rank by risk; the top ``share`` get enhanced oversight; oversight effort split in proportion to risk."""
+    frame = scored.sort_values(["risk", "site_id"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    frame["rank"] = np.arange(1, len(frame) + 1)
+    k = max(1, int(np.ceil(share * len(frame)))) if len(frame) else 0
+    frame["tier"] = np.where(frame["rank"] <= k, "enhanced", "routine")
+    total = frame["risk"].sum()
+    frame["oversight_share"] = frame["risk"] / total if total > 0 else np.nan
+    frame["drivers_text"] = frame["drivers"].map(lambda d: ", ".join(FEATURE_LABELS[f] for f in d) or "–")
+    return frame
+
+
+@dataclass(frozen=True)
+class RiskView:
+    """What one user may see: their sites' rows, the network median, the backtest."""
+
+    ranking: pd.DataFrame  # the user's sites only (rank is among all n_sites)
+    network_median_risk: float | None
+    n_sites: int
+    backtest: Backtest
+    features: tuple[str, ...] = FEATURES
+
+
+def risk_view(wh: Warehouse, scope: Scope, min_respondents: int = 5) -> RiskView:
+    risk = network_risk(wh, scope, min_respondents)
+    mine = risk.current[risk.current["site_id"].isin(scope.site_ids)].reset_index(drop=True)
+    median = float(risk.current["risk"].median()) if risk.current["risk"].notna().any() else None
+    return RiskView(mine, median if scope.network else None, risk.n_sites, risk.backtest)
+
+
+def prediction_accuracy_by_site(wh: Warehouse, scope: Scope) -> pd.DataFrame:
+    """KPI prediction_accuracy: backtest ROC AUC (network row only: it is one model's accuracy).
+
+    numerator / denominator carry the flagged site-months that had an event / flagged site-months
+    (precision); extra columns give recall, base rate and the number of predictions."""
+    bt = network_risk(wh, scope).backtest
+    rows = [{"site_id": site_id, "value": None, "n": None, "numerator": None, "denominator": None}
+            for site_id in scope.site_ids]
+    if scope.network:
+        true_flags = int(round((bt.precision or 0) * bt.n_flagged)) if bt.precision is not None else None
+        rows.insert(0, {"site_id": None, "value": bt.roc_auc, "n": bt.n, "numerator": true_flags,
+                        "denominator": bt.n_flagged, "precision": bt.precision, "recall": bt.recall,
+                        "base_rate": bt.base_rate, "n_positive": bt.n_positive})
+    return pd.DataFrame(rows, columns=["site_id", "value", "n", "numerator", "denominator", "precision", "recall",
+                                       "base_rate", "n_positive"])
+
+
+def describe_policy() -> str:
+    return (f"each of the last {BACKTEST_MONTHS} months with a known outcome was scored by a model trained only "
+            "on earlier months whose outcome was known by then; the outcome is a major/critical deviation or an "
+            f"action-level excursion in the {HORIZON_DAYS} days after the month start; flagged = the top third "
+            "of sites by risk that month")

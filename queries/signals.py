@@ -1,0 +1,217 @@
+"""Statistical signals under a scope: CQA control charts with run rules, systemic deviation clusters, and
+the CAPA proposals they raise (listed for review, never opened)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+
+from queries.kpis import CQA_COLUMNS
+from queries.scope import Scope
+from queries.stats.spc import imr_limits, moving_ranges, nelson_rules, western_electric_rules
+from queries.stats.systemic import clusters_for_keys
+from queries.warehouse import Warehouse
+
+logger = logging.getLogger(__name__)
+
+BASELINE_BATCHES = 20  # Phase I: the first 20 batches of a site, product and process version
+MIN_BASELINE_BATCHES = 10  # fewer: no limits, the points are shown without judgement
+# Right-skewed CQAs (lognormal in practice): an individuals chart assumes normality, so these are charted
+# on the ln scale (Montgomery, Introduction to SQC, 6.4: transform non-normal individuals first).
+LOG_SCALE_CQAS = frozenset({"vcn", "dose", "endotoxin_eu_ml"})
+SYSTEMIC_WINDOWS = (7, 14, 30, 60)  # the choices offered for the systemic-signal window (days)
+SYSTEMIC_DEFAULT_WINDOW = 14
+SYSTEMIC_REFERENCE_DAYS = 365
+SYSTEMIC_ALPHA = 0.05
+
+RULE_SETS = {"nelson": nelson_rules, "western_electric": western_electric_rules}
+RULE_TEXT = {
+    "nelson": {
+        "rule_1": "1 point beyond 3σ", "rule_2": "9 in a row on one side", "rule_3": "6 in a row trending",
+        "rule_4": "14 in a row alternating", "rule_5": "2 of 3 beyond 2σ", "rule_6": "4 of 5 beyond 1σ",
+        "rule_7": "15 in a row within 1σ", "rule_8": "8 in a row beyond 1σ",
+    },
+    "western_electric": {
+        "rule_1": "1 point beyond 3σ", "rule_2": "2 of 3 beyond 2σ", "rule_3": "4 of 5 beyond 1σ",
+        "rule_4": "8 in a row on one side",
+    },
+}
+CQA_LABELS = {"viability_pct": "Viability (%)", "transduction_pct": "Transduction (%)", "cd3_pct": "CD3+ (%)",
+              "vcn": "Vector copy number", "dose": "Dose", "endotoxin_eu_ml": "Endotoxin (EU/mL)"}
+
+
+# --- CQA control charts ----------------------------------------------------------------------------
+def control_chart(series: pd.DataFrame, value_column: str, rules: str = "nelson",
+                  baseline_batches: int = BASELINE_BATCHES, log_scale: bool | None = None) -> pd.DataFrame:
+    """I-MR chart of one site, product and CQA, segment by process version (pure: frame in, frame out).
+
+    ``series`` has ``batch_id, started_at, process_version`` and the value column, one row per batch.
+    Each process version gets its own Phase I limits from its first ``baseline_batches`` batches (a new
+    process version is a new process); with fewer than ``MIN_BASELINE_BATCHES`` there are no limits.
+    Run rules are applied over the whole segment. Right-skewed CQAs (``LOG_SCALE_CQAS``) are charted on
+    the natural-log scale, where they are close to normal; their lines are returned back-transformed
+    (geometric centre, asymmetric limits) for a log axis, and ``mr`` is then the moving range of ln(x).
+
+    Returns the rows with ``value, y`` (charted value), ``mr, center, ucl, lcl, mr_ucl, sigma`` (sigma and
+    mr on the charted scale), ``phase`` ('baseline'/'monitoring'), ``scale``, ``rules`` (the rules a
+    point completes, as text) and ``flagged``; points without limits have NaN lines, never a flag.
+    """
+    if rules not in RULE_SETS:
+        raise ValueError(f"unknown rule set {rules!r}")
+    log_scale = value_column in LOG_SCALE_CQAS if log_scale is None else log_scale
+    values_all = pd.to_numeric(series[value_column], errors="coerce").to_numpy(dtype=float)
+    keep = ~np.isnan(values_all) & ((values_all > 0) if log_scale else True)
+    # Time order; ties keep the query's order (by batch id).
+    data = series[keep].assign(_t=pd.to_datetime(series.loc[keep, "started_at"])).sort_values("_t", kind="stable")
+    text = RULE_TEXT[rules]
+    parts = []
+    for _version, seg in data.groupby("process_version", sort=False):
+        values = seg[value_column].astype(float).to_numpy()
+        y = np.log(values) if log_scale else values
+        n_base = min(baseline_batches, len(y))
+        limits = imr_limits(y, slice(0, n_base)) if n_base >= MIN_BASELINE_BATCHES else None
+        nan = np.full(len(y), np.nan)
+        columns = {"value": values, "y": y, "mr": moving_ranges(y),
+                   "phase": np.where(np.arange(len(y)) < n_base, "baseline", "monitoring"),
+                   "scale": "log" if log_scale else "linear", "center": nan, "ucl": nan, "lcl": nan,
+                   "mr_ucl": nan, "sigma": nan, "rules": "", "flagged": np.zeros(len(y), dtype=bool)}
+        if limits is not None and limits.sigma > 0:
+            back = np.exp if log_scale else float
+            columns.update(center=back(limits.center), ucl=back(limits.ucl), lcl=back(limits.lcl),
+                           mr_ucl=limits.mr_ucl, sigma=limits.sigma)
+            flags = RULE_SETS[rules](y, limits.center, limits.sigma)
+            labels = [""] * len(y)
+            for column in flags.columns:
+                for i in np.flatnonzero(flags[column].to_numpy()):
+                    labels[i] = f"{labels[i]}; {text[column]}" if labels[i] else text[column]
+            columns.update(rules=labels, flagged=flags.any(axis=1).to_numpy())
+        parts.append(seg.drop(columns="_t").assign(**columns))
+    names = [*series.columns, "value", "y", "mr", "phase", "scale", "center", "ucl", "lcl", "mr_ucl", "sigma",
+             "rules", "flagged"]
+    if not parts:
+        return pd.DataFrame(columns=list(dict.fromkeys(names)))
+    frame = pd.concat(parts)
+    return frame.iloc[np.argsort(pd.to_datetime(frame["started_at"]).to_numpy(), kind="stable")]
+
+
+def cqa_flags(batches: pd.DataFrame, rules: str = "nelson") -> pd.DataFrame:
+    """Every flagged point of every (site, product, CQA) chart in ``batches`` (pure).
+
+    Returns ``site_id, product, cqa, batch_id, process_version, started_at, completed_at, value, rules``.
+    """
+    rows = []
+    for _key, group in batches.groupby(["site_id", "product"], sort=True):
+        for cqa in CQA_COLUMNS:
+            chart = control_chart(group, cqa, rules)
+            hit = chart[chart["flagged"]]
+            if len(hit):
+                rows.append(hit[["site_id", "product", "batch_id", "process_version", "started_at",
+                                 "completed_at", "value", "rules"]].assign(cqa=cqa))
+    if not rows:
+        return pd.DataFrame(columns=["site_id", "product", "cqa", "batch_id", "process_version", "started_at",
+                                     "completed_at", "value", "rules"])
+    return pd.concat(rows, ignore_index=True)
+
+
+def scoped_batches(wh: Warehouse, scope: Scope, site_id: str) -> pd.DataFrame:
+    """Completed batches of one site in the scope (NotFound outside it), all history to the window end."""
+    return wh.query("sql/signals/cqa_batches", scope=scope.for_site(site_id))
+
+
+def cqa_chart(wh: Warehouse, scope: Scope, site_id: str, product: str, cqa: str, rules: str = "nelson") -> pd.DataFrame:
+    """One I-MR chart for the page: the window's points, limits from each version's Phase I baseline."""
+    if cqa not in CQA_COLUMNS:
+        raise ValueError(f"unknown CQA {cqa!r}")
+    batches = scoped_batches(wh, scope, site_id)
+    chart = control_chart(batches[batches["product"] == product], cqa, rules)
+    started = pd.to_datetime(chart["started_at"])
+    return chart[started >= pd.Timestamp(scope.start)]
+
+
+# --- systemic signals ------------------------------------------------------------------------------
+@dataclass
+class SystemicResult:
+    clusters: pd.DataFrame  # one row per cluster the user may see (sites outside the scope anonymised)
+    deviations: pd.DataFrame  # the visible deviations of those clusters, with a cluster_id
+    window_days: int
+    threshold: float = SYSTEMIC_ALPHA  # surprise p below which a cluster is flagged (Bonferroni over keys)
+
+
+def systemic_signals(wh: Warehouse, scope: Scope, window_days: int = SYSTEMIC_DEFAULT_WINDOW) -> SystemicResult:
+    """Same root cause or SOP at two or more sites within ``window_days``, clusters ending in the window.
+
+    Detection runs over every site (a cluster is cross-site by nature). A user sees a cluster only if it
+    involves one of their sites; sites outside their scope appear as a count ('1 other site'), never by
+    name, and their deviations are not listed.
+
+    Popular causes meet the rule by chance every month, so a cluster is ``flagged`` when it is
+    ``procedure_linked`` (its SOP is behind the master version at two or more of its sites) or its
+    surprise p is below ``SYSTEMIC_ALPHA`` divided by the number of causes and SOPs scanned (Bonferroni;
+    the choice of window start is not corrected for). Flagged clusters come first, procedure-linked ones
+    first of all, root-cause keys before SOP keys (a shared cause is the more specific signal).
+    """
+    if window_days not in SYSTEMIC_WINDOWS:
+        window_days = SYSTEMIC_DEFAULT_WINDOW
+    history = scope.with_window(scope.start - timedelta(days=SYSTEMIC_REFERENCE_DAYS + window_days), scope.end)
+    devs = wh.query("sql/signals/deviations_all_sites", scope=history)
+    devs["occurred_at"] = pd.to_datetime(devs["occurred_at"])
+    recent = devs[devs["occurred_at"] >= pd.Timestamp(scope.start) - pd.Timedelta(days=window_days)]
+    clusters = clusters_for_keys(recent, window_days=window_days, reference=devs,
+                                 reference_days=SYSTEMIC_REFERENCE_DAYS)
+    clusters = clusters[clusters["last_at"] >= pd.Timestamp(scope.start)]
+    clusters = _merge_same_deviations(clusters)
+    in_window = recent[recent["occurred_at"] >= pd.Timestamp(scope.start)]
+    n_keys = max(1, int(in_window["root_cause_code"].nunique() + in_window["sop_id"].nunique()))
+    threshold = SYSTEMIC_ALPHA / n_keys
+    behind = wh.query("sql/signals/documents_behind_all_sites", scope=scope)
+    visible_sites = set(scope.site_ids)
+    rows, listed = [], []
+    for cluster in clusters.itertuples(index=False):
+        mine = [s for s in cluster.sites if s in visible_sites]
+        if not mine:
+            continue
+        cluster_id = "SYS-" + hashlib.sha1("|".join(cluster.deviation_ids).encode()).hexdigest()[:8].upper()
+        sops = [k for k in cluster.key.split(" · ") if k.startswith("SOP-")]
+        sops += sorted(set(devs.loc[devs["deviation_id"].isin(cluster.deviation_ids), "sop_id"].dropna()) - set(sops))
+        old = behind[behind["doc_id"].isin(sops) & behind["site_id"].isin(cluster.sites)]
+        rows.append({
+            "cluster_id": cluster_id, "key": cluster.key, "first_at": cluster.first_at, "last_at": cluster.last_at,
+            "n_sites": cluster.n_sites, "n_deviations": cluster.n_deviations, "sites": tuple(mine),
+            "other_sites": cluster.n_sites - len(mine), "expected": cluster.expected, "surprise_p": cluster.surprise_p,
+            "sops": tuple(sops),
+            "sop_behind_sites": tuple(sorted(set(old.loc[old["site_id"].isin(mine), "site_id"]))),
+            "sop_behind_other_sites": int(old.loc[~old["site_id"].isin(mine), "site_id"].nunique()),
+            "procedure_linked": old["site_id"].nunique() >= 2,
+            "root_cause_key": not cluster.key.startswith("SOP-"),
+        })
+        shown = devs[devs["deviation_id"].isin(cluster.deviation_ids) & devs["site_id"].isin(mine)]
+        listed.append(shown.assign(cluster_id=cluster_id))
+    deviations = pd.concat(listed, ignore_index=True) if listed else devs.iloc[0:0].assign(cluster_id=None)
+    frame = pd.DataFrame(rows, columns=[
+        "cluster_id", "key", "first_at", "last_at", "n_sites", "n_deviations", "sites", "other_sites", "expected",
+        "surprise_p", "sops", "sop_behind_sites", "sop_behind_other_sites", "procedure_linked", "root_cause_key"])
+    frame["flagged"] = frame["procedure_linked"].astype(bool) | (frame["surprise_p"] < threshold)
+    frame = frame.sort_values(["flagged", "procedure_linked", "root_cause_key", "surprise_p", "first_at"],
+                              ascending=[False, False, False, True, True], kind="stable").reset_index(drop=True)
+    return SystemicResult(frame, deviations, window_days, threshold)
+
+
+def _merge_same_deviations(clusters: pd.DataFrame) -> pd.DataFrame:
+    """A root-cause cluster and an SOP cluster of the very same deviations are one signal, two keys."""
+    if clusters.empty:
+        return clusters.assign(key=clusters["key"].astype(str))
+    merged: dict[tuple, dict] = {}
+    for row in clusters.to_dict("records"):
+        ids = tuple(sorted(row["deviation_ids"]))
+        if ids in merged:
+            merged[ids]["key"] = f"{merged[ids]['key']} · {row['key']}"
+            merged[ids]["surprise_p"] = min(merged[ids]["surprise_p"], row["surprise_p"])
+        else:
+            merged[ids] = {**row, "key": str(row["key"]), "deviation_ids": ids}
+    return pd.DataFrame(list(merged.values())).sort_values(
+        ["surprise_p", "n_sites", "first_at"], ascending=[True, False, True], kind="stable").reset_index(drop=True)

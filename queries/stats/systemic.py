@@ -1,0 +1,88 @@
+"""Systemic signals: the same root cause (or SOP) at two or more sites within a short window."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+logger = logging.getLogger(__name__)
+
+CLUSTER_COLUMNS = ("key_type", "key", "first_at", "last_at", "n_sites", "n_deviations", "sites",
+                   "deviation_ids", "expected", "surprise_p")
+
+
+def systemic_clusters(
+    deviations: pd.DataFrame,
+    key: str = "root_cause_code",
+    window_days: int = 14,
+    min_sites: int = 2,
+    reference: pd.DataFrame | None = None,
+    reference_days: int = 365,
+) -> pd.DataFrame:
+    """Groups of deviations with the same ``key`` value at ``min_sites`` or more sites within ``window_days``.
+
+    ``deviations`` needs ``deviation_id, site_id, occurred_at`` and the ``key`` column. Per key value,
+    in time order: a window opens at the earliest deviation not yet in a cluster and holds every
+    deviation of that value up to ``window_days`` later; if they span ``min_sites`` sites the window is a
+    cluster (its deviations are consumed), otherwise the window moves on to the next deviation. So a
+    cluster never spans more than the window, and each deviation is in at most one cluster.
+
+    A popular root cause meets this rule by chance now and then, so each cluster carries how surprising it
+    is: ``expected`` = the key's network rate over the ``reference_days`` before the cluster (from
+    ``reference``, default ``deviations``) times the window, and ``surprise_p`` = P(N >= n_deviations)
+    for N ~ Poisson(expected). That tail probability is a ranking aid, not a test: it is not corrected for
+    scanning many keys and windows.
+    """
+    if window_days <= 0 or min_sites < 2:
+        raise ValueError(f"need window_days > 0 and min_sites >= 2, got {window_days!r}, {min_sites!r}")
+    reference = deviations if reference is None else reference
+    window = pd.Timedelta(days=window_days)
+    rows = []
+    data = deviations.dropna(subset=[key]).sort_values(["occurred_at", "deviation_id"], kind="stable")
+    for value, group in data.groupby(key, sort=True):
+        times = pd.to_datetime(group["occurred_at"]).to_numpy()
+        sites = group["site_id"].to_numpy()
+        ids = group["deviation_id"].to_numpy()
+        i = 0
+        while i < len(group):
+            inside = np.flatnonzero((times >= times[i]) & (times <= times[i] + window.to_timedelta64()))
+            inside = inside[inside >= i]
+            if len(set(sites[inside])) >= min_sites:
+                first, last = pd.Timestamp(times[inside[0]]), pd.Timestamp(times[inside[-1]])
+                expected = _expected(reference, key, value, first, reference_days, window_days)
+                rows.append({
+                    "key_type": key, "key": value, "first_at": first, "last_at": last,
+                    "n_sites": len(set(sites[inside])), "n_deviations": len(inside),
+                    "sites": tuple(sorted(set(sites[inside]))), "deviation_ids": tuple(ids[inside]),
+                    "expected": expected,
+                    "surprise_p": float(stats.poisson.sf(len(inside) - 1, expected)) if expected > 0 else 0.0,
+                })
+                i = int(inside[-1]) + 1
+            else:
+                i += 1
+    frame = pd.DataFrame(rows, columns=list(CLUSTER_COLUMNS))
+    return frame.sort_values(["surprise_p", "n_sites", "first_at"], ascending=[True, False, True],
+                             kind="stable").reset_index(drop=True)
+
+
+def _expected(reference: pd.DataFrame, key: str, value, before: pd.Timestamp, reference_days: int,
+              window_days: int) -> float:
+    """Deviations of ``value`` expected network-wide in a window, from the rate before the cluster."""
+    occurred = pd.to_datetime(reference["occurred_at"])
+    prior = reference[(occurred < before) & (occurred >= before - pd.Timedelta(days=reference_days))]
+    return float((prior[key] == value).sum()) / reference_days * window_days
+
+
+def clusters_for_keys(deviations: pd.DataFrame, keys: Sequence[str] = ("root_cause_code", "sop_id"),
+                      **kwargs) -> pd.DataFrame:
+    """:func:`systemic_clusters` for several keys, one frame, most surprising first."""
+    parts = [systemic_clusters(deviations, key=k, **kwargs) for k in keys]
+    parts = [p for p in parts if not p.empty]
+    if not parts:
+        return pd.DataFrame(columns=list(CLUSTER_COLUMNS))
+    return pd.concat(parts, ignore_index=True).sort_values(
+        ["surprise_p", "n_sites", "first_at"], ascending=[True, False, True], kind="stable").reset_index(drop=True)

@@ -1,0 +1,74 @@
+"""Exact Poisson and binomial funnel limits against values computed by hand from the pmf."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from queries.stats.funnel import binomial_funnel_limits, funnel_position, poisson_funnel_limits
+
+
+def test_poisson_limits_by_hand() -> None:
+    """Rate 0.5 per batch, 10 batches: counts ~ Poisson(5).
+
+    P(R<=0) = e^-5 = 0.0067379, P(R<=1) = 6 e^-5 = 0.0404277: for p = 0.025 the smallest count with
+    P(R<=r) >= p is r = 1, alpha = (0.0404277 - 0.025) / (0.0404277 - 0.0067379) = 0.457934, so the
+    lower 95 % limit is (1 - 0.457934) / 10 = 0.0542066 deviations per batch.
+    P(R<=9) = 0.9681719, P(R<=10) = 0.9863047: for p = 0.975, r = 10, alpha = 0.623441, upper
+    (10 - 0.623441) / 10 = 0.9376559.
+    p = 0.001: r = 0 (P(R<=0) = 0.0067 >= 0.001), alpha = (0.0067379 - 0.001) / 0.0067379 = 0.851587,
+    0 - 0.85 < 0: clipped to 0. p = 0.999: P(R<=12) = 0.9979811, P(R<=13) = 0.9993020, r = 13,
+    alpha = 0.228646, upper (13 - 0.228646) / 10 = 1.2771354.
+    """
+    limits = poisson_funnel_limits([10], rate=0.5).iloc[0]
+    assert limits["expected"] == pytest.approx(5.0)
+    assert limits["lower_95"] == pytest.approx(0.0542066, abs=1e-6)
+    assert limits["upper_95"] == pytest.approx(0.9376559, abs=1e-6)
+    assert limits["lower_99.8"] == 0.0
+    assert limits["upper_99.8"] == pytest.approx(1.2771354, abs=1e-6)
+
+
+def test_binomial_limits_by_hand() -> None:
+    """Proportion 0.3, 20 batches: R ~ Binomial(20, 0.3).
+
+    P(R<=1) = 0.0076373, P(R<=2) = 0.0354831 -> r = 2 for p = 0.025, alpha = (0.0354831 - 0.025) /
+    (0.0354831 - 0.0076373) = 0.376470, lower (2 - 0.376470) / 20 = 0.0811765.
+    P(R<=9) = 0.9520381, P(R<=10) = 0.9828552 -> r = 10 for p = 0.975, alpha = 0.254897, upper
+    (10 - 0.254897) / 20 = 0.4872551.
+    """
+    limits = binomial_funnel_limits([20], proportion=0.3, coverage=0.95).iloc[0]
+    assert limits["lower_95"] == pytest.approx(0.0811765, abs=1e-6)
+    assert limits["upper_95"] == pytest.approx(0.4872551, abs=1e-6)
+    assert "lower_99.8" not in limits.index
+
+
+def test_funnel_narrows_with_exposure_and_keeps_index() -> None:
+    exposures = pd.Series([5, 50, 500], index=["small", "mid", "large"])
+    limits = poisson_funnel_limits(exposures, rate=0.3)
+    assert list(limits.index) == ["small", "mid", "large"]
+    width = limits["upper_99.8"] - limits["lower_99.8"]
+    assert width.is_monotonic_decreasing
+    # Large exposure: the exact limits approach the normal approximation rate +/- z sqrt(rate / n).
+    assert limits.loc["large", "upper_95"] == pytest.approx(0.3 + 1.96 * math.sqrt(0.3 / 500), abs=3e-3)
+
+
+def test_zero_exposure_and_zero_rate() -> None:
+    limits = poisson_funnel_limits([0, 4], rate=0.0)
+    assert np.isnan(limits.loc[0, "upper_95"])
+    assert limits.loc[1, "upper_95"] == 0.0 and limits.loc[1, "lower_95"] == 0.0
+    with pytest.raises(ValueError):
+        poisson_funnel_limits([4], rate=-0.1)
+    with pytest.raises(ValueError):
+        binomial_funnel_limits([4], proportion=1.5)
+
+
+def test_funnel_position_names_the_outermost_limit_crossed() -> None:
+    row = poisson_funnel_limits([10], rate=0.5).iloc[0]
+    assert funnel_position(0.5, row) == "within 95 %"
+    assert funnel_position(1.0, row) == "above 95 %"
+    assert funnel_position(1.3, row) == "above 99.8 %"
+    assert funnel_position(0.05, row) == "below 95 %"
+    assert funnel_position(float("nan"), row) == "no data"

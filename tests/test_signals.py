@@ -1,0 +1,200 @@
+"""The sample network's stories seen by the signal and comparability layers (DuckDB sample warehouse).
+
+The numbers printed here (drift lead time, backtest figures) are the ones the issue's note reports; run
+with `-s` to see them.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+import pandas as pd
+import pytest
+from conftest import TEST_END
+
+from queries import comparability, proposals, risk, sensor_drift, signals
+from queries.kpis import NETWORK, kpi_frame
+from queries.scope import NotFound, build_scope
+from sample_data.network import Stories
+
+STORIES = Stories.from_end(TEST_END)
+SITES = ["ATL", "BOS", "CHI", "DEN", "HUB", "NYC", "PHX", "SEA", "SFO"]
+
+
+def scope(days=90, role="leadership", own_site=None):
+    return build_scope(user_id="tester", role=role, own_site=own_site, all_sites=SITES, end=TEST_END, days=days)
+
+
+# --- (a) CHI grade B temperature drift -----------------------------------------------------------------
+@pytest.mark.parametrize("days", [90, 180])
+def test_drift_warning_precedes_the_chi_action_excursion(sample_warehouse, days):
+    result = sensor_drift.analyse(sample_warehouse, scope(days).for_site("CHI"))
+    row = result.summary.set_index("sensor_id").loc["CHI-B1-T"]
+    first_action = row["first_action_at"]
+    # The story's valve failure: the first action-level excursion of CHI-B1-T in the window.
+    assert abs(first_action - pd.Timestamp(STORIES.drift_event_start)) <= pd.Timedelta(hours=2)
+    lead = row["lead_time_days"]
+    print(f"\nCHI-B1-T drift warning lead time ({days}-day window): {lead:.1f} days before the action excursion "
+          f"at {first_action:%Y-%m-%d %H:%M}")
+    assert lead >= 3
+    chart = result.charts["CHI-B1-T"]
+    episodes = sensor_drift.warning_episodes(chart.frame["warning"])
+    known = episodes["known_from"].iloc[0]
+    # Credited to the drift, not to anything before it (the drift starts 100 days before the end).
+    assert known > pd.Timestamp(STORIES.drift_start)
+    assert row["n_peers"] == 3  # adjusted by the three other CHI temperature sensors
+
+
+def test_season_alone_raises_few_warnings(sample_warehouse):
+    """Without the common-mode adjustment every temperature and humidity sensor warns each winter; with it,
+    a sustained warning on a sensor other than the drifting one is the exception."""
+    result = sensor_drift.analyse(sample_warehouse, scope(180))
+    others = result.summary[result.summary["sensor_id"] != "CHI-B1-T"]
+    warned = [sid for sid, chart in result.charts.items()
+              if sid != "CHI-B1-T" and chart.frame["warning"].any()]
+    print(f"\nsensors other than CHI-B1-T with a warning in 180 days: {len(warned)} of {len(others)}")
+    assert len(warned) <= 0.2 * len(others)
+
+
+# --- (b) the DOC-ENTRY cluster at ATL and DEN -------------------------------------------------------------
+def test_doc_entry_cluster_is_flagged_with_the_outdated_sop(sample_warehouse):
+    result = signals.systemic_signals(sample_warehouse, scope(90), window_days=14)
+    story = result.clusters[result.clusters["key"].str.contains("DOC-ENTRY")]
+    assert len(story) == 1
+    cluster = story.iloc[0]
+    assert cluster["sites"] == ("ATL", "DEN") and cluster["n_deviations"] == 2
+    assert cluster["first_at"] == pd.Timestamp(STORIES.cluster_first)
+    assert cluster["last_at"] == pd.Timestamp(STORIES.cluster_second)
+    assert cluster["sop_behind_sites"] == ("ATL", "DEN")  # both still run the superseded SOP-014
+    listed = result.deviations[result.deviations["cluster_id"] == cluster["cluster_id"]]
+    assert sorted(listed["site_id"]) == ["ATL", "DEN"] and set(listed["root_cause_code"]) == {"DOC-ENTRY"}
+    proposed = proposals.from_systemic(result)
+    assert any("DOC-ENTRY" in p["signal"] and "SOP-014" in p["proposed_action"] for p in proposed)
+    assert all(p["status"].startswith("proposed") for p in proposed)
+
+
+def test_site_manager_sees_the_cluster_with_the_other_site_anonymised(sample_warehouse):
+    result = signals.systemic_signals(sample_warehouse, scope(90, "site_manager", "ATL"), window_days=14)
+    cluster = result.clusters[result.clusters["key"].str.contains("DOC-ENTRY")].iloc[0]
+    assert cluster["sites"] == ("ATL",) and cluster["other_sites"] == 1
+    assert cluster["sop_behind_other_sites"] == 1
+    assert set(result.deviations["site_id"]) == {"ATL"}  # no other site's deviation, in any cluster
+    assert all(set(c) <= {"ATL"} for c in result.clusters["sites"])
+
+
+# --- (d) SEA onboarded 300 days before the end, converging over its first months ---------------------------
+def test_sea_converges_to_the_network_after_onboarding(sample_warehouse):
+    trajectory = comparability.onboarding_trajectory(sample_warehouse, scope(365), "SEA")
+    story = trajectory[trajectory["cqa"].isin(["viability_pct", "transduction_pct"])]
+    by_period = story.groupby("period")["std_difference"].apply(lambda s: s.abs().mean())
+    print("\nSEA mean |standardised difference| (viability, transduction) by 60-day period: "
+          + ", ".join(f"{v:.2f}" for v in by_period))
+    assert len(by_period) == 5
+    early, late = by_period.loc[[1, 2]].mean(), by_period.loc[[4, 5]].mean()
+    assert early > 2 * late
+    # Viability starts below the network (the story's -6 points), ends level with it.
+    viability = story[story["cqa"] == "viability_pct"].groupby("period")["std_difference"].mean()
+    assert viability.loc[1] < -0.5 and abs(viability.loc[5]) < 0.5
+    summary = comparability.trajectory_summary(trajectory)
+    assert summary["equivalent_pct"].iloc[-1] >= summary["equivalent_pct"].iloc[0]
+
+
+def test_onboarding_view_is_scoped(sample_warehouse):
+    with pytest.raises(NotFound):
+        comparability.onboarding_trajectory(sample_warehouse, scope(365, "site_manager", "CHI"), "SEA")
+    assert comparability.recently_onboarded(sample_warehouse, scope(365)) == ["SEA"]
+
+
+# --- comparability -------------------------------------------------------------------------------------
+def test_comparability_for_a_site_manager_pools_the_other_sites(sample_warehouse):
+    result = comparability.comparability(sample_warehouse, scope(180, "site_manager", "CHI"), "CD19 CAR-T")
+    assert set(result.tost["site_id"]) == {"CHI"}
+    assert set(result.distributions["site_id"]) == {"CHI", comparability.REFERENCE}
+    assert result.reference_label == "Other sites (pooled)"
+    assert set(result.capability["site_id"]) == {"CHI", NETWORK}
+    assert set(result.funnel["site_id"]) == {"CHI"}
+    assert set(result.scores["site_id"]) == {"CHI", NETWORK}
+
+
+def test_cpk_uses_the_specification_table(sample_warehouse):
+    result = comparability.comparability(sample_warehouse, scope(180), "CD19 CAR-T")
+    viability = result.capability[(result.capability["site_id"] == "ATL") & (result.capability["cqa"] == "viability_pct")]
+    batches = comparability.window_batches(sample_warehouse, scope(180))
+    values = batches[(batches["site_id"] == "ATL") & (batches["product"] == "CD19 CAR-T")]["viability_pct"].dropna()
+    # Viability has only a lower limit (70 %): Cpk = (mean - 70) / (3 sd).
+    assert viability["cpk"].iloc[0] == pytest.approx((values.mean() - 70.0) / (3 * values.std(ddof=1)))
+    assert viability["lower_limit"].iloc[0] == 70.0
+
+
+def test_deviation_funnel_uses_the_catalogue_rate(sample_warehouse):
+    funnel, curve, rate = comparability.deviation_funnel(sample_warehouse, scope(365))
+    frame = kpi_frame(sample_warehouse, scope(365), ["deviation_rate"])
+    network = frame[frame["site_id"] == NETWORK].iloc[0]
+    assert rate == pytest.approx(network["numerator"] / network["denominator"])
+    assert set(funnel["site_id"]) == set(SITES)
+    assert (curve["upper_99.8"] >= curve["upper_95"]).all()
+    inside = funnel["rate"].between(funnel["lower_99.8"], funnel["upper_99.8"])
+    assert inside.sum() >= len(funnel) - 2  # a common-cause network: at most a couple outside 99.8 %
+
+
+# --- risk model ----------------------------------------------------------------------------------------
+def test_risk_backtest_gives_finite_figures(sample_warehouse):
+    result = risk.network_risk(sample_warehouse, scope(90))
+    bt = result.backtest
+    print(f"\nrisk backtest {bt.months[0]:%Y-%m}..{bt.months[-1]:%Y-%m}: precision {bt.precision:.2f}, recall "
+          f"{bt.recall:.2f}, ROC AUC {bt.roc_auc:.2f}, base rate {bt.base_rate:.2f} (n = {bt.n}, "
+          f"{bt.n_positive} with an event, {bt.n_flagged} flagged)")
+    for value in (bt.precision, bt.recall, bt.roc_auc, bt.base_rate):
+        assert value is not None and math.isfinite(value) and 0 <= value <= 1
+    assert len(bt.months) == 12 and bt.n >= 80
+    # No look-ahead: every month was predicted by a model trained on earlier outcomes only.
+    assert bt.predictions["month"].min() > result.rows.dropna(subset=["label"])["month"].min()
+    current = result.current
+    assert set(current["site_id"]) == set(SITES) and current["risk"].between(0, 1).all()
+    assert current["oversight_share"].sum() == pytest.approx(1.0)
+    assert (current["tier"] == "enhanced").sum() == 3  # the top third of nine sites
+
+
+def test_prediction_accuracy_kpi_is_the_backtest_auc(sample_warehouse):
+    frame = kpi_frame(sample_warehouse, scope(90), ["prediction_accuracy", "prevented_failures"])
+    accuracy = frame[(frame["kpi_id"] == "prediction_accuracy") & (frame["site_id"] == NETWORK)].iloc[0]
+    bt = risk.network_risk(sample_warehouse, scope(90)).backtest
+    assert accuracy["value"] == pytest.approx(bt.roc_auc)
+    assert accuracy["base_rate"] == pytest.approx(bt.base_rate)
+    prevented = frame[(frame["kpi_id"] == "prevented_failures") & (frame["site_id"] == NETWORK)].iloc[0]
+    # The CHI warning was acted on (alert excursions acknowledged) but the valve still failed: not prevented.
+    assert prevented["denominator"] >= 1 and prevented["value"] == 0
+
+
+def test_risk_view_shows_a_site_manager_only_their_site(sample_warehouse):
+    view = risk.risk_view(sample_warehouse, scope(90, "site_manager", "CHI"))
+    assert list(view.ranking["site_id"]) == ["CHI"]
+    assert view.n_sites == len(SITES) and view.network_median_risk is not None
+
+
+# --- control charts ---------------------------------------------------------------------------------
+def test_cqa_chart_limits_come_from_the_phase_one_baseline(sample_warehouse):
+    sc = scope(365)
+    chart = signals.cqa_chart(sample_warehouse, sc, "SEA", "CD19 CAR-T", "viability_pct")
+    assert (pd.to_datetime(chart["started_at"]) >= pd.Timestamp(sc.start)).all()
+    batches = signals.scoped_batches(sample_warehouse, sc, "SEA")
+    first = batches[(batches["product"] == "CD19 CAR-T")].sort_values("started_at")
+    for version, seg in first.groupby("process_version"):
+        values = seg["viability_pct"].dropna().to_numpy()[: signals.BASELINE_BATCHES]
+        line = chart.loc[chart["process_version"] == version, "center"]
+        if len(line) and len(values) >= signals.MIN_BASELINE_BATCHES:
+            assert line.iloc[0] == pytest.approx(values.mean())
+    with pytest.raises(NotFound):
+        signals.cqa_chart(sample_warehouse, scope(90, "site_manager", "CHI"), "ATL", "CD19 CAR-T", "viability_pct")
+
+
+def test_window_stops_at_scope_end(sample_warehouse):
+    """Nothing after the scope's end leaks into the drift or the systemic signals."""
+    early = build_scope(user_id="t", role="leadership", own_site=None, all_sites=SITES,
+                        end=TEST_END - timedelta(days=70), days=90)
+    result = sensor_drift.analyse(sample_warehouse, early.for_site("CHI"))
+    assert result.summary.set_index("sensor_id").loc["CHI-B1-T", "action_excursions"] == 0
+    assert result.charts["CHI-B1-T"].frame.index.max() < pd.Timestamp(early.end)
+    clusters = signals.systemic_signals(sample_warehouse, early).clusters
+    assert not clusters["key"].str.contains("DOC-ENTRY").any()

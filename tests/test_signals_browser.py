@@ -1,0 +1,41 @@
+"""The signals and comparability pages in headless Chromium, with screenshots for review."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from conftest import sign_in
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.browser
+
+
+def test_signals_and_comparability_pages(page: Page, live_url, output_dir, console_errors):
+    sign_in(page, live_url, "t.leader")
+    expect(page.locator("#whoami")).to_contain_text("Quality leadership", timeout=15000)
+    page.get_by_role("link", name="Signals").click()
+    expect(page).to_have_url(f"{live_url}/signals")
+
+    page.goto(f"{live_url}/signals?site=CHI")
+    expect(page.locator("#signals-drift-lead")).to_contain_text(
+        re.compile(r"The warning came \d+\.\d days before the first action-level excursion"), timeout=30000)
+    expect(page.locator("#signals-imr .main-svg").first).to_be_visible()
+    expect(page.locator("#signals-drift .main-svg").first).to_be_visible()
+    expect(page.locator(".systemic-cluster").first).to_be_visible(timeout=30000)
+    expect(page.locator("#signals-page")).to_contain_text("DOC-ENTRY")
+    expect(page.locator("#signals-backtest")).to_contain_text("ROC AUC", timeout=30000)
+    expect(page.locator("#signals-risk-table tbody tr")).to_have_count(9)
+    expect(page.locator("#signals-proposals-table tbody tr").first).to_be_visible()
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(output_dir / "signals.png"), full_page=True)
+
+    page.get_by_role("link", name="Comparability").click()
+    expect(page).to_have_url(f"{live_url}/comparability")
+    expect(page.locator("#comparability-tost tbody tr").first).to_be_visible(timeout=30000)
+    expect(page.locator("#comparability-cpk tbody tr").first).to_be_visible()
+    expect(page.locator("#comparability-funnel .main-svg").first).to_be_visible()
+    expect(page.locator("#comparability-page")).to_contain_text("Onboarding: SEA")
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(output_dir / "comparability.png"), full_page=True)
+    assert not [e for e in console_errors if "Content Security Policy" in e or "Refused" in e], console_errors

@@ -1,0 +1,119 @@
+"""Signals and comparability callbacks answered to crafted requests: numbers for the right users, 'not
+found' for a forged site, 403 for roles without the pages, and no other site's rows for a site manager."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from conftest import dash_call
+
+from dashboard import ids
+
+IMR = [ids.SIG_IMR, ids.SIG_IMR_SUMMARY, ids.SIG_IMR_TABLE]
+DRIFT = [ids.SIG_SENSOR, ids.SIG_DRIFT, ids.SIG_DRIFT_SUMMARY, ids.SIG_DRIFT_TABLE]
+SYSTEMIC = [ids.SIG_SYSTEMIC]
+RISK = [ids.SIG_RISK, ids.SIG_PROPOSALS, ids.SIG_AS_OF]
+COMPARABILITY = [ids.CMP_BODY, ids.CMP_AS_OF]
+OTHER_SITES = ("ATL", "BOS", "DEN", "HUB", "NYC", "PHX", "SEA", "SFO")
+
+
+def imr_inputs(site, product="CD19 CAR-T", cqa="viability_pct", rules="nelson"):
+    return {f"{ids.SIG_WINDOW}.value": 180, f"{ids.SIG_SITE}.value": site, f"{ids.SIG_PRODUCT}.value": product,
+            f"{ids.SIG_CQA}.value": cqa, f"{ids.SIG_RULES}.value": rules}
+
+
+def drift_inputs(site, sensor=None):
+    return {f"{ids.SIG_WINDOW}.value": 90, f"{ids.SIG_SITE}.value": site, f"{ids.SIG_SENSOR}.value": sensor}
+
+
+def response(resp) -> dict:
+    assert resp.status_code == 200, resp.data[:300]
+    return resp.get_json()["response"]
+
+
+def test_leader_gets_the_chi_drift_story(make_client, hub_app):
+    body = response(dash_call(make_client("t.leader"), hub_app, DRIFT, drift_inputs("CHI")))
+    assert body[ids.SIG_SENSOR]["value"] == "CHI-B1-T"  # the sensor whose warning preceded an excursion
+    lead = json.dumps(body[ids.SIG_DRIFT_SUMMARY]["children"])
+    days = float(re.search(r"The warning came ([\d.]+) days before the first action-level excursion", lead).group(1))
+    assert days >= 3
+    assert "CHI-B1-T" in json.dumps(body[ids.SIG_DRIFT]["figure"]["layout"]["title"])
+
+
+def test_leader_gets_a_control_chart_with_limits(make_client, hub_app):
+    body = response(dash_call(make_client("t.leader"), hub_app, IMR, imr_inputs("SEA", rules="western_electric")))
+    figure = body[ids.SIG_IMR]["figure"]
+    names = {trace.get("name") for trace in figure["data"]}
+    assert {"batch result", "centre", "UCL / LCL"} <= names
+    summary = json.dumps(body[ids.SIG_IMR_SUMMARY]["children"])
+    assert "Western Electric" in summary and "first 20 batches of each process version" in summary
+    points = sum(len(t.get("x") or []) for t in figure["data"])
+    assert points < 3000 * len(figure["data"])
+
+
+@pytest.mark.parametrize("forged", ["ATL", "NOPE", "' OR 1=1 --", None, ["CHI", "ATL"], {"site": "ATL"}])
+def test_site_manager_forging_another_site_gets_not_found(make_client, hub_app, forged):
+    client = make_client("t.manager.chi")
+    for outputs, inputs in ((IMR, imr_inputs(forged)), (DRIFT, drift_inputs(forged, "ATL-B1-T"))):
+        resp = dash_call(client, hub_app, outputs, inputs)
+        assert resp.status_code == 200
+        text = json.dumps(resp.get_json())
+        assert "Site not found" in text
+        assert "ATL-" not in text and "DEN-" not in text  # no batch, sensor or deviation id of another site
+
+
+def test_site_manager_own_site_works_and_forged_sensor_is_ignored(make_client, hub_app):
+    body = response(dash_call(make_client("t.manager.chi"), hub_app, DRIFT, drift_inputs("CHI", "ATL-B1-T")))
+    assert body[ids.SIG_SENSOR]["value"].startswith("CHI-")
+    assert all(o["value"].startswith("CHI-") for o in body[ids.SIG_SENSOR]["options"])
+    assert "ATL-" not in json.dumps(body)
+
+
+def test_site_manager_sees_only_own_rows_in_systemic_risk_and_comparability(make_client, hub_app):
+    client = make_client("t.manager.chi")
+    systemic = json.dumps(response(dash_call(client, hub_app, SYSTEMIC, {
+        f"{ids.SIG_WINDOW}.value": 365, f"{ids.SIG_SYSTEMIC_WINDOW}.value": 30, f"{ids.SIG_SYSTEMIC_ALL}.value": ["all"]})))
+    assert "DEV-CHI" in systemic  # CHI's own deviations in cross-site clusters are listed
+    assert not re.search(r"DEV-(?!CHI)[A-Z]{3}-", systemic)
+    risk = response(dash_call(client, hub_app, RISK, {f"{ids.SIG_WINDOW}.value": 90,
+                                                      f"{ids.SIG_SYSTEMIC_WINDOW}.value": 14}))
+    table = json.dumps(risk[ids.SIG_RISK]["children"])
+    assert re.search(r"\"\d/9\"", table)  # CHI's rank among the nine sites, without the others' rows
+    assert not any(f'"{site}"' in table for site in OTHER_SITES)
+    assert not any(f"{site}-" in json.dumps(risk[ids.SIG_PROPOSALS]) for site in OTHER_SITES)
+    body = json.dumps(response(dash_call(client, hub_app, COMPARABILITY, {
+        f"{ids.CMP_WINDOW}.value": 180, f"{ids.CMP_PRODUCT}.value": "CD19 CAR-T"})))
+    assert "against the other sites (pooled)" in body and "CHI" in body
+    assert not any(f'"{site}"' in body or f"{site}-" in body for site in OTHER_SITES)
+
+
+def test_leader_comparability_names_every_site_and_links_from_the_overview(make_client, hub_app):
+    client = make_client("t.leader")
+    body = response(dash_call(client, hub_app, COMPARABILITY, {f"{ids.CMP_WINDOW}.value": 365,
+                                                               f"{ids.CMP_PRODUCT}.value": "BCMA CAR-T"}))
+    text = json.dumps(body[ids.CMP_BODY])
+    for site in ("ATL", "SEA", "CHI"):
+        assert f'"{site}"' in text
+    assert "Onboarding: SEA" in text and "against the network (all sites)" in text
+    overview = response(dash_call(client, hub_app, ["overview-tiles", "overview-grid", "overview-as-of"],
+                                  {"overview-window.value": 90}))
+    assert '"href": "/comparability"' in json.dumps(overview["overview-tiles"])
+
+
+@pytest.mark.parametrize("user_id", ["t.display", "t.admin"])
+def test_roles_without_the_pages_are_refused(make_client, hub_app, user_id):
+    client = make_client(user_id)
+    for outputs, inputs in ((IMR, imr_inputs("CHI")), (DRIFT, drift_inputs("CHI")),
+                            (COMPARABILITY, {f"{ids.CMP_WINDOW}.value": 90, f"{ids.CMP_PRODUCT}.value": "CD19 CAR-T"})):
+        resp = dash_call(client, hub_app, outputs, inputs)
+        assert resp.status_code == 403
+        assert b"CHI-" not in resp.data
+
+
+def test_pages_are_in_the_navigation_only_for_their_roles(make_client):
+    for user_id, expected in (("t.leader", True), ("t.manager.chi", True), ("t.auditor", True), ("t.display", False)):
+        layout = json.dumps(make_client(user_id).get("/_dash-layout").get_json())
+        assert ('"/signals"' in layout) is expected, user_id
+        assert ('"/comparability"' in layout) is expected, user_id
