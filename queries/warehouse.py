@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import logging
 import re
 import threading
@@ -29,6 +30,7 @@ _PARAM = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 SCOPE_PARAMS = frozenset({"sites", "network", "start", "end"})
 # Parameters bound as lists (rendered as IN (...)).
 LIST_PARAMS = frozenset({"sites", "ids"})
+COPY_CHUNK_ROWS = 200_000
 
 
 class QueryError(RuntimeError):
@@ -143,11 +145,14 @@ class Warehouse:
 
     # -- writes ------------------------------------------------------------------------------
     @contextmanager
-    def transaction(self):
-        """One transaction; everything inside commits together or not at all."""
+    def transaction(self, *, bulk: bool = False):
+        """One transaction; everything inside commits together or not at all.
+        bulk=True lifts the statement timeout for this transaction only (history loads, rebuilds)."""
         with self._write_lock:
             try:
                 with self.engine.begin() as conn:
+                    if bulk and self.dialect == "postgresql":
+                        conn.execute(text(load_sql("sql/pg_no_statement_timeout")))
                     yield conn
             except (QueryError, ValueError):
                 raise
@@ -180,9 +185,10 @@ class Warehouse:
             finally:
                 raw.unregister(view)
         else:
+            # COPY's text format in blocks, not row by row: \N is NULL, so '' stays an empty string.
             with raw.cursor() as cur, cur.copy(f"COPY {table} ({col_list}) FROM STDIN") as copy:
-                for row in frame.astype(object).where(frame.notna(), None).itertuples(index=False):
-                    copy.write_row(row)
+                for offset in range(0, len(frame), COPY_CHUNK_ROWS):
+                    copy.write(_copy_text(frame.iloc[offset:offset + COPY_CHUNK_ROWS]))
         return len(frame)
 
     # -- schema ------------------------------------------------------------------------------
@@ -222,6 +228,19 @@ class Warehouse:
 
     def safe_url(self) -> str:
         return re.sub(r"//([^:/@]+):[^@]+@", r"//\1:***@", self.url)
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(frame: pd.DataFrame) -> str:
+    """Rows in PostgreSQL COPY text format (tab-separated, \\N for NULL, backslash escapes)."""
+    frame = frame.copy()
+    for column in frame.columns:
+        if frame[column].dtype == object or pd.api.types.is_string_dtype(frame[column]):
+            frame[column] = frame[column].map(lambda v: v.translate(_COPY_ESCAPES) if isinstance(v, str) else v)
+    return frame.to_csv(index=False, header=False, sep="\t", na_rep="\\N", quoting=csv.QUOTE_NONE,
+                        escapechar=None, date_format="%Y-%m-%d %H:%M:%S.%f", lineterminator="\n")
 
 
 # Tables and columns open to bulk_insert, filled from the schema once it exists.

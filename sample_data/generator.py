@@ -46,7 +46,7 @@ def populate(warehouse: Warehouse, *, seed: int = 42, scale: str = "small", end:
     bar = tqdm(total=len(network.sensors) + OTHER_STEPS, desc=f"sample network ({scale})", unit="step",
                disable=not progress)
     try:
-        with warehouse.transaction() as conn:
+        with warehouse.transaction(bulk=True) as conn:
             def write(table: str, frame: pd.DataFrame) -> None:
                 warehouse.bulk_insert(conn, table, frame)
 

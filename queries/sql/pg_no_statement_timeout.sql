@@ -1,0 +1,2 @@
+-- PostgreSQL only: no statement timeout inside this one bulk transaction.
+SET LOCAL statement_timeout = 0
