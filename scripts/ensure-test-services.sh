@@ -53,4 +53,15 @@ if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
   echo "installing Mosquitto..."
   apt_install mosquitto
 fi
-echo "test services ready: chromium, PostgreSQL on $PG_HOST:$PG_PORT, mosquitto"
+# 4. axe-core for the accessibility tests (pinned in package.json + package-lock.json; npm registry).
+if ! command -v npm >/dev/null 2>&1; then
+  need_root npm "sudo apt-get install nodejs npm"
+  echo "installing Node.js and npm..."
+  apt_install nodejs npm
+fi
+ROOT_DIR="$(cd "$(dirname "$0")/.." && pwd)"
+if [ ! -f "$ROOT_DIR/node_modules/axe-core/axe.min.js" ] || [ "$ROOT_DIR/package-lock.json" -nt "$ROOT_DIR/node_modules/.package-lock.json" ]; then
+  echo "installing axe-core (npm ci)..."
+  (cd "$ROOT_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+echo "test services ready: chromium, PostgreSQL on $PG_HOST:$PG_PORT, mosquitto, axe-core"

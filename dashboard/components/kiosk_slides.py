@@ -12,7 +12,7 @@ import pandas as pd
 from dash import html
 
 from dashboard import context
-from dashboard.components.formatting import STATUS, format_target, format_value, is_missing
+from dashboard.components.formatting import STATUS, format_number, format_target, format_value, is_missing
 from queries import catalog
 from queries.kpis import NETWORK
 from queries.scope import Scope
@@ -63,11 +63,19 @@ def _tile(kpi: catalog.Kpi, row: dict | None, *, compare: str | None = None) -> 
     symbol, word, css = STATUS[status]
     return html.Div([
         html.Div(kpi.title, className="kiosk-tile-title"),
-        html.Div("suppressed" if suppressed else format_value(kpi, value), className="kiosk-tile-value"),
+        html.Div("suppressed" if suppressed else _value(kpi, value), className="kiosk-tile-value"),
         html.Div([html.Span(symbol, className="status-symbol", **{"aria-hidden": "true"}), f" {word}"],
                  className=f"kiosk-tile-status {css}"),
         html.Div(format_target(kpi) + (f" · {compare}" if compare else ""), className="kiosk-tile-target"),
     ], className=f"kiosk-tile {css}-border")
+
+
+def _value(kpi: catalog.Kpi, value) -> list:
+    """The number large and its unit small, so '0.31 per batch' stays on one line on a tile."""
+    text, number = format_value(kpi, value), format_number(kpi, value)
+    if is_missing(value) or not text.startswith(number):
+        return [text]
+    return [number, html.Span(text[len(number):], className="kiosk-unit")]
 
 
 def _row(frame: pd.DataFrame, kpi_id: str, site_id: str) -> dict | None:
@@ -124,11 +132,21 @@ def excursions_slide(slide: Slide, scope: Scope, frame: pd.DataFrame, sites: pd.
     head = html.Tr([html.Th(h, scope="col") for h in ("Site", "Open action", "Open alert", "Sensors reporting")])
     rows = [html.Tr([html.Th(f"{r['site_id']}", scope="row"),
                      html.Td(_count(r.get("open_action"), "action")), html.Td(_count(r.get("open_alert"), "alert")),
-                     html.Td(f"{int(r['sensors_fresh'])} of {int(r['sensors'])}")])
+                     html.Td(_reporting(r))])
             for r in status.to_dict("records")]
     return [html.H1("Live excursions", className="kiosk-title"),
             html.Div(excursion_tiles.tiles(open_exc.head(8), now, link_sites=False), className="kiosk-excursions"),
             html.Table([html.Thead(head), html.Tbody(rows)], className="kiosk-grid")]
+
+
+def _reporting(r: dict):
+    fresh, total = int(r["sensors_fresh"]), int(r["sensors"])
+    if fresh == 0:
+        return html.Span([html.Span("–", className="status-symbol", **{"aria-hidden": "true"}),
+                          f" no live data ({total} sensors)"], className="status-none")
+    symbol, css = ("✓", "status-ok") if fresh == total else ("!", "status-near")
+    return html.Span([html.Span(symbol, className="status-symbol", **{"aria-hidden": "true"}),
+                      f" {fresh} of {total}"], className=css)
 
 
 def _count(value, level: str):

@@ -1,0 +1,113 @@
+"""Kiosk mode in headless Chromium: the playlist rotates, survives a lost session, and reads from afar.
+
+Screenshots at 1920x1080 and 3840x2160 go to test-output/; with ATMP_UPDATE_SCREENSHOTS=1 they also
+replace the reviewed copies in docs/screenshots/."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from queries import display_tokens, users
+
+pytestmark = pytest.mark.browser
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+SIZES = [(1920, 1080), (3840, 2160)]
+
+
+@pytest.fixture(scope="module")
+def token(sample_warehouse):
+    return display_tokens.create(sample_warehouse, user_id="t.display", label="browser test TV", created_by="test")
+
+
+def _visible_slide(page: Page) -> str:
+    return page.locator(".kiosk-slide:not([hidden])").get_attribute("aria-label")
+
+
+def _expected_slide(page: Page, titles: list[str], interval_s: int) -> str:
+    slot = page.evaluate(f"Math.floor(Date.now() / {interval_s * 1000})")
+    return titles[slot % len(titles)]
+
+
+def test_playlist_rotates_and_survives_reload_and_lost_session(page: Page, live_url, token, sample_warehouse,
+                                                                console_errors):
+    titles = ["Network overview", "Site CHI"]
+    page.goto(f"{live_url}/kiosk/login?token={token.token}&pages=overview,site:CHI&interval=5&refresh=60")
+    expect(page).to_have_url(re.compile(r"/kiosk\?pages=overview%2Csite%3ACHI&interval=5"))
+    expect(page.locator(".kiosk-slide:not([hidden]) .kiosk-tile").first).to_be_visible(timeout=20000)
+    expect(page.locator("#navbar")).to_be_hidden()
+    expect(page.locator("#kiosk-clock")).to_have_text(re.compile(r"^\d\d:\d\d:\d\d UTC$"))
+    expect(page.locator("#kiosk-as-of")).to_contain_text("Data as of 20")
+    seen = []
+    for _ in range(3):  # three slots: overview -> CHI -> overview (or the other way round)
+        current = _visible_slide(page)
+        seen.append(current)
+        expect(page.locator("#kiosk-position")).to_contain_text(f"{current} · ")
+        # (expect() polls from Python: the page's CSP rightly forbids the eval that wait_for_function needs)
+        expect(page.locator(".kiosk-slide:not([hidden])")).not_to_have_attribute("aria-label", current,
+                                                                                 timeout=8000)
+    assert seen[0] != seen[1] and seen[0] == seen[2] and set(seen) == set(titles)
+
+    # A reload continues the rotation from the clock, not from the first slide.
+    page.reload()
+    expect(page.locator(".kiosk-slide:not([hidden]) .kiosk-tile").first).to_be_visible(timeout=20000)
+    assert _visible_slide(page) in titles
+    page.wait_for_timeout(1200)
+    if _visible_slide(page) != _expected_slide(page, titles, 5):  # read across a slot boundary: once more
+        page.wait_for_timeout(1200)
+        assert _visible_slide(page) == _expected_slide(page, titles, 5)
+
+    # The session ends on the server (as after a restart with new keys): the screen notices, reloads,
+    # signs in again from its kiosk cookie, and keeps rotating.
+    logins_before = _count(sample_warehouse, "session resumed from the kiosk cookie")
+    users.end_sessions(sample_warehouse, "t.display")
+    origin = page.evaluate("performance.timeOrigin")
+    _wait_for_reload(page, origin, timeout_s=25)
+    expect(page.locator(".kiosk-slide:not([hidden]) .kiosk-tile").first).to_be_visible(timeout=20000)
+    assert _count(sample_warehouse, "session resumed from the kiosk cookie") == logins_before + 1
+    assert not [e for e in console_errors if "Content Security Policy" in e or "Refused" in e], console_errors
+
+
+def _wait_for_reload(page: Page, origin: float, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if page.evaluate("performance.timeOrigin") > origin:
+                return
+        except Exception:  # navigating right now
+            pass
+        page.wait_for_timeout(250)
+    raise AssertionError("the kiosk did not reload after its session ended")
+
+
+def _count(wh, reason: str) -> int:
+    entries = wh.query("sql/audit_all")
+    return int(((entries.action == "display_token_login") & (entries.reason == reason)).sum())
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_kiosk_screenshots(browser: Browser, live_url, token, output_dir, size):
+    width, height = size
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.goto(f"{live_url}/kiosk/login?token={token.token}&pages=overview&interval=3600")
+    for slide in ("overview", "excursions", "site:CHI"):
+        page.goto(f"{live_url}/kiosk?pages={slide}&interval=3600")
+        expect(page.locator(".kiosk-slide:not([hidden]) .kiosk-title")).to_be_visible(timeout=20000)
+        page.wait_for_timeout(800)
+        name = f"kiosk-{slide.replace(':', '-')}-{width}x{height}.png"
+        page.screenshot(path=str(output_dir / name))
+        # Nothing may spill out of the screen: a wall display cannot scroll.
+        overflow = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
+        assert overflow[0] <= width and overflow[1] <= height + 1, (slide, overflow)
+        if os.environ.get("ATMP_UPDATE_SCREENSHOTS") == "1":
+            DOCS.mkdir(parents=True, exist_ok=True)
+            shutil.copy(output_dir / name, DOCS / name)
+    context.close()
