@@ -18,6 +18,9 @@ from flask import (
     request,
     session,
 )
+from flask_limiter import Limiter
+from flask_limiter.errors import RateLimitExceeded
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
 from queries import audit, users
@@ -33,6 +36,13 @@ PUBLIC_PATHS = frozenset({"/login", "/healthz", "/_favicon.ico", "/favicon.ico",
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 bp = Blueprint("auth", __name__)
+# Login attempts are limited per client address and per user name; the store is shared between
+# workers when ATMP_RATE_LIMIT_STORAGE points at Redis (memory:// counts per process).
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+def _login_name() -> str:
+    return "user:" + (request.form.get("username") or "").strip().lower()[:100]
 
 
 class SessionUser(UserMixin):
@@ -92,7 +102,10 @@ def init_auth(server: Flask) -> None:
             return None
         return SessionUser(record)
 
+    server.config.update(RATELIMIT_STORAGE_URI=cfg.rate_limit_storage, RATELIMIT_HEADERS_ENABLED=True)
+    limiter.init_app(server)
     server.register_blueprint(bp)
+    server.register_error_handler(RateLimitExceeded, _too_many_attempts)
     server.before_request(_guard)
     server.after_request(_security_headers)
 
@@ -189,7 +202,16 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+def _too_many_attempts(exc: RateLimitExceeded):
+    audit.append(warehouse(), user_id=_login_name()[5:] or None, action="login_rate_limited",
+                 reason=f"more than {exc.limit.limit} from {request.remote_addr}")
+    return render_template_string(LOGIN_PAGE, error="Too many sign-in attempts. Wait a minute and try again.",
+                                  notice=None, next="/"), 429
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: settings().login_rate_per_address, methods=["POST"])
+@limiter.limit(lambda: settings().login_rate_per_user, key_func=_login_name, methods=["POST"])
 def login():
     notice = "You have been signed out." if request.args.get("signed_out") else None
     if request.method == "GET":

@@ -33,6 +33,9 @@ class Settings:
     min_batches_for_comparability: int = _setting(5, "Fewer batches than this: 'insufficient data'.")
     now: str = _setting("", "Pin 'now' (ISO UTC) for demos and tests; empty means the real clock.")
     secure_cookies: bool = _setting(False, "Mark the session cookie Secure (set when served over TLS).")
+    login_rate_per_address: str = _setting("20 per minute", "Sign-in attempts allowed per client address.")
+    login_rate_per_user: str = _setting("5 per minute", "Sign-in attempts allowed per user name.")
+    rate_limit_storage: str = _setting("memory://", "Rate-limit store; redis://host:6379 to share it between workers.")
     # --- live environmental monitoring (ingest/) ---
     mqtt_url: str = _setting(
         "", "MQTT broker (mqtt://host:port). Empty: embedded mode, the simulator feeds ingest in-process.")
@@ -50,7 +53,8 @@ class Settings:
         "demo", "Simulated drift: demo (particle burst and temperature rise in the first minute), "
                 "drift (slow rise to action), spikes (random short bursts), calm (no excursions).")
     ingest_batch_max: int = _setting(2000, "Most messages written in one ingest transaction.")
-    ingest_batch_wait_ms: int = _setting(50, "Longest wait to fill an ingest batch before it is written.")
+    ingest_batch_wait_ms: int = _setting(
+        10, "Longest wait to fill an ingest batch; under load batches fill while the previous one is written.")
     ingest_max_payload_bytes: int = _setting(4096, "Larger MQTT payloads are quarantined unread.")
     ingest_max_future_s: int = _setting(300, "Readings stamped further ahead of the clock are quarantined.")
     ingest_max_age_days: int = _setting(30, "Readings stamped longer ago are quarantined (clock faults).")

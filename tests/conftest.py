@@ -129,9 +129,19 @@ def hub_app(sample_warehouse):
     from dashboard.app import create_app
     from queries.settings import Settings
 
+    # Generous login limits: the suite logs in many times; test_auth tightens them where it tests them.
     settings = Settings.from_env({}, database_url=sample_warehouse.url, secret_key="test-secret-key",
-                                 now=TEST_END.isoformat())
-    return create_app(settings, sample_warehouse)
+                                 now=TEST_END.isoformat(), login_rate_per_address="10000 per minute",
+                                 login_rate_per_user="10000 per minute")
+    return ready(create_app(settings, sample_warehouse))
+
+
+def ready(app):
+    """Let the app take its callbacks now. Dash collects page callbacks in a process-wide list that
+    the first app to serve a request empties; with several apps in one test session (e.g. a live
+    monitoring app beside hub_app), each must take its own at once, or a later one gets none."""
+    app._setup_server()
+    return app
 
 
 def login(client, user_id: str, password: str = TEST_PASSWORD):

@@ -191,3 +191,35 @@ def test_login_is_audited_per_role(hub_app, sample_warehouse, user_id):
     role, site = PASSWORDS[user_id]
     assert json.loads(logins.iloc[-1].new_value) == {"role": role, "site_id": site}
     assert audit.verify(sample_warehouse).ok
+
+
+@pytest.fixture
+def strict_login_limits(hub_app, monkeypatch):
+    from dataclasses import replace
+
+    from dashboard.auth import limiter
+    relaxed = hub_app.server.extensions["atmp_settings"]
+    monkeypatch.setitem(hub_app.server.extensions, "atmp_settings",
+                        replace(relaxed, login_rate_per_user="5 per minute", login_rate_per_address="20 per minute"))
+    limiter.reset()
+    yield 5
+    limiter.reset()
+
+
+def test_login_attempts_are_rate_limited_per_user(hub_app, sample_warehouse, strict_login_limits):
+    limit = strict_login_limits
+    client = hub_app.server.test_client()
+    codes = [login(client, "t.auditor", f"wrong-password-{i}").status_code for i in range(limit + 1)]
+    assert codes[:limit] == [401] * limit
+    assert codes[limit] == 429
+    # Even the right password is refused while the user is locked out, and the lock is audited.
+    assert login(hub_app.server.test_client(), "t.auditor").status_code == 429
+    entries = sample_warehouse.query("sql/audit_all")
+    assert ((entries.action == "login_rate_limited") & (entries.user_id == "t.auditor")).any()
+
+
+def test_login_attempts_are_rate_limited_per_address(hub_app, strict_login_limits):
+    client = hub_app.server.test_client()
+    # 20 per minute per address, whatever the user names tried (a spray across many accounts).
+    codes = [login(client, f"spray-{i}", "wrong-password-123").status_code for i in range(21)]
+    assert codes[:20] == [401] * 20 and codes[20] == 429
