@@ -141,7 +141,8 @@ def deviation_funnel(wh: Warehouse, scope: Scope) -> tuple[pd.DataFrame, pd.Data
     batch started), network = sum over sum. Returns (sites, curve, network rate)."""
     frame = kpi_frame(wh, scope, ["deviation_rate"])
     network_rows = frame[frame["site_id"] == NETWORK]
-    sites = frame[(frame["site_id"] != NETWORK) & (frame["denominator"].fillna(0) > 0)].copy()
+    sites = frame[(frame["site_id"] != NETWORK) & (frame["denominator"].fillna(0) > 0)]
+    sites = sites.sort_values("site_id", kind="stable").reset_index(drop=True)
     if network_rows.empty or not network_rows["denominator"].fillna(0).iloc[0] > 0:
         return sites.assign(position="no data"), pd.DataFrame(), None
     rate = float(network_rows["numerator"].iloc[0]) / float(network_rows["denominator"].iloc[0])

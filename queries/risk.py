@@ -8,9 +8,6 @@ site's score.
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -33,6 +30,7 @@ from queries.stats.risk_model import (
     site_months,
 )
 from queries.stats.systemic import clusters_for_keys
+from queries.ttl_cache import TtlCache
 from queries.warehouse import Warehouse
 
 logger = logging.getLogger(__name__)
@@ -49,9 +47,7 @@ SOURCE_QUERIES = (
     "sql/signals/training_first_attempts_all_sites",
 )
 CACHE_SECONDS = 600
-_CACHE: OrderedDict[tuple, tuple[float, NetworkRisk]] = OrderedDict()
-_CACHE_LOCK = threading.Lock()
-_CACHE_SIZE = 8
+_CACHE: TtlCache[NetworkRisk] = TtlCache(size=8, seconds=CACHE_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -108,32 +104,27 @@ def network_risk(wh: Warehouse, scope: Scope, min_respondents: int = 5) -> Netwo
     """Backtest and current scores for every site as of the scope's end, truncated to the hour.
 
     Every query stops at that hour, so later data cannot change the result; it is cached per warehouse
-    and hour for ``CACHE_SECONDS`` (a back-dated import shows up at the next computation).
+    and hour for ``CACHE_SECONDS`` (a back-dated import shows up at the next computation). The result
+    covers every site: callers filter it (risk_view, prediction_accuracy_by_site).
     """
     end = pd.Timestamp(scope.end).floor("h").to_pydatetime()
-    key = (wh.url, end, min_respondents)
-    now = time.monotonic()
-    with _CACHE_LOCK:
-        hit = _CACHE.get(key)
-        if hit is not None and now - hit[0] < CACHE_SECONDS:
-            return hit[1]
-    at_hour = scope.with_window(scope.start, end)
-    events, sites, history_start = load_events(wh, at_hour, min_respondents)
-    rows = site_months(events, sites, history_start, pd.Timestamp(end))
+    return _CACHE.get_or_compute((wh.url, end, min_respondents),
+                                 lambda: _compute(wh, scope.with_window(scope.start, end), min_respondents))
+
+
+def _compute(wh: Warehouse, scope: Scope, min_respondents: int) -> NetworkRisk:
+    end = pd.Timestamp(scope.end)
+    events, sites, history_start = load_events(wh, scope, min_respondents)
+    rows = site_months(events, sites, history_start, end)
     result_backtest = backtest(rows, test_months=BACKTEST_MONTHS)
     model = fit(rows)
-    eligible = sorted(sites.loc[sites["onboarded_at"] <= pd.Timestamp(end), "site_id"])
-    current = features_at(events, eligible, pd.Timestamp(end))
+    eligible = sorted(sites.loc[sites["onboarded_at"] <= end, "site_id"])
+    current = features_at(events, eligible, end)
     if model is not None and eligible:
         scored = score(model, current).merge(current, on="site_id")
     else:
         scored = current.assign(risk=np.nan, drivers=[()] * len(current))
-    result = NetworkRisk(end, rows, result_backtest, allocate(scored), len(eligible))
-    with _CACHE_LOCK:
-        _CACHE[key] = (now, result)
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    return result
+    return NetworkRisk(scope.end, rows, result_backtest, allocate(scored), len(eligible))
 
 
 def allocate(scored: pd.DataFrame, share: float = FLAG_SHARE) -> pd.DataFrame:

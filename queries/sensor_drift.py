@@ -22,11 +22,13 @@ from queries.stats.early_warning import (
     lead_time,
     warning_episodes,
 )
+from queries.ttl_cache import TtlCache
 from queries.warehouse import Warehouse
 
 logger = logging.getLogger(__name__)
 
 BASELINE_DAYS = 60
+_CACHE: TtlCache[DriftResult] = TtlCache(size=32, seconds=600)
 DAY = pd.Timedelta(days=1)
 SUMMARY_COLUMNS = ["sensor_id", "site_id", "room_id", "room_name", "grade", "parameter", "unit", "n_peers",
                    "status", "warning_since", "episodes", "excursions", "action_excursions",
@@ -76,9 +78,17 @@ def analyse(wh: Warehouse, scope: Scope, params: DriftParameters | None = None) 
 
     Daily means are adjusted for the site's common mode (queries/stats/early_warning.py) before charting.
     For each action-level excursion in the window, the lead time is the time from the standing warning
-    on that sensor to the excursion's start.
+    on that sensor to the excursion's start. The analysis runs as of the window end truncated to the hour
+    (daily means only change at midnight) and is cached per warehouse, sites, window and parameters.
     """
     params = params or DriftParameters()
+    end = pd.Timestamp(scope.end).floor("h").to_pydatetime()
+    at_hour = scope.with_window(scope.start, end)
+    key = (wh.url, tuple(scope.site_ids), pd.Timestamp(scope.start).normalize(), end, params)
+    return _CACHE.get_or_compute(key, lambda: _analyse(wh, at_hour, params))
+
+
+def _analyse(wh: Warehouse, scope: Scope, params: DriftParameters) -> DriftResult:
     sensors = wh.query("sql/signals/sensors", scope=scope)
     excursions = wh.query("sql/signals/excursions", scope=scope)
     for column in ("started_at", "detected_at", "ended_at"):

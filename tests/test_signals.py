@@ -198,3 +198,37 @@ def test_window_stops_at_scope_end(sample_warehouse):
     assert result.charts["CHI-B1-T"].frame.index.max() < pd.Timestamp(early.end)
     clusters = signals.systemic_signals(sample_warehouse, early).clusters
     assert not clusters["key"].str.contains("DOC-ENTRY").any()
+
+
+# --- the same answers from PostgreSQL ------------------------------------------------------------------
+@pytest.mark.postgres
+def test_postgres_gives_the_same_signals(sample_warehouse, tmp_path):
+    """Every signal query is portable: the sample network on PostgreSQL tells the same stories, number
+    for number (drift lead time, clusters, the backtest, comparability)."""
+    from conftest import SAMPLE_SEED, make_warehouse
+
+    from sample_data.generator import populate
+
+    with make_warehouse("postgres", tmp_path) as pg:
+        populate(pg, seed=SAMPLE_SEED, scale="small", end=TEST_END, progress=False)
+        wh_a, wh_b = sample_warehouse, pg
+        drift_a = sensor_drift.analyse(wh_a, scope(90).for_site("CHI")).summary.set_index("sensor_id")
+        drift_b = sensor_drift.analyse(wh_b, scope(90).for_site("CHI")).summary.set_index("sensor_id")
+        assert drift_b.loc["CHI-B1-T", "lead_time_days"] == pytest.approx(drift_a.loc["CHI-B1-T", "lead_time_days"])
+        assert list(drift_b["status"]) == list(drift_a["status"])
+        keys_a = signals.systemic_signals(wh_a, scope(90)).clusters[["key", "sites", "flagged"]]
+        keys_b = signals.systemic_signals(wh_b, scope(90)).clusters[["key", "sites", "flagged"]]
+        assert keys_b.values.tolist() == keys_a.values.tolist()
+        bt_a, bt_b = risk.network_risk(wh_a, scope(90)).backtest, risk.network_risk(wh_b, scope(90)).backtest
+        assert (bt_b.precision, bt_b.recall, bt_b.n) == (bt_a.precision, bt_a.recall, bt_a.n)
+        assert bt_b.roc_auc == pytest.approx(bt_a.roc_auc)
+        cmp_a = comparability.comparability(wh_a, scope(180), "CD19 CAR-T")
+        cmp_b = comparability.comparability(wh_b, scope(180), "CD19 CAR-T")
+        assert cmp_b.tost["verdict"].tolist() == cmp_a.tost["verdict"].tolist()
+        assert cmp_b.capability["cpk"].tolist() == pytest.approx(cmp_a.capability["cpk"].tolist())
+        rates_a, rates_b = (c.funnel.set_index("site_id")["rate"].sort_index() for c in (cmp_a, cmp_b))
+        assert rates_b.index.tolist() == rates_a.index.tolist()
+        assert rates_b.tolist() == pytest.approx(rates_a.tolist())
+        chart_a = signals.cqa_chart(wh_a, scope(365), "SEA", "CD19 CAR-T", "vcn")
+        chart_b = signals.cqa_chart(wh_b, scope(365), "SEA", "CD19 CAR-T", "vcn")
+        assert chart_b["flagged"].tolist() == chart_a["flagged"].tolist()

@@ -99,3 +99,34 @@ def test_episodes_and_lead_time() -> None:
     # A warning known only at the event itself is detection, not warning.
     assert lead_time(episodes, pd.Timestamp("2026-03-02")) is None
     assert lead_time(warning_episodes(pd.Series(False, index=days)), pd.Timestamp("2026-03-10")) is None
+
+
+# --- Montgomery & Runger, Applied Statistics and Probability for Engineers, 3rd ed. (2002), Example 16-6,
+# Table 16-8 "The Tabular CUSUM for the Chemical Process Concentration Data": target 99, K = 1, H = 10.
+# Typed from a public transcription of the book's page 636 (the PDF text drops minus signs in the
+# x - 100 and 98 - x columns; the CUSUM columns are non-negative and unaffected).
+MR_CONCENTRATION = [102.0, 94.8, 98.3, 98.4, 102.0, 98.5, 99.0, 97.7, 100.0, 98.1,
+                    101.3, 98.7, 101.1, 98.4, 97.0, 96.7, 100.3, 101.4, 97.2, 101.0]  # fmt: skip
+MR_SH = [2.0, 0.0, 0.0, 0.0, 2.0, 0.5, 0.0, 0.0, 0.0, 0.0, 1.3, 0.0, 1.1, 0.0, 0.0, 0.0, 0.3, 1.7, 0.0, 1.0]
+MR_NH = [1, 0, 0, 0, 1, 2, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1, 2, 0, 1]
+MR_SL = [0.0, 3.2, 2.9, 2.5, 0.0, 0.0, 0.0, 0.3, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 2.3, 0.0, 0.0, 0.8, 0.0]
+MR_NL = [0, 1, 2, 3, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 2, 0, 0, 1, 0]
+
+
+def test_cusum_reproduces_montgomery_runger_table_16_8() -> None:
+    """The CUSUM the drift charts use, on the book's worked example: every sH, sL, nL as printed, and, as
+    the book concludes, no signal (both sums stay below H = 10).
+
+    One printed value disagrees: for observation 20 the book gives sH = 1.0 with nH = 0. nH counts the
+    consecutive periods with a non-zero sH (the book's own definition), and sH(19) = 0 < sH(20) = 1.0, so
+    nH(20) = 1: a misprint in the table, and the only value asserted against the definition instead.
+    """
+    from queries.stats.drift import cusum_tabular
+
+    chart = cusum_tabular(MR_CONCENTRATION, target=99.0, sigma=1.0, k=1.0, h=10.0)
+    assert chart["c_plus"].round(1).tolist() == MR_SH
+    assert chart["c_minus"].round(1).tolist() == MR_SL
+    assert chart["n_minus"].tolist() == MR_NL
+    assert chart["n_plus"].tolist()[:19] == MR_NH[:19]
+    assert chart["n_plus"].iloc[19] == 1  # printed as 0 in the book
+    assert not chart["signal_upper"].any() and not chart["signal_lower"].any()
