@@ -11,11 +11,12 @@ from dash import dcc, html
 from flask import Flask
 from flask_login import current_user
 
-from dashboard import ids
+from dashboard import errors, ids
 from dashboard.auth import init_auth
 from dashboard.context import PAGE_ROLES
 from dashboard.kiosk_auth import after_auth as kiosk_after_auth
 from dashboard.kiosk_auth import init_kiosk_auth
+from ingest.live import start_live_ingest
 from queries.settings import Settings
 from queries.warehouse import Warehouse
 
@@ -50,12 +51,15 @@ def create_app(settings: Settings | None = None, warehouse: Warehouse | None = N
         # name components that other pages' layouts hold. tests/test_callbacks_wired.py checks that
         # every callback id exists in some page's layout instead.
         suppress_callback_exceptions=True,
+        on_error=errors.on_callback_error,
     )
     app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)
     app.layout = shell
     # Built per response: Dash registers the page router's clientside callback (an inline script
     # that needs its hash) only when it sets itself up on its first request.
     server.extensions["atmp_csp"] = lambda: content_security_policy(app)
+    # Live monitoring: embedded simulator or in-app MQTT bridge, as the settings ask (ingest/live.py).
+    server.extensions["atmp_live"] = start_live_ingest(settings, server.extensions["atmp_warehouse"])
     return app
 
 
@@ -81,6 +85,7 @@ def shell():
     return html.Div([
         dcc.Location(id=ids.URL),
         navbar(),
+        errors.banners(),
         html.Main(dbc.Container(dash.page_container, fluid=True, className="page-body"), id="main"),
     ])
 

@@ -25,7 +25,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 
 from queries import audit, users
 from queries.users import UserRecord
-from queries.warehouse import Warehouse
+from queries.warehouse import Warehouse, WarehouseUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,8 @@ PUBLIC_PATHS = frozenset({"/login", "/healthz", "/_favicon.ico", "/favicon.ico",
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 bp = Blueprint("auth", __name__)
+OUTAGE_GRACE_S = 300
+_recently_verified: dict[str, tuple[float, UserRecord]] = {}  # session id -> (verified at, record)
 # Login attempts are limited per client address and per user name; the store is shared between
 # workers when ATMP_RATE_LIMIT_STORAGE points at Redis (memory:// counts per process).
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
@@ -97,15 +99,26 @@ def init_auth(server: Flask) -> None:
     @manager.user_loader
     def _load(session_id: str):
         user_id, _, version = session_id.rpartition(":")
-        record = users.get_user(warehouse(), user_id)
+        try:
+            record = users.get_user(warehouse(), user_id)
+        except WarehouseUnavailable:
+            # During a warehouse outage a session verified in the last few minutes keeps its identity,
+            # so pages can say what is wrong; no data can be read anyway. Older sessions get a 503.
+            cached = _recently_verified.get(session_id)
+            if cached and time.time() - cached[0] < OUTAGE_GRACE_S:
+                return SessionUser(cached[1])
+            raise
         if record is None or not record.active or str(record.session_version) != version:
+            _recently_verified.pop(session_id, None)
             return None
+        _recently_verified[session_id] = (time.time(), record)
         return SessionUser(record)
 
     server.config.update(RATELIMIT_STORAGE_URI=cfg.rate_limit_storage, RATELIMIT_HEADERS_ENABLED=True)
     limiter.init_app(server)
     server.register_blueprint(bp)
     server.register_error_handler(RateLimitExceeded, _too_many_attempts)
+    server.register_error_handler(WarehouseUnavailable, _warehouse_down)
     server.before_request(_guard)
     server.after_request(_security_headers)
 
@@ -200,6 +213,14 @@ def _safe_next(target: str | None) -> str:
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
     return target
+
+
+def _warehouse_down(exc: WarehouseUnavailable):
+    logger.error("%s", exc)
+    message = "The data warehouse is not reachable. Please try again in a minute."
+    if request.path.startswith("/_"):
+        return jsonify(error=message), 503
+    return render_template_string(LOGIN_PAGE, error=message, notice=None, next="/"), 503
 
 
 def _too_many_attempts(exc: RateLimitExceeded):

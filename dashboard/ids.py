@@ -4,6 +4,9 @@ from __future__ import annotations
 
 URL = "url"
 NAVBAR = "navbar"
+WAREHOUSE_BANNER = "warehouse-banner"
+ERROR_BANNER = "error-banner"
+HEALTH_TICK = "health-tick"
 
 # overview
 OV_WINDOW = "overview-window"
@@ -70,6 +73,30 @@ KIOSK_SLIDE = "kiosk-slide"
 
 def kiosk_slide(index: int) -> dict:
     return {"type": KIOSK_SLIDE, "index": index}
+
+# live monitoring (dashboard/pages/monitoring*.py, components/excursion_tiles.py, live_tiles.py)
+OV_EXC_TICK = "overview-excursions-tick"
+OV_EXC_TILES = "overview-excursion-tiles"
+OV_EXC_AS_OF = "overview-excursions-as-of"
+MON_TICK = "monitoring-tick"
+MON_SITES = "monitoring-sites"
+MON_AS_OF = "monitoring-as-of"
+MON_SITE_ID = "monitoring-site-id"
+MON_LIVE = "monitoring-live"
+MON_TREND_SENSOR = "monitoring-trend-sensor"
+MON_TREND_WINDOW = "monitoring-trend-window"
+MON_TREND = "monitoring-trend"
+MON_EXCURSIONS = "monitoring-excursions"
+MON_ACK_EXCURSION = "monitoring-ack-excursion"
+MON_ACK_COMMENT = "monitoring-ack-comment"
+MON_ACK_PASSWORD = "monitoring-ack-password"
+MON_ACK_SUBMIT = "monitoring-ack-submit"
+MON_ACK_RESULT = "monitoring-ack-result"
+EXCURSION_TILE = "excursion-tile"
+
+
+def excursion_tile(excursion_id: str) -> dict:
+    return {"type": EXCURSION_TILE, "excursion": excursion_id}
 
 # people (dashboard/pages/people.py)
 PPL_WINDOW = "people-window"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from queries.warehouse import Warehouse
+from queries.warehouse import Warehouse, WarehouseUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -61,9 +61,12 @@ def import_file(wh: Warehouse, table: str, path: str | Path) -> int:
     except Exception as exc:
         raise ImportError_([f"{path.name}: cannot be read ({type(exc).__name__}: {exc})"]) from exc
     frame = validate(raw, table_columns(wh, table), path.name)
+    logger.info("%s: %s rows valid; writing to %s in one transaction", path.name, len(frame), table)
     try:
         with wh.transaction() as conn:
             wh.bulk_insert(conn, table, frame)
+    except WarehouseUnavailable as exc:  # disk full, read-only file, server gone: nothing written
+        raise ImportError_([f"{path.name}: nothing was written: {exc}"]) from exc
     except Exception as exc:  # a constraint the database checks (duplicate key, CHECK): nothing written
         first_line = str(exc).splitlines()[0]
         raise ImportError_([f"{path.name}: the warehouse refused the rows ({first_line}); nothing was "

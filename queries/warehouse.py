@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING
 import pandas as pd
 from sqlalchemy import String, bindparam, create_engine, event, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from queries import data_version
 
 if TYPE_CHECKING:
     from queries.scope import Scope
@@ -97,6 +100,7 @@ class Warehouse:
             @event.listens_for(self.engine, "connect")
             def _utc(dbapi_conn, _record):
                 dbapi_conn.execute("SET TimeZone = 'UTC'")
+        data_version.install(self)  # writes change the data versions cache keys hold
 
     # -- reads -------------------------------------------------------------------------------
     def query(
@@ -154,6 +158,7 @@ class Warehouse:
                     if bulk and self.dialect == "postgresql":
                         conn.execute(text(load_sql("sql/pg_no_statement_timeout")))
                     yield conn
+                    data_version.before_commit(self, conn)
             except (QueryError, ValueError):
                 raise
             except Exception as exc:
@@ -175,6 +180,7 @@ class Warehouse:
         unknown = set(columns) - BULK_TABLES[table]
         if unknown:
             raise QueryError(f"bulk insert into {table}: unknown columns {sorted(unknown)}")
+        data_version.note_write(conn, table)
         col_list = ", ".join(columns)  # whitelisted above
         raw = conn.connection.dbapi_connection
         if self.dialect == "duckdb":
@@ -219,10 +225,15 @@ class Warehouse:
         self.engine.dispose()
 
     def _translate(self, exc: Exception) -> Exception:
+        """Connection, lock, disk and timeout failures become WarehouseUnavailable (with the reason);
+        anything else (a bug, a constraint) is returned unchanged."""
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         lowered = message.lower()
-        if any(s in lowered for s in ("could not set lock", "connection refused", "could not connect",
-                                      "read-only", "no space left", "unable to open", "server closed")):
+        unavailable = isinstance(exc, (OperationalError, InterfaceError)) or any(s in lowered for s in (
+            "could not set lock", "connection refused", "could not connect", "read-only", "read only",
+            "no space left", "unable to open", "server closed", "does not allow connections",
+            "terminating connection", "disk full", "cannot open file"))
+        if unavailable:
             return WarehouseUnavailable(f"warehouse {self.safe_url()} unavailable: {message}")
         return exc
 

@@ -1,0 +1,2 @@
+-- Health check: the warehouse answers.
+SELECT 1 AS ok
