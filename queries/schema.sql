@@ -7,6 +7,14 @@ CREATE TABLE IF NOT EXISTS schema_info (
     value TEXT NOT NULL
 );
 
+-- One row per data domain (live, quality): a random token replaced by every transaction that writes
+-- the domain's tables. Cache keys hold it, so new data invalidates cached answers (queries/data_version.py).
+CREATE TABLE IF NOT EXISTS data_versions (
+    domain TEXT PRIMARY KEY,
+    version TEXT NOT NULL,
+    changed_at TIMESTAMP NOT NULL
+);
+
 CREATE TABLE IF NOT EXISTS sites (
     site_id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
