@@ -108,8 +108,6 @@ PPL_BEHAVIOUR = "people-behaviour"
 PPL_TRAINING = "people-training"
 PPL_SOP = "people-sop"
 PPL_AS_OF = "people-as-of"
-PPL_EXPORT = "people-survey-export"
-PPL_DOWNLOAD = "people-survey-download"
 
 # signals (dashboard/pages/signals.py)
 SIG_WINDOW = "signals-window"

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dashboard import ids
 from dashboard.exports.sources import ITEMS
 
-PAGE_STATES = {"overview": ["overview-window"], "site": ["site-window", "site-id"]}
+PAGE_STATES = {"overview": ["overview-window"], "site": ["site-window", "site-id"], "people": ["people-window"]}
 
 
 def _sid(component_id) -> str:
@@ -24,7 +24,7 @@ def export_call(client, page: str, item: str, fmt: str, *, days=90, site_id=None
     formats = formats or (ITEMS[(page, item)].formats if (page, item) in ITEMS else (fmt,))
     buttons = [{"id": ids.export_button(page, item, f), "property": "n_clicks", "value": 1 if f == fmt else None}
                for f in formats]
-    state_values = {"overview-window": days, "site-window": days, "site-id": site_id}
+    state_values = {"overview-window": days, "site-window": days, "site-id": site_id, "people-window": days}
     state = [{"id": s["id"], "property": s["property"], "value": state_values[s["id"]]} for s in dep["state"]]
     payload = {
         "output": dep["output"],

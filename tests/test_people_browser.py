@@ -28,7 +28,7 @@ def test_people_page_shows_the_coaching_story(page: Page, live_url, output_dir, 
     expect(page.locator("#people-coaching-table")).to_contain_text("62 %", timeout=20000)
     expect(page.locator("#people-coaching-table")).to_contain_text("31 of 50")
     expect(page.locator("#people-coaching-table")).to_contain_text("0 of 22")
-    expect(page.locator("#people-index-teams .main-svg").first).to_be_visible()
+    expect(page.locator("#people-index-teams .main-svg").first).to_be_visible(timeout=20000)
     expect(page.locator("#people-behaviour-caveat")).to_contain_text("is a good sign")
     expect(page.locator("#people-behaviour-caveat")).to_contain_text("Correlation is not causation")
     expect(page.locator("#people-rho")).to_have_text(re.compile(r"^ρ = [+-]0\.\d\d · 95 % CI"))

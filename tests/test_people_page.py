@@ -4,6 +4,7 @@ the subtraction attacks through the team filter and through site versus network)
 from __future__ import annotations
 
 import base64
+import io
 import itertools
 import json
 
@@ -11,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import dash_call
+from export_helpers import downloaded, export_call
 
 from queries import people
 from queries.kpis import NETWORK
@@ -19,7 +21,6 @@ from queries.scope import build_scope
 SURVEY = ["people-survey"]
 TEAMS = ["people-teams"]
 WINDOW = ["people-behaviour", "people-training", "people-sop", "people-as-of"]
-EXPORT = ["people-survey-download"]
 MIN_N = 5
 
 
@@ -107,8 +108,7 @@ def test_roles_without_the_page_get_403_and_no_data(make_client, hub_app, user):
                                                    "people-wave.value": "2024-Q3"})
     assert response.status_code == 403 and b"index" not in response.data.lower()
     for outputs, inputs in ((WINDOW, {"people-window.value": 90, "people-site.value": "PHX"}),
-                            (TEAMS, {"people-site.value": "PHX"}),
-                            (EXPORT, {"people-survey-export.n_clicks": 1})):
+                            (TEAMS, {"people-site.value": "PHX"})):
         response = dash_call(client, hub_app, outputs, inputs)
         assert response.status_code == 403 and b"OP-" not in response.data and b"Manufacturing" not in response.data
 
@@ -242,23 +242,38 @@ def test_network_is_suppressed_for_a_site_manager_when_the_rest_is_small(sample_
     assert (groups.loc[groups["suppressed"], people.SURVEY_VALUES].isna()).all().all()
 
 
-def test_export_keeps_suppression_and_is_audited(make_client, hub_app, sample_warehouse):
-    client = make_client("t.auditor")
-    response = dash_call(client, hub_app, EXPORT, {"people-survey-export.n_clicks": 1})
-    assert response.status_code == 200
-    download = response.get_json()["response"]["people-survey-download"]["data"]
-    assert download["filename"] == "psych_safety_by_wave.csv"
-    from io import StringIO
-    frame = pd.read_csv(StringIO(download["content"]))
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_export_keeps_suppression_and_is_audited(make_client, sample_warehouse, fmt):
+    content, filename = downloaded(export_call(make_client("t.auditor"), "people", "survey", fmt), "people",
+                                   "survey")
+    assert filename.startswith("atmp_people_network_survey_") and filename.endswith(f".{fmt}")
+    if fmt == "csv":
+        text = content.decode("utf-8-sig")
+        lines = text.splitlines()
+        frame = pd.read_csv(io.StringIO(text), skiprows=lines.index("") + 1)  # provenance block first
+    else:
+        frame = pd.read_excel(io.BytesIO(content), sheet_name=0)
+    frame["suppressed"] = frame["suppressed"].astype(str).str.lower() == "true"
     hidden = frame[frame["suppressed"]]
     assert len(hidden) > 0 and hidden[["respondents", "index_0_100", "alpha"]].isna().all().all()
     assert (frame.loc[~frame["suppressed"], "respondents"] >= MIN_N).all()
-    chi = frame[(frame["site_id"] == "CHI") & (frame["wave"] == "2024-Q3")].set_index("level")
-    site_n = chi.loc["site", "respondents"]
-    teams = frame[(frame["site_id"] == "CHI") & (frame["wave"] == "2024-Q3") & (frame["level"] == "team")]
-    assert site_n - teams["respondents"].sum() >= MIN_N  # subtraction gives at least 5 people
+    wave = frame[(frame["site_id"] == "CHI") & (frame["wave"] == "2024-Q3")]
+    site_n = wave.loc[wave["level"] == "site", "respondents"].iat[0]
+    teams = wave.loc[wave["level"] == "team", "respondents"]
+    assert site_n == 23 and teams.sum() == 12  # only Quality Control (12): 23 - 12 = 11 people, not 3
     last = sample_warehouse.query("sql/audit_all").iloc[-1]
-    assert (last["action"], last["user_id"], last["object_type"]) == ("export", "t.auditor", "people_survey")
+    assert (last["action"], last["user_id"], last["object_type"]) == ("export", "t.auditor", "people")
+
+
+def test_export_chart_as_png(make_client):
+    content, filename = downloaded(export_call(make_client("t.manager.chi"), "people", "survey", "png"),
+                                   "people", "survey")
+    assert content.startswith(b"\x89PNG") and filename.endswith(".png")
+
+
+def test_export_refused_to_roles_without_the_page(make_client):
+    for user in ("t.display", "t.admin"):
+        assert export_call(make_client(user), "people", "survey", "csv", formats=("csv",)).status_code == 403
 
 
 # -- behaviour -----------------------------------------------------------------------------------------

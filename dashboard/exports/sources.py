@@ -26,9 +26,10 @@ from queries.scope import Scope
 EXPORT_ROLES = {
     "overview": frozenset({"leadership", "auditor"}),
     "site": frozenset({"leadership", "auditor", "site_manager"}),
+    "people": frozenset({"leadership", "auditor", "site_manager"}),
 }
-PAGE_TEMPLATES = {"overview": "/", "site": "/site/<site_id>"}
-PAGE_NAMES = {"overview": "Network overview", "site": "Site drill-down"}
+PAGE_TEMPLATES = {"overview": "/", "site": "/site/<site_id>", "people": "/people"}
+PAGE_NAMES = {"overview": "Network overview", "site": "Site drill-down", "people": "People"}
 REPORT = "report"
 
 
@@ -164,6 +165,20 @@ def site_survey(pd_: PageData) -> Export:
     return Export(frame, figures.survey_waves(waves, catalog.get("psych_safety").target))
 
 
+def people_survey(pd_: PageData) -> Export:
+    """Psychological safety by wave for the network, sites and teams, already protected against small
+    groups and subtraction (queries.people); suppressed rows keep their keys and a note only."""
+    from dashboard.components.people_figures import index_by_wave
+    from queries import people
+
+    groups = people.survey_groups(context.warehouse(), pd_.scope,
+                                  min_n=context.settings().min_survey_respondents)
+    names = dict(zip(pd_.sites["site_id"], pd_.sites["name"], strict=True))
+    figure = index_by_wave(groups[groups["level"] != "team"], "site", names,
+                           catalog.get("psych_safety").target, "Psychological safety by survey wave")
+    return Export(people.survey_export(groups), figure)
+
+
 def _table(query: str) -> Callable[[PageData], Export]:
     def build(pd_: PageData) -> Export:
         return Export(context.warehouse().query(query, scope=pd_.scope))
@@ -185,6 +200,8 @@ ITEMS: dict[tuple[str, str], ExportItem] = {(i.page, i.item): i for i in (
     ExportItem("site", "drift", "Master-document drift", DATA_FORMATS, (), _table("sql/site_document_drift")),
     ExportItem("site", "batches", "Batches started in the window", DATA_FORMATS,
                ("oos_rate", "right_first_time"), _table("sql/site_batches")),
+    ExportItem("people", "survey", "Psychological safety by site, team and wave", CHART, ("psych_safety",),
+               people_survey),
 )}
 
 

@@ -7,21 +7,20 @@ are suppressed); the site, team and wave sent by the browser only pick rows of t
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from datetime import timedelta
 
 import dash
 import dash_bootstrap_components as dbc
 import pandas as pd
-from dash import Input, Output, callback, dcc, html, no_update
+from dash import Input, Output, callback, dcc, html
 
 from dashboard import context, data, ids
+from dashboard.components import export
 from dashboard.components import people_figures as pf
 from dashboard.components.controls import window_selector
 from dashboard.components.formatting import is_missing, utc_label
-from queries import audit, catalog, people
+from queries import catalog, people
 from queries.kpis import NETWORK
 from queries.scope import NotFound, Scope
 from queries.stats.correlation import fisher_interval
@@ -33,10 +32,12 @@ PAGE = "/people"
 HISTORY_DAYS = 730  # quarterly behaviour charts look back two years, whatever the window
 MIN_SOP_EXECUTIONS = 20  # fewer executions: a rate per 1,000 is noise, so the SOP is left out
 TOP_SOPS = 12
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")  # design.md §7: CSV formula injection
 
 dash.register_page(__name__, path=PAGE, name="People", nav=True, order=40,
                    title="People · ATMP Quality Hub")
+# Exports (CSV/XLSX/PNG/SVG/PDF with provenance, audited) go through the shared registry: the survey
+# item is queries.people.survey_export of the same protected frame (dashboard/exports/sources.py).
+export.register("people", window_id=ids.PPL_WINDOW)
 
 GRAPH_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
 
@@ -81,11 +82,9 @@ def layout(**_):
             ], className="d-flex flex-wrap gap-3 mb-3"),
             dcc.Loading(html.Div(id=ids.PPL_SURVEY), type="dot"),
             html.Div([
-                dbc.Button([html.Span("⤓ ", **{"aria-hidden": "true"}), "Export survey table (CSV)"],
-                           id=ids.PPL_EXPORT, color="secondary", size="sm"),
-                dcc.Download(id=ids.PPL_DOWNLOAD),
-                html.Span(" Suppressed groups stay suppressed in the export.", className="small ms-2"),
-            ], className="mt-2"),
+                export.export_menu("people", "survey", label="Export survey table or chart"),
+                html.Span(" Suppressed groups stay suppressed in every export.", className="small ms-2"),
+            ], className="mt-2 d-flex align-items-center"),
         ], className="people-section"),
         dcc.Loading(html.Section(id=ids.PPL_BEHAVIOUR, className="people-section"), type="dot"),
         dcc.Loading(html.Section(id=ids.PPL_TRAINING, className="people-section"), type="dot"),
@@ -235,38 +234,6 @@ def _alpha_table(groups: pd.DataFrame, selected: str) -> dbc.Table:
     head = html.Thead(html.Tr([html.Th(h, scope="col") for h in ("Wave", "Respondents", "Alpha", "Reading")]))
     return dbc.Table([head, html.Tbody(body)], size="sm", hover=True, className="people-alpha",
                      id="people-alpha-table")
-
-
-@callback(
-    Output(ids.PPL_DOWNLOAD, "data"),
-    Input(ids.PPL_EXPORT, "n_clicks"),
-    prevent_initial_call=True,
-)
-def export_survey(n_clicks):
-    if not n_clicks:
-        return no_update
-    full = context.scope(None, PAGE)
-    frame = people.survey_export(_survey(full))
-    text = csv_text(frame)
-    audit.append(context.warehouse(), user_id=full.user_id, action="export", object_type="people_survey",
-                 object_id="psych_safety_by_wave.csv",
-                 new_value=f"{len(frame)} rows; sites {', '.join(full.site_ids) or 'none'}")
-    return {"content": text, "filename": "psych_safety_by_wave.csv", "type": "text/csv"}
-
-
-def csv_text(frame: pd.DataFrame) -> str:
-    """CSV with every cell that a spreadsheet would run as a formula prefixed by ' (design.md §7)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(frame.columns)
-    for row in frame.itertuples(index=False):
-        writer.writerow(["" if is_missing(v) else _safe(v) for v in row])
-    return out.getvalue()
-
-
-def _safe(value):
-    text = str(value)
-    return "'" + text if isinstance(value, str) and text.startswith(FORMULA_TRIGGERS) else value
 
 
 # -- behaviour, training, SOP load -----------------------------------------------------------------
