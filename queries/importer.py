@@ -119,11 +119,17 @@ def convert(cell, data_type: str):
         return None, None
     text = str(cell).strip()
     kind = data_type.lower()
+    numeric = any(t in kind for t in ("int", "serial", "double", "real", "float", "numeric", "decimal"))
+    if numeric and not text.isascii():  # float() would read other scripts' digits ('٣' -> 3)
+        return None, f"{text!r} is not a number written with ASCII digits"
     try:
         if any(t in kind for t in ("int", "serial")):
             number = float(text)
             if not number.is_integer():
                 return None, f"{text!r} is not a whole number"
+            bits = 16 if "small" in kind else 64 if "big" in kind else 32
+            if not -(2 ** (bits - 1)) <= number < 2 ** (bits - 1):
+                return None, f"{text!r} is outside the {bits}-bit integer range"
             return int(number), None
         if any(t in kind for t in ("double", "real", "float", "numeric", "decimal")):
             number = float(text)
