@@ -170,3 +170,70 @@ def test_protection_leaves_no_small_remainder(site_teams):
     assert protected.loc[protected["suppressed"], people.SURVEY_VALUES].isna().all().all()
     # Nothing shown was under 5 in the first place.
     assert (protected.loc[~protected["suppressed"], "respondents"] >= 5).all()
+
+
+# -- behaviour, training and SOP views, by hand on both warehouses ---------------------------------
+def test_behaviour_training_and_sop_views_by_hand(warehouse):
+    from test_kpis import START, at, insert
+
+    coaching = START + timedelta(days=10)
+    dev = {"category": "people", "source": "operator", "human_factors": "none"}
+    insert(warehouse,
+           programmes=[{"programme_id": "P1", "site_id": "A", "kind": "coaching_review", "started_at": coaching}],
+           deviations=[
+               # before coaching: RC-1 twice (the second recurs), RC-2 once
+               {**dev, "site_id": "A", "root_cause_code": "RC-1", "occurred_at": at(1), "detected_at": at(1),
+                "human_factors": "cognitive_load", "sop_id": "SOP-1"},
+               {**dev, "site_id": "A", "root_cause_code": "RC-1", "occurred_at": at(2), "detected_at": at(2),
+                "human_factors": "cognitive_load", "sop_id": "SOP-1"},
+               {**dev, "site_id": "A", "root_cause_code": "RC-2", "occurred_at": at(3), "detected_at": at(3),
+                "sop_id": "SOP-2"},
+               # in the first look-back days after the start: RC-1 again (recurs)
+               {**dev, "site_id": "A", "root_cause_code": "RC-1", "occurred_at": at(12), "detected_at": at(12),
+                "sop_id": "SOP-1"},
+               {**dev, "site_id": "B", "root_cause_code": "RC-1", "occurred_at": at(5), "detected_at": at(5),
+                "human_factors": "communication", "sop_id": "SOP-1"},
+           ],
+           sop_executions=[{"site_id": "A", "sop_id": "SOP-1", "month": START.date().replace(day=1),
+                            "executions": 30},
+                           {"site_id": "A", "sop_id": "SOP-2", "month": START.date().replace(day=1),
+                            "executions": 100},
+                           {"site_id": "B", "sop_id": "SOP-1", "month": START.date().replace(day=1),
+                            "executions": 20}],
+           training_records=[
+               {"site_id": "A", "operator_ref": "a1", "module": "M1", "started_at": at(-9), "attempt_at": at(1),
+                "passed": True, "certified_at": at(1)},  # 10 days
+               {"site_id": "A", "operator_ref": "a2", "module": "M1", "started_at": at(-4), "attempt_at": at(1),
+                "passed": False, "score": 60.0},
+               {"site_id": "A", "operator_ref": "a2", "module": "M1", "started_at": at(-4), "attempt_no": 2,
+                "attempt_at": at(16), "passed": True, "certified_at": at(16)},  # 20 days
+               {"site_id": "B", "operator_ref": "b1", "module": "M1", "started_at": at(0), "attempt_at": at(2),
+                "passed": True, "certified_at": at(2)},  # 2 days
+           ])
+    sc = build_scope(user_id="t", role="leadership", own_site=None, all_sites=["A", "B"], end=TEST_END, days=30)
+    hf = people.human_factors(warehouse, sc).set_index(["site_id", "human_factors"])
+    assert hf.loc[("A", "cognitive_load"), "deviations"] == 2 and hf.loc[("A", "none"), "deviations"] == 2
+    assert hf.loc[("A", "cognitive_load"), "share_pct"] == pytest.approx(50.0)
+    assert hf.loc[(NETWORK, "communication"), "share_pct"] == pytest.approx(20.0)  # 1 of 5
+
+    rec = people.programme_recurrence(warehouse, sc, lookback_days=90).set_index("period")
+    assert (rec.loc["before", "recurred"], rec.loc["before", "deviations"]) == (1, 3)
+    assert (rec.loc["transition", "recurred"], rec.loc["transition", "deviations"]) == (1, 1)
+    assert "after" not in rec.index
+
+    modules = people.training_modules(warehouse, sc).set_index("site_id")
+    # A: first attempts a1 pass, a2 fail: 50 %; certifications 10 and 20 days: median 15
+    assert modules.loc["A", "first_pass_pct"] == pytest.approx(50.0)
+    assert modules.loc["A", "median_days"] == pytest.approx(15.0)
+    assert modules.loc[NETWORK, "first_passed"] == 2 and modules.loc[NETWORK, "first_attempts"] == 3
+    assert modules.loc[NETWORK, "median_days"] == pytest.approx(10.0)  # median of 2, 10, 20
+
+    load = people.sop_load(warehouse, sc).set_index(["site_id", "sop_id"])
+    assert load.loc[("A", "SOP-1"), "per_1000_executions"] == pytest.approx(1000 * 3 / 30)
+    assert load.loc[("A", "SOP-1"), "cognitive_load"] == 2
+    assert load.loc[("A", "SOP-2"), "per_1000_executions"] == pytest.approx(10.0)
+    assert load.loc[(NETWORK, "SOP-1"), "per_1000_executions"] == pytest.approx(1000 * 4 / 50)
+
+    quarters = people.quarterly_behaviour(warehouse, sc, lookback_days=90)
+    network = quarters[quarters["site_id"] == NETWORK]
+    assert network["deviations"].sum() == 5 and network["recurred"].sum() == 2
