@@ -155,6 +155,14 @@ def test_site_manager_sees_own_site_and_anonymised_network_only(make_client, hub
     assert not any(t.startswith("OP-") for t in texts(training))
 
 
+def test_forged_filter_values_get_an_answer_not_an_error(make_client, hub_app):
+    client = make_client("t.leader")
+    for wave, teams in ((["2024-Q3"], "Manufacturing"), ({"$gt": ""}, {"a": 1}), (7, [1, None])):
+        body = survey(client, hub_app, "CHI", teams, wave=wave)
+        assert "no data" in texts(body)  # no wave picked: tiles say so, nothing else is widened
+        assert "people-index-teams" not in figures(body)  # no valid team chosen
+
+
 # -- suppression --------------------------------------------------------------------------------------
 def shown_counts(body) -> list[tuple[str, float]]:
     """(trace name, wave) -> n as the browser receives them in the index charts' customdata."""

@@ -155,6 +155,7 @@ def survey_section(site_id, teams, wave):
     names = _names(full)
     label = "Network" if selected == NETWORK else f"{names[selected]} ({selected})"
     team_list = teams if isinstance(teams, list) else []
+    wave = wave if isinstance(wave, str) else None  # the browser's wave only ever picks a row
     psych = catalog.get("psych_safety")
     above_team = groups[groups["level"] != "team"]
     site_chart = pf.index_by_wave(above_team, "site", names, psych.target,
