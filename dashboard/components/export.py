@@ -35,33 +35,61 @@ def may_export(page: str) -> bool:
         return False
 
 
+def _report_button(page: str) -> dbc.Button:
+    spec = ITEMS[(page, REPORT)]
+    return dbc.Button([html.Span("⤓ ", **{"aria-hidden": "true"}), f"{spec.title} (PDF)"],
+                      id=ids.export_button(page, REPORT, "pdf"), color="primary", size="sm",
+                      className="export-report")
+
+
+def _menu(page: str, items: list[str]) -> dbc.DropdownMenu:
+    """One menu for every chart and table of the page: a header per item, then its formats."""
+    entries = []
+    for item in items:
+        spec = ITEMS[(page, item)]
+        entries.append(dbc.DropdownMenuItem(spec.title, header=True))
+        entries += [dbc.DropdownMenuItem([FORMAT_LABELS[fmt], html.Span(f" of {spec.title}", className="visually-hidden")],
+                                         id=ids.export_button(page, item, fmt)) for fmt in spec.formats]
+    return dbc.DropdownMenu(entries, label="Export charts and data", size="sm", color="secondary",
+                            className="export-menu")
+
+
+def _outputs(page: str, item: str) -> html.Span:
+    return html.Span([
+        dcc.Loading(html.Span(id=ids.export_status(page, item), className="export-status small"),
+                    type="circle", delay_show=300, display="auto"),
+        dcc.Download(id=ids.export_download(page, item)),
+    ], className="export-outputs")
+
+
 def export_menu(page: str, item: str, *, label: str | None = None, size: str = "sm") -> html.Div | None:
-    """The buttons of one item: a single button for the PDF report, a format menu otherwise."""
+    """The controls of one item on its own (e.g. beside its chart): a PDF button for the whole-page
+    report, a format menu otherwise."""
     if not may_export(page):
         return None
     spec = ITEMS[(page, item)]
     if item == REPORT:
-        control = dbc.Button([html.Span("⤓ ", **{"aria-hidden": "true"}), label or f"{spec.title} (PDF)"],
-                             id=ids.export_button(page, item, "pdf"), color="primary", size=size,
-                             className="export-report")
+        control = _report_button(page)
     else:
         control = dbc.DropdownMenu(
-            [dbc.DropdownMenuItem(FORMAT_LABELS[fmt], id=ids.export_button(page, item, fmt)) for fmt in spec.formats],
-            label=label or f"Export {spec.title.lower()}", size=size, color="secondary", className="export-menu",
-        )
-    return html.Div([
-        control,
-        dcc.Loading(html.Span(id=ids.export_status(page, item), className="export-status small ms-2",
-                              role="status"), type="circle", delay_show=300, display="auto"),
-        dcc.Download(id=ids.export_download(page, item)),
-    ], className="export-control d-inline-flex align-items-center gap-1")
+            [dbc.DropdownMenuItem([FORMAT_LABELS[fmt], html.Span(f" of {spec.title}", className="visually-hidden")],
+                                  id=ids.export_button(page, item, fmt)) for fmt in spec.formats],
+            label=label or f"Export: {spec.title}", size=size, color="secondary", className="export-menu")
+    return html.Div([control, html.Span(_outputs(page, item), role="status")],
+                    className="export-control d-inline-flex align-items-center gap-1")
 
 
 def export_bar(page: str, items: list[str]) -> html.Div | None:
-    controls = [export_menu(page, i) for i in items]
-    if not any(controls):
+    """The page's export controls: the whole-page report button and a menu of the other items.
+    Shown only to roles that may export (the callback checks again)."""
+    if not may_export(page):
         return None
-    return html.Div([html.Span("Exports", className="fw-semibold me-1"), *controls],
+    others = [i for i in items if i != REPORT]
+    controls = [_report_button(page)] if REPORT in items else []
+    if others:
+        controls.append(_menu(page, others))
+    return html.Div([html.Span("Exports", className="fw-semibold me-1"), *controls,
+                     html.Span([_outputs(page, i) for i in items], className="export-statuses", role="status")],
                     className="export-bar d-flex flex-wrap align-items-center gap-2 mb-3", id=f"{page}-exports")
 
 
