@@ -64,6 +64,29 @@ def cmd_users_add(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_users_set_role(args, settings: Settings) -> int:
+    try:
+        record = users.set_role(_warehouse(settings), args.user_id, role=args.role, site_id=args.site,
+                                changed_by="cli", reason=args.reason)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"user {record.user_id} is now {record.role}" + (f" at {record.site_id}" if record.site_id else "")
+          + "; their sessions have ended")
+    return 0
+
+
+def cmd_users_set_active(args, settings: Settings) -> int:
+    try:
+        record = users.set_active(_warehouse(settings), args.user_id, active=args.active, changed_by="cli",
+                                  reason=args.reason)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"user {record.user_id} {'reactivated' if record.active else 'deactivated'}; their sessions have ended")
+    return 0
+
+
 def cmd_users_demo(args, settings: Settings) -> int:
     from sample_data.demo_users import DEMO_USERS
 
@@ -181,6 +204,17 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--name")
     add.add_argument("--password-stdin", action="store_true")
     add.set_defaults(func=cmd_users_add)
+    role = users_p.add_parser("set-role", help="change a user's role (audited; their sessions end)")
+    role.add_argument("user_id")
+    role.add_argument("--role", required=True)
+    role.add_argument("--site")
+    role.add_argument("--reason", required=True)
+    role.set_defaults(func=cmd_users_set_role)
+    for name, active in (("deactivate", False), ("activate", True)):
+        p = users_p.add_parser(name, help=f"{name} an account (audited; its sessions end)")
+        p.add_argument("user_id")
+        p.add_argument("--reason", required=True)
+        p.set_defaults(func=cmd_users_set_active, active=active)
     demo = users_p.add_parser("demo", help="create the demo logins listed in the README")
     demo.set_defaults(func=cmd_users_demo)
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from queries import audit
 from queries.scope import ROLES
 from queries.warehouse import Warehouse
 
@@ -86,3 +87,46 @@ def end_sessions(wh: Warehouse, user_id: str) -> None:
     """Invalidate every session cookie issued to the user (logout, role change)."""
     with wh.transaction() as conn:
         wh.run(conn, "sql/user_bump_session", {"user_id": user_id})
+
+
+def _check_role(wh: Warehouse, role: str, site_id: str | None) -> None:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    if role == "site_manager" and not site_id:
+        raise ValueError("a site_manager needs a site id")
+    if role != "site_manager" and site_id:
+        raise ValueError(f"role {role} is not tied to a site; omit the site id")
+    if site_id and site_id not in set(wh.query("sql/site_ids")["site_id"]):
+        raise ValueError(f"unknown site {site_id!r}")
+
+
+def set_role(wh: Warehouse, user_id: str, *, role: str, site_id: str | None, changed_by: str,
+             reason: str) -> UserRecord:
+    """Change a user's role (and site); ends their sessions; audited with old and new values."""
+    before = get_user(wh, user_id)
+    if before is None:
+        raise ValueError(f"no user {user_id!r}")
+    if not (reason or "").strip():
+        raise ValueError("a reason is required for a role change")
+    _check_role(wh, role, site_id)
+    with wh.transaction() as conn:
+        wh.run(conn, "sql/user_set_role", {"user_id": user_id, "role": role, "site_id": site_id})
+        audit.append(wh, user_id=changed_by, action="user_role_changed", object_type="user", object_id=user_id,
+                     reason=reason.strip(), old_value=f"role={before.role} site={before.site_id}",
+                     new_value=f"role={role} site={site_id}", conn=conn)
+    return get_user(wh, user_id)
+
+
+def set_active(wh: Warehouse, user_id: str, *, active: bool, changed_by: str, reason: str) -> UserRecord:
+    """Deactivate or reactivate an account; ends its sessions; audited with old and new values."""
+    before = get_user(wh, user_id)
+    if before is None:
+        raise ValueError(f"no user {user_id!r}")
+    if not (reason or "").strip():
+        raise ValueError("a reason is required")
+    with wh.transaction() as conn:
+        wh.run(conn, "sql/user_set_active", {"user_id": user_id, "active": bool(active)})
+        audit.append(wh, user_id=changed_by, action="user_activated" if active else "user_deactivated",
+                     object_type="user", object_id=user_id, reason=reason.strip(),
+                     old_value=f"active={before.active}", new_value=f"active={bool(active)}", conn=conn)
+    return get_user(wh, user_id)
