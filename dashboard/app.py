@@ -13,6 +13,7 @@ from flask_login import current_user
 
 from dashboard import errors, ids
 from dashboard.auth import init_auth
+from dashboard.caching import init_cache
 from dashboard.context import PAGE_ROLES
 from dashboard.kiosk_auth import after_auth as kiosk_after_auth
 from dashboard.kiosk_auth import init_kiosk_auth
@@ -34,6 +35,8 @@ def create_app(settings: Settings | None = None, warehouse: Warehouse | None = N
     server.extensions["atmp_settings"] = settings
     server.extensions["atmp_warehouse"] = warehouse or Warehouse(
         settings.database_url, row_cap=settings.row_cap, statement_timeout_ms=settings.statement_timeout_ms)
+    init_cache(server, settings, server.extensions["atmp_warehouse"])  # hot KPI answers (dashboard/caching.py)
+    _record_settings(server)
     init_kiosk_auth(server)  # before the guard: a kiosk page load may sign in from its cookie
     init_auth(server)
     kiosk_after_auth(server)  # after the guard: a revoked display token ends its session
@@ -61,6 +64,16 @@ def create_app(settings: Settings | None = None, warehouse: Warehouse | None = N
     # Live monitoring: embedded simulator or in-app MQTT bridge, as the settings ask (ingest/live.py).
     server.extensions["atmp_live"] = start_live_ingest(settings, server.extensions["atmp_warehouse"])
     return app
+
+
+def _record_settings(server: Flask) -> None:
+    """Settings changed since the last start go to the audit trail (queries/settings_audit.py)."""
+    from queries.settings_audit import record_if_changed
+
+    try:
+        record_if_changed(server.extensions["atmp_warehouse"], server.extensions["atmp_settings"])
+    except Exception as exc:  # no schema yet (serve before generate): nothing to compare with
+        logger.warning("settings not recorded in the audit trail: %s", exc)
 
 
 def content_security_policy(app: dash.Dash) -> str:
