@@ -35,11 +35,12 @@ def create_app(settings: Settings | None = None, warehouse: Warehouse | None = N
     server.extensions["atmp_settings"] = settings
     server.extensions["atmp_warehouse"] = warehouse or Warehouse(
         settings.database_url, row_cap=settings.row_cap, statement_timeout_ms=settings.statement_timeout_ms)
-    init_cache(server, settings, server.extensions["atmp_warehouse"])  # hot KPI answers (dashboard/caching.py)
     _record_settings(server)
     init_kiosk_auth(server)  # before the guard: a kiosk page load may sign in from its cookie
     init_auth(server)
     kiosk_after_auth(server)  # after the guard: a revoked display token ends its session
+    # Cached KPI answers and read-only callback responses, after the guard (dashboard/caching.py).
+    init_cache(server, settings, server.extensions["atmp_warehouse"])
 
     app = dash.Dash(
         __name__,

@@ -131,6 +131,18 @@ def _ensure_table(wh: Warehouse, conn: Connection) -> None:
         _READY[key] = True
 
 
+def ensure(wh: Warehouse) -> bool:
+    """Create the version table in a warehouse made before it existed; False if that is not possible
+    (a read-only file, a role without CREATE): answers are then simply not cached."""
+    try:
+        with wh.transaction() as conn:
+            _ensure_table(wh, conn)
+    except Exception as exc:
+        logger.warning("data versions unavailable (%s: %s): results are not cached", type(exc).__name__, exc)
+        return False
+    return True
+
+
 def current(wh: Warehouse) -> dict[str, str] | None:
     """{domain: version} as stored now; None when the warehouse has no version table yet (no caching)."""
     try:

@@ -60,6 +60,16 @@ class Settings:
     ingest_max_age_days: int = _setting(30, "Readings stamped longer ago are quarantined (clock faults).")
     stale_after_s: int = _setting(60, "A sensor silent for longer is shown as stale, not with its last value.")
     monitoring_refresh_s: int = _setting(5, "Refresh period of the live tiles (seconds).")
+    # --- scale: server mode, caching (queries/result_cache.py) ---
+    redis_url: str = _setting(
+        "", "Redis for the result cache shared by every worker (redis://127.0.0.1:6379/0). Empty: each "
+            "process keeps its own cache.")
+    cache_ttl_s: int = _setting(300, "Seconds a cached KPI answer lives at most (new data replaces it "
+                                     "earlier); 0 turns the result cache off.")
+    cache_window_s: int = _setting(
+        60, "Requests whose window ends in the same slot of this many seconds share one cached answer.")
+    workers: int = _setting(4, "gunicorn worker processes for `make serve-prod` (PostgreSQL only).")
+    worker_threads: int = _setting(4, "Threads per gunicorn worker (gthread).")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:

@@ -20,10 +20,14 @@ def site_grid(frame: pd.DataFrame, sites: pd.DataFrame, kpis: list[Kpi], *, link
     rows = []
     names = dict(zip(sites["site_id"], sites["name"], strict=True))
     order = [NETWORK] + list(sites["site_id"])
+    # Plain dicts, not a .loc per cell: at 21 sites x 23 KPIs that alone took ~0.2 s per refresh.
+    by_site: dict[str, dict[str, dict]] = {}
+    for record in frame.to_dict("records"):
+        by_site.setdefault(record["site_id"], {}).setdefault(record["kpi_id"], record)
     for site_id in order:
-        cells = frame[frame["site_id"] == site_id].set_index("kpi_id")
+        cells = by_site.get(site_id, {})
         if site_id == NETWORK:
-            if cells.empty:
+            if not cells:
                 continue
             label = html.Strong("Network")
         else:
@@ -38,10 +42,10 @@ def site_grid(frame: pd.DataFrame, sites: pd.DataFrame, kpis: list[Kpi], *, link
                      className="site-grid align-middle", size="sm")
 
 
-def _cell(kpi: Kpi, cells: pd.DataFrame) -> html.Td:
-    if kpi.id not in cells.index:
+def _cell(kpi: Kpi, cells: dict[str, dict]) -> html.Td:
+    if kpi.id not in cells:
         return html.Td("–", className="status-none", title="no data in this window")
-    row = cells.loc[kpi.id]
+    row = cells[kpi.id]
     if bool(row.get("suppressed", False)):
         return html.Td("suppressed", className="status-none", title="fewer than 5 respondents")
     value = row["value"]

@@ -1,0 +1,42 @@
+"""The app's caches on one Flask-Caching backend (Redis when ATMP_REDIS_URL is set, per process otherwise):
+query results (queries/result_cache.py) and read-only callback responses (dashboard/response_cache.py)."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from flask_caching import Cache
+
+from dashboard.response_cache import init_response_cache
+from queries import data_version, result_cache
+from queries.settings import Settings
+from queries.warehouse import Warehouse
+
+logger = logging.getLogger(__name__)
+LOCAL_ENTRIES = 2000  # per-process cache: oldest entries go first beyond this
+
+
+def init_cache(server: Flask, settings: Settings, wh: Warehouse) -> result_cache.ResultCache | None:
+    """Register the warehouse's result cache (queries/result_cache.py) on a Flask-Caching backend."""
+    if settings.cache_ttl_s <= 0:
+        result_cache.register(wh, None)
+        logger.info("result cache off (ATMP_CACHE_TTL_S=0)")
+        return None
+    data_version.ensure(wh)  # a warehouse older than the version table gets it (else: uncached)
+    config = {"CACHE_DEFAULT_TIMEOUT": settings.cache_ttl_s}
+    if settings.redis_url:
+        config |= {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": settings.redis_url}
+    else:
+        config |= {"CACHE_TYPE": "SimpleCache", "CACHE_THRESHOLD": LOCAL_ENTRIES}
+    cache = Cache(config=config)
+    cache.init_app(server)
+    backend = server.extensions["cache"][cache]
+    results = result_cache.ResultCache(backend, result_cache.namespace_for(wh), ttl_s=settings.cache_ttl_s,
+                                       window_s=settings.cache_window_s)
+    result_cache.register(wh, results)
+    init_response_cache(server, backend, results.namespace, window_s=settings.cache_window_s,
+                        live_s=settings.monitoring_refresh_s, ttl_s=settings.cache_ttl_s)
+    logger.info("result cache: %s, ttl %s s", "redis" if settings.redis_url else "per process",
+                settings.cache_ttl_s)
+    return results

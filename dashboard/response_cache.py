@@ -1,0 +1,124 @@
+"""Whole callback responses, cached for read-only callbacks that every screen of a role asks alike.
+
+A hundred wall displays refreshing the overview send byte-identical requests; rebuilding the tiles
+and the site x KPI grid for each (about 0.1 s of Python at 21 sites, even with every KPI cached) is
+what would saturate two cores. So for the callbacks listed in ``CACHEABLE`` the JSON response itself
+is kept, keyed by:
+
+- the callback (its outputs), every input and state value the browser sent, and which input fired;
+- the user's role and site: everything the server builds the scope from (context.scope), so one role
+  or site never receives another's answer;
+- the data versions of both domains (queries/data_version.py): new data means a new key;
+- the time slot of the page's clock (context.now()): 60 s for KPI pages, the live refresh period for
+  live tiles, so a cached "refreshed at" is never older than one slot.
+
+The guard (dashboard/auth.py) runs first: unauthenticated, cross-origin or role-refused requests
+never reach this hook. Only 200 responses without side updates (error banners) are stored. Callbacks
+that write, export or read the audit trail are not listed and never cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+
+from flask import Flask, Response, g, request
+from flask_login import current_user
+
+from dashboard import ids
+from queries import data_version, result_cache
+
+logger = logging.getLogger(__name__)
+
+PATH = "/_dash-update-component"
+LIVE = "live"  # slot: the live refresh period (ATMP_MONITORING_REFRESH_S)
+WINDOW = "window"  # slot: ATMP_CACHE_WINDOW_S
+
+# Callback (set of output component ids) -> which slot its answers live in.
+CACHEABLE: dict[frozenset[str], str] = {
+    frozenset({ids.OV_TILES, ids.OV_GRID, ids.OV_AS_OF}): WINDOW,
+    frozenset({ids.OV_EXC_TILES, ids.OV_EXC_AS_OF}): LIVE,
+    frozenset({ids.MON_SITES, ids.MON_AS_OF}): LIVE,
+    frozenset({ids.MON_LIVE, ids.MON_EXCURSIONS, ids.MON_AS_OF, ids.MON_ACK_EXCURSION}): LIVE,
+    frozenset({ids.MON_TREND}): LIVE,
+    frozenset({"site-title", ids.SITE_BODY, ids.SITE_AS_OF}): WINDOW,
+    frozenset({ids.SIG_IMR, ids.SIG_IMR_SUMMARY, ids.SIG_IMR_TABLE}): WINDOW,
+    frozenset({ids.SIG_SENSOR, ids.SIG_DRIFT, ids.SIG_DRIFT_SUMMARY, ids.SIG_DRIFT_TABLE}): WINDOW,
+    frozenset({ids.SIG_SYSTEMIC}): WINDOW,
+    frozenset({ids.SIG_RISK, ids.SIG_PROPOSALS, ids.SIG_AS_OF}): WINDOW,
+    frozenset({ids.CMP_BODY, ids.CMP_AS_OF}): WINDOW,
+    frozenset({ids.PPL_SURVEY}): WINDOW,
+    frozenset({ids.PPL_BEHAVIOUR, ids.PPL_TRAINING, ids.PPL_SOP, ids.PPL_AS_OF}): WINDOW,
+}
+
+
+@dataclass
+class ResponseStats:
+    hits: int = 0
+    stored: int = 0
+
+
+def output_ids(output: str) -> frozenset[str]:
+    """Component ids in Dash's output spec ('..a.children...b.children..' or 'a.children')."""
+    return frozenset(part.rsplit(".", 1)[0] for part in output.strip(".").split("...") if part)
+
+
+def init_response_cache(server: Flask, backend, namespace: str, *, window_s: int, live_s: int, ttl_s: int) -> None:
+    """Register the hooks; call after the auth guard is registered (it must run first)."""
+    stats = ResponseStats()
+    server.extensions["atmp_response_cache_stats"] = stats
+
+    def slot_seconds(kind: str) -> int:
+        return max(1, live_s if kind == LIVE else window_s)
+
+    @server.before_request
+    def _answer_from_cache():
+        if request.path != PATH or request.method != "POST" or not current_user.is_authenticated:
+            return None
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict) or not isinstance(body.get("output"), str):
+            return None
+        kind = CACHEABLE.get(output_ids(body["output"]))
+        if kind is None:
+            return None
+        from dashboard import context
+
+        wh = context.warehouse()
+        results = result_cache.for_warehouse(wh)
+        versions = results.versions(wh) if results is not None else data_version.current(wh)
+        if versions is None:
+            return None
+        slot = int(context.now().timestamp() // slot_seconds(kind))
+        material = json.dumps({
+            "output": body["output"], "inputs": body.get("inputs"), "state": body.get("state"),
+            "changed": body.get("changedPropIds"), "role": current_user.role, "site": current_user.site_id,
+            "versions": versions, "slot": slot,
+        }, sort_keys=True, default=str)
+        key = f"atmp:{namespace}:response:{hashlib.sha256(material.encode()).hexdigest()[:40]}"
+        try:
+            cached = backend.get(key)
+        except Exception as exc:
+            logger.warning("response cache get failed (%s); answering uncached", exc)
+            return None
+        if cached is not None:
+            stats.hits += 1
+            return Response(cached, status=200, mimetype="application/json")
+        g.atmp_response_key = key
+        return None
+
+    @server.after_request
+    def _store(response: Response) -> Response:
+        key = g.pop("atmp_response_key", None)
+        if key is None or response.status_code != 200 or response.mimetype != "application/json":
+            return response
+        payload = response.get_data()
+        if b'"sideUpdate"' in payload:  # an error banner came with it (dashboard/errors.py): not an answer
+            return response
+        try:
+            backend.set(key, payload, timeout=ttl_s)
+            stats.stored += 1
+        except Exception as exc:
+            logger.warning("response cache set failed (%s)", exc)
+        return response
