@@ -11,6 +11,7 @@ from tqdm import tqdm
 from queries.limits import default_limits
 from queries.warehouse import Warehouse
 from sample_data import environment, people, quality
+from sample_data.bulk_readings import ReadingsWriter
 from sample_data.network import SCALES, Network, build_network, sensor_table, site_table
 
 logger = logging.getLogger(__name__)
@@ -58,22 +59,21 @@ def populate(warehouse: Warehouse, *, seed: int = 42, scale: str = "small", end:
             bar.update(1)
 
             outages = environment.plan_outages(network, seed)
+            readings = ReadingsWriter(warehouse, conn)  # chunks of whole sensors, each engine's fast way
             found, pending, pending_rows = [], [], 0
             for sensor_id, ts, values, excursions in environment.generate_readings(network, limits, outages, seed):
                 found.append(excursions)
                 pending.append((sensor_id, ts, values))
                 pending_rows += len(ts)
                 if pending_rows >= READINGS_CHUNK_ROWS:
-                    write("readings", environment.readings_frame(pending))
+                    readings.write(pending)
                     pending, pending_rows = [], 0
                 bar.update(1)
-            if pending:
-                write("readings", environment.readings_frame(pending))
+            readings.write(pending)
             write("ingest_heartbeats", environment.heartbeats(network, outages))
             bar.update(1)
 
-            warehouse.run(conn, "sql/rollups_hour")
-            warehouse.run(conn, "sql/rollups_day")
+            readings.finish()  # hourly and daily rollups (PostgreSQL: already built per chunk)
             bar.update(1)
 
             batch_frame = quality.batches(network, seed)

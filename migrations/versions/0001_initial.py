@@ -1,0 +1,400 @@
+"""Initial schema: the warehouse as queries/schema.sql and queries/schema_postgresql.sql defined it
+when PostgreSQL moved to Alembic (commit 3118a66). Frozen here: later changes are later revisions.
+
+Every statement is idempotent (IF NOT EXISTS, OR REPLACE), so a database that `create_schema()` built
+before Alembic upgrades cleanly and is then stamped at this revision.
+
+Revision ID: 0001_initial
+Revises:
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "0001_initial"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+PORTABLE = [
+    """
+    CREATE TABLE IF NOT EXISTS schema_info (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS sites (
+        site_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        region TEXT NOT NULL,
+        timezone TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('hub', 'node')),
+        onboarded_at TIMESTAMP NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS rooms (
+        room_id TEXT PRIMARY KEY,
+        site_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        grade TEXT NOT NULL CHECK (grade IN ('A', 'B', 'C', 'D', 'CNC'))
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS sensors (
+        sensor_id TEXT PRIMARY KEY,
+        room_id TEXT NOT NULL,
+        site_id TEXT NOT NULL,
+        parameter TEXT NOT NULL CHECK (parameter IN
+            ('temperature', 'humidity', 'diff_pressure', 'particles_0_5', 'particles_5_0')),
+        unit TEXT NOT NULL,
+        interval_s INTEGER NOT NULL,
+        installed_at TIMESTAMP NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS limits (
+        parameter TEXT NOT NULL,
+        grade TEXT NOT NULL,
+        room_id TEXT NOT NULL DEFAULT '*',
+        alert_low DOUBLE PRECISION,
+        alert_high DOUBLE PRECISION,
+        action_low DOUBLE PRECISION,
+        action_high DOUBLE PRECISION,
+        alert_delay_s INTEGER NOT NULL DEFAULT 0,
+        action_delay_s INTEGER NOT NULL DEFAULT 0,
+        hysteresis DOUBLE PRECISION NOT NULL DEFAULT 0,
+        basis TEXT NOT NULL,
+        PRIMARY KEY (parameter, grade, room_id)
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS readings (
+        sensor_id TEXT NOT NULL,
+        ts TIMESTAMP NOT NULL,
+        value DOUBLE PRECISION NOT NULL,
+        msg_id TEXT UNIQUE
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS reading_rollups (
+        sensor_id TEXT NOT NULL,
+        grain TEXT NOT NULL CHECK (grain IN ('minute', 'hour', 'day')),
+        bucket TIMESTAMP NOT NULL,
+        n INTEGER NOT NULL,
+        value_mean DOUBLE PRECISION NOT NULL,
+        value_min DOUBLE PRECISION NOT NULL,
+        value_max DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (sensor_id, grain, bucket)
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS sensor_latest (
+        sensor_id TEXT PRIMARY KEY,
+        ts TIMESTAMP NOT NULL,
+        value DOUBLE PRECISION NOT NULL,
+        received_at TIMESTAMP NOT NULL
+    )
+    """,
+    """
+    CREATE SEQUENCE IF NOT EXISTS quarantine_seq
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS quarantine (
+        quarantine_id BIGINT PRIMARY KEY DEFAULT nextval('quarantine_seq'),
+        received_at TIMESTAMP NOT NULL,
+        topic TEXT,
+        payload TEXT,
+        reason TEXT NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS ingest_heartbeats (
+        source TEXT NOT NULL,
+        site_id TEXT NOT NULL,
+        sensor_id TEXT,
+        ts TIMESTAMP NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS excursions (
+        excursion_id TEXT PRIMARY KEY,
+        sensor_id TEXT NOT NULL,
+        room_id TEXT NOT NULL,
+        site_id TEXT NOT NULL,
+        parameter TEXT NOT NULL,
+        level TEXT NOT NULL CHECK (level IN ('alert', 'action')),
+        started_at TIMESTAMP NOT NULL,
+        detected_at TIMESTAMP NOT NULL,
+        ended_at TIMESTAMP,
+        peak DOUBLE PRECISION NOT NULL,
+        acknowledged_at TIMESTAMP,
+        acknowledged_by TEXT,
+        ack_comment TEXT,
+        deviation_id TEXT
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS specifications (
+        product TEXT NOT NULL,
+        cqa TEXT NOT NULL,
+        lower_limit DOUBLE PRECISION,
+        upper_limit DOUBLE PRECISION,
+        unit TEXT NOT NULL,
+        PRIMARY KEY (product, cqa)
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS batches (
+        batch_id TEXT PRIMARY KEY,
+        site_id TEXT NOT NULL,
+        room_id TEXT NOT NULL,
+        product TEXT NOT NULL,
+        process_version TEXT NOT NULL,
+        apheresis_at TIMESTAMP,
+        started_at TIMESTAMP NOT NULL,
+        completed_at TIMESTAMP,
+        released_at TIMESTAMP,
+        infused_at TIMESTAMP,
+        status TEXT NOT NULL CHECK (status IN ('in_process', 'released', 'rejected')),
+        viability_pct DOUBLE PRECISION,
+        transduction_pct DOUBLE PRECISION,
+        cd3_pct DOUBLE PRECISION,
+        vcn DOUBLE PRECISION,
+        dose DOUBLE PRECISION,
+        endotoxin_eu_ml DOUBLE PRECISION
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS deviations (
+        deviation_id TEXT PRIMARY KEY,
+        site_id TEXT NOT NULL,
+        batch_id TEXT,
+        occurred_at TIMESTAMP NOT NULL,
+        detected_at TIMESTAMP NOT NULL,
+        closed_at TIMESTAMP,
+        severity TEXT NOT NULL CHECK (severity IN ('minor', 'major', 'critical')),
+        category TEXT NOT NULL CHECK (category IN
+            ('people', 'method', 'machine', 'material', 'environment', 'measurement')),
+        root_cause_code TEXT NOT NULL,
+        sop_id TEXT,
+        source TEXT NOT NULL CHECK (source IN ('excursion', 'operator', 'review')),
+        human_factors TEXT NOT NULL DEFAULT 'none' CHECK (human_factors IN
+            ('cognitive_load', 'communication', 'environment', 'none')),
+        excursion_id TEXT,
+        description TEXT NOT NULL DEFAULT '',
+        operator_ref TEXT
+    )
+    """,
+    """
+    ALTER TABLE deviations ADD COLUMN IF NOT EXISTS operator_ref TEXT
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS capas (
+        capa_id TEXT PRIMARY KEY,
+        deviation_id TEXT NOT NULL,
+        site_id TEXT NOT NULL,
+        opened_at TIMESTAMP NOT NULL,
+        due_at TIMESTAMP NOT NULL,
+        closed_at TIMESTAMP,
+        effective BOOLEAN,
+        effectiveness_checked_at TIMESTAMP,
+        description TEXT NOT NULL DEFAULT ''
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS near_misses (
+        near_miss_id TEXT PRIMARY KEY,
+        site_id TEXT NOT NULL,
+        reported_at TIMESTAMP NOT NULL,
+        category TEXT NOT NULL,
+        description TEXT NOT NULL DEFAULT ''
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS programmes (
+        programme_id TEXT PRIMARY KEY,
+        site_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        started_at TIMESTAMP NOT NULL,
+        description TEXT NOT NULL DEFAULT ''
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS survey_responses (
+        response_id TEXT PRIMARY KEY,
+        site_id TEXT NOT NULL,
+        team TEXT NOT NULL,
+        wave TEXT NOT NULL,
+        submitted_at TIMESTAMP NOT NULL,
+        q1 SMALLINT NOT NULL CHECK (q1 BETWEEN 1 AND 7),
+        q2 SMALLINT NOT NULL CHECK (q2 BETWEEN 1 AND 7),
+        q3 SMALLINT NOT NULL CHECK (q3 BETWEEN 1 AND 7),
+        q4 SMALLINT NOT NULL CHECK (q4 BETWEEN 1 AND 7),
+        q5 SMALLINT NOT NULL CHECK (q5 BETWEEN 1 AND 7),
+        q6 SMALLINT NOT NULL CHECK (q6 BETWEEN 1 AND 7),
+        q7 SMALLINT NOT NULL CHECK (q7 BETWEEN 1 AND 7)
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS training_records (
+        record_id TEXT PRIMARY KEY,
+        operator_ref TEXT NOT NULL,
+        site_id TEXT NOT NULL,
+        module TEXT NOT NULL,
+        started_at TIMESTAMP NOT NULL,
+        attempt_no INTEGER NOT NULL,
+        attempt_at TIMESTAMP NOT NULL,
+        score DOUBLE PRECISION NOT NULL,
+        passed BOOLEAN NOT NULL,
+        certified_at TIMESTAMP
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS inspections (
+        inspection_id TEXT PRIMARY KEY,
+        site_id TEXT NOT NULL,
+        inspected_on DATE NOT NULL,
+        authority TEXT NOT NULL,
+        classification TEXT NOT NULL,
+        findings_critical INTEGER NOT NULL DEFAULT 0,
+        findings_major INTEGER NOT NULL DEFAULT 0,
+        findings_minor INTEGER NOT NULL DEFAULT 0
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS documents (
+        doc_id TEXT NOT NULL,
+        site_id TEXT NOT NULL,
+        title TEXT NOT NULL,
+        master_version INTEGER NOT NULL,
+        master_effective_at TIMESTAMP NOT NULL,
+        site_version INTEGER NOT NULL,
+        site_effective_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (doc_id, site_id)
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS sop_executions (
+        site_id TEXT NOT NULL,
+        sop_id TEXT NOT NULL,
+        month DATE NOT NULL,
+        executions INTEGER NOT NULL,
+        PRIMARY KEY (site_id, sop_id, month)
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS users (
+        user_id TEXT PRIMARY KEY,
+        display_name TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('leadership', 'site_manager', 'auditor', 'display', 'admin')),
+        site_id TEXT,
+        password_hash TEXT NOT NULL,
+        session_version INTEGER NOT NULL DEFAULT 1,
+        active BOOLEAN NOT NULL DEFAULT TRUE,
+        created_at TIMESTAMP NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS display_tokens (
+        token_id TEXT PRIMARY KEY,
+        token_hash TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        label TEXT NOT NULL,
+        created_at TIMESTAMP NOT NULL,
+        created_by TEXT NOT NULL,
+        revoked_at TIMESTAMP,
+        revoked_by TEXT
+    )
+    """,
+    """
+    CREATE SEQUENCE IF NOT EXISTS audit_log_seq
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS audit_log (
+        entry_id BIGINT PRIMARY KEY DEFAULT nextval('audit_log_seq'),
+        ts TIMESTAMP NOT NULL,
+        user_id TEXT,
+        action TEXT NOT NULL,
+        object_type TEXT,
+        object_id TEXT,
+        reason TEXT,
+        old_value TEXT,
+        new_value TEXT,
+        meaning TEXT,
+        prev_hash TEXT NOT NULL,
+        entry_hash TEXT NOT NULL
+    )
+    """,
+    """
+    CREATE OR REPLACE VIEW batch_cqa_results AS
+    WITH v AS (
+        SELECT batch_id, site_id, product, 'viability_pct' AS cqa, viability_pct AS value FROM batches
+        UNION ALL SELECT batch_id, site_id, product, 'transduction_pct', transduction_pct FROM batches
+        UNION ALL SELECT batch_id, site_id, product, 'cd3_pct', cd3_pct FROM batches
+        UNION ALL SELECT batch_id, site_id, product, 'vcn', vcn FROM batches
+        UNION ALL SELECT batch_id, site_id, product, 'dose', dose FROM batches
+        UNION ALL SELECT batch_id, site_id, product, 'endotoxin_eu_ml', endotoxin_eu_ml FROM batches
+    )
+    SELECT v.batch_id, v.site_id, v.product, v.cqa, v.value, s.lower_limit, s.upper_limit, s.unit,
+           (COALESCE(v.value < s.lower_limit, FALSE) OR COALESCE(v.value > s.upper_limit, FALSE)) AS oos
+    FROM v
+    JOIN specifications s ON s.product = v.product AND s.cqa = v.cqa
+    WHERE v.value IS NOT NULL
+    """,
+    """
+    CREATE INDEX IF NOT EXISTS deviations_site_detected ON deviations (site_id, detected_at)
+    """,
+    """
+    CREATE INDEX IF NOT EXISTS batches_site_started ON batches (site_id, started_at)
+    """,
+    """
+    CREATE INDEX IF NOT EXISTS heartbeats_site_ts ON ingest_heartbeats (site_id, ts)
+    """,
+]
+
+# PostgreSQL only: the audit trail refuses UPDATE, DELETE and TRUNCATE whatever path they come from.
+POSTGRESQL = [
+    """
+    CREATE OR REPLACE FUNCTION audit_log_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION USING MESSAGE = 'audit_log is append-only: ' || TG_OP || ' refused',
+                              ERRCODE = 'insufficient_privilege';
+    END
+    $$
+    """,
+    """
+    DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log
+    """,
+    """
+    CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
+        FOR EACH ROW EXECUTE FUNCTION audit_log_refuse_change()
+    """,
+    """
+    DROP TRIGGER IF EXISTS audit_log_no_truncate ON audit_log
+    """,
+    """
+    CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+        FOR EACH STATEMENT EXECUTE FUNCTION audit_log_refuse_change()
+    """,
+]
+
+TABLES = ['schema_info', 'sites', 'rooms', 'sensors', 'limits', 'readings', 'reading_rollups', 'sensor_latest', 'quarantine', 'ingest_heartbeats', 'excursions', 'specifications', 'batches', 'deviations', 'capas', 'near_misses', 'programmes', 'survey_responses', 'training_records', 'inspections', 'documents', 'sop_executions', 'users', 'display_tokens', 'audit_log']
+
+
+def upgrade() -> None:
+    conn = op.get_bind()
+    for statement in PORTABLE + POSTGRESQL:
+        conn.exec_driver_sql(statement)  # raw DDL: no bind parameters
+
+
+def downgrade() -> None:
+    conn = op.get_bind()
+    conn.exec_driver_sql("DROP VIEW IF EXISTS batch_cqa_results")
+    for table in reversed(TABLES):
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
+    conn.exec_driver_sql("DROP FUNCTION IF EXISTS audit_log_refuse_change()")
+    for sequence in ("quarantine_seq", "audit_log_seq"):
+        conn.exec_driver_sql(f"DROP SEQUENCE IF EXISTS {sequence}")

@@ -1,0 +1,2 @@
+-- Empties the chunk staging table for the next chunk.
+TRUNCATE sample_stage_readings

@@ -1,0 +1,2 @@
+-- Every schema_info entry (generator stamp: seed, scale, end, story dates).
+SELECT key, value FROM schema_info
