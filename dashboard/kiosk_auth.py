@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template_string, request, session
 from flask_login import current_user, login_user, logout_user
 
-from dashboard.auth import SessionUser
+from dashboard.auth import SessionUser, limiter
 from queries import audit, display_tokens
 
 logger = logging.getLogger(__name__)
@@ -88,6 +88,9 @@ LOGIN_PAGE = """<!doctype html>
 
 
 @bp.route("/kiosk/login", methods=["GET", "POST"])
+# Token guesses count against the same per-address budget as password sign-ins (dashboard/auth.py).
+@limiter.limit(lambda: current_app.extensions["atmp_settings"].login_rate_per_address,
+               exempt_when=lambda: not request.values.get("token"))
 def kiosk_login():
     token = request.values.get("token")
     if request.method == "GET" and not token:

@@ -64,7 +64,8 @@ def copied_app(sample_warehouse, directory, prepare=None):
     wh.create_schema()
     if prepare:
         prepare(wh)
-    settings = Settings.from_env({}, database_url=wh.url, secret_key="test-secret-key", now=TEST_END.isoformat())
+    settings = Settings.from_env({}, database_url=wh.url, secret_key="test-secret-key", now=TEST_END.isoformat(),
+                                 login_rate_per_address="10000 per minute", login_rate_per_user="10000 per minute")
     app = create_app(settings, wh)
     app._setup_server()  # take the page callbacks now (Dash collects them in a process-wide list)
     try:

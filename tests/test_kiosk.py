@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 
 import pytest
 from conftest import dash_call
@@ -164,3 +165,13 @@ def test_cli_create_list_revoke(kiosk_app, capsys, monkeypatch):
     assert cli_main(["display-token", "revoke", token_id, "--reason", "moved"]) == 0
     assert display_tokens.authenticate(wh, token) is None
     assert cli_main(["display-token", "create", "--user", "t.leader", "--label", "x"]) == 2
+
+
+def test_token_guessing_is_rate_limited(sample_warehouse, tmp_path):
+    with copied_app(sample_warehouse, tmp_path) as (app, wh):
+        app.server.extensions["atmp_settings"] = replace(app.server.extensions["atmp_settings"],
+                                                         login_rate_per_address="3 per minute")
+        client = app.server.test_client()
+        codes = [client.get(f"/kiosk/login?token=dt_00000000000{i}.{'x' * 43}").status_code for i in range(5)]
+        assert codes == [401, 401, 401, 429, 429]
+        assert client.get("/kiosk/login").status_code == 200  # the form itself is not limited
