@@ -173,6 +173,89 @@ def cmd_display_token_list(args, settings: Settings) -> int:
     return 0
 
 
+def _wait_for_signal(stop, every_s: float, report) -> None:
+    """Block until SIGINT/SIGTERM (or `stop` is set), calling `report` every `every_s` seconds."""
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(every_s):
+        report()
+
+
+def cmd_bridge(args, settings: Settings) -> int:
+    import threading
+    from dataclasses import replace
+
+    from ingest.bridge import MqttBridge
+
+    settings = replace(settings, mqtt_url=args.mqtt_url or settings.mqtt_url)
+    if not settings.mqtt_url:
+        print("error: no broker: set ATMP_MQTT_URL or pass --mqtt-url mqtt://host:1883", file=sys.stderr)
+        return 2
+    wh = _warehouse(settings)
+    try:
+        bridge = MqttBridge(settings, wh).start()
+    except Exception as exc:  # e.g. the DuckDB file is held by a running app
+        print(f"error: cannot start the bridge on {wh.safe_url()}: {exc}\n(a DuckDB file admits one process: "
+              "with `atmp-hub serve` running, its in-app bridge consumes the broker instead)", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    _wait_for_signal(stop, args.report_every, lambda: print(
+        f"bridge {'connected' if bridge.connected.is_set() else 'DISCONNECTED'} · {bridge.service.stats}",
+        flush=True))
+    left = bridge.stop()
+    print(f"bridge stopped; {left} received messages left unacknowledged for re-delivery; {bridge.service.stats}")
+    return 0
+
+
+def cmd_simulate(args, settings: Settings) -> int:
+    import threading
+    import time
+    from dataclasses import replace
+
+    from ingest.bridge import validation_limits
+    from ingest.live import start_publishing_simulator
+    from ingest.service import IngestService
+    from ingest.simulator import SensorSimulator, sample_network_sensors, sensors_from_frame
+    from ingest.writer import IngestWriter, Message, utc_now
+
+    settings = replace(settings, mqtt_url=args.mqtt_url or settings.mqtt_url,
+                       simulator_interval_s=args.interval or settings.simulator_interval_s,
+                       simulator_scenario=args.scenario or settings.simulator_scenario)
+    wh = _warehouse(settings)
+    try:
+        sensors = sensors_from_frame(wh.query("ingest/sensor_limits"))
+    except Exception as exc:  # no schema yet, or a DuckDB file held by the app
+        print(f"warehouse not readable ({type(exc).__name__}); simulating the {args.scale} sample network")
+        sensors = sample_network_sensors(args.scale)
+    stop = threading.Event()
+    if args.direct:
+        writer = IngestWriter(wh, limits=validation_limits(settings), source="simulator")
+        service = IngestService(writer, batch_max=settings.ingest_batch_max,
+                                batch_wait_ms=settings.ingest_batch_wait_ms).start()
+        simulator = SensorSimulator(sensors, interval_s=settings.simulator_interval_s,
+                                    scenario=settings.simulator_scenario, topic_prefix=settings.mqtt_topic_prefix)
+        _, sim_stop = simulator.start(lambda t, p: service.submit(Message(t, p, utc_now())))
+        where = f"directly into {wh.safe_url()}"
+    elif settings.mqtt_url:
+        sim_stop = start_publishing_simulator(settings, sensors, client_id=f"atmp-simulator-{int(time.time())}")
+        service, where = None, f"to {settings.mqtt_url}"
+    else:
+        print("error: no broker: set ATMP_MQTT_URL, pass --mqtt-url, or --direct to write into the warehouse",
+              file=sys.stderr)
+        return 2
+    print(f"simulating {len(sensors)} sensors every {settings.simulator_interval_s:g} s, scenario "
+          f"{settings.simulator_scenario}, {where}")
+    if args.duration:
+        threading.Timer(args.duration, stop.set).start()
+    _wait_for_signal(stop, 30, lambda: print(f"simulator running · {service.stats if service else ''}", flush=True))
+    sim_stop.set()
+    if service is not None:
+        service.stop()
+    return 0
+
+
 def cmd_settings(args, settings: Settings) -> int:
     for name, default, help_text in Settings.describe():
         print(f"{name:32} default {default!r:28} {help_text}")
@@ -245,6 +328,22 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.set_defaults(func=cmd_display_token_revoke)
     tok.add_parser("list", help="list tokens (ids and labels; never the secrets)").set_defaults(
         func=cmd_display_token_list)
+
+    bridge = sub.add_parser("bridge", help="consume sensor readings from MQTT into the warehouse (live ingest)")
+    bridge.add_argument("--mqtt-url", help="broker, e.g. mqtt://127.0.0.1:1883 (default ATMP_MQTT_URL)")
+    bridge.add_argument("--report-every", type=float, default=30.0, help="seconds between status lines")
+    bridge.set_defaults(func=cmd_bridge)
+
+    simulate = sub.add_parser("simulate", help="publish simulated readings of the sample network's sensors")
+    simulate.add_argument("--mqtt-url", help="broker (default ATMP_MQTT_URL)")
+    simulate.add_argument("--direct", action="store_true",
+                          help="no broker: write through the ingest path straight into the warehouse")
+    simulate.add_argument("--interval", type=float, help="seconds between readings of one sensor")
+    simulate.add_argument("--scenario", choices=("demo", "drift", "spikes", "calm"))
+    simulate.add_argument("--scale", choices=("small", "medium", "large"), default="small",
+                          help="sample network to simulate when the warehouse cannot be read")
+    simulate.add_argument("--duration", type=float, default=0, help="stop after this many seconds (0: run on)")
+    simulate.set_defaults(func=cmd_simulate)
 
     sett = sub.add_parser("settings", help="list every setting and its environment variable")
     sett.set_defaults(func=cmd_settings)

@@ -18,14 +18,18 @@ PAGE_ROLES: dict[str, frozenset[str]] = {
     "/site/<site_id>": frozenset({"leadership", "site_manager", "auditor"}),
     "/definitions": frozenset({"leadership", "site_manager", "auditor", "display", "admin"}),
     "/admin/users": frozenset({"admin"}),
+    "/audit": frozenset({"auditor", "admin"}),
+    # Wall display in kiosk mode (dashboard/pages/kiosk.py): the display role, and leadership to set it up.
+    "/kiosk": frozenset({"display", "leadership"}),
     # Signals and comparability: site managers see their own site, other sites only pooled/anonymised.
     "/signals": frozenset({"leadership", "site_manager", "auditor"}),
     "/comparability": frozenset({"leadership", "site_manager", "auditor"}),
     # People (culture and training): site managers see their own site and anonymised network values.
     "/people": frozenset({"leadership", "site_manager", "auditor"}),
-    "/audit": frozenset({"auditor", "admin"}),
-    # Wall display in kiosk mode (dashboard/pages/kiosk.py): the display role, and leadership to set it up.
-    "/kiosk": frozenset({"display", "leadership"}),
+    # Live monitoring: the wall display sees tiles and excursions (no names); acknowledging is
+    # checked per excursion (leadership, or the site manager of the excursion's site).
+    "/monitoring": frozenset({"leadership", "site_manager", "auditor", "display"}),
+    "/monitoring/<site_id>": frozenset({"leadership", "site_manager", "auditor", "display"}),
 }
 WINDOW_CHOICES = (30, 90, 180, 365)
 

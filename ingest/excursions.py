@@ -209,6 +209,9 @@ class SensorTrack:
         self.tail: list[tuple[datetime, int, float]] = []  # (ts, arrival seq, value), sorted
         self.states: list[Episode | None] = [e.copy() if e else None for e in base]
         self.finished: list[Episode] = []
+        # (ts, seq, len(finished)) after each tail reading that left every threshold idle: a late
+        # reading is replayed from the last such point before it, not from the base.
+        self.idle: list[tuple[datetime, int, int]] = []
         self.records: dict[str, ExcursionRecord] = {}
         for rec in records:
             if rec.side is None:  # which side of its level the stored peak lies on
@@ -243,25 +246,44 @@ class SensorTrack:
         if not points:
             return
         if self.tail and points[0][0] < self.tail[-1][0]:
+            first = None
             for ts, value in points:
                 self._seq += 1
                 bisect.insort(self.tail, (ts, self._seq, value))
-            self._replay()
+                first = first or (ts, self._seq)
+            self._replay_from(first)
             return
+        start = len(self.tail)
         for ts, value in points:
             self._seq += 1
             self.tail.append((ts, self._seq, value))
-            self._fold(ts, value, self.states, self.finished)
+        self._fold_tail(start)
 
     def _fold(self, ts: datetime, value: float, states: list[Episode | None], finished: list[Episode]) -> None:
         for i, th in enumerate(self.thresholds):
             states[i] = step(th, states[i], ts, value, finished)
 
-    def _replay(self) -> None:
-        self.states = [e.copy() if e else None for e in self.base]
-        self.finished = []
-        for ts, _, value in self.tail:
+    def _fold_tail(self, start: int) -> None:
+        for ts, seq, value in self.tail[start:]:
             self._fold(ts, value, self.states, self.finished)
+            if not any(self.states):
+                self.idle.append((ts, seq, len(self.finished)))
+
+    def _replay_from(self, key: tuple[datetime, int]) -> None:
+        """Re-evaluate the tail from the last all-idle point before `key` (else from the base)."""
+        mark = bisect.bisect_left(self.idle, (key[0], key[1], -1)) - 1
+        if mark >= 0:
+            ts, seq, n_finished = self.idle[mark]
+            del self.idle[mark + 1:]
+            self.states = [None] * len(self.thresholds)
+            del self.finished[n_finished:]
+            start = bisect.bisect_right(self.tail, (ts, seq, math.inf))
+        else:
+            self.idle = []
+            self.states = [e.copy() if e else None for e in self.base]
+            self.finished = []
+            start = 0
+        self._fold_tail(start)
 
     def confirmed(self) -> list[Episode]:
         return self.finished + [s for s in self.states if s is not None and s.confirmed_at is not None]
@@ -314,8 +336,13 @@ class SensorTrack:
         for e in base:
             if e is not None and e.excursion_id is None:
                 e.excursion_id = known.get((e.threshold, e.started_at))
+        cut_key = self.tail[cut - 1][:2]
         self.base, self.base_ts, self.tail = base, self.tail[cut - 1][0], self.tail[cut:]
-        self.finished = [e for e in self.finished if e.ended_at is None or e.ended_at > self.base_ts]
+        # Folding the prefix from the base repeats the original computation, so the episodes that
+        # ended inside it are exactly the first len(dropped) of `finished`.
+        removed = len(dropped)
+        self.finished = self.finished[removed:]
+        self.idle = [(ts, seq, n - removed) for ts, seq, n in self.idle if (ts, seq) > cut_key]
         open_ids = {e.excursion_id for e in base if e is not None}
         self.records = {k: r for k, r in self.records.items()
                         if r.ended_at is None or r.ended_at > self.base_ts or k in open_ids}

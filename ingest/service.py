@@ -17,8 +17,6 @@ import threading
 import time
 from collections.abc import Callable
 
-import pandas as pd
-
 from ingest.writer import BatchResult, IngestWriter, Message
 from queries import ingest_store
 from queries.warehouse import WarehouseUnavailable
@@ -29,7 +27,7 @@ MAX_BACKOFF_S = 30.0
 
 
 class IngestService:
-    def __init__(self, writer: IngestWriter, *, batch_max: int = 2000, batch_wait_ms: int = 50,
+    def __init__(self, writer: IngestWriter, *, batch_max: int = 2000, batch_wait_ms: int = 10,
                  on_commit: Callable[[list[Message], BatchResult], None] | None = None,
                  queue_max: int = 200_000):
         self.writer = writer
@@ -133,12 +131,12 @@ class IngestService:
         logger.error("ingest batch failed: %s", self.last_error)
 
     def _quarantine_failed(self, message: Message, exc: Exception) -> BatchResult | None:
-        frame = pd.DataFrame({"received_at": pd.to_datetime([message.received_at]), "topic": [message.topic],
-                              "payload": [message.payload[:4096].decode("utf-8", errors="replace")],
-                              "reason": [f"write_failed: {type(exc).__name__}: {str(exc)[:300]}"]})
+        columns = {"received_at": [message.received_at], "topic": [message.topic],
+                   "payload": [message.payload[:4096].decode("utf-8", errors="replace")],
+                   "reason": [f"write_failed: {type(exc).__name__}: {str(exc)[:300]}"]}
         try:
             with self.writer.wh.transaction() as conn:
-                ingest_store.quarantine(self.writer.wh, conn, frame)
+                ingest_store.quarantine(self.writer.wh, conn, columns)
         except Exception as again:  # the warehouse itself is failing: leave it for re-delivery
             self._failed(again)
             return None

@@ -123,24 +123,16 @@ class IngestWriter:
                 rejected.append((message, item))
             elif item.msg_id not in readings:  # a duplicate inside the batch counts as a duplicate
                 readings[item.msg_id] = item
-        frame = pd.DataFrame({
-            "sensor_id": [r.sensor_id for r in readings.values()],
-            "ts": pd.to_datetime([r.ts for r in readings.values()]),
-            "value": [r.value for r in readings.values()],
-            "msg_id": list(readings),
-        })
-        quarantined = pd.DataFrame({
-            "received_at": pd.to_datetime([m.received_at for m, _ in rejected]),
-            "topic": [r.topic for _, r in rejected],
-            "payload": [r.payload for _, r in rejected],
-            "reason": [str(r.reason) for _, r in rejected],
-        })
-        touched: set[str] = set(frame["sensor_id"])
+        columns = {"sensor_id": [r.sensor_id for r in readings.values()], "ts": [r.ts for r in readings.values()],
+                   "value": [r.value for r in readings.values()], "msg_id": list(readings)}
+        quarantined = {"received_at": [m.received_at for m, _ in rejected], "topic": [r.topic for _, r in rejected],
+                       "payload": [r.payload for _, r in rejected], "reason": [str(r.reason) for _, r in rejected]}
+        touched: set[str] = set(columns["sensor_id"])
         try:
             with self.wh.transaction() as conn:
-                new = ingest_store.insert_readings(self.wh, conn, frame)
-                ingest_store.add_to_rollups(self.wh, conn, new)
-                ingest_store.update_latest(self.wh, conn, new, now)
+                new = ingest_store.insert_readings(self.wh, conn, columns)
+                if new:
+                    ingest_store.add_new_to_rollups_and_latest(self.wh, conn, now)
                 ingest_store.quarantine(self.wh, conn, quarantined)
                 self._heartbeats(conn, new, now)
                 changes = self._excursions(conn, new, now, touched)
@@ -149,14 +141,12 @@ class IngestWriter:
             raise
         for _, item in rejected:
             logger.info("quarantined %s: %s", item.topic, item.reason)
-        return BatchResult(messages=len(messages), inserted=len(new), duplicates=len(frame) - len(new)
-                           + (len(messages) - len(rejected) - len(frame)),
+        valid = len(messages) - len(rejected)
+        return BatchResult(messages=len(messages), inserted=len(new), duplicates=valid - len(new),
                            quarantined=len(rejected), changes=changes, committed_at=self.clock())
 
-    def _heartbeats(self, conn, new: pd.DataFrame, now: datetime) -> None:
-        if new.empty:
-            return
-        sites = {self.sensors[s].site_id for s in new["sensor_id"].unique() if s in self.sensors}
+    def _heartbeats(self, conn, new: list[tuple], now: datetime) -> None:
+        sites = {self.sensors[s].site_id for s, _, _ in new if s in self.sensors}
         due = [s for s in sorted(sites)
                if now - self._heartbeat_at.get(s, datetime.min) >= timedelta(seconds=HEARTBEAT_EVERY_S)]
         ingest_store.execute(self.wh, conn, "ingest/insert_heartbeat",
@@ -164,12 +154,12 @@ class IngestWriter:
         # Remembered before commit; a rollback only delays the next heartbeat by a minute.
         self._heartbeat_at.update(dict.fromkeys(due, now))
 
-    def _excursions(self, conn, new: pd.DataFrame, now: datetime, touched: set[str]) -> list[Change]:
-        if new.empty:
+    def _excursions(self, conn, new: list[tuple], now: datetime, touched: set[str]) -> list[Change]:
+        if not new:
             return []
         batch: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
-        for sensor_id, ts, value in zip(new["sensor_id"], pd.to_datetime(new["ts"]), new["value"], strict=True):
-            batch[sensor_id].append((ts.to_pydatetime(), float(value)))
+        for sensor_id, ts, value in new:
+            batch[sensor_id].append((ts, float(value)))  # naive UTC datetimes from the driver
         wanted = self.engine.wants_history(batch)
         history = self._load_history(conn, wanted) if wanted else {}
         touched.update(history)

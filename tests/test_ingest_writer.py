@@ -138,7 +138,7 @@ def test_failed_transaction_leaves_nothing_and_the_retry_is_exact(network, monke
     wh = network
     writer = writer_for(wh)
     batch = messages(ramp("CHI-A1-P05", "count_m3", [100, 5000, 5200, 90], start=START, step_s=10, tag="p"))
-    real = ingest_store.update_latest
+    real = ingest_store.add_new_to_rollups_and_latest
     calls = {"n": 0}
 
     def flaky(*args, **kwargs):
@@ -146,7 +146,7 @@ def test_failed_transaction_leaves_nothing_and_the_retry_is_exact(network, monke
         if calls["n"] == 1:
             raise RuntimeError("disk hiccup")
         return real(*args, **kwargs)
-    monkeypatch.setattr(ingest_store, "update_latest", flaky)
+    monkeypatch.setattr(ingest_store, "add_new_to_rollups_and_latest", flaky)
     with pytest.raises(RuntimeError):
         writer.write(batch)
     for name in ("readings", "reading_rollups", "excursions", "deviations", "sensor_latest"):

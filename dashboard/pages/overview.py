@@ -9,6 +9,7 @@ from dash import Input, Output, callback, dcc, html
 from dashboard import context, data, ids
 from dashboard.components import export
 from dashboard.components.controls import window_selector
+from dashboard.components.excursion_tiles import section as excursion_section
 from dashboard.components.formatting import is_missing, utc_label
 from dashboard.components.kpi_tile import kpi_tile
 from dashboard.components.site_grid import site_grid
@@ -31,6 +32,7 @@ def layout(**_):
         html.P(id=ids.OV_AS_OF, className="as-of text-body-secondary"),
         export.export_bar("overview", ["report", "headline", "kpis"]),
         dcc.Loading(dbc.Row(id=ids.OV_TILES, className="g-3 mb-4"), type="dot"),
+        excursion_section(context.settings().monitoring_refresh_s),  # live tiles; callback in pages/monitoring.py
         html.H2("Sites", className="h5"),
         html.Div(id=ids.OV_GRID),
     ])

@@ -1,7 +1,8 @@
--- Newest reading per sensor; a late (older) reading never replaces a newer one.
-INSERT INTO sensor_latest AS t (sensor_id, ts, value, received_at)
-SELECT sensor_id, ts, value, received_at FROM ingest_stage_latest
-ON CONFLICT (sensor_id) DO UPDATE SET
-    value = CASE WHEN excluded.ts >= t.ts THEN excluded.value ELSE t.value END,
-    received_at = CASE WHEN excluded.ts >= t.ts THEN excluded.received_at ELSE t.received_at END,
-    ts = CASE WHEN excluded.ts >= t.ts THEN excluded.ts ELSE t.ts END
+-- Newest reading per sensor from the batch's new readings, step 1: sensors already present. A late
+-- (older) reading never replaces a newer one. (UPDATE ... FROM: on DuckDB several times faster than
+-- INSERT ... ON CONFLICT DO UPDATE for rows that change on every batch.)
+UPDATE sensor_latest SET ts = n.ts, value = n.value, received_at = :received_at
+FROM (SELECT sensor_id, ts, value,
+             ROW_NUMBER() OVER (PARTITION BY sensor_id ORDER BY ts DESC, value DESC) AS newest
+      FROM ingest_stage_new) n
+WHERE n.newest = 1 AND n.sensor_id = sensor_latest.sensor_id AND n.ts >= sensor_latest.ts

@@ -1,0 +1,79 @@
+"""The excursion list of a site (with potential product impact) and the acknowledgement form."""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+import pandas as pd
+from dash import dcc, html
+
+from dashboard import ids
+from dashboard.components.excursion_tiles import format_age, level_badge
+from dashboard.components.formatting import to_local
+from queries.monitoring import PARAMETER_LABELS, SIGNATURE_MEANING
+
+
+def _missing(value) -> bool:
+    return value is None or value is pd.NaT or (isinstance(value, float) and value != value)
+
+
+def excursion_table(frame: pd.DataFrame, tz: str, now, *, show_names: bool) -> html.Div:
+    """Open excursions first, then the recent ones; names of signers hidden when show_names is False."""
+    if frame.empty:
+        return html.P("No excursions in the last 30 days.", id="excursion-list-empty")
+    head = html.Thead(html.Tr([html.Th(h, scope="col") for h in (
+        "Level", "Parameter", "Room", "Started", "Detected", "Ended", "Peak", "Potential product impact",
+        "Deviation", "Acknowledged")]))
+    rows = []
+    for r in frame.to_dict("records"):
+        if _missing(r["ended_at"]):
+            ended = html.Span(["open · ", format_age((pd.Timestamp(now) - pd.Timestamp(r["started_at"])).total_seconds())],
+                              className="fw-semibold")
+        else:
+            ended = f"{to_local(r['ended_at'], tz)} ({format_age((r['ended_at'] - r['started_at']).total_seconds())})"
+        batches = r["batches"]
+        impact = ", ".join(batches) if batches else "no batch in the room"
+        if _missing(r["acknowledged_at"]):
+            ack = html.Span("✕ not acknowledged", className="status-off")
+        else:
+            who = f" by {r['acknowledged_by']}" if show_names else ""
+            ack = html.Span(f"✓ {to_local(r['acknowledged_at'], tz)}{who}", className="status-ok",
+                            title=r["ack_comment"] if show_names and not _missing(r["ack_comment"]) else None)
+        rows.append(html.Tr([
+            html.Td(level_badge(r["level"])),
+            html.Td(PARAMETER_LABELS.get(r["parameter"], r["parameter"])),
+            html.Td(r["room_name"]),
+            html.Td(to_local(r["started_at"], tz)),
+            html.Td(to_local(r["detected_at"], tz)),
+            html.Td(ended),
+            html.Td(f"{r['peak']:g}"),
+            html.Td(impact, className="excursion-impact"),
+            html.Td("–" if _missing(r["deviation_id"]) else r["deviation_id"], className="small"),
+            html.Td(ack),
+        ], id={"type": "excursion-row", "excursion": r["excursion_id"]}))
+    return dbc.Table([head, html.Tbody(rows)], size="sm", hover=True, responsive=True,
+                     className="excursion-list align-middle", id="excursion-list")
+
+
+def ack_options(frame: pd.DataFrame, tz: str) -> list[dict]:
+    """Unacknowledged excursions, as dropdown options (the server re-checks every one on submit)."""
+    pending = frame[frame["acknowledged_at"].isna()] if not frame.empty else frame
+    return [{"label": f"{r['level']} · {PARAMETER_LABELS.get(r['parameter'], r['parameter'])} · {r['room_name']} · "
+                      f"{to_local(r['started_at'], tz)}", "value": r["excursion_id"]}
+            for r in pending.to_dict("records")]
+
+
+def ack_form(user_name: str, role_label: str) -> dbc.Card:
+    return dbc.Card(dbc.CardBody([
+        html.H2("Acknowledge an excursion", className="h5"),
+        html.P(["Electronic signature: your user id and password. ", html.Strong("Meaning of the signature: "),
+                SIGNATURE_MEANING], className="small", id="ack-meaning"),
+        dbc.Label("Excursion", html_for=ids.MON_ACK_EXCURSION),
+        dcc.Dropdown(id=ids.MON_ACK_EXCURSION, options=[], placeholder="Choose an unacknowledged excursion",
+                     className="mb-2"),
+        dbc.Label("Comment (required): what was reviewed and decided", html_for=ids.MON_ACK_COMMENT),
+        dbc.Textarea(id=ids.MON_ACK_COMMENT, maxLength=1000, rows=3, className="mb-2"),
+        dbc.Label(f"Password of {user_name} ({role_label})", html_for=ids.MON_ACK_PASSWORD),
+        dbc.Input(id=ids.MON_ACK_PASSWORD, type="password", autoComplete="current-password", className="mb-3"),
+        dbc.Button("Sign and acknowledge", id=ids.MON_ACK_SUBMIT, color="primary", n_clicks=0),
+        html.Div(id=ids.MON_ACK_RESULT, role="status", className="mt-3"),
+    ]), className="ack-form mt-3")

@@ -1,0 +1,133 @@
+"""The MQTT bridge: subscribes to site/+/room/+/sensor/+ (QoS 1) and hands messages to ingest.
+
+- MQTT 5 with a fixed client id, clean_start=False and a session expiry: the broker keeps the
+  subscription and queues QoS-1 messages while the bridge is down, and re-sends the ones it had sent
+  but not seen acknowledged. (Mosquitto drops queued messages beyond `max_queued_messages`, 1000 by
+  default: raise it on the broker.)
+- manual_ack: a message is acknowledged only after the batch holding it has committed.
+- Receive Maximum bounds how many unacknowledged messages the broker sends at once (without it
+  Mosquitto allows 20 in flight, which would starve batching).
+- paho's network thread reconnects by itself with exponential backoff (1 s up to 30 s).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from functools import partial
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from ingest.service import IngestService
+from ingest.validation import Limits
+from ingest.writer import IngestWriter, Message, utc_now
+from queries.settings import Settings
+from queries.warehouse import Warehouse
+
+logger = logging.getLogger(__name__)
+
+SESSION_EXPIRY_S = 7 * 24 * 3600  # the broker keeps the session (and queues) for a week offline
+KEEPALIVE_S = 30
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+
+    @classmethod
+    def parse(cls, url: str) -> BrokerAddress:
+        parts = urlsplit(url if "://" in url else f"mqtt://{url}")
+        if parts.scheme not in ("mqtt", "tcp"):
+            raise ValueError(f"unsupported MQTT URL scheme {parts.scheme!r} (use mqtt://host:port)")
+        if not parts.hostname:
+            raise ValueError(f"MQTT URL {url!r} has no host")
+        return cls(parts.hostname, parts.port or 1883, parts.username, parts.password)
+
+
+def subscription(prefix: str = "") -> str:
+    return f"{prefix}site/+/room/+/sensor/+"
+
+
+def validation_limits(settings: Settings) -> Limits:
+    return Limits(max_payload_bytes=settings.ingest_max_payload_bytes, max_future_s=settings.ingest_max_future_s,
+                  max_age_days=settings.ingest_max_age_days, topic_prefix=settings.mqtt_topic_prefix)
+
+
+class MqttBridge:
+    def __init__(self, settings: Settings, warehouse: Warehouse, *, on_commit=None, writer: IngestWriter | None = None):
+        self.settings = settings
+        self.address = BrokerAddress.parse(settings.mqtt_url)
+        self.topic = subscription(settings.mqtt_topic_prefix)
+        self.writer = writer or IngestWriter(warehouse, limits=validation_limits(settings), source="mqtt-bridge")
+        self.service = IngestService(self.writer, batch_max=settings.ingest_batch_max,
+                                     batch_wait_ms=settings.ingest_batch_wait_ms, on_commit=on_commit)
+        self.connected = threading.Event()
+        self._disconnected = threading.Event()
+        self.client = self._client()
+
+    def _client(self) -> mqtt.Client:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.settings.mqtt_client_id,
+                             protocol=mqtt.MQTTv5, manual_ack=True)
+        if self.address.username:
+            client.username_pw_set(self.address.username, self.address.password)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    def start(self) -> MqttBridge:
+        self.service.start()
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = SESSION_EXPIRY_S
+        props.ReceiveMaximum = max(1, min(self.settings.mqtt_receive_maximum, 65535))
+        self.client.connect_async(self.address.host, self.address.port, keepalive=KEEPALIVE_S,
+                                  clean_start=False, properties=props)
+        self.client.loop_start()  # paho's thread: connects, reconnects with backoff, reads
+        logger.info("bridge %s -> %s:%s %s", self.settings.mqtt_client_id, self.address.host, self.address.port,
+                    self.topic)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> int:
+        """Stop consuming; messages received but not yet written stay unacknowledged (re-delivered)."""
+        self.client.on_message = None
+        left = self.service.stop(timeout)
+        was_connected = self.connected.is_set()
+        self.client.disconnect()
+        if was_connected:  # paho writes queued packets in order: acks leave before the DISCONNECT
+            self._disconnected.wait(timeout)
+        self.client.loop_stop()
+        self.connected.clear()
+        return left
+
+    def wait_connected(self, timeout: float = 10.0) -> bool:
+        return self.connected.wait(timeout)
+
+    # -- paho callbacks (network thread) ----------------------------------------------------
+    def _on_connect(self, client, userdata, flags, reason_code, properties):
+        if reason_code.is_failure:
+            logger.error("MQTT connect refused: %s", reason_code)
+            return
+        # Subscribing again when the session survived is harmless and repairs a lost subscription.
+        client.subscribe(self.topic, qos=1)
+        logger.info("MQTT connected (session present: %s)", flags.session_present)
+        self._disconnected.clear()
+        self.connected.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties):
+        self.connected.clear()
+        self._disconnected.set()
+        if reason_code != 0:
+            logger.warning("MQTT connection lost (%s); paho reconnects with backoff", reason_code)
+
+    def _on_message(self, client, userdata, msg):
+        ack = partial(client.ack, msg.mid, msg.qos) if msg.qos > 0 else None
+        self.service.submit(Message(topic=msg.topic, payload=msg.payload, received_at=utc_now(), ack=ack))

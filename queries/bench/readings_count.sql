@@ -1,0 +1,2 @@
+-- Benchmarks only: how many readings are stored.
+SELECT COUNT(*) AS n FROM readings
