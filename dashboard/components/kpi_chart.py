@@ -17,13 +17,12 @@ FONT = dict(family="DejaVu Sans, system-ui, sans-serif", size=13)
 
 def kpi_by_site(frame: pd.DataFrame, sites: pd.DataFrame, kpis: list[Kpi]) -> go.Figure:
     """One horizontal bar panel per KPI: network first, then each site; dashed line at the target."""
-    names = dict(zip(sites["site_id"], sites["name"], strict=True))
     order = [NETWORK, *sites["site_id"]]
-    labels = ["Network" if s == NETWORK else f"{names[s]} ({s})" for s in order]
+    labels = ["Network" if s == NETWORK else str(s) for s in order]  # site ids: names are in the provenance
     cols = 2 if len(kpis) > 1 else 1
     rows = (len(kpis) + cols - 1) // cols
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=[f"{k.title} ({k.unit})" for k in kpis],
-                        horizontal_spacing=0.22, vertical_spacing=0.16)
+                        horizontal_spacing=0.12, vertical_spacing=0.16)
     for i, kpi in enumerate(kpis):
         r, c = i // cols + 1, i % cols + 1
         part = frame[frame["kpi_id"] == kpi.id].set_index("site_id")
@@ -49,5 +48,5 @@ def kpi_by_site(frame: pd.DataFrame, sites: pd.DataFrame, kpis: list[Kpi]) -> go
         fig.update_yaxes(autorange="reversed", row=r, col=c)
     fig.update_layout(height=max(420, rows * (90 + 26 * len(order))), font=FONT, template="plotly_white",
                       title=dict(text="Headline KPIs by site (dashed line: target)", x=0),
-                      margin=dict(l=190, r=40, t=80, b=40))
+                      margin=dict(l=80, r=40, t=80, b=40))
     return fig

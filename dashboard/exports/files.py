@@ -11,6 +11,7 @@ import io
 import logging
 import math
 import re
+import textwrap
 import threading
 import warnings
 from datetime import date, datetime
@@ -41,6 +42,7 @@ DATA_FORMATS = ("csv", "xlsx")
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 EXPORT_WIDTH_PX = 1400
 FOOTER_LINE_PX = 17
+FOOTER_WRAP_CHARS = 190  # 11 px type across a 1400 px image
 
 _kaleido_lock = threading.Lock()
 _kaleido_started = False
@@ -164,13 +166,21 @@ def _ensure_kaleido() -> None:
 def with_footer(fig: go.Figure, prov: Provenance) -> go.Figure:
     """A copy of the figure, taller by a provenance footer printed under the plot."""
     fig = go.Figure(fig)
-    lines = prov.footer_lines()
-    margin_b = fig.layout.margin.b if fig.layout.margin.b is not None else 80
+    lines = [part for line in prov.footer_lines() for part in textwrap.wrap(line, FOOTER_WRAP_CHARS)]
+    margin = fig.layout.margin
+    # The legend goes above the plot, so the bottom margin holds only the x axis and the footer.
+    fig.update_layout(legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"),
+                      margin=dict(t=max(margin.t or 0, 80)))
+    margin_b = max(margin.b or 0, 90)
+    margin_l = margin.l if margin.l is not None else 80
+    margin_r = margin.r if margin.r is not None else 80
     footer_px = FOOTER_LINE_PX * len(lines) + 24
     height = (fig.layout.height or 450) + footer_px
     fig.update_layout(height=height, width=EXPORT_WIDTH_PX, margin=dict(b=margin_b + footer_px),
                       paper_bgcolor="white")
-    fig.add_annotation(text="<br>".join(escape(line) for line in lines), xref="paper", yref="paper", x=0, y=0,
+    # x in paper units, moved left onto the figure's edge: the footer spans the whole image width.
+    x = -(margin_l - 12) / max(1, EXPORT_WIDTH_PX - margin_l - margin_r)
+    fig.add_annotation(text="<br>".join(escape(line) for line in lines), xref="paper", yref="paper", x=x, y=0,
                        xanchor="left", yanchor="top", yshift=-(margin_b + 8), showarrow=False, align="left",
                        font=dict(size=11, color="#333333"))
     return fig
