@@ -26,8 +26,8 @@ def _cap(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
-    fig.update_layout(title=dict(text=title, x=0, font=dict(size=16)), height=height, font=FONT,
-                      margin=dict(l=70, r=30, t=60, b=40), template="plotly_white",
+    fig.update_layout(title=dict(text=title, x=0, y=0.99, yanchor="top", font=dict(size=16)), height=height,
+                      font=FONT, margin=dict(l=70, r=30, t=84, b=40), template="plotly_white",
                       legend=dict(orientation="h", yanchor="bottom", y=1.02, x=1, xanchor="right", font=dict(size=12)),
                       hovermode="closest")
     return fig
