@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs and starts what the test suite talks to, when missing: Debian's chromium (+ driver),
-# a PostgreSQL server and Mosquitto. Installing needs root (apt-get); otherwise it says what to do.
+# a PostgreSQL server, Mosquitto and Redis. Installing needs root (apt-get); otherwise it says what to do.
 set -euo pipefail
 
 PG_HOST=127.0.0.1
@@ -53,7 +53,19 @@ if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
   echo "installing Mosquitto..."
   apt_install mosquitto
 fi
-# 4. axe-core for the accessibility tests (pinned in package.json + package-lock.json; npm registry).
+# 4. Redis: the shared result cache of several gunicorn workers (the cache tests and the load smoke test).
+if ! port_open 127.0.0.1 6379; then
+  if ! command -v redis-server >/dev/null 2>&1; then
+    need_root redis-server "sudo apt-get install redis-server"
+    echo "installing Redis..."
+    apt_install redis-server
+  fi
+  echo "starting Redis on 127.0.0.1:6379 (nothing kept on disk)..."
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null
+  for _ in $(seq 1 20); do port_open 127.0.0.1 6379 && break; sleep 0.25; done
+fi
+port_open 127.0.0.1 6379 || { echo "error: Redis does not answer on 127.0.0.1:6379" >&2; exit 1; }
+# 5. axe-core for the accessibility tests (pinned in package.json + package-lock.json; npm registry).
 if ! command -v npm >/dev/null 2>&1; then
   need_root npm "sudo apt-get install nodejs npm"
   echo "installing Node.js and npm..."
@@ -64,4 +76,4 @@ if [ ! -f "$ROOT_DIR/node_modules/axe-core/axe.min.js" ] || [ "$ROOT_DIR/package
   echo "installing axe-core (npm ci)..."
   (cd "$ROOT_DIR" && npm ci --no-audit --no-fund --loglevel=error)
 fi
-echo "test services ready: chromium, PostgreSQL on $PG_HOST:$PG_PORT, mosquitto, axe-core"
+echo "test services ready: chromium, PostgreSQL on $PG_HOST:$PG_PORT, mosquitto, Redis, axe-core"

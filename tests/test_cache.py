@@ -1,0 +1,236 @@
+"""Data versions and the caches: writes invalidate, keys hold the scope, workers share through Redis."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from datetime import datetime
+
+import pandas as pd
+import pytest
+from cachelib import SimpleCache
+from conftest import TEST_END, dash_call, ready
+from sqlalchemy import text
+
+from dashboard import ids
+from dashboard.response_cache import CACHEABLE, output_ids
+from queries import data_version, result_cache, users
+from queries.scope import build_scope
+from queries.warehouse import Warehouse
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
+SITE = {"site_id": "ZZZ", "name": "Test site", "region": "Nowhere", "timezone": "UTC", "kind": "node",
+        "onboarded_at": datetime(2025, 1, 1)}
+
+
+def add_site(wh: Warehouse, site_id: str) -> None:
+    with wh.transaction() as conn:
+        wh.bulk_insert(conn, "sites", pd.DataFrame([{**SITE, "site_id": site_id}]))
+
+
+def scope(role="leadership", sites=("ZZZ",), end=datetime(2026, 5, 1, 12, 0, 10), user="u1"):
+    return build_scope(user_id=user, role=role, own_site=sites[0] if role == "site_manager" else None,
+                       all_sites=list(sites), end=end, days=30)
+
+
+# --- data versions -------------------------------------------------------------------------------------
+def test_writes_change_their_domain_versions_and_logins_do_not(warehouse, monkeypatch):
+    start = data_version.current(warehouse)
+    assert start == {"live": "0", "quality": "0"}
+
+    add_site(warehouse, "AAA")  # bulk insert into a quality table
+    after_site = data_version.current(warehouse)
+    assert after_site["quality"] != "0" and after_site["live"] == "0"
+
+    with warehouse.transaction() as conn:  # a statement through SQLAlchemy into a live table
+        conn.execute(text("-- comment first, as in queries/*.sql\nINSERT INTO ingest_heartbeats (source, site_id, ts) "
+                          "VALUES ('gw', 'AAA', :ts)"), {"ts": datetime(2026, 1, 1)})
+    after_live = data_version.current(warehouse)
+    assert after_live["live"] != "0"
+    assert after_live["quality"] == after_site["quality"]  # it changed less than a minute ago
+
+    monkeypatch.setattr(data_version, "LIVE_TO_QUALITY_S", 0)  # live data reaches KPIs after the interval
+    with warehouse.transaction() as conn:
+        conn.execute(text("INSERT INTO ingest_heartbeats (source, site_id, ts) VALUES ('gw', 'AAA', :ts)"),
+                     {"ts": datetime(2026, 1, 2)})
+    followed = data_version.current(warehouse)
+    assert followed["live"] != after_live["live"] and followed["quality"] != after_live["quality"]
+
+    users.add_user(warehouse, user_id="someone", display_name="x", role="leadership", site_id=None,
+                   password="a-long-enough-password")
+    assert data_version.current(warehouse) == followed  # users and the audit trail are not data
+
+    with pytest.raises(RuntimeError), warehouse.transaction() as conn:
+        warehouse.bulk_insert(conn, "sites", pd.DataFrame([{**SITE, "site_id": "BBB"}]))
+        raise RuntimeError("rolled back")
+    assert data_version.current(warehouse) == followed  # nothing committed, nothing changed
+
+
+def test_a_warehouse_without_the_version_table_is_served_uncached(tmp_path):
+    wh = Warehouse(f"duckdb:///{tmp_path / 'old.duckdb'}")
+    try:
+        assert data_version.current(wh) is None  # no schema at all: no versions, no caching, no error
+        cache = result_cache.ResultCache(SimpleCache(), "t")
+        assert cache.call(wh, "f", ("quality",), lambda _wh: 41 + 1) == 42
+        assert cache.stats.uncached == 1
+    finally:
+        wh.dispose()
+
+
+# --- the result cache ------------------------------------------------------------------------------------
+class Counting:
+    def __init__(self):
+        self.calls, self.scopes = 0, []
+
+    def __call__(self, wh, s, extra=None):
+        self.calls += 1
+        self.scopes.append(s)
+        return int(wh.scalar("sql/site_count"))
+
+
+def test_answers_are_cached_until_new_data_lands(warehouse):
+    cache = result_cache.ResultCache(SimpleCache(), result_cache.namespace_for(warehouse))
+    fn = Counting()
+    add_site(warehouse, "ZZZ")
+    assert cache.call(warehouse, "count", ("quality",), fn, scope()) == 1
+    assert cache.call(warehouse, "count", ("quality",), fn, scope()) == 1
+    assert fn.calls == 1
+    add_site(warehouse, "YYY")  # new data: a new version, a new key
+    cache._forget_versions()
+    assert cache.call(warehouse, "count", ("quality",), fn, scope()) == 2
+    assert fn.calls == 2
+
+
+def test_keys_hold_role_sites_window_slot_and_arguments_but_not_the_user(duckdb_warehouse):
+    wh = duckdb_warehouse
+    add_site(wh, "ZZZ")
+    cache = result_cache.ResultCache(SimpleCache(), "t", window_s=60)
+    fn = Counting()
+    call = lambda s, extra=None: cache.call(wh, "count", ("quality",), fn, s, extra)  # noqa: E731
+    call(scope(user="u1"))
+    call(scope(user="u2"))  # another user of the same role and sites: the same answer
+    assert fn.calls == 1
+    call(scope(end=datetime(2026, 5, 1, 12, 0, 50)))  # same 60 s slot
+    assert fn.calls == 1
+    assert fn.scopes[0].end == datetime(2026, 5, 1, 12, 0, 0)  # computed for the slot's start
+    assert fn.scopes[0].end - fn.scopes[0].start == pd.Timedelta(days=30)  # same window length
+    call(scope(end=datetime(2026, 5, 1, 12, 1, 5)))  # next slot
+    call(scope(role="auditor"))
+    call(scope(sites=("ZZZ", "YYY")))
+    call(scope(role="site_manager"))
+    call(scope(), extra=7)
+    assert fn.calls == 6
+
+
+def test_a_failing_backend_never_fails_the_page(duckdb_warehouse):
+    class Broken:
+        def get(self, key):
+            raise ConnectionError("redis down")
+
+        set = add = delete = get
+
+    cache = result_cache.ResultCache(Broken(), "t")
+    fn = Counting()
+    assert cache.call(duckdb_warehouse, "count", ("quality",), fn, scope()) == 0
+    assert cache.call(duckdb_warehouse, "count", ("quality",), fn, scope()) == 0
+    assert fn.calls == 2 and cache.stats.errors > 0
+
+
+def test_concurrent_misses_compute_once(duckdb_warehouse):
+    cache = result_cache.ResultCache(SimpleCache(), "t")
+    calls = []
+
+    def slow(wh, s):
+        calls.append(1)
+        time.sleep(0.3)
+        return "answer"
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(cache.call(duckdb_warehouse, "slow", ("quality",),
+                                                                         slow, scope()))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == ["answer"] * 8
+    assert len(calls) == 1
+
+
+@pytest.mark.postgres
+def test_workers_share_answers_through_redis_and_a_write_anywhere_invalidates(tmp_path):
+    """Two 'workers' (their own engines and caches) on one Redis; a third process writes."""
+    from cachelib import RedisCache
+    from conftest import make_warehouse
+    from redis import Redis
+
+    prefix = f"atmp-test-{uuid.uuid4().hex[:8]}:"
+    client = Redis.from_url(REDIS_URL)
+    with make_warehouse("postgres", tmp_path) as writer:
+        add_site(writer, "ZZZ")
+        workers = [Warehouse(writer.url) for _ in range(2)]
+        try:
+            caches = [result_cache.ResultCache(RedisCache(host="127.0.0.1", port=6379, db=15, key_prefix=prefix),
+                                               result_cache.namespace_for(w)) for w in workers]
+            fns = [Counting(), Counting()]
+            assert caches[0].call(workers[0], "count", ("quality",), fns[0], scope()) == 1
+            assert caches[1].call(workers[1], "count", ("quality",), fns[1], scope()) == 1
+            assert (fns[0].calls, fns[1].calls) == (1, 0)  # the second worker got the first one's answer
+            add_site(writer, "YYY")
+            for c in caches:
+                c._forget_versions()
+            assert caches[1].call(workers[1], "count", ("quality",), fns[1], scope()) == 2
+            assert caches[0].call(workers[0], "count", ("quality",), fns[0], scope()) == 2
+            assert (fns[0].calls, fns[1].calls) == (1, 1)
+        finally:
+            for w in workers:
+                w.dispose()
+            for key in client.scan_iter(match=f"{prefix}*"):
+                client.delete(key)
+
+
+# --- cached callback responses on the app ----------------------------------------------------------------
+OVERVIEW = [ids.OV_TILES, ids.OV_GRID, ids.OV_AS_OF]
+
+
+def test_cached_overview_is_the_uncached_answer_and_is_shared_only_within_a_scope(hub_app, make_client,
+                                                                                   sample_warehouse):
+    from dashboard.app import create_app
+    from queries.settings import Settings
+
+    stats = hub_app.server.extensions["atmp_response_cache_stats"]
+    uncached = ready(create_app(Settings.from_env({}, database_url=sample_warehouse.url, secret_key="k",
+                                                  now=TEST_END.isoformat(), cache_ttl_s=0),
+                                Warehouse(sample_warehouse.url)))
+    assert "atmp_response_cache_stats" not in uncached.server.extensions
+    inputs = {f"{ids.OV_WINDOW}.value": 180}
+    first = dash_call(make_client("t.leader"), hub_app, OVERVIEW, inputs)
+    hits = stats.hits
+    second = dash_call(make_client("t.leader"), hub_app, OVERVIEW, inputs)  # another session, same scope
+    assert stats.hits == hits + 1
+    assert first.data == second.data
+    from conftest import login
+
+    plain = uncached.server.test_client()
+    assert login(plain, "t.leader").status_code == 302
+    reference = dash_call(plain, uncached, OVERVIEW, inputs)
+    assert reference.status_code == 200 and reference.data == first.data  # the cache changes no answer
+
+    chi = dash_call(make_client("t.manager.chi"), hub_app, OVERVIEW, inputs)
+    atl = dash_call(make_client("t.manager.atl"), hub_app, OVERVIEW, inputs)
+    assert b"CHI" in chi.data and b"ATL-" not in chi.data and b"ATL" in atl.data and chi.data != atl.data
+
+    hits = stats.hits
+    with sample_warehouse.transaction() as conn:  # new data (here: only its version): a new key
+        data_version.note_write(conn, "deviations")
+    time.sleep(result_cache.VERSION_MEMO_S + 0.1)
+    dash_call(make_client("t.leader"), hub_app, OVERVIEW, inputs)
+    assert stats.hits == hits
+
+
+def test_callbacks_that_write_export_or_read_the_audit_trail_are_never_cached():
+    cached = set().union(*CACHEABLE)
+    for never in (ids.MON_ACK_RESULT, ids.AUDIT_TABLE, ids.AUDIT_DOWNLOAD, ids.AUDIT_VERIFY_RESULT, ids.KIOSK_SLIDES):
+        assert never not in cached
+    assert output_ids("..a.children...b.figure..") == {"a", "b"}
+    assert output_ids("a.children") == {"a"}

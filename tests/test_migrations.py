@@ -1,0 +1,68 @@
+"""Alembic: the migrated PostgreSQL schema is the schema create_schema() builds, plus the scale indexes."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from alembic import command
+from conftest import throwaway_postgres
+
+from queries import migrate
+from queries.warehouse import Warehouse
+
+pytestmark = pytest.mark.postgres
+
+COLUMNS = """SELECT table_name, column_name, data_type, is_nullable, column_default
+             FROM information_schema.columns WHERE table_schema = 'public' AND table_name <> 'alembic_version'
+             ORDER BY table_name, column_name"""
+INDEXES = """SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'
+             AND tablename <> 'alembic_version' ORDER BY tablename, indexname"""
+OTHER = """SELECT 'trigger' AS kind, tgname AS name FROM pg_trigger WHERE NOT tgisinternal
+           UNION ALL SELECT 'view', viewname FROM pg_views WHERE schemaname = 'public'
+           UNION ALL SELECT 'sequence', sequencename FROM pg_sequences WHERE schemaname = 'public'
+           ORDER BY 1, 2"""
+# Indexes only the migrations add (queries large PostgreSQL warehouses need; DuckDB does without).
+MIGRATION_ONLY_INDEXES = {"readings_ts", "reading_rollups_grain_bucket"}
+
+
+def catalog(wh: Warehouse, sql: str) -> pd.DataFrame:
+    with wh.engine.connect() as conn:
+        return pd.read_sql(sql, conn)
+
+
+def test_alembic_head_equals_create_schema_plus_the_scale_indexes():
+    with throwaway_postgres() as migrated_url, throwaway_postgres() as created_url:
+        migrated, created = Warehouse(migrated_url), Warehouse(created_url)
+        try:
+            command.upgrade(migrate.alembic_config(migrated_url), "head")
+            created.create_schema()
+            assert catalog(migrated, COLUMNS).equals(catalog(created, COLUMNS)), \
+                "schema.sql changed without a migration (add a revision under migrations/versions/)"
+            assert catalog(migrated, OTHER).equals(catalog(created, OTHER))
+            m, c = catalog(migrated, INDEXES), catalog(created, INDEXES)
+            assert set(m.indexname) - set(c.indexname) == MIGRATION_ONLY_INDEXES
+            assert set(c.indexname) <= set(m.indexname)
+        finally:
+            migrated.dispose()
+            created.dispose()
+
+
+def test_a_create_schema_database_upgrades_in_place_and_downgrade_removes_everything():
+    with throwaway_postgres() as url:
+        wh = Warehouse(url)
+        try:
+            wh.create_schema()  # as `atmp-hub generate` made PostgreSQL warehouses before Alembic
+            migrate.upgrade(wh)  # idempotent revisions: no error, indexes added, revision stamped
+            with wh.engine.connect() as conn:
+                assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0002_scale"
+            assert MIGRATION_ONLY_INDEXES <= set(catalog(wh, INDEXES).indexname)
+            command.downgrade(migrate.alembic_config(url), "base")
+            left = catalog(wh, COLUMNS)
+            assert left.empty, sorted(set(left.table_name))
+        finally:
+            wh.dispose()
+
+
+def test_duckdb_urls_are_refused_by_alembic(tmp_path):
+    with pytest.raises(SystemExit, match="PostgreSQL warehouse only"):
+        command.upgrade(migrate.alembic_config(f"duckdb:///{tmp_path / 'x.duckdb'}"), "head")
