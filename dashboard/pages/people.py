@@ -16,15 +16,13 @@ import pandas as pd
 from dash import Input, Output, callback, dcc, html
 
 from dashboard import context, data, ids
-from dashboard.components import export
+from dashboard.components import export, people_tables
 from dashboard.components import people_figures as pf
 from dashboard.components.controls import window_selector
-from dashboard.components.formatting import is_missing, utc_label
+from dashboard.components.formatting import utc_label
 from queries import catalog, people
 from queries.kpis import NETWORK
 from queries.scope import NotFound, Scope
-from queries.stats.correlation import fisher_interval
-from queries.stats.survey import alpha_label
 
 logger = logging.getLogger(__name__)
 
@@ -181,7 +179,7 @@ def survey_section(site_id, teams, wave):
         dbc.Col(dcc.Graph(figure=pf.item_distribution(chosen, f"Scored answers per item · {short} · {wave}"),
                           id="people-items", config=GRAPH_CONFIG), lg=7),
         dbc.Col([html.H3("Reliability (Cronbach's alpha) per wave", className="h6 mt-3"),
-                 _alpha_table(groups, selected)], lg=5),
+                 people_tables.alpha_table(groups, selected)], lg=5),
     ], className="g-3"))
     return body
 
@@ -194,50 +192,15 @@ def _row(groups: pd.DataFrame, level: str, site_id: str, wave) -> pd.Series | No
 def _survey_tiles(groups: pd.DataFrame, selected: str, label: str, wave) -> list:
     level = "network" if selected == NETWORK else "site"
     mine = _row(groups, level, selected, wave)
-    tiles = [dbc.Col(_tile(f"Psychological safety · {label}", wave, mine, "index"), md=4),
-             dbc.Col(_tile(f"Cronbach's alpha · {label}", wave, mine, "alpha"), md=4)]
+    tiles = [dbc.Col(people_tables.survey_tile(f"Psychological safety · {label}", wave, mine, "index"), md=4),
+             dbc.Col(people_tables.survey_tile(f"Cronbach's alpha · {label}", wave, mine, "alpha"), md=4)]
     if selected != NETWORK:
-        tiles.append(dbc.Col(_tile("Psychological safety · network", wave, _row(groups, "network", NETWORK, wave),
-                                   "index"), md=4))
+        network = _row(groups, "network", NETWORK, wave)
+        tiles.append(dbc.Col(people_tables.survey_tile("Psychological safety · network", wave, network, "index"),
+                             md=4))
     return tiles
 
 
-def _tile(title: str, wave, row: pd.Series | None, what: str) -> dbc.Card:
-    if row is None:
-        value, detail, css = "no data", f"no answers in wave {wave}", "status-none"
-    elif bool(row["suppressed"]):
-        value, detail, css = "suppressed", "fewer than 5 respondents, or recoverable by subtraction", "status-none"
-    elif what == "index":
-        value = f"{row['index_0_100']:.0f} / 100"
-        detail, css = f"{row['score_1_7']:.2f} on the 1-7 scale · n = {int(row['respondents'])}", "status-ok"
-    else:
-        alpha = row["alpha"]
-        value = "–" if is_missing(alpha) else f"{alpha:.2f}"
-        detail, css = f"{alpha_label(alpha)} internal consistency · n = {int(row['respondents'])}", "status-ok"
-    return dbc.Card(dbc.CardBody([
-        html.Div(title, className="tile-title"),
-        html.Div(value, className="tile-value", **{"aria-label": f"{title}: {value}"}),
-        html.Div([f"wave {wave} · ", detail], className="tile-target"),
-    ]), className=f"kpi-tile people-tile h-100 {css}-border")
-
-
-def _alpha_table(groups: pd.DataFrame, selected: str) -> dbc.Table:
-    level = "network" if selected == NETWORK else "site"
-    rows = groups[(groups["level"] == level) & (groups["site_id"] == selected)].sort_values("wave", ascending=False)
-    body = []
-    for row in rows.itertuples(index=False):
-        if row.suppressed:
-            cells = [row.wave, "suppressed", "–", "–"]
-        else:
-            cells = [row.wave, f"{int(row.respondents)}", "–" if is_missing(row.alpha) else f"{row.alpha:.2f}",
-                     alpha_label(row.alpha)]
-        body.append(html.Tr([html.Td(c) for c in cells]))
-    head = html.Thead(html.Tr([html.Th(h, scope="col") for h in ("Wave", "Respondents", "Alpha", "Reading")]))
-    return dbc.Table([head, html.Tbody(body)], size="sm", hover=True, className="people-alpha",
-                     id="people-alpha-table")
-
-
-# -- behaviour, training, SOP load -----------------------------------------------------------------
 @callback(
     Output(ids.PPL_BEHAVIOUR, "children"),
     Output(ids.PPL_TRAINING, "children"),
@@ -283,7 +246,7 @@ def behaviour(full: Scope, selected: str, label: str, names: dict[str, str]) -> 
             dbc.Col(dcc.Graph(figure=pf.human_factors(factors, names), id="people-human-factors",
                               config=GRAPH_CONFIG), lg=6),
             dbc.Col([html.H3("Recurrence before and after coaching-based deviation review", className="h6 mt-3"),
-                     _coaching_table(coaching, names, lookback)], lg=6),
+                     people_tables.coaching_table(coaching, names, lookback)], lg=6),
         ], className="g-3"),
         dbc.Row([
             dbc.Col(dcc.Graph(figure=pf.recurrence_by_quarter(quarters, label, starts), id="people-recurrence",
@@ -302,30 +265,6 @@ def behaviour(full: Scope, selected: str, label: str, names: dict[str, str]) -> 
     ]
 
 
-def _coaching_table(coaching: pd.DataFrame, names: dict[str, str], lookback: int):
-    if coaching.empty:
-        return html.P("No coaching programme at the sites shown.", className="text-body-secondary",
-                      id="people-coaching-table")
-    periods = {"before": "365 days before the start", "transition": f"first {lookback} days",
-               "after": f"from day {lookback} on"}
-    body = []
-    for row in coaching.itertuples(index=False):
-        body.append(html.Tr([
-            html.Td(html.Abbr(row.site_id, title=names.get(row.site_id, row.site_id))),
-            html.Td(f"{pd.Timestamp(row.started_at):%Y-%m-%d}"),
-            html.Td(periods[row.period]),
-            html.Td(f"{row.recurrence_pct:.0f} %", className="fw-semibold"),
-            html.Td(f"{row.recurred} of {row.deviations}"),
-        ], id={"type": "people-coaching-row", "site": row.site_id, "period": row.period}))
-    head = html.Thead(html.Tr([html.Th(h, scope="col") for h in
-                               ("Site", "Coaching starts", "Period", "Recurrence", "Recurred / deviations")]))
-    note = html.P(f"Recurrence: an earlier deviation with the same root cause at the same site within {lookback} "
-                  "days. In the first days after the start a recurrence may repeat a cause from before it.",
-                  className="small text-body-secondary")
-    return html.Div([dbc.Table([head, html.Tbody(body)], size="sm", hover=True, id="people-coaching-table"),
-                     note])
-
-
 def training(full: Scope, selected: str, label: str, short: str, days: int) -> list:
     wh = context.warehouse()
     modules = people.training_modules(wh, full)
@@ -341,10 +280,10 @@ def training(full: Scope, selected: str, label: str, short: str, days: int) -> l
         html.H2("Training and competency", className="h4 mt-4"),
         dbc.Row([
             dbc.Col([html.H3(f"Per module · {label} (last {days} days)", className="h6 mt-3"),
-                     _module_table(modules, selected)], lg=7),
+                     people_tables.module_table(modules, selected)], lg=7),
             dbc.Col([
                 html.H3("Training-to-performance correlation", className="h6 mt-3"),
-                html.P(_rho_text(rho), className="fs-5 fw-semibold", id="people-rho"),
+                html.P(people_tables.rho_text(rho), className="fs-5 fw-semibold", id="people-rho"),
                 dcc.Graph(figure=pf.operator_scatter(operators, f"Operators · {short}"), id="people-operators",
                           config=GRAPH_CONFIG),
                 html.P("Spearman's ρ between each operator's mean first-attempt certification score and the "
@@ -354,52 +293,6 @@ def training(full: Scope, selected: str, label: str, short: str, days: int) -> l
             ], lg=5),
         ], className="g-3"),
     ]
-
-
-def _rho_text(rho: pd.DataFrame) -> str:
-    if rho.empty or is_missing(rho.iloc[0]["value"]):
-        n = 0 if rho.empty else int(rho.iloc[0]["n"])
-        return f"not computable (n = {n} operators)"
-    row = rho.iloc[0]
-    low, high = row["ci_low"], row["ci_high"]
-    if is_missing(low):
-        low, high = fisher_interval(row["value"], int(row["n"]))
-    interval = "no interval (n < 4)" if is_missing(low) else f"95 % CI {low:+.2f} to {high:+.2f}"
-    return f"ρ = {row['value']:+.2f} · {interval} · n = {int(row['n'])} operators"
-
-
-def _module_table(modules: pd.DataFrame, selected: str):
-    mine = modules[modules["site_id"] == selected].set_index("module")
-    network = modules[modules["site_id"] == NETWORK].set_index("module")
-    if mine.empty:
-        return html.P("No training activity in this window.", className="text-body-secondary",
-                      id="people-module-table")
-    with_network = selected != NETWORK and not network.empty
-    head = ["Module", "First-attempt pass", "Time to competency (median)"]
-    if with_network:
-        head += ["Network pass", "Network time"]
-    body = []
-    for module, row in mine.iterrows():
-        cells = [module, _pass(row), _days(row)]
-        if with_network and module in network.index:
-            cells += [_pass(network.loc[module]), _days(network.loc[module])]
-        elif with_network:
-            cells += ["–", "–"]
-        body.append(html.Tr([html.Td(c) for c in cells]))
-    return dbc.Table([html.Thead(html.Tr([html.Th(h, scope="col") for h in head])), html.Tbody(body)],
-                     size="sm", hover=True, responsive=True, id="people-module-table")
-
-
-def _pass(row) -> str:
-    if not row["first_attempts"]:
-        return "–"
-    return f"{row['first_pass_pct']:.0f} % ({int(row['first_passed'])}/{int(row['first_attempts'])})"
-
-
-def _days(row) -> str:
-    if is_missing(row["median_days"]):
-        return "–"
-    return f"{row['median_days']:.0f} days (n = {int(row['certifications'])})"
 
 
 def sop_section(full: Scope, selected: str, label: str) -> list:
