@@ -5,12 +5,16 @@ BIN := $(VENV)/bin
 SCALE ?= small
 export ATMP_DATABASE_URL ?= duckdb:///hub.duckdb
 
-.PHONY: run test lint bench clean-data help
+.PHONY: run test lint bench load serve-prod migrate clean-data help
 
 help:
 	@echo "make run    - install, generate the sample network (if missing), serve on http://127.0.0.1:8050"
 	@echo "make test   - install test dependencies (Chromium, PostgreSQL, Mosquitto when missing) and run pytest"
 	@echo "make lint   - ruff"
+	@echo "make serve-prod - gunicorn workers on PostgreSQL (ATMP_DATABASE_URL), Alembic first, MQTT bridge as its own process"
+	@echo "make migrate    - bring the PostgreSQL schema up to date (Alembic)"
+	@echo "make bench      - benchmark every page's callbacks (medium, large; DuckDB, PostgreSQL); BENCH_ARGS='--scales medium'"
+	@echo "make load       - 100 wall displays + 20 analysts against gunicorn + PostgreSQL on 127.0.0.1 (locust, bounded)"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
@@ -37,6 +41,26 @@ test: $(VENV)/.test
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check .
+
+$(VENV)/.bench: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	@touch $@ $(VENV)/.test $(VENV)/.runtime
+
+migrate: $(VENV)/.runtime
+	$(BIN)/alembic upgrade head
+
+serve-prod: $(VENV)/.runtime
+	$(BIN)/python scripts/serve_prod.py
+
+# Generated warehouses are kept in bench/.data (and databases atmp_bench_<scale>): the first run of the
+# large scale generates them (minutes), later runs reuse them. `$(BIN)/python -m bench data --drop` removes them.
+bench: $(VENV)/.bench
+	scripts/ensure-test-services.sh
+	nice -n 10 $(BIN)/python -m bench run $(BENCH_ARGS)
+
+load: $(VENV)/.bench
+	scripts/ensure-test-services.sh
+	$(BIN)/python -m bench load $(LOAD_ARGS)
 
 clean-data:
 	rm -f hub.duckdb hub.duckdb.wal

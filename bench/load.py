@@ -1,0 +1,241 @@
+"""`make load`: the wall-display load test against gunicorn + PostgreSQL + Redis, on 127.0.0.1 only.
+
+1. the PostgreSQL bench warehouse of the chosen scale (generated once, bench/data.py), its logins and
+   one display token per wall display;
+2. the server as `make serve-prod` runs it (scripts/serve_prod.py: Alembic, gunicorn gthread workers),
+   with a pinned clock (the data end), the shared Redis cache and login limits raised (every simulated
+   client comes from 127.0.0.1, which the per-address limit would otherwise stop);
+3. one warm-up request per display role, as a server that has been up for a while would have;
+4. locust, headless, bounded by --run-time and the number of users (bench/locustfile.py), aimed at
+   the server's loopback address only;
+5. throughput, p50/p95/p99 and errors per request type, then everything is stopped.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import requests
+
+from bench import data
+from bench.client import BENCH_PASSWORD, callback_payload
+
+logger = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+TARGET_P95_MS = 300.0
+LOOPBACK = "127.0.0.1"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--scale", default=os.environ.get("LOAD_SCALE", "large"))
+    parser.add_argument("--displays", type=int, default=100)
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--refresh-s", type=float, default=5.0, help="display refresh period")
+    parser.add_argument("--run-time", type=int, default=120, help="seconds of load (bounded)")
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("ATMP_WORKERS", "4")))
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("ATMP_WORKER_THREADS", "4")))
+    parser.add_argument("--redis-url", default=os.environ.get("LOAD_REDIS_URL", "redis://127.0.0.1:6379/14"))
+    parser.add_argument("--no-warmup", dest="warmup", action="store_false")
+    parser.add_argument("--out", default=str(data.BENCH_DIR / "load-results.json"))
+
+
+def run(args) -> int:
+    wh, _ = data.ensure("postgres", args.scale, progress=True)
+    plan_path = data.BENCH_DIR / f"load-plan-{args.scale}.json"
+    plan = prepare_plan(wh, args.displays, args.users, plan_path)
+    wh.dispose()
+    clear_cache(args.redis_url)
+    port = free_port()
+    base = f"http://{LOOPBACK}:{port}"
+    server = start_server(args, port)
+    try:
+        wait_healthy(base, server)
+        if args.warmup:
+            warm_up(base, plan)
+        stats = run_locust(args, base, plan_path)
+    finally:
+        stop(server)
+    report = render(args, stats)
+    print(report)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"args": {k: v for k, v in vars(args).items() if k != "func"}, "stats": stats},
+                              indent=1, default=str))
+    out.with_suffix(".md").write_text(report + "\n")
+    return 0 if stats else 1
+
+
+# --- preparation ----------------------------------------------------------------------------------------
+def prepare_plan(wh, displays: int, users_n: int, path: Path) -> dict:
+    """Logins for the analysts, one display token per screen, and the sites and sensors to pick from."""
+    from queries import display_tokens, users
+    from queries.scope import build_scope
+
+    analysts = [f"bench.user{i:02d}" for i in range(1, users_n + 1)]
+    for user_id in analysts:
+        if users.get_user(wh, user_id) is None:
+            users.add_user(wh, user_id=user_id, display_name=user_id, role="leadership", site_id=None,
+                           password=BENCH_PASSWORD)
+    tokens: list[str] = []
+    if path.exists():
+        old = json.loads(path.read_text())
+        tokens = [t for t in old.get("tokens", []) if display_tokens.authenticate(wh, t) is not None]
+    while len(tokens) < displays:
+        tokens.append(display_tokens.create(wh, user_id="bench.display", label=f"load-test screen {len(tokens) + 1}",
+                                            created_by="bench").token)
+    site_ids = list(wh.query("sql/site_ids")["site_id"])
+    scope = build_scope(user_id="bench", role="leadership", own_site=None, all_sites=site_ids, end=data.END, days=90)
+    sensors = wh.query("sql/signals/sensors", scope=scope)
+    plan = {"tokens": tokens[:displays], "users": analysts, "password": BENCH_PASSWORD,
+            "sites": {s: list(g["sensor_id"]) for s, g in sensors.groupby("site_id")}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(plan))
+    path.chmod(0o600)  # display tokens: secrets, even for a bench database
+    return plan
+
+
+def clear_cache(redis_url: str) -> None:
+    """Remove the hub's keys from the load test's Redis database (a cold start for the cache)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    removed = 0
+    for key in client.scan_iter(match="*atmp:*", count=1000):
+        client.delete(key)
+        removed += 1
+    logger.info("redis %s: %s cached keys removed", _safe(redis_url), removed)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
+
+
+def start_server(args, port: int) -> subprocess.Popen:
+    env = {**os.environ,
+           "ATMP_DATABASE_URL": data.pg_url(args.scale), "ATMP_ENVIRONMENT": "production",
+           "ATMP_SECRET_KEY": secrets.token_hex(32), "ATMP_NOW": data.END.isoformat(),
+           "ATMP_REDIS_URL": args.redis_url, "ATMP_RATE_LIMIT_STORAGE": args.redis_url,
+           "ATMP_LOGIN_RATE_PER_ADDRESS": "100000 per minute", "ATMP_LOGIN_RATE_PER_USER": "1000 per minute",
+           "ATMP_HOST": LOOPBACK, "ATMP_PORT": str(port), "ATMP_WORKERS": str(args.workers),
+           "ATMP_WORKER_THREADS": str(args.threads), "ATMP_MQTT_URL": "", "ATMP_SIMULATOR": "false"}
+    logger.info("server: %s workers x %s threads on %s:%s", args.workers, args.threads, LOOPBACK, port)
+    return subprocess.Popen([sys.executable, str(ROOT / "scripts" / "serve_prod.py")], env=env, cwd=ROOT,
+                            start_new_session=True)  # its own process group: stopped as a whole
+
+
+def wait_healthy(base: str, server: subprocess.Popen, timeout_s: float = 90) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"server exited with {server.returncode}")
+        try:
+            if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"server not healthy after {timeout_s} s")
+
+
+def warm_up(base: str, plan: dict) -> None:
+    from dashboard import ids
+
+    session = requests.Session()
+    session.get(f"{base}/kiosk/login", params={"token": plan["tokens"][0]}, allow_redirects=False, timeout=30)
+    deps = session.get(f"{base}/_dash-dependencies", timeout=30).json()
+    start = time.perf_counter()
+    for outputs, inputs in (([ids.OV_TILES, ids.OV_GRID, ids.OV_AS_OF], {f"{ids.OV_WINDOW}.value": 90}),
+                            ([ids.OV_EXC_TILES, ids.OV_EXC_AS_OF], {f"{ids.OV_EXC_TICK}.n_intervals": 1})):
+        response = session.post(f"{base}/_dash-update-component", json=callback_payload(deps, outputs, inputs),
+                                headers={"Origin": base}, timeout=120)
+        response.raise_for_status()
+    logger.info("warm-up: the display overview computed once in %.1f s", time.perf_counter() - start)
+
+
+def run_locust(args, base: str, plan_path: Path) -> list[dict]:
+    host = urlparse(base).hostname
+    if host != LOOPBACK:  # never anything but this machine
+        raise RuntimeError(f"the load test targets {LOOPBACK} only, not {host}")
+    prefix = data.BENCH_DIR / "locust"
+    users = args.displays + args.users
+    env = {**os.environ, "LOAD_PLAN": str(plan_path), "LOAD_DISPLAYS": str(args.displays),
+           "LOAD_USERS": str(args.users), "LOAD_REFRESH_S": str(args.refresh_s),
+           "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    command = [str(BIN / "locust"), "-f", str(ROOT / "bench" / "locustfile.py"), "--headless",
+               "--users", str(users), "--spawn-rate", str(max(1, users // 5)), "--run-time", f"{args.run_time}s",
+               "--host", base, "--csv", str(prefix), "--only-summary", "--stop-timeout", "10",
+               "--loglevel", "WARNING", "--exit-code-on-error", "0"]
+    logger.info("locust: %s displays + %s analysts for %s s against %s", args.displays, args.users, args.run_time, base)
+    process = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
+    try:
+        process.wait(timeout=args.run_time + 120)  # bounded even if locust hangs
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        raise RuntimeError("locust did not stop in time") from None
+    return read_stats(Path(f"{prefix}_stats.csv"))
+
+
+def read_stats(path: Path) -> list[dict]:
+    rows = []
+    with path.open() as f:
+        for row in csv.DictReader(f):
+            rows.append({"type": row["Type"], "name": row["Name"], "requests": int(row["Request Count"]),
+                         "failures": int(row["Failure Count"]), "rps": float(row["Requests/s"]),
+                         "p50": _num(row["50%"]), "p95": _num(row["95%"]), "p99": _num(row["99%"]),
+                         "max": _num(row["Max Response Time"]), "bytes": _num(row["Average Content Size"])})
+    return rows
+
+
+def _num(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        return float("nan")
+
+
+def stop(server: subprocess.Popen) -> None:
+    if server.poll() is not None:
+        return
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=40)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=10)
+
+
+def render(args, stats: list[dict]) -> str:
+    lines = [f"### Load: {args.displays} wall displays (refresh every {args.refresh_s:g} s) + {args.users} analysts, "
+             f"{args.run_time} s, {args.scale} scale, gunicorn {args.workers} workers x {args.threads} threads, "
+             "PostgreSQL, Redis cache, all on this machine", "",
+             "| request | count | failures | req/s | p50 ms | p95 ms | p99 ms | max ms |", "|---|---|---|---|---|---|---|---|"]
+    for r in sorted(stats, key=lambda r: (r["name"] == "Aggregated", r["name"])):
+        lines.append(f"| {r['name']} | {r['requests']} | {r['failures']} | {r['rps']:.1f} | {r['p50']:.0f} | "
+                     f"{r['p95']:.0f} | {r['p99']:.0f} | {r['max']:.0f} |")
+    total = next((r for r in stats if r["name"] == "Aggregated"), None)
+    if total:
+        ok = total["p95"] <= TARGET_P95_MS and total["failures"] == 0
+        lines += ["", f"Target p95 <= {TARGET_P95_MS:.0f} ms with zero errors: {'met' if ok else 'MISSED'} "
+                      f"(p95 {total['p95']:.0f} ms, {total['failures']} errors of {total['requests']} requests, "
+                      f"{total['rps']:.1f} req/s)"]
+    return "\n".join(lines)
+
+
+def _safe(url: str) -> str:
+    parsed = urlparse(url)
+    return f"{parsed.scheme}://{parsed.hostname}:{parsed.port}{parsed.path}"

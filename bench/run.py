@@ -1,0 +1,489 @@
+"""`make bench`: every page's callbacks timed on generated networks, beside raw-scan and pandas baselines.
+
+For each scale and engine the same app code serves the callbacks in-process (Flask test client, so
+'server time' is Flask + Dash + the query layer + JSON, without network):
+
+- cold: result cache off and the analyses' own caches emptied before every call: the first request
+  after new data lands;
+- warm: result cache on (per process): what a wall display or a second user sees.
+
+Payload is the response body of the callback; points the largest trace in it. The questions table
+answers the same data questions three ways (queries/ rollups, raw DuckDB scan, pandas over the raw
+tables in memory) after checking that the three answers agree. The browser row is login-to-rendered
+overview in headless Chromium. Targets are checked at the end and printed with what missed them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import logging
+import os
+import statistics
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from bench import data
+from bench.cases import CASES, Case, context_for
+from bench.client import BENCH_PASSWORD, DashClient, trace_points
+from bench.questions import CALLBACK_QUESTION, QUESTIONS, RawTables, scope_for
+
+logger = logging.getLogger(__name__)
+
+TARGET_P95_MS = 100.0
+TARGET_RAW_RATIO = 5.0
+TARGET_PAYLOAD_KB = 300.0
+TARGET_POINTS = 5000
+TARGET_BROWSER_S = 1.5
+
+
+@dataclass
+class CallbackTiming:
+    scale: str
+    engine: str
+    page: str
+    callback: str
+    warm_ms: list[float] = field(default_factory=list)
+    cold_ms: list[float] = field(default_factory=list)
+    payload_bytes: int = 0
+    max_points: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class QuestionTiming:
+    scale: str
+    question: str
+    asks: str
+    hub_ms: float
+    hub_cached_ms: float | None
+    raw_ms: float
+    pandas_ms: float
+    rows: int
+
+
+@dataclass
+class BrowserTiming:
+    scale: str
+    engine: str
+    first_s: float  # first sign-in after the app started (cache empty)
+    again_s: float  # a second sign-in (cache warm)
+
+
+@dataclass
+class Results:
+    machine: dict
+    started: str
+    callbacks: list[CallbackTiming] = field(default_factory=list)
+    questions: list[QuestionTiming] = field(default_factory=list)
+    browser: list[BrowserTiming] = field(default_factory=list)
+    generation_s: dict[str, float | None] = field(default_factory=dict)
+    pandas_load: dict[str, dict] = field(default_factory=dict)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (p95 of 20 samples is the 19th smallest)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, int(-(-q * len(ordered) // 100)))
+    return ordered[rank - 1]
+
+
+# --- apps ---------------------------------------------------------------------------------------------
+def build_app(url: str, *, cached: bool):
+    from dashboard.app import create_app
+    from queries.settings import Settings
+    from queries.warehouse import Warehouse
+
+    settings = Settings.from_env({}, database_url=url, secret_key="bench-secret-key-not-for-production",
+                                 now=data.END.isoformat(), cache_ttl_s=600 if cached else 0,
+                                 login_rate_per_address="1000 per minute", login_rate_per_user="1000 per minute")
+    wh = Warehouse(url)
+    app = create_app(settings, wh)
+    app._setup_server()  # take this app's page callbacks now (several apps live in one process)
+    return app, wh
+
+
+def clear_analysis_caches() -> None:
+    """Empty the in-process TTL caches some analyses keep (queries/ttl_cache.py), for cold timings."""
+    from queries import ttl_cache
+
+    for obj in gc.get_objects():
+        if isinstance(obj, ttl_cache.TtlCache):
+            obj.clear()
+
+
+def time_callbacks(scale: str, engine: str, url: str, *, warm: int, cold: int, cases: tuple[Case, ...]
+                   ) -> list[CallbackTiming]:
+    cached_app, cached_wh = build_app(url, cached=True)
+    cold_app, cold_wh = build_app(url, cached=False)
+    ctx = context_for(cached_wh, data.END)
+    clients: dict[tuple[str, bool], DashClient] = {}
+    results = []
+    for case in cases:
+        timing = CallbackTiming(scale, engine, case.page, case.name)
+        inputs, state = case.request(ctx)
+        for is_cold, app, runs in ((True, cold_app, cold), (False, cached_app, warm + 1)):
+            client = clients.get((case.user, is_cold)) or clients.setdefault(
+                (case.user, is_cold), DashClient(app, case.user))
+            for i in range(runs):
+                if is_cold:
+                    clear_analysis_caches()
+                result = client.call(case.outputs, inputs, state)
+                if result.status != 200:
+                    timing.errors.append(f"HTTP {result.status}")
+                    break
+                if is_cold:
+                    timing.cold_ms.append(result.seconds * 1000)
+                elif i > 0:  # the first warm call fills the cache
+                    timing.warm_ms.append(result.seconds * 1000)
+                timing.payload_bytes = max(timing.payload_bytes, result.payload_bytes)
+                timing.max_points = max(timing.max_points, trace_points(result.body))
+        logger.info("%s %s %-16s %-28s warm p95 %7.1f ms  cold p50 %8.1f ms  %6.1f KB", scale, engine, case.page,
+                    case.name, percentile(timing.warm_ms, 95), percentile(timing.cold_ms, 50),
+                    timing.payload_bytes / 1024)
+        results.append(timing)
+    for wh in (cached_wh, cold_wh):
+        wh.dispose()
+    return results
+
+
+# --- questions: hub vs raw scan vs pandas ------------------------------------------------------------------
+def time_questions(scale: str, url: str, repeat: int) -> tuple[list[QuestionTiming], dict]:
+    from queries import result_cache
+    from queries.warehouse import Warehouse
+
+    wh = Warehouse(url)
+    ctx = context_for(wh, data.END)
+    tables = RawTables.load(wh)
+    load = {"seconds": round(tables.load_seconds, 1), "readings": len(tables.readings),
+            "megabytes": round(tables.megabytes)}
+    logger.info("pandas baseline: %s readings in memory (%s MB) after %.1f s", load["readings"], load["megabytes"],
+                load["seconds"])
+    cache = result_cache.ResultCache(_simple_backend(), result_cache.namespace_for(wh), ttl_s=600, window_s=0)
+    out = [_time_question(scale, q, wh, scope_for(q, wh, data.END, ctx.site_id, ctx.sensor_id), tables, cache, repeat)
+           for q in QUESTIONS]
+    wh.dispose()
+    return out, load
+
+
+def _time_question(scale: str, q, wh, scope, tables: RawTables, cache, repeat: int) -> QuestionTiming:
+    hub, raw, pan = q.hub(wh, scope), q.raw(wh, scope), q.pandas(tables, scope)
+    q.compare(hub, raw)  # a baseline answering another question would flatter the hub
+    q.compare(hub, pan)
+    hub_ms = _best_of(lambda: q.hub(wh, scope), repeat)
+    raw_ms = _best_of(lambda: q.raw(wh, scope), repeat)
+    pandas_ms = _best_of(lambda: q.pandas(tables, scope), repeat)
+    cached_ms = _best_of(lambda: cache.call(wh, q.name, ("quality",), q.hub, scope), repeat)
+    logger.info("%s question %-18s hub %8.1f ms  cached %6.2f ms  raw %8.1f ms  pandas %8.1f ms", scale, q.name,
+                hub_ms, cached_ms, raw_ms, pandas_ms)
+    return QuestionTiming(scale, q.name, q.asks, hub_ms, cached_ms, raw_ms, pandas_ms, len(hub))
+
+
+def _simple_backend():
+    from cachelib import SimpleCache
+
+    return SimpleCache(threshold=1000, default_timeout=600)
+
+
+def _best_of(fn, repeat: int) -> float:
+    """Median of `repeat` timed runs after one untimed run (ms)."""
+    fn()
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
+# --- browser -------------------------------------------------------------------------------------------------
+def time_browser(scale: str, engine: str, url: str) -> BrowserTiming:
+    from playwright.sync_api import sync_playwright
+    from werkzeug.serving import make_server
+
+    app, wh = build_app(url, cached=True)
+    sites = len(wh.query("sql/site_ids"))
+    server = make_server("127.0.0.1", 0, app.server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=os.environ.get("ATMP_CHROMIUM", "/usr/bin/chromium"),
+                                        args=["--disable-dev-shm-usage", "--disable-background-networking",
+                                              "--no-first-run", "--disable-sync"])
+            try:
+                first = _login_to_overview(browser, base, sites)
+                again = _login_to_overview(browser, base, sites)
+            finally:
+                browser.close()
+    finally:
+        server.shutdown()
+        wh.dispose()
+    logger.info("%s %s browser: login to rendered overview %.2f s (first), %.2f s (again)", scale, engine, first, again)
+    return BrowserTiming(scale, engine, first, again)
+
+
+def _login_to_overview(browser, base: str, sites: int) -> float:
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    page = context.new_page()
+    try:
+        page.goto(f"{base}/login")
+        page.get_by_label("User name").fill("bench.leader")
+        page.get_by_label("Password").fill(BENCH_PASSWORD)
+        start = time.perf_counter()
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_function(
+            """n => document.querySelectorAll('#overview-tiles .kpi-tile .tile-value').length >= 4
+                   && document.querySelectorAll('.site-grid tbody tr').length >= n""", arg=sites + 1, timeout=60_000)
+        return time.perf_counter() - start
+    finally:
+        context.close()
+
+
+# --- report ----------------------------------------------------------------------------------------------
+def machine() -> dict:
+    import platform
+
+    import duckdb
+
+    info = {"cpus": os.cpu_count(), "python": platform.python_version(), "duckdb": duckdb.__version__,
+            "platform": platform.platform()}
+    try:
+        with open("/proc/meminfo") as f:
+            info["memory_gib"] = round(int(f.readline().split()[1]) / 1024 / 1024, 1)
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        info["cpu"] = names[0] if names else "unknown"
+    except OSError:
+        pass
+    try:
+        from sqlalchemy import create_engine
+
+        engine = create_engine(data.PG_ADMIN_URL)
+        with engine.connect() as conn:
+            info["postgresql"] = conn.exec_driver_sql("SHOW server_version").scalar()
+        engine.dispose()
+    except Exception:
+        info["postgresql"] = "unreachable"
+    info["load_average_at_start"] = os.getloadavg()[0]
+    return info
+
+
+def render(results: Results) -> str:
+    lines = []
+    m = results.machine
+    lines.append(f"Machine: {m.get('cpus')} CPUs ({m.get('cpu', '?')}), {m.get('memory_gib', '?')} GiB RAM, "
+                 f"Python {m.get('python')}, DuckDB {m.get('duckdb')}, PostgreSQL {m.get('postgresql')}; "
+                 f"load average at start {m.get('load_average_at_start', 0):.1f}")
+    lines.append("")
+    engines = sorted({c.engine for c in results.callbacks})
+    for scale in dict.fromkeys(c.scale for c in results.callbacks):
+        rows = [c for c in results.callbacks if c.scale == scale]
+        questions = {q.question: q for q in results.questions if q.scale == scale}
+        lines.append(f"### Callbacks, {scale} scale (server time in ms: warm = result cache on; cold = every "
+                     "cache off)")
+        lines.append("")
+        head = ["page", "callback"]
+        for engine in engines:
+            head += [f"{engine} warm p50", f"{engine} warm p95", f"{engine} cold p50", f"{engine} cold p95"]
+        head += ["KB", "points", "raw scan ÷ warm p95"]
+        lines.append("| " + " | ".join(head) + " |")
+        lines.append("|" + "---|" * len(head))
+        for page, name in dict.fromkeys((c.page, c.callback) for c in rows):
+            cells = [page, name]
+            payload, points, p95s, colds = 0, 0, [], []
+            for engine in engines:
+                found = [c for c in rows if c.engine == engine and c.page == page and c.callback == name]
+                if not found:
+                    cells += ["–"] * 4
+                    continue
+                c = found[0]
+                if c.errors:
+                    cells += [f"error: {c.errors[0]}"] + ["–"] * 3
+                    continue
+                cells += [_ms(percentile(c.warm_ms, 50)), _ms(percentile(c.warm_ms, 95)),
+                          _ms(percentile(c.cold_ms, 50)), _ms(percentile(c.cold_ms, 95))]
+                payload, points = max(payload, c.payload_bytes), max(points, c.max_points)
+                p95s.append(percentile(c.warm_ms, 95))
+                colds.append(percentile(c.cold_ms, 50))
+            question = questions.get(CALLBACK_QUESTION.get((page, name), ""))
+            # The raw-scan baseline: the callback's data question scanned raw (DuckDB, no rollups, no cache);
+            # callbacks with no pre-aggregated data behind them: their own uncached run.
+            raw_ms = question.raw_ms if question else (min(colds) if colds else float("nan"))
+            ratio = raw_ms / max(p95s) if p95s else float("nan")
+            cells += [f"{payload / 1024:.1f}", str(points), f"{ratio:.0f}×" + ("" if question else " ᶜ")]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+        lines.append("ᶜ no rollup stands behind this callback's data: the baseline is its own cold run.")
+        lines.append("")
+        if questions:
+            load = results.pandas_load.get(scale, {})
+            lines.append(f"### Same questions three ways, {scale} scale (ms, median; DuckDB file; pandas holds "
+                         f"{load.get('readings', 0):,} readings, {load.get('megabytes', 0)} MB, loaded in "
+                         f"{load.get('seconds', 0)} s)")
+            lines.append("")
+            lines.append("| question | hub (rollups) | hub cached | raw DuckDB scan | pandas | raw ÷ hub | "
+                         "pandas ÷ hub | raw ÷ cached | pandas ÷ cached |")
+            lines.append("|---|---|---|---|---|---|---|---|---|")
+            for q in questions.values():
+                lines.append(f"| {q.question}: {q.asks} | {_ms(q.hub_ms)} | {q.hub_cached_ms:.2f} | {_ms(q.raw_ms)} | "
+                             f"{_ms(q.pandas_ms)} | {q.raw_ms / q.hub_ms:.1f}× | {q.pandas_ms / q.hub_ms:.1f}× | "
+                             f"{q.raw_ms / q.hub_cached_ms:.0f}× | {q.pandas_ms / q.hub_cached_ms:.0f}× |")
+            lines.append("")
+    if results.browser:
+        lines.append("### Browser: sign-in to rendered overview (headless Chromium, seconds)")
+        lines.append("")
+        lines.append("| scale | engine | first after start | again |")
+        lines.append("|---|---|---|---|")
+        for b in results.browser:
+            lines.append(f"| {b.scale} | {b.engine} | {b.first_s:.2f} | {b.again_s:.2f} |")
+        lines.append("")
+    if results.generation_s:
+        lines.append("Generation (seconds; '–' = reused from the bench data directory): " + ", ".join(
+            f"{k} {'–' if v is None else f'{v:.0f}'}" for k, v in results.generation_s.items()))
+        lines.append("")
+    lines += targets(results)
+    return "\n".join(lines)
+
+
+def targets(results: Results) -> list[str]:
+    largest = "large" if any(c.scale == "large" for c in results.callbacks) else \
+        (results.callbacks[-1].scale if results.callbacks else "")
+    at_scale = [c for c in results.callbacks if c.scale == largest and not c.errors]
+    errors = [c for c in results.callbacks if c.errors]
+    questions = {q.question: q for q in results.questions if q.scale == largest}
+    out = [f"### Targets ({largest} scale)", ""]
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "MISSED"
+
+    worst_warm = max(at_scale, key=lambda c: percentile(c.warm_ms, 95), default=None)
+    worst_cold = max(at_scale, key=lambda c: percentile(c.cold_ms, 95), default=None)
+    if worst_warm:
+        p95 = percentile(worst_warm.warm_ms, 95)
+        out.append(f"- every callback p95 <= {TARGET_P95_MS:.0f} ms (warm): {verdict(p95 <= TARGET_P95_MS)}; worst "
+                   f"{p95:.0f} ms ({worst_warm.engine}, {worst_warm.page} · {worst_warm.callback})")
+        cold = percentile(worst_cold.cold_ms, 95)
+        slow = sorted({f"{c.page} · {c.callback}" for c in at_scale if percentile(c.cold_ms, 95) > TARGET_P95_MS})
+        out.append(f"- the same, cold (first request after new data, no cache): {verdict(not slow)}; worst "
+                   f"{cold:.0f} ms ({worst_cold.engine}, {worst_cold.page} · {worst_cold.callback}); over target: "
+                   f"{len(slow)} of {len({(c.page, c.callback) for c in at_scale})}")
+        ratios = []
+        for c in at_scale:
+            q = questions.get(CALLBACK_QUESTION.get((c.page, c.callback), ""))
+            raw = q.raw_ms if q else percentile(c.cold_ms, 50)
+            ratios.append((raw / percentile(c.warm_ms, 95), c))
+        low = min(ratios, key=lambda r: r[0])
+        out.append(f"- >= {TARGET_RAW_RATIO:.0f}x faster than the raw-scan baseline (warm p95): "
+                   f"{verdict(low[0] >= TARGET_RAW_RATIO)}; lowest {low[0]:.1f}x ({low[1].engine}, {low[1].page} · "
+                   f"{low[1].callback})")
+    payload = max(results.callbacks, key=lambda c: c.payload_bytes, default=None)
+    if payload:
+        out.append(f"- no response over {TARGET_PAYLOAD_KB:.0f} KB: {verdict(payload.payload_bytes / 1024 <= TARGET_PAYLOAD_KB)}"
+                   f"; largest {payload.payload_bytes / 1024:.0f} KB ({payload.page} · {payload.callback})")
+        points = max(results.callbacks, key=lambda c: c.max_points)
+        out.append(f"- no trace over {TARGET_POINTS} points: {verdict(points.max_points <= TARGET_POINTS)}; largest "
+                   f"{points.max_points} ({points.page} · {points.callback})")
+    browser = [b for b in results.browser if b.scale == largest]
+    if browser:
+        worst = max(browser, key=lambda b: b.first_s)
+        out.append(f"- overview rendered <= {TARGET_BROWSER_S} s after login: first sign-in "
+                   f"{verdict(worst.first_s <= TARGET_BROWSER_S)} ({worst.first_s:.2f} s, {worst.engine}); again "
+                   f"{verdict(max(b.again_s for b in browser) <= TARGET_BROWSER_S)} "
+                   f"({max(b.again_s for b in browser):.2f} s)")
+    if errors:
+        out.append(f"- errors: {len(errors)} callback(s): " + "; ".join(
+            f"{c.scale} {c.engine} {c.page} · {c.callback}: {c.errors[0]}" for c in errors))
+    out.append("")
+    return out
+
+
+def _ms(value: float) -> str:
+    if value != value:  # NaN
+        return "–"
+    return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
+
+
+# --- command line ---------------------------------------------------------------------------------------------
+def run(args) -> int:
+    scales = [s for s in args.scales.split(",") if s]
+    engines = [e for e in args.engines.split(",") if e]
+    results = Results(machine=machine(), started=datetime.now().isoformat(timespec="seconds"))
+    cases = tuple(c for c in CASES if not args.only or args.only in f"{c.page} {c.name}")
+    for scale in scales:
+        for engine in engines:
+            wh, seconds = data.ensure(engine, scale, progress=not args.quiet)
+            url = wh.url
+            wh.dispose()
+            results.generation_s[f"{engine} {scale}"] = seconds
+            results.callbacks += time_callbacks(scale, engine, url, warm=args.warm, cold=args.cold, cases=cases)
+            if args.browser:
+                results.browser.append(time_browser(scale, engine, url))
+        if args.questions and "duckdb" in engines:
+            timings, load = time_questions(scale, data.url_for("duckdb", scale), args.repeat)
+            results.questions += timings
+            results.pandas_load[scale] = load
+    report = render(results)
+    print(report)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(asdict(results), indent=1, default=str))
+    out.with_suffix(".md").write_text(report + "\n")
+    print(f"\n(results: {out} and {out.with_suffix('.md')})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command")
+    bench = sub.add_parser("run", help="the benchmark (default)")
+    bench.add_argument("--scales", default=os.environ.get("BENCH_SCALES", "medium,large"))
+    bench.add_argument("--engines", default=os.environ.get("BENCH_ENGINES", "duckdb,postgres"))
+    bench.add_argument("--warm", type=int, default=20, help="timed warm calls per callback")
+    bench.add_argument("--cold", type=int, default=5, help="timed cold calls per callback")
+    bench.add_argument("--repeat", type=int, default=3, help="timed runs per question and implementation")
+    bench.add_argument("--no-browser", dest="browser", action="store_false")
+    bench.add_argument("--no-questions", dest="questions", action="store_false")
+    bench.add_argument("--only", help="only callbacks whose 'page name' contains this")
+    bench.add_argument("--out", default=str(data.BENCH_DIR / "results.json"))
+    bench.add_argument("--quiet", action="store_true", help="no progress bars")
+    bench.set_defaults(func=run)
+    gen = sub.add_parser("data", help="generate (or reuse) the bench warehouses; --drop removes them")
+    gen.add_argument("--scales", default="medium,large")
+    gen.add_argument("--engines", default="duckdb,postgres")
+    gen.add_argument("--drop", action="store_true")
+    gen.set_defaults(func=cmd_data)
+    load = sub.add_parser("load", help="the wall-display load test (gunicorn + PostgreSQL + locust, loopback)")
+    from bench import load as load_module
+
+    load_module.add_arguments(load)
+    load.set_defaults(func=load_module.run)
+    args = parser.parse_args(argv if argv is not None else (sys.argv[1:] or ["run"]))
+    if args.command is None:
+        args = parser.parse_args(["run", *(argv or [])])
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("alembic", "flask_limiter", "werkzeug", "dashboard", "ingest"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return args.func(args)
+
+
+def cmd_data(args) -> int:
+    if args.drop:
+        data.drop_all()
+        print("bench warehouses dropped")
+        return 0
+    for scale in args.scales.split(","):
+        for engine in args.engines.split(","):
+            wh, seconds = data.ensure(engine, scale)
+            print(f"{engine} {scale}: {'reused' if seconds is None else f'generated in {seconds:.0f} s'} ({wh.safe_url()})")
+            wh.dispose()
+    return 0

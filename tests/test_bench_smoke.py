@@ -1,0 +1,97 @@
+"""The benchmark and the load test in miniature, so they cannot rot: they run and produce their tables.
+
+No timing is asserted (this machine's load is not the code's fault); answers are: every callback
+returns 200, the three baselines agree (the questions check it), and the load run has no failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Iterator
+
+import pytest
+from conftest import throwaway_postgres
+
+from bench import data, load, run
+from bench.cases import CASES
+from bench.client import ensure_users
+from queries import migrate
+from queries.warehouse import Warehouse
+from sample_data.generator import populate
+
+
+def small_network(wh: Warehouse) -> Warehouse:
+    migrate.upgrade(wh)
+    populate(wh, seed=data.SEED, scale="small", end=data.END, progress=False)
+    ensure_users(wh)
+    return wh
+
+
+@pytest.fixture(scope="module")
+def small_duckdb(tmp_path_factory) -> Iterator[str]:
+    wh = small_network(Warehouse(f"duckdb:///{tmp_path_factory.mktemp('bench') / 'small.duckdb'}"))
+    url = wh.url
+    wh.dispose()
+    yield url
+
+
+@pytest.fixture(scope="module")
+def small_postgres() -> Iterator[str]:
+    with throwaway_postgres() as url:
+        wh = small_network(Warehouse(url, statement_timeout_ms=600_000))
+        wh.dispose()
+        yield url
+
+
+TABLE_ROW = re.compile(r"^\| (?P<page>[^|]+) \| (?P<callback>[^|]+) \| (?P<cells>.+) \|$")
+
+
+@pytest.mark.browser
+def test_benchmark_runs_every_callback_and_prints_the_table(small_duckdb):
+    results = run.Results(machine=run.machine(), started="test")
+    results.callbacks += run.time_callbacks("small", "duckdb", small_duckdb, warm=1, cold=1, cases=CASES)
+    timings, load_info = run.time_questions("small", small_duckdb, repeat=1)
+    results.questions += timings
+    results.pandas_load["small"] = load_info
+    results.browser.append(run.time_browser("small", "duckdb", small_duckdb))
+    report = run.render(results)
+
+    assert not [c for c in results.callbacks if c.errors], [(c.page, c.callback, c.errors) for c in results.callbacks]
+    rows = {(m["page"], m["callback"]) for m in (TABLE_ROW.match(line) for line in report.splitlines()) if m}
+    for case in CASES:
+        assert (case.page, case.name) in rows, f"{case.page} · {case.name} missing from the table"
+    for timing in results.callbacks:
+        assert len(timing.warm_ms) == 1 and len(timing.cold_ms) == 1 and timing.payload_bytes > 0
+    assert {q.question for q in results.questions} == {"kpi_window", "trend_30d", "trend_365d", "site_daily_means",
+                                                      "data_as_of"}
+    assert "### Same questions three ways, small scale" in report
+    assert "### Browser: sign-in to rendered overview" in report and results.browser[0].first_s > 0
+    assert "### Targets (small scale)" in report
+    assert "every callback p95 <= 100 ms (warm)" in report
+
+
+@pytest.mark.postgres
+def test_benchmark_callbacks_on_postgres(small_postgres):
+    timings = run.time_callbacks("small", "postgres", small_postgres, warm=1, cold=0,
+                                 cases=tuple(c for c in CASES if c.page in ("overview", "monitoring site")))
+    assert timings and not [t for t in timings if t.errors]
+
+
+@pytest.mark.postgres
+def test_load_scenario_runs_against_gunicorn_postgres_and_redis(small_postgres, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(data, "BENCH_DIR", tmp_path)
+    monkeypatch.setattr(data, "pg_url", lambda scale: small_postgres)
+    monkeypatch.setattr(data, "ensure", lambda engine, scale, progress=True: (Warehouse(small_postgres), None))
+    args = argparse.Namespace(scale="small", displays=3, users=2, refresh_s=1.0, run_time=6, workers=1, threads=2,
+                              redis_url="redis://127.0.0.1:6379/14", warmup=True, out=str(tmp_path / "load.json"))
+    assert load.run(args) == 0
+    report = capsys.readouterr().out
+    assert "### Load: 3 wall displays" in report
+    stats = {r["name"]: r for r in load.read_stats(tmp_path / "locust_stats.csv")}
+    total = stats["Aggregated"]
+    assert total["requests"] > 10
+    assert total["failures"] == 0, [r for r in stats.values() if r["failures"]]
+    assert stats["display: overview tiles + grid"]["requests"] >= 3
+    assert any(name.startswith("analyst:") for name in stats)
+    assert (tmp_path / "load.md").read_text().startswith("### Load")
