@@ -46,10 +46,7 @@ def kpi_frame(wh: Warehouse, scope: Scope, kpi_ids: list[str] | None = None, *,
             if kpi.id == "psych_safety":
                 params["min_n"] = min_respondents
             frame = wh.query(kpi.query, params, scope=scope)
-        frame = _normalise(frame, kpi.id)
-        if kpi.id == "psych_safety":
-            frame = protect_complement(frame, min_respondents)
-        frames.append(frame)
+        frames.append(_normalise(frame, kpi.id))
     if not frames:
         return pd.DataFrame(columns=RESULT_COLUMNS)
     return pd.concat(frames, ignore_index=True)
@@ -65,25 +62,6 @@ def _normalise(frame: pd.DataFrame, kpi_id: str) -> pd.DataFrame:
     if "suppressed" not in frame:
         frame["suppressed"] = False
     frame["value"] = pd.to_numeric(frame["value"], errors="coerce").astype(float)
-    return frame
-
-
-def protect_complement(frame: pd.DataFrame, min_n: int) -> pd.DataFrame:
-    """Suppress the network survey value when it would reveal a small group by subtraction.
-
-    network minus the sites shown beside it is the group the viewer cannot see (suppressed sites, or
-    for a site manager every other site). If that group has 1 to min_n - 1 respondents, its score
-    could be computed from the two shown values, so the network value is suppressed too."""
-    network = frame["site_id"] == NETWORK
-    if not network.any() or frame.loc[network, "n"].isna().all():
-        return frame
-    shown = frame.loc[~network & ~frame["suppressed"].astype(bool), "n"].fillna(0).sum()
-    hidden = float(frame.loc[network, "n"].iloc[0]) - float(shown)
-    if 0 < hidden < min_n:
-        frame = frame.copy()
-        value_columns = [c for c in frame.columns if c not in ("kpi_id", "site_id", "suppressed")]
-        frame.loc[network, value_columns] = np.nan
-        frame.loc[network, "suppressed"] = True
     return frame
 
 

@@ -57,7 +57,7 @@ def protect_survey_groups(frame: pd.DataFrame, min_n: int = MIN_RESPONDENTS) -> 
       team is suppressed too (repeated until the remainder is 0 or at least min_n). The site value is
       kept because it is also shown elsewhere (site page, overview), so it is the fixed point.
     - network minus the shown sites (for a site manager: every other site): if that remainder has 1 to
-      min_n - 1 respondents, the network value is suppressed (as queries.kpis.protect_complement does).
+      min_n - 1 respondents, the network value is suppressed (the same rule, by team).
     A suppressed row keeps its keys only; every value, the count included, becomes NaN."""
     out = frame.copy().reset_index(drop=True)
     out["suppressed"] = out["suppressed"].astype(bool)

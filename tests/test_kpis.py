@@ -225,31 +225,34 @@ def test_psych_safety(warehouse):
     insert(warehouse, survey_responses=[
         survey("A", BEST), survey("A", BEST, at(1)), survey("A", NEUTRAL), survey("A", MIXED),
         survey("A", WORST),
-        *[survey("B", BEST, at(2))] * 4,  # 4 respondents: suppressed
-        survey("A", WORST, BEFORE), survey("A", WORST, TEST_END),  # outside the window
+        *[survey("B", BEST, at(2))] * 4,  # B's wave: 4 respondents, suppressed
+        {**survey("A", WORST, BEFORE), "wave": "2026-Q1"},  # a wave that closed before the window
+        {**survey("A", WORST, TEST_END), "wave": "2026-Q3"},  # a wave that closes at the window end
     ])
     # A: mean(7, 7, 4, 4, 1) = 23/5 = 4.6 -> (4.6 - 1) / 6 * 100 = 60
-    # B: 4 < 5 respondents -> value, n suppressed
-    # network: 9 respondents, but network - A would reveal B's 4 answers: suppressed as well
-    assert kpi(warehouse, "psych_safety") == approx({"A": 60.0, "B": math.nan, NETWORK: math.nan})
-    assert kpi(warehouse, "psych_safety", "n") == approx({"A": 5, "B": math.nan, NETWORK: math.nan})
-    assert kpi(warehouse, "psych_safety", "score_1_7") == approx({"A": 4.6, "B": math.nan, NETWORK: math.nan})
-    assert kpi(warehouse, "psych_safety", "suppressed") == {"A": False, "B": True, NETWORK: True}
+    # B: 4 < 5 respondents -> no value, no count, and its answers enter no aggregate
+    # network: A's wave only -> 60 (counting B would let network - A reveal B's 4 answers)
+    assert kpi(warehouse, "psych_safety") == approx({"A": 60.0, "B": math.nan, NETWORK: 60.0})
+    assert kpi(warehouse, "psych_safety", "n") == approx({"A": 5, "B": math.nan, NETWORK: 5})
+    assert kpi(warehouse, "psych_safety", "score_1_7") == approx({"A": 4.6, "B": math.nan, NETWORK: 4.6})
+    assert kpi(warehouse, "psych_safety", "suppressed") == {"A": False, "B": True, NETWORK: False}
 
 
-def test_psych_safety__network_counts_suppressed_sites(warehouse):
+def test_psych_safety__whole_waves_only(warehouse):
+    # A's 2026-Q2 wave has answers before and inside the window; it closed inside, so all 6 count.
     insert(warehouse, survey_responses=[
-        survey("A", BEST), survey("A", BEST), survey("A", NEUTRAL), survey("A", MIXED), survey("A", WORST),
-        *[survey("B", BEST, at(2))] * 3, *[survey("C", WORST, at(2))] * 3,  # 3 + 3: both suppressed
+        *[survey("A", BEST, BEFORE - timedelta(days=10))] * 3, *[survey("A", WORST, at(3))] * 3,
+        *[{**survey("B", NEUTRAL, at(5)), "wave": "2026-Q1"}] * 5,
+        {**survey("B", BEST, at(6)), "wave": "2026-Q2"},  # B's Q2 wave so far: 1 answer
     ])
-    sc = scope(sites=["A", "B", "C"])
-    # network - A = B and C together, 6 respondents: the network may be shown and counts them all.
-    # network: (23 + 3 * 7 + 3 * 1) / 11 = 47/11 -> (47/11 - 1) / 6 * 100 = 54.55
-    network = (47 / 11 - 1) / 6 * 100
-    assert kpi(warehouse, "psych_safety", sc=sc) == approx(
-        {"A": 60.0, "B": math.nan, "C": math.nan, NETWORK: network})
-    assert kpi(warehouse, "psych_safety", "n", sc=sc) == approx(
-        {"A": 5, "B": math.nan, "C": math.nan, NETWORK: 11})
+    # A: (3 * 7 + 3 * 1) / 6 = 4 -> 50; B: Q1 wave only (5 * 4) -> 50; the lone Q2 answer counts nowhere
+    # network: (24 + 20) / 11 = 4 -> 50
+    assert kpi(warehouse, "psych_safety") == approx({"A": 50.0, "B": 50.0, NETWORK: 50.0})
+    assert kpi(warehouse, "psych_safety", "n") == approx({"A": 6, "B": 5, NETWORK: 11})
+    # A window that ends before A's wave closed holds none of it (no partial wave).
+    early = build_scope(user_id="t", role="leadership", own_site=None, all_sites=SITES,
+                        end=at(2), days=DAYS)
+    assert kpi(warehouse, "psych_safety", sc=early) == approx({NETWORK: math.nan})
 
 
 def test_psych_safety__network_suppressed_below_five(warehouse):
@@ -260,19 +263,21 @@ def test_psych_safety__network_suppressed_below_five(warehouse):
     assert kpi(warehouse, "psych_safety", "suppressed") == {"A": True, "B": True, NETWORK: True}
 
 
-def test_psych_safety__network_hidden_when_subtraction_reveals_a_small_group(warehouse):
+def test_psych_safety__no_subtraction_reveals_a_small_group(warehouse):
     insert(warehouse, survey_responses=[*[survey("A", NEUTRAL)] * 5, *[survey("B", WORST)] * 3])
-    # A is shown (5 respondents), B is suppressed (3). Network n = 8: network - A = B's 3 answers,
-    # so showing the network would reveal B's score (8 * net - 5 * 4) / 3. It is suppressed too.
+    # A is shown (5), B is suppressed (3) and left out of the network: network - A = 0 answers.
+    # A: (4 - 1) / 6 * 100 = 50; network = A = 50
     leader, manager = scope(), scope(role="site_manager", own_site="A")
-    # A: (4 - 1) / 6 * 100 = 50
-    assert kpi(warehouse, "psych_safety", sc=leader) == approx({"A": 50.0, "B": math.nan, NETWORK: math.nan})
-    assert kpi(warehouse, "psych_safety", "suppressed", sc=leader) == {"A": False, "B": True, NETWORK: True}
-    assert kpi(warehouse, "psych_safety", sc=manager) == approx({"A": 50.0, NETWORK: math.nan})
-    assert kpi(warehouse, "psych_safety", "suppressed", sc=manager) == {"A": False, NETWORK: True}
+    assert kpi(warehouse, "psych_safety", sc=leader) == approx({"A": 50.0, "B": math.nan, NETWORK: 50.0})
+    assert kpi(warehouse, "psych_safety", "suppressed", sc=leader) == {"A": False, "B": True, NETWORK: False}
+    assert kpi(warehouse, "psych_safety", sc=manager) == approx({"A": 50.0, NETWORK: 50.0})
+    # Any window: the 3 answers of B never change a shown value.
+    for days in (7, 30, 60, 365):
+        values = kpi(warehouse, "psych_safety", sc=scope(days=days))
+        assert values[NETWORK] in (50.0,) or math.isnan(values[NETWORK])
 
 
-def test_psych_safety__network_shown_when_hidden_group_is_large_enough(warehouse):
+def test_psych_safety__site_manager_sees_network_of_other_full_waves(warehouse):
     insert(warehouse, survey_responses=[*[survey("A", NEUTRAL)] * 5, *[survey("B", WORST)] * 5])
     # network - A = B's 5 respondents: a group at the threshold may be shown.
     # network: (5 * 4 + 5 * 1) / 10 = 2.5 -> (2.5 - 1) / 6 * 100 = 25
