@@ -61,16 +61,16 @@ CATALOG: tuple[Kpi, ...] = (
         "Share of (site, CQA) pairs whose mean is equivalent to the network reference by TOST "
         "(alpha 0.05, margin ±1.5 SD of the reference); sites with < 5 batches: insufficient data.",
         "equivalent (site, CQA) pairs / evaluable (site, CQA) pairs × 100",
-        "batches started in the window", "score", "higher", 90.0,
+        "batches started in the window", "/100", "higher", 90.0,
         "design.md §3; FDA tiered approach to analytical similarity (equivalence margin 1.5 σ_R)",
         None, "score", decimals=0, headline=True, computed="consistency",
     ),
     Kpi(
         "psych_safety", "Psychological safety index",
         "Edmondson's 7-item team psychological safety scale on 0-100; items 1, 3, 5 reverse-scored; "
-        "groups under 5 respondents suppressed.",
+        "site survey waves under 5 respondents are suppressed and enter no aggregate.",
         "mean over respondents of mean(q1..q7, reversed items 8 - x); shown as (score - 1) / 6 × 100",
-        "survey responses submitted in the window", "/100", "higher", 70.0,
+        "survey waves whose last answer lies in the window (whole waves only)", "/100", "higher", 70.0,
         "Edmondson A. (1999) Psychological safety and learning behavior in work teams. ASQ 44(2)",
         "metrics/psych_safety", "mean", decimals=0, headline=True,
     ),
@@ -113,7 +113,7 @@ CATALOG: tuple[Kpi, ...] = (
         "near_miss_rate", "Near-miss reporting frequency",
         "Near misses reported per 100 batches; more reporting is a sign of a reporting culture.",
         "near misses reported in the window × 100 / batches started in the window",
-        "near misses reported and batches started in the window", "per 100 batches", "higher", 50.0,
+        "near misses reported and batches started in the window", "per 100 batches", "higher", 20.0,
         "framework KPI table", "metrics/near_miss_rate", "ratio",
     ),
     Kpi(
