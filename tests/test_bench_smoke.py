@@ -50,7 +50,8 @@ TABLE_ROW = re.compile(r"^\| (?P<page>[^|]+) \| (?P<callback>[^|]+) \| (?P<cells
 @pytest.mark.browser
 def test_benchmark_runs_every_callback_and_prints_the_table(small_duckdb):
     results = run.Results(machine=run.machine(), started="test")
-    results.callbacks += run.time_callbacks("small", "duckdb", small_duckdb, warm=1, cold=1, cases=CASES)
+    # cold=0: the first (untimed) warm call computes everything; the table still has every column.
+    results.callbacks += run.time_callbacks("small", "duckdb", small_duckdb, warm=1, cold=0, cases=CASES)
     timings, load_info = run.time_questions("small", small_duckdb, repeat=1)
     results.questions += timings
     results.pandas_load["small"] = load_info
@@ -62,20 +63,13 @@ def test_benchmark_runs_every_callback_and_prints_the_table(small_duckdb):
     for case in CASES:
         assert (case.page, case.name) in rows, f"{case.page} · {case.name} missing from the table"
     for timing in results.callbacks:
-        assert len(timing.warm_ms) == 1 and len(timing.cold_ms) == 1 and timing.payload_bytes > 0
+        assert len(timing.warm_ms) == 1 and timing.payload_bytes > 0
     assert {q.question for q in results.questions} == {"kpi_window", "trend_30d", "trend_365d", "site_daily_means",
                                                       "data_as_of"}
     assert "### Same questions three ways, small scale" in report
     assert "### Browser: sign-in to rendered overview" in report and results.browser[0].first_s > 0
     assert "### Targets (small scale)" in report
     assert "every callback p95 <= 100 ms (warm)" in report
-
-
-@pytest.mark.postgres
-def test_benchmark_callbacks_on_postgres(small_postgres):
-    timings = run.time_callbacks("small", "postgres", small_postgres, warm=1, cold=0,
-                                 cases=tuple(c for c in CASES if c.page in ("overview", "monitoring site")))
-    assert timings and not [t for t in timings if t.errors]
 
 
 @pytest.mark.postgres
