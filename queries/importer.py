@@ -47,20 +47,24 @@ def read_file(path: Path) -> pd.DataFrame:
     raise ImportError_([f"{path.name}: unsupported file type {suffix!r} (use .csv, .xlsx or .parquet)"])
 
 
+def open_file(path: Path) -> pd.DataFrame:
+    """The file's cells as text; a missing or unreadable file is an ImportError_ naming it."""
+    if not path.is_file():
+        raise ImportError_([f"{path}: no such file"])
+    try:
+        return read_file(path)
+    except ImportError_:
+        raise
+    except Exception as exc:
+        raise ImportError_([f"{path.name}: cannot be read ({type(exc).__name__}: {exc})"]) from exc
+
+
 def import_file(wh: Warehouse, table: str, path: str | Path) -> int:
     path = Path(path)
     if table not in IMPORTABLE:
         raise ImportError_([f"{path.name}: table {table!r} cannot be imported "
                             f"(importable: {', '.join(sorted(IMPORTABLE))})"])
-    if not path.is_file():
-        raise ImportError_([f"{path}: no such file"])
-    try:
-        raw = read_file(path)
-    except ImportError_:
-        raise
-    except Exception as exc:
-        raise ImportError_([f"{path.name}: cannot be read ({type(exc).__name__}: {exc})"]) from exc
-    frame = validate(raw, table_columns(wh, table), path.name)
+    frame = validate(open_file(path), table_columns(wh, table), path.name)
     logger.info("%s: %s rows valid; writing to %s in one transaction", path.name, len(frame), table)
     try:
         with wh.transaction() as conn:

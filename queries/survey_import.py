@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from queries import audit
-from queries.importer import ImportError_, convert, read_file
+from queries.importer import ImportError_, convert, open_file
 from queries.warehouse import Warehouse
 
 logger = logging.getLogger(__name__)
@@ -76,14 +76,7 @@ def import_survey(wh: Warehouse, path: str | Path, *, user_id: str | None = None
     path = Path(path)
     if path.suffix.lower() not in (".csv", ".xlsx", ".xlsm"):
         raise ImportError_([f"{path.name}: a survey must be a .csv or .xlsx file"])
-    if not path.is_file():
-        raise ImportError_([f"{path}: no such file"])
-    try:
-        raw = read_file(path)
-    except ImportError_:
-        raise
-    except Exception as exc:
-        raise ImportError_([f"{path.name}: cannot be read ({type(exc).__name__}: {exc})"]) from exc
+    raw = open_file(path)
     known_sites = set(wh.query("sql/site_ids")["site_id"])
     frame = validate_survey(raw, path.name, known_sites=known_sites)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
