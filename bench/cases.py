@@ -91,8 +91,8 @@ CASES: tuple[Case, ...] = (
          [ids.PPL_BEHAVIOUR, ids.PPL_TRAINING, ids.PPL_SOP, ids.PPL_AS_OF],
          lambda c: ({**_w(ids.PPL_WINDOW, 365), f"{ids.PPL_SITE}.value": c.site_id}, {})),
     Case("audit", "search", "bench.auditor", [ids.AUDIT_TABLE, ids.AUDIT_COUNT],
-         lambda c: ({f"{ids.AUDIT_APPLY}.n_clicks": 1},
-                    {f"{ids.AUDIT_SINCE}.value": None, f"{ids.AUDIT_UNTIL}.value": None})),
+         lambda c: ({f"{ids.AUDIT_APPLY}.n_clicks": 1},  # the whole trail (bench logins are written now)
+                    {f"{ids.AUDIT_SINCE}.value": "2000-01-01", f"{ids.AUDIT_UNTIL}.value": "2100-01-01"})),
     Case("kiosk", "slides refresh", "bench.display", [ids.KIOSK_SLIDES, ids.KIOSK_AS_OF],
          lambda c: ({f"{ids.KIOSK_REFRESH}.n_intervals": 1},
                     {f"{ids.KIOSK_PLAYLIST}.data": {"slides": ["overview", "excursions", f"site:{c.site_id}"],

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import gzip
 import json
 import logging
 import os
@@ -49,8 +50,10 @@ class CallbackTiming:
     page: str
     callback: str
     warm_ms: list[float] = field(default_factory=list)
+    fresh_ms: list[float] = field(default_factory=list)  # first call after new data (versions changed)
     cold_ms: list[float] = field(default_factory=list)
     payload_bytes: int = 0
+    gzip_bytes: int = 0
     max_points: int = 0
     errors: list[str] = field(default_factory=list)
 
@@ -110,6 +113,16 @@ def build_app(url: str, *, cached: bool):
     return app, wh
 
 
+def new_data(wh) -> None:
+    """What new data does to the caches: both data versions change (the tables are left as they are).
+    The analyses' own hour-long caches (drift, risk) stay, as they would after a real import."""
+    from queries import data_version
+
+    with wh.transaction() as conn:
+        data_version.note_write(conn, "deviations")
+        data_version.note_write(conn, "readings")
+
+
 def clear_analysis_caches() -> None:
     """Empty the in-process TTL caches some analyses keep (queries/ttl_cache.py), for cold timings."""
     from queries import ttl_cache
@@ -129,21 +142,28 @@ def time_callbacks(scale: str, engine: str, url: str, *, warm: int, cold: int, c
     for case in cases:
         timing = CallbackTiming(scale, engine, case.page, case.name)
         inputs, state = case.request(ctx)
-        for is_cold, app, runs in ((True, cold_app, cold), (False, cached_app, warm + 1)):
-            client = clients.get((case.user, is_cold)) or clients.setdefault(
-                (case.user, is_cold), DashClient(app, case.user))
+        for kind, app, runs in (("cold", cold_app, cold), ("warm", cached_app, warm + 1),
+                                ("fresh", cached_app, min(cold, 3) if cold else 0)):
+            client = clients.get((case.user, kind == "cold")) or clients.setdefault(
+                (case.user, kind == "cold"), DashClient(app, case.user))
             for i in range(runs):
-                if is_cold:
+                if kind == "cold":
                     clear_analysis_caches()
+                elif kind == "fresh":
+                    new_data(cached_wh)
                 result = client.call(case.outputs, inputs, state)
                 if result.status != 200:
                     timing.errors.append(f"HTTP {result.status}")
                     break
-                if is_cold:
+                if kind == "cold":
                     timing.cold_ms.append(result.seconds * 1000)
+                elif kind == "fresh":
+                    timing.fresh_ms.append(result.seconds * 1000)
                 elif i > 0:  # the first warm call fills the cache
                     timing.warm_ms.append(result.seconds * 1000)
-                timing.payload_bytes = max(timing.payload_bytes, result.payload_bytes)
+                if result.payload_bytes > timing.payload_bytes:
+                    timing.payload_bytes = result.payload_bytes
+                    timing.gzip_bytes = len(gzip.compress(json.dumps(result.body, separators=(",", ":")).encode()))
                 timing.max_points = max(timing.max_points, trace_points(result.body))
         logger.info("%s %s %-16s %-28s warm p95 %7.1f ms  cold p50 %8.1f ms  %6.1f KB", scale, engine, case.page,
                     case.name, percentile(timing.warm_ms, 95), percentile(timing.cold_ms, 50),
@@ -159,7 +179,7 @@ def time_questions(scale: str, url: str, repeat: int) -> tuple[list[QuestionTimi
     from queries import result_cache
     from queries.warehouse import Warehouse
 
-    wh = Warehouse(url)
+    wh = Warehouse(url, row_cap=10**9)  # the pandas baseline holds whole raw tables
     ctx = context_for(wh, data.END)
     tables = RawTables.load(wh)
     load = {"seconds": round(tables.load_seconds, 1), "readings": len(tables.readings),
@@ -288,18 +308,18 @@ def render(results: Results) -> str:
     for scale in dict.fromkeys(c.scale for c in results.callbacks):
         rows = [c for c in results.callbacks if c.scale == scale]
         questions = {q.question: q for q in results.questions if q.scale == scale}
-        lines.append(f"### Callbacks, {scale} scale (server time in ms: warm = result cache on; cold = every "
-                     "cache off)")
+        lines.append(f"### Callbacks, {scale} scale (server time in ms. warm: answered from the caches; new data: "
+                     "first call after the data versions changed; cold: every cache off, the analyses' own too)")
         lines.append("")
         head = ["page", "callback"]
         for engine in engines:
-            head += [f"{engine} warm p50", f"{engine} warm p95", f"{engine} cold p50", f"{engine} cold p95"]
-        head += ["KB", "points", "raw scan ÷ warm p95"]
+            head += [f"{engine} warm p50", f"{engine} warm p95", f"{engine} new data", f"{engine} cold"]
+        head += ["KB (gzip)", "points", "raw scan ÷ warm p95"]
         lines.append("| " + " | ".join(head) + " |")
         lines.append("|" + "---|" * len(head))
         for page, name in dict.fromkeys((c.page, c.callback) for c in rows):
             cells = [page, name]
-            payload, points, p95s, colds = 0, 0, [], []
+            payload, points, p95s, colds, gz = 0, 0, [], [], 0
             for engine in engines:
                 found = [c for c in rows if c.engine == engine and c.page == page and c.callback == name]
                 if not found:
@@ -310,7 +330,9 @@ def render(results: Results) -> str:
                     cells += [f"error: {c.errors[0]}"] + ["–"] * 3
                     continue
                 cells += [_ms(percentile(c.warm_ms, 50)), _ms(percentile(c.warm_ms, 95)),
-                          _ms(percentile(c.cold_ms, 50)), _ms(percentile(c.cold_ms, 95))]
+                          _ms(percentile(c.fresh_ms, 50)), _ms(percentile(c.cold_ms, 50))]
+                if c.payload_bytes >= payload:
+                    gz = c.gzip_bytes
                 payload, points = max(payload, c.payload_bytes), max(points, c.max_points)
                 p95s.append(percentile(c.warm_ms, 95))
                 colds.append(percentile(c.cold_ms, 50))
@@ -319,7 +341,8 @@ def render(results: Results) -> str:
             # callbacks with no pre-aggregated data behind them: their own uncached run.
             raw_ms = question.raw_ms if question else (min(colds) if colds else float("nan"))
             ratio = raw_ms / max(p95s) if p95s else float("nan")
-            cells += [f"{payload / 1024:.1f}", str(points), f"{ratio:.0f}×" + ("" if question else " ᶜ")]
+            cells += [f"{payload / 1024:.1f} ({gz / 1024:.1f})", str(points),
+                      f"{ratio:.0f}×" + ("" if question else " ᶜ")]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
         lines.append("ᶜ no rollup stands behind this callback's data: the baseline is its own cold run.")
@@ -371,9 +394,16 @@ def targets(results: Results) -> list[str]:
         p95 = percentile(worst_warm.warm_ms, 95)
         out.append(f"- every callback p95 <= {TARGET_P95_MS:.0f} ms (warm): {verdict(p95 <= TARGET_P95_MS)}; worst "
                    f"{p95:.0f} ms ({worst_warm.engine}, {worst_warm.page} · {worst_warm.callback})")
+        worst_fresh = max(at_scale, key=lambda c: percentile(c.fresh_ms, 95))
+        fresh = percentile(worst_fresh.fresh_ms, 95)
+        slow_fresh = sorted({f"{c.page} · {c.callback}" for c in at_scale if percentile(c.fresh_ms, 95) > TARGET_P95_MS})
+        if fresh == fresh:  # measured
+            out.append(f"- the same, first call after new data: {verdict(not slow_fresh)}; worst {fresh:.0f} ms "
+                       f"({worst_fresh.engine}, {worst_fresh.page} · {worst_fresh.callback}); over target: "
+                       f"{len(slow_fresh)} of {len({(c.page, c.callback) for c in at_scale})}")
         cold = percentile(worst_cold.cold_ms, 95)
         slow = sorted({f"{c.page} · {c.callback}" for c in at_scale if percentile(c.cold_ms, 95) > TARGET_P95_MS})
-        out.append(f"- the same, cold (first request after new data, no cache): {verdict(not slow)}; worst "
+        out.append(f"- the same, cold (every cache off, the analyses' own too): {verdict(not slow)}; worst "
                    f"{cold:.0f} ms ({worst_cold.engine}, {worst_cold.page} · {worst_cold.callback}); over target: "
                    f"{len(slow)} of {len({(c.page, c.callback) for c in at_scale})}")
         ratios = []
@@ -388,7 +418,8 @@ def targets(results: Results) -> list[str]:
     payload = max(results.callbacks, key=lambda c: c.payload_bytes, default=None)
     if payload:
         out.append(f"- no response over {TARGET_PAYLOAD_KB:.0f} KB: {verdict(payload.payload_bytes / 1024 <= TARGET_PAYLOAD_KB)}"
-                   f"; largest {payload.payload_bytes / 1024:.0f} KB ({payload.page} · {payload.callback})")
+                   f"; largest {payload.payload_bytes / 1024:.0f} KB of JSON, {payload.gzip_bytes / 1024:.0f} KB gzipped "
+                   f"on the wire ({payload.page} · {payload.callback})")
         points = max(results.callbacks, key=lambda c: c.max_points)
         out.append(f"- no trace over {TARGET_POINTS} points: {verdict(points.max_points <= TARGET_POINTS)}; largest "
                    f"{points.max_points} ({points.page} · {points.callback})")
@@ -418,27 +449,32 @@ def run(args) -> int:
     engines = [e for e in args.engines.split(",") if e]
     results = Results(machine=machine(), started=datetime.now().isoformat(timespec="seconds"))
     cases = tuple(c for c in CASES if not args.only or args.only in f"{c.page} {c.name}")
-    for scale in scales:
-        for engine in engines:
-            wh, seconds = data.ensure(engine, scale, progress=not args.quiet)
-            url = wh.url
-            wh.dispose()
-            results.generation_s[f"{engine} {scale}"] = seconds
-            results.callbacks += time_callbacks(scale, engine, url, warm=args.warm, cold=args.cold, cases=cases)
-            if args.browser:
-                results.browser.append(time_browser(scale, engine, url))
-        if args.questions and "duckdb" in engines:
-            timings, load = time_questions(scale, data.url_for("duckdb", scale), args.repeat)
-            results.questions += timings
-            results.pandas_load[scale] = load
-    report = render(results)
+    try:
+        for scale in scales:
+            for engine in engines:
+                wh, seconds = data.ensure(engine, scale, progress=not args.quiet)
+                url = wh.url
+                wh.dispose()
+                results.generation_s[f"{engine} {scale}"] = seconds
+                results.callbacks += time_callbacks(scale, engine, url, warm=args.warm, cold=args.cold, cases=cases)
+                if args.browser:
+                    results.browser.append(time_browser(scale, engine, url))
+            if args.questions and "duckdb" in engines:
+                timings, load = time_questions(scale, data.url_for("duckdb", scale), args.repeat)
+                results.questions += timings
+                results.pandas_load[scale] = load
+    finally:  # whatever was measured is reported, even when a later step fails
+        report = render(results)
+        _save(report, results, Path(args.out))
     print(report)
-    out = Path(args.out)
+    print(f"\n(results: {args.out} and {Path(args.out).with_suffix('.md')})")
+    return 0
+
+
+def _save(report: str, results: Results, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(asdict(results), indent=1, default=str))
     out.with_suffix(".md").write_text(report + "\n")
-    print(f"\n(results: {out} and {out.with_suffix('.md')})")
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,7 @@ import logging
 
 from flask import Flask
 from flask_caching import Cache
+from flask_compress import Compress
 
 from dashboard.response_cache import init_response_cache
 from queries import data_version, result_cache
@@ -19,6 +20,10 @@ LOCAL_ENTRIES = 2000  # per-process cache: oldest entries go first beyond this
 
 def init_cache(server: Flask, settings: Settings, wh: Warehouse) -> result_cache.ResultCache | None:
     """Register the warehouse's result cache (queries/result_cache.py) on a Flask-Caching backend."""
+    # gzip for JSON, HTML, CSS and JS (a wall display's overview is ~100 KB of JSON, ~10 KB gzipped).
+    # Registered before the response cache, so its hook runs after it: the cache keeps plain JSON.
+    server.config.update(COMPRESS_ALGORITHM=["gzip"], COMPRESS_LEVEL=6, COMPRESS_MIN_SIZE=1024)
+    Compress(server)
     if settings.cache_ttl_s <= 0:
         result_cache.register(wh, None)
         logger.info("result cache off (ATMP_CACHE_TTL_S=0)")

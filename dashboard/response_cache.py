@@ -51,6 +51,9 @@ CACHEABLE: dict[frozenset[str], str] = {
     frozenset({ids.CMP_BODY, ids.CMP_AS_OF}): WINDOW,
     frozenset({ids.PPL_SURVEY}): WINDOW,
     frozenset({ids.PPL_BEHAVIOUR, ids.PPL_TRAINING, ids.PPL_SOP, ids.PPL_AS_OF}): WINDOW,
+    # Kiosk slides: the slide shown first follows the wall clock, but kiosk.js re-picks the visible
+    # slide every second, so a cached answer is at most a second off in that.
+    frozenset({ids.KIOSK_SLIDES, ids.KIOSK_AS_OF}): WINDOW,
 }
 
 
@@ -111,7 +114,8 @@ def init_response_cache(server: Flask, backend, namespace: str, *, window_s: int
     @server.after_request
     def _store(response: Response) -> Response:
         key = g.pop("atmp_response_key", None)
-        if key is None or response.status_code != 200 or response.mimetype != "application/json":
+        if (key is None or response.status_code != 200 or response.mimetype != "application/json"
+                or response.headers.get("Content-Encoding")):
             return response
         payload = response.get_data()
         if b'"sideUpdate"' in payload:  # an error banner came with it (dashboard/errors.py): not an answer
