@@ -22,7 +22,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -49,6 +51,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--threads", type=int, default=int(os.environ.get("ATMP_WORKER_THREADS", "4")))
     parser.add_argument("--redis-url", default=os.environ.get("LOAD_REDIS_URL", "redis://127.0.0.1:6379/14"))
     parser.add_argument("--no-warmup", dest="warmup", action="store_false")
+    parser.add_argument("--new-data-every-s", type=float, default=10.0,
+                        help="write a heartbeat this often during the run (new live data: caches invalidated); 0: never")
     parser.add_argument("--out", default=str(data.BENCH_DIR / "load-results.json"))
 
 
@@ -61,13 +65,19 @@ def run(args) -> int:
     port = free_port()
     base = f"http://{LOOPBACK}:{port}"
     server = start_server(args, port)
+    writer = NewData(data.pg_url(args.scale), args.new_data_every_s)
     try:
         wait_healthy(base, server)
         if args.warmup:
             warm_up(base, plan)
-        stats = run_locust(args, base, plan_path)
+        writer.start()
+        try:
+            stats = run_locust(args, base, plan_path)
+        finally:
+            writer.stop()
     finally:
         stop(server)
+    args.new_data_writes = writer.writes
     report = render(args, stats)
     print(report)
     out = Path(args.out)
@@ -117,6 +127,41 @@ def clear_cache(redis_url: str) -> None:
         client.delete(key)
         removed += 1
     logger.info("redis %s: %s cached keys removed", _safe(redis_url), removed)
+
+
+class NewData(threading.Thread):
+    """New data landing during the run, as live ingest would: a gateway heartbeat every few seconds, written
+    through Warehouse.transaction, so the live data version changes each time (live tiles recomputed) and
+    the quality version once a minute (KPIs recomputed). The heartbeat falls in an hour that already has
+    one, so no KPI value changes."""
+
+    def __init__(self, url: str, every_s: float):
+        super().__init__(daemon=True)
+        self.url, self.every_s, self.writes = url, every_s, 0
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        if self.every_s <= 0:
+            return
+        import pandas as pd
+
+        from queries.warehouse import Warehouse
+
+        wh = Warehouse(self.url)
+        try:
+            while not self._stop_event.wait(self.every_s):
+                with wh.transaction() as conn:
+                    wh.bulk_insert(conn, "ingest_heartbeats", pd.DataFrame({
+                        "source": ["load-test"], "site_id": ["HUB"], "sensor_id": [None],
+                        "ts": [data.END - timedelta(minutes=30)]}))
+                self.writes += 1
+        finally:
+            wh.dispose()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        if self.is_alive():
+            self.join(timeout=30)
 
 
 def free_port() -> int:
@@ -222,7 +267,8 @@ def stop(server: subprocess.Popen) -> None:
 def render(args, stats: list[dict]) -> str:
     lines = [f"### Load: {args.displays} wall displays (refresh every {args.refresh_s:g} s) + {args.users} analysts, "
              f"{args.run_time} s, {args.scale} scale, gunicorn {args.workers} workers x {args.threads} threads, "
-             "PostgreSQL, Redis cache, all on this machine", "",
+             f"PostgreSQL, Redis cache, all on this machine; new live data every {args.new_data_every_s:g} s "
+             f"({getattr(args, 'new_data_writes', 0)} writes)", "",
              "| request | count | failures | req/s | p50 ms | p95 ms | p99 ms | max ms |", "|---|---|---|---|---|---|---|---|"]
     for r in sorted(stats, key=lambda r: (r["name"] == "Aggregated", r["name"])):
         lines.append(f"| {r['name']} | {r['requests']} | {r['failures']} | {r['rps']:.1f} | {r['p50']:.0f} | "

@@ -78,7 +78,8 @@ def test_load_scenario_runs_against_gunicorn_postgres_and_redis(small_postgres, 
     monkeypatch.setattr(data, "pg_url", lambda scale: small_postgres)
     monkeypatch.setattr(data, "ensure", lambda engine, scale, progress=True: (Warehouse(small_postgres), None))
     args = argparse.Namespace(scale="small", displays=3, users=2, refresh_s=1.0, run_time=6, workers=1, threads=2,
-                              redis_url="redis://127.0.0.1:6379/14", warmup=True, out=str(tmp_path / "load.json"))
+                              redis_url="redis://127.0.0.1:6379/14", warmup=True, new_data_every_s=2.0,
+                              out=str(tmp_path / "load.json"))
     assert load.run(args) == 0
     report = capsys.readouterr().out
     assert "### Load: 3 wall displays" in report
@@ -89,3 +90,4 @@ def test_load_scenario_runs_against_gunicorn_postgres_and_redis(small_postgres, 
     assert stats["display: overview tiles + grid"]["requests"] >= 3
     assert any(name.startswith("analyst:") for name in stats)
     assert (tmp_path / "load.md").read_text().startswith("### Load")
+    assert args.new_data_writes >= 1  # new data landed during the run, and nothing failed
