@@ -8,9 +8,14 @@ is kept, keyed by:
 - the callback (its outputs), every input and state value the browser sent, and which input fired;
 - the user's role and site: everything the server builds the scope from (context.scope), so one role
   or site never receives another's answer;
-- the data versions of both domains (queries/data_version.py): new data means a new key;
+- the data versions the answer depends on (queries/data_version.py): new data means a new key;
 - the time slot of the page's clock (context.now()): 60 s for KPI pages, the live refresh period for
   live tiles, so a cached "refreshed at" is never older than one slot.
+
+While one request recomputes an answer (new data, a new slot), concurrent identical requests get the
+previous answer to the same request (same callback, inputs, role and site) at once instead of queueing
+behind it: a wall display is at most one recomputation behind, never seconds late. Requests with no
+previous answer compute.
 
 The guard (dashboard/auth.py) runs first: unauthenticated, cross-origin or role-refused requests
 never reach this hook. Only 200 responses without side updates (error banners) are stored. Callbacks
@@ -57,10 +62,21 @@ CACHEABLE: dict[frozenset[str], str] = {
 }
 
 
+# Which data versions each kind of answer depends on (queries/data_version.py): live tiles follow every
+# ingest batch; KPI pages follow the measurements at most once a minute, and every other data change.
+DOMAINS = {LIVE: (data_version.LIVE, data_version.QUALITY),
+           WINDOW: (data_version.MEASUREMENTS, data_version.QUALITY)}
+
+
+LOCK_S = 30  # a computation that takes longer than this lets the next request compute too
+LATEST_S = 3600  # how long the newest answer is kept to bridge a recomputation
+
+
 @dataclass
 class ResponseStats:
     hits: int = 0
     stored: int = 0
+    stale: int = 0  # answered with the previous answer while another request recomputed it
 
 
 def output_ids(output: str) -> frozenset[str]:
@@ -94,35 +110,51 @@ def init_response_cache(server: Flask, backend, namespace: str, *, window_s: int
         if versions is None:
             return None
         slot = int(context.now().timestamp() // slot_seconds(kind))
-        material = json.dumps({
-            "output": body["output"], "inputs": body.get("inputs"), "state": body.get("state"),
-            "changed": body.get("changedPropIds"), "role": current_user.role, "site": current_user.site_id,
-            "versions": versions, "slot": slot,
-        }, sort_keys=True, default=str)
-        key = f"atmp:{namespace}:response:{hashlib.sha256(material.encode()).hexdigest()[:40]}"
+        request_part = {"output": body["output"], "inputs": body.get("inputs"), "state": body.get("state"),
+                        "changed": body.get("changedPropIds"), "role": current_user.role,
+                        "site": current_user.site_id}
+        key = _key(namespace, "response", {**request_part, "versions": {d: versions[d] for d in DOMAINS[kind]},
+                                           "slot": slot})
+        latest = _key(namespace, "latest", request_part)  # the newest answer to the same request, any version
         try:
             cached = backend.get(key)
+            if cached is not None:
+                stats.hits += 1
+                return Response(cached, status=200, mimetype="application/json")
+            owner = bool(backend.add(f"{key}:lock", 1, timeout=LOCK_S))
+            if not owner:  # another request computes this answer now: the previous one meanwhile
+                previous = backend.get(latest)
+                if previous is not None:
+                    stats.stale += 1
+                    return Response(previous, status=200, mimetype="application/json",
+                                    headers={"X-Atmp-Cache": "previous"})
         except Exception as exc:
-            logger.warning("response cache get failed (%s); answering uncached", exc)
+            logger.warning("response cache failed (%s); answering uncached", exc)
             return None
-        if cached is not None:
-            stats.hits += 1
-            return Response(cached, status=200, mimetype="application/json")
-        g.atmp_response_key = key
+        g.atmp_response_key = (key, latest, owner)
         return None
 
     @server.after_request
     def _store(response: Response) -> Response:
-        key = g.pop("atmp_response_key", None)
-        if (key is None or response.status_code != 200 or response.mimetype != "application/json"
-                or response.headers.get("Content-Encoding")):
+        pending = g.pop("atmp_response_key", None)
+        if pending is None:
             return response
-        payload = response.get_data()
-        if b'"sideUpdate"' in payload:  # an error banner came with it (dashboard/errors.py): not an answer
-            return response
+        key, latest, owner = pending
         try:
-            backend.set(key, payload, timeout=ttl_s)
-            stats.stored += 1
+            payload = response.get_data()
+            if (response.status_code == 200 and response.mimetype == "application/json"
+                    and not response.headers.get("Content-Encoding")
+                    and b'"sideUpdate"' not in payload):  # an error banner (dashboard/errors.py) is no answer
+                backend.set(key, payload, timeout=ttl_s)
+                backend.set(latest, payload, timeout=max(ttl_s, LATEST_S))
+                stats.stored += 1
+            if owner:
+                backend.delete(f"{key}:lock")
         except Exception as exc:
             logger.warning("response cache set failed (%s)", exc)
         return response
+
+
+def _key(namespace: str, kind: str, material: dict) -> str:
+    digest = hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:40]
+    return f"atmp:{namespace}:{kind}:{digest}"

@@ -7,15 +7,18 @@ new random tokens in the same transaction: readers in any process (gunicorn work
 the CLI) see new data and a new version at the same instant. Cache keys hold the version
 (queries/result_cache.py), so invalidation is explicit and needs no message between processes.
 
-Two domains, because live ingest writes several times a second and would otherwise empty the cache
+Three domains, because live ingest writes several times a second and would otherwise empty the cache
 of 90-day KPIs just as often:
 
 - ``live``: readings, rollups, newest values, heartbeats, excursions (what ingest writes). Changed by
-  every such transaction.
-- ``quality``: every other data table (batches, deviations, CAPAs, surveys, training, documents,
-  sites ...): changed by every transaction that writes one of them (imports, generation, proposed
-  deviations). A live write also changes it, at most once every ``LIVE_TO_QUALITY_S`` seconds: KPIs
-  that read readings or heartbeats (uptime, completeness) are at most that much behind live data.
+  every such transaction: the live tiles, trends and excursion lists key on it.
+- ``measurements``: readings, rollups and heartbeats seen by the KPIs that count them (uptime, data
+  completeness, drift). Ingest statements change it at most once every ``MEASUREMENTS_EVERY_S``
+  seconds, so those KPIs are at most that much behind live data; bulk loads (imports, generation)
+  change it at once.
+- ``quality``: batches, deviations, CAPAs, surveys, training, documents, sites ... and excursions (an
+  excursion opens with its proposed deviation): changed by every transaction that writes one of them.
+  KPIs that read only these are never recomputed because sensors keep reporting.
 
 Users, sessions, display tokens and the audit trail are no data version's business: a login does not
 empty the KPI cache. Tokens are random (not counters), so a regenerated warehouse never meets cached
@@ -41,16 +44,18 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-LIVE, QUALITY = "live", "quality"
-DOMAINS = (LIVE, QUALITY)
+LIVE, MEASUREMENTS, QUALITY = "live", "measurements", "quality"
+DOMAINS = (LIVE, MEASUREMENTS, QUALITY)  # also the order rows are changed in (no lock cycles)
 LIVE_TABLES = frozenset({"readings", "reading_rollups", "sensor_latest", "ingest_heartbeats", "excursions"})
+MEASUREMENT_TABLES = frozenset({"readings", "reading_rollups", "ingest_heartbeats"})
 QUALITY_TABLES = frozenset({
     "sites", "rooms", "sensors", "limits", "specifications", "batches", "deviations", "capas",
     "near_misses", "programmes", "survey_responses", "training_records", "inspections", "documents",
-    "sop_executions",
+    "sop_executions", "excursions",
 })
-LIVE_TO_QUALITY_S = 60
+MEASUREMENTS_EVERY_S = 60
 _WRITTEN = "atmp_written_tables"  # key in Connection.info
+_BULK = "atmp_bulk_written_tables"  # written by bulk loads: measurements change at once
 _DML = re.compile(r"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|MERGE\s+INTO|TRUNCATE(?:\s+TABLE)?|COPY)\s+"
                   r"([A-Za-z_][A-Za-z0-9_]*)", re.IGNORECASE)
 _COMMENT = re.compile(r"--[^\n]*")
@@ -77,12 +82,15 @@ def _note_statement(conn, _cursor, statement, _parameters, _context, _executeman
 def note_write(conn: Connection, table: str) -> None:
     """For writes that bypass SQLAlchemy's statement events (bulk loads on the raw driver connection)."""
     conn.info.setdefault(_WRITTEN, set()).add(table)
+    conn.info.setdefault(_BULK, set()).add(table)
 
 
 def domains_written(tables: set[str]) -> set[str]:
     found = set()
     if tables & LIVE_TABLES:
         found.add(LIVE)
+    if tables & MEASUREMENT_TABLES:
+        found.add(MEASUREMENTS)
     if tables & QUALITY_TABLES:
         found.add(QUALITY)
     return found
@@ -91,6 +99,7 @@ def domains_written(tables: set[str]) -> set[str]:
 def before_commit(wh: Warehouse, conn: Connection) -> None:
     """Change the versions of the domains this transaction wrote (inside it, just before its commit)."""
     written = conn.info.pop(_WRITTEN, None)
+    bulk = conn.info.pop(_BULK, None) or set()
     if not written:
         return
     domains = domains_written(written)
@@ -98,15 +107,15 @@ def before_commit(wh: Warehouse, conn: Connection) -> None:
         return
     _ensure_table(wh, conn)
     now = datetime.now(UTC).replace(tzinfo=None)
-    # Fixed order (live before quality): two writers never wait on each other's rows in a cycle.
-    if LIVE in domains:
-        _set(wh, conn, LIVE, now)
-    if QUALITY in domains:
-        _set(wh, conn, QUALITY, now)
-    else:  # live only: the quality version follows, at most once a LIVE_TO_QUALITY_S
-        wh.run(conn, "sql/data_version_follow", {"domain": QUALITY, "version": _token(),
-                                                  "changed_at": now,
-                                                  "older_than": now - timedelta(seconds=LIVE_TO_QUALITY_S)})
+    for domain in DOMAINS:  # fixed order: two writers never wait on each other's rows in a cycle
+        if domain not in domains:
+            continue
+        if domain == MEASUREMENTS and not (bulk & MEASUREMENT_TABLES):  # ingest: at most once a minute
+            wh.run(conn, "sql/data_version_follow", {
+                "domain": MEASUREMENTS, "version": _token(), "changed_at": now,
+                "older_than": now - timedelta(seconds=MEASUREMENTS_EVERY_S)})
+        else:
+            _set(wh, conn, domain, now)
     for listener in list(_LISTENERS):
         listener(wh)
 

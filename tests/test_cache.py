@@ -35,36 +35,67 @@ def scope(role="leadership", sites=("ZZZ",), end=datetime(2026, 5, 1, 12, 0, 10)
 
 
 # --- data versions -------------------------------------------------------------------------------------
+def heartbeat(wh: Warehouse, day: int) -> None:
+    with wh.transaction() as conn:  # a statement through SQLAlchemy into a live table, as ingest writes
+        conn.execute(text("-- comment first, as in queries/*.sql\nINSERT INTO ingest_heartbeats (source, site_id, ts) "
+                          "VALUES ('gw', 'AAA', :ts)"), {"ts": datetime(2026, 1, day)})
+
+
 def test_writes_change_their_domain_versions_and_logins_do_not(warehouse, monkeypatch):
     start = data_version.current(warehouse)
-    assert start == {"live": "0", "quality": "0"}
+    assert start == {"live": "0", "measurements": "0", "quality": "0"}
 
     add_site(warehouse, "AAA")  # bulk insert into a quality table
     after_site = data_version.current(warehouse)
-    assert after_site["quality"] != "0" and after_site["live"] == "0"
+    assert after_site["quality"] != "0" and after_site["live"] == after_site["measurements"] == "0"
 
-    with warehouse.transaction() as conn:  # a statement through SQLAlchemy into a live table
-        conn.execute(text("-- comment first, as in queries/*.sql\nINSERT INTO ingest_heartbeats (source, site_id, ts) "
-                          "VALUES ('gw', 'AAA', :ts)"), {"ts": datetime(2026, 1, 1)})
-    after_live = data_version.current(warehouse)
-    assert after_live["live"] != "0"
-    assert after_live["quality"] == after_site["quality"]  # it changed less than a minute ago
+    heartbeat(warehouse, 1)
+    first = data_version.current(warehouse)
+    assert first["live"] != "0" and first["measurements"] != "0"
+    assert first["quality"] == after_site["quality"]  # sensors reporting never touch the quality KPIs
 
-    monkeypatch.setattr(data_version, "LIVE_TO_QUALITY_S", 0)  # live data reaches KPIs after the interval
-    with warehouse.transaction() as conn:
-        conn.execute(text("INSERT INTO ingest_heartbeats (source, site_id, ts) VALUES ('gw', 'AAA', :ts)"),
-                     {"ts": datetime(2026, 1, 2)})
-    followed = data_version.current(warehouse)
-    assert followed["live"] != after_live["live"] and followed["quality"] != after_live["quality"]
+    heartbeat(warehouse, 2)
+    second = data_version.current(warehouse)
+    assert second["live"] != first["live"]  # live tiles follow every batch
+    assert second["measurements"] == first["measurements"]  # KPIs that count readings: once a minute
+
+    monkeypatch.setattr(data_version, "MEASUREMENTS_EVERY_S", 0)
+    heartbeat(warehouse, 3)
+    third = data_version.current(warehouse)
+    assert third["measurements"] != second["measurements"] and third["quality"] == first["quality"]
+
+    monkeypatch.setattr(data_version, "MEASUREMENTS_EVERY_S", 3600)
+    with warehouse.transaction() as conn:  # a bulk load (import, generation): measurements change at once
+        warehouse.bulk_insert(conn, "ingest_heartbeats", pd.DataFrame(
+            {"source": ["gw"], "site_id": ["AAA"], "sensor_id": [None], "ts": [datetime(2026, 1, 4)]}))
+    bulk = data_version.current(warehouse)
+    assert bulk["measurements"] != third["measurements"] and bulk["quality"] == first["quality"]
 
     users.add_user(warehouse, user_id="someone", display_name="x", role="leadership", site_id=None,
                    password="a-long-enough-password")
-    assert data_version.current(warehouse) == followed  # users and the audit trail are not data
+    assert data_version.current(warehouse) == bulk  # users and the audit trail are not data
 
     with pytest.raises(RuntimeError), warehouse.transaction() as conn:
         warehouse.bulk_insert(conn, "sites", pd.DataFrame([{**SITE, "site_id": "BBB"}]))
         raise RuntimeError("rolled back")
-    assert data_version.current(warehouse) == followed  # nothing committed, nothing changed
+    assert data_version.current(warehouse) == bulk  # nothing committed, nothing changed
+
+
+def test_kpis_assembled_from_cached_entries_equal_kpi_frame(hub_app, sample_warehouse):
+    from dashboard import data
+    from queries import catalog
+    from queries.kpis import kpi_frame
+
+    full = build_scope(user_id="u", role="leadership", own_site=None,
+                       all_sites=list(sample_warehouse.query("sql/site_ids")["site_id"]), end=TEST_END, days=90)
+    with hub_app.server.app_context():
+        def rows(frame):  # the KPI SQL has no ORDER BY within a KPI: compare rows, not their order
+            return frame.sort_values(["kpi_id", "site_id"], kind="stable").reset_index(drop=True)
+
+        for _ in range(2):  # computed, then from the cache
+            assembled = data.kpis(full)
+            pd.testing.assert_frame_equal(rows(assembled), rows(kpi_frame(sample_warehouse, full)))
+            assert list(dict.fromkeys(assembled["kpi_id"])) == [k.id for k in catalog.CATALOG]
 
 
 def test_a_warehouse_without_the_version_table_is_served_uncached(tmp_path):
@@ -234,3 +265,23 @@ def test_callbacks_that_write_export_or_read_the_audit_trail_are_never_cached():
         assert never not in cached
     assert output_ids("..a.children...b.figure..") == {"a", "b"}
     assert output_ids("a.children") == {"a"}
+
+
+def test_while_an_answer_is_recomputed_the_same_request_gets_the_previous_one(hub_app, make_client,
+                                                                               sample_warehouse, monkeypatch):
+    backend = next(iter(hub_app.server.extensions["cache"].values()))
+    stats = hub_app.server.extensions["atmp_response_cache_stats"]
+    client = make_client("t.display")
+    inputs = {f"{ids.OV_WINDOW}.value": 365}
+    before = dash_call(client, hub_app, OVERVIEW, inputs)
+    with sample_warehouse.transaction() as conn:  # new data: the cached answer is no longer current
+        data_version.note_write(conn, "deviations")
+    time.sleep(result_cache.VERSION_MEMO_S + 0.1)
+    monkeypatch.setattr(backend, "add", lambda key, *a, **k: False)  # as if another worker were computing
+    stale = stats.stale
+    during = dash_call(client, hub_app, OVERVIEW, inputs)
+    assert during.headers.get("X-Atmp-Cache") == "previous" and during.data == before.data
+    assert stats.stale == stale + 1
+    monkeypatch.undo()
+    after = dash_call(client, hub_app, OVERVIEW, inputs)  # the recomputation: a fresh answer, stored
+    assert after.status_code == 200 and after.headers.get("X-Atmp-Cache") is None
