@@ -10,6 +10,8 @@ from dashboard import ids
 from queries.warehouse import Warehouse
 
 SITE = "CHI"  # the drill-down site: the drift story lives here
+WINDOWS = (30, 90, 180, 365)  # the window selector's choices (dashboard/context.py WINDOW_CHOICES)
+TRENDS = ("24h", "7d", "30d", "365d")  # trend windows an analyst picks in the load test
 
 
 @dataclass(frozen=True)

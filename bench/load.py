@@ -5,7 +5,8 @@
 2. the server as `make serve-prod` runs it (scripts/serve_prod.py: Alembic, gunicorn gthread workers),
    with a pinned clock (the data end), the shared Redis cache and login limits raised (every simulated
    client comes from 127.0.0.1, which the per-address limit would otherwise stop);
-3. one warm-up request per display role, as a server that has been up for a while would have;
+3. a warm-up: every answer the scenario asks for (but sensor trends) once, as a server that has been up
+   for a while has them (the time it takes is reported: it is what a cold server pays once);
 4. locust, headless, bounded by --run-time and the number of users (bench/locustfile.py), aimed at
    the server's loopback address only;
 5. throughput, p50/p95/p99 and errors per request type, then everything is stopped.
@@ -53,6 +54,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-warmup", dest="warmup", action="store_false")
     parser.add_argument("--new-data-every-s", type=float, default=10.0,
                         help="write a heartbeat this often during the run (new live data: caches invalidated); 0: never")
+    parser.add_argument("--import-at-s", type=float, default=0.0,
+                        help="this many seconds into the run, new data lands in every domain (as an import "
+                             "would: every cached KPI and page answer invalidated at once); 0: never")
     parser.add_argument("--out", default=str(data.BENCH_DIR / "load-results.json"))
 
 
@@ -65,16 +69,18 @@ def run(args) -> int:
     port = free_port()
     base = f"http://{LOOPBACK}:{port}"
     server = start_server(args, port)
-    writer = NewData(data.pg_url(args.scale), args.new_data_every_s)
+    writer = NewData(data.pg_url(args.scale), args.new_data_every_s, getattr(args, "import_at_s", 0.0))
     try:
         wait_healthy(base, server)
-        if args.warmup:
-            warm_up(base, plan)
+        args.warmup_s = warm_up(base, plan) if args.warmup else 0.0
+        before = _versions(args.scale)
         writer.start()
         try:
             stats = run_locust(args, base, plan_path)
         finally:
             writer.stop()
+        after = _versions(args.scale)
+        args.domains_changed = sorted(d for d in after if after[d] != before.get(d))
     finally:
         stop(server)
     args.new_data_writes = writer.writes
@@ -135,26 +141,31 @@ class NewData(threading.Thread):
     the quality version once a minute (KPIs recomputed). The heartbeat falls in an hour that already has
     one, so no KPI value changes."""
 
-    def __init__(self, url: str, every_s: float):
+    def __init__(self, url: str, every_s: float, import_at_s: float = 0.0):
         super().__init__(daemon=True)
-        self.url, self.every_s, self.writes = url, every_s, 0
+        self.url, self.every_s, self.import_at_s, self.writes = url, every_s, import_at_s, 0
         self._stop_event = threading.Event()
 
     def run(self) -> None:
-        if self.every_s <= 0:
-            return
-        import pandas as pd
-
+        from queries import data_version
         from queries.warehouse import Warehouse
 
         wh = Warehouse(self.url)
+        start = time.monotonic()
+        imported = self.import_at_s <= 0
         try:
-            while not self._stop_event.wait(self.every_s):
-                with wh.transaction() as conn:
-                    wh.bulk_insert(conn, "ingest_heartbeats", pd.DataFrame({
-                        "source": ["load-test"], "site_id": ["HUB"], "sensor_id": [None],
-                        "ts": [data.END - timedelta(minutes=30)]}))
-                self.writes += 1
+            while not self._stop_event.wait(min(self.every_s or 1.0, 1.0)):
+                elapsed = time.monotonic() - start
+                if not imported and elapsed >= self.import_at_s:
+                    with wh.transaction() as conn:  # an import's effect on the caches, without changing data
+                        for table in ("deviations", "ingest_heartbeats"):
+                            data_version.note_write(conn, table)
+                    imported = True
+                if self.every_s > 0 and elapsed >= (self.writes + 1) * self.every_s:
+                    with wh.transaction() as conn:  # the ingest writer's own statement (not a bulk load)
+                        wh.run(conn, "ingest/insert_heartbeat", {"source": "load-test", "site_id": "HUB",
+                                                                 "ts": data.END - timedelta(minutes=30)})
+                    self.writes += 1
         finally:
             wh.dispose()
 
@@ -162,6 +173,17 @@ class NewData(threading.Thread):
         self._stop_event.set()
         if self.is_alive():
             self.join(timeout=30)
+
+
+def _versions(scale: str) -> dict:
+    from queries import data_version
+    from queries.warehouse import Warehouse
+
+    wh = Warehouse(data.pg_url(scale))
+    try:
+        return data_version.current(wh) or {}
+    finally:
+        wh.dispose()
 
 
 def free_port() -> int:
@@ -178,9 +200,13 @@ def start_server(args, port: int) -> subprocess.Popen:
            "ATMP_LOGIN_RATE_PER_ADDRESS": "100000 per minute", "ATMP_LOGIN_RATE_PER_USER": "1000 per minute",
            "ATMP_HOST": LOOPBACK, "ATMP_PORT": str(port), "ATMP_WORKERS": str(args.workers),
            "ATMP_WORKER_THREADS": str(args.threads), "ATMP_MQTT_URL": "", "ATMP_SIMULATOR": "false"}
-    logger.info("server: %s workers x %s threads on %s:%s", args.workers, args.threads, LOOPBACK, port)
-    return subprocess.Popen([sys.executable, str(ROOT / "scripts" / "serve_prod.py")], env=env, cwd=ROOT,
-                            start_new_session=True)  # its own process group: stopped as a whole
+    log = data.BENCH_DIR / "load-server.log"
+    logger.info("server: %s workers x %s threads on %s:%s (log: %s)", args.workers, args.threads, LOOPBACK, port, log)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as out:
+        return subprocess.Popen([sys.executable, str(ROOT / "scripts" / "serve_prod.py")], env=env, cwd=ROOT,
+                                stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)  # its own process group: stopped as a whole
 
 
 def wait_healthy(base: str, server: subprocess.Popen, timeout_s: float = 90) -> None:
@@ -197,19 +223,45 @@ def wait_healthy(base: str, server: subprocess.Popen, timeout_s: float = 90) -> 
     raise RuntimeError(f"server not healthy after {timeout_s} s")
 
 
-def warm_up(base: str, plan: dict) -> None:
+def warm_up(base: str, plan: dict) -> float:
+    """Ask once for every answer the scenario asks for (but sensor trends), as a server that has been up
+    for a while has them: display tiles, the overview in every window, each site's drill-down in every
+    window, its live values and its drift chart. Two requests at a time (two cores). Returns seconds."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bench.cases import WINDOWS
     from dashboard import ids
 
-    session = requests.Session()
-    session.get(f"{base}/kiosk/login", params={"token": plan["tokens"][0]}, allow_redirects=False, timeout=30)
-    deps = session.get(f"{base}/_dash-dependencies", timeout=30).json()
-    start = time.perf_counter()
-    for outputs, inputs in (([ids.OV_TILES, ids.OV_GRID, ids.OV_AS_OF], {f"{ids.OV_WINDOW}.value": 90}),
-                            ([ids.OV_EXC_TILES, ids.OV_EXC_AS_OF], {f"{ids.OV_EXC_TICK}.n_intervals": 1})):
-        response = session.post(f"{base}/_dash-update-component", json=callback_payload(deps, outputs, inputs),
-                                headers={"Origin": base}, timeout=120)
+    display = requests.Session()
+    display.get(f"{base}/kiosk/login", params={"token": plan["tokens"][0]}, allow_redirects=False, timeout=30)
+    analyst = requests.Session()
+    analyst.post(f"{base}/login", data={"username": plan["users"][0], "password": plan["password"]},
+                 headers={"Origin": base}, allow_redirects=False, timeout=60)
+    deps = display.get(f"{base}/_dash-dependencies", timeout=30).json()
+    calls = [(display, [ids.OV_TILES, ids.OV_GRID, ids.OV_AS_OF], {f"{ids.OV_WINDOW}.value": 90}, {}),
+             (display, [ids.OV_EXC_TILES, ids.OV_EXC_AS_OF], {f"{ids.OV_EXC_TICK}.n_intervals": 1}, {})]
+    calls += [(analyst, [ids.OV_TILES, ids.OV_GRID, ids.OV_AS_OF], {f"{ids.OV_WINDOW}.value": w}, {}) for w in WINDOWS]
+    for site in plan["sites"]:
+        calls += [(analyst, ["site-title", ids.SITE_BODY, ids.SITE_AS_OF], {f"{ids.SITE_WINDOW}.value": w},
+                   {f"{ids.SITE_ID_STORE}.data": site}) for w in WINDOWS]
+        calls.append((analyst, [ids.MON_LIVE, ids.MON_EXCURSIONS, ids.MON_AS_OF, ids.MON_ACK_EXCURSION],
+                      {f"{ids.MON_TICK}.n_intervals": 1}, {f"{ids.MON_SITE_ID}.data": site}))
+        calls += [(analyst, [ids.SIG_SENSOR, ids.SIG_DRIFT, ids.SIG_DRIFT_SUMMARY, ids.SIG_DRIFT_TABLE],
+                   {f"{ids.SIG_WINDOW}.value": w, f"{ids.SIG_SITE}.value": site, f"{ids.SIG_SENSOR}.value": None}, {})
+                  for w in (90, 365)]
+
+    def ask(call):
+        session, outputs, inputs, state = call
+        response = session.post(f"{base}/_dash-update-component", json=callback_payload(deps, outputs, inputs, state),
+                                headers={"Origin": base}, timeout=300)
         response.raise_for_status()
-    logger.info("warm-up: the display overview computed once in %.1f s", time.perf_counter() - start)
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(ask, calls))
+    seconds = time.perf_counter() - start
+    logger.info("warm-up: %s answers computed in %.0f s", len(calls), seconds)
+    return seconds
 
 
 def run_locust(args, base: str, plan_path: Path) -> list[dict]:
@@ -268,7 +320,11 @@ def render(args, stats: list[dict]) -> str:
     lines = [f"### Load: {args.displays} wall displays (refresh every {args.refresh_s:g} s) + {args.users} analysts, "
              f"{args.run_time} s, {args.scale} scale, gunicorn {args.workers} workers x {args.threads} threads, "
              f"PostgreSQL, Redis cache, all on this machine; new live data every {args.new_data_every_s:g} s "
-             f"({getattr(args, 'new_data_writes', 0)} writes)", "",
+             f"({getattr(args, 'new_data_writes', 0)} writes; data versions changed during the run: "
+             f"{', '.join(getattr(args, 'domains_changed', [])) or 'none'}"
+             + (f"; an import lands at {args.import_at_s:g} s" if getattr(args, "import_at_s", 0) else "")
+             + f"); warm-up before the run "
+             f"{getattr(args, 'warmup_s', 0):.0f} s", "",
              "| request | count | failures | req/s | p50 ms | p95 ms | p99 ms | max ms |", "|---|---|---|---|---|---|---|---|"]
     for r in sorted(stats, key=lambda r: (r["name"] == "Aggregated", r["name"])):
         lines.append(f"| {r['name']} | {r['requests']} | {r['failures']} | {r['rps']:.1f} | {r['p50']:.0f} | "

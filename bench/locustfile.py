@@ -21,6 +21,7 @@ import threading
 
 from locust import HttpUser, between, constant_pacing, task
 
+from bench.cases import TRENDS, WINDOWS
 from bench.client import callback_payload
 from dashboard import ids
 
@@ -29,8 +30,6 @@ PLAN = json.loads(open(os.environ["LOAD_PLAN"]).read()) if os.environ.get("LOAD_
 _lock = threading.Lock()
 _tokens = itertools.cycle(PLAN["tokens"] or [""])
 _users = itertools.cycle(PLAN["users"] or [""])
-WINDOWS = (30, 90, 180, 365)
-TRENDS = ("24h", "7d", "30d", "365d")
 
 
 def _next(iterator):

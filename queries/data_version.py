@@ -14,7 +14,7 @@ of 90-day KPIs just as often:
   every such transaction: the live tiles, trends and excursion lists key on it.
 - ``measurements``: readings, rollups and heartbeats seen by the KPIs that count them (uptime, data
   completeness, drift). Ingest statements change it at most once every ``MEASUREMENTS_EVERY_S``
-  seconds, so those KPIs are at most that much behind live data; bulk loads (imports, generation)
+  seconds (5 minutes), so those KPIs are at most that much behind live data; bulk loads (imports, generation)
   change it at once.
 - ``quality``: batches, deviations, CAPAs, surveys, training, documents, sites ... and excursions (an
   excursion opens with its proposed deviation): changed by every transaction that writes one of them.
@@ -53,7 +53,8 @@ QUALITY_TABLES = frozenset({
     "near_misses", "programmes", "survey_responses", "training_records", "inspections", "documents",
     "sop_executions", "excursions",
 })
-MEASUREMENTS_EVERY_S = 60
+MEASUREMENTS_EVERY_S = 300  # 90-day uptime and completeness move little in five minutes; recomputing them
+# for every open scope each minute cost more than two cores could give at 21 sites (bench/load.py).
 _WRITTEN = "atmp_written_tables"  # key in Connection.info
 _BULK = "atmp_bulk_written_tables"  # written by bulk loads: measurements change at once
 _DML = re.compile(r"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|MERGE\s+INTO|TRUNCATE(?:\s+TABLE)?|COPY)\s+"

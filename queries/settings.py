@@ -64,7 +64,7 @@ class Settings:
     redis_url: str = _setting(
         "", "Redis for the result cache shared by every worker (redis://127.0.0.1:6379/0). Empty: each "
             "process keeps its own cache.")
-    cache_ttl_s: int = _setting(300, "Seconds a cached KPI answer lives at most (new data replaces it "
+    cache_ttl_s: int = _setting(3600, "Seconds a cached KPI answer lives at most (new data replaces it "
                                      "earlier); 0 turns the result cache off.")
     cache_window_s: int = _setting(
         60, "Requests whose window ends in the same slot of this many seconds share one cached answer.")

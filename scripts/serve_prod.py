@@ -31,11 +31,13 @@ logger = logging.getLogger("serve-prod")
 BIN = Path(sys.executable).parent
 
 
+# keep-alive longer than a wall display's refresh period: with 5 s on both sides, the server closed idle
+# connections just as displays reused them (connection resets in the load test).
 def gunicorn_command(settings: Settings) -> list[str]:
     return [str(BIN / "gunicorn"), "app:server",
             "--workers", str(settings.workers), "--worker-class", "gthread", "--threads", str(settings.worker_threads),
             "--bind", f"{settings.host}:{settings.port}", "--timeout", "60", "--graceful-timeout", "20",
-            "--keep-alive", "5", "--chdir", str(ROOT), "--log-level", "warning"]
+            "--keep-alive", "30", "--chdir", str(ROOT), "--log-level", "warning"]
 
 
 def main() -> int:
