@@ -74,8 +74,10 @@ class QuestionTiming:
 class BrowserTiming:
     scale: str
     engine: str
-    first_s: float  # first sign-in after the app started (cache empty)
-    again_s: float  # a second sign-in (cache warm)
+    first_s: float  # first sign-in after the app started (cache empty), from the click on 'Sign in'
+    again_s: float  # a second sign-in (cache warm), from the click
+    first_after_login_s: float = float("nan")  # the same, from the moment the login was accepted
+    again_after_login_s: float = float("nan")
 
 
 @dataclass
@@ -240,19 +242,35 @@ def time_browser(scale: str, engine: str, url: str) -> BrowserTiming:
                                         args=["--disable-dev-shm-usage", "--disable-background-networking",
                                               "--no-first-run", "--disable-sync"])
             try:
-                first = _login_to_overview(browser, base, sites)
-                again = _login_to_overview(browser, base, sites)
+                first, first_after = _login_to_overview(browser, base, sites)
+                again, again_after = _login_to_overview(browser, base, sites)
             finally:
                 browser.close()
     finally:
         server.shutdown()
         wh.dispose()
     logger.info("%s %s browser: login to rendered overview %.2f s (first), %.2f s (again)", scale, engine, first, again)
-    return BrowserTiming(scale, engine, first, again)
+    return BrowserTiming(scale, engine, first, again, first_after, again_after)
 
 
-def _login_to_overview(browser, base: str, sites: int) -> float:
+# Notes in the page when the overview is rendered (4 tiles with values, a grid row per site + network).
+RENDERED = """
+window.__atmpRendered = null;
+new MutationObserver(() => {
+  if (window.__atmpRendered === null
+      && document.querySelectorAll('#overview-tiles .kpi-tile .tile-value').length >= 4
+      && document.querySelectorAll('.site-grid tbody tr').length >= window.__atmpRows) {
+    window.__atmpRendered = performance.now();
+  }
+}).observe(document, {subtree: true, childList: true});
+"""
+
+
+def _login_to_overview(browser, base: str, sites: int) -> tuple[float, float]:
+    """(seconds from the click on 'Sign in', seconds from the login accepted (the redirect to the
+    overview starts loading)) to the overview rendered."""
     context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    context.add_init_script(f"window.__atmpRows = {sites + 1};" + RENDERED)
     page = context.new_page()
     try:
         page.goto(f"{base}/login")
@@ -260,10 +278,12 @@ def _login_to_overview(browser, base: str, sites: int) -> float:
         page.get_by_label("Password").fill(BENCH_PASSWORD)
         start = time.perf_counter()
         page.get_by_role("button", name="Sign in").click()
-        page.wait_for_function(
-            """n => document.querySelectorAll('#overview-tiles .kpi-tile .tile-value').length >= 4
-                   && document.querySelectorAll('.site-grid tbody tr').length >= n""", arg=sites + 1, timeout=60_000)
-        return time.perf_counter() - start
+        page.wait_for_function("() => window.__atmpRendered !== null", timeout=60_000, polling=20)
+        from_click = time.perf_counter() - start
+        # fetchStart of the overview's navigation comes after the login POST and its redirect.
+        after_login = page.evaluate("""() => (window.__atmpRendered
+            - performance.getEntriesByType('navigation')[0].fetchStart) / 1000""")
+        return from_click, float(after_login)
     finally:
         context.close()
 
@@ -364,10 +384,12 @@ def render(results: Results) -> str:
     if results.browser:
         lines.append("### Browser: sign-in to rendered overview (headless Chromium, seconds)")
         lines.append("")
-        lines.append("| scale | engine | first after start | again |")
-        lines.append("|---|---|---|---|")
+        lines.append("| scale | engine | first after start: from the click | from login accepted | again: from the "
+                     "click | from login accepted |")
+        lines.append("|---|---|---|---|---|---|")
         for b in results.browser:
-            lines.append(f"| {b.scale} | {b.engine} | {b.first_s:.2f} | {b.again_s:.2f} |")
+            lines.append(f"| {b.scale} | {b.engine} | {b.first_s:.2f} | {b.first_after_login_s:.2f} | {b.again_s:.2f} | "
+                         f"{b.again_after_login_s:.2f} |")
         lines.append("")
     if results.generation_s:
         lines.append("Generation (seconds; '–' = reused from the bench data directory): " + ", ".join(
@@ -425,11 +447,13 @@ def targets(results: Results) -> list[str]:
                    f"{points.max_points} ({points.page} · {points.callback})")
     browser = [b for b in results.browser if b.scale == largest]
     if browser:
-        worst = max(browser, key=lambda b: b.first_s)
-        out.append(f"- overview rendered <= {TARGET_BROWSER_S} s after login: first sign-in "
-                   f"{verdict(worst.first_s <= TARGET_BROWSER_S)} ({worst.first_s:.2f} s, {worst.engine}); again "
-                   f"{verdict(max(b.again_s for b in browser) <= TARGET_BROWSER_S)} "
-                   f"({max(b.again_s for b in browser):.2f} s)")
+        worst = max(browser, key=lambda b: b.first_after_login_s)
+        again = max(b.again_after_login_s for b in browser)
+        out.append(f"- overview rendered <= {TARGET_BROWSER_S} s after login (from the login accepted): first sign-in "
+                   f"after start {verdict(worst.first_after_login_s <= TARGET_BROWSER_S)} "
+                   f"({worst.first_after_login_s:.2f} s, {worst.engine}); again "
+                   f"{verdict(again <= TARGET_BROWSER_S)} ({again:.2f} s; from the click on 'Sign in': "
+                   f"{max(b.again_s for b in browser):.2f} s)")
     if errors:
         out.append(f"- errors: {len(errors)} callback(s): " + "; ".join(
             f"{c.scale} {c.engine} {c.page} · {c.callback}: {c.errors[0]}" for c in errors))
