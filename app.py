@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import gc
+
 from dashboard.app import create_app
 
 app = create_app()
 # Dash finishes its setup on the first request, which is not thread-safe: under gunicorn's gthread workers
 # two first requests raced ("dictionary changed size during iteration"). Done here, once, per worker.
 app._setup_server()
+# Everything built so far (Dash, pages, plotly, pandas: millions of objects) lives as long as the worker:
+# out of the collector's sight, a full collection no longer costs ~150 ms in the middle of a request.
+gc.freeze()
 server = app.server

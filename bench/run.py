@@ -112,6 +112,7 @@ def build_app(url: str, *, cached: bool):
     wh = Warehouse(url)
     app = create_app(settings, wh)
     app._setup_server()  # take this app's page callbacks now (several apps live in one process)
+    gc.freeze()  # as app.py does for a gunicorn worker
     return app, wh
 
 
@@ -384,7 +385,7 @@ def render(results: Results) -> str:
     if results.browser:
         lines.append("### Browser: sign-in to rendered overview (headless Chromium, seconds)")
         lines.append("")
-        lines.append("| scale | engine | first after start: from the click | from login accepted | again: from the "
+        lines.append("| scale | engine | first (page caches empty): from the click | from login accepted | again: from the "
                      "click | from login accepted |")
         lines.append("|---|---|---|---|---|---|")
         for b in results.browser:
