@@ -15,9 +15,9 @@ from queries.warehouse import Warehouse
 
 # Answered from the result cache when the app has one (queries/result_cache.py): keyed by scope,
 # arguments and data version, so new data is never hidden behind a cached answer. One entry per KPI,
-# each keyed by the data it reads: sensors reporting (measurements) recompute uptime, completeness and
-# the drift-based KPI, never the other twenty.
-MEASURED_KPIS = frozenset({"uptime", "data_completeness", "prevented_failures"})
+# each keyed by the data it reads: sensors reporting (measurements) recompute uptime and completeness,
+# never the other 21 (prevented failures reads finished days' means, which live readings never change).
+MEASURED_KPIS = frozenset({"uptime", "data_completeness"})
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="kpi")
 _quality_kpi = cached("kpi", domains=(data_version.QUALITY,))(kpi_frame)
 _measured_kpi = cached("kpi", domains=(data_version.MEASUREMENTS, data_version.QUALITY))(kpi_frame)

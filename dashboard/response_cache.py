@@ -41,33 +41,30 @@ PATH = "/_dash-update-component"
 LIVE = "live"  # slot: the live refresh period (ATMP_MONITORING_REFRESH_S)
 WINDOW = "window"  # slot: ATMP_CACHE_WINDOW_S
 
-# Callback (set of output component ids) -> which slot its answers live in.
-CACHEABLE: dict[frozenset[str], str] = {
-    frozenset({ids.OV_TILES, ids.OV_GRID, ids.OV_AS_OF}): WINDOW,
-    frozenset({ids.OV_EXC_TILES, ids.OV_EXC_AS_OF}): LIVE,
-    frozenset({ids.MON_SITES, ids.MON_AS_OF}): LIVE,
-    frozenset({ids.MON_LIVE, ids.MON_EXCURSIONS, ids.MON_AS_OF, ids.MON_ACK_EXCURSION}): LIVE,
-    frozenset({ids.MON_TREND}): LIVE,
-    frozenset({"site-title", ids.SITE_BODY, ids.SITE_AS_OF}): WINDOW,
-    frozenset({ids.SIG_IMR, ids.SIG_IMR_SUMMARY, ids.SIG_IMR_TABLE}): WINDOW,
-    frozenset({ids.SIG_SENSOR, ids.SIG_DRIFT, ids.SIG_DRIFT_SUMMARY, ids.SIG_DRIFT_TABLE}): WINDOW,
-    frozenset({ids.SIG_SYSTEMIC}): WINDOW,
-    frozenset({ids.SIG_RISK, ids.SIG_PROPOSALS, ids.SIG_AS_OF}): WINDOW,
-    frozenset({ids.CMP_BODY, ids.CMP_AS_OF}): WINDOW,
-    frozenset({ids.PPL_SURVEY}): WINDOW,
-    frozenset({ids.PPL_BEHAVIOUR, ids.PPL_TRAINING, ids.PPL_SOP, ids.PPL_AS_OF}): WINDOW,
+# Callback (set of output component ids) -> (slot its answers live in, data domains they depend on).
+# Live tiles follow every ingest batch; KPI pages and every "data as of" line follow the measurements
+# (at most every 5 minutes); analyses of finished days, batches and surveys only quality data.
+_KPI = (data_version.MEASUREMENTS, data_version.QUALITY)
+_LIVE = (data_version.LIVE, data_version.QUALITY)
+_QUALITY = (data_version.QUALITY,)
+CACHEABLE: dict[frozenset[str], tuple[str, tuple[str, ...]]] = {
+    frozenset({ids.OV_TILES, ids.OV_GRID, ids.OV_AS_OF}): (WINDOW, _KPI),
+    frozenset({ids.OV_EXC_TILES, ids.OV_EXC_AS_OF}): (LIVE, _LIVE),
+    frozenset({ids.MON_SITES, ids.MON_AS_OF}): (LIVE, _LIVE),
+    frozenset({ids.MON_LIVE, ids.MON_EXCURSIONS, ids.MON_AS_OF, ids.MON_ACK_EXCURSION}): (LIVE, _LIVE),
+    frozenset({ids.MON_TREND}): (LIVE, _LIVE),
+    frozenset({"site-title", ids.SITE_BODY, ids.SITE_AS_OF}): (WINDOW, _KPI),
+    frozenset({ids.SIG_IMR, ids.SIG_IMR_SUMMARY, ids.SIG_IMR_TABLE}): (WINDOW, _QUALITY),
+    frozenset({ids.SIG_SENSOR, ids.SIG_DRIFT, ids.SIG_DRIFT_SUMMARY, ids.SIG_DRIFT_TABLE}): (WINDOW, _QUALITY),
+    frozenset({ids.SIG_SYSTEMIC}): (WINDOW, _QUALITY),
+    frozenset({ids.SIG_RISK, ids.SIG_PROPOSALS, ids.SIG_AS_OF}): (WINDOW, _KPI),
+    frozenset({ids.CMP_BODY, ids.CMP_AS_OF}): (WINDOW, _KPI),
+    frozenset({ids.PPL_SURVEY}): (WINDOW, _QUALITY),
+    frozenset({ids.PPL_BEHAVIOUR, ids.PPL_TRAINING, ids.PPL_SOP, ids.PPL_AS_OF}): (WINDOW, _KPI),
     # Kiosk slides: the slide shown first follows the wall clock, but kiosk.js re-picks the visible
     # slide every second, so a cached answer is at most a second off in that.
-    frozenset({ids.KIOSK_SLIDES, ids.KIOSK_AS_OF}): WINDOW,
+    frozenset({ids.KIOSK_SLIDES, ids.KIOSK_AS_OF}): (WINDOW, _KPI),
 }
-
-
-# Which data versions each kind of answer depends on (queries/data_version.py): live tiles follow every
-# ingest batch; KPI pages follow the measurements at most once a minute, and every other data change.
-DOMAINS = {LIVE: (data_version.LIVE, data_version.QUALITY),
-           WINDOW: (data_version.MEASUREMENTS, data_version.QUALITY)}
-
-
 LOCK_S = 30  # a computation that takes longer than this lets the next request compute too
 LATEST_S = 3600  # how long the newest answer is kept to bridge a recomputation
 
@@ -99,9 +96,10 @@ def init_response_cache(server: Flask, backend, namespace: str, *, window_s: int
         body = request.get_json(silent=True)
         if not isinstance(body, dict) or not isinstance(body.get("output"), str):
             return None
-        kind = CACHEABLE.get(output_ids(body["output"]))
-        if kind is None:
+        entry = CACHEABLE.get(output_ids(body["output"]))
+        if entry is None:
             return None
+        kind, domains = entry
         from dashboard import context
 
         wh = context.warehouse()
@@ -113,7 +111,7 @@ def init_response_cache(server: Flask, backend, namespace: str, *, window_s: int
         request_part = {"output": body["output"], "inputs": body.get("inputs"), "state": body.get("state"),
                         "changed": body.get("changedPropIds"), "role": current_user.role,
                         "site": current_user.site_id}
-        key = _key(namespace, "response", {**request_part, "versions": {d: versions[d] for d in DOMAINS[kind]},
+        key = _key(namespace, "response", {**request_part, "versions": {d: versions[d] for d in domains},
                                            "slot": slot})
         latest = _key(namespace, "latest", request_part)  # the newest answer to the same request, any version
         try:

@@ -14,8 +14,9 @@ of 90-day KPIs just as often:
   every such transaction: the live tiles, trends and excursion lists key on it.
 - ``measurements``: readings, rollups and heartbeats seen by the KPIs that count them (uptime, data
   completeness, drift). Ingest statements change it at most once every ``MEASUREMENTS_EVERY_S``
-  seconds (5 minutes), so those KPIs are at most that much behind live data; bulk loads (imports, generation)
-  change it at once.
+  seconds (5 minutes), so those KPIs are at most that much behind live data; bulk loads (imports,
+  generation) change it at once, and quality too (a history load changes finished days, which the
+  drift analysis reads; ingest only adds to today, which it does not).
 - ``quality``: batches, deviations, CAPAs, surveys, training, documents, sites ... and excursions (an
   excursion opens with its proposed deviation): changed by every transaction that writes one of them.
   KPIs that read only these are never recomputed because sensors keep reporting.
@@ -104,6 +105,8 @@ def before_commit(wh: Warehouse, conn: Connection) -> None:
     if not written:
         return
     domains = domains_written(written)
+    if bulk & MEASUREMENT_TABLES:  # a history load can change finished days (drift): quality-keyed too
+        domains.add(QUALITY)
     if not domains:
         return
     _ensure_table(wh, conn)

@@ -65,11 +65,11 @@ def test_writes_change_their_domain_versions_and_logins_do_not(warehouse, monkey
     assert third["measurements"] != second["measurements"] and third["quality"] == first["quality"]
 
     monkeypatch.setattr(data_version, "MEASUREMENTS_EVERY_S", 3600)
-    with warehouse.transaction() as conn:  # a bulk load (import, generation): measurements change at once
-        warehouse.bulk_insert(conn, "ingest_heartbeats", pd.DataFrame(
+    with warehouse.transaction() as conn:  # a bulk load (import, generation): measurements change at once,
+        warehouse.bulk_insert(conn, "ingest_heartbeats", pd.DataFrame(  # and quality (finished days)
             {"source": ["gw"], "site_id": ["AAA"], "sensor_id": [None], "ts": [datetime(2026, 1, 4)]}))
     bulk = data_version.current(warehouse)
-    assert bulk["measurements"] != third["measurements"] and bulk["quality"] == first["quality"]
+    assert bulk["measurements"] != third["measurements"] and bulk["quality"] != first["quality"]
 
     users.add_user(warehouse, user_id="someone", display_name="x", role="leadership", site_id=None,
                    password="a-long-enough-password")
