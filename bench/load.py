@@ -54,6 +54,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-warmup", dest="warmup", action="store_false")
     parser.add_argument("--new-data-every-s", type=float, default=10.0,
                         help="write a heartbeat this often during the run (new live data: caches invalidated); 0: never")
+    parser.add_argument("--no-wave", dest="wave", action="store_false",
+                        help="do not age the measurements version: live data lands, but the 5-minute "
+                             "recomputation of the KPIs that count readings may fall outside the run")
     parser.add_argument("--import-at-s", type=float, default=0.0,
                         help="this many seconds into the run, new data lands in every domain (as an import "
                              "would: every cached KPI and page answer invalidated at once); 0: never")
@@ -73,7 +76,7 @@ def run(args) -> int:
     try:
         wait_healthy(base, server)
         args.warmup_s = warm_up(base, plan) if args.warmup else 0.0
-        if args.new_data_every_s > 0:
+        if args.new_data_every_s > 0 and getattr(args, "wave", True):
             _age_measurements(args.scale)  # the run's first live write starts a recomputation wave
         before = _versions(args.scale)
         writer.start()

@@ -85,7 +85,7 @@ def test_load_scenario_runs_against_gunicorn_postgres_and_redis(small_postgres, 
     monkeypatch.setattr(data, "pg_url", lambda scale: small_postgres)
     monkeypatch.setattr(data, "ensure", lambda engine, scale, progress=True: (Warehouse(small_postgres), None))
     args = argparse.Namespace(scale="small", displays=3, users=2, refresh_s=1.0, run_time=6, workers=1, threads=2,
-                              redis_url="redis://127.0.0.1:6379/14", warmup=True, new_data_every_s=2.0,
+                              redis_url="redis://127.0.0.1:6379/14", warmup=True, new_data_every_s=2.0, wave=True, import_at_s=3.0,
                               out=str(tmp_path / "load.json"))
     assert load.run(args) == 0
     report = capsys.readouterr().out
