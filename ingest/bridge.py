@@ -70,6 +70,7 @@ class MqttBridge:
         self.service = IngestService(self.writer, batch_max=settings.ingest_batch_max,
                                      batch_wait_ms=settings.ingest_batch_wait_ms, on_commit=on_commit)
         self.connected = threading.Event()
+        self.subscribed = threading.Event()  # SUBACK seen: messages published from now on reach us
         self._disconnected = threading.Event()
         self.client = self._client()
 
@@ -82,6 +83,7 @@ class MqttBridge:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         return client
 
     def start(self) -> MqttBridge:
@@ -106,10 +108,12 @@ class MqttBridge:
             self._disconnected.wait(timeout)
         self.client.loop_stop()
         self.connected.clear()
+        self.subscribed.clear()
         return left
 
     def wait_connected(self, timeout: float = 10.0) -> bool:
-        return self.connected.wait(timeout)
+        """Connected *and* subscribed: before the SUBACK a fresh session drops what is published."""
+        return self.subscribed.wait(timeout)
 
     # -- paho callbacks (network thread) ----------------------------------------------------
     def _on_connect(self, client, userdata, flags, reason_code, properties):
@@ -122,8 +126,16 @@ class MqttBridge:
         self._disconnected.clear()
         self.connected.set()
 
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
+        failed = [code for code in reason_codes if code.is_failure]
+        if failed:
+            logger.error("MQTT subscription to %s refused: %s", self.topic, failed)
+            return
+        self.subscribed.set()
+
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
         self.connected.clear()
+        self.subscribed.clear()
         self._disconnected.set()
         if reason_code != 0:
             logger.warning("MQTT connection lost (%s); paho reconnects with backoff", reason_code)
