@@ -91,9 +91,11 @@ def test_load_scenario_runs_against_gunicorn_postgres_and_redis(small_postgres, 
     report = capsys.readouterr().out
     assert "### Load: 3 wall displays" in report
     stats = {r["name"]: r for r in load.read_stats(tmp_path / "locust_stats.csv")}
-    total = stats["Aggregated"]
-    assert total["requests"] > 10
-    assert total["failures"] == 0, [r for r in stats.values() if r["failures"]]
+    # Behaviour, not throughput (a busy machine serves fewer requests in 6 s): every simulated user
+    # signed in, every display fetched its tiles, and nothing failed.
+    assert stats["display sign-in"]["requests"] >= 3 and stats["sign-in"]["requests"] >= 2
+    assert stats["display: live excursion tiles"]["requests"] >= 3
+    assert stats["Aggregated"]["failures"] == 0, [r for r in stats.values() if r["failures"]]
     assert stats["display: overview tiles + grid"]["requests"] >= 3
     assert any(name.startswith("analyst:") for name in stats)
     assert (tmp_path / "load.md").read_text().startswith("### Load")
