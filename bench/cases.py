@@ -52,9 +52,9 @@ def _w(window_id: str, days: int = 90) -> dict:
 
 
 CASES: tuple[Case, ...] = (
-    Case("overview", "refresh (tiles, grid)", "bench.leader", [ids.OV_TILES, ids.OV_GRID, ids.OV_AS_OF],
+    Case("overview", "refresh (tiles, grid)", "bench.leader", list(ids.OV_REFRESH),
          lambda c: (_w(ids.OV_WINDOW), {})),
-    Case("overview", "refresh (site manager)", "bench.manager", [ids.OV_TILES, ids.OV_GRID, ids.OV_AS_OF],
+    Case("overview", "refresh (site manager)", "bench.manager", list(ids.OV_REFRESH),
          lambda c: (_w(ids.OV_WINDOW), {})),
     Case("overview", "live excursion tiles", "bench.display", [ids.OV_EXC_TILES, ids.OV_EXC_AS_OF],
          lambda c: ({f"{ids.OV_EXC_TICK}.n_intervals": 1}, {})),

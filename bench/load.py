@@ -254,9 +254,9 @@ def warm_up(base: str, plan: dict) -> float:
     analyst.post(f"{base}/login", data={"username": plan["users"][0], "password": plan["password"]},
                  headers={"Origin": base}, allow_redirects=False, timeout=60)
     deps = display.get(f"{base}/_dash-dependencies", timeout=30).json()
-    calls = [(display, [ids.OV_TILES, ids.OV_GRID, ids.OV_AS_OF], {f"{ids.OV_WINDOW}.value": 90}, {}),
+    calls = [(display, list(ids.OV_REFRESH), {f"{ids.OV_WINDOW}.value": 90}, {}),
              (display, [ids.OV_EXC_TILES, ids.OV_EXC_AS_OF], {f"{ids.OV_EXC_TICK}.n_intervals": 1}, {})]
-    calls += [(analyst, [ids.OV_TILES, ids.OV_GRID, ids.OV_AS_OF], {f"{ids.OV_WINDOW}.value": w}, {}) for w in WINDOWS]
+    calls += [(analyst, list(ids.OV_REFRESH), {f"{ids.OV_WINDOW}.value": w}, {}) for w in WINDOWS]
     for site in plan["sites"]:
         calls += [(analyst, ["site-title", ids.SITE_BODY, ids.SITE_AS_OF], {f"{ids.SITE_WINDOW}.value": w},
                    {f"{ids.SITE_ID_STORE}.data": site}) for w in WINDOWS]

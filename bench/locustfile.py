@@ -66,7 +66,7 @@ class WallDisplay(DashUser):
 
     @task
     def refresh(self):
-        self.call("display: overview tiles + grid", [ids.OV_TILES, ids.OV_GRID, ids.OV_AS_OF],
+        self.call("display: overview tiles + grid", list(ids.OV_REFRESH),
                   {f"{ids.OV_WINDOW}.value": 90})
         self.call("display: live excursion tiles", [ids.OV_EXC_TILES, ids.OV_EXC_AS_OF],
                   {f"{ids.OV_EXC_TICK}.n_intervals": 1})
@@ -85,7 +85,7 @@ class Analyst(DashUser):
 
     @task(3)
     def overview(self):
-        self.call("analyst: overview (window)", [ids.OV_TILES, ids.OV_GRID, ids.OV_AS_OF],
+        self.call("analyst: overview (window)", list(ids.OV_REFRESH),
                   {f"{ids.OV_WINDOW}.value": random.choice(WINDOWS)})
 
     @task(3)

@@ -12,7 +12,10 @@ HEALTH_TICK = "health-tick"
 OV_WINDOW = "overview-window"
 OV_TILES = "overview-tiles"
 OV_GRID = "overview-grid"
+OV_GRID_HTML = "overview-grid-html"  # the grid as escaped HTML (components/site_grid.py)
+OV_GRID_HOST = "overview-grid-host"  # where assets/grid.js writes it
 OV_AS_OF = "overview-as-of"
+OV_REFRESH = (OV_TILES, OV_GRID_HTML, OV_GRID, OV_AS_OF)  # outputs of the overview's refresh callback
 
 # site drill-down
 SITE_ID_STORE = "site-id"

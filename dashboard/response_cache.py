@@ -48,7 +48,7 @@ _KPI = (data_version.MEASUREMENTS, data_version.QUALITY)
 _LIVE = (data_version.LIVE, data_version.QUALITY)
 _QUALITY = (data_version.QUALITY,)
 CACHEABLE: dict[frozenset[str], tuple[str, tuple[str, ...]]] = {
-    frozenset({ids.OV_TILES, ids.OV_GRID, ids.OV_AS_OF}): (WINDOW, _KPI),
+    frozenset(ids.OV_REFRESH): (WINDOW, _KPI),
     frozenset({ids.OV_EXC_TILES, ids.OV_EXC_AS_OF}): (LIVE, _LIVE),
     frozenset({ids.MON_SITES, ids.MON_AS_OF}): (LIVE, _LIVE),
     frozenset({ids.MON_LIVE, ids.MON_EXCURSIONS, ids.MON_AS_OF, ids.MON_ACK_EXCURSION}): (LIVE, _LIVE),

@@ -221,7 +221,7 @@ def test_workers_share_answers_through_redis_and_a_write_anywhere_invalidates(tm
 
 
 # --- cached callback responses on the app ----------------------------------------------------------------
-OVERVIEW = [ids.OV_TILES, ids.OV_GRID, ids.OV_AS_OF]
+OVERVIEW = list(ids.OV_REFRESH)
 
 
 def test_cached_overview_is_the_uncached_answer_and_is_shared_only_within_a_scope(hub_app, make_client,

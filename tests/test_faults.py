@@ -16,11 +16,12 @@ import pytest
 from conftest import PASSWORDS, TEST_PASSWORD, _pg_admin, dash_call, throwaway_postgres
 from sqlalchemy import text
 
+from dashboard import ids
 from queries import users
 from queries.importer import ImportError_, import_file
 from queries.warehouse import Warehouse, WarehouseUnavailable
 
-OVERVIEW_OUTPUTS = ["overview-tiles", "overview-grid", "overview-as-of"]
+OVERVIEW_OUTPUTS = list(ids.OV_REFRESH)
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -108,3 +108,37 @@ def test_no_sql_is_built_from_strings():
             if pattern.search(line) and not any(rel == f and snippet in line for f, snippet in allowed):
                 offenders.append(f"{rel}:{number}: {line.strip()}")
     assert not offenders, "SQL built from strings:\n" + "\n".join(offenders)
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=st.one_of(texts, st.sampled_from(['<img src=x onerror="alert(1)">', "</td></tr><script>x()</script>",
+                                             "\" onmouseover=\"alert(1)", "a & b <c>"])))
+def test_site_grid_html_holds_any_site_name_as_text(name):
+    """The overview grid is HTML written with innerHTML (assets/grid.js): a site name is only ever text."""
+    from html.parser import HTMLParser
+
+    from dashboard.components.site_grid import site_grid
+    from queries.catalog import CATALOG
+
+    kpi = CATALOG[0]
+    frame = pd.DataFrame([{"site_id": "CHI", "kpi_id": kpi.id, "value": 1.0}])
+    html_text = site_grid(frame, pd.DataFrame({"site_id": ["CHI"], "name": [name]}), [kpi], link_sites=True)
+
+    class Collect(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.tags, self.attrs, self.text = [], [], []
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.append(tag)
+            self.attrs += [k for k, _ in attrs]
+
+        def handle_data(self, data):
+            self.text.append(data)
+
+    parser = Collect()
+    parser.feed(html_text)
+    assert set(parser.tags) <= {"div", "table", "thead", "tbody", "tr", "th", "td", "a", "br", "small", "strong", "span"}
+    assert set(parser.attrs) <= {"class", "href", "title", "scope", "data-symbol"}
+    label = name.split(" - ")[0]
+    assert f"CHI · {label}" in "".join(parser.text)

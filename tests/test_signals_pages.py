@@ -97,7 +97,7 @@ def test_leader_comparability_names_every_site_and_links_from_the_overview(make_
     for site in ("ATL", "SEA", "CHI"):
         assert f'"{site}"' in text
     assert "Onboarding: SEA" in text and "against the network (all sites)" in text
-    overview = response(dash_call(client, hub_app, ["overview-tiles", "overview-grid", "overview-as-of"],
+    overview = response(dash_call(client, hub_app, list(ids.OV_REFRESH),
                                   {"overview-window.value": 90}))
     assert '"href": "/comparability"' in json.dumps(overview["overview-tiles"])
 

@@ -1,57 +1,59 @@
-"""The site x KPI grid: one row per visible site plus the network, each cell value + status symbol."""
+"""The site x KPI grid: one row per visible site plus the network, each cell value + status symbol.
+
+Built here as one escaped HTML string that assets/grid.js writes into its host element, outside Dash's
+component tree. As ~600 Dash components (21 sites x 23 KPIs) the grid kept the browser busy for ~1 s
+after its data had arrived: Dash's renderer re-selects every component on every store update. Every
+text that enters the HTML goes through html.escape; the page's CSP forbids inline scripts besides.
+"""
 
 from __future__ import annotations
 
-import dash_bootstrap_components as dbc
+from html import escape
+
 import pandas as pd
-from dash import dcc, html
 
 from dashboard.components.formatting import STATUS, format_number, is_missing
 from queries.catalog import Kpi
 from queries.kpis import NETWORK
 
 
-def site_grid(frame: pd.DataFrame, sites: pd.DataFrame, kpis: list[Kpi], *, link_sites: bool) -> dbc.Table:
-    header = html.Thead(html.Tr(
-        [html.Th("Site", scope="col")]
-        + [html.Th(dcc.Link([k.title, html.Br(), html.Small(k.unit, className="text-body-secondary")],
-                            href=f"/definitions#kpi-{k.id}", title=k.definition), scope="col")
-           for k in kpis]))
-    rows = []
+def site_grid(frame: pd.DataFrame, sites: pd.DataFrame, kpis: list[Kpi], *, link_sites: bool) -> str:
+    head = "".join(
+        f'<th scope="col"><a href="/definitions#kpi-{escape(k.id)}" title="{escape(k.definition)}">'
+        f'{escape(k.title)}<br><small class="text-body-secondary">{escape(k.unit)}</small></a></th>' for k in kpis)
     names = dict(zip(sites["site_id"], sites["name"], strict=True))
-    order = [NETWORK] + list(sites["site_id"])
     # Plain dicts, not a .loc per cell: at 21 sites x 23 KPIs that alone took ~0.2 s per refresh.
     by_site: dict[str, dict[str, dict]] = {}
     for record in frame.to_dict("records"):
         by_site.setdefault(record["site_id"], {}).setdefault(record["kpi_id"], record)
-    for site_id in order:
+    rows = []
+    for site_id in [NETWORK] + list(sites["site_id"]):
         cells = by_site.get(site_id, {})
         if site_id == NETWORK:
             if not cells:
                 continue
-            label = html.Strong("Network")
+            label, row_class = "<strong>Network</strong>", ' class="network-row"'
         else:
             # Short label for a wide grid: the id and the institution; the full name as a tooltip.
-            text = f"{site_id} · {names[site_id].split(' - ')[0]}"
-            label = (dcc.Link(text, href=f"/site/{site_id}", title=names[site_id],
-                              id={"type": "site-link", "site": site_id})
-                     if link_sites else html.Span(text, title=names[site_id]))
-        rows.append(html.Tr([html.Th(label, scope="row")] + [_cell(k, cells) for k in kpis],
-                            className="network-row" if site_id == NETWORK else None))
-    return dbc.Table([header, html.Tbody(rows)], bordered=False, hover=True, responsive=True,
-                     className="site-grid align-middle", size="sm")
+            text, title = escape(f"{site_id} · {names[site_id].split(' - ')[0]}"), escape(names[site_id])
+            label = (f'<a href="/site/{escape(site_id)}" title="{title}">{text}</a>' if link_sites
+                     else f'<span title="{title}">{text}</span>')
+            row_class = ""
+        rows.append(f'<tr{row_class}><th scope="row">{label}</th>{"".join(_cell(k, cells) for k in kpis)}</tr>')
+    return (f'<div class="table-responsive"><table class="site-grid table table-sm table-hover align-middle">'
+            f'<thead><tr><th scope="col">Site</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
 
 
-def _cell(kpi: Kpi, cells: dict[str, dict]) -> html.Td:
+def _cell(kpi: Kpi, cells: dict[str, dict]) -> str:
     if kpi.id not in cells:
-        return html.Td("–", className="status-none", title="no data in this window")
+        return '<td class="status-none" title="no data in this window">–</td>'
     row = cells[kpi.id]
     if bool(row.get("suppressed", False)):
-        return html.Td("suppressed", className="status-none", title="fewer than 5 respondents")
+        return '<td class="status-none" title="fewer than 5 respondents">suppressed</td>'
     value = row["value"]
     status = "none" if is_missing(value) else kpi.status(value)
     symbol, word, css = STATUS[status]
-    # One component per cell: the status symbol is drawn by assets/grid.css from data-symbol (hidden from
-    # screen readers like the aria-hidden span elsewhere); the word stays in the title. At 21 sites the
-    # grid has ~500 cells, and three components each made the browser render for over a second.
-    return html.Td(format_number(kpi, value), className=f"{css} grid-cell", title=word, **{"data-symbol": symbol})
+    # The status symbol is drawn by assets/grid.css from data-symbol (hidden from screen readers like
+    # the aria-hidden span elsewhere); the word stays in the title.
+    return (f'<td class="{css} grid-cell" title="{escape(word)}" data-symbol="{escape(symbol)}">'
+            f'{escape(format_number(kpi, value))}</td>')

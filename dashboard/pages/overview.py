@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, callback, dcc, html
+from dash import ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html
 
 from dashboard import context, data, ids
 from dashboard.components import export
@@ -34,8 +34,18 @@ def layout(**_):
         dcc.Loading(dbc.Row(id=ids.OV_TILES, className="g-3 mb-4"), type="dot"),
         excursion_section(context.settings().monitoring_refresh_s),  # live tiles; callback in pages/monitoring.py
         html.H2("Sites", className="h5"),
+        dcc.Store(id=ids.OV_GRID_HTML),
+        html.Div(id=ids.OV_GRID_HOST, className="site-grid-host"),
         html.Div(id=ids.OV_GRID),
     ])
+
+
+clientside_callback(
+    ClientsideFunction(namespace="grid", function_name="render"),
+    Output(ids.OV_GRID_HOST, "className"),  # never changed (the function answers no_update)
+    Input(ids.OV_GRID_HTML, "data"),
+    State(ids.OV_GRID_HOST, "id"),
+)
 
 
 def _detail(kpi_id: str, row) -> str | None:
@@ -54,6 +64,7 @@ def _detail(kpi_id: str, row) -> str | None:
 
 @callback(
     Output(ids.OV_TILES, "children"),
+    Output(ids.OV_GRID_HTML, "data"),
     Output(ids.OV_GRID, "children"),
     Output(ids.OV_AS_OF, "children"),
     Input(ids.OV_WINDOW, "value"),
@@ -83,7 +94,7 @@ def refresh(days):
         note = html.P("Other sites are shown only inside the network aggregate.", className="small")
     as_of = (f"Window: {scope.start:%Y-%m-%d} to {scope.end:%Y-%m-%d %H:%M} UTC · "
              f"data as of {utc_label(data.data_as_of())} · network views use UTC")
-    return tiles, [grid, note], as_of
+    return tiles, grid, note, as_of
 
 
 def _network_row(frame, kpi_id):
