@@ -59,6 +59,9 @@ class DriftResult:
     baseline_start: pd.Timestamp | None = None
     baseline_end: pd.Timestamp | None = None
     parameters: DriftParameters = field(default_factory=DriftParameters)
+    # What happened after each warning episode, by follow-up days (warning_outcomes); the result is
+    # cached for an hour and shared, so this is worked out once per result, not per request.
+    episode_facts: dict[int, pd.DataFrame] = field(default_factory=dict, repr=False, compare=False)
 
 
 def daily_means(wh: Warehouse, scope: Scope, baseline_days: int) -> pd.DataFrame:
@@ -158,6 +161,16 @@ def warning_outcomes(result: DriftResult, end: pd.Timestamp, follow_up_days: int
     started between the warning and ``follow_up_days`` after the episode; ``outcome``: 'prevented' (acted,
     not failed, follow-up over), 'failed', 'pending' (follow-up not over) or 'not acted on'.
     """
+    facts = result.episode_facts.get(follow_up_days)
+    if facts is None:
+        facts = result.episode_facts[follow_up_days] = _episode_facts(result, follow_up_days)
+    outcome = np.select([facts["failed"].to_numpy(bool), ~facts["acted"].to_numpy(bool),
+                         (facts["follow_until"] > end).to_numpy(bool)],
+                        ["failed", "not acted on", "pending"], "prevented")
+    return facts.drop(columns="follow_until").assign(outcome=outcome)
+
+
+def _episode_facts(result: DriftResult, follow_up_days: int) -> pd.DataFrame:
     rows = []
     excursions = result.excursions
     for sensor_id, chart in result.charts.items():
@@ -172,17 +185,9 @@ def warning_outcomes(result: DriftResult, end: pd.Timestamp, follow_up_days: int
             acted = bool(((acked_at >= episode.known_from) & (acked_at <= act_until)).any())
             action = mine[mine["level"] == "action"] if not mine.empty else mine
             failed = bool(((action["started_at"] >= episode.known_from) & (action["started_at"] <= follow_until)).any())
-            if failed:
-                outcome = "failed"
-            elif not acted:
-                outcome = "not acted on"
-            elif follow_until > end:
-                outcome = "pending"
-            else:
-                outcome = "prevented"
             rows.append({"site_id": site_id, "sensor_id": sensor_id, "known_from": episode.known_from,
-                         "end": episode.end, "acted": acted, "failed": failed, "outcome": outcome})
-    return pd.DataFrame(rows, columns=["site_id", "sensor_id", "known_from", "end", "acted", "failed", "outcome"])
+                         "end": episode.end, "acted": acted, "failed": failed, "follow_until": follow_until})
+    return pd.DataFrame(rows, columns=["site_id", "sensor_id", "known_from", "end", "acted", "failed", "follow_until"])
 
 
 def prevented_failures_by_site(wh: Warehouse, scope: Scope) -> pd.DataFrame:
