@@ -100,7 +100,7 @@ def init_auth(server: Flask) -> None:
     def _load(session_id: str):
         user_id, _, version = session_id.rpartition(":")
         try:
-            record = users.get_user(warehouse(), user_id)
+            record = users.get_user_recent(warehouse(), user_id)
         except WarehouseUnavailable:
             # During a warehouse outage a session verified in the last few minutes keeps its identity,
             # so pages can say what is wrong; no data can be read anyway. Older sessions get a 503.

@@ -130,7 +130,7 @@ def _check_token_still_active():
     token_id = session.get(SESSION_KEY)
     if not token_id or not current_user.is_authenticated:
         return None
-    if display_tokens.is_active(_wh(), token_id):
+    if display_tokens.is_active_recent(_wh(), token_id):
         return None
     audit.append(_wh(), user_id=current_user.user_id, action="logout", object_type="display_token",
                  object_id=token_id, reason="display token revoked")

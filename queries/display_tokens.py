@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from queries import audit, users
+from queries.ttl_cache import TtlCache
 from queries.users import UserRecord
 from queries.warehouse import Warehouse
 
+_recent = TtlCache(size=4096, seconds=users.RECHECK_S, share=False)  # token id -> still active
 _TOKEN = re.compile(r"^(dt_[0-9a-f]{12})\.([A-Za-z0-9_-]{43})$")
 
 
@@ -64,6 +66,7 @@ def revoke(wh: Warehouse, token_id: str, *, revoked_by: str, reason: str) -> boo
                                                   "revoked_by": revoked_by})
         audit.append(wh, user_id=revoked_by, action="display_token_revoked", object_type="display_token",
                      object_id=token_id, reason=reason or None, old_value="active", new_value="revoked", conn=conn)
+    _recent.forget((wh.url, token_id))
     return True
 
 
@@ -83,6 +86,12 @@ def authenticate(wh: Warehouse, token: str | None) -> tuple[str, UserRecord] | N
     if user is None or not user.active or user.role != "display":
         return None
     return token_id, user
+
+
+def is_active_recent(wh: Warehouse, token_id: str) -> bool:
+    """is_active, or this process's own answer to it of the last users.RECHECK_S seconds (checked on
+    every request of a wall display); a revocation through this module is seen at once."""
+    return _recent.get_or_compute((wh.url, token_id), lambda: is_active(wh, token_id))
 
 
 def is_active(wh: Warehouse, token_id: str) -> bool:

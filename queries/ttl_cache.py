@@ -22,8 +22,8 @@ class TtlCache(Generic[T]):
     # then an answer computed in one gunicorn worker is found by the others instead of recomputed.
     shared = None
 
-    def __init__(self, size: int = 8, seconds: float = 600.0):
-        self.size, self.seconds = size, seconds
+    def __init__(self, size: int = 8, seconds: float = 600.0, *, share: bool = True):
+        self.size, self.seconds, self.share = size, seconds, share
         self._items: OrderedDict[Hashable, tuple[float, T]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -34,7 +34,7 @@ class TtlCache(Generic[T]):
             if hit is not None and now - hit[0] < self.seconds:
                 self._items.move_to_end(key)
                 return hit[1]
-        shared_key = _shared_key(key) if TtlCache.shared is not None else None
+        shared_key = _shared_key(key) if self.share and TtlCache.shared is not None else None
         value = _shared_get(shared_key)
         if value is None:
             value = compute()  # outside the lock: two threads may compute the same key once each
@@ -45,6 +45,10 @@ class TtlCache(Generic[T]):
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
         return value
+
+    def forget(self, key: Hashable) -> None:
+        with self._lock:
+            self._items.pop(key, None)
 
     def clear(self) -> None:
         with self._lock:

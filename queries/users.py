@@ -11,6 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from queries import audit
 from queries.scope import ROLES
+from queries.ttl_cache import TtlCache
 from queries.warehouse import Warehouse
 
 logger = logging.getLogger(__name__)
@@ -19,6 +20,11 @@ _hasher = PasswordHasher()  # argon2id with the library's current recommended pa
 # Verified against when the user does not exist, so a wrong name costs as much time as a wrong password.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 MIN_PASSWORD_LENGTH = 12
+# Every request re-checks its session's user; a process answers that from its own reads of the last
+# RECHECK_S seconds (a database round trip per request was most of a cached answer's cost under load).
+# Changes made through this module are seen at once; changes made by another process within RECHECK_S.
+RECHECK_S = 2.0
+_recent = TtlCache(size=4096, seconds=RECHECK_S, share=False)
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,15 @@ def get_user(wh: Warehouse, user_id: str) -> UserRecord | None:
     return UserRecord(str(row.user_id), str(row.display_name), str(row.role),
                       None if row.site_id is None or row.site_id != row.site_id else str(row.site_id),
                       int(row.session_version), bool(row.active))
+
+
+def get_user_recent(wh: Warehouse, user_id: str) -> UserRecord | None:
+    """get_user, or this process's own answer to it of the last RECHECK_S seconds."""
+    return _recent.get_or_compute((wh.url, user_id), lambda: get_user(wh, user_id))
+
+
+def _changed(wh: Warehouse, user_id: str) -> None:
+    _recent.forget((wh.url, user_id))
 
 
 def verify_password(wh: Warehouse, user_id: str, password: str) -> UserRecord | None:
@@ -80,6 +95,7 @@ def add_user(wh: Warehouse, *, user_id: str, display_name: str, role: str, site_
             "user_id": user_id, "display_name": display_name, "role": role, "site_id": site_id,
             "password_hash": _hasher.hash(password), "created_at": datetime.now(UTC).replace(tzinfo=None),
         })
+    _changed(wh, user_id)
     return get_user(wh, user_id)
 
 
@@ -87,6 +103,7 @@ def end_sessions(wh: Warehouse, user_id: str) -> None:
     """Invalidate every session cookie issued to the user (logout, role change)."""
     with wh.transaction() as conn:
         wh.run(conn, "sql/user_bump_session", {"user_id": user_id})
+    _changed(wh, user_id)
 
 
 def _check_role(wh: Warehouse, role: str, site_id: str | None) -> None:
@@ -114,6 +131,7 @@ def set_role(wh: Warehouse, user_id: str, *, role: str, site_id: str | None, cha
         audit.append(wh, user_id=changed_by, action="user_role_changed", object_type="user", object_id=user_id,
                      reason=reason.strip(), old_value=f"role={before.role} site={before.site_id}",
                      new_value=f"role={role} site={site_id}", conn=conn)
+    _changed(wh, user_id)
     return get_user(wh, user_id)
 
 
@@ -129,4 +147,5 @@ def set_active(wh: Warehouse, user_id: str, *, active: bool, changed_by: str, re
         audit.append(wh, user_id=changed_by, action="user_activated" if active else "user_deactivated",
                      object_type="user", object_id=user_id, reason=reason.strip(),
                      old_value=f"active={before.active}", new_value=f"active={bool(active)}", conn=conn)
+    _changed(wh, user_id)
     return get_user(wh, user_id)

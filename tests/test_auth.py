@@ -10,7 +10,7 @@ import pytest
 from conftest import PASSWORDS, TEST_PASSWORD, dash_call, login
 
 from dashboard import ids
-from queries import audit
+from queries import audit, users
 
 OVERVIEW_OUTPUTS = list(ids.OV_REFRESH)
 SITE_OUTPUTS = ["site-title", "site-body", "site-as-of"]
@@ -91,6 +91,22 @@ def test_logout_kills_copied_cookie(hub_app):
     thief = hub_app.server.test_client()
     thief.set_cookie("atmp_session", stolen)
     assert thief.get("/_dash-layout").status_code == 401
+
+
+def test_a_logout_in_another_process_ends_the_session_within_the_recheck_window(hub_app, sample_warehouse):
+    """Each process re-reads a session's user at most every users.RECHECK_S seconds. A logout in this
+    process is seen at once (test above); one in another worker (here: the session version bumped
+    in the database, not through this process's users module) within RECHECK_S."""
+    client = hub_app.server.test_client()
+    login(client, "t.auditor")
+    assert client.get("/_dash-layout").status_code == 200
+    with sample_warehouse.transaction() as conn:
+        sample_warehouse.run(conn, "sql/user_bump_session", {"user_id": "t.auditor"})
+    deadline = time.monotonic() + users.RECHECK_S + 1.0
+    while client.get("/_dash-layout").status_code == 200:
+        assert time.monotonic() < deadline, "the session outlived the recheck window"
+        time.sleep(0.1)
+    assert client.get("/_dash-layout").status_code == 401
 
 
 def test_open_redirect_refused(hub_app):
