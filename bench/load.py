@@ -143,7 +143,7 @@ def clear_cache(redis_url: str) -> None:
 class NewData(threading.Thread):
     """New data landing during the run, as live ingest would: a gateway heartbeat every few seconds, written
     through Warehouse.transaction, so the live data version changes each time (live tiles recomputed) and
-    the quality version once a minute (KPIs recomputed). The heartbeat falls in an hour that already has
+    the measurements version at most every 5 minutes (the KPIs that count readings recomputed). The heartbeat falls in an hour that already has
     one, so no KPI value changes."""
 
     def __init__(self, url: str, every_s: float, import_at_s: float = 0.0):

@@ -114,7 +114,7 @@ def before_commit(wh: Warehouse, conn: Connection) -> None:
     for domain in DOMAINS:  # fixed order: two writers never wait on each other's rows in a cycle
         if domain not in domains:
             continue
-        if domain == MEASUREMENTS and not (bulk & MEASUREMENT_TABLES):  # ingest: at most once a minute
+        if domain == MEASUREMENTS and not (bulk & MEASUREMENT_TABLES):  # ingest: at most every MEASUREMENTS_EVERY_S
             wh.run(conn, "sql/data_version_follow", {
                 "domain": MEASUREMENTS, "version": _token(), "changed_at": now,
                 "older_than": now - timedelta(seconds=MEASUREMENTS_EVERY_S)})

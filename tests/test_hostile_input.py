@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import math
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dashboard.components.site_grid import site_grid
+from queries.catalog import CATALOG
 from queries.importer import ImportError_, import_file
 from queries.warehouse import Warehouse
 
@@ -115,11 +118,6 @@ def test_no_sql_is_built_from_strings():
                                              "\" onmouseover=\"alert(1)", "a & b <c>"])))
 def test_site_grid_html_holds_any_site_name_as_text(name):
     """The overview grid is HTML written with innerHTML (assets/grid.js): a site name is only ever text."""
-    from html.parser import HTMLParser
-
-    from dashboard.components.site_grid import site_grid
-    from queries.catalog import CATALOG
-
     kpi = CATALOG[0]
     frame = pd.DataFrame([{"site_id": "CHI", "kpi_id": kpi.id, "value": 1.0}])
     html_text = site_grid(frame, pd.DataFrame({"site_id": ["CHI"], "name": [name]}), [kpi], link_sites=True)
