@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import math
 import os
 import secrets
 import signal
@@ -284,14 +285,17 @@ def run_locust(args, base: str, plan_path: Path) -> list[dict]:
     host = urlparse(base).hostname
     if host != LOOPBACK:  # never anything but this machine
         raise RuntimeError(f"the load test targets {LOOPBACK} only, not {host}")
-    prefix = data.BENCH_DIR / "locust"
+    final_stats = data.BENCH_DIR / "locust_final_stats.csv"
+    final_stats.unlink(missing_ok=True)
     users = args.displays + args.users
-    env = {**os.environ, "LOAD_PLAN": str(plan_path), "LOAD_DISPLAYS": str(args.displays),
+    # Ramp over at most 5 s and at most half the run, so that a short run still starts every user.
+    spawn_rate = max(users // 5, math.ceil(2 * users / args.run_time), 1)
+    env = {**os.environ, "LOAD_PLAN": str(plan_path), "LOAD_FINAL_STATS": str(final_stats), "LOAD_DISPLAYS": str(args.displays),
            "LOAD_USERS": str(args.users), "LOAD_REFRESH_S": str(args.refresh_s),
            "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     command = [str(BIN / "locust"), "-f", str(ROOT / "bench" / "locustfile.py"), "--headless",
-               "--users", str(users), "--spawn-rate", str(max(1, users // 5)), "--run-time", f"{args.run_time}s",
-               "--host", base, "--csv", str(prefix), "--only-summary", "--stop-timeout", "10",
+               "--users", str(users), "--spawn-rate", str(spawn_rate), "--run-time", f"{args.run_time}s",
+               "--host", base, "--only-summary", "--stop-timeout", "10",
                "--loglevel", "WARNING", "--exit-code-on-error", "0"]
     logger.info("locust: %s displays + %s analysts for %s s against %s", args.displays, args.users, args.run_time, base)
     process = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
@@ -300,7 +304,7 @@ def run_locust(args, base: str, plan_path: Path) -> list[dict]:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         raise RuntimeError("locust did not stop in time") from None
-    return read_stats(Path(f"{prefix}_stats.csv"))
+    return read_stats(final_stats)
 
 
 def read_stats(path: Path) -> list[dict]:

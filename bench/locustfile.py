@@ -13,13 +13,15 @@ LOAD_PLAN names the JSON file with the tokens, logins, sites and sensors it prep
 
 from __future__ import annotations
 
+import csv
 import itertools
 import json
 import os
 import random
 import threading
 
-from locust import HttpUser, between, constant_pacing, task
+from locust import HttpUser, between, constant_pacing, events, task
+from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
 
 from bench.cases import TRENDS, WINDOWS
 from bench.client import callback_payload
@@ -30,6 +32,20 @@ PLAN = json.loads(open(os.environ["LOAD_PLAN"]).read()) if os.environ.get("LOAD_
 _lock = threading.Lock()
 _tokens = itertools.cycle(PLAN["tokens"] or [""])
 _users = itertools.cycle(PLAN["users"] or [""])
+
+
+@events.init.add_listener
+def _write_final_stats_on_quit(environment, **_):
+    # locust's --csv file is rewritten every second by a timer and not at shutdown, so it can miss the
+    # last requests; this writes the same table once, from the final figures, after the users stopped.
+    path = os.environ.get("LOAD_FINAL_STATS")
+    if not path:
+        return
+
+    @environment.events.quit.add_listener
+    def _write(**_):
+        with open(path, "w", newline="") as f:
+            StatsCSV(environment, PERCENTILES_TO_REPORT).requests_csv(csv.writer(f))
 
 
 def _next(iterator):

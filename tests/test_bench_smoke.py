@@ -90,7 +90,7 @@ def test_load_scenario_runs_against_gunicorn_postgres_and_redis(small_postgres, 
     assert load.run(args) == 0
     report = capsys.readouterr().out
     assert "### Load: 3 wall displays" in report
-    stats = {r["name"]: r for r in load.read_stats(tmp_path / "locust_stats.csv")}
+    stats = {r["name"]: r for r in load.read_stats(tmp_path / "locust_final_stats.csv")}
     # Behaviour, not throughput (a busy machine serves fewer requests in 6 s): every simulated user
     # signed in, every display fetched its tiles, and nothing failed.
     assert stats["display sign-in"]["requests"] >= 3 and stats["sign-in"]["requests"] >= 2
