@@ -131,6 +131,14 @@ SIG_SYSTEMIC_ALL = "signals-systemic-all"
 SIG_SYSTEMIC = "signals-systemic"
 SIG_RISK = "signals-risk"
 SIG_PROPOSALS = "signals-proposals"
+SIG_REVIEW_PROPOSAL = "signals-review-proposal"
+SIG_REVIEW_DECISION = "signals-review-decision"
+SIG_REVIEW_CAPA_REF = "signals-review-capa-ref"
+SIG_REVIEW_REASON = "signals-review-reason"
+SIG_REVIEW_PASSWORD = "signals-review-password"
+SIG_REVIEW_SUBMIT = "signals-review-submit"
+SIG_REVIEW_RESULT = "signals-review-result"
+SIG_REVIEW_DONE = "signals-review-done"  # how many decisions this page recorded: refreshes the list
 
 # comparability (dashboard/pages/comparability.py)
 CMP_WINDOW = "comparability-window"

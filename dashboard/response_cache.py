@@ -57,7 +57,7 @@ CACHEABLE: dict[frozenset[str], tuple[str, tuple[str, ...]]] = {
     frozenset({ids.SIG_IMR, ids.SIG_IMR_SUMMARY, ids.SIG_IMR_TABLE}): (WINDOW, _QUALITY),
     frozenset({ids.SIG_SENSOR, ids.SIG_DRIFT, ids.SIG_DRIFT_SUMMARY, ids.SIG_DRIFT_TABLE}): (WINDOW, _QUALITY),
     frozenset({ids.SIG_SYSTEMIC}): (WINDOW, _QUALITY),
-    frozenset({ids.SIG_RISK, ids.SIG_PROPOSALS, ids.SIG_AS_OF}): (WINDOW, _KPI),
+    frozenset({ids.SIG_RISK, ids.SIG_AS_OF}): (WINDOW, _KPI),
     frozenset({ids.CMP_BODY, ids.CMP_AS_OF}): (WINDOW, _KPI),
     frozenset({ids.PPL_SURVEY}): (WINDOW, _QUALITY),
     frozenset({ids.PPL_BEHAVIOUR, ids.PPL_TRAINING, ids.PPL_SOP, ids.PPL_AS_OF}): (WINDOW, _KPI),

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 from sqlalchemy import text
 
-from queries import audit, users
+from queries import audit, esignature
 from queries.scope import NotFound, Scope
 from queries.warehouse import Warehouse, load_sql
 
@@ -175,9 +175,8 @@ def acknowledge(wh: Warehouse, scope: Scope, *, user_id: str, role: str, own_sit
         raise SignatureRefused("A comment is required: say what was reviewed and decided.")
     if len(note) > ACK_COMMENT_MAX:
         raise SignatureRefused(f"The comment is limited to {ACK_COMMENT_MAX} characters.")
-    if not isinstance(password, str) or users.verify_password(wh, user_id, password) is None:
-        audit.append(wh, user_id=user_id, action="esignature_failed", object_type="excursion",
-                     object_id=excursion_id, reason="password did not match", meaning=SIGNATURE_MEANING)
+    if not esignature.verified(wh, user_id=user_id, password=password, object_type="excursion",
+                               object_id=excursion_id, meaning=SIGNATURE_MEANING):
         raise SignatureRefused("Signature failed: the password does not match your account.")
     batches = list(impact(wh, scope, [excursion_id], now)["batch_id"])
     digest = record_digest(row, batches)

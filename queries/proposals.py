@@ -1,17 +1,29 @@
 """Proactive CAPA proposals: each statistical signal worth a look becomes a proposal for QA review.
 
-Nothing here writes anything: proposals are computed from the signals every time and listed for a
-reviewer, who decides and opens a CAPA (or not) in the quality system. They are never opened silently.
+Proposals are computed from the signals every time and listed for a reviewer; they are never opened
+silently. The reviewer's decision is the only thing written: accepted (with the reference of the CAPA
+they opened in the quality system) or dismissed (with the reason), electronically signed, kept with what
+was decided on (capa_proposal_decisions) and audited in the same transaction. A proposal's id is a hash
+of the signal that raised it, so its decision follows it from one computation to the next.
+
+Who may decide: quality leadership any proposal; a site manager only a proposal of their own site alone
+(a cross-site proposal is leadership's). The server checks the proposal is among those it computes for
+the signed-in user's scope; the browser only names it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
-from datetime import timedelta
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import pandas as pd
+from sqlalchemy.exc import IntegrityError
 
+from queries import audit, esignature
 from queries.scope import Scope
 from queries.sensor_drift import DriftResult
 from queries.signals import CQA_LABELS, SystemicResult, cqa_flags
@@ -24,7 +36,15 @@ CQA_RECENT_DAYS = 30
 CQA_MIN_FLAGS = 2
 SHIFT_RULES = frozenset({"9 in a row on one side", "6 in a row trending", "2 of 3 beyond 2σ", "4 of 5 beyond 1σ",
                          "8 in a row on one side"})
-COLUMNS = ["proposal_id", "source", "sites", "signal", "evidence", "proposed_action", "status"]
+STATUS_CROSS_SITE = "cross-site: reviewed by quality leadership (involves sites outside your scope)"
+# site_ids: the proposal's sites in the scope; partial: it also involves sites outside the scope.
+COLUMNS = ["proposal_id", "source", "sites", "signal", "evidence", "proposed_action", "status", "site_ids", "partial"]
+DECISION_ROLES = frozenset({"leadership", "site_manager"})
+DECISIONS = ("accepted", "dismissed")
+REASON_MAX = 1000
+CAPA_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./-]{0,39}")  # the quality system's CAPA number
+SIGNATURE_MEANING = ("Review: I have reviewed this CAPA proposal and its evidence; the decision and its reason "
+                     "are mine.")
 
 
 def _proposal_id(*parts: str) -> str:
@@ -55,7 +75,8 @@ def from_systemic(systemic: SystemicResult) -> list[dict]:
                       "before treating the deviations as isolated")
         rows.append({"proposal_id": _proposal_id("systemic", *c.sites, c.key, str(c.first_at)),
                      "source": "systemic signal", "sites": sites, "signal": c.key, "evidence": evidence,
-                     "proposed_action": action, "status": STATUS})
+                     "proposed_action": action, "status": STATUS if not c.other_sites else STATUS_CROSS_SITE,
+                     "site_ids": ",".join(c.sites), "partial": bool(c.other_sites)})
     return rows
 
 
@@ -77,7 +98,7 @@ def from_drift(drift: DriftResult) -> list[dict]:
                      "evidence": f"EWMA of the daily mean beyond its limit since {s.warning_since:%Y-%m-%d}{shift}",
                      "proposed_action": f"Preventive check of {s.room_name} ({s.parameter}): HVAC, sensor "
                                         "calibration and recent changes, before an action-level excursion",
-                     "status": STATUS})
+                     "status": STATUS, "site_ids": s.site_id, "partial": False})
     return rows
 
 
@@ -107,7 +128,7 @@ def from_control_charts(flags: pd.DataFrame, end: pd.Timestamp, recent_days: int
                      "proposed_action": f"Investigate a shift in {CQA_LABELS.get(cqa, cqa)} of {product} "
                                         f"at {site_id} (materials, equipment, operators) before results leave "
                                         "the specification",
-                     "status": STATUS})
+                     "status": STATUS, "site_ids": site_id, "partial": False})
     return rows
 
 
@@ -117,3 +138,103 @@ def proposals(wh: Warehouse, scope: Scope, systemic: SystemicResult, drift: Drif
                        for s in scope.site_ids], ignore_index=True) if scope.site_ids else pd.DataFrame()
     rows = from_systemic(systemic) + from_drift(drift) + from_control_charts(flags, pd.Timestamp(scope.end))
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+# --- QA review (electronic signature) ---------------------------------------------------------------
+class DecisionRefused(PermissionError):
+    """The decision was not recorded; the message says why (shown to the reviewer)."""
+
+
+@dataclass(frozen=True)
+class Decided:
+    proposal_id: str
+    decision: str
+    user_id: str
+    at: datetime
+    record_sha256: str
+
+
+def may_decide(role: str, own_site: str | None, proposal: dict) -> bool:
+    """Leadership any proposal; a site manager only one of their own site alone; nobody else."""
+    if role == "leadership":
+        return True
+    return (role == "site_manager" and own_site is not None and not proposal["partial"]
+            and proposal["site_ids"] == own_site)
+
+
+def with_decisions(wh: Warehouse, proposed: pd.DataFrame) -> pd.DataFrame:
+    """The proposals with their recorded decisions in ``status`` (and ``decided``: True once decided)."""
+    out = proposed.assign(decided=False)
+    if proposed.empty:
+        return out
+    found = wh.query("sql/capa_decisions_get", {"ids": list(proposed["proposal_id"])})
+    for d in found.itertuples(index=False):
+        at = f"{pd.Timestamp(d.decided_at):%Y-%m-%d %H:%M} UTC"
+        status = (f"accepted by {d.decided_by} {at} · CAPA {d.capa_ref}" if d.decision == "accepted"
+                  else f"dismissed by {d.decided_by} {at}: {d.reason}")
+        row = out["proposal_id"] == d.proposal_id
+        out.loc[row, "status"] = status
+        out.loc[row, "decided"] = True
+    return out
+
+
+def record_digest(proposal: dict, decision: str, capa_ref: str | None, reason: str) -> str:
+    """sha256 of what is signed: the proposal as shown and the decision on it."""
+    signed = {k: str(proposal[k]) for k in ("proposal_id", "source", "sites", "signal", "evidence",
+                                            "proposed_action")}
+    signed |= {"decision": decision, "capa_ref": capa_ref, "reason": reason}
+    return hashlib.sha256(json.dumps(signed, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def decide(wh: Warehouse, proposed: pd.DataFrame, *, user_id: str, role: str, own_site: str | None,
+           proposal_id, decision, capa_ref, reason, password, now: datetime) -> Decided:
+    """Record a signed decision on one of ``proposed`` (the proposals the server computed for the
+    user's scope). Role, scope, inputs and password are checked here; the decision and its audit entry
+    commit together, and a proposal is decided once."""
+    def refuse(message: str, why: str) -> DecisionRefused:
+        audit.append(wh, user_id=user_id, action="capa_proposal_review_refused", object_type="capa_proposal",
+                     object_id=str(proposal_id)[:100] if proposal_id else None, reason=why)
+        return DecisionRefused(message)
+
+    if role not in DECISION_ROLES:
+        raise refuse("Your role cannot review CAPA proposals.", f"role {role} may not review")
+    if not isinstance(proposal_id, str) or not proposal_id:
+        raise DecisionRefused("Choose a proposal to review.")
+    match = proposed[proposed["proposal_id"] == proposal_id]
+    if match.empty:
+        raise refuse("Proposal not found (the signals may have changed: reload the page).",
+                     "proposal not among those computed for the user's scope")
+    proposal = match.iloc[0].to_dict()
+    if not may_decide(role, own_site, proposal):
+        raise refuse("A site manager may review proposals of their own site only; cross-site proposals are "
+                     "quality leadership's.", f"site manager of {own_site} may not review {proposal['site_ids']}")
+    if decision not in DECISIONS:
+        raise DecisionRefused("Choose accept or dismiss.")
+    why = reason.strip() if isinstance(reason, str) else ""
+    if not why:
+        raise DecisionRefused("A reason is required: say what was reviewed and why this decision.")
+    if len(why) > REASON_MAX:
+        raise DecisionRefused(f"The reason is limited to {REASON_MAX} characters.")
+    ref = capa_ref.strip() if isinstance(capa_ref, str) and decision == "accepted" else None
+    if decision == "accepted" and not (ref and CAPA_REF.fullmatch(ref)):
+        raise DecisionRefused("Accepting needs the number of the CAPA opened in the quality system "
+                              "(letters, digits, - _ . /; up to 40 characters).")
+    if not esignature.verified(wh, user_id=user_id, password=password, object_type="capa_proposal",
+                               object_id=proposal_id, meaning=SIGNATURE_MEANING):
+        raise DecisionRefused("Signature failed: the password does not match your account.")
+    digest = record_digest(proposal, decision, ref, why)
+    row = {"proposal_id": proposal_id, "site_ids": proposal["site_ids"], "source": proposal["source"],
+           "signal": proposal["signal"], "evidence": proposal["evidence"], "decision": decision, "capa_ref": ref,
+           "reason": why, "decided_by": user_id, "decided_at": now, "record_sha256": digest}
+    try:
+        with wh.transaction() as conn:
+            wh.run(conn, "sql/capa_decision_insert", row)
+            audit.append(wh, user_id=user_id, action=f"capa_proposal_{decision}", object_type="capa_proposal",
+                         object_id=proposal_id, reason=why, old_value=json.dumps({"status": proposal["status"]}),
+                         new_value=json.dumps({"decision": decision, "capa_ref": ref, "role": role,
+                                               "sites": proposal["site_ids"], "record_sha256": digest}),
+                         meaning=SIGNATURE_MEANING, conn=conn)
+    except IntegrityError:  # the primary key: decided before (perhaps by someone else a moment ago)
+        raise DecisionRefused("This proposal has already been decided.") from None
+    logger.info("CAPA proposal %s %s by %s", proposal_id, decision, user_id)
+    return Decided(proposal_id, decision, user_id, now, digest)

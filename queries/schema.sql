@@ -285,6 +285,22 @@ CREATE TABLE IF NOT EXISTS display_tokens (
     revoked_by TEXT
 );
 
+-- QA review of proactive CAPA proposals (queries/proposals.py): one signed decision per proposal, never
+-- changed (PostgreSQL triggers refuse UPDATE/DELETE). What was decided on is kept with the decision.
+CREATE TABLE IF NOT EXISTS capa_proposal_decisions (
+    proposal_id TEXT PRIMARY KEY,
+    site_ids TEXT NOT NULL,
+    source TEXT NOT NULL,
+    signal TEXT NOT NULL,
+    evidence TEXT NOT NULL,
+    decision TEXT NOT NULL CHECK (decision IN ('accepted', 'dismissed')),
+    capa_ref TEXT,
+    reason TEXT NOT NULL,
+    decided_by TEXT NOT NULL,
+    decided_at TIMESTAMP NOT NULL,
+    record_sha256 TEXT NOT NULL
+);
+
 -- Append-only and hash-chained: entry_hash = sha256(prev_hash || canonical entry).
 CREATE SEQUENCE IF NOT EXISTS audit_log_seq;
 CREATE TABLE IF NOT EXISTS audit_log (

@@ -16,3 +16,19 @@ CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
 DROP TRIGGER IF EXISTS audit_log_no_truncate ON audit_log;
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
     FOR EACH STATEMENT EXECUTE FUNCTION audit_log_refuse_change();
+
+-- CAPA proposal decisions are signed records: kept as signed, whatever path a change comes from.
+CREATE OR REPLACE FUNCTION capa_decision_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION USING MESSAGE = 'capa_proposal_decisions are signed records: ' || TG_OP || ' refused',
+                          ERRCODE = 'insufficient_privilege';
+END
+$$;
+
+DROP TRIGGER IF EXISTS capa_decisions_unchanged ON capa_proposal_decisions;
+CREATE TRIGGER capa_decisions_unchanged BEFORE UPDATE OR DELETE ON capa_proposal_decisions
+    FOR EACH ROW EXECUTE FUNCTION capa_decision_refuse_change();
+
+DROP TRIGGER IF EXISTS capa_decisions_no_truncate ON capa_proposal_decisions;
+CREATE TRIGGER capa_decisions_no_truncate BEFORE TRUNCATE ON capa_proposal_decisions
+    FOR EACH STATEMENT EXECUTE FUNCTION capa_decision_refuse_change();

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import sign_in
+from conftest import TEST_PASSWORD, sign_in
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
@@ -29,6 +29,21 @@ def test_signals_and_comparability_pages(page: Page, live_url, output_dir, conso
     expect(page.locator("#signals-proposals-table tbody tr").first).to_be_visible()
     page.wait_for_timeout(500)
     page.screenshot(path=str(output_dir / "signals.png"), full_page=True)
+
+    # Review one proposal: dismiss it with a reason and the signature; its row says so at once.
+    page.locator("#signals-review-proposal").click()
+    option = page.locator(".dash-dropdown-option, [role=option]").first
+    chosen = option.inner_text().split(" · ")[0].strip()
+    option.click()
+    page.get_by_label("Dismiss").check()
+    page.get_by_label(re.compile("^Reason")).fill("Reviewed with the site: already covered by an open CAPA")
+    page.get_by_label("Password of t.leader").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Sign and record the decision").click()
+    expect(page.locator("#review-done")).to_contain_text(f"{chosen} dismissed by t.leader", timeout=30000)
+    row = page.locator("#signals-proposals-table tbody tr", has_text=chosen)
+    expect(row).to_contain_text("dismissed by t.leader", timeout=30000)
+    expect(row).to_contain_text("already covered by an open CAPA")
+    page.locator("#review-section").screenshot(path=str(output_dir / "signals-review.png"))
 
     page.get_by_role("link", name="Comparability").click()
     expect(page).to_have_url(f"{live_url}/comparability")

@@ -14,7 +14,8 @@ from dashboard import ids
 IMR = [ids.SIG_IMR, ids.SIG_IMR_SUMMARY, ids.SIG_IMR_TABLE]
 DRIFT = [ids.SIG_SENSOR, ids.SIG_DRIFT, ids.SIG_DRIFT_SUMMARY, ids.SIG_DRIFT_TABLE]
 SYSTEMIC = [ids.SIG_SYSTEMIC]
-RISK = [ids.SIG_RISK, ids.SIG_PROPOSALS, ids.SIG_AS_OF]
+RISK = [ids.SIG_RISK, ids.SIG_AS_OF]
+PROPOSALS = [ids.SIG_PROPOSALS, ids.SIG_REVIEW_PROPOSAL]
 COMPARABILITY = [ids.CMP_BODY, ids.CMP_AS_OF]
 OTHER_SITES = ("ATL", "BOS", "DEN", "HUB", "NYC", "PHX", "SEA", "SFO")
 
@@ -77,12 +78,13 @@ def test_site_manager_sees_only_own_rows_in_systemic_risk_and_comparability(make
         f"{ids.SIG_WINDOW}.value": 365, f"{ids.SIG_SYSTEMIC_WINDOW}.value": 30, f"{ids.SIG_SYSTEMIC_ALL}.value": ["all"]})))
     assert "DEV-CHI" in systemic  # CHI's own deviations in cross-site clusters are listed
     assert not re.search(r"DEV-(?!CHI)[A-Z]{3}-", systemic)
-    risk = response(dash_call(client, hub_app, RISK, {f"{ids.SIG_WINDOW}.value": 90,
-                                                      f"{ids.SIG_SYSTEMIC_WINDOW}.value": 14}))
+    risk = response(dash_call(client, hub_app, RISK, {f"{ids.SIG_WINDOW}.value": 90}))
     table = json.dumps(risk[ids.SIG_RISK]["children"])
     assert re.search(r"\"\d/9\"", table)  # CHI's rank among the nine sites, without the others' rows
     assert not any(f'"{site}"' in table for site in OTHER_SITES)
-    assert not any(f"{site}-" in json.dumps(risk[ids.SIG_PROPOSALS]) for site in OTHER_SITES)
+    proposed = json.dumps(response(dash_call(client, hub_app, PROPOSALS, {
+        f"{ids.SIG_WINDOW}.value": 90, f"{ids.SIG_SYSTEMIC_WINDOW}.value": 14, f"{ids.SIG_REVIEW_DONE}.data": 0})))
+    assert not any(f"{site}-" in proposed for site in OTHER_SITES)
     body = json.dumps(response(dash_call(client, hub_app, COMPARABILITY, {
         f"{ids.CMP_WINDOW}.value": 180, f"{ids.CMP_PRODUCT}.value": "CD19 CAR-T"})))
     assert "against the other sites (pooled)" in body and "CHI" in body

@@ -9,7 +9,8 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 import pandas as pd
-from dash import Input, Output, callback, dcc, html
+from dash import Input, Output, State, callback, dcc, html
+from dash.exceptions import PreventUpdate
 
 from dashboard import context, data, ids
 from dashboard.components import stats_figures as figs
@@ -78,8 +79,44 @@ def layout(site=None, **_):
             dcc.Loading(html.Div(id=ids.SIG_SYSTEMIC), type="dot"),
         ]),
         section("Risk ranking and oversight allocation", [dcc.Loading(html.Div(id=ids.SIG_RISK), type="dot")]),
-        section("Proposed CAPAs (for review)", [dcc.Loading(html.Div(id=ids.SIG_PROPOSALS), type="dot")]),
+        section("Proposed CAPAs (for review)", [
+            dcc.Loading(html.Div(id=ids.SIG_PROPOSALS), type="dot"),
+            review_form(),
+        ]),
     ], id="signals-page")
+
+
+def review_form() -> html.Div:
+    """The signed review form. It exists for every role (its options are refreshed with the list) but is
+    shown only to those who may decide; the server checks every submission regardless."""
+    user = context.user()
+    may = user.role in proposals.DECISION_ROLES
+    who = "any proposal" if user.role == "leadership" else f"proposals of {user.site_id} alone"
+    form = dbc.Card(dbc.CardBody([
+        html.H3("Review a proposal", className="h6"),
+        html.P(["Electronic signature: your user id and password. ", html.Strong("Meaning of the signature: "),
+                proposals.SIGNATURE_MEANING, f" You may decide {who}."], className="small", id="review-meaning"),
+        dbc.Label("Proposal", html_for=ids.SIG_REVIEW_PROPOSAL),
+        dcc.Dropdown(id=ids.SIG_REVIEW_PROPOSAL, options=[], placeholder="Choose a proposal awaiting review",
+                     className="mb-2"),
+        dbc.RadioItems(id=ids.SIG_REVIEW_DECISION, inline=True, className="mb-2", value=None, options=[
+            {"label": "Accept: a CAPA was opened in the quality system", "value": "accepted"},
+            {"label": "Dismiss", "value": "dismissed"}]),
+        dbc.Label("CAPA number in the quality system (required to accept)", html_for=ids.SIG_REVIEW_CAPA_REF),
+        dbc.Input(id=ids.SIG_REVIEW_CAPA_REF, maxLength=40, className="mb-2"),
+        dbc.Label("Reason (required): what was reviewed and why this decision", html_for=ids.SIG_REVIEW_REASON),
+        dbc.Textarea(id=ids.SIG_REVIEW_REASON, maxLength=proposals.REASON_MAX, rows=3, className="mb-2"),
+        dbc.Label(f"Password of {user.display_name}", html_for=ids.SIG_REVIEW_PASSWORD),
+        dbc.Input(id=ids.SIG_REVIEW_PASSWORD, type="password", autoComplete="current-password", className="mb-3"),
+        dbc.Button("Sign and record the decision", id=ids.SIG_REVIEW_SUBMIT, color="primary", n_clicks=0),
+        html.Div(id=ids.SIG_REVIEW_RESULT, role="status", className="mt-3"),
+        dcc.Store(id=ids.SIG_REVIEW_DONE, data=0),
+    ]), className="review-form mt-3")
+    return html.Div([
+        html.Div(form, hidden=not may, id="review-section"),
+        html.P("Read-only: proposals are decided by quality leadership or the site's manager.",
+               className="small text-body-secondary mt-2", hidden=may),
+    ])
 
 
 def section(title: str, children: list) -> html.Section:
@@ -270,21 +307,79 @@ def cluster_card(c, deviations: pd.DataFrame) -> dbc.Card:
 # --- risk, oversight, proposals ----------------------------------------------------------------------
 @callback(
     Output(ids.SIG_RISK, "children"),
-    Output(ids.SIG_PROPOSALS, "children"),
     Output(ids.SIG_AS_OF, "children"),
     Input(ids.SIG_WINDOW, "value"),
-    Input(ids.SIG_SYSTEMIC_WINDOW, "value"),
 )
-def risk_and_proposals(days, window_days):
+def risk_ranking(days):
     scope = context.scope(days, PAGE)
-    wh = context.warehouse()
-    view = risk.risk_view(wh, scope, context.settings().min_survey_respondents)
-    drift_all = sensor_drift.analyse(wh, scope)
-    systemic_all = signals.systemic_signals(wh, scope, window_days if isinstance(window_days, int) else 0)
-    proposed = proposals.proposals(wh, scope, systemic_all, drift_all)
+    view = risk.risk_view(context.warehouse(), scope, context.settings().min_survey_respondents)
     as_of = (f"Window: {scope.start:%Y-%m-%d} to {scope.end:%Y-%m-%d %H:%M} UTC · data as of "
              f"{utc_label(data.data_as_of())} · times in UTC")
-    return risk_section(view, scope), proposal_section(proposed), as_of
+    return risk_section(view, scope), as_of
+
+
+def _proposals(days, window_days) -> pd.DataFrame:
+    """The proposals for the signed-in user's scope, with their recorded decisions (the analyses behind
+    them are cached; the decisions are read fresh, so this callback's answer is not)."""
+    scope = context.scope(days, PAGE)
+    wh = context.warehouse()
+    drift_all = sensor_drift.analyse(wh, scope)
+    systemic_all = signals.systemic_signals(wh, scope, window_days if isinstance(window_days, int) else 0)
+    return proposals.with_decisions(wh, proposals.proposals(wh, scope, systemic_all, drift_all))
+
+
+@callback(
+    Output(ids.SIG_PROPOSALS, "children"),
+    Output(ids.SIG_REVIEW_PROPOSAL, "options"),
+    Input(ids.SIG_WINDOW, "value"),
+    Input(ids.SIG_SYSTEMIC_WINDOW, "value"),
+    Input(ids.SIG_REVIEW_DONE, "data"),
+)
+def proposal_list(days, window_days, _decided):
+    proposed = _proposals(days, window_days)
+    user = context.user()
+    open_ = proposed[~proposed["decided"]] if not proposed.empty else proposed
+    options = [{"label": f"{r['proposal_id']} · {r['source']} · {r['sites']} · {r['signal']}"[:140],
+                "value": r["proposal_id"]}
+               for r in open_.to_dict("records") if proposals.may_decide(user.role, user.site_id, r)]
+    return proposal_section(proposed), options
+
+
+@callback(
+    Output(ids.SIG_REVIEW_RESULT, "children"),
+    Output(ids.SIG_REVIEW_PASSWORD, "value"),
+    Output(ids.SIG_REVIEW_REASON, "value"),
+    Output(ids.SIG_REVIEW_DONE, "data"),
+    Input(ids.SIG_REVIEW_SUBMIT, "n_clicks"),
+    State(ids.SIG_REVIEW_PROPOSAL, "value"),
+    State(ids.SIG_REVIEW_DECISION, "value"),
+    State(ids.SIG_REVIEW_CAPA_REF, "value"),
+    State(ids.SIG_REVIEW_REASON, "value"),
+    State(ids.SIG_REVIEW_PASSWORD, "value"),
+    State(ids.SIG_WINDOW, "value"),
+    State(ids.SIG_SYSTEMIC_WINDOW, "value"),
+    State(ids.SIG_REVIEW_DONE, "data"),
+    prevent_initial_call=True,
+)
+def review(n_clicks, proposal_id, decision, capa_ref, reason, password, days, window_days, done):
+    if not n_clicks:
+        raise PreventUpdate
+    # Who decides is the server-side user, and the proposal must be one the server computes for them;
+    # the browser supplies only which proposal, the decision, the CAPA number, the reason and the password.
+    user = context.user()
+    try:
+        decided = proposals.decide(context.warehouse(), _proposals(days, window_days), user_id=user.user_id,
+                                   role=user.role, own_site=user.site_id, proposal_id=proposal_id,
+                                   decision=decision, capa_ref=capa_ref, reason=reason, password=password,
+                                   now=context.now())
+    except proposals.DecisionRefused as refused:
+        return dbc.Alert(["✕ Not recorded: ", str(refused)], color="danger", className="mb-0",
+                         id="review-refused"), "", dash.no_update, dash.no_update
+    count = (done if isinstance(done, int) else 0) + 1
+    return dbc.Alert([f"✓ {decided.proposal_id} {decided.decision} by {decided.user_id} at "
+                      f"{decided.at:%Y-%m-%d %H:%M:%S} UTC. Signature recorded in the audit trail (record hash ",
+                      html.Code(decided.record_sha256[:12]), "…)."], color="success", className="mb-0",
+                     id="review-done"), "", "", count
 
 
 def _metric(label: str, value, detail: str) -> dbc.Col:
@@ -330,7 +425,8 @@ def risk_section(view: risk.RiskView, scope: Scope):
 def proposal_section(proposed: pd.DataFrame):
     return html.Div([
         html.P("Each proposal comes from a statistical signal above. Nothing is opened automatically: a QA reviewer "
-               "decides and, if warranted, opens the CAPA in the quality system.", className="small"),
+               "decides and, if warranted, opens the CAPA in the quality system, then records the decision here "
+               "(signed, audited).", className="small"),
         table(proposed, {"proposal_id": "Proposal", "source": "From", "sites": "Sites", "signal": "Signal",
                          "evidence": "Evidence", "proposed_action": "Proposed action", "status": "Status"},
               "signals-proposals-table", "No signal calls for a CAPA proposal in this window."),

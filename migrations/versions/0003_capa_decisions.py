@@ -1,0 +1,63 @@
+"""CAPA proposal decisions: the signed QA review of each proactive CAPA proposal (queries/proposals.py),
+kept as signed (UPDATE, DELETE and TRUNCATE refused by triggers, like the audit trail).
+
+Revision ID: 0003_capa_decisions
+Revises: 0002_scale
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "0003_capa_decisions"
+down_revision = "0002_scale"
+branch_labels = None
+depends_on = None
+
+UPGRADE = [
+    """
+    CREATE TABLE IF NOT EXISTS capa_proposal_decisions (
+        proposal_id TEXT PRIMARY KEY,
+        site_ids TEXT NOT NULL,
+        source TEXT NOT NULL,
+        signal TEXT NOT NULL,
+        evidence TEXT NOT NULL,
+        decision TEXT NOT NULL CHECK (decision IN ('accepted', 'dismissed')),
+        capa_ref TEXT,
+        reason TEXT NOT NULL,
+        decided_by TEXT NOT NULL,
+        decided_at TIMESTAMP NOT NULL,
+        record_sha256 TEXT NOT NULL
+    )
+    """,
+    """
+    CREATE OR REPLACE FUNCTION capa_decision_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION USING MESSAGE = 'capa_proposal_decisions are signed records: ' || TG_OP || ' refused',
+                              ERRCODE = 'insufficient_privilege';
+    END
+    $$
+    """,
+    "DROP TRIGGER IF EXISTS capa_decisions_unchanged ON capa_proposal_decisions",
+    """
+    CREATE TRIGGER capa_decisions_unchanged BEFORE UPDATE OR DELETE ON capa_proposal_decisions
+        FOR EACH ROW EXECUTE FUNCTION capa_decision_refuse_change()
+    """,
+    "DROP TRIGGER IF EXISTS capa_decisions_no_truncate ON capa_proposal_decisions",
+    """
+    CREATE TRIGGER capa_decisions_no_truncate BEFORE TRUNCATE ON capa_proposal_decisions
+        FOR EACH STATEMENT EXECUTE FUNCTION capa_decision_refuse_change()
+    """,
+]
+
+
+def upgrade() -> None:
+    conn = op.get_bind()
+    for statement in UPGRADE:
+        conn.exec_driver_sql(statement)  # raw DDL: no bind parameters
+
+
+def downgrade() -> None:
+    conn = op.get_bind()
+    conn.exec_driver_sql("DROP TABLE IF EXISTS capa_proposal_decisions")
+    conn.exec_driver_sql("DROP FUNCTION IF EXISTS capa_decision_refuse_change()")
