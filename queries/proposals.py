@@ -52,32 +52,57 @@ def _proposal_id(*parts: str) -> str:
 
 
 def from_systemic(systemic: SystemicResult) -> list[dict]:
-    rows, seen = [], set()
-    for c in systemic.clusters.itertuples(index=False):
-        behind = len(c.sop_behind_sites) + c.sop_behind_other_sites
-        if not c.flagged:
+    """One proposal per flagged cluster, except that clusters pointing at the same outdated procedure
+    (behind the master version at two or more sites) make one proposal for that procedure: its cure is one
+    roll-out, however many causes and months the clusters span."""
+    flagged = [c for c in systemic.clusters.itertuples(index=False) if c.flagged]
+    by_sop: dict[tuple, list] = {}
+    for c in flagged:
+        if len(c.sop_behind_sites) + c.sop_behind_other_sites >= 2:
+            by_sop.setdefault(tuple(sorted(c.sops)), []).append(c)
+    rows = [_procedure_proposal(sops, group) for sops, group in by_sop.items()]
+    for c in flagged:
+        if len(c.sop_behind_sites) + c.sop_behind_other_sites >= 2:
             continue
-        if behind >= 2:  # one proposal per outdated procedure and set of sites, however many keys point at it
-            same = (tuple(sorted(c.sops)), tuple(c.sop_behind_sites), c.sop_behind_other_sites)
-            if same in seen:
-                continue
-            seen.add(same)
-        others = f" and {c.other_sites} other site{'s' if c.other_sites != 1 else ''}" if c.other_sites else ""
-        sites = ", ".join(c.sites) + others
         evidence = (f"{c.n_deviations} deviations at {c.n_sites} sites between {c.first_at:%Y-%m-%d} and "
                     f"{c.last_at:%Y-%m-%d}; {c.expected:.2f} expected by chance ({p_text(c.surprise_p)})")
-        if behind >= 2:
-            evidence += f"; {', '.join(c.sops)} behind the master version at {behind} of these sites"
-            action = (f"Cross-site CAPA: complete the roll-out of the current {', '.join(c.sops)} and retrain on it "
-                      "at the sites involved; check whether the procedure itself invites the error")
-        else:
-            action = (f"Cross-site investigation of {c.key}: shared procedure, training or supplier cause "
-                      "before treating the deviations as isolated")
         rows.append({"proposal_id": _proposal_id("systemic", *c.sites, c.key, str(c.first_at)),
-                     "source": "systemic signal", "sites": sites, "signal": c.key, "evidence": evidence,
-                     "proposed_action": action, "status": STATUS if not c.other_sites else STATUS_CROSS_SITE,
+                     "source": "systemic signal", "sites": ", ".join(c.sites) + _others(c.other_sites),
+                     "signal": c.key, "evidence": evidence,
+                     "proposed_action": f"Cross-site investigation of {c.key}: shared procedure, training or "
+                                        "supplier cause before treating the deviations as isolated",
+                     "status": STATUS if not c.other_sites else STATUS_CROSS_SITE,
                      "site_ids": ",".join(c.sites), "partial": bool(c.other_sites)})
     return rows
+
+
+def _others(n: int, at_least: bool = False) -> str:
+    if not n:
+        return ""
+    return f" and {'at least ' if at_least else ''}{n} other site{'s' if n != 1 else ''}"
+
+
+def _procedure_proposal(sops: tuple, group: list) -> dict:
+    sites = sorted({s for c in group for s in c.sites})
+    behind = sorted({s for c in group for s in c.sop_behind_sites})
+    # Sites outside the viewer's scope are counts per cluster: their union is at least the largest count.
+    others = max(c.other_sites for c in group)
+    behind_others = max(c.sop_behind_other_sites for c in group)
+    first, last = min(c.first_at for c in group), max(c.last_at for c in group)
+    keys = sorted({c.key for c in group})
+    clusters = f"{len(group)} clusters ({'; '.join(keys)})" if len(group) > 1 else f"cluster {keys[0]}"
+    evidence = (f"{clusters}: {sum(c.n_deviations for c in group)} deviations between {first:%Y-%m-%d} and "
+                f"{last:%Y-%m-%d}, least likely by chance {p_text(min(c.surprise_p for c in group))}; "
+                f"{', '.join(sops)} behind the master version at {', '.join(behind) or 'none of your sites'}"
+                f"{_others(behind_others, at_least=len(group) > 1)}")
+    return {"proposal_id": _proposal_id("procedure", *sops, *behind, str(behind_others)),
+            "source": "systemic signal", "sites": ", ".join(sites) + _others(others, at_least=len(group) > 1),
+            "signal": " · ".join(keys) if len(keys) <= 3 else f"{', '.join(sops)} ({len(keys)} causes)",
+            "evidence": evidence,
+            "proposed_action": f"Cross-site CAPA: complete the roll-out of the current {', '.join(sops)} and retrain "
+                               "on it at the sites involved; check whether the procedure itself invites the error",
+            "status": STATUS if not others else STATUS_CROSS_SITE, "site_ids": ",".join(sites),
+            "partial": bool(others)}
 
 
 def from_drift(drift: DriftResult) -> list[dict]:

@@ -12,7 +12,7 @@ from conftest import TEST_PASSWORD, dash_call
 from sqlalchemy import text
 
 from dashboard import ids
-from queries import audit, proposals, users
+from queries import audit, proposals, signals, users
 from queries.warehouse import Warehouse
 
 NOW = datetime(2026, 11, 20, 9, 30)
@@ -178,3 +178,35 @@ def test_review_through_the_page_respects_the_signed_in_user(make_client, hub_ap
     resp = submit(auditor, hub_app, **{ids.SIG_REVIEW_PROPOSAL: others[0], ids.SIG_REVIEW_DECISION: "dismissed",
                                        ids.SIG_REVIEW_REASON: "auditors only read"})
     assert "Your role cannot review" in json.dumps(resp.get_json())
+
+
+# --- what is proposed from systemic clusters -----------------------------------------------------------
+def _cluster(key, sites, first, *, other=0, behind=(), behind_other=0, sops=("SOP-016",), flagged=True, p=1e-4):
+    return {"cluster_id": key + first, "key": key, "first_at": pd.Timestamp(first),
+            "last_at": pd.Timestamp(first) + pd.Timedelta(days=9), "n_sites": len(sites) + other, "n_deviations": 3,
+            "sites": tuple(sites), "other_sites": other, "expected": 0.2, "surprise_p": p, "sops": tuple(sops),
+            "sop_behind_sites": tuple(behind), "sop_behind_other_sites": behind_other,
+            "procedure_linked": len(behind) + behind_other >= 2, "root_cause_key": True, "flagged": flagged}
+
+
+def test_clusters_behind_the_same_outdated_procedure_make_one_proposal():
+    clusters = pd.DataFrame([
+        _cluster("MAT-SUPPLIER · SOP-016", ["ATL", "BOS"], "2026-03-01", behind=["ATL", "BOS"]),
+        _cluster("MAT-SUPPLIER · SOP-016", ["CHI", "DEN"], "2026-07-01", other=1, behind=["CHI"], behind_other=1),
+        _cluster("SOP-011", ["ATL", "SEA"], "2026-05-01", sops=("SOP-011",)),  # not procedure-linked: its own
+        _cluster("SOP-019", ["ATL", "SEA"], "2026-05-01", sops=("SOP-019",), flagged=False),  # chance: none
+    ])
+    result = signals.SystemicResult(clusters=clusters, deviations=pd.DataFrame(), window_days=30)
+    rows = proposals.from_systemic(result)
+    assert [r["signal"] for r in rows] == ["MAT-SUPPLIER · SOP-016", "SOP-011"]
+    procedure = rows[0]
+    assert procedure["sites"] == "ATL, BOS, CHI, DEN and at least 1 other site"
+    assert procedure["site_ids"] == "ATL,BOS,CHI,DEN" and procedure["partial"]
+    assert procedure["status"] == proposals.STATUS_CROSS_SITE
+    assert procedure["evidence"].startswith("2 clusters (MAT-SUPPLIER · SOP-016): 6 deviations between 2026-03-01 "
+                                            "and 2026-07-10")
+    assert "SOP-016 behind the master version at ATL, BOS, CHI and at least 1 other site" in procedure["evidence"]
+    assert "complete the roll-out of the current SOP-016" in procedure["proposed_action"]
+    assert rows[1]["sites"] == "ATL, SEA" and not rows[1]["partial"] and rows[1]["status"] == proposals.STATUS
+    # The same signals give the same ids (a decision follows its proposal from one computation to the next).
+    assert [r["proposal_id"] for r in proposals.from_systemic(result)] == [r["proposal_id"] for r in rows]
