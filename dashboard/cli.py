@@ -8,7 +8,7 @@ import logging
 import sys
 from datetime import datetime
 
-from queries import audit, users
+from queries import audit, migrate, users
 from queries.settings import Settings
 from queries.warehouse import Warehouse
 
@@ -24,7 +24,7 @@ def cmd_generate(args, settings: Settings) -> int:
     from sample_data.generator import populate
 
     wh = _warehouse(settings)
-    wh.create_schema()
+    migrate.upgrade(wh)  # PostgreSQL through the Alembic history (its indexes and stamp); DuckDB: the schema
     if not wh.is_empty():
         if args.if_missing:
             print(f"warehouse {wh.safe_url()} already holds data; not regenerating")

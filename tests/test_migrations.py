@@ -22,7 +22,7 @@ OTHER = """SELECT 'trigger' AS kind, tgname AS name FROM pg_trigger WHERE NOT tg
            UNION ALL SELECT 'sequence', sequencename FROM pg_sequences WHERE schemaname = 'public'
            ORDER BY 1, 2"""
 # Indexes only the migrations add (queries large PostgreSQL warehouses need; DuckDB does without).
-MIGRATION_ONLY_INDEXES = {"readings_ts", "reading_rollups_grain_bucket"}
+MIGRATION_ONLY_INDEXES = {"readings_ts", "reading_rollups_grain_bucket", "readings_sensor_ts"}
 
 
 def catalog(wh: Warehouse, sql: str) -> pd.DataFrame:

@@ -1,6 +1,10 @@
 """CAPA proposal decisions: the signed QA review of each proactive CAPA proposal (queries/proposals.py),
 kept as signed (UPDATE, DELETE and TRUNCATE refused by triggers, like the audit trail).
 
+Also readings (sensor_id, ts): the ingest engine reads a sensor's recent readings when it starts and when a
+very late reading arrives; without it each such read scans the table (docs/monitoring.md). PostgreSQL only,
+like 0002's indexes (on DuckDB an index over hundreds of millions of history rows costs more than it saves).
+
 Revision ID: 0003_capa_decisions
 Revises: 0002_scale
 """
@@ -48,16 +52,19 @@ UPGRADE = [
     CREATE TRIGGER capa_decisions_no_truncate BEFORE TRUNCATE ON capa_proposal_decisions
         FOR EACH STATEMENT EXECUTE FUNCTION capa_decision_refuse_change()
     """,
+    "CREATE INDEX IF NOT EXISTS readings_sensor_ts ON readings (sensor_id, ts)",
 ]
 
 
 def upgrade() -> None:
     conn = op.get_bind()
+    conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '512MB'")  # the index build on a big table
     for statement in UPGRADE:
         conn.exec_driver_sql(statement)  # raw DDL: no bind parameters
 
 
 def downgrade() -> None:
     conn = op.get_bind()
+    conn.exec_driver_sql("DROP INDEX IF EXISTS readings_sensor_ts")
     conn.exec_driver_sql("DROP TABLE IF EXISTS capa_proposal_decisions")
     conn.exec_driver_sql("DROP FUNCTION IF EXISTS capa_decision_refuse_change()")
