@@ -319,13 +319,12 @@ def risk_ranking(days):
 
 
 def _proposals(days, window_days) -> pd.DataFrame:
-    """The proposals for the signed-in user's scope, with their recorded decisions (the analyses behind
-    them are cached; the decisions are read fresh, so this callback's answer is not)."""
+    """The proposals for the signed-in user's scope (cached) with their recorded decisions (read fresh,
+    so this callback's response is not cached)."""
     scope = context.scope(days, PAGE)
     wh = context.warehouse()
-    drift_all = sensor_drift.analyse(wh, scope)
-    systemic_all = signals.systemic_signals(wh, scope, window_days if isinstance(window_days, int) else 0)
-    return proposals.with_decisions(wh, proposals.proposals(wh, scope, systemic_all, drift_all))
+    window = window_days if isinstance(window_days, int) else 0  # systemic_signals replaces a bad one
+    return proposals.with_decisions(wh, proposals.for_scope(wh, scope, window))
 
 
 @callback(
