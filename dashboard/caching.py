@@ -41,7 +41,7 @@ def init_cache(server: Flask, settings: Settings, wh: Warehouse) -> result_cache
     cache.init_app(server)
     backend = server.extensions["cache"][cache]
     results = result_cache.ResultCache(backend, result_cache.namespace_for(wh), ttl_s=settings.cache_ttl_s,
-                                       window_s=settings.cache_window_s)
+                                       window_s=settings.cache_window_s, refresh_behind=settings.cache_refresh_behind)
     result_cache.register(wh, results)
     if settings.redis_url:  # the analyses' hour-long caches (drift, risk) shared by the workers too
         TtlCache.shared = backend

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
@@ -44,8 +45,10 @@ def kpis(scope: Scope, kpi_ids: list[str] | None = None) -> pd.DataFrame:
         return (_measured_kpi if kpi_id in MEASURED_KPIS else _quality_kpi)(wh, scope, [kpi_id], **options)
 
     # The KPI queries of a miss run side by side: the warehouse works (without the GIL) on one while
-    # Python computes another. Results keep the catalogue order.
-    frames = list(_POOL.map(one, kpi_ids or [k.id for k in catalog.CATALOG]))
+    # Python computes another. Results keep the catalogue order. Each runs in a copy of the request's
+    # context, so a previous answer served to it marks the request (queries/result_cache.py).
+    futures = [_POOL.submit(contextvars.copy_context().run, one, k) for k in kpi_ids or [k.id for k in catalog.CATALOG]]
+    frames = [f.result() for f in futures]
     return pd.concat(frames, ignore_index=True) if frames else kpi_frame(wh, scope, [], **options)
 
 

@@ -130,6 +130,7 @@ def init_response_cache(server: Flask, backend, namespace: str, *, window_s: int
             logger.warning("response cache failed (%s); answering uncached", exc)
             return None
         g.atmp_response_key = (key, latest, owner)
+        g.atmp_served_previous = result_cache.mark_request()
         return None
 
     @server.after_request
@@ -138,14 +139,18 @@ def init_response_cache(server: Flask, backend, namespace: str, *, window_s: int
         if pending is None:
             return response
         key, latest, owner = pending
+        previous = g.pop("atmp_served_previous", None)
         try:
             payload = response.get_data()
             if (response.status_code == 200 and response.mimetype == "application/json"
                     and not response.headers.get("Content-Encoding")
                     and b'"sideUpdate"' not in payload):  # an error banner (dashboard/errors.py) is no answer
-                backend.set(key, payload, timeout=ttl_s)
+                # Built from an answer refreshed behind (queries/result_cache.py): the newest answer to
+                # bridge with, but not the answer for these data versions.
+                if previous is None or not previous.value:
+                    backend.set(key, payload, timeout=ttl_s)
+                    stats.stored += 1
                 backend.set(latest, payload, timeout=max(ttl_s, LATEST_S))
-                stats.stored += 1
             if owner:
                 backend.delete(f"{key}:lock")
         except Exception as exc:

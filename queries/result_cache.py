@@ -17,6 +17,15 @@ backend fails, the answer is computed as if there were no cache: a cache never b
 
 Concurrent misses of one key compute once: the first caller takes a short lock entry (``add``), the
 others wait for its answer (100 wall displays asking for the same overview after new data arrive).
+
+Refresh behind (``refresh_behind``, on in the app): when a key misses only because sensor measurements
+moved on (the ``measurements`` version, at most every 5 minutes) or the window's slot did (every
+``window_s``), the newest answer to the same question (same function, arguments, scope sites and window
+length, quality version, and a window end at most two slots earlier) is returned at once and the new one
+is computed by a background thread of the process; the next call gets it. Those answers are at most one
+recomputation (seconds) behind the sensors. Quality data (imports, acknowledgements, batches...) and live
+tiles never take this path: after them the first caller computes, as before. A request that was answered
+so is marked (``mark_request``) and its whole response is not cached (dashboard/response_cache.py).
 """
 
 from __future__ import annotations
@@ -28,6 +37,8 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -45,6 +56,27 @@ VERSION_MEMO_S = 0.5  # a process re-reads the data versions at most this often 
 LOCK_S = 30.0  # longest a caller waits for another's computation of the same key
 POLL_S = 0.02
 _MISSING = object()
+REFRESH_SLOTS = 2  # a previous answer serves while refreshing if its window ended at most this many slots ago
+
+
+
+class ServedPrevious:
+    """Set when a call of the request was answered with a previous answer (see ``mark_request``)."""
+
+    value = False
+
+
+# The request's marker: a mutable box, so calls in worker threads given a copy of the context mark it too.
+_served: ContextVar[ServedPrevious | None] = ContextVar("atmp_served_previous", default=None)
+_in_refresh: ContextVar[bool] = ContextVar("atmp_in_refresh", default=False)
+
+
+def mark_request() -> ServedPrevious:
+    """A fresh marker for the current request (context): ``.value`` tells afterwards whether any cached
+    call in it was answered with a previous answer."""
+    box = ServedPrevious()
+    _served.set(box)
+    return box
 
 
 @dataclass
@@ -54,6 +86,8 @@ class CacheStats:
     waits: int = 0
     errors: int = 0
     uncached: int = 0
+    previous: int = 0  # answered with the newest previous answer while a background refresh runs
+    refreshed: int = 0
 
 
 @dataclass
@@ -64,6 +98,7 @@ class ResultCache:
     namespace: str
     ttl_s: int = 300
     window_s: int = 60
+    refresh_behind: bool = False
     stats: CacheStats = field(default_factory=CacheStats)
 
     def __post_init__(self):
@@ -71,6 +106,8 @@ class ResultCache:
         self._memo_lock = threading.Lock()
         self._local_locks: dict[str, threading.Lock] = {}
         self._local_guard = threading.Lock()
+        self._refreshing: dict[str, Future] = {}
+        self._refresher: ThreadPoolExecutor | None = None
         data_version.on_change(self._forget_versions)
 
     # -- the one entry point -------------------------------------------------------------------
@@ -87,7 +124,53 @@ class ResultCache:
         if value is not _MISSING:
             self.stats.hits += 1
             return value
-        return self._compute_once(key, lambda: fn(wh, *args, **kwargs))
+        latest = None
+        # A background refresh computes everything it needs afresh: never a previous answer inside it.
+        if self.refresh_behind and data_version.LIVE not in domains and not _in_refresh.get():
+            latest = self.key(name + ":latest", [versions[d] for d in domains if d != data_version.MEASUREMENTS],
+                              tuple(_window_shape(a) for a in args),
+                              {k: _window_shape(v) for k, v in kwargs.items()})
+            previous = self._get(latest)
+            end = _window_end(args, kwargs)
+            if (previous is not _MISSING and end is not None
+                    and timedelta(0) <= end - previous[0] <= timedelta(seconds=REFRESH_SLOTS * self.window_s)):
+                self._refresh(key, latest, end, lambda: fn(wh, *args, **kwargs))
+                self.stats.previous += 1
+                if (box := _served.get()) is not None:
+                    box.value = True
+                return previous[1]
+        value = self._compute_once(key, lambda: fn(wh, *args, **kwargs))
+        if latest is not None and (end := _window_end(args, kwargs)) is not None:
+            self._set(latest, (end, value))
+        return value
+
+    # -- refresh behind ------------------------------------------------------------------------
+    def _refresh(self, key: str, latest: str, end: datetime, compute: Callable[[], T]) -> None:
+        """Compute ``key`` in this process's background thread (once per key at a time)."""
+        def run():
+            _in_refresh.set(True)  # the executor's thread: only refreshes run in it
+            try:
+                self._set(latest, (end, self._compute_once(key, compute)))
+                self.stats.refreshed += 1
+            except Exception as exc:  # the next call computes it in the foreground and shows the error
+                logger.warning("background refresh of %s failed: %s: %s", key, type(exc).__name__, exc)
+            finally:
+                with self._local_guard:
+                    self._refreshing.pop(key, None)
+
+        with self._local_guard:
+            if key in self._refreshing:
+                return
+            if self._refresher is None:  # one thread: refreshes queue up instead of taking both cores
+                self._refresher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="atmp-refresh")
+            self._refreshing[key] = self._refresher.submit(run)
+
+    def drain(self, timeout: float = 60.0) -> None:
+        """Wait for the background refreshes queued so far (tests, benchmarks)."""
+        with self._local_guard:
+            pending = list(self._refreshing.values())
+        for future in pending:
+            future.result(timeout=timeout)
 
     # -- keys ----------------------------------------------------------------------------------
     def slot(self, value):
@@ -184,6 +267,19 @@ class ResultCache:
             except Exception:
                 return _MISSING
         return _MISSING
+
+
+def _window_shape(value):
+    """A scope without where its window ends (its length kept): the key of the newest answer."""
+    if isinstance(value, Scope):
+        return replace(value, start=datetime(1970, 1, 1), end=datetime(1970, 1, 1) + (value.end - value.start))
+    return value
+
+
+def _window_end(args: tuple, kwargs: dict) -> datetime | None:
+    """The window end of the call's scope; None without one (such calls never refresh behind)."""
+    scopes = [v for v in (*args, *kwargs.values()) if isinstance(v, Scope)]
+    return scopes[0].end if len(scopes) == 1 else None
 
 
 def _floor_naive(end: datetime, window_s: int) -> datetime:

@@ -68,6 +68,9 @@ class Settings:
                                      "earlier); 0 turns the result cache off.")
     cache_window_s: int = _setting(
         60, "Requests whose window ends in the same slot of this many seconds share one cached answer.")
+    cache_refresh_behind: bool = _setting(
+        True, "After sensor data or a new slot (not quality data), serve the newest answer at once and "
+              "recompute it in the background (at most one recomputation behind).")
     workers: int = _setting(4, "gunicorn worker processes for `make serve-prod` (PostgreSQL only).")
     worker_threads: int = _setting(4, "Threads per gunicorn worker (gthread).")
 

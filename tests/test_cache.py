@@ -285,3 +285,80 @@ def test_while_an_answer_is_recomputed_the_same_request_gets_the_previous_one(hu
     monkeypatch.undo()
     after = dash_call(client, hub_app, OVERVIEW, inputs)  # the recomputation: a fresh answer, stored
     assert after.status_code == 200 and after.headers.get("X-Atmp-Cache") is None
+
+
+# --- refresh behind ------------------------------------------------------------------------------------
+@pytest.fixture
+def sensor_data(monkeypatch):
+    """new readings through the ingest path: live and (unthrottled here) measurements change, quality not."""
+    monkeypatch.setattr(data_version, "MEASUREMENTS_EVERY_S", 0)
+
+    def land(wh: Warehouse) -> None:
+        before = data_version.current(wh)
+        with wh.transaction() as conn:  # written and taken back: versions move, the data stay as they were
+            row = {"ts": datetime(2026, 1, 1)}
+            conn.execute(text("INSERT INTO ingest_heartbeats (source, site_id, ts) VALUES ('gw', 'AAA', :ts)"), row)
+            conn.execute(text("DELETE FROM ingest_heartbeats WHERE source = 'gw' AND site_id = 'AAA' AND ts = :ts"),
+                         row)
+        after = data_version.current(wh)
+        assert after["measurements"] != before["measurements"] and after["quality"] == before["quality"]
+    return land
+
+
+def test_after_sensor_data_or_a_new_slot_the_newest_answer_serves_while_it_refreshes_behind(duckdb_warehouse,
+                                                                                             sensor_data):
+    wh = duckdb_warehouse
+    add_site(wh, "ZZZ")
+    cache = result_cache.ResultCache(SimpleCache(), "t", window_s=60, refresh_behind=True)
+    fn = Counting()
+    measured = ("measurements", "quality")
+
+    def call(s, domains=measured):
+        box = result_cache.mark_request()
+        return cache.call(wh, "count", domains, fn, s), box.value
+
+    assert call(scope()) == (1, False) and fn.calls == 1
+    add_site(wh, "YYY")  # quality data: the first caller computes the new answer, never a previous one
+    cache._forget_versions()
+    assert call(scope()) == (2, False) and fn.calls == 2
+
+    sensor_data(wh)
+    cache._forget_versions()
+    assert call(scope()) == (2, True)  # the newest answer at once; the request is marked
+    cache.drain()
+    assert fn.calls == 3 and cache.stats.refreshed == 1  # recomputed behind
+    assert call(scope()) == (2, False) and fn.calls == 3  # now the current answer, from the cache
+
+    assert call(scope(end=datetime(2026, 5, 1, 12, 1, 10))) == (2, True)  # a new slot: the same
+    cache.drain()
+    assert fn.calls == 4 and fn.scopes[-1].end == datetime(2026, 5, 1, 12, 1, 0)
+    assert call(scope(end=datetime(2026, 5, 1, 12, 9, 0)))[1] is False  # more than two slots on: computed
+    assert call(scope(end=datetime(2026, 4, 1, 12, 0, 0)))[1] is False  # an earlier window: never another's
+    assert call(scope(sites=("ZZZ", "YYY")))[1] is False  # other sites: their own answer
+    sensor_data(wh)
+    cache._forget_versions()
+    assert call(scope(), domains=("live", "measurements", "quality"))[1] is False  # live tiles: always current
+    assert cache.stats.previous == 2
+
+
+def test_a_response_built_from_a_previous_answer_is_not_stored_as_current(hub_app, make_client, sample_warehouse,
+                                                                          sensor_data):
+    stats = hub_app.server.extensions["atmp_response_cache_stats"]
+    results = result_cache.for_warehouse(sample_warehouse)
+    assert results is not None and results.refresh_behind
+    client = make_client("t.leader")
+    inputs = {f"{ids.OV_WINDOW}.value": 180}
+    first = dash_call(client, hub_app, OVERVIEW, inputs)
+    assert first.status_code == 200
+    results.drain()
+    sensor_data(sample_warehouse)
+    time.sleep(result_cache.VERSION_MEMO_S + 0.1)
+    stored, previous = stats.stored, results.stats.previous
+    during = dash_call(client, hub_app, OVERVIEW, inputs)  # uptime and completeness: previous answers
+    assert during.status_code == 200 and results.stats.previous > previous
+    assert stats.stored == stored  # not kept as the answer for the new versions
+    results.drain()
+    after = dash_call(client, hub_app, OVERVIEW, inputs)  # refreshed: computed from current answers, stored
+    assert after.status_code == 200 and stats.stored == stored + 1
+    hits = stats.hits
+    assert dash_call(client, hub_app, OVERVIEW, inputs).data == after.data and stats.hits == hits + 1
