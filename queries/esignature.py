@@ -14,3 +14,10 @@ def verified(wh: Warehouse, *, user_id: str, password, object_type: str, object_
     audit.append(wh, user_id=user_id, action="esignature_failed", object_type=object_type,
                  object_id=str(object_id)[:100], reason="password did not match", meaning=meaning)
     return False
+
+
+def audit_refusal(wh: Warehouse, *, user_id: str, action: str, object_type: str, object_id, reason: str) -> None:
+    """Audit a signature the server refused before asking for the password (role, scope, unknown record);
+    the object id is whatever the browser sent, cut to 100 characters."""
+    audit.append(wh, user_id=user_id, action=action, object_type=object_type,
+                 object_id=str(object_id)[:100] if object_id else None, reason=reason)

@@ -153,8 +153,8 @@ def acknowledge(wh: Warehouse, scope: Scope, *, user_id: str, role: str, own_sit
     """Sign off one excursion: role, scope, password and comment checked here, on the server; the
     update and its audit entry (who, when, what = record hash, why = comment, meaning) commit together."""
     def refuse(message: str, reason: str) -> SignatureRefused:
-        audit.append(wh, user_id=user_id, action="excursion_ack_refused", object_type="excursion",
-                     object_id=str(excursion_id)[:100] if excursion_id else None, reason=reason)
+        esignature.audit_refusal(wh, user_id=user_id, action="excursion_ack_refused", object_type="excursion",
+                                 object_id=excursion_id, reason=reason)
         return SignatureRefused(message)
 
     if role not in ACK_ROLES:

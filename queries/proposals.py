@@ -227,8 +227,8 @@ def decide(wh: Warehouse, proposed: pd.DataFrame, *, user_id: str, role: str, ow
     user's scope). Role, scope, inputs and password are checked here; the decision and its audit entry
     commit together, and a proposal is decided once."""
     def refuse(message: str, why: str) -> DecisionRefused:
-        audit.append(wh, user_id=user_id, action="capa_proposal_review_refused", object_type="capa_proposal",
-                     object_id=str(proposal_id)[:100] if proposal_id else None, reason=why)
+        esignature.audit_refusal(wh, user_id=user_id, action="capa_proposal_review_refused",
+                                 object_type="capa_proposal", object_id=proposal_id, reason=why)
         return DecisionRefused(message)
 
     if role not in DECISION_ROLES:
