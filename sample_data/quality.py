@@ -10,8 +10,9 @@ import pandas as pd
 from sample_data.network import BATCH_ROOM, Network
 from sample_data.reference import (
     CATEGORY,
-    CODES,
+    CODE_INFO,
     EXCURSION_CODE,
+    FAMILIES,
     HUMAN_FACTOR_P,
     HUMAN_FACTORS,
     NEAR_MISS_CATEGORIES,
@@ -20,6 +21,7 @@ from sample_data.reference import (
     PRODUCTS,
     ROOT_CAUSES,
     SPECIFICATION,
+    SUB_CAUSES,
     rng_for,
 )
 
@@ -148,15 +150,37 @@ def _batch_in_process(batch_frame: pd.DataFrame, site_or_room: pd.Series, at: pd
 
 def _code_weights(kind: int, exclude: tuple[str, ...] = (), boost: tuple[str, ...] = (), factor: float = 1.0,
                   flatten: bool = False) -> np.ndarray:
-    w = np.array([ROOT_CAUSES[c][3 + kind] for c in CODES], dtype=float)
+    w = np.array([ROOT_CAUSES[c][3 + kind] for c in FAMILIES], dtype=float)
     if flatten:  # causes spread evenly: nothing keeps coming back
         w = (w > 0).astype(float)
-    for i, code in enumerate(CODES):
+    for i, code in enumerate(FAMILIES):
         if code in exclude:
             w[i] = 0.0
         if code in boost:
             w[i] *= factor
     return w / w.sum() if w.sum() > 0 else w
+
+
+def _specific_causes(families: np.ndarray, recurring: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Each deviation's family refined to the specific cause an investigation records, the first cause of a
+    family the most common (weights 1/rank). Where ``recurring`` (PHX before its coaching programme) a
+    family of PHX_RECURRING is always its first cause: the same error keeps coming back."""
+    out = families.astype(object).copy()
+    u = rng.random(len(families))
+    for family, subs in SUB_CAUSES.items():
+        rows = np.flatnonzero(families == family)
+        if not len(rows):
+            continue
+        p = np.cumsum(1.0 / np.arange(1, len(subs) + 1))
+        rank = np.searchsorted(p / p[-1], u[rows], side="right")
+        if family in PHX_RECURRING:
+            rank = np.where(recurring[rows], 0, rank)
+        out[rows] = [f"{family}-{subs[r][0]}" for r in rank]
+    return out
+
+
+def _sops(code: str) -> tuple[str, ...]:
+    return ROOT_CAUSES[CODE_INFO[code][0]][2]
 
 
 def _effective_capas(codes: np.ndarray, occurred: np.ndarray, mask: np.ndarray, kind: np.ndarray,
@@ -171,7 +195,7 @@ def _effective_capas(codes: np.ndarray, occurred: np.ndarray, mask: np.ndarray, 
             excluded = tuple(recent) + ((STORY_CODE,) if quiet[i] else ())
             w = _code_weights(int(kind[i]), exclude=excluded, flatten=True)
             if w.sum() > 0:
-                codes[i] = rng.choice(np.array(CODES, dtype=object), p=w)
+                codes[i] = rng.choice(np.array(FAMILIES, dtype=object), p=w)
 
 
 def deviations(network: Network, batch_frame: pd.DataFrame, excursions: pd.DataFrame, seed: int
@@ -216,17 +240,17 @@ def deviations(network: Network, batch_frame: pd.DataFrame, excursions: pd.DataF
                 factor = {"other": 1.0, "phx_before": 10.0, "phx_after": 0.3}[phx_mode]
                 w = _code_weights(kind, exclude=(STORY_CODE,) if in_quiet else (), boost=PHX_RECURRING,
                                   factor=factor, flatten=phx_mode == "phx_after")
-                codes[mask] = rng.choice(np.array(CODES, dtype=object), size=int(mask.sum()), p=w)
+                codes[mask] = rng.choice(np.array(FAMILIES, dtype=object), size=int(mask.sum()), p=w)
     _effective_capas(codes, ordinary["occurred_at"].to_numpy(), phx & ~before, ordinary["kind"].to_numpy(),
                      quiet, rng)
-    ordinary["root_cause_code"] = codes
+    ordinary["root_cause_code"] = _specific_causes(codes, phx & before, rng)
     ordinary["source"] = np.where(rng.random(n) < 0.6, "operator", "review")
     lag_h = np.where(ordinary["source"] == "operator", rng.lognormal(np.log(3), 1.1, n),
                      rng.lognormal(np.log(30), 0.9, n))
     lag_h *= np.where(phx & before, 2.0, 1.0)  # low psychological safety: errors surface later
     ordinary["detected_at"] = ordinary["occurred_at"] + pd.to_timedelta(np.round(lag_h * 3600), unit="s")
     ordinary["severity"] = rng.choice(["minor", "major", "critical"], size=n, p=[0.75, 0.22, 0.03])
-    ordinary["description"] = ordinary["root_cause_code"].map(lambda c: ROOT_CAUSES[c][1])
+    ordinary["description"] = ordinary["root_cause_code"].map(lambda c: CODE_INFO[c][1])
     story = _cluster_deviations(network, batch_frame)
     from_excursions = _excursion_deviations(excursions, batch_frame, rng)
     frame = pd.concat([ordinary.drop(columns="kind"), story, from_excursions], ignore_index=True)
@@ -235,8 +259,7 @@ def deviations(network: Network, batch_frame: pd.DataFrame, excursions: pd.DataF
     m = len(frame)
     pick = rng.random(m)
     frame["sop_id"] = frame["sop_id"].where(frame["sop_id"].notna(), [
-        ROOT_CAUSES[c][2][int(u * len(ROOT_CAUSES[c][2]))] for c, u in zip(frame["root_cause_code"], pick,
-                                                                          strict=True)])
+        _sops(c)[int(u * len(_sops(c)))] for c, u in zip(frame["root_cause_code"], pick, strict=True)])
     hf = frame["human_factors"].copy()
     u = rng.random(m)
     for category, p in HUMAN_FACTOR_P.items():

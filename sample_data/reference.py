@@ -86,11 +86,66 @@ ROOT_CAUSES: dict[str, tuple[str, str, tuple[str, ...], float, float]] = {
     "MSR-SAMPLE": ("measurement", "Sampling error", ("SOP-024", "SOP-004"), 3, 2),
     "MSR-LAB-ERROR": ("measurement", "Analyst error in QC testing", ("SOP-020", "SOP-021"), 3, 0),
 }
-CODES = tuple(ROOT_CAUSES)
-CATEGORY = {code: v[0] for code, v in ROOT_CAUSES.items()}
+FAMILIES = tuple(ROOT_CAUSES)
+# The code an investigation records: family + specific cause (as an eQMS taxonomy's second level), so
+# "the same root cause" means the same error, not the same broad family. The first cause of a family is
+# the most common. DOC-ENTRY (the systemic story's code) stays one code.
+SUB_CAUSES: dict[str, tuple[tuple[str, str], ...]] = {
+    "DOC-SOP-UNCLEAR": (("STEP", "SOP step missing"), ("WORDING", "SOP wording ambiguous"),
+                        ("CONFLICT", "SOP conflicts with the batch record"), ("FORM", "Form does not match the SOP")),
+    "DOC-VERSION": (("COPY", "Superseded SOP copy at the point of use"), ("FORM", "Superseded form version used"),
+                    ("TRAINING", "Revision effective before training completed")),
+    "MTH-LINE-CLEARANCE": (("LABELS", "Previous batch's labels left in the area"),
+                           ("MATERIAL", "Previous batch's material left in the area"),
+                           ("CHECKLIST", "Line clearance checklist not completed")),
+    "MTH-PROCESS-PARAM": (("CENTRIFUGE", "Centrifugation setting outside range"),
+                          ("INCUBATION", "Incubation time outside range"), ("VOLUME", "Volume outside range"),
+                          ("HOLD", "Hold time or temperature outside range"),
+                          ("SEEDING", "Seeding density outside range")),
+    "TRN-GAP": (("EXPIRED", "Qualification expired"), ("NEW-TASK", "New task before training"),
+                ("READ-ONLY", "Read-and-understood only for a practical task")),
+    "PPL-ASEPTIC": (("GLOVE", "Glove disinfection or breach"), ("TRANSFER", "Open transfer technique"),
+                    ("GOWNING", "Gowning deviation"), ("BSC", "Item placement in the biosafety cabinet"),
+                    ("MOVEMENT", "Rapid movement in grade A")),
+    "PPL-LABEL": (("PATIENT-ID", "Patient identity double check missed"), ("PRINT", "Wrong label printed"),
+                  ("BAG", "Bag label not verified")),
+    "PPL-HANDOVER": (("STATUS", "Process status not handed over"), ("SAMPLE", "Pending sample not handed over"),
+                     ("LOG", "Handover log incomplete")),
+    "EQP-CAL": (("PIPETTE", "Pipette out of calibration"), ("BALANCE", "Balance out of calibration"),
+                ("COUNTER", "Cell counter out of tolerance"), ("PROBE", "Temperature probe out of tolerance")),
+    "EQP-FAIL": (("INCUBATOR", "Incubator alarm"), ("CENTRIFUGE", "Centrifuge fault"),
+                 ("SEALER", "Tube sealer failure"), ("BIOREACTOR", "Bioreactor stopped")),
+    "EQP-SOFTWARE": (("CONFIG", "Configuration changed outside change control"),
+                     ("AUDIT-TRAIL", "Instrument audit trail not reviewed"), ("CLOCK", "Instrument clock wrong")),
+    "MAT-SUPPLIER": (("COA", "Certificate of analysis missing or wrong"), ("DAMAGE", "Damaged on receipt"),
+                     ("SPEC", "Reagent outside specification")),
+    "MAT-EXPIRY": (("EXPIRED", "Expired material issued"), ("LOT", "Wrong lot issued"),
+                   ("QUARANTINE", "Quarantined material issued")),
+    "MAT-APHERESIS": (("TEMP", "Apheresis shipped outside temperature"), ("COI", "Chain of identity documents incomplete"),
+                      ("LATE", "Apheresis received late"), ("LOW-COUNT", "Low cell count in apheresis")),
+    "ENV-HVAC": (("CONTROL", "HVAC temperature control failure"), ("HUMIDITY", "Humidity control failure"),
+                 ("HEPA", "HEPA filter integrity failure")),
+    "ENV-PARTICLES": (("COUNT", "Particle count above limit"), ("SAMPLING", "Monitoring location missed")),
+    "ENV-PRESSURE": (("CASCADE", "Pressure cascade lost"), ("DOOR", "Door held open")),
+    "ENV-CLEANING": (("AGENT", "Wrong cleaning agent or dilution"), ("FREQUENCY", "Cleaning frequency missed"),
+                     ("RESIDUE", "Residue after cleaning")),
+    "MSR-ASSAY": (("SUITABILITY", "System suitability failed"), ("CONTROL", "Assay control out of range"),
+                  ("REAGENT", "Assay reagent expired")),
+    "MSR-SAMPLE": (("VOLUME", "Sample volume insufficient"), ("TIMING", "Sample taken at the wrong time"),
+                   ("CONTAINER", "Wrong sample container")),
+    "MSR-LAB-ERROR": (("CALCULATION", "Calculation error"), ("DILUTION", "Dilution error"),
+                      ("TRANSCRIPTION", "Result transcription error")),
+}
+# Every recorded code -> (family, description).
+CODE_INFO: dict[str, tuple[str, str]] = {
+    family: (family, ROOT_CAUSES[family][1]) for family in FAMILIES if family not in SUB_CAUSES}
+CODE_INFO |= {f"{family}-{suffix}": (family, text) for family, subs in SUB_CAUSES.items() for suffix, text in subs}
+CODES = tuple(CODE_INFO)
+CATEGORY = {code: ROOT_CAUSES[family][0] for code, (family, _text) in CODE_INFO.items()}
 # Excursion-sourced deviations: parameter -> root-cause code.
-EXCURSION_CODE = {"temperature": "ENV-HVAC", "humidity": "ENV-HVAC", "diff_pressure": "ENV-PRESSURE",
-                  "particles_0_5": "ENV-PARTICLES", "particles_5_0": "ENV-PARTICLES"}
+EXCURSION_CODE = {"temperature": "ENV-HVAC-CONTROL", "humidity": "ENV-HVAC-HUMIDITY",
+                  "diff_pressure": "ENV-PRESSURE-CASCADE", "particles_0_5": "ENV-PARTICLES-COUNT",
+                  "particles_5_0": "ENV-PARTICLES-COUNT"}
 
 # Human-factor tag probabilities per category: (cognitive_load, communication, environment, none).
 HUMAN_FACTORS = ("cognitive_load", "communication", "environment", "none")
