@@ -22,6 +22,7 @@ from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from limits import parse as parse_limit
 
 from queries import audit, users
 from queries.users import UserRecord
@@ -228,6 +229,12 @@ def _too_many_attempts(exc: RateLimitExceeded):
                  reason=f"more than {exc.limit.limit} from {request.remote_addr}")
     return render_template_string(LOGIN_PAGE, error="Too many sign-in attempts. Wait a minute and try again.",
                                   notice=None, next="/"), 429
+
+
+def signature_attempt(user_id: str) -> bool:
+    """Count one electronic-signature attempt of the signed-in user (the store the login limits use);
+    False when over ATMP_ESIGNATURE_RATE_PER_USER."""
+    return limiter.limiter.hit(parse_limit(settings().esignature_rate_per_user), "esignature", user_id)
 
 
 @bp.route("/login", methods=["GET", "POST"])

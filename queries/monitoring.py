@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -149,7 +150,8 @@ def record_digest(row: dict, batches: list[str]) -> str:
 
 
 def acknowledge(wh: Warehouse, scope: Scope, *, user_id: str, role: str, own_site: str | None,
-                excursion_id, password, comment, now: datetime) -> Acknowledged:
+                excursion_id, password, comment, now: datetime,
+                attempt_allowed: Callable[[], bool] | None = None) -> Acknowledged:
     """Sign off one excursion: role, scope, password and comment checked here, on the server; the
     update and its audit entry (who, when, what = record hash, why = comment, meaning) commit together."""
     def refuse(message: str, reason: str) -> SignatureRefused:
@@ -175,9 +177,11 @@ def acknowledge(wh: Warehouse, scope: Scope, *, user_id: str, role: str, own_sit
         raise SignatureRefused("A comment is required: say what was reviewed and decided.")
     if len(note) > ACK_COMMENT_MAX:
         raise SignatureRefused(f"The comment is limited to {ACK_COMMENT_MAX} characters.")
-    if not esignature.verified(wh, user_id=user_id, password=password, object_type="excursion",
-                               object_id=excursion_id, meaning=SIGNATURE_MEANING):
-        raise SignatureRefused("Signature failed: the password does not match your account.")
+    try:
+        esignature.check(wh, user_id=user_id, password=password, object_type="excursion", object_id=excursion_id,
+                         meaning=SIGNATURE_MEANING, attempt_allowed=attempt_allowed)
+    except esignature.SignatureFailed as failed:
+        raise SignatureRefused(str(failed)) from None
     batches = list(impact(wh, scope, [excursion_id], now)["batch_id"])
     digest = record_digest(row, batches)
     sql = load_sql("monitoring/acknowledge")

@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -222,7 +223,8 @@ def record_digest(proposal: dict, decision: str, capa_ref: str | None, reason: s
 
 
 def decide(wh: Warehouse, proposed: pd.DataFrame, *, user_id: str, role: str, own_site: str | None,
-           proposal_id, decision, capa_ref, reason, password, now: datetime) -> Decided:
+           proposal_id, decision, capa_ref, reason, password, now: datetime,
+           attempt_allowed: Callable[[], bool] | None = None) -> Decided:
     """Record a signed decision on one of ``proposed`` (the proposals the server computed for the
     user's scope). Role, scope, inputs and password are checked here; the decision and its audit entry
     commit together, and a proposal is decided once."""
@@ -254,9 +256,11 @@ def decide(wh: Warehouse, proposed: pd.DataFrame, *, user_id: str, role: str, ow
     if decision == "accepted" and not (ref and CAPA_REF.fullmatch(ref)):
         raise DecisionRefused("Accepting needs the number of the CAPA opened in the quality system "
                               "(letters, digits, - _ . /; up to 40 characters).")
-    if not esignature.verified(wh, user_id=user_id, password=password, object_type="capa_proposal",
-                               object_id=proposal_id, meaning=SIGNATURE_MEANING):
-        raise DecisionRefused("Signature failed: the password does not match your account.")
+    try:
+        esignature.check(wh, user_id=user_id, password=password, object_type="capa_proposal",
+                         object_id=proposal_id, meaning=SIGNATURE_MEANING, attempt_allowed=attempt_allowed)
+    except esignature.SignatureFailed as failed:
+        raise DecisionRefused(str(failed)) from None
     digest = record_digest(proposal, decision, ref, why)
     row = {"proposal_id": proposal_id, "site_ids": proposal["site_ids"], "source": proposal["source"],
            "signal": proposal["signal"], "evidence": proposal["evidence"], "decision": decision, "capa_ref": ref,

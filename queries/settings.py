@@ -35,6 +35,8 @@ class Settings:
     secure_cookies: bool = _setting(False, "Mark the session cookie Secure (set when served over TLS).")
     login_rate_per_address: str = _setting("20 per minute", "Sign-in attempts allowed per client address.")
     login_rate_per_user: str = _setting("5 per minute", "Sign-in attempts allowed per user name.")
+    esignature_rate_per_user: str = _setting(
+        "10 per minute", "Electronic-signature attempts (acknowledgements, CAPA reviews) allowed per user.")
     rate_limit_storage: str = _setting("memory://", "Rate-limit store; redis://host:6379 to share it between workers.")
     # --- live environmental monitoring (ingest/) ---
     mqtt_url: str = _setting(

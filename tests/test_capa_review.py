@@ -210,3 +210,24 @@ def test_clusters_behind_the_same_outdated_procedure_make_one_proposal():
     assert rows[1]["sites"] == "ATL, SEA" and not rows[1]["partial"] and rows[1]["status"] == proposals.STATUS
     # The same signals give the same ids (a decision follows its proposal from one computation to the next).
     assert [r["proposal_id"] for r in proposals.from_systemic(result)] == [r["proposal_id"] for r in rows]
+
+
+def test_signature_attempts_are_limited_per_user_and_audited(make_client, hub_app, sample_warehouse):
+    if users.get_user(sample_warehouse, "t.leader.esign") is None:
+        users.add_user(sample_warehouse, user_id="t.leader.esign", display_name="t.leader.esign", role="leadership",
+                       site_id=None, password=TEST_PASSWORD)
+    client = make_client("t.leader.esign")
+    chosen = listed(client, hub_app)[ids.SIG_REVIEW_PROPOSAL]["options"][0]["value"]
+    attempt = {ids.SIG_REVIEW_PROPOSAL: chosen, ids.SIG_REVIEW_DECISION: "dismissed",
+               ids.SIG_REVIEW_REASON: "guessing", ids.SIG_REVIEW_PASSWORD: "wrong-password"}
+    answers = [json.dumps(submit(client, hub_app, **attempt).get_json()) for _ in range(11)]
+    assert all("Signature failed" in a for a in answers[:10])  # ATMP_ESIGNATURE_RATE_PER_USER: 10 per minute
+    assert "Too many signature attempts" in answers[10]
+    # Within the minute even the right password is refused; nothing was decided.
+    right = json.dumps(submit(client, hub_app, **{**attempt, ids.SIG_REVIEW_PASSWORD: TEST_PASSWORD}).get_json())
+    assert "Too many signature attempts" in right
+    log = sample_warehouse.query("sql/audit_all")
+    mine = log[log["user_id"] == "t.leader.esign"]
+    assert (mine["action"] == "esignature_failed").sum() == 10
+    assert (mine["action"] == "esignature_rate_limited").sum() == 2
+    assert chosen in [o["value"] for o in listed(client, hub_app)[ids.SIG_REVIEW_PROPOSAL]["options"]]

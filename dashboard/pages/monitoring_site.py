@@ -4,13 +4,15 @@ acknowledgement form (electronic signature). Times in the site's zone."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import dash
 import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboard import context, data, ids
+from dashboard import auth, context, data, ids
 from dashboard.components.excursion_list import ack_form, ack_options, excursion_table
 from dashboard.components.formatting import to_local
 from dashboard.components.live_tiles import room_cards
@@ -155,7 +157,8 @@ def acknowledge(n_clicks, excursion_id, comment, password):
     try:
         done = monitoring.acknowledge(context.warehouse(), scope, user_id=user.user_id, role=user.role,
                                       own_site=user.site_id, excursion_id=excursion_id, password=password,
-                                      comment=comment, now=context.now())
+                                      comment=comment, now=context.now(),
+                                      attempt_allowed=partial(auth.signature_attempt, user.user_id))
     except monitoring.SignatureRefused as refused:
         return dbc.Alert(["✕ Not acknowledged: ", str(refused)], color="danger", className="mb-0",
                          id="ack-refused"), "", dash.no_update

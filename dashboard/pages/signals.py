@@ -6,13 +6,15 @@ site outside the scope is 'not found'."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import dash
 import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboard import context, data, ids
+from dashboard import auth, context, data, ids
 from dashboard.components import stats_figures as figs
 from dashboard.components.controls import window_selector
 from dashboard.components.formatting import utc_label
@@ -370,7 +372,7 @@ def review(n_clicks, proposal_id, decision, capa_ref, reason, password, days, wi
         decided = proposals.decide(context.warehouse(), _proposals(days, window_days), user_id=user.user_id,
                                    role=user.role, own_site=user.site_id, proposal_id=proposal_id,
                                    decision=decision, capa_ref=capa_ref, reason=reason, password=password,
-                                   now=context.now())
+                                   now=context.now(), attempt_allowed=partial(auth.signature_attempt, user.user_id))
     except proposals.DecisionRefused as refused:
         return dbc.Alert(["✕ Not recorded: ", str(refused)], color="danger", className="mb-0",
                          id="review-refused"), "", dash.no_update, dash.no_update
