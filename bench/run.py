@@ -51,6 +51,7 @@ class CallbackTiming:
     callback: str
     warm_ms: list[float] = field(default_factory=list)
     fresh_ms: list[float] = field(default_factory=list)  # first call after new data (versions changed)
+    sensor_ms: list[float] = field(default_factory=list)  # first call after sensor data only (refresh behind)
     cold_ms: list[float] = field(default_factory=list)
     payload_bytes: int = 0
     gzip_bytes: int = 0
@@ -126,6 +127,17 @@ def new_data(wh) -> None:
         data_version.note_write(conn, "readings")
 
 
+def sensor_data(wh) -> None:
+    """What sensors reporting do to the caches: the live and measurements versions change, quality not
+    (the 5-minute wave). Background refreshes of the previous round are finished first."""
+    from queries import data_version, result_cache
+
+    cache = result_cache.for_warehouse(wh)
+    if cache is not None:
+        cache.drain()
+    data_version.bump(wh, data_version.LIVE, data_version.MEASUREMENTS)
+
+
 def clear_analysis_caches() -> None:
     """Empty the in-process TTL caches some analyses keep (queries/ttl_cache.py), for cold timings."""
     from queries import ttl_cache
@@ -146,7 +158,8 @@ def time_callbacks(scale: str, engine: str, url: str, *, warm: int, cold: int, c
         timing = CallbackTiming(scale, engine, case.page, case.name)
         inputs, state = case.request(ctx)
         for kind, app, runs in (("cold", cold_app, cold), ("warm", cached_app, warm + 1),
-                                ("fresh", cached_app, min(cold, 3) if cold else 0)):
+                                ("fresh", cached_app, min(cold, 3) if cold else 0),
+                                ("sensor", cached_app, min(cold, 3) if cold else 0)):
             client = clients.get((case.user, kind == "cold")) or clients.setdefault(
                 (case.user, kind == "cold"), DashClient(app, case.user))
             for i in range(runs):
@@ -154,6 +167,8 @@ def time_callbacks(scale: str, engine: str, url: str, *, warm: int, cold: int, c
                     clear_analysis_caches()
                 elif kind == "fresh":
                     new_data(cached_wh)
+                elif kind == "sensor":
+                    sensor_data(cached_wh)
                 result = client.call(case.outputs, inputs, state)
                 if result.status != 200:
                     timing.errors.append(f"HTTP {result.status}")
@@ -162,6 +177,8 @@ def time_callbacks(scale: str, engine: str, url: str, *, warm: int, cold: int, c
                     timing.cold_ms.append(result.seconds * 1000)
                 elif kind == "fresh":
                     timing.fresh_ms.append(result.seconds * 1000)
+                elif kind == "sensor":
+                    timing.sensor_ms.append(result.seconds * 1000)
                 elif i > 0:  # the first warm call fills the cache
                     timing.warm_ms.append(result.seconds * 1000)
                 if result.payload_bytes > timing.payload_bytes:
@@ -330,11 +347,13 @@ def render(results: Results) -> str:
         rows = [c for c in results.callbacks if c.scale == scale]
         questions = {q.question: q for q in results.questions if q.scale == scale}
         lines.append(f"### Callbacks, {scale} scale (server time in ms. warm: answered from the caches; new data: "
-                     "first call after the data versions changed; cold: every cache off, the analyses' own too)")
+                     "first call after the data versions changed; sensor data: first call after only the sensors' "
+                     "versions changed (refresh behind); cold: every cache off, the analyses' own too)")
         lines.append("")
         head = ["page", "callback"]
         for engine in engines:
-            head += [f"{engine} warm p50", f"{engine} warm p95", f"{engine} new data", f"{engine} cold"]
+            head += [f"{engine} warm p50", f"{engine} warm p95", f"{engine} new data", f"{engine} sensor data",
+                     f"{engine} cold"]
         head += ["KB (gzip)", "points", "raw scan ÷ warm p95"]
         lines.append("| " + " | ".join(head) + " |")
         lines.append("|" + "---|" * len(head))
@@ -344,14 +363,15 @@ def render(results: Results) -> str:
             for engine in engines:
                 found = [c for c in rows if c.engine == engine and c.page == page and c.callback == name]
                 if not found:
-                    cells += ["–"] * 4
+                    cells += ["–"] * 5
                     continue
                 c = found[0]
                 if c.errors:
-                    cells += [f"error: {c.errors[0]}"] + ["–"] * 3
+                    cells += [f"error: {c.errors[0]}"] + ["–"] * 4
                     continue
                 cells += [_ms(percentile(c.warm_ms, 50)), _ms(percentile(c.warm_ms, 95)),
-                          _ms(percentile(c.fresh_ms, 50)), _ms(percentile(c.cold_ms, 50))]
+                          _ms(percentile(c.fresh_ms, 50)), _ms(percentile(c.sensor_ms, 50)),
+                          _ms(percentile(c.cold_ms, 50))]
                 if c.payload_bytes >= payload:
                     gz = c.gzip_bytes
                 payload, points = max(payload, c.payload_bytes), max(points, c.max_points)
@@ -417,13 +437,14 @@ def targets(results: Results) -> list[str]:
         p95 = percentile(worst_warm.warm_ms, 95)
         out.append(f"- every callback p95 <= {TARGET_P95_MS:.0f} ms (warm): {verdict(p95 <= TARGET_P95_MS)}; worst "
                    f"{p95:.0f} ms ({worst_warm.engine}, {worst_warm.page} · {worst_warm.callback})")
-        worst_fresh = max(at_scale, key=lambda c: percentile(c.fresh_ms, 95))
-        fresh = percentile(worst_fresh.fresh_ms, 95)
-        slow_fresh = sorted({f"{c.page} · {c.callback}" for c in at_scale if percentile(c.fresh_ms, 95) > TARGET_P95_MS})
-        if fresh == fresh:  # measured
-            out.append(f"- the same, first call after new data: {verdict(not slow_fresh)}; worst {fresh:.0f} ms "
-                       f"({worst_fresh.engine}, {worst_fresh.page} · {worst_fresh.callback}); over target: "
-                       f"{len(slow_fresh)} of {len({(c.page, c.callback) for c in at_scale})}")
+        for after, times in (("new data", lambda c: c.fresh_ms), ("sensor data only", lambda c: c.sensor_ms)):
+            worst = max(at_scale, key=lambda c, t=times: percentile(t(c), 95))
+            ms = percentile(times(worst), 95)
+            slow_after = sorted({f"{c.page} · {c.callback}" for c in at_scale if percentile(times(c), 95) > TARGET_P95_MS})
+            if ms == ms:  # measured
+                out.append(f"- the same, first call after {after}: {verdict(not slow_after)}; worst {ms:.0f} ms "
+                           f"({worst.engine}, {worst.page} · {worst.callback}); over target: "
+                           f"{len(slow_after)} of {len({(c.page, c.callback) for c in at_scale})}")
         cold = percentile(worst_cold.cold_ms, 95)
         slow = sorted({f"{c.page} · {c.callback}" for c in at_scale if percentile(c.cold_ms, 95) > TARGET_P95_MS})
         out.append(f"- the same, cold (every cache off, the analyses' own too): {verdict(not slow)}; worst "

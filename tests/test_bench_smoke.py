@@ -52,8 +52,9 @@ TABLE_ROW = re.compile(r"^\| (?P<page>[^|]+) \| (?P<callback>[^|]+) \| (?P<cells
 @pytest.mark.browser
 def test_benchmark_runs_every_callback_and_prints_the_table(small_duckdb):
     results = run.Results(machine=run.machine(), started="test")
-    # cold=0: the first (untimed) warm call computes everything; the table still has every column.
-    results.callbacks += run.time_callbacks("small", "duckdb", small_duckdb, warm=1, cold=0, cases=CASES)
+    # One call of each kind: cold, warm (after the untimed one that fills the caches), after new data and
+    # after sensor data only.
+    results.callbacks += run.time_callbacks("small", "duckdb", small_duckdb, warm=1, cold=1, cases=CASES)
     timings, load_info = run.time_questions("small", small_duckdb, repeat=1)
     results.questions += timings
     results.pandas_load["small"] = load_info
@@ -71,12 +72,14 @@ def test_benchmark_runs_every_callback_and_prints_the_table(small_duckdb):
         assert (case.page, case.name) in rows, f"{case.page} · {case.name} missing from the table"
     for timing in results.callbacks:
         assert len(timing.warm_ms) == 1 and timing.payload_bytes > 0
+        assert len(timing.cold_ms) == len(timing.fresh_ms) == len(timing.sensor_ms) == 1
     assert {q.question for q in results.questions} == {"kpi_window", "trend_30d", "trend_365d", "site_daily_means",
                                                       "data_as_of"}
     assert "### Same questions three ways, small scale" in report
     assert "### Browser: sign-in to rendered overview" in report and results.browser[0].first_s > 0
     assert "### Targets (small scale)" in report
     assert "every callback p95 <= 100 ms (warm)" in report
+    assert "first call after sensor data only" in report and "duckdb sensor data" in report
 
 
 @pytest.mark.postgres
