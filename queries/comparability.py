@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from queries.kpis import CQA_COLUMNS, NETWORK, consistency_by_site, consistency_pairs, kpi_frame
+from queries.result_cache import cached
 from queries.scope import Scope
 from queries.signals import LOG_SCALE_CQAS
 from queries.stats.capability import capability
@@ -60,6 +61,7 @@ def window_batches(wh: Warehouse, scope: Scope) -> pd.DataFrame:
     return frame
 
 
+@cached("comparability.comparability")
 def comparability(wh: Warehouse, scope: Scope, product: str | None = None, *, min_batches: int = 5) -> Comparability:
     batches = window_batches(wh, scope)
     specs = specifications(wh)
@@ -159,6 +161,7 @@ def deviation_funnel(wh: Warehouse, scope: Scope) -> tuple[pd.DataFrame, pd.Data
                   "upper_99.8", "position"]], curve, rate
 
 
+@cached("comparability.onboarding_trajectory")
 def onboarding_trajectory(wh: Warehouse, scope: Scope, site_id: str, *, period_days: int = TRAJECTORY_PERIOD_DAYS,
                           periods: int = TRAJECTORY_PERIODS, min_batches: int = 5) -> pd.DataFrame:
     """How a newly onboarded site's CQAs approach the network, period by period since onboarding.
@@ -211,6 +214,7 @@ def trajectory_summary(trajectory: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@cached("comparability.recently_onboarded")
 def recently_onboarded(wh: Warehouse, scope: Scope, within_days: int = 730) -> list[str]:
     """The scope's sites onboarded within ``within_days`` before the window end (candidates for the
     onboarding view), oldest first."""

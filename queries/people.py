@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from queries.kpis import NETWORK
+from queries.result_cache import cached
 from queries.scope import Scope
 from queries.stats.correlation import spearman
 from queries.stats.survey import MIN_RESPONDENTS, alpha_from_variances
@@ -153,6 +154,7 @@ def _network_key(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+@cached("people.human_factors")
 def human_factors(wh: Warehouse, scope: Scope) -> pd.DataFrame:
     """site_id, human_factors, deviations, share_pct of deviations detected in the window."""
     frame = _network_key(wh.query("sql/people_human_factors", scope=scope))
@@ -161,6 +163,7 @@ def human_factors(wh: Warehouse, scope: Scope) -> pd.DataFrame:
     return frame
 
 
+@cached("people.programme_recurrence")
 def programme_recurrence(wh: Warehouse, scope: Scope, *, lookback_days: int = 90) -> pd.DataFrame:
     """Recurrence before, during the first look-back and after each programme start at a site in scope."""
     frame = wh.query("sql/people_programme_recurrence", {"lookback_days": lookback_days}, scope=scope)
@@ -170,6 +173,7 @@ def programme_recurrence(wh: Warehouse, scope: Scope, *, lookback_days: int = 90
     return frame
 
 
+@cached("people.quarterly_behaviour")
 def quarterly_behaviour(wh: Warehouse, scope: Scope, *, lookback_days: int = 90) -> pd.DataFrame:
     """Per site (NETWORK too) and quarter: near misses per 100 batches, deviations per batch, recurrence %."""
     frame = _network_key(wh.query("sql/people_quarterly_behaviour", {"lookback_days": lookback_days},
@@ -186,6 +190,7 @@ def quarterly_behaviour(wh: Warehouse, scope: Scope, *, lookback_days: int = 90)
 
 
 # -- training --------------------------------------------------------------------------------------
+@cached("people.training_modules")
 def training_modules(wh: Warehouse, scope: Scope) -> pd.DataFrame:
     """Per site (NETWORK too) and module: first attempts, first-attempt pass %, certifications, median days."""
     frame = _network_key(wh.query("sql/people_training_modules", scope=scope))
@@ -204,12 +209,14 @@ def _operators(wh: Warehouse, scope: Scope) -> pd.DataFrame:
     return frame
 
 
+@cached("people.operator_performance")
 def operator_performance(wh: Warehouse, scope: Scope) -> pd.DataFrame:
     """Operators of the sites in scope only (pseudonymous refs): mean first-attempt score, deviations."""
     frame = _operators(wh, scope)
     return frame[frame["in_scope"]].drop(columns="in_scope").reset_index(drop=True)
 
 
+@cached("people.training_performance_by_site")
 def training_performance_by_site(wh: Warehouse, scope: Scope) -> pd.DataFrame:
     """KPI frame rows: Spearman rho of operator score vs deviation involvement, per site and network.
 
@@ -231,6 +238,7 @@ def _rho(frame: pd.DataFrame) -> dict:
 
 
 # -- SOP cognitive load ----------------------------------------------------------------------------
+@cached("people.sop_load")
 def sop_load(wh: Warehouse, scope: Scope) -> pd.DataFrame:
     """Per site (NETWORK too) and SOP: executions, deviations, cognitive-load deviations, per 1,000."""
     frame = _network_key(wh.query("sql/people_sop_load", scope=scope))
