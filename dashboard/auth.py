@@ -115,7 +115,9 @@ def init_auth(server: Flask) -> None:
         _recently_verified[session_id] = (time.time(), record)
         return SessionUser(record)
 
-    server.config.update(RATELIMIT_STORAGE_URI=cfg.rate_limit_storage, RATELIMIT_HEADERS_ENABLED=True)
+    # A moving window: a fixed one lets twice the limit through across a minute boundary.
+    server.config.update(RATELIMIT_STORAGE_URI=cfg.rate_limit_storage, RATELIMIT_HEADERS_ENABLED=True,
+                         RATELIMIT_STRATEGY="moving-window")
     limiter.init_app(server)
     server.register_blueprint(bp)
     server.register_error_handler(RateLimitExceeded, _too_many_attempts)
