@@ -157,30 +157,24 @@ def time_callbacks(scale: str, engine: str, url: str, *, warm: int, cold: int, c
     for case in cases:
         timing = CallbackTiming(scale, engine, case.page, case.name)
         inputs, state = case.request(ctx)
-        for kind, app, runs in (("cold", cold_app, cold), ("warm", cached_app, warm + 1),
-                                ("fresh", cached_app, min(cold, 3) if cold else 0),
-                                ("sensor", cached_app, min(cold, 3) if cold else 0)):
+        after_change = min(cold, 3) if cold else 0
+        # kind: (app, timed calls, what happens before each call, where its times go)
+        kinds = {"cold": (cold_app, cold, clear_analysis_caches, timing.cold_ms),
+                 "warm": (cached_app, warm + 1, None, timing.warm_ms),
+                 "fresh": (cached_app, after_change, lambda: new_data(cached_wh), timing.fresh_ms),
+                 "sensor": (cached_app, after_change, lambda: sensor_data(cached_wh), timing.sensor_ms)}
+        for kind, (app, runs, before, times) in kinds.items():
             client = clients.get((case.user, kind == "cold")) or clients.setdefault(
                 (case.user, kind == "cold"), DashClient(app, case.user))
             for i in range(runs):
-                if kind == "cold":
-                    clear_analysis_caches()
-                elif kind == "fresh":
-                    new_data(cached_wh)
-                elif kind == "sensor":
-                    sensor_data(cached_wh)
+                if before is not None:
+                    before()
                 result = client.call(case.outputs, inputs, state)
                 if result.status != 200:
                     timing.errors.append(f"HTTP {result.status}")
                     break
-                if kind == "cold":
-                    timing.cold_ms.append(result.seconds * 1000)
-                elif kind == "fresh":
-                    timing.fresh_ms.append(result.seconds * 1000)
-                elif kind == "sensor":
-                    timing.sensor_ms.append(result.seconds * 1000)
-                elif i > 0:  # the first warm call fills the cache
-                    timing.warm_ms.append(result.seconds * 1000)
+                if kind != "warm" or i > 0:  # the first warm call fills the cache
+                    times.append(result.seconds * 1000)
                 if result.payload_bytes > timing.payload_bytes:
                     timing.payload_bytes = result.payload_bytes
                     timing.gzip_bytes = len(gzip.compress(json.dumps(result.body, separators=(",", ":")).encode()))

@@ -129,8 +129,7 @@ def init_response_cache(server: Flask, backend, namespace: str, *, window_s: int
         except Exception as exc:
             logger.warning("response cache failed (%s); answering uncached", exc)
             return None
-        g.atmp_response_key = (key, latest, owner)
-        g.atmp_served_previous = result_cache.mark_request()
+        g.atmp_response_key = (key, latest, owner, result_cache.mark_request())
         return None
 
     @server.after_request
@@ -138,8 +137,7 @@ def init_response_cache(server: Flask, backend, namespace: str, *, window_s: int
         pending = g.pop("atmp_response_key", None)
         if pending is None:
             return response
-        key, latest, owner = pending
-        previous = g.pop("atmp_served_previous", None)
+        key, latest, owner, previous = pending
         try:
             payload = response.get_data()
             if (response.status_code == 200 and response.mimetype == "application/json"
@@ -147,7 +145,7 @@ def init_response_cache(server: Flask, backend, namespace: str, *, window_s: int
                     and b'"sideUpdate"' not in payload):  # an error banner (dashboard/errors.py) is no answer
                 # Built from an answer refreshed behind (queries/result_cache.py): the newest answer to
                 # bridge with, but not the answer for these data versions.
-                if previous is None or not previous.value:
+                if not previous.value:
                     backend.set(key, payload, timeout=ttl_s)
                     stats.stored += 1
                 backend.set(latest, payload, timeout=max(ttl_s, LATEST_S))

@@ -56,15 +56,16 @@ def _proposal_id(*parts: str) -> str:
 def from_systemic(systemic: SystemicResult) -> list[dict]:
     """One proposal per flagged cluster, except that clusters pointing at the same outdated procedure
     (behind the master version at two or more sites) make one proposal for that procedure: its cure is one
-    roll-out, however many causes and months the clusters span."""
+    roll-out, however many causes and months the clusters span. (``procedure_linked`` counts the behind
+    sites in and out of the viewer's scope, queries/signals.py.)"""
     flagged = [c for c in systemic.clusters.itertuples(index=False) if c.flagged]
     by_sop: dict[tuple, list] = {}
     for c in flagged:
-        if len(c.sop_behind_sites) + c.sop_behind_other_sites >= 2:
+        if c.procedure_linked:
             by_sop.setdefault(tuple(sorted(c.sops)), []).append(c)
     rows = [_procedure_proposal(sops, group) for sops, group in by_sop.items()]
     for c in flagged:
-        if len(c.sop_behind_sites) + c.sop_behind_other_sites >= 2:
+        if c.procedure_linked:
             continue
         evidence = (f"{c.n_deviations} deviations at {c.n_sites} sites between {c.first_at:%Y-%m-%d} and "
                     f"{c.last_at:%Y-%m-%d}; {c.expected:.2f} expected by chance ({p_text(c.surprise_p)})")

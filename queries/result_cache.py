@@ -59,7 +59,6 @@ _MISSING = object()
 REFRESH_SLOTS = 2  # a previous answer serves while refreshing if its window ended at most this many slots ago
 
 
-
 class ServedPrevious:
     """Set when a call of the request was answered with a previous answer (see ``mark_request``)."""
 
@@ -124,15 +123,15 @@ class ResultCache:
         if value is not _MISSING:
             self.stats.hits += 1
             return value
-        latest = None
+        latest, end = None, _window_end(args, kwargs)
         # A background refresh computes everything it needs afresh: never a previous answer inside it.
-        if self.refresh_behind and data_version.LIVE not in domains and not _in_refresh.get():
+        if (self.refresh_behind and end is not None and data_version.LIVE not in domains
+                and not _in_refresh.get()):
             latest = self.key(name + ":latest", [versions[d] for d in domains if d != data_version.MEASUREMENTS],
                               tuple(_window_shape(a) for a in args),
                               {k: _window_shape(v) for k, v in kwargs.items()})
             previous = self._get(latest)
-            end = _window_end(args, kwargs)
-            if (previous is not _MISSING and end is not None
+            if (previous is not _MISSING
                     and timedelta(0) <= end - previous[0] <= timedelta(seconds=REFRESH_SLOTS * self.window_s)):
                 self._refresh(key, latest, end, lambda: fn(wh, *args, **kwargs))
                 self.stats.previous += 1
@@ -140,7 +139,7 @@ class ResultCache:
                     box.value = True
                 return previous[1]
         value = self._compute_once(key, lambda: fn(wh, *args, **kwargs))
-        if latest is not None and (end := _window_end(args, kwargs)) is not None:
+        if latest is not None:
             self._set(latest, (end, value))
         return value
 
