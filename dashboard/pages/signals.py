@@ -1,32 +1,28 @@
-"""Signals (/signals): CQA control charts with run rules, sensor drift early warning with lead times,
-systemic (cross-site) signals, the risk ranking with oversight allocation, and proposed CAPAs.
+"""Signals (/signals): CQA control charts with run rules, sensor drift early warning with lead times and
+systemic (cross-site) signals. The risk ranking and the proposed CAPAs with their signed review are in
+signals_review.py; this layout places their sections.
 
 Every callback rebuilds the scope on the server; the site chosen in the browser only narrows it, and a
 site outside the scope is 'not found'."""
 
 from __future__ import annotations
 
-from functools import partial
-
 import dash
 import dash_bootstrap_components as dbc
 import pandas as pd
-from dash import Input, Output, State, callback, dcc, html
-from dash.exceptions import PreventUpdate
+from dash import Input, Output, callback, dcc, html
 
-from dashboard import auth, context, data, ids
+from dashboard import context, data, ids
 from dashboard.components import stats_figures as figs
 from dashboard.components.controls import window_selector
-from dashboard.components.formatting import utc_label
 from dashboard.components.tables import badge, table
-from queries import proposals, risk, sensor_drift, signals
+from dashboard.pages.signals_review import GRAPH_CONFIG, PAGE, review_form
+from queries import proposals, sensor_drift, signals
 from queries.kpis import CQA_COLUMNS
 from queries.scope import NotFound, Scope
 
-PAGE = "/signals"
 dash.register_page(__name__, path=PAGE, name="Signals", nav=True, order=40, title="Signals · ATMP Quality Hub")
 
-GRAPH_CONFIG = {"displaylogo": False}
 NOT_FOUND = "Site not found"
 
 
@@ -86,39 +82,6 @@ def layout(site=None, **_):
             review_form(),
         ]),
     ], id="signals-page")
-
-
-def review_form() -> html.Div:
-    """The signed review form. It exists for every role (its options are refreshed with the list) but is
-    shown only to those who may decide; the server checks every submission regardless."""
-    user = context.user()
-    may = user.role in proposals.DECISION_ROLES
-    who = "any proposal" if user.role == "leadership" else f"proposals of {user.site_id} alone"
-    form = dbc.Card(dbc.CardBody([
-        html.H3("Review a proposal", className="h6"),
-        html.P(["Electronic signature: your user id and password. ", html.Strong("Meaning of the signature: "),
-                proposals.SIGNATURE_MEANING, f" You may decide {who}."], className="small", id="review-meaning"),
-        dbc.Label("Proposal", html_for=ids.SIG_REVIEW_PROPOSAL),
-        dcc.Dropdown(id=ids.SIG_REVIEW_PROPOSAL, options=[], placeholder="Choose a proposal awaiting review",
-                     className="mb-2"),
-        dbc.RadioItems(id=ids.SIG_REVIEW_DECISION, inline=True, className="mb-2", value=None, options=[
-            {"label": "Accept: a CAPA was opened in the quality system", "value": "accepted"},
-            {"label": "Dismiss", "value": "dismissed"}]),
-        dbc.Label("CAPA number in the quality system (required to accept)", html_for=ids.SIG_REVIEW_CAPA_REF),
-        dbc.Input(id=ids.SIG_REVIEW_CAPA_REF, maxLength=40, className="mb-2"),
-        dbc.Label("Reason (required): what was reviewed and why this decision", html_for=ids.SIG_REVIEW_REASON),
-        dbc.Textarea(id=ids.SIG_REVIEW_REASON, maxLength=proposals.REASON_MAX, rows=3, className="mb-2"),
-        dbc.Label(f"Password of {user.display_name}", html_for=ids.SIG_REVIEW_PASSWORD),
-        dbc.Input(id=ids.SIG_REVIEW_PASSWORD, type="password", autoComplete="current-password", className="mb-3"),
-        dbc.Button("Sign and record the decision", id=ids.SIG_REVIEW_SUBMIT, color="primary", n_clicks=0),
-        html.Div(id=ids.SIG_REVIEW_RESULT, role="status", className="mt-3"),
-        dcc.Store(id=ids.SIG_REVIEW_DONE, data=0),
-    ]), className="review-form mt-3")
-    return html.Div([
-        html.Div(form, hidden=not may, id="review-section"),
-        html.P("Read-only: proposals are decided by quality leadership or the site's manager.",
-               className="small text-body-secondary mt-2", hidden=may),
-    ])
 
 
 def section(title: str, children: list) -> html.Section:
@@ -304,131 +267,3 @@ def cluster_card(c, deviations: pd.DataFrame) -> dbc.Card:
     return dbc.Card(dbc.CardBody([
         html.H3(c.key, className="h6 mb-1"), html.P(notes, className="small mb-2"), dbc.Row(columns, className="g-3"),
     ]), className="mb-2 systemic-cluster", id={"type": "systemic-cluster", "cluster": c.cluster_id})
-
-
-# --- risk, oversight, proposals ----------------------------------------------------------------------
-@callback(
-    Output(ids.SIG_RISK, "children"),
-    Output(ids.SIG_AS_OF, "children"),
-    Input(ids.SIG_WINDOW, "value"),
-)
-def risk_ranking(days):
-    scope = context.scope(days, PAGE)
-    view = risk.risk_view(context.warehouse(), scope, context.settings().min_survey_respondents)
-    as_of = (f"Window: {scope.start:%Y-%m-%d} to {scope.end:%Y-%m-%d %H:%M} UTC · data as of "
-             f"{utc_label(data.data_as_of())} · times in UTC")
-    return risk_section(view, scope), as_of
-
-
-def _proposals(days, window_days) -> pd.DataFrame:
-    """The proposals for the signed-in user's scope (cached) with their recorded decisions (read fresh,
-    so this callback's response is not cached)."""
-    scope = context.scope(days, PAGE)
-    wh = context.warehouse()
-    window = window_days if isinstance(window_days, int) else 0  # systemic_signals replaces a bad one
-    return proposals.with_decisions(wh, proposals.for_scope(wh, scope, window))
-
-
-@callback(
-    Output(ids.SIG_PROPOSALS, "children"),
-    Output(ids.SIG_REVIEW_PROPOSAL, "options"),
-    Input(ids.SIG_WINDOW, "value"),
-    Input(ids.SIG_SYSTEMIC_WINDOW, "value"),
-    Input(ids.SIG_REVIEW_DONE, "data"),
-)
-def proposal_list(days, window_days, _decided):
-    proposed = _proposals(days, window_days)
-    user = context.user()
-    open_ = proposed[~proposed["decided"]] if not proposed.empty else proposed
-    options = [{"label": f"{r['proposal_id']} · {r['source']} · {r['sites']} · {r['signal']}"[:140],
-                "value": r["proposal_id"]}
-               for r in open_.to_dict("records") if proposals.may_decide(user.role, user.site_id, r)]
-    return proposal_section(proposed), options
-
-
-@callback(
-    Output(ids.SIG_REVIEW_RESULT, "children"),
-    Output(ids.SIG_REVIEW_PASSWORD, "value"),
-    Output(ids.SIG_REVIEW_REASON, "value"),
-    Output(ids.SIG_REVIEW_DONE, "data"),
-    Input(ids.SIG_REVIEW_SUBMIT, "n_clicks"),
-    State(ids.SIG_REVIEW_PROPOSAL, "value"),
-    State(ids.SIG_REVIEW_DECISION, "value"),
-    State(ids.SIG_REVIEW_CAPA_REF, "value"),
-    State(ids.SIG_REVIEW_REASON, "value"),
-    State(ids.SIG_REVIEW_PASSWORD, "value"),
-    State(ids.SIG_WINDOW, "value"),
-    State(ids.SIG_SYSTEMIC_WINDOW, "value"),
-    State(ids.SIG_REVIEW_DONE, "data"),
-    prevent_initial_call=True,
-)
-def review(n_clicks, proposal_id, decision, capa_ref, reason, password, days, window_days, done):
-    if not n_clicks:
-        raise PreventUpdate
-    # Who decides is the server-side user, and the proposal must be one the server computes for them;
-    # the browser supplies only which proposal, the decision, the CAPA number, the reason and the password.
-    user = context.user()
-    try:
-        decided = proposals.decide(context.warehouse(), _proposals(days, window_days), user_id=user.user_id,
-                                   role=user.role, own_site=user.site_id, proposal_id=proposal_id,
-                                   decision=decision, capa_ref=capa_ref, reason=reason, password=password,
-                                   now=context.now(), attempt_allowed=partial(auth.signature_attempt, user.user_id))
-    except proposals.DecisionRefused as refused:
-        return dbc.Alert(["✕ Not recorded: ", str(refused)], color="danger", className="mb-0",
-                         id="review-refused"), "", dash.no_update, dash.no_update
-    count = (done if isinstance(done, int) else 0) + 1
-    return dbc.Alert([f"✓ {decided.proposal_id} {decided.decision} by {decided.user_id} at "
-                      f"{decided.at:%Y-%m-%d %H:%M:%S} UTC. Signature recorded in the audit trail (record hash ",
-                      html.Code(decided.record_sha256[:12]), "…)."], color="success", className="mb-0",
-                     id="review-done"), "", "", count
-
-
-def _metric(label: str, value, detail: str) -> dbc.Col:
-    shown = "–" if value is None else (f"{value:.2f}" if label == "ROC AUC" else f"{100 * value:.0f} %")
-    return dbc.Col(dbc.Card(dbc.CardBody([
-        html.Div(label, className="tile-title"), html.Div(shown, className="tile-value"),
-        html.Div(detail, className="tile-target")]), className="kpi-tile h-100"), xs=6, lg=3)
-
-
-def risk_section(view: risk.RiskView, scope: Scope):
-    bt = view.backtest
-    months = f"{bt.months[0]:%Y-%m} to {bt.months[-1]:%Y-%m}" if bt.months else "no months"
-    metrics = dbc.Row([
-        _metric("ROC AUC", bt.roc_auc, "0.5 = chance, 1 = perfect ranking"),
-        _metric("Precision", bt.precision, f"of {bt.n_flagged} flagged site-months, share with an event"),
-        _metric("Recall", bt.recall, f"of {bt.n_positive} site-months with an event, share flagged"),
-        _metric("Base rate", bt.base_rate, f"site-months with an event, of {bt.n} predicted"),
-    ], className="g-3 mb-2", id="signals-backtest")
-    ranking = view.ranking.assign(
-        risk_pct=lambda f: f["risk"].map(lambda r: f"{100 * r:.0f} %" if pd.notna(r) else "–"),
-        share=lambda f: f["oversight_share"].map(lambda s: f"{100 * s:.0f} %" if pd.notna(s) else "–"),
-        rank_text=lambda f: [f"{r}/{view.n_sites}" for r in f["rank"]])
-    median = (f" Network median risk: {100 * view.network_median_risk:.0f} %."
-              if view.network_median_risk is not None else "")
-    return html.Div([
-        html.P(f"Logistic regression on each site's last 90 days (deviations, excursions, statistical signals, "
-               f"batches), its latest survey index and 180-day training pass rate. Backtest {months}: "
-               f"{risk.describe_policy()}.", className="small"),
-        metrics,
-        dbc.Row([
-            dbc.Col(dcc.Graph(figure=figs.risk_figure(view.ranking, view.network_median_risk), config=GRAPH_CONFIG,
-                              id="signals-risk-chart"), lg=6),
-            dbc.Col([table(ranking, {"rank_text": "Rank", "site_id": "Site", "risk_pct": "Risk (30 days)",
-                                     "tier": "Oversight", "share": "Share of oversight effort",
-                                     "drivers_text": "Main drivers"},
-                           "signals-risk-table", "No site in scope.", cell=lambda c, v, r: badge(v) if c == "tier" else v),
-                     html.P("Oversight effort is split in proportion to risk; the top third get enhanced oversight "
-                            "(extra QA walk-throughs and batch record review)." + median, className="small")], lg=6),
-        ]),
-    ])
-
-
-def proposal_section(proposed: pd.DataFrame):
-    return html.Div([
-        html.P("Each proposal comes from a statistical signal above. Nothing is opened automatically: a QA reviewer "
-               "decides and, if warranted, opens the CAPA in the quality system, then records the decision here "
-               "(signed, audited).", className="small"),
-        table(proposed, {"proposal_id": "Proposal", "source": "From", "sites": "Sites", "signal": "Signal",
-                         "evidence": "Evidence", "proposed_action": "Proposed action", "status": "Status"},
-              "signals-proposals-table", "No signal calls for a CAPA proposal in this window."),
-    ])
