@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None, warehouse: Warehouse | None = N
     )
     app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)
     app.layout = shell
+    errors.register(app)
     # Built per response: Dash registers the page router's clientside callback (an inline script
     # that needs its hash) only when it sets itself up on its first request.
     server.extensions["atmp_csp"] = lambda: content_security_policy(app)

@@ -6,7 +6,7 @@ import logging
 import uuid
 
 import dash_bootstrap_components as dbc
-from dash import Input, Output, callback, dcc, html, set_props
+from dash import Input, Output, dcc, html, set_props
 from werkzeug.exceptions import HTTPException
 
 from dashboard import context, ids
@@ -46,7 +46,12 @@ def on_callback_error(err: Exception):
     return None
 
 
-@callback(Output(ids.WAREHOUSE_BANNER, "is_open"), Input(ids.HEALTH_TICK, "n_intervals"))
+def register(app) -> None:
+    """The banner's callback, on the app itself: a module-level @callback would reach only the first
+    app built in the process (Dash's global callback list is emptied by the app that takes it)."""
+    app.callback(Output(ids.WAREHOUSE_BANNER, "is_open"), Input(ids.HEALTH_TICK, "n_intervals"))(check_warehouse)
+
+
 def check_warehouse(_ticks):
     """Shows the banner while the warehouse is down and hides it when it answers again."""
     context.user()

@@ -49,3 +49,22 @@ def test_every_callback_id_is_in_some_layout(make_client, hub_app):
         if absent:
             missing[dep["output"]] = sorted(absent)
     assert not missing, f"callbacks name components no page layout holds: {missing}"
+
+
+def test_a_second_app_in_the_same_process_gets_every_callback(hub_app, sample_warehouse):
+    """Page modules run once per app, helper modules import once per process: callbacks defined at a
+    helper's import time reach only the first app (the bench and gunicorn's preload build more than one)."""
+    from conftest import login, ready
+
+    from dashboard.app import create_app
+
+    second = ready(create_app(hub_app.server.extensions["atmp_settings"], sample_warehouse))
+
+    def outputs(app):
+        client = app.server.test_client()
+        login(client, "t.leader")
+        return {dep["output"] for dep in client.get("/_dash-dependencies").get_json()}
+
+    first_outputs = outputs(hub_app)
+    assert "..signals-risk.children...signals-as-of.children.." in first_outputs
+    assert outputs(second) == first_outputs

@@ -16,12 +16,14 @@ from dashboard import context, data, ids
 from dashboard.components import stats_figures as figs
 from dashboard.components.controls import window_selector
 from dashboard.components.tables import badge, table
+from dashboard.pages import signals_review
 from dashboard.pages.signals_review import GRAPH_CONFIG, PAGE, review_form
 from queries import proposals, sensor_drift, signals
 from queries.kpis import CQA_COLUMNS
 from queries.scope import NotFound, Scope
 
 dash.register_page(__name__, path=PAGE, name="Signals", nav=True, order=40, title="Signals · ATMP Quality Hub")
+signals_review.register()
 
 NOT_FOUND = "Site not found"
 

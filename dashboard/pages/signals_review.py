@@ -58,21 +58,7 @@ def review_form() -> html.Div:
     ])
 
 
-
 # --- risk, oversight, proposals ----------------------------------------------------------------------
-@callback(
-    Output(ids.SIG_RISK, "children"),
-    Output(ids.SIG_AS_OF, "children"),
-    Input(ids.SIG_WINDOW, "value"),
-)
-def risk_ranking(days):
-    scope = context.scope(days, PAGE)
-    view = risk.risk_view(context.warehouse(), scope, context.settings().min_survey_respondents)
-    as_of = (f"Window: {scope.start:%Y-%m-%d} to {scope.end:%Y-%m-%d %H:%M} UTC · data as of "
-             f"{utc_label(data.data_as_of())} · times in UTC")
-    return risk_section(view, scope), as_of
-
-
 def _proposals(days, window_days) -> pd.DataFrame:
     """The proposals for the signed-in user's scope (cached) with their recorded decisions (read fresh,
     so this callback's response is not cached)."""
@@ -82,58 +68,74 @@ def _proposals(days, window_days) -> pd.DataFrame:
     return proposals.with_decisions(wh, proposals.for_scope(wh, scope, window))
 
 
-@callback(
-    Output(ids.SIG_PROPOSALS, "children"),
-    Output(ids.SIG_REVIEW_PROPOSAL, "options"),
-    Input(ids.SIG_WINDOW, "value"),
-    Input(ids.SIG_SYSTEMIC_WINDOW, "value"),
-    Input(ids.SIG_REVIEW_DONE, "data"),
-)
-def proposal_list(days, window_days, _decided):
-    proposed = _proposals(days, window_days)
-    user = context.user()
-    open_ = proposed[~proposed["decided"]] if not proposed.empty else proposed
-    options = [{"label": f"{r['proposal_id']} · {r['source']} · {r['sites']} · {r['signal']}"[:140],
-                "value": r["proposal_id"]}
-               for r in open_.to_dict("records") if proposals.may_decide(user.role, user.site_id, r)]
-    return proposal_section(proposed), options
+def register() -> None:
+    """Register this half's callbacks; signals.py calls it at its top level (Dash runs page modules once
+    per app, but imports this helper module only once per process, so callbacks defined at import time
+    would reach the first app alone)."""
 
+    @callback(
+        Output(ids.SIG_RISK, "children"),
+        Output(ids.SIG_AS_OF, "children"),
+        Input(ids.SIG_WINDOW, "value"),
+    )
+    def risk_ranking(days):
+        scope = context.scope(days, PAGE)
+        view = risk.risk_view(context.warehouse(), scope, context.settings().min_survey_respondents)
+        as_of = (f"Window: {scope.start:%Y-%m-%d} to {scope.end:%Y-%m-%d %H:%M} UTC · data as of "
+                 f"{utc_label(data.data_as_of())} · times in UTC")
+        return risk_section(view, scope), as_of
 
-@callback(
-    Output(ids.SIG_REVIEW_RESULT, "children"),
-    Output(ids.SIG_REVIEW_PASSWORD, "value"),
-    Output(ids.SIG_REVIEW_REASON, "value"),
-    Output(ids.SIG_REVIEW_DONE, "data"),
-    Input(ids.SIG_REVIEW_SUBMIT, "n_clicks"),
-    State(ids.SIG_REVIEW_PROPOSAL, "value"),
-    State(ids.SIG_REVIEW_DECISION, "value"),
-    State(ids.SIG_REVIEW_CAPA_REF, "value"),
-    State(ids.SIG_REVIEW_REASON, "value"),
-    State(ids.SIG_REVIEW_PASSWORD, "value"),
-    State(ids.SIG_WINDOW, "value"),
-    State(ids.SIG_SYSTEMIC_WINDOW, "value"),
-    State(ids.SIG_REVIEW_DONE, "data"),
-    prevent_initial_call=True,
-)
-def review(n_clicks, proposal_id, decision, capa_ref, reason, password, days, window_days, done):
-    if not n_clicks:
-        raise PreventUpdate
-    # Who decides is the server-side user, and the proposal must be one the server computes for them;
-    # the browser supplies only which proposal, the decision, the CAPA number, the reason and the password.
-    user = context.user()
-    try:
-        decided = proposals.decide(context.warehouse(), _proposals(days, window_days), user_id=user.user_id,
-                                   role=user.role, own_site=user.site_id, proposal_id=proposal_id,
-                                   decision=decision, capa_ref=capa_ref, reason=reason, password=password,
-                                   now=context.now(), attempt_allowed=partial(auth.signature_attempt, user.user_id))
-    except proposals.DecisionRefused as refused:
-        return dbc.Alert(["✕ Not recorded: ", str(refused)], color="danger", className="mb-0",
-                         id="review-refused"), "", dash.no_update, dash.no_update
-    count = (done if isinstance(done, int) else 0) + 1
-    return dbc.Alert([f"✓ {decided.proposal_id} {decided.decision} by {decided.user_id} at "
-                      f"{decided.at:%Y-%m-%d %H:%M:%S} UTC. Signature recorded in the audit trail (record hash ",
-                      html.Code(decided.record_sha256[:12]), "…)."], color="success", className="mb-0",
-                     id="review-done"), "", "", count
+    @callback(
+        Output(ids.SIG_PROPOSALS, "children"),
+        Output(ids.SIG_REVIEW_PROPOSAL, "options"),
+        Input(ids.SIG_WINDOW, "value"),
+        Input(ids.SIG_SYSTEMIC_WINDOW, "value"),
+        Input(ids.SIG_REVIEW_DONE, "data"),
+    )
+    def proposal_list(days, window_days, _decided):
+        proposed = _proposals(days, window_days)
+        user = context.user()
+        open_ = proposed[~proposed["decided"]] if not proposed.empty else proposed
+        options = [{"label": f"{r['proposal_id']} · {r['source']} · {r['sites']} · {r['signal']}"[:140],
+                    "value": r["proposal_id"]}
+                   for r in open_.to_dict("records") if proposals.may_decide(user.role, user.site_id, r)]
+        return proposal_section(proposed), options
+
+    @callback(
+        Output(ids.SIG_REVIEW_RESULT, "children"),
+        Output(ids.SIG_REVIEW_PASSWORD, "value"),
+        Output(ids.SIG_REVIEW_REASON, "value"),
+        Output(ids.SIG_REVIEW_DONE, "data"),
+        Input(ids.SIG_REVIEW_SUBMIT, "n_clicks"),
+        State(ids.SIG_REVIEW_PROPOSAL, "value"),
+        State(ids.SIG_REVIEW_DECISION, "value"),
+        State(ids.SIG_REVIEW_CAPA_REF, "value"),
+        State(ids.SIG_REVIEW_REASON, "value"),
+        State(ids.SIG_REVIEW_PASSWORD, "value"),
+        State(ids.SIG_WINDOW, "value"),
+        State(ids.SIG_SYSTEMIC_WINDOW, "value"),
+        State(ids.SIG_REVIEW_DONE, "data"),
+        prevent_initial_call=True,
+    )
+    def review(n_clicks, proposal_id, decision, capa_ref, reason, password, days, window_days, done):
+        if not n_clicks:
+            raise PreventUpdate
+        # Who decides is the server-side user, and the proposal must be one the server computes for them;
+        # the browser supplies only which proposal, the decision, the CAPA number, the reason and the password.
+        user = context.user()
+        try:
+            decided = proposals.decide(context.warehouse(), _proposals(days, window_days), user_id=user.user_id,
+                                       role=user.role, own_site=user.site_id, proposal_id=proposal_id,
+                                       decision=decision, capa_ref=capa_ref, reason=reason, password=password,
+                                       now=context.now(), attempt_allowed=partial(auth.signature_attempt, user.user_id))
+        except proposals.DecisionRefused as refused:
+            return dbc.Alert(["✕ Not recorded: ", str(refused)], color="danger", className="mb-0",
+                             id="review-refused"), "", dash.no_update, dash.no_update
+        count = (done if isinstance(done, int) else 0) + 1
+        return dbc.Alert([f"✓ {decided.proposal_id} {decided.decision} by {decided.user_id} at "
+                          f"{decided.at:%Y-%m-%d %H:%M:%S} UTC. Signature recorded in the audit trail (record hash ",
+                          html.Code(decided.record_sha256[:12]), "…)."], color="success", className="mb-0",
+                         id="review-done"), "", "", count
 
 
 def _metric(label: str, value, detail: str) -> dbc.Col:
