@@ -1,4 +1,4 @@
-"""Cross-site comparability under a scope: distributions against the network reference, TOST, Cpk against
+"""Cross-site comparability under a scope: distributions against the network reference, TOST, Ppk against
 the release specification, the consistency score, the deviation funnel and the onboarding trajectory.
 
 Every comparison needs the other sites' batches as its reference; a user receives the rows of their
@@ -27,9 +27,9 @@ from queries.warehouse import Warehouse
 logger = logging.getLogger(__name__)
 
 REFERENCE = "__reference__"  # site_id of the pooled reference in distribution frames
-CPK_CAPABLE = 1.33
-CPK_MARGINAL = 1.0
-CPK_MIN_BATCHES = 10
+PPK_CAPABLE = 1.33
+PPK_MARGINAL = 1.0
+PPK_MIN_BATCHES = 10
 TRAJECTORY_PERIOD_DAYS = 60
 TRAJECTORY_PERIODS = 5
 
@@ -41,7 +41,7 @@ class Comparability:
     distributions: pd.DataFrame  # site_id (REFERENCE for the pooled reference), cqa, value
     reference_label: str
     tost: pd.DataFrame  # per visible (site, CQA) pair: n, mean, ref_mean, difference, ci, margin, verdict
-    capability: pd.DataFrame  # per visible site (and NETWORK) and CQA: n, cpk, status, spec
+    capability: pd.DataFrame  # per visible site (and NETWORK) and CQA: n, ppk and its interval, status, spec
     scores: pd.DataFrame  # consistency score per visible site and the network
     funnel: pd.DataFrame  # per visible site: batches, deviations, rate, limits, position
     funnel_curve: pd.DataFrame  # the funnel limits over a range of batch counts
@@ -96,7 +96,7 @@ def _long(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def capability_table(batches: pd.DataFrame, specs: pd.DataFrame, sites: set[str], *, network: bool) -> pd.DataFrame:
-    """Cpk of each visible site (and the pooled network) per CQA against the product's specification.
+    """Ppk (with its 95 % interval) of each visible site (and the pooled network) per CQA against the product's specification.
 
     Right-skewed CQAs are assessed on the ln scale against ln of the limits (a normal-theory index on
     lognormal data misstates the tail); the table says which scale was used.
@@ -120,20 +120,21 @@ def capability_table(batches: pd.DataFrame, specs: pd.DataFrame, sites: set[str]
             if lsl is None and usl is None:
                 continue
             result = capability(values, lsl=lsl, usl=usl)
-            rows.append({"site_id": site_id, "cqa": spec.cqa, "n": result.n, "cpk": result.cpk,
-                         "status": cpk_status(result.cpk, result.n), "scale": "ln" if log_scale else "linear",
+            rows.append({"site_id": site_id, "cqa": spec.cqa, "n": result.n, "ppk": result.ppk,
+                         "ppk_low": result.ppk_low, "ppk_high": result.ppk_high,
+                         "status": ppk_status(result.ppk, result.n), "scale": "ln" if log_scale else "linear",
                          "lower_limit": spec.lower_limit, "upper_limit": spec.upper_limit, "unit": spec.unit})
-    return pd.DataFrame(rows, columns=["site_id", "cqa", "n", "cpk", "status", "scale", "lower_limit", "upper_limit",
+    return pd.DataFrame(rows, columns=["site_id", "cqa", "n", "ppk", "ppk_low", "ppk_high", "status", "scale", "lower_limit", "upper_limit",
                                        "unit"])
 
 
-def cpk_status(cpk: float | None, n: int, min_n: int = CPK_MIN_BATCHES) -> str:
+def ppk_status(ppk: float | None, n: int, min_n: int = PPK_MIN_BATCHES) -> str:
     """'capable' (>= 1.33), 'marginal' (1.0-1.33), 'not capable' (< 1.0) or 'insufficient data'."""
-    if cpk is None or n < min_n:
+    if ppk is None or n < min_n:
         return "insufficient data"
-    if cpk >= CPK_CAPABLE:
+    if ppk >= PPK_CAPABLE:
         return "capable"
-    return "marginal" if cpk >= CPK_MARGINAL else "not capable"
+    return "marginal" if ppk >= PPK_MARGINAL else "not capable"
 
 
 def deviation_funnel(wh: Warehouse, scope: Scope) -> tuple[pd.DataFrame, pd.DataFrame, float | None]:

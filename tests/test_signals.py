@@ -117,13 +117,13 @@ def test_comparability_for_a_site_manager_pools_the_other_sites(sample_warehouse
     assert set(result.scores["site_id"]) == {"CHI", NETWORK}
 
 
-def test_cpk_uses_the_specification_table(sample_warehouse):
+def test_ppk_uses_the_specification_table(sample_warehouse):
     result = comparability.comparability(sample_warehouse, scope(180), "CD19 CAR-T")
     viability = result.capability[(result.capability["site_id"] == "ATL") & (result.capability["cqa"] == "viability_pct")]
     batches = comparability.window_batches(sample_warehouse, scope(180))
     values = batches[(batches["site_id"] == "ATL") & (batches["product"] == "CD19 CAR-T")]["viability_pct"].dropna()
-    # Viability has only a lower limit (70 %): Cpk = (mean - 70) / (3 sd).
-    assert viability["cpk"].iloc[0] == pytest.approx((values.mean() - 70.0) / (3 * values.std(ddof=1)))
+    # Viability has only a lower limit (70 %): Ppk = (mean - 70) / (3 sd).
+    assert viability["ppk"].iloc[0] == pytest.approx((values.mean() - 70.0) / (3 * values.std(ddof=1)))
     assert viability["lower_limit"].iloc[0] == 70.0
 
 
@@ -225,7 +225,7 @@ def test_postgres_gives_the_same_signals(sample_warehouse, tmp_path):
         cmp_a = comparability.comparability(wh_a, scope(180), "CD19 CAR-T")
         cmp_b = comparability.comparability(wh_b, scope(180), "CD19 CAR-T")
         assert cmp_b.tost["verdict"].tolist() == cmp_a.tost["verdict"].tolist()
-        assert cmp_b.capability["cpk"].tolist() == pytest.approx(cmp_a.capability["cpk"].tolist())
+        assert cmp_b.capability["ppk"].tolist() == pytest.approx(cmp_a.capability["ppk"].tolist())
         rates_a, rates_b = (c.funnel.set_index("site_id")["rate"].sort_index() for c in (cmp_a, cmp_b))
         assert rates_b.index.tolist() == rates_a.index.tolist()
         assert rates_b.tolist() == pytest.approx(rates_a.tolist())

@@ -48,7 +48,7 @@ def test_signals_and_comparability_pages(page: Page, live_url, output_dir, conso
     page.get_by_role("link", name="Comparability").click()
     expect(page).to_have_url(f"{live_url}/comparability")
     expect(page.locator("#comparability-tost tbody tr").first).to_be_visible(timeout=30000)
-    expect(page.locator("#comparability-cpk tbody tr").first).to_be_visible()
+    expect(page.locator("#comparability-ppk tbody tr").first).to_be_visible()
     expect(page.locator("#comparability-funnel .main-svg").first).to_be_visible()
     expect(page.locator("#comparability-page")).to_contain_text("Onboarding: SEA")
     page.wait_for_timeout(500)

@@ -1,5 +1,5 @@
 """Comparability (/comparability): does every site make the same product? Distributions against the network
-reference, TOST equivalence, Cpk against the release specification, the consistency score, the deviation
+reference, TOST equivalence, Ppk against the release specification, the consistency score, the deviation
 funnel and the convergence of newly onboarded sites.
 
 Site managers see their own site against 'other sites (pooled)'; other sites are never named to them."""
@@ -77,10 +77,13 @@ def refresh(days, product):
                "when the interval lies inside ± margin.", className="small"),
         tost_table(result.tost),
         html.H2("Process capability against the release specification", className="h5 mt-4"),
-        html.P(f"Cpk with the overall standard deviation of the window's batches against the specification limits "
-               f"of the product file (never limits from the data): capable ≥ {cmp.CPK_CAPABLE}, marginal "
-               f"{cmp.CPK_MARGINAL}–{cmp.CPK_CAPABLE}, not capable below; fewer than {cmp.CPK_MIN_BATCHES} batches: "
-               "insufficient data. Right-skewed CQAs are assessed on the ln scale (ln data against ln limits).",
+        html.P(f"Ppk (process performance: the overall standard deviation of the window's batches, not the "
+               f"within-subgroup sigma of a Cpk) against the specification limits "
+               f"of the product file (never limits from the data): capable ≥ {cmp.PPK_CAPABLE}, marginal "
+               f"{cmp.PPK_MARGINAL}–{cmp.PPK_CAPABLE}, not capable below; fewer than {cmp.PPK_MIN_BATCHES} batches: "
+               "insufficient data. The status reads the point estimate; the 95 % interval beside it (Bissell 1990) "
+               "shows how little a few batches say. Right-skewed CQAs are assessed on the ln scale (ln data "
+               "against ln limits).",
                className="small"),
         capability_table(result.capability),
         html.H2("Deviation rate per batch: funnel plot", className="h5 mt-4"),
@@ -158,11 +161,12 @@ def capability_table(caps: pd.DataFrame):
         return "spec " + " and ".join(parts) + (" · ln scale" if row["scale"] == "ln" else "")
 
     def cell(r):
-        if r["status"] == "insufficient data" or r["cpk"] is None or pd.isna(r["cpk"]):
+        if r["status"] == "insufficient data" or r["ppk"] is None or pd.isna(r["ppk"]):
             return html.Div([badge("insufficient data"), html.Div(f"n = {r['n']}", className="small")])
-        return html.Div([html.Span(f"Cpk {r['cpk']:.2f} ", className="fw-semibold"), badge(r["status"]),
-                         html.Div(f"n = {r['n']}", className="small")])
-    return _matrix(caps, cell, "comparability-cpk", "No batches in this window.", header=header)
+        return html.Div([html.Span(f"Ppk {r['ppk']:.2f} ", className="fw-semibold"), badge(r["status"]),
+                         html.Div(f"95 % CI {r['ppk_low']:.2f}–{r['ppk_high']:.2f} · n = {r['n']}",
+                                  className="small")])
+    return _matrix(caps, cell, "comparability-ppk", "No batches in this window.", header=header)
 
 
 def funnel_table(funnel: pd.DataFrame):
