@@ -15,7 +15,7 @@ class Kpi:
     unit: str
     better: str  # "lower" or "higher"
     target: float | None
-    source: str  # where the definition comes from
+    source: str  # where the definition comes from: docs/kpis.md (the reasons) and any primary source
     query: str | None  # queries/<query>.sql; None when computed in Python (see `computed`)
     kind: str  # ratio (sum num / sum den), mean, median, score
     decimals: int = 1
@@ -46,7 +46,7 @@ CATALOG: tuple[Kpi, ...] = (
         "sum(detected_at - occurred_at) / count(deviations); excursion-sourced deviations count from "
         "the excursion start",
         "deviations detected in the window", "h", "lower", 24.0,
-        "design.md §3; framework KPI table", "metrics/mttd", "mean", headline=True,
+        "docs/kpis.md (project definition)", "metrics/mttd", "mean", headline=True,
     ),
     Kpi(
         "recurrence", "Deviation recurrence rate",
@@ -54,7 +54,7 @@ CATALOG: tuple[Kpi, ...] = (
         "previous 90 days; cross-site recurrence (same code at another site) beside it.",
         "deviations with an earlier same-code deviation at the same site within 90 days / deviations",
         "deviations detected in the window", "%", "lower", 10.0,
-        "design.md §3", "metrics/recurrence", "ratio", headline=True,
+        "docs/kpis.md; EU GMP Part I Chapter 1 (1.4 xiv)", "metrics/recurrence", "ratio", headline=True,
     ),
     Kpi(
         "consistency", "Cross-site consistency score",
@@ -62,7 +62,7 @@ CATALOG: tuple[Kpi, ...] = (
         "(alpha 0.05, margin ±1.5 SD of the reference); sites with < 5 batches: insufficient data.",
         "equivalent (site, CQA) pairs / evaluable (site, CQA) pairs × 100",
         "batches started in the window", "/100", "higher", 90.0,
-        "design.md §3; FDA tiered approach to analytical similarity (equivalence margin 1.5 σ_R)",
+        "docs/kpis.md; TOST: Schuirmann (1987); margin 1.5 σ_R: FDA draft guidance on analytical similarity (2017)",
         None, "score", decimals=0, headline=True, computed="consistency",
     ),
     Kpi(
@@ -71,27 +71,27 @@ CATALOG: tuple[Kpi, ...] = (
         "site survey waves under 5 respondents are suppressed and enter no aggregate.",
         "mean over respondents of mean(q1..q7, reversed items 8 - x); shown as (score - 1) / 6 × 100",
         "survey waves whose last answer lies in the window (whole waves only)", "/100", "higher", 70.0,
-        "Edmondson A. (1999) Psychological safety and learning behavior in work teams. ASQ 44(2)",
+        "docs/kpis.md; Edmondson A. (1999) Psychological safety and learning behavior in work teams. ASQ 44(2)",
         "metrics/psych_safety", "mean", decimals=0, headline=True,
     ),
     Kpi(
         "closure_time", "Deviation closure time",
         "Median days from detection to closure of deviations closed in the window.",
         "median(closed_at - detected_at) in days", "deviations closed in the window", "days", "lower",
-        30.0, "framework KPI table", "metrics/closure_time", "median",
+        30.0, "docs/kpis.md", "metrics/closure_time", "median",
     ),
     Kpi(
         "capa_on_time", "CAPA on-time rate",
         "Share of CAPAs falling due in the window that were closed by their due date.",
         "CAPAs closed on or before due_at / CAPAs with due_at in the window (and already due)",
-        "CAPAs due in the window", "%", "higher", 90.0, "framework KPI table", "metrics/capa_on_time",
+        "CAPAs due in the window", "%", "higher", 90.0, "docs/kpis.md", "metrics/capa_on_time",
         "ratio",
     ),
     Kpi(
         "capa_effectiveness", "CAPA effectiveness rate",
         "Share of CAPAs judged effective at their effectiveness check.",
         "CAPAs with effective = true / CAPAs with an effectiveness check in the window",
-        "effectiveness checks in the window", "%", "higher", 80.0, "framework KPI table",
+        "effectiveness checks in the window", "%", "higher", 80.0, "docs/kpis.md",
         "metrics/capa_effectiveness", "ratio",
     ),
     Kpi(
@@ -99,14 +99,14 @@ CATALOG: tuple[Kpi, ...] = (
         "Share of deviations attributed to people; a high share is itself a signal (EU GMP Ch. 1 expects "
         "process, procedure and system causes to be ruled out first).",
         "deviations with category 'people' / deviations", "deviations detected in the window", "%",
-        "lower", 25.0, "EU GMP Part I Chapter 1 (1.4 xiv); framework KPI table",
+        "lower", 25.0, "docs/kpis.md; EU GMP Part I Chapter 1 (1.4 xiv)",
         "metrics/human_error_share", "ratio",
     ),
     Kpi(
         "deviation_rate", "Deviation rate",
         "Batch-linked deviations per batch manufactured (funnel limits on the comparability page).",
         "deviations linked to batches started in the window / batches started in the window",
-        "batches started in the window", "per batch", "lower", 0.3, "framework KPI table",
+        "batches started in the window", "per batch", "lower", 0.3, "docs/kpis.md",
         "metrics/deviation_rate", "ratio", decimals=2,
     ),
     Kpi(
@@ -114,19 +114,19 @@ CATALOG: tuple[Kpi, ...] = (
         "Near misses reported per 100 batches; more reporting is a sign of a reporting culture.",
         "near misses reported in the window × 100 / batches started in the window",
         "near misses reported and batches started in the window", "per 100 batches", "higher", 20.0,
-        "framework KPI table", "metrics/near_miss_rate", "ratio",
+        "docs/kpis.md", "metrics/near_miss_rate", "ratio",
     ),
     Kpi(
         "cert_pass_rate", "Certification first-attempt pass rate",
         "Share of first training-certification attempts that passed.",
         "first attempts passed / first attempts", "first attempts in the window", "%", "higher", 85.0,
-        "framework KPI table", "metrics/cert_pass_rate", "ratio",
+        "docs/kpis.md", "metrics/cert_pass_rate", "ratio",
     ),
     Kpi(
         "time_to_competency", "Time to competency",
         "Median days from starting a training module to certification.",
         "median(certified_at - started_at) in days", "certifications in the window", "days", "lower",
-        45.0, "framework KPI table", "metrics/time_to_competency", "median",
+        45.0, "docs/kpis.md", "metrics/time_to_competency", "median",
     ),
     Kpi(
         "training_performance", "Training-to-performance correlation",
@@ -135,53 +135,53 @@ CATALOG: tuple[Kpi, ...] = (
         "Spearman rank correlation over operators (pseudonymous) in training before the window: mean "
         "first-attempt score vs deviations with their operator_ref; CI by Fisher z",
         "deviations detected in the window", "ρ", "lower", None,
-        "framework KPI table; design.md §3", "sql/people_operator_performance", "score", decimals=2,
+        "docs/kpis.md; Spearman rank correlation, Fisher z interval", "sql/people_operator_performance", "score", decimals=2,
         computed="training_performance",
     ),
     Kpi(
         "uptime", "System uptime",
         "Share of expected hourly gateway heartbeats received (from a site's onboarding on).",
         "hours with at least one heartbeat / hours in the window since onboarding",
-        "heartbeats in the window", "%", "higher", 99.5, "framework KPI table", "metrics/uptime", "ratio",
+        "heartbeats in the window", "%", "higher", 99.5, "docs/kpis.md", "metrics/uptime", "ratio",
         decimals=2,
     ),
     Kpi(
         "data_completeness", "Data integration completeness",
         "Sensor readings received as a share of readings expected at each sensor's sampling interval.",
         "readings received / (seconds in the window since installation / interval_s), over sensors",
-        "readings in the window", "%", "higher", 99.0, "framework KPI table",
+        "readings in the window", "%", "higher", 99.0, "docs/kpis.md",
         "metrics/data_completeness", "ratio", decimals=2,
     ),
     Kpi(
         "batch_record_completeness", "Batch record completeness",
         "Share of completed batches with all six CQAs recorded.",
         "completed batches with every CQA recorded / completed batches",
-        "batches completed in the window", "%", "higher", 99.0, "framework KPI table",
+        "batches completed in the window", "%", "higher", 99.0, "docs/kpis.md",
         "metrics/batch_record_completeness", "ratio",
     ),
     Kpi(
         "inspection_findings", "Regulatory inspection findings",
         "Findings (critical + major + minor) per inspection; classification (NAI/VAI/OAI) beside it.",
         "sum(findings) / inspections", "inspections in the window", "per inspection", "lower", 3.0,
-        "framework KPI table; FDA inspection classifications", "metrics/inspection_findings", "ratio",
+        "docs/kpis.md; FDA inspection classifications (NAI/VAI/OAI)", "metrics/inspection_findings", "ratio",
     ),
     Kpi(
         "manufacturing_turnaround", "Manufacturing turnaround",
         "Median days from manufacturing start to QP/QA release.",
         "median(released_at - started_at) in days", "batches released in the window", "days", "lower",
-        17.0, "framework KPI table", "metrics/manufacturing_turnaround", "median",
+        17.0, "docs/kpis.md", "metrics/manufacturing_turnaround", "median",
     ),
     Kpi(
         "vein_to_vein", "Vein-to-vein time",
         "Median days from apheresis to infusion.",
         "median(infused_at - apheresis_at) in days", "batches infused in the window", "days", "lower",
-        24.0, "framework KPI table", "metrics/vein_to_vein", "median",
+        24.0, "docs/kpis.md", "metrics/vein_to_vein", "median",
     ),
     Kpi(
         "right_first_time", "Right-first-time batch rate",
         "Share of dispositioned batches released with no deviation and every CQA within specification.",
         "released batches with no linked deviation and no OOS result / batches released or rejected",
-        "batches dispositioned in the window", "%", "higher", 90.0, "framework KPI table",
+        "batches dispositioned in the window", "%", "higher", 90.0, "docs/kpis.md",
         "metrics/right_first_time", "ratio",
     ),
     Kpi(
@@ -189,7 +189,7 @@ CATALOG: tuple[Kpi, ...] = (
         "Share of tested batches with at least one CQA outside its release specification.",
         "batches with any CQA outside specification / batches with results",
         "batches completed in the window", "%", "lower", 3.0,
-        "framework KPI table; specifications table (product file)", "metrics/oos_rate", "ratio",
+        "docs/kpis.md; specifications table (product file)", "metrics/oos_rate", "ratio",
     ),
     Kpi(
         "prediction_accuracy", "Prediction accuracy (risk model)",
@@ -201,7 +201,7 @@ CATALOG: tuple[Kpi, ...] = (
         "queries/risk.py SOURCE_QUERIES; model: queries/stats/risk_model.py",
         "site-months predicted in the 12 months before the window end (not the window length)", "AUC",
         "higher", 0.7,
-        "framework KPI table; design.md §3; ROC AUC: Hanley & McNeil (1982) Radiology 143:29-36",
+        "docs/kpis.md; ROC AUC: Hanley & McNeil (1982) Radiology 143:29-36",
         "sql/signals/deviations_all_sites", "score", decimals=2, computed="prediction_accuracy",
     ),
     Kpi(
@@ -213,7 +213,7 @@ CATALOG: tuple[Kpi, ...] = (
         "warning episodes known in the window. Warnings: EWMA on site-adjusted daily means "
         "(queries/stats/early_warning.py); also reads sql/signals/excursions",
         "drift warnings known in the window", "warnings", "higher", None,
-        "framework KPI table; design.md §3 (signals that preceded an intervention before an excursion)",
+        "docs/kpis.md (signals that preceded an intervention before an excursion)",
         "sql/signals/sensor_daily_means", "count", decimals=0, computed="prevented_failures",
     ),
 )

@@ -38,7 +38,7 @@ MIME = {
 }
 IMAGE_FORMATS = ("png", "svg", "pdf")
 DATA_FORMATS = ("csv", "xlsx")
-# A spreadsheet treats a cell starting with one of these as a formula (design.md §7).
+# A spreadsheet treats a cell starting with one of these as a formula (OWASP: CSV injection).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 EXPORT_WIDTH_PX = 1400
 FOOTER_LINE_PX = 17

@@ -222,7 +222,7 @@ def cross_site_consistency(
     reference: Literal["others", "all"] = "others",
     pooled: bool = False,
 ) -> tuple[float | None, pd.DataFrame]:
-    """Cross-site consistency score (design.md section 3) from one row per batch.
+    """Cross-site consistency score (docs/kpis.md, consistency) from one row per batch.
 
     For every site and CQA column, the site's batch values are compared by TOST (Welch, level
     ``alpha``) with a network reference, margin = ``margin_sd`` x sd(reference), the FDA tiered

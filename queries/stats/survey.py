@@ -3,7 +3,7 @@
 Pure functions on arrays and DataFrames, no database and no Dash. The SQL in queries/sql/people_*.sql
 scores the same way inside the warehouse (so raw responses never leave it); tests check that both agree.
 
-Scale (design.md section 3): seven items on a 1-7 Likert scale; items 1, 3 and 5 are negatively worded
+Scale (docs/kpis.md, psych_safety): seven items on a 1-7 Likert scale; items 1, 3 and 5 are negatively worded
 and reverse-scored as 8 - x; a respondent's score is the mean of the seven scored items; a group's index
 is the mean of its respondents' scores, also shown on 0-100 as (score - 1) / 6 * 100. A group with fewer
 than `min_n` respondents is suppressed: neither its value nor its count is returned.
