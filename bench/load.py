@@ -281,6 +281,11 @@ def warm_up(base: str, plan: dict) -> float:
     return seconds
 
 
+# The locustfile ends a run once its time is up and every user got going, at most this much later
+# (the --run-time given to locust is only the backstop).
+GRACE_S = 60
+
+
 def run_locust(args, base: str, plan_path: Path) -> list[dict]:
     host = urlparse(base).hostname
     if host != LOOPBACK:  # never anything but this machine
@@ -291,16 +296,17 @@ def run_locust(args, base: str, plan_path: Path) -> list[dict]:
     # Ramp over at most 5 s and at most half the run, so that a short run still starts every user.
     spawn_rate = max(users // 5, math.ceil(2 * users / args.run_time), 1)
     env = {**os.environ, "LOAD_PLAN": str(plan_path), "LOAD_FINAL_STATS": str(final_stats), "LOAD_DISPLAYS": str(args.displays),
-           "LOAD_USERS": str(args.users), "LOAD_REFRESH_S": str(args.refresh_s),
+           "LOAD_USERS": str(args.users), "LOAD_REFRESH_S": str(args.refresh_s), "LOAD_RUN_S": str(args.run_time),
+           "LOAD_GRACE_S": str(GRACE_S),
            "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     command = [str(BIN / "locust"), "-f", str(ROOT / "bench" / "locustfile.py"), "--headless",
-               "--users", str(users), "--spawn-rate", str(spawn_rate), "--run-time", f"{args.run_time}s",
+               "--users", str(users), "--spawn-rate", str(spawn_rate), "--run-time", f"{args.run_time + GRACE_S + 5}s",
                "--host", base, "--only-summary", "--stop-timeout", "10",
                "--loglevel", "WARNING", "--exit-code-on-error", "0"]
     logger.info("locust: %s displays + %s analysts for %s s against %s", args.displays, args.users, args.run_time, base)
     process = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
     try:
-        process.wait(timeout=args.run_time + 120)  # bounded even if locust hangs
+        process.wait(timeout=args.run_time + GRACE_S + 120)  # bounded even if locust hangs
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         raise RuntimeError("locust did not stop in time") from None

@@ -19,7 +19,9 @@ import json
 import os
 import random
 import threading
+import time
 
+import gevent
 from locust import HttpUser, between, constant_pacing, events, task
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
 
@@ -46,6 +48,39 @@ def _write_final_stats_on_quit(environment, **_):
     def _write(**_):
         with open(path, "w", newline="") as f:
             StatsCSV(environment, PERCENTILES_TO_REPORT).requests_csv(csv.writer(f))
+
+
+# Users that got going: displays that signed in and refreshed once, analysts that signed in. A run ends
+# after LOAD_RUN_S seconds *and* once every user got going (LOAD_GRACE_S more at most), so a busy machine
+# that ramps slowly still measures every user rather than stopping before some began.
+_going = {"display": 0, "analyst": 0}
+
+
+def _note_going(kind: str) -> None:
+    with _lock:
+        _going[kind] += 1
+
+
+@events.test_start.add_listener
+def _stop_when_every_user_got_going(environment, **_):
+    run_s = float(os.environ.get("LOAD_RUN_S", "0"))
+    if not run_s:
+        return
+    grace_s = float(os.environ.get("LOAD_GRACE_S", "60"))
+    want = {"display": int(os.environ.get("LOAD_DISPLAYS", "100")), "analyst": int(os.environ.get("LOAD_USERS", "20"))}
+
+    def watch():
+        started = time.monotonic()
+        while True:
+            gevent.sleep(0.2)
+            elapsed = time.monotonic() - started
+            with _lock:
+                everyone = all(_going[k] >= n for k, n in want.items())
+            if elapsed >= run_s and (everyone or elapsed >= run_s + grace_s):
+                environment.runner.quit()
+                return
+
+    gevent.spawn(watch)
 
 
 def _next(iterator):
@@ -79,6 +114,7 @@ class WallDisplay(DashUser):
         token = _next(_tokens)
         self.client.get(f"/kiosk/login?token={token}", name="display sign-in", allow_redirects=False)
         self.load_dash("/")
+        self.refreshed = False
 
     @task
     def refresh(self):
@@ -86,6 +122,9 @@ class WallDisplay(DashUser):
                   {f"{ids.OV_WINDOW}.value": 90})
         self.call("display: live excursion tiles", [ids.OV_EXC_TILES, ids.OV_EXC_AS_OF],
                   {f"{ids.OV_EXC_TICK}.n_intervals": 1})
+        if not self.refreshed:
+            self.refreshed = True
+            _note_going("display")
 
 
 class Analyst(DashUser):
@@ -98,6 +137,7 @@ class Analyst(DashUser):
                          headers={"Origin": self.host}, allow_redirects=False)
         self.load_dash("/")
         self.site = random.choice(list(PLAN["sites"]) or ["CHI"])
+        _note_going("analyst")
 
     @task(3)
     def overview(self):
