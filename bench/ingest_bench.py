@@ -181,7 +181,7 @@ def page_timings(url: str, repeats: int) -> list[tuple[str, float, float]]:
     site = "CHI"
     calls = {
         "overview excursion tiles": ([ids.OV_EXC_TILES, ids.OV_EXC_AS_OF], {f"{ids.OV_EXC_TICK}.n_intervals": 1}, {}),
-        "monitoring: sites": ([ids.MON_SITES, ids.MON_AS_OF], {f"{ids.MON_TICK}.n_intervals": 1}, {}),
+        "monitoring: sites": ([ids.MON_SITES, ids.MON_NET_AS_OF], {f"{ids.MON_NET_TICK}.n_intervals": 1}, {}),
         "site: live + excursions": ([ids.MON_LIVE, ids.MON_EXCURSIONS, ids.MON_AS_OF, ids.MON_ACK_EXCURSION],
                                     {f"{ids.MON_TICK}.n_intervals": 1}, {f"{ids.MON_SITE_ID}.data": site}),
     }

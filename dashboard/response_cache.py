@@ -50,7 +50,7 @@ _QUALITY = (data_version.QUALITY,)
 CACHEABLE: dict[frozenset[str], tuple[str, tuple[str, ...]]] = {
     frozenset(ids.OV_REFRESH): (WINDOW, _KPI),
     frozenset({ids.OV_EXC_TILES, ids.OV_EXC_AS_OF}): (LIVE, _LIVE),
-    frozenset({ids.MON_SITES, ids.MON_AS_OF}): (LIVE, _LIVE),
+    frozenset({ids.MON_SITES, ids.MON_NET_AS_OF}): (LIVE, _LIVE),
     frozenset({ids.MON_LIVE, ids.MON_EXCURSIONS, ids.MON_AS_OF, ids.MON_ACK_EXCURSION}): (LIVE, _LIVE),
     frozenset({ids.MON_TREND}): (LIVE, _LIVE),
     frozenset({"site-title", ids.SITE_BODY, ids.SITE_AS_OF}): (WINDOW, _KPI),

@@ -219,7 +219,7 @@ class IngestWriter:
         code, sop = PROPOSED_CLASSIFICATION.get(rec.parameter, ("ENV-HVAC", "SOP-006"))
         deviation_id = "DEV-" + rec.excursion_id.removeprefix("EXC-")
         impact = f"; batches in the room: {', '.join(batch_ids)}" if batch_ids else "; no batch in the room"
-        ingest_store.execute(self.wh, conn, "ingest/insert_deviation", {
+        ingest_store.execute(self.wh, conn, "ingest/insert_deviation_proposal", {
             "deviation_id": deviation_id, "site_id": rec.site_id, "batch_id": batch_ids[0] if batch_ids else None,
             "occurred_at": rec.started_at, "detected_at": rec.detected_at, "severity": PROPOSED_SEVERITY,
             "root_cause_code": code, "sop_id": sop, "excursion_id": rec.excursion_id,

@@ -52,7 +52,7 @@ MEASUREMENT_TABLES = frozenset({"readings", "reading_rollups", "ingest_heartbeat
 QUALITY_TABLES = frozenset({
     "sites", "rooms", "sensors", "limits", "specifications", "batches", "deviations", "capas",
     "near_misses", "programmes", "survey_responses", "training_records", "inspections", "documents",
-    "sop_executions", "excursions",
+    "sop_executions", "excursions", "deviation_proposals",
 })
 MEASUREMENTS_EVERY_S = 300  # 90-day uptime and completeness move little in five minutes; recomputing them
 # for every open scope each minute cost more than two cores could give at 21 sites (bench/load.py).

@@ -30,7 +30,7 @@ def kpi_frame(wh: Warehouse, scope: Scope, kpi_ids: list[str] | None = None, *,
         elif kpi.computed == "training_performance":
             from queries.people import training_performance_by_site  # people imports this module
 
-            frame = training_performance_by_site(wh, scope)
+            frame = training_performance_by_site(wh, scope, min_n=min_respondents)
         elif kpi.computed == "prediction_accuracy":
             from queries.risk import prediction_accuracy_by_site  # risk imports this module
 

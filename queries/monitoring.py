@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import text
 
-from queries import audit, esignature
+from queries import audit, esignature, ingest_store
 from queries.scope import NotFound, Scope
-from queries.warehouse import Warehouse, load_sql
+from queries.warehouse import Warehouse
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +37,9 @@ ACK_ROLES = frozenset({"leadership", "site_manager"})
 ACK_COMMENT_MAX = 1000
 SIGNATURE_MEANING = ("Acknowledgement: I have reviewed this excursion and its potential product impact, "
                      "and I take responsibility for its follow-up.")
+# What the acknowledging signature decides about the deviation the excursion proposed (if any): leave it
+# for QA review, confirm it (then it is a deviation and counts in the KPIs) or reject it.
+DEVIATION_DECISIONS = {"keep": None, "confirm": "confirmed", "reject": "rejected"}
 
 
 def _missing(value) -> bool:
@@ -150,10 +152,14 @@ def record_digest(row: dict, batches: list[str]) -> str:
 
 
 def acknowledge(wh: Warehouse, scope: Scope, *, user_id: str, role: str, own_site: str | None,
-                excursion_id, password, comment, now: datetime,
+                excursion_id, password, comment, now: datetime, deviation_decision="keep",
                 attempt_allowed: Callable[[], bool] | None = None) -> Acknowledged:
     """Sign off one excursion: role, scope, password and comment checked here, on the server; the
-    update and its audit entry (who, when, what = record hash, why = comment, meaning) commit together."""
+    update and its audit entry (who, when, what = record hash, why = comment, meaning) commit together.
+
+    ``deviation_decision`` ('keep', 'confirm' or 'reject', ``DEVIATION_DECISIONS``) is what the same
+    signature decides about the excursion's proposed deviation: only a confirmed one enters ``deviations``.
+    """
     def refuse(message: str, reason: str) -> SignatureRefused:
         esignature.audit_refusal(wh, user_id=user_id, action="excursion_ack_refused", object_type="excursion",
                                  object_id=excursion_id, reason=reason)
@@ -177,6 +183,12 @@ def acknowledge(wh: Warehouse, scope: Scope, *, user_id: str, role: str, own_sit
         raise SignatureRefused("A comment is required: say what was reviewed and decided.")
     if len(note) > ACK_COMMENT_MAX:
         raise SignatureRefused(f"The comment is limited to {ACK_COMMENT_MAX} characters.")
+    deviation_decision = "keep" if deviation_decision is None else deviation_decision  # not said: keep
+    if not isinstance(deviation_decision, str) or deviation_decision not in DEVIATION_DECISIONS:
+        raise SignatureRefused("Say what to do with the proposed deviation: keep, confirm or reject.")
+    decision = DEVIATION_DECISIONS[deviation_decision]
+    if decision is not None and _missing(row["deviation_id"]):
+        raise SignatureRefused("This excursion proposed no deviation: there is nothing to confirm or reject.")
     try:
         esignature.check(wh, user_id=user_id, password=password, object_type="excursion", object_id=excursion_id,
                          meaning=SIGNATURE_MEANING, attempt_allowed=attempt_allowed)
@@ -184,18 +196,27 @@ def acknowledge(wh: Warehouse, scope: Scope, *, user_id: str, role: str, own_sit
         raise SignatureRefused(str(failed)) from None
     batches = list(impact(wh, scope, [excursion_id], now)["batch_id"])
     digest = record_digest(row, batches)
-    sql = load_sql("monitoring/acknowledge")
-    params = wh.bind("monitoring/acknowledge", sql, {"excursion_id": excursion_id, "acknowledged_at": now,
-                                                     "acknowledged_by": user_id, "ack_comment": note}, None)
     with wh.transaction() as conn:
-        updated = conn.execute(text(sql), params).fetchall()
+        updated = ingest_store.execute(wh, conn, "monitoring/acknowledge", {
+            "excursion_id": excursion_id, "acknowledged_at": now, "acknowledged_by": user_id,
+            "ack_comment": note}).fetchall()
         if not updated:
             raise SignatureRefused("Already acknowledged by someone else a moment ago.")
+        if decision is not None:
+            decided = ingest_store.execute(wh, conn, "monitoring/decide_deviation_proposal", {
+                "excursion_id": excursion_id, "decision": decision, "decided_by": user_id,
+                "decided_at": now}).fetchall()
+            if not decided:
+                raise SignatureRefused("The proposed deviation was already decided.")
+            if decision == "confirmed":
+                ingest_store.execute(wh, conn, "monitoring/confirm_deviation", {"deviation_id": row["deviation_id"]})
         audit.append(wh, user_id=user_id, action="excursion_acknowledged", object_type="excursion",
                      object_id=excursion_id, reason=note,
                      old_value=json.dumps({"acknowledged_at": None}),
                      new_value=json.dumps({"acknowledged_at": now.isoformat(), "acknowledged_by": user_id,
-                                           "role": role, "record_sha256": digest, "batches": sorted(batches)}),
+                                           "role": role, "record_sha256": digest, "batches": sorted(batches),
+                                           "deviation_id": None if _missing(row["deviation_id"]) else row["deviation_id"],
+                                           "deviation_decision": decision}),
                      meaning=SIGNATURE_MEANING, conn=conn)
     logger.info("excursion %s acknowledged by %s", excursion_id, user_id)
     return Acknowledged(excursion_id, user_id, now, digest)

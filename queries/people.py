@@ -4,7 +4,8 @@ Every function takes the server-built Scope and returns a DataFrame that may be 
 groups under the respondent threshold, and groups that could be recovered from shown ones by
 subtraction, are already suppressed here (no value, no count), before any page filter is applied. A
 filter may then only pick rows of this protected frame, so no combination of filter values can narrow
-a view to a small group.
+a view to a small group. Figures about operators (training per module and site, training-to-performance)
+follow the same minimum, counted in distinct operators (queries/operator_groups.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from queries.kpis import NETWORK
+from queries.operator_groups import protect_training_grid
 from queries.result_cache import cached
 from queries.scope import Scope
 from queries.stats.correlation import spearman
@@ -31,6 +33,14 @@ SURVEY_COLUMNS = [*GROUP_KEYS, *SURVEY_VALUES, "suppressed"]
 SUPPRESSED_NOTE = (f"suppressed: fewer than {MIN_RESPONDENTS} respondents, or a group that could be worked "
                    "out from the ones shown")
 HUMAN_FACTORS = ("cognitive_load", "communication", "environment", "none")
+TRAINING_VALUES = ["first_attempts", "first_passed", "first_pass_pct", "certifications", "median_days"]
+RHO_VALUES = ["value", "n", "ci_low", "ci_high", "p_value"]
+
+
+def operators_note(min_n: int = MIN_RESPONDENTS) -> str:
+    """What a suppressed operator figure means (said under a table that has one)."""
+    return (f"suppressed: fewer than {min_n} operators, or a group that could be worked out from the ones "
+            "shown")
 
 
 # -- psychological safety ------------------------------------------------------------------------------
@@ -191,13 +201,23 @@ def quarterly_behaviour(wh: Warehouse, scope: Scope, *, lookback_days: int = 90)
 
 # -- training --------------------------------------------------------------------------------------
 @cached("people.training_modules")
-def training_modules(wh: Warehouse, scope: Scope) -> pd.DataFrame:
-    """Per site (NETWORK too) and module: first attempts, first-attempt pass %, certifications, median days."""
+def training_modules(wh: Warehouse, scope: Scope, *, min_n: int = MIN_RESPONDENTS) -> pd.DataFrame:
+    """Per site (NETWORK too) and module: first attempts, first-attempt pass %, certifications, median days,
+    suppressed.
+
+    A (site, module) group with 1 to min_n - 1 distinct operators, and any group or network per-module
+    total that would let one be worked out by subtraction (from the other rows, or from the per-site and
+    network certification KPIs), is suppressed here: it keeps its keys, every value becomes NaN."""
     frame = _network_key(wh.query("sql/people_training_modules", scope=scope))
-    for column in ("first_attempts", "first_passed", "certifications"):
-        frame[column] = frame[column].astype(int)
-    for column in ("first_pass_pct", "median_days"):
+    for column in TRAINING_VALUES:
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    members = wh.query("sql/people_training_members", scope=scope)
+    protection = protect_training_grid(members, scope.site_ids, scope.network, min_n)
+    frame["suppressed"] = pd.Series([module not in protection.shown_totals if site_id == NETWORK
+                                     else (site_id, module) in protection.hidden_cells
+                                     for site_id, module in zip(frame["site_id"], frame["module"], strict=True)],
+                                    index=frame.index, dtype=bool)
+    frame.loc[frame["suppressed"], TRAINING_VALUES] = np.nan
     return frame
 
 
@@ -210,25 +230,36 @@ def _operators(wh: Warehouse, scope: Scope) -> pd.DataFrame:
 
 
 @cached("people.operator_performance")
-def operator_performance(wh: Warehouse, scope: Scope) -> pd.DataFrame:
-    """Operators of the sites in scope only (pseudonymous refs): mean first-attempt score, deviations."""
+def operator_performance(wh: Warehouse, scope: Scope, *, min_n: int = MIN_RESPONDENTS) -> pd.DataFrame:
+    """Operators of the sites in scope only (pseudonymous refs): mean first-attempt score, deviations.
+    A site with fewer than min_n such operators returns none of them (its correlation is suppressed too)."""
     frame = _operators(wh, scope)
-    return frame[frame["in_scope"]].drop(columns="in_scope").reset_index(drop=True)
+    frame = frame[frame["in_scope"]]
+    per_site = frame.groupby("site_id")["operator_ref"].transform("nunique")
+    return frame[per_site >= min_n].drop(columns="in_scope").reset_index(drop=True)
 
 
 @cached("people.training_performance_by_site")
-def training_performance_by_site(wh: Warehouse, scope: Scope) -> pd.DataFrame:
+def training_performance_by_site(wh: Warehouse, scope: Scope, *, min_n: int = MIN_RESPONDENTS
+                                 ) -> pd.DataFrame:
     """KPI frame rows: Spearman rho of operator score vs deviation involvement, per site and network.
 
     The network row uses every site's operators (an aggregate; for a site manager the rows of other
-    sites never leave this function)."""
+    sites never leave this function). A group of 1 to min_n - 1 operators is suppressed: no rho, no n, no
+    interval. (A rank correlation cannot be recovered from other groups' coefficients by subtraction; the
+    operator counts alone could, and they say nothing about anyone's results.)"""
     frame = _operators(wh, scope)
     rows = []
     if scope.network:
         rows.append({"site_id": None, **_rho(frame)})
     for site_id in scope.site_ids:
         rows.append({"site_id": site_id, **_rho(frame[frame["site_id"] == site_id])})
-    return pd.DataFrame(rows, columns=["site_id", "value", "n", "ci_low", "ci_high", "p_value"])
+    out = pd.DataFrame(rows, columns=["site_id", *RHO_VALUES])
+    n = pd.to_numeric(out["n"], errors="coerce").fillna(0)
+    out["suppressed"] = (n > 0) & (n < min_n)
+    out[RHO_VALUES] = out[RHO_VALUES].astype(float)
+    out.loc[out["suppressed"], RHO_VALUES] = np.nan
+    return out
 
 
 def _rho(frame: pd.DataFrame) -> dict:

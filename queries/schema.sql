@@ -119,6 +119,27 @@ CREATE TABLE IF NOT EXISTS excursions (
     deviation_id TEXT
 );
 
+-- A deviation proposed by an action-level excursion (ingest/writer.py). It is *not* a deviation: it
+-- counts in no KPI and no analysis (they read `deviations` only) until a person confirms it with an
+-- electronic signature (queries/monitoring.acknowledge), which copies it into `deviations` under the
+-- same id; a rejection keeps the proposal with the reason.
+CREATE TABLE IF NOT EXISTS deviation_proposals (
+    deviation_id TEXT PRIMARY KEY,       -- the id the deviation gets when confirmed
+    excursion_id TEXT NOT NULL,
+    site_id TEXT NOT NULL,
+    batch_id TEXT,
+    occurred_at TIMESTAMP NOT NULL,      -- excursion start (MTTD counts from it once confirmed)
+    detected_at TIMESTAMP NOT NULL,
+    severity TEXT NOT NULL,
+    category TEXT NOT NULL,
+    root_cause_code TEXT NOT NULL,
+    sop_id TEXT,
+    description TEXT NOT NULL,
+    decision TEXT CHECK (decision IN ('confirmed', 'rejected')),
+    decided_by TEXT,
+    decided_at TIMESTAMP
+);
+
 -- Release specification per product and CQA (from the product file, never from process data).
 CREATE TABLE IF NOT EXISTS specifications (
     product TEXT NOT NULL,

@@ -52,8 +52,11 @@ class Settings:
         True, "Sensor simulator for demos. Runs only in development with real time (ATMP_NOW unset).")
     simulator_interval_s: float = _setting(5.0, "Seconds between two readings of one simulated sensor.")
     simulator_scenario: str = _setting(
-        "demo", "Simulated drift: demo (particle burst and temperature rise in the first minute), "
-                "drift (slow rise to action), spikes (random short bursts), calm (no excursions).")
+        "demo", "Simulated drift: demo (every 10 minutes, from about 15 s after start: a one-minute particle "
+                "burst in a grade A isolator and a three-minute temperature rise above the action limit in a grade B "
+                "room, at CHI; each is an action-level excursion proposing a deviation, which counts in no KPI "
+                "unless a person confirms it), drift (slow rise to action), spikes (random short bursts), calm "
+                "(no excursions).")
     ingest_batch_max: int = _setting(2000, "Most messages written in one ingest transaction.")
     ingest_batch_wait_ms: int = _setting(
         10, "Longest wait to fill an ingest batch; under load batches fill while the previous one is written.")

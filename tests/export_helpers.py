@@ -17,15 +17,19 @@ def _sid(component_id) -> str:
     return json.dumps(component_id, sort_keys=True, separators=(",", ":"))
 
 
-def export_call(client, page: str, item: str, fmt: str, *, days=90, site_id=None, formats=None):
-    """POST the export callback as the browser would after a click on the item's `fmt` button."""
+def export_call(client, page: str, item: str, fmt: str, *, days=90, site_id=None, formats=None, states=None):
+    """POST the export callback as the browser would after a click on the item's `fmt` button.
+
+    states: other State values the page's export callback takes (component id -> value), e.g. the
+    product and CQA on /signals; a State not given is sent as None."""
     deps = client.get("/_dash-dependencies").get_json()
     dep = next(d for d in deps if f'"page":"{page}","type":"{ids.EXPORT_DOWNLOAD}"' in d["output"])
     formats = formats or (ITEMS[(page, item)].formats if (page, item) in ITEMS else (fmt,))
     buttons = [{"id": ids.export_button(page, item, f), "property": "n_clicks", "value": 1 if f == fmt else None}
                for f in formats]
-    state_values = {"overview-window": days, "site-window": days, "site-id": site_id, "people-window": days}
-    state = [{"id": s["id"], "property": s["property"], "value": state_values[s["id"]]} for s in dep["state"]]
+    state_values = {"overview-window": days, "site-window": days, "site-id": site_id, "people-window": days,
+                    **(states or {})}
+    state = [{"id": s["id"], "property": s["property"], "value": state_values.get(s["id"])} for s in dep["state"]]
     payload = {
         "output": dep["output"],
         "outputs": [{"id": ids.export_download(page, item), "property": "data"},

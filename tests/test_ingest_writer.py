@@ -108,10 +108,11 @@ def test_action_excursion_proposes_a_deviation_and_names_the_batches(network):
     assert (row.level, pd.Timestamp(row.started_at), pd.Timestamp(row.ended_at), row.peak) == (
         "action", pd.Timestamp(started), pd.Timestamp(START + timedelta(seconds=170)), 22.4)
     assert pd.Timestamp(row.detected_at) == pd.Timestamp(NOW)
-    dev = table(wh, "SELECT * FROM deviations").iloc[0]
+    assert table(wh, "SELECT COUNT(*) AS n FROM deviations").n[0] == 0  # a proposal is not a deviation
+    dev = table(wh, "SELECT * FROM deviation_proposals").iloc[0]
     assert dev.deviation_id == row.deviation_id and dev.excursion_id == row.excursion_id
     assert pd.Timestamp(dev.occurred_at) == pd.Timestamp(started)  # MTTD counts from the real start
-    assert (dev.source, dev.category, dev.batch_id) == ("excursion", "environment", "CHI-B0001")
+    assert (dev.category, dev.batch_id, dev.decision) == ("environment", "CHI-B0001", None)
     assert "CHI-B0001, CHI-B0003" in dev.description
     scope = build_scope(user_id="u", role="leadership", own_site=None, all_sites=["CHI", "ATL"], end=NOW, days=30)
     hits = monitoring.impact(wh, scope, [row.excursion_id], NOW)
@@ -130,7 +131,7 @@ def test_late_reading_moves_the_start_and_the_deviation(network):
     assert [c.kind for c in result.changes] == ["update"]
     exc = table(wh, "SELECT excursion_id, started_at, ended_at FROM excursions").iloc[0]
     assert exc.excursion_id == exc_id and pd.Timestamp(exc.started_at) == pd.Timestamp(START + timedelta(seconds=5))
-    dev = table(wh, "SELECT occurred_at FROM deviations").iloc[0]
+    dev = table(wh, "SELECT occurred_at FROM deviation_proposals").iloc[0]
     assert pd.Timestamp(dev.occurred_at) == pd.Timestamp(START + timedelta(seconds=5))
 
 
@@ -149,7 +150,7 @@ def test_failed_transaction_leaves_nothing_and_the_retry_is_exact(network, monke
     monkeypatch.setattr(ingest_store, "add_new_to_rollups_and_latest", flaky)
     with pytest.raises(RuntimeError):
         writer.write(batch)
-    for name in ("readings", "reading_rollups", "excursions", "deviations", "sensor_latest"):
+    for name in ("readings", "reading_rollups", "excursions", "deviation_proposals", "sensor_latest"):
         assert table(wh, f"SELECT COUNT(*) AS n FROM {name}").n[0] == 0, name  # noqa: S608 - fixed names
     result = writer.write(batch)
     assert result.inserted == 4 and sorted(c.record.level for c in result.changes) == ["action", "alert"]
@@ -168,4 +169,4 @@ def test_a_new_process_continues_an_open_excursion(network):
     exc = table(wh, "SELECT level, started_at, ended_at, peak FROM excursions ORDER BY level")
     assert list(exc.level) == ["action", "alert"]
     assert (exc.peak == 6000).all() and (pd.to_datetime(exc.ended_at) == pd.Timestamp(START + timedelta(seconds=40))).all()
-    assert table(wh, "SELECT COUNT(*) AS n FROM deviations").n[0] == 1
+    assert table(wh, "SELECT COUNT(*) AS n FROM deviation_proposals").n[0] == 1

@@ -349,14 +349,24 @@ def test_training_performance(warehouse):
         {"site_id": "A", "occurred_at": at(4), "detected_at": at(4)},  # no operator
     ]
     insert(warehouse, training_records=records, deviations=deviations)
+    # With the minimum group size (5 operators, as for surveys) A (4) and B (3) are suppressed: no rho,
+    # no n, no interval. The network (7) is shown.
+    assert kpi(warehouse, "training_performance", "suppressed") == {"A": 1.0, "B": 1.0, NETWORK: 0.0}
+    protected = kpi(warehouse, "training_performance")
+    assert math.isnan(protected["A"]) and math.isnan(protected["B"])
+    assert math.isnan(kpi(warehouse, "training_performance", "n")["A"])
+    assert protected[NETWORK] == pytest.approx(-22.5 / 742**0.5)
+    # The arithmetic, with groups of 3 allowed:
     # A: scores and involvement in exactly reversed order: rho = -1 (n = 4).
     # B: score ranks 3, 2, 1 vs involvement ranks 2, 1, 3: d = 1, 1, -2, rho = 1 - 6*6/(3*8) = -0.5.
     # Network, by score rank 1..7 the involvement ranks are 6.5, 6.5, 5, 1.5, 3.5, 3.5, 1.5 (ties
     # averaged): sum dx*dy = -22.5, sum dx² = 28, sum dy² = 26.5, rho = -22.5 / sqrt(742) = -0.8260.
-    assert kpi(warehouse, "training_performance") == approx({"A": -1.0, "B": -0.5, NETWORK: -22.5 / 742**0.5})
-    assert kpi(warehouse, "training_performance", "n") == approx({"A": 4, "B": 3, NETWORK: 7})
+    assert kpi(warehouse, "training_performance", min_respondents=3) == approx(
+        {"A": -1.0, "B": -0.5, NETWORK: -22.5 / 742**0.5})
+    assert kpi(warehouse, "training_performance", "n", min_respondents=3) == approx(
+        {"A": 4, "B": 3, NETWORK: 7})
     # Fisher z interval needs n > 3: none for B; for the network z = atanh(-0.826), ± 1.96 / 2.
-    low = kpi(warehouse, "training_performance", "ci_low")
+    low = kpi(warehouse, "training_performance", "ci_low", min_respondents=3)
     assert math.isnan(low["B"]) and low[NETWORK] == pytest.approx(
         math.tanh(math.atanh(-22.5 / 742**0.5) - 1.959963984540054 / 2))
 

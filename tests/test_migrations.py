@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 from alembic import command
 from conftest import throwaway_postgres
+from sqlalchemy import text
 
 from queries import migrate
 from queries.warehouse import Warehouse
@@ -54,7 +55,7 @@ def test_a_create_schema_database_upgrades_in_place_and_downgrade_removes_everyt
             wh.create_schema()  # as `atmp-hub generate` made PostgreSQL warehouses before Alembic
             migrate.upgrade(wh)  # idempotent revisions: no error, indexes added, revision stamped
             with wh.engine.connect() as conn:
-                assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0003_capa_decisions"
+                assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0004_deviation_proposals"
             assert MIGRATION_ONLY_INDEXES <= set(catalog(wh, INDEXES).indexname)
             command.downgrade(migrate.alembic_config(url), "base")
             left = catalog(wh, COLUMNS)
@@ -66,3 +67,33 @@ def test_a_create_schema_database_upgrades_in_place_and_downgrade_removes_everyt
 def test_duckdb_urls_are_refused_by_alembic(tmp_path):
     with pytest.raises(SystemExit, match="PostgreSQL warehouse only"):
         command.upgrade(migrate.alembic_config(f"duckdb:///{tmp_path / 'x.duckdb'}"), "head")
+
+
+def test_0004_moves_unreviewed_excursion_proposals_out_of_the_deviations():
+    """Before 0004 the ingest wrote proposals into `deviations`, where they counted in the KPIs."""
+    insert = """INSERT INTO deviations (deviation_id, site_id, occurred_at, detected_at, severity, category,
+                                        root_cause_code, source, excursion_id, description)
+                VALUES (:id, 'CHI', '2026-05-01 10:00', '2026-05-01 10:05', 'major', 'environment', 'ENV-HVAC',
+                        :source, :exc, :text)"""
+    with throwaway_postgres() as url:
+        wh = Warehouse(url)
+        try:
+            command.upgrade(migrate.alembic_config(url), "0003_capa_decisions")
+            with wh.engine.begin() as conn:
+                for row in (
+                    {"id": "DEV-1", "source": "excursion", "exc": "EXC-1",
+                     "text": "Proposed from action-level excursion EXC-1: temperature in CHI-B1, peak 22.6."},
+                    {"id": "DEV-2", "source": "excursion", "exc": "EXC-2",
+                     "text": "Proposed from action-level excursion EXC-2: with a CAPA, so a person acted on it."},
+                    {"id": "DEV-3", "source": "operator", "exc": None, "text": "Gowning error"},
+                ):
+                    conn.execute(text(insert), row)
+                conn.execute(text("INSERT INTO capas (capa_id, deviation_id, site_id, opened_at, due_at) VALUES "
+                                  "('CAPA-2', 'DEV-2', 'CHI', '2026-05-02', '2026-06-02')"))
+            command.upgrade(migrate.alembic_config(url), "head")
+            kept = catalog(wh, "SELECT deviation_id FROM deviations ORDER BY 1")
+            moved = catalog(wh, "SELECT deviation_id, excursion_id, decision FROM deviation_proposals")
+            assert list(kept.deviation_id) == ["DEV-2", "DEV-3"]
+            assert moved.to_dict("records") == [{"deviation_id": "DEV-1", "excursion_id": "EXC-1", "decision": None}]
+        finally:
+            wh.dispose()

@@ -8,6 +8,7 @@ import json
 from datetime import timedelta
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import dash_call, login, ready
 from live_support import PASSWORD, batch_rows, ramp, seed_network, utc_now
@@ -150,10 +151,11 @@ def test_choose_grain_keeps_a_year_under_the_point_cap():
 
 
 # --- acknowledgement ------------------------------------------------------------------------------
-def ack(app, user_id, excursion_id, *, comment="Reviewed: HVAC reset, batch CHI-B0001 assessed", password=PASSWORD):
+def ack(app, user_id, excursion_id, *, comment="Reviewed: HVAC reset, batch CHI-B0001 assessed", password=PASSWORD,
+        deviation="keep"):
     return dash_call(client_for(app, user_id), app, ACK_OUTPUTS, {f"{ids.MON_ACK_SUBMIT}.n_clicks": 1},
                      {f"{ids.MON_ACK_EXCURSION}.value": excursion_id, f"{ids.MON_ACK_COMMENT}.value": comment,
-                      f"{ids.MON_ACK_PASSWORD}.value": password})
+                      f"{ids.MON_ACK_PASSWORD}.value": password, f"{ids.MON_ACK_DEVIATION}.value": deviation})
 
 
 def acknowledged(wh, excursion_id):
@@ -203,7 +205,7 @@ def test_leadership_signs_and_the_audit_trail_records_who_when_what_why_and_mean
     assert entry.user_id == "lead" and entry.reason == comment and entry.meaning == monitoring.SIGNATURE_MEANING
     signed = json.loads(entry.new_value)
     assert signed["acknowledged_by"] == "lead" and signed["batches"] == ["ATL-B0001"]
-    assert len(signed["record_sha256"]) == 64 and signed["record_sha256"] in out.replace("…", "") or True
+    assert len(signed["record_sha256"]) == 64 and signed["record_sha256"][:12] in out  # the page shows its start
     assert audit.verify(wh).ok
     again = body(ack(app, "lead", excursion))
     assert "Already acknowledged by lead" in again
@@ -233,3 +235,82 @@ def test_ticks_do_not_keep_a_session_alive(live):
     assert response.status_code == 200 and "CHI-B1" in body(response)
     with client.session_transaction() as session:
         assert session["last_seen"] == before  # an unattended screen does not stay signed in
+
+
+# --- proposed deviations: not a deviation until a person confirms it ------------------------------
+def chi_kpis(wh) -> dict:
+    from queries.kpis import kpi_frame
+    from queries.scope import build_scope
+
+    scope = build_scope(user_id="lead", role="leadership", own_site=None, all_sites=["CHI", "ATL"], end=utc_now(),
+                        days=30)
+    frame = kpi_frame(wh, scope, ["mttd", "recurrence", "deviation_rate", "human_error_share"])
+    return {r.kpi_id: (r.n, r.numerator) for r in frame[frame.site_id == "CHI"].itertuples()}
+
+
+def test_a_proposed_deviation_counts_in_no_kpi_until_confirmed_by_signature(live):
+    app, wh = live
+    excursion = open_excursion(wh, "CHI")
+    (deviation_id,) = rows(wh, "SELECT deviation_id FROM excursions WHERE excursion_id = :x", x=excursion)[0]
+    assert rows(wh, "SELECT decision FROM deviation_proposals WHERE deviation_id = :d", d=deviation_id) == [(None,)]
+    before = chi_kpis(wh)
+    assert before.get("mttd", (0,))[0] in (0, None) and not rows(wh, "SELECT 1 FROM deviations")  # counts nowhere
+    refresh = body(dash_call(client_for(app, "lead"), app, REFRESH_OUTPUTS, {f"{ids.MON_TICK}.n_intervals": 1},
+                             {f"{ids.MON_SITE_ID}.data": "CHI"}))
+    assert f"{deviation_id} (proposed, awaiting QA review)" in refresh
+
+    out = body(ack(app, "lead", excursion, deviation="confirm", comment="HVAC failure confirmed; deviation opened"))
+    assert "acknowledged by lead" in out
+    assert rows(wh, "SELECT decision, decided_by FROM deviation_proposals WHERE deviation_id = :d",
+                d=deviation_id) == [("confirmed", "lead")]
+    (confirmed,) = rows(wh, "SELECT source, excursion_id FROM deviations WHERE deviation_id = :d", d=deviation_id)
+    assert tuple(confirmed) == ("excursion", excursion)
+    after = chi_kpis(wh)
+    assert after["mttd"][0] == 1 and after["deviation_rate"][1] == 1  # now it counts
+    entry = wh.query("sql/audit_all").query("action == 'excursion_acknowledged' and object_id == @excursion").iloc[0]
+    signed = json.loads(entry.new_value)
+    assert (signed["deviation_id"], signed["deviation_decision"]) == (deviation_id, "confirmed")
+    assert audit.verify(wh).ok
+
+
+def test_rejecting_a_proposal_keeps_it_out_and_a_forged_decision_is_refused(live):
+    app, wh = live
+    start = utc_now() - timedelta(seconds=40)
+    IngestWriter(wh).write([Message(t, p, utc_now()) for t, p in ramp(
+        "CHI-A1-P05", "count_m3", [90, 6000, 6100, 95], start=start, step_s=10, tag="reject")])
+    (excursion,) = [r[0] for r in rows(wh, "SELECT excursion_id FROM excursions WHERE sensor_id = 'CHI-A1-P05' AND "
+                                           "level = 'action' AND started_at >= :s", s=start)]
+    (deviation_id,) = rows(wh, "SELECT deviation_id FROM excursions WHERE excursion_id = :x", x=excursion)[0]
+    forged = body(ack(app, "mgr.chi", excursion, deviation="delete"))
+    assert "keep, confirm or reject" in forged and acknowledged(wh, excursion) == (None, None, None)
+    assert "acknowledged by mgr.chi" in body(ack(app, "mgr.chi", excursion, deviation="reject"))
+    assert rows(wh, "SELECT decision FROM deviation_proposals WHERE deviation_id = :d", d=deviation_id) == [("rejected",)]
+    assert not rows(wh, "SELECT 1 FROM deviations WHERE deviation_id = :d", d=deviation_id)
+
+
+def test_the_sensor_trend_breaks_where_readings_are_missing():
+    from dashboard.components.trend_chart import trend_figure
+
+    buckets = pd.to_datetime(["2026-06-01 10:00", "2026-06-01 11:00", "2026-06-02 06:00", "2026-06-02 07:00"])
+    points = pd.DataFrame({"bucket": buckets, "value_mean": [20.0, 20.1, 20.2, 20.3], "value_min": [19.9] * 4,
+                           "value_max": [20.4] * 4, "n": [60] * 4})
+    no_spans = pd.DataFrame(columns=["started_at", "ended_at", "level"])
+    figure = trend_figure(points, "hour", {"unit": "degC", "parameter": "temperature"}, no_spans, "UTC", "t")
+    mean = figure.data[2]
+    assert [v if v == v else None for v in mean.y] == [20.0, 20.1, None, 20.2, 20.3]  # 19 h without readings
+    assert pd.Timestamp(mean.x[2]) == pd.Timestamp("2026-06-01 12:00")
+    assert not mean.connectgaps
+    joined = trend_figure(points.iloc[:2], "hour", {"unit": "degC"}, no_spans, "UTC", "t")
+    assert list(joined.data[2].y) == [20.0, 20.1]  # consecutive buckets stay joined
+
+
+def test_hourly_history_before_live_minutes_is_not_broken_at_every_point():
+    from dashboard.components.trend_chart import with_gaps
+
+    hours = pd.date_range("2026-06-01 00:00", periods=5, freq="h")
+    minutes = pd.date_range("2026-06-01 04:01", periods=3, freq="min")
+    points = pd.DataFrame({"bucket": list(hours) + list(minutes), "value_mean": range(8),
+                           "grain": ["hour"] * 5 + ["minute"] * 3})
+    assert len(with_gaps(points, "minute")) == 8  # no silence in either grain: one unbroken line
+    gap = pd.concat([points.iloc[:2], points.iloc[3:]], ignore_index=True)  # one hour missing
+    assert with_gaps(gap, "minute")["value_mean"].isna().sum() == 1

@@ -7,6 +7,7 @@ import base64
 import io
 import itertools
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -315,3 +316,46 @@ def test_training_and_sop_sections_show_numbers(make_client, hub_app):
     assert {site for _, site in operators["customdata"]} == {"CHI"}
     sop = figures(response["people-sop"]["children"])["people-sop-load"]["data"][0]
     assert len(sop["x"]) > 0 and all(v > 0 for v in sop["x"])
+
+
+# -- operator groups (issue 25.7) ----------------------------------------------------------------------
+def module_rows(training) -> dict[str, list[str]]:
+    """Module -> the cells of its row in the training table, as the browser receives them."""
+    def find(node):
+        if isinstance(node, dict):
+            if node.get("props", {}).get("id") == "people-module-table":
+                return node
+            for value in node.values():
+                if (hit := find(value)) is not None:
+                    return hit
+        elif isinstance(node, list):
+            for value in node:
+                if (hit := find(value)) is not None:
+                    return hit
+        return None
+    table = find(training)
+    assert table is not None
+    body = table["props"]["children"][1]["props"]["children"]
+    rows = [[cell["props"]["children"] for cell in row["props"]["children"]] for row in body]
+    return {row[0]: row[1:] for row in rows}
+
+
+def test_one_operators_training_result_is_not_shown_to_a_site_manager(make_client, hub_app, sample_warehouse):
+    """CHI, last 90 days: one operator made the first CAR-T attempt (failed, certified after 17 days).
+    The page showed '0 % (0/1)' and '17 days (n = 1)'; now the group is suppressed, as survey groups are."""
+    truth = sample_warehouse.query("test", sql="""
+        SELECT COUNT(DISTINCT operator_ref) AS n FROM training_records
+        WHERE site_id = 'CHI' AND module = 'CAR-T manufacturing process' AND attempt_no = 1
+          AND attempt_at >= TIMESTAMP '2026-03-03' AND attempt_at < TIMESTAMP '2026-06-01'""")
+    assert truth["n"].iat[0] == 1
+    training = window(make_client("t.manager.chi"), hub_app, "CHI", days=90)["people-training"]["children"]
+    rows = module_rows(training)
+    assert rows["CAR-T manufacturing process"][:2] == ["suppressed", "suppressed"]
+    strings = texts(training)
+    assert not any("(0/1)" in t or "(n = 1)" in t for t in strings), [t for t in strings if "/1)" in t]
+    assert any(t.startswith("suppressed: fewer than 5 operators") for t in strings)
+    for cells in rows.values():  # whatever is shown is a group of at least 5 operators
+        for cell in cells:
+            assert cell in ("suppressed", "–") or re.search(r"/(\d+)\)|n = (\d+)", cell), cell
+            for n in re.findall(r"/(\d+)\)|n = (\d+)\)", cell):
+                assert int(next(v for v in n if v)) >= 5, cell

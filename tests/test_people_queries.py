@@ -221,7 +221,12 @@ def test_behaviour_training_and_sop_views_by_hand(warehouse):
     assert (rec.loc["transition", "recurred"], rec.loc["transition", "deviations"]) == (1, 1)
     assert "after" not in rec.index
 
-    modules = people.training_modules(warehouse, sc).set_index("site_id")
+    # Two operators at A: the arithmetic is checked with the minimum group size off (1); with the real
+    # minimum (5) A's group and the network total (three operators) are suppressed.
+    protected = people.training_modules(warehouse, sc).set_index("site_id")
+    assert protected["suppressed"].all() and protected[people.TRAINING_VALUES].isna().all().all()
+    modules = people.training_modules(warehouse, sc, min_n=1).set_index("site_id")
+    assert not modules["suppressed"].any()
     # A: first attempts a1 pass, a2 fail: 50 %; certifications 10 and 20 days: median 15
     assert modules.loc["A", "first_pass_pct"] == pytest.approx(50.0)
     assert modules.loc["A", "median_days"] == pytest.approx(15.0)
@@ -237,3 +242,94 @@ def test_behaviour_training_and_sop_views_by_hand(warehouse):
     quarters = people.quarterly_behaviour(warehouse, sc, lookback_days=90)
     network = quarters[quarters["site_id"] == NETWORK]
     assert network["deviations"].sum() == 5 and network["recurred"].sum() == 2
+
+
+# -- operator groups: training per module and site follows the survey's minimum -------------------------
+MODULES = ("Aseptic gowning", "Isolator operation")
+
+
+def one_operator_module(warehouse) -> dict[tuple[str, str], int]:
+    """A: Aseptic gowning by six operators; Isolator operation by one (a1, who failed the first attempt
+    and was certified 11 days after starting). B and C: six operators in each module. Returns the true
+    first-attempt group sizes (test only)."""
+    from test_kpis import at, insert
+
+    records = [{"site_id": "A", "operator_ref": f"a{i}", "module": "Aseptic gowning", "started_at": at(0),
+                "attempt_at": at(2), "passed": True, "certified_at": at(2)} for i in range(1, 7)]
+    records += [{"site_id": "A", "operator_ref": "a1", "module": "Isolator operation", "started_at": at(1),
+                 "attempt_at": at(5), "passed": False, "score": 50.0},
+                {"site_id": "A", "operator_ref": "a1", "module": "Isolator operation", "started_at": at(1),
+                 "attempt_no": 2, "attempt_at": at(12), "passed": True, "certified_at": at(12)}]
+    records += [{"site_id": site, "operator_ref": f"{site.lower()}{i}", "module": module, "started_at": at(0),
+                 "attempt_at": at(3), "passed": i % 3 != 0, "certified_at": at(3 + i)}
+                for site in ("B", "C") for module in MODULES for i in range(6)]
+    insert(warehouse, training_records=records)
+    truth = {("A", "Aseptic gowning"): 6, ("A", "Isolator operation"): 1}
+    truth |= {(site, module): 6 for site in ("B", "C") for module in MODULES}
+    return truth
+
+
+def derivable_groups(frame: pd.DataFrame, sites: list[str], all_sites: list[str]
+                     ) -> list[list[tuple[str, str]]]:
+    """Unions of suppressed groups whose first-attempt count can be worked out from what the role sees.
+
+    Known: the shown rows of `frame`, and every total over modules: the cert_pass_rate KPI's n per site in
+    scope and for the network (overview and site pages), so also network minus the sites in scope (one
+    "others" group per module for a site manager). Worked out = determined by adding and subtracting."""
+    modules = sorted(frame["module"].unique())
+    hidden = [(r.site_id, r.module) for r in frame.itertuples() if r.suppressed and r.site_id != NETWORK]
+    if set(all_sites) - set(sites):
+        hidden += [("others", m) for m in modules]
+    rows = [*sites, "others"] if set(all_sites) - set(sites) else list(sites)
+    shown_totals = frame.loc[(frame["site_id"] == NETWORK) & ~frame["suppressed"], "module"]
+    equations = [[1.0 if v[0] == row else 0.0 for v in hidden] for row in rows]
+    equations += [[1.0 if v[1] == m else 0.0 for v in hidden] for m in shown_totals]
+    matrix = np.array(equations)
+    rank = np.linalg.matrix_rank(matrix)
+    found = []
+    for k in range(1, len(hidden) + 1):
+        for subset in itertools.combinations(hidden, k):
+            vector = np.array([[1.0 if v in subset else 0.0 for v in hidden]])
+            if np.linalg.matrix_rank(np.vstack([matrix, vector])) == rank:
+                found.append(list(subset))
+    return found
+
+
+def test_one_operators_training_result_is_suppressed_for_leaders_and_site_managers(warehouse):
+    """Issue 25.7: 'Isolator operation 0 % (0/1), 11 days (n = 1)' was one operator's result."""
+    truth = one_operator_module(warehouse)
+    sites = ["A", "B", "C"]
+
+    def size(group: list[tuple[str, str]]) -> int:  # first attempts; others = network minus the scope (A)
+        others = {m: sum(n for (s, mm), n in truth.items() if s != "A" and mm == m) for m in MODULES}
+        return sum(truth[g] if g[0] != "others" else others[g[1]] for g in group)
+
+    for role, own, in_scope in (("leadership", None, sites), ("site_manager", "A", ["A"])):
+        frame = people.training_modules(warehouse, scope(role, own, sites=sites))
+        isolator = frame[(frame["site_id"] == "A") & (frame["module"] == "Isolator operation")].iloc[0]
+        assert isolator["suppressed"], role
+        assert isolator[people.TRAINING_VALUES].isna().all(), role  # no 0 %, no 0/1, no 11 days, no n
+        assert set(frame["site_id"]) == {*in_scope, NETWORK}  # never another site's row
+        shown = frame[~frame["suppressed"]]
+        assert (shown["first_attempts"] >= 5).all() and (shown["certifications"] >= 5).all()
+        # Nothing suppressed can be worked out from the shown rows and the totals shown elsewhere.
+        for group in derivable_groups(frame, in_scope, sites):
+            assert size(group) >= 5, (role, group)
+    leader = people.training_modules(warehouse, scope("leadership", sites=sites)).set_index(
+        ["site_id", "module"])
+    # A's total (7 first attempts, the KPI) minus a shown Aseptic row (6) would be the one operator, and
+    # a network total minus B and C would give an A row: all of these are suppressed.
+    assert leader.loc[("A", "Aseptic gowning"), "suppressed"]
+    assert leader.loc[(NETWORK, "Isolator operation"), "suppressed"]
+    assert leader.loc[(NETWORK, "Aseptic gowning"), "suppressed"]
+    assert leader.loc[("B", "Isolator operation"), "first_attempts"] == 6
+    # For A's manager B and C are one aggregate: 13 = 1 + 12 and 18 = 6 + 12 cannot be split.
+    manager = people.training_modules(warehouse, scope("site_manager", "A", sites=sites)).set_index(
+        ["site_id", "module"])
+    assert manager.loc[(NETWORK, "Isolator operation"), "first_attempts"] == 13
+    assert manager.loc[(NETWORK, "Aseptic gowning"), "first_attempts"] == 18
+    # The minimum is the survey's setting: with 1, the same query shows the group as it is.
+    raw = people.training_modules(warehouse, scope("leadership", sites=sites), min_n=1).set_index(
+        ["site_id", "module"])
+    assert raw.loc[("A", "Isolator operation"), ["first_pass_pct", "first_attempts"]].tolist() == [0.0, 1.0]
+    assert raw.loc[("A", "Isolator operation"), "median_days"] == pytest.approx(11.0)

@@ -8,12 +8,26 @@ from dash import dcc, html
 
 from dashboard import ids
 from dashboard.components.excursion_tiles import format_age, level_badge
-from dashboard.components.formatting import to_local
-from queries.monitoring import PARAMETER_LABELS, SIGNATURE_MEANING
+from dashboard.components.formatting import format_reading, to_local
+from queries.monitoring import DEVIATION_DECISIONS, PARAMETER_LABELS, SIGNATURE_MEANING
 
 
 def _missing(value) -> bool:
     return value is None or value is pd.NaT or (isinstance(value, float) and value != value)
+
+
+DEVIATION_STATE = {None: "proposed, awaiting QA review", "confirmed": "confirmed deviation",
+                   "rejected": "proposal rejected"}
+DECISION_LABELS = {"keep": "Leave it proposed for QA review", "confirm": "Confirm it as a deviation (it then counts in the KPIs)",
+                   "reject": "Reject it: not a deviation"}
+assert DECISION_LABELS.keys() == DEVIATION_DECISIONS.keys()
+
+
+def deviation_text(deviation_id, decision) -> str:
+    """A proposed deviation is shown as a proposal until a person confirms it."""
+    if _missing(deviation_id):
+        return "–"
+    return f"{deviation_id} ({DEVIATION_STATE[None if _missing(decision) else decision]})"
 
 
 def excursion_table(frame: pd.DataFrame, tz: str, now, *, show_names: bool) -> html.Div:
@@ -45,9 +59,9 @@ def excursion_table(frame: pd.DataFrame, tz: str, now, *, show_names: bool) -> h
             html.Td(to_local(r["started_at"], tz)),
             html.Td(to_local(r["detected_at"], tz)),
             html.Td(ended),
-            html.Td(f"{r['peak']:g}"),
+            html.Td(format_reading(r["peak"], r["parameter"], r["unit"])),
             html.Td(impact, className="excursion-impact"),
-            html.Td("–" if _missing(r["deviation_id"]) else r["deviation_id"], className="small"),
+            html.Td(deviation_text(r["deviation_id"], r["deviation_decision"]), className="small"),
             html.Td(ack),
         ], id={"type": "excursion-row", "excursion": r["excursion_id"]}))
     return dbc.Table([head, html.Tbody(rows)], size="sm", hover=True, responsive=True,
@@ -72,6 +86,9 @@ def ack_form(user_name: str, role_label: str) -> dbc.Card:
                      className="mb-2"),
         dbc.Label("Comment (required): what was reviewed and decided", html_for=ids.MON_ACK_COMMENT),
         dbc.Textarea(id=ids.MON_ACK_COMMENT, maxLength=1000, rows=3, className="mb-2"),
+        dbc.Label("The deviation the excursion proposed (if any)", html_for=ids.MON_ACK_DEVIATION),
+        dbc.RadioItems(id=ids.MON_ACK_DEVIATION, value="keep", className="mb-2",
+                       options=[{"label": label, "value": key} for key, label in DECISION_LABELS.items()]),
         dbc.Label(f"Password of {user_name} ({role_label})", html_for=ids.MON_ACK_PASSWORD),
         dbc.Input(id=ids.MON_ACK_PASSWORD, type="password", autoComplete="current-password", className="mb-3"),
         dbc.Button("Sign and acknowledge", id=ids.MON_ACK_SUBMIT, color="primary", n_clicks=0),

@@ -13,6 +13,7 @@ import pandas as pd
 from dash import dcc, html
 
 from dashboard import ids
+from dashboard.components.formatting import format_reading
 from queries.monitoring import PARAMETER_LABELS
 
 # Level -> (symbol, word, css): never colour alone.
@@ -68,7 +69,7 @@ def tiles(frame: pd.DataFrame, now: datetime, *, network_counts: dict[str, int] 
             html.Div(PARAMETER_LABELS.get(row.parameter, row.parameter), className="tile-title"),
             html.Div(where, className="tile-where"),
             html.Div(["open for ", html.Strong(age, className="excursion-age")], className="tile-age"),
-            html.Div(f"peak {row.peak:g} · since {pd.Timestamp(row.started_at):%Y-%m-%d %H:%M} UTC"
+            html.Div(f"peak {format_reading(row.peak, row.parameter, row.unit)} · since {pd.Timestamp(row.started_at):%Y-%m-%d %H:%M} UTC"
                      + ("" if _missing(row.acknowledged_at) else " · acknowledged"), className="tile-detail"),
         ]
         if link_sites:

@@ -1,9 +1,10 @@
 """The export component: format buttons and a dcc.Download per exportable item, one callback per page.
 
 Ids are pattern-matching dicts ({"type": export-button, "page", "item", "fmt"}). The callback takes
-only which button was clicked, the time window and the site id from the browser, looks the item up
-in the server's registry, rebuilds the data from the server-side scope, writes the file with its
-provenance and records the export (with the file's SHA-256) in the audit trail."""
+only which button was clicked, the time window, the site id and the page's selections (product, CQA,
+sensor...) from the browser, looks the item up in the server's registry, validates the selections
+there (they may only narrow the user's scope), rebuilds the data from the server-side scope, writes the
+file with its provenance and records the export (with the file's SHA-256) in the audit trail."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from werkzeug.exceptions import Forbidden
 from dashboard import context, data, ids
 from dashboard.exports import files
 from dashboard.exports.provenance import Provenance
-from dashboard.exports.sources import EXPORT_ROLES, ITEMS, REPORT, PageData, page_data
+from dashboard.exports.sources import EXPORT_ROLES, ITEMS, REPORT, Export, PageData, export_data
 from queries import audit
 from queries.scope import NotFound
 
@@ -93,12 +94,18 @@ def export_bar(page: str, items: list[str]) -> html.Div | None:
                     className="export-bar d-flex flex-wrap align-items-center gap-2 mb-3", id=f"{page}-exports")
 
 
-def register(page: str, *, window_id: str, site_store_id: str | None = None) -> None:
+def register(page: str, *, window_id: str | None = None, site_store_id: str | None = None,
+             site_property: str = "data", selections: dict[str, str] | None = None) -> None:
     """Register the page's export callback; call it at the page module's top level (Dash runs page
-    modules once per app, so each app gets the callback once)."""
-    states = [State(window_id, "value")]
-    if site_store_id:
-        states.append(State(site_store_id, "data"))
+    modules once per app, so each app gets the callback once).
+
+    ``selections`` names the page's controls an item depends on (name -> component id, whose "value"
+    the browser sends); the registry (dashboard/exports/sources.py) validates each on the server."""
+    controls = [("_window", window_id, "value"), ("_site", site_store_id, site_property),
+                *((name, component, "value") for name, component in (selections or {}).items())]
+    controls = [c for c in controls if c[1]]
+    names = [name for name, _, _ in controls]
+    states = [State(component, prop) for _, component, prop in controls]
 
     @callback(
         Output({"type": ids.EXPORT_DOWNLOAD, "page": page, "item": MATCH}, "data"),
@@ -107,34 +114,37 @@ def register(page: str, *, window_id: str, site_store_id: str | None = None) -> 
         *states,
         prevent_initial_call=True,
     )
-    def _export(clicks, days, site_id=None):
+    def _export(clicks, *values):
         trigger = ctx.triggered_id
         if not trigger or not any(clicks or []):
             return no_update, no_update
+        sent = dict(zip(names, values, strict=True))
+        days, site_id = sent.pop("_window", None), sent.pop("_site", None)
         try:
-            content, filename, mime = produce(page, trigger["item"], trigger["fmt"], days, site_id)
+            content, filename, mime = produce(page, trigger["item"], trigger["fmt"], days, site_id, sent)
         except NotFound:
             return no_update, "✕ Not found."
         return dcc.send_bytes(content, filename, type=mime), f"✓ {filename}"
 
 
-def produce(page: str, item_id, fmt, days, site_id=None) -> tuple[bytes, str, str]:
-    """Build one export for the logged-in user and audit it; raises Forbidden or NotFound."""
+def produce(page: str, item_id, fmt, days, site_id=None, selections: dict | None = None) -> tuple[bytes, str, str]:
+    """Build one export for the logged-in user and audit it; raises Forbidden or NotFound (also for a
+    selection that is not one the user may choose)."""
     user = context.user()
     if page not in EXPORT_ROLES or user.role not in EXPORT_ROLES[page]:
         raise Forbidden(f"role {user.role} may not export from {page}")
     spec = ITEMS.get((page, item_id)) if isinstance(item_id, str) else None
     if spec is None or fmt not in spec.formats:
         raise NotFound(f"no export {item_id!r} as {fmt!r}")
-    pd_ = page_data(page, days, site_id)
+    pd_ = export_data(page, item_id, days, site_id, selections or {})
+    built = None if item_id == REPORT else spec.build(pd_)  # first: the provenance states its rows
     prov = provenance(pd_, spec.title if page == "overview" or item_id != REPORT
-                      else f"Inspection binder: {pd_.site_name} ({pd_.site_id})", spec.kpis)
-    if item_id == REPORT:
+                      else f"Inspection binder: {pd_.site_name} ({pd_.site_id})", spec.kpis, built)
+    if built is None:
         from dashboard.exports.report import build_report
 
         content = build_report(pd_, prov)
     else:
-        built = spec.build(pd_)
         if fmt in files.IMAGE_FORMATS:
             content = files.render_chart(built.figure, fmt, prov)
         elif fmt == "csv":
@@ -145,15 +155,20 @@ def produce(page: str, item_id, fmt, days, site_id=None) -> tuple[bytes, str, st
     audit.append(context.warehouse(), user_id=user.user_id, action="export", object_type=page,
                  object_id=f"{pd_.site_id or 'network'}/{item_id}", new_value=json.dumps({
                      "format": fmt, "file": filename, "sha256": hashlib.sha256(content).hexdigest(),
-                     "export_id": prov.export_id, "window": prov.window_text, "bytes": len(content)}))
+                     "export_id": prov.export_id, "window": prov.window_text, "bytes": len(content),
+                     "filters": prov.filters}))
     logger.info("export %s/%s as %s by %s", page, item_id, fmt, user.user_id)
     return content, filename, files.MIME[fmt]
 
 
-def provenance(pd_: PageData, title: str, kpis) -> Provenance:
+def provenance(pd_: PageData, title: str, kpis, built: Export | None = None) -> Provenance:
+    """The page's filters, with the item's own statement of its rows (Export.filters) over them; times
+    in the site's zone on a one-site export, UTC on network ones (as each page shows them)."""
     user = context.user()
     if pd_.site_id:
         title = f"{title} · {pd_.site_name} ({pd_.site_id})" if pd_.site_id not in title else title
-    return Provenance(title=title, filters=pd_.filters(), window_start=pd_.scope.start,
+    filters = pd_.filters() | (dict(built.filters) if built is not None else {})
+    return Provenance(title=title, filters=filters, window_start=pd_.scope.start,
                       window_end=pd_.scope.end, data_as_of=data.data_as_of(), kpis=tuple(kpis),
-                      user_id=user.user_id, user_name=user.display_name, role=user.role)
+                      user_id=user.user_id, user_name=user.display_name, role=user.role,
+                      timezone=pd_.timezone or "UTC")

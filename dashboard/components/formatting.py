@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from queries.catalog import Kpi
+from queries.monitoring import UNIT_LABELS
 
 # Okabe-Ito colour-blind-safe palette; status is also carried by a symbol and a word.
 STATUS = {
@@ -16,8 +17,16 @@ STATUS = {
     "near": ("!", "Near target", "status-near"),
     "off": ("✕", "Off target", "status-off"),
     "none": ("–", "No data", "status-none"),
+    "no_target": ("○", "No target", "status-none"),  # a value, but nothing to judge it against
 }
 SUPPRESSED_TEXT = "suppressed (< 5 respondents)"
+# A batch's CQA verdict (queries/sql/site_batches.sql): untested is pending, never "within spec".
+CQA_VERDICT_TEXT = {
+    "oos": "✕ OOS",
+    "pending": "… testing pending",
+    "incomplete": "! results incomplete",
+    "within_spec": "✓ within spec",
+}
 
 
 def is_missing(value) -> bool:
@@ -28,6 +37,31 @@ def format_number(kpi: Kpi, value) -> str:
     if is_missing(value):
         return "–"
     return f"{value:,.{kpi.decimals}f}"
+
+
+def shown_value(kpi: Kpi, value) -> float | None:
+    """The value as printed: rounded to the KPI's decimals exactly as format_number rounds it."""
+    if is_missing(value):
+        return None
+    return float(f"{float(value):.{kpi.decimals}f}")
+
+
+def kpi_status(kpi: Kpi, value, *, suppressed: bool = False) -> str:
+    """The status of a KPI value, for every view (tiles, grid, site table, kiosk, charts, exports).
+
+    Decided on the value as shown, not on the unrounded one: 70.05 and 69.96 both print as "70" and
+    both meet a target of >= 70, so a page never shows "✓ 70" beside "! 70". Keys of STATUS: 'ok',
+    'near', 'off', 'none' (no value or suppressed), 'no_target' (a value the catalogue sets no target for)."""
+    if suppressed or is_missing(value):
+        return "none"
+    if kpi.target is None:
+        return "no_target"
+    return kpi.status(shown_value(kpi, value))
+
+
+def status_parts(kpi: Kpi, value, *, suppressed: bool = False) -> tuple[str, str, str]:
+    """(symbol, word, css class) of kpi_status."""
+    return STATUS[kpi_status(kpi, value, suppressed=suppressed)]
 
 
 def format_value(kpi: Kpi, value) -> str:
@@ -68,7 +102,29 @@ def to_local(ts, timezone: str) -> str:
     return moment.strftime("%Y-%m-%d %H:%M %Z")
 
 
+def iso_time(ts, timezone: str = "UTC", *, timespec: str = "seconds") -> str | None:
+    """An exported time: ISO 8601 with its UTC offset, in `timezone` ('2026-11-20T02:31:00-06:00').
+
+    A naive time is a stored one, so UTC (design: every timestamp is stored in UTC); an aware one is
+    converted. None for a missing time."""
+    if ts is None or pd.isna(ts):
+        return None
+    moment = pd.Timestamp(ts)
+    moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment
+    return moment.tz_convert(ZoneInfo(timezone)).isoformat(timespec=timespec)
+
+
 def utc_label(ts: datetime | None) -> str:
     if ts is None:
         return "no data yet"
     return pd.Timestamp(ts).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def format_reading(value, parameter: str, unit: str) -> str:
+    """A sensor value (reading, peak) with its unit: '352,000 /m³', '21.50 °C'."""
+    if is_missing(value):
+        return "–"
+    label = UNIT_LABELS.get(unit, unit)
+    if parameter.startswith("particles"):
+        return f"{value:,.0f} {label}"
+    return f"{value:.1f} {label}" if parameter != "temperature" else f"{value:.2f} {label}"

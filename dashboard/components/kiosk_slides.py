@@ -12,7 +12,13 @@ import pandas as pd
 from dash import html
 
 from dashboard import context
-from dashboard.components.formatting import STATUS, format_number, format_target, format_value, is_missing
+from dashboard.components.formatting import (
+    format_number,
+    format_target,
+    format_value,
+    is_missing,
+    status_parts,
+)
 from queries import catalog
 from queries.kpis import NETWORK
 from queries.scope import Scope
@@ -59,8 +65,7 @@ def slide_title(slide: Slide) -> str:
 def _tile(kpi: catalog.Kpi, row: dict | None, *, compare: str | None = None) -> html.Div:
     suppressed = bool(row and row.get("suppressed"))
     value = None if row is None or suppressed else row.get("value")
-    status = "none" if suppressed or is_missing(value) else kpi.status(value)
-    symbol, word, css = STATUS[status]
+    symbol, word, css = status_parts(kpi, value, suppressed=suppressed)
     return html.Div([
         html.Div(kpi.title, className="kiosk-tile-title"),
         html.Div("suppressed" if suppressed else _value(kpi, value), className="kiosk-tile-value"),
@@ -93,8 +98,7 @@ def overview_slide(slide: Slide, scope: Scope, frame: pd.DataFrame, sites: pd.Da
             row = _row(frame, kpi.id, site.site_id)
             suppressed = bool(row and row.get("suppressed"))
             value = None if row is None or suppressed else row.get("value")
-            status = "none" if suppressed or is_missing(value) else kpi.status(value)
-            symbol, word, css = STATUS[status]
+            symbol, word, css = status_parts(kpi, value, suppressed=suppressed)
             text = "suppressed" if suppressed else format_value(kpi, value)
             cells.append(html.Td([html.Span(symbol, className="status-symbol", **{"aria-hidden": "true"}),
                                   f" {text}", html.Span(f" ({word})", className="visually-hidden")],

@@ -6,12 +6,12 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dashboard.components.formatting import STATUS, format_number, is_missing
+from dashboard.components.formatting import STATUS, format_number, is_missing, kpi_status
 from queries.catalog import Kpi
 from queries.kpis import NETWORK
 
 # Okabe-Ito; the bar label always carries the status symbol, so colour is never alone.
-STATUS_COLOURS = {"ok": "#0072B2", "near": "#E69F00", "off": "#D55E00", "none": "#999999"}
+STATUS_COLOURS = {"ok": "#0072B2", "near": "#E69F00", "off": "#D55E00", "none": "#999999", "no_target": "#999999"}
 FONT = dict(family="DejaVu Sans, system-ui, sans-serif", size=13)
 
 
@@ -31,7 +31,7 @@ def kpi_by_site(frame: pd.DataFrame, sites: pd.DataFrame, kpis: list[Kpi]) -> go
             row = part.loc[site_id] if site_id in part.index else None
             suppressed = row is not None and bool(row.get("suppressed", False))
             value = None if row is None or suppressed else row["value"]
-            status = "none" if is_missing(value) else kpi.status(value)
+            status = kpi_status(kpi, value)
             symbol, word, _ = STATUS[status]
             values.append(None if is_missing(value) else value)
             colours.append(STATUS_COLOURS[status])

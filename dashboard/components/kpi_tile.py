@@ -6,14 +6,13 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from dashboard import ids
-from dashboard.components.formatting import STATUS, format_target, format_value, is_missing, trend_text
+from dashboard.components.formatting import format_target, format_value, is_missing, status_parts, trend_text
 from queries.catalog import Kpi
 
 
 def kpi_tile(kpi: Kpi, value, previous, *, days: int, n=None, detail: str | None = None,
              suppressed: bool = False, href: str | None = None) -> dbc.Card:
-    status = "none" if suppressed or is_missing(value) else kpi.status(value)
-    symbol, word, css = STATUS[status]
+    symbol, word, css = status_parts(kpi, value, suppressed=suppressed)
     trend, trend_css = trend_text(kpi, value, previous, days)
     shown = "suppressed" if suppressed else format_value(kpi, value)
     body = [

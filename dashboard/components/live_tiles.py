@@ -11,7 +11,7 @@ import pandas as pd
 from dash import html
 
 from dashboard.components.excursion_tiles import format_age, level_badge
-from dashboard.components.formatting import to_local
+from dashboard.components.formatting import format_reading, to_local
 from queries.monitoring import PARAMETER_LABELS, UNIT_LABELS
 
 BAND_STYLE = {
@@ -25,15 +25,6 @@ BAND_STYLE = {
 
 def _missing(value) -> bool:
     return value is None or value is pd.NaT or (isinstance(value, float) and value != value)
-
-
-def format_reading(value, parameter: str, unit: str) -> str:
-    if _missing(value):
-        return "–"
-    label = UNIT_LABELS.get(unit, unit)
-    if parameter.startswith("particles"):
-        return f"{value:,.0f} {label}"
-    return f"{value:.1f} {label}" if parameter != "temperature" else f"{value:.2f} {label}"
 
 
 def limits_text(row: dict) -> str:

@@ -208,9 +208,10 @@ def _mark_programmes(fig: go.Figure, quarters: pd.DataFrame, programmes: pd.Data
                            font=dict(color="#006B50", size=13), bgcolor="rgba(255,255,255,.85)")
 
 
-def operator_scatter(operators: pd.DataFrame, title: str) -> go.Figure:
+def operator_scatter(operators: pd.DataFrame, title: str,
+                     message: str = "No operators with training before this window.") -> go.Figure:
     if operators.empty:
-        return empty(title, "No operators with training before this window.")
+        return empty(title, message)
     fig = go.Figure(go.Scatter(
         x=operators["mean_first_score"], y=operators["deviations"], mode="markers",
         marker=dict(size=11, color="#0072B2", opacity=0.75, line=dict(width=1, color="#123")),

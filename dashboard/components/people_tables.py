@@ -72,7 +72,9 @@ def coaching_table(coaching: pd.DataFrame, names: dict[str, str], lookback: int)
                      note])
 
 
-def rho_text(rho: pd.DataFrame) -> str:
+def rho_text(rho: pd.DataFrame, min_n: int = 5) -> str:
+    if not rho.empty and bool(rho.iloc[0].get("suppressed", False)):
+        return f"suppressed (fewer than {min_n} operators)"
     if rho.empty or is_missing(rho.iloc[0]["value"]):
         n = 0 if rho.empty else int(rho.iloc[0]["n"])
         return f"not computable (n = {n} operators)"
@@ -84,7 +86,8 @@ def rho_text(rho: pd.DataFrame) -> str:
     return f"ρ = {row['value']:+.2f} · {interval} · n = {int(row['n'])} operators"
 
 
-def module_table(modules: pd.DataFrame, selected: str):
+def module_table(modules: pd.DataFrame, selected: str, note: str = ""):
+    """Rows arrive protected (queries.people.training_modules): a suppressed group says so, with no number."""
     mine = modules[modules["site_id"] == selected].set_index("module")
     network = modules[modules["site_id"] == NETWORK].set_index("module")
     if mine.empty:
@@ -102,17 +105,24 @@ def module_table(modules: pd.DataFrame, selected: str):
         elif with_network:
             cells += ["–", "–"]
         body.append(html.Tr([html.Td(c) for c in cells]))
-    return dbc.Table([html.Thead(html.Tr([html.Th(h, scope="col") for h in head])), html.Tbody(body)],
-                     size="sm", hover=True, responsive=True, id="people-module-table")
+    table = dbc.Table([html.Thead(html.Tr([html.Th(h, scope="col") for h in head])), html.Tbody(body)],
+                      size="sm", hover=True, responsive=True, id="people-module-table")
+    if not (mine["suppressed"].any() or (with_network and network["suppressed"].any())):
+        return table
+    return html.Div([table, html.P(note, className="small text-body-secondary", id="people-module-note")])
 
 
 def first_pass_text(row) -> str:
+    if bool(row.get("suppressed", False)):
+        return "suppressed"
     if not row["first_attempts"]:
         return "–"
     return f"{row['first_pass_pct']:.0f} % ({int(row['first_passed'])}/{int(row['first_attempts'])})"
 
 
 def competency_text(row) -> str:
+    if bool(row.get("suppressed", False)):
+        return "suppressed"
     if is_missing(row["median_days"]):
         return "–"
     return f"{row['median_days']:.0f} days (n = {int(row['certifications'])})"

@@ -12,7 +12,7 @@ from html import escape
 
 import pandas as pd
 
-from dashboard.components.formatting import STATUS, format_number, is_missing
+from dashboard.components.formatting import format_number, status_parts
 from queries.catalog import Kpi
 from queries.kpis import NETWORK
 
@@ -51,8 +51,7 @@ def _cell(kpi: Kpi, cells: dict[str, dict]) -> str:
     if bool(row.get("suppressed", False)):
         return '<td class="status-none" title="fewer than 5 respondents">suppressed</td>'
     value = row["value"]
-    status = "none" if is_missing(value) else kpi.status(value)
-    symbol, word, css = STATUS[status]
+    symbol, word, css = status_parts(kpi, value)
     # The status symbol is drawn by assets/grid.css from data-symbol (hidden from screen readers like
     # the aria-hidden span elsewhere); the word stays in the title.
     return (f'<td class="{css} grid-cell" title="{escape(word)}" data-symbol="{escape(symbol)}">'

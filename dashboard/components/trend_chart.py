@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard.components.figures import FONT
-from queries.monitoring import PARAMETER_LABELS, UNIT_LABELS
+from queries.monitoring import GRAIN_SECONDS, PARAMETER_LABELS, UNIT_LABELS
 
 # Okabe-Ito; limit lines differ in dash pattern too, excursion spans carry their level as text.
 MEAN_COLOUR = "#0072B2"
@@ -24,11 +24,28 @@ def _local_one(ts, tz: str):
     return pd.Timestamp(ts).tz_localize("UTC").tz_convert(tz).tz_localize(None)
 
 
+def with_gaps(points: pd.DataFrame, grain: str) -> pd.DataFrame:
+    """An empty row after every bucket whose successor is more than one bucket later: the line breaks
+    where no reading arrived instead of joining points across the silence. Each row's own grain counts
+    (``queries.monitoring.trend`` completes a minute window with hourly buckets before live data)."""
+    if len(points) < 2:
+        return points
+    buckets = pd.to_datetime(points["bucket"])
+    grains = points["grain"] if "grain" in points else pd.Series(grain, index=points.index)
+    step = pd.to_timedelta(grains.map(GRAIN_SECONDS), unit="s")
+    gap_after = (buckets.shift(-1) - buckets) > step
+    if not gap_after.any():
+        return points
+    blanks = pd.DataFrame({"bucket": (buckets + step)[gap_after].to_numpy()}, index=points.index[gap_after] + 0.5)
+    return pd.concat([points.set_axis(points.index.astype(float)), blanks]).sort_index().reset_index(drop=True)
+
+
 def trend_figure(points: pd.DataFrame, grain: str, limits: dict, excursions: pd.DataFrame, tz: str,
                  title: str, since=None, until=None) -> go.Figure:
     unit = UNIT_LABELS.get(limits.get("unit", ""), limits.get("unit", ""))
     fig = go.Figure()
     if not points.empty:
+        points = with_gaps(points.reset_index(drop=True), grain)
         x = _local(points["bucket"], tz)
         fig.add_trace(go.Scatter(x=x, y=points["value_max"], mode="lines", line=dict(width=0),
                                  showlegend=False, hoverinfo="skip", name="max"))

@@ -17,6 +17,7 @@ import warnings
 from datetime import date, datetime
 from xml.sax.saxutils import escape
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from openpyxl import Workbook
@@ -25,6 +26,7 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 from pypdf import PdfReader, PdfWriter
 
+from dashboard.components.formatting import iso_time
 from dashboard.exports.provenance import APP_NAME, Provenance
 
 logger = logging.getLogger(__name__)
@@ -58,27 +60,26 @@ def neutralise(value):
     return value
 
 
-def _plain(value):
-    """A cell value as a file can hold it: no NaN/NaT, timestamps as ISO text or datetime."""
+def _plain(value, timezone: str = "UTC"):
+    """A cell value as a file can hold it: no NaN/NaT; every time as ISO 8601 text with its UTC offset,
+    in the provenance's zone (a spreadsheet's date cells cannot hold an offset, so text it is)."""
     if value is None or value is pd.NaT or value is pd.NA:
         return None
     if isinstance(value, float) and math.isnan(value):
         return None
-    if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
+    if isinstance(value, datetime | np.datetime64):  # pd.Timestamp is a datetime
+        return iso_time(value, timezone)
+    if isinstance(value, date):
+        return value.isoformat()  # a calendar date: no time, so no offset
     if hasattr(value, "item") and not isinstance(value, str | bytes):  # numpy scalars
         return value.item()
     return value
 
 
-def _csv_cell(value) -> str | float | int:
-    value = _plain(value)
+def _csv_cell(value, timezone: str = "UTC") -> str | float | int:
+    value = _plain(value, timezone)
     if value is None:
         return ""
-    if isinstance(value, datetime):
-        return value.isoformat(sep=" ")
-    if isinstance(value, date):
-        return value.isoformat()
     return neutralise(value)
 
 
@@ -95,7 +96,7 @@ def to_csv(frame: pd.DataFrame, prov: Provenance) -> bytes:
     writer.writerow([])
     writer.writerow([neutralise(str(c)) for c in frame.columns])
     for row in frame.itertuples(index=False, name=None):
-        writer.writerow([_csv_cell(v) for v in row])
+        writer.writerow([_csv_cell(v, prov.timezone) for v in row])
     return out.getvalue().encode("utf-8-sig")
 
 
@@ -116,7 +117,7 @@ def to_xlsx(frame: pd.DataFrame, prov: Provenance, sheet_title: str = "Data") ->
         data.cell(row=1, column=col).font = bold
     for r, row in enumerate(frame.itertuples(index=False, name=None), start=2):
         for c, value in enumerate(row, start=1):
-            _text_cell(data.cell(row=r, column=c), _plain(value))
+            _text_cell(data.cell(row=r, column=c), _plain(value, prov.timezone))
     data.freeze_panes = "A2"
 
     sheet = wb.create_sheet("Provenance")

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from functools import cache
 from importlib import metadata
 
+from dashboard.components.formatting import iso_time
 from queries.catalog import Kpi
 
 APP_NAME = "ATMP Quality Hub"
@@ -37,6 +38,7 @@ class Provenance:
     user_id: str
     user_name: str
     role: str
+    timezone: str = "UTC"  # the zone the file's times are written in (each with its UTC offset)
     exported_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None, microsecond=0))
     app_version: str = field(default_factory=app_version)
     export_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
@@ -44,6 +46,14 @@ class Provenance:
     @property
     def window_text(self) -> str:
         return f"{self.window_start:%Y-%m-%d %H:%M} to {self.window_end:%Y-%m-%d %H:%M} UTC"
+
+    @property
+    def times_text(self) -> str:
+        """What the times in the file's rows are (files.py writes them; the PDF report prints them)."""
+        where = "UTC" if self.timezone == "UTC" else f"local time at the site ({self.timezone})"
+        example = iso_time(self.window_end, self.timezone)
+        return (f"ISO 8601 with the UTC offset, in {where}" + (f", e.g. {example}" if example else "")
+                + "; the provenance's own times (time window, data as of, exported at) are UTC")
 
     @property
     def kpi_text(self) -> str:
@@ -55,6 +65,7 @@ class Provenance:
             ("Title", self.title),
             *[(label, value) for label, value in self.filters.items()],
             ("Time window", self.window_text),
+            ("Times in the data", self.times_text),
             ("Data as of", _utc(self.data_as_of)),
             ("KPI definitions used", self.kpi_text),
             ("Exported by", f"{self.user_name} ({self.user_id}, {self.role})"),

@@ -8,21 +8,34 @@ from __future__ import annotations
 
 import io
 import logging
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
+from dashboard.components.formatting import (
+    CQA_VERDICT_TEXT,
+    STATUS,
+    format_number,
+    is_missing,
+    iso_time,
+    status_parts,
+)
 from dashboard.exports import files
 from dashboard.exports.provenance import APP_NAME, Provenance
-from dashboard.exports.sources import ITEMS, PageData
+from dashboard.exports.sources import ITEMS, Export, PageData
+from queries import catalog
 
 logger = logging.getLogger(__name__)
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")  # Debian fonts-dejavu-core (on every machine here)
 CHART_WIDTH_PX = 1400
 HEAD = FontFace(emphasis="BOLD", fill_color=(225, 232, 240))
+NETWORK_ROW = FontFace(emphasis="BOLD", fill_color=(242, 242, 242))
+GRID_KPIS_PER_TABLE = 5  # on a landscape A4 page: titles wrap at words, never mid-word
+NO_DATA = "no data"
 
 
 class Binder(FPDF):
@@ -79,18 +92,28 @@ class Binder(FPDF):
         self.ln(1)
 
     def table(self, headers: list[str], rows: list[list], widths: tuple[float, ...] | None = None,
-              size: float = 8):
+              size: float = 8, emphasis: frozenset[int] = frozenset(), width: float | None = None):
+        """A table; times in it are written like every exported time (ISO 8601 with the offset, in the
+        provenance's zone). Rows whose index is in ``emphasis`` are set in bold (the network row)."""
         self.set_font(self.family, "", size)
+        texts = [[self.text_safe(_text(v, self.prov.timezone)) for v in values] for values in rows]
+        if widths is None:  # by content, so a time or an id is not broken inside (fpdf2 splits what won't fit)
+            widths = tuple(_column_weight(h, [r[i] for r in texts if i < len(r)]) for i, h in enumerate(headers))
         with super().table(col_widths=widths, headings_style=HEAD, line_height=4.2, text_align="LEFT",
-                           first_row_as_headings=True) as t:
+                           first_row_as_headings=True, width=width, align="LEFT") as t:
             head = t.row()
             for h in headers:
                 head.cell(self.text_safe(h))
-            for values in rows:
-                row = t.row()
-                for v in values:
-                    row.cell(self.text_safe(_text(v)))
+            for i, values in enumerate(texts):
+                row = t.row(style=NETWORK_ROW if i in emphasis else None)
+                for text in values:
+                    row.cell(text)
         self.ln(3)
+
+    def rows_note(self, built: Export):
+        """What the section's rows are, when the item states it (the same lines as its own export)."""
+        if built.filters:
+            self.para(" · ".join(f"{label}: {text}" for label, text in built.filters.items()), size=8)
 
     def chart(self, fig):
         fig = fig.__class__(fig)
@@ -104,14 +127,38 @@ class Binder(FPDF):
         self.ln(3)
 
 
-def _text(v) -> str:
-    if v is None or (isinstance(v, float) and v != v) or v is pd.NaT:
+def _text(v, timezone: str = "UTC") -> str:
+    if v is None or v is pd.NaT or v is pd.NA or (isinstance(v, float) and v != v):
         return "–"
     if isinstance(v, float):
         return f"{v:,.2f}"
-    if isinstance(v, pd.Timestamp):
-        return f"{v:%Y-%m-%d %H:%M}"
+    if isinstance(v, pd.Timestamp | datetime):
+        return iso_time(v, timezone, timespec="minutes")
     return str(v)
+
+
+def _column_weight(header: str, cells: list[str]) -> float:
+    """A column's share of the table: its longest header word or its longest cell (capped: long text wraps)."""
+    longest_word = max((len(w) for w in header.split()), default=1)
+    return max(longest_word, min(max((len(c) for c in cells), default=1), 40), 4) + 2
+
+
+def _count(v) -> str:
+    """A count as an integer ('90', '311,040'), never '90.00'."""
+    return "–" if is_missing(v) or v is pd.NA else f"{int(round(float(v))):,}"
+
+
+def _kpi_value(kpi: catalog.Kpi, value, note: str = "") -> str:
+    """A KPI value as the pages print it: the KPI's decimals, 'no data' in words, suppression named."""
+    if note:
+        return note
+    return NO_DATA if is_missing(value) else format_number(kpi, value)
+
+
+def _status_legend() -> str:
+    return ("Status symbols (the table prints no colour), read on the value as printed: "
+            + " · ".join(f"{STATUS[k][0]} {STATUS[k][1].lower()}" for k in ("ok", "near", "off", "no_target"))
+            + " (near: within 10 % of the target on the wrong side); \"no data\": nothing to compute in the window.")
 
 
 def _frame_rows(frame: pd.DataFrame, columns: dict[str, str], limit: int | None = None) -> list[list]:
@@ -150,27 +197,35 @@ def build_report(pd_: PageData, prov: Provenance) -> bytes:
 def _site_sections(pdf: Binder, pd_: PageData) -> None:
     kpis = ITEMS[("site", "kpis")].build(pd_).frame
     pdf.h2("KPIs: this site beside the network")
-    pdf.table(["KPI", "Unit", "This site", "Network", "Target", "Status"],
-              [[r.kpi, r.unit, r.note or r.site_value, r.network_value, r.target, r.status]
-               for r in kpis.itertuples()], widths=(52, 22, 26, 22, 30, 28))
+    pdf.table(["KPI", "Unit", "This site", "Network", "n", "Target", "Status"],
+              [[r.kpi, r.unit, _kpi_value(catalog.get(r.kpi_id), r.site_value, r.note),
+                _kpi_value(catalog.get(r.kpi_id), r.network_value), _count(r.n), r.target, r.status]
+               for r in kpis.itertuples()], widths=(50, 20, 24, 20, 12, 30, 24))
+    pdf.para(_status_legend(), size=8)
+    pdf.para(f"Times in the tables below: {pdf.prov.times_text}.", size=8)
     pdf.add_page()
     devs = ITEMS[("site", "deviations")].build(pd_)
     pdf.h2(f"Deviations ({len(devs.frame)} detected in the window)")
     pdf.chart(devs.figure)
     survey = ITEMS[("site", "survey")].build(pd_)
     pdf.h2("Psychological safety by survey wave")
+    pdf.rows_note(survey)
     pdf.chart(survey.figure)
     pdf.para("Waves with fewer than 5 respondents are suppressed to protect anonymity.", size=8.5)
-    capas = ITEMS[("site", "capas")].build(pd_).frame
+    capa_export = ITEMS[("site", "capas")].build(pd_)
+    capas = capa_export.frame
     pdf.h2(f"Open CAPAs ({len(capas)})")
+    pdf.rows_note(capa_export)
     if capas.empty:
         pdf.para("No open CAPAs.")
     else:
-        pdf.table(["CAPA", "Deviation", "Severity", "Opened (UTC)", "Due (UTC)", "Days overdue"],
+        pdf.table(["CAPA", "Deviation", "Severity", "Opened", "Due", "Days overdue"],
                   _frame_rows(capas, {"capa_id": 0, "deviation_id": 0, "severity": 0, "opened_at": 0,
                                       "due_at": 0, "days_overdue": 0}))
-    drift = ITEMS[("site", "drift")].build(pd_).frame
+    drift_export = ITEMS[("site", "drift")].build(pd_)
+    drift = drift_export.frame
     pdf.h2(f"Master-document drift ({len(drift)} documents behind master)")
+    pdf.rows_note(drift_export)
     if drift.empty:
         pdf.para("Every controlled document is at the master version.")
     else:
@@ -179,9 +234,9 @@ def _site_sections(pdf: Binder, pd_: PageData) -> None:
                                       "days_behind": 0}))
     batches = ITEMS[("site", "batches")].build(pd_).frame
     pdf.h2(f"Batches started in the window ({len(batches)}; newest 40 shown, all in the CSV export)")
-    pdf.table(["Batch", "Product", "Started (UTC)", "Status", "Viability %", "Transduction %", "CQAs"],
+    pdf.table(["Batch", "Product", "Started", "Status", "Viability %", "Transduction %", "CQAs"],
               [[r.batch_id, r.product, r.started_at, r.status, r.viability_pct, r.transduction_pct,
-                "✕ OOS" if r.oos else "✓ within spec"] for r in batches.head(40).itertuples()])
+                CQA_VERDICT_TEXT[r.cqa_verdict]] for r in batches.head(40).itertuples()])
 
 
 def _overview_sections(pdf: Binder, pd_: PageData) -> None:
@@ -189,23 +244,43 @@ def _overview_sections(pdf: Binder, pd_: PageData) -> None:
     network = kpis[kpis.site_id == "NETWORK"]
     pdf.h2("Network KPIs")
     pdf.table(["KPI", "Unit", "Network", "n", "Target", "Status"],
-              [[r.kpi, r.unit, r.note or r.value, r.n, r.target, r.status] for r in network.itertuples()],
-              widths=(60, 24, 26, 18, 30, 22))
+              [[r.kpi, r.unit, _kpi_value(catalog.get(r.kpi_id), r.value, r.note), _count(r.n), r.target,
+                r.status] for r in network.itertuples()],
+              widths=(60, 24, 22, 18, 32, 24))
     pdf.add_page()
     headline = ITEMS[("overview", "headline")].build(pd_)
     pdf.h2("Headline KPIs by site")
     pdf.chart(headline.figure)
+    site_kpi_table(pdf, kpis, pd_.sites)
+
+
+def site_kpi_table(pdf: Binder, kpis: pd.DataFrame, sites: pd.DataFrame) -> None:
+    """The overview's site x KPI grid as a document: the network row first, then each site; a column per
+    catalogue KPI headed by its title and unit, a few per landscape page; each cell the value as the grid
+    prints it with its status symbol, "no data" or "suppressed" in words."""
+    pdf.add_page(orientation="landscape")
     pdf.h2("Site × KPI table")
-    wide = kpis[kpis.site_id != "NETWORK"].pivot_table(index="site_id", columns="kpi_id", values="status",
-                                                       aggfunc="first")
-    values = kpis[kpis.site_id != "NETWORK"].pivot_table(index="site_id", columns="kpi_id", values="value",
-                                                         aggfunc="first", dropna=False)
-    for chunk in (list(wide.columns[i:i + 5]) for i in range(0, len(wide.columns), 5)):
-        pdf.table(["Site", *chunk],
-                  [[site, *[_cell(values, wide, site, k) for k in chunk]] for site in wide.index])
+    pdf.para(f"Window {pdf.prov.window_text}. " + _status_legend() + " The network row is the sum of numerators "
+             "over the sum of denominators, never an average of the site rows.", size=8)
+    cells = {(r.site_id, r.kpi_id): r for r in kpis.itertuples(index=False)}
+    names = dict(zip(sites["site_id"], sites["name"], strict=True))
+    rows = [("NETWORK", "Network")] + [(s, f"{s} · {names[s].split(' - ')[0]}") for s in sites["site_id"]]
+    for start in range(0, len(catalog.CATALOG), GRID_KPIS_PER_TABLE):
+        chunk = catalog.CATALOG[start:start + GRID_KPIS_PER_TABLE]
+        if start and pdf.get_y() > pdf.h - 25 - 6 * (len(rows) + 3):
+            pdf.add_page(orientation="landscape")
+        pdf.table(["Site", *(f"{k.title} ({k.unit})" for k in chunk)],
+                  [[label, *(_grid_cell(k, cells.get((site_id, k.id))) for k in chunk)] for site_id, label in rows],
+                  widths=(47, *([44] * len(chunk))), width=47 + 44 * len(chunk), size=7.5,
+                  emphasis=frozenset({0}))
 
 
-def _cell(values: pd.DataFrame, status: pd.DataFrame, site: str, kpi: str) -> str:
-    symbol = str(status.at[site, kpi]).split(" ")[0] if kpi in status.columns else "–"
-    value = values.at[site, kpi] if kpi in values.columns and site in values.index else None
-    return f"{symbol} {_text(value)}"
+def _grid_cell(kpi: catalog.Kpi, row) -> str:
+    if row is None:
+        return NO_DATA
+    if row.note:
+        return "suppressed"
+    if is_missing(row.value):
+        return NO_DATA
+    symbol, _, _ = status_parts(kpi, row.value)
+    return f"{symbol} {format_number(kpi, row.value)}"

@@ -11,7 +11,8 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import Input, Output, callback, dcc, html
 
-from dashboard import context, data, ids
+from dashboard import context, data, ids, page_items
+from dashboard.components import export
 from dashboard.components import stats_figures as figs
 from dashboard.components.controls import window_selector
 from dashboard.components.formatting import utc_label
@@ -24,12 +25,16 @@ PAGE = "/comparability"
 dash.register_page(__name__, path=PAGE, name="Comparability", nav=True, order=45,
                    title="Comparability · ATMP Quality Hub")
 GRAPH_CONFIG = {"displaylogo": False}
+# TOST, Ppk and the funnel export for the chosen product, rebuilt from the server-side scope
+# (dashboard/exports/sources.py, items of page "comparability").
+EXPORT_ITEMS = ["tost", "ppk", "funnel"]
+export.register("comparability", window_id=ids.CMP_WINDOW, selections={"product": ids.CMP_PRODUCT})
 
 
 def layout(**_):
     if not context.allowed(PAGE):
         return context.denied_page()
-    products = list(context.warehouse().query("sql/signals/products")["product"])
+    products = page_items.products()
     return html.Div([
         html.Div([
             html.H1("Cross-site comparability", className="h3 mb-0"),
@@ -41,6 +46,7 @@ def layout(**_):
             dbc.RadioItems(id=ids.CMP_PRODUCT, inline=True, value=products[0] if products else None,
                            options=[{"label": p, "value": p} for p in products]),
         ], className="d-flex align-items-center gap-2 mb-3"),
+        export.export_bar("comparability", EXPORT_ITEMS),
         dcc.Loading(html.Div(id=ids.CMP_BODY), type="dot"),
     ], id="comparability-page")
 
@@ -59,7 +65,7 @@ def refresh(days, product):
     scope = context.scope(days, PAGE)
     wh = context.warehouse()
     min_batches = context.settings().min_batches_for_comparability
-    result = cmp.comparability(wh, scope, product if isinstance(product, str) else None, min_batches=min_batches)
+    result = page_items.comparability(scope, product)
     sites = list(scope.site_ids)
     specs = result.specifications[result.specifications["product"] == result.product]
     body = [
@@ -90,8 +96,7 @@ def refresh(days, product):
         html.P("Exact Poisson limits around the network rate (deviations per batch, a count, so Poisson rather "
                "than binomial): a small site inside the funnel is not extreme, however its rate looks.",
                className="small"),
-        dcc.Graph(figure=figs.funnel_figure(result.funnel, result.funnel_curve, result.network_rate),
-                  config=GRAPH_CONFIG, id="comparability-funnel"),
+        dcc.Graph(figure=page_items.funnel_chart(result), config=GRAPH_CONFIG, id="comparability-funnel"),
         funnel_table(result.funnel),
         *onboarding(wh, scope),
     ]

@@ -23,6 +23,9 @@ def layout(**_):
         html.P("Every number on the hub comes from one entry of this catalogue. Network values are the "
                "sum of numerators over the sum of denominators, never an average of site rates.",
                className="lead"),
+        html.P("A status (✓ on target, ! near target: within 10 % of it on the wrong side, ✕ off target, "
+               "○ no target set) is decided on the value as shown, rounded to the KPI's decimals, so one "
+               "printed number never carries two statuses.", className="small"),
         *[definition_card(k) for k in catalog.CATALOG],
     ], id="definitions")
 

@@ -24,15 +24,16 @@ def layout(**_):
     refresh_s = context.settings().monitoring_refresh_s
     return html.Div([
         html.H1("Environmental monitoring", className="h3 mb-1"),
-        html.P(id=ids.MON_AS_OF, className="as-of text-body-secondary"),
+        html.P(id=ids.MON_NET_AS_OF, className="as-of text-body-secondary"),
         excursion_tiles.section(refresh_s),
         html.H2("Sites", className="h5"),
         html.Div(id=ids.MON_SITES),
-        dcc.Interval(id=ids.MON_TICK, interval=refresh_s * 1000),
+        dcc.Interval(id=ids.MON_NET_TICK, interval=refresh_s * 1000),
     ])
 
 
-@callback(Output(ids.MON_SITES, "children"), Output(ids.MON_AS_OF, "children"), Input(ids.MON_TICK, "n_intervals"))
+@callback(Output(ids.MON_SITES, "children"), Output(ids.MON_NET_AS_OF, "children"),
+          Input(ids.MON_NET_TICK, "n_intervals"))
 def refresh_sites(_n):
     scope = context.scope(None, PAGE)
     now, cfg = context.now(), context.settings()

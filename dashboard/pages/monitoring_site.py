@@ -12,7 +12,8 @@ import pandas as pd
 from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboard import auth, context, data, ids
+from dashboard import auth, context, data, ids, page_items
+from dashboard.components import export
 from dashboard.components.excursion_list import ack_form, ack_options, excursion_table
 from dashboard.components.formatting import to_local
 from dashboard.components.live_tiles import room_cards
@@ -25,6 +26,10 @@ dash.register_page(__name__, path_template=PAGE, name="Site monitoring",
                    title="Site monitoring · ATMP Quality Hub")
 ROLE_LABELS = {"leadership": "quality leadership", "site_manager": "site manager"}
 LIVE_WINDOWS = ("6h", "24h")  # windows short enough to redraw on every tick
+# The sensor trend and the excursion history export for this site only (never for the display role),
+# rebuilt from the server-side scope (dashboard/exports/sources.py, items of page "monitoring_site").
+export.register("monitoring_site", site_store_id=ids.MON_SITE_ID,
+                selections={"sensor": ids.MON_TREND_SENSOR, "trend_window": ids.MON_TREND_WINDOW})
 
 
 def layout(site_id=None, **_):
@@ -36,7 +41,7 @@ def layout(site_id=None, **_):
         return not_found(site_id)
     cfg = context.settings()
     site = data.sites(scope).iloc[0]
-    sensors = context.warehouse().query("monitoring/live_values", scope=scope)
+    sensors = page_items.site_sensors(scope)
     options = [{"label": f"{r['room_name']} · {monitoring.PARAMETER_LABELS.get(r['parameter'], r['parameter'])}",
                 "value": r["sensor_id"]} for r in sensors.to_dict("records")]
     # Open the trend on what matters now: an open excursion, else a sensor with live data.
@@ -63,8 +68,10 @@ def layout(site_id=None, **_):
                      dbc.RadioItems(id=ids.MON_TREND_WINDOW, inline=True, value=monitoring.DEFAULT_TREND_WINDOW,
                                     options=[{"label": w, "value": w} for w in monitoring.TREND_WINDOWS])], md=6),
         ], className="mb-2"),
+        export.export_menu("monitoring_site", "trend", label="Export trend"),
         dcc.Graph(id=ids.MON_TREND, config={"displaylogo": False}),
-        html.H2("Excursions (open, and the last 30 days)", className="h5 mt-4"),
+        html.H2(f"Excursions (open, and the last {monitoring.EXCURSION_LIST_DAYS} days)", className="h5 mt-4"),
+        export.export_menu("monitoring_site", "excursions", label="Export excursion history"),
         html.Div(id=ids.MON_EXCURSIONS),
         # The form exists for every role (its dropdown is refreshed by the tick), but is shown only to
         # those who may sign here; the server checks every submission regardless.
@@ -97,7 +104,7 @@ def refresh(_n, site_id):
     wh, cfg, now = context.warehouse(), context.settings(), context.now()
     tz = data.sites(scope).iloc[0]["timezone"]
     live = monitoring.live_values(wh, scope, now, cfg.stale_after_s)
-    exc = monitoring.excursions(wh, scope, now)
+    exc = page_items.excursion_history(scope, now)
     latest = pd.to_datetime(live["latest_ts"]).max()
     never = int(live["latest_ts"].isna().sum())
     stale = int(live["stale"].sum()) - never
@@ -123,19 +130,11 @@ def trend(sensor_id, window, _n, site_id):
     except NotFound:
         return trend_figure(pd.DataFrame(), "hour", {}, pd.DataFrame(), "UTC", "Site not found")
     window = window if window in monitoring.TREND_WINDOWS else monitoring.DEFAULT_TREND_WINDOW
-    wh, now = context.warehouse(), context.now()
     tz = data.sites(scope).iloc[0]["timezone"]
-    sensors = wh.query("monitoring/live_values", scope=scope)
-    match = sensors[sensors["sensor_id"] == sensor_id]
-    if match.empty:  # not a sensor of this site (or forged): nothing of anyone else's
+    view = page_items.sensor_trend(scope, tz, sensor_id, window, context.now())
+    if view is None:  # not a sensor of this site (or forged): nothing of anyone else's
         return trend_figure(pd.DataFrame(), "hour", {}, pd.DataFrame(), tz, "Choose a sensor of this site")
-    limits = match.iloc[0].to_dict()
-    since = now - monitoring.TREND_WINDOWS[window]
-    points, grain = monitoring.trend(wh, scope, sensor_id, since, now)
-    spans = monitoring.sensor_excursions(wh, scope, sensor_id, since, now)
-    title = (f"{limits['room_name']} · {monitoring.PARAMETER_LABELS.get(limits['parameter'], limits['parameter'])}"
-             f" · last {window} ({grain} rollups, {len(points)} points)")
-    return trend_figure(points, grain, limits, spans, tz, title, since, now)
+    return view.figure
 
 
 @callback(
@@ -146,9 +145,10 @@ def trend(sensor_id, window, _n, site_id):
     State(ids.MON_ACK_EXCURSION, "value"),
     State(ids.MON_ACK_COMMENT, "value"),
     State(ids.MON_ACK_PASSWORD, "value"),
+    State(ids.MON_ACK_DEVIATION, "value"),
     prevent_initial_call=True,
 )
-def acknowledge(n_clicks, excursion_id, comment, password):
+def acknowledge(n_clicks, excursion_id, comment, password, deviation_decision):
     if not n_clicks:
         raise PreventUpdate
     # Who signs is the server-side user; the browser supplies only the excursion, comment and password.
@@ -157,7 +157,7 @@ def acknowledge(n_clicks, excursion_id, comment, password):
     try:
         done = monitoring.acknowledge(context.warehouse(), scope, user_id=user.user_id, role=user.role,
                                       own_site=user.site_id, excursion_id=excursion_id, password=password,
-                                      comment=comment, now=context.now(),
+                                      comment=comment, now=context.now(), deviation_decision=deviation_decision,
                                       attempt_allowed=partial(auth.signature_attempt, user.user_id))
     except monitoring.SignatureRefused as refused:
         return dbc.Alert(["✕ Not acknowledged: ", str(refused)], color="danger", className="mb-0",

@@ -267,11 +267,12 @@ def behaviour(full: Scope, selected: str, label: str, names: dict[str, str]) -> 
 
 def training(full: Scope, selected: str, label: str, short: str, days: int) -> list:
     wh = context.warehouse()
-    modules = people.training_modules(wh, full)
-    rho_rows = people.training_performance_by_site(wh, full)
+    min_n = context.settings().min_survey_respondents  # operator groups follow the survey's minimum
+    modules = people.training_modules(wh, full, min_n=min_n)
+    rho_rows = people.training_performance_by_site(wh, full, min_n=min_n)
     rho_rows["site_id"] = rho_rows["site_id"].astype(object).where(rho_rows["site_id"].notna(), NETWORK)
     rho = rho_rows[rho_rows["site_id"] == selected]
-    operators = people.operator_performance(wh, full)
+    operators = people.operator_performance(wh, full, min_n=min_n)
     if selected != NETWORK:
         operators = operators[operators["site_id"] == selected]
     elif full.role == "site_manager":  # the network is an aggregate for a site manager: no operators
@@ -280,12 +281,13 @@ def training(full: Scope, selected: str, label: str, short: str, days: int) -> l
         html.H2("Training and competency", className="h4 mt-4"),
         dbc.Row([
             dbc.Col([html.H3(f"Per module · {label} (last {days} days)", className="h6 mt-3"),
-                     people_tables.module_table(modules, selected)], lg=7),
+                     people_tables.module_table(modules, selected, people.operators_note(min_n))], lg=7),
             dbc.Col([
                 html.H3("Training-to-performance correlation", className="h6 mt-3"),
-                html.P(people_tables.rho_text(rho), className="fs-5 fw-semibold", id="people-rho"),
-                dcc.Graph(figure=pf.operator_scatter(operators, f"Operators · {short}"), id="people-operators",
-                          config=GRAPH_CONFIG),
+                html.P(people_tables.rho_text(rho, min_n), className="fs-5 fw-semibold", id="people-rho"),
+                dcc.Graph(figure=pf.operator_scatter(operators, f"Operators · {short}",
+                                                     _scatter_message(rho, min_n)),
+                          id="people-operators", config=GRAPH_CONFIG),
                 html.P("Spearman's ρ between each operator's mean first-attempt certification score and the "
                        "deviations they were involved in during the window (operators in training before the "
                        "window); 95 % interval by Fisher's z. Operators appear only by pseudonymous reference. "
@@ -293,6 +295,12 @@ def training(full: Scope, selected: str, label: str, short: str, days: int) -> l
             ], lg=5),
         ], className="g-3"),
     ]
+
+
+def _scatter_message(rho: pd.DataFrame, min_n: int) -> str:
+    if not rho.empty and bool(rho.iloc[0]["suppressed"]):
+        return f"Suppressed: fewer than {min_n} operators."
+    return "No operators with training before this window."
 
 
 def sop_section(full: Scope, selected: str, label: str) -> list:

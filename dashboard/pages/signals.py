@@ -12,18 +12,24 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import Input, Output, callback, dcc, html
 
-from dashboard import context, data, ids
+from dashboard import context, data, ids, page_items
+from dashboard.components import export
 from dashboard.components import stats_figures as figs
 from dashboard.components.controls import window_selector
 from dashboard.components.tables import badge, table
 from dashboard.pages import signals_review
 from dashboard.pages.signals_review import GRAPH_CONFIG, PAGE, review_form
-from queries import proposals, sensor_drift, signals
+from queries import proposals, signals
 from queries.kpis import CQA_COLUMNS
 from queries.scope import NotFound, Scope
 
 dash.register_page(__name__, path=PAGE, name="Signals", nav=True, order=40, title="Signals · ATMP Quality Hub")
 signals_review.register()
+# The I-MR and drift charts export with the page's selections, each checked again on the server and only
+# narrowing the user's scope (dashboard/exports/sources.py, items of page "signals").
+export.register("signals", window_id=ids.SIG_WINDOW, site_store_id=ids.SIG_SITE, site_property="value",
+                selections={"product": ids.SIG_PRODUCT, "cqa": ids.SIG_CQA, "rules": ids.SIG_RULES,
+                            "sensor": ids.SIG_SENSOR})
 
 NOT_FOUND = "Site not found"
 
@@ -35,7 +41,7 @@ def layout(site=None, **_):
     sites = data.sites(scope)
     options = [{"label": f"{r.name} ({r.site_id})", "value": r.site_id} for r in sites.itertuples(index=False)]
     chosen = site if site in scope.site_ids else (scope.site_ids[0] if scope.site_ids else None)
-    products = signals_products()
+    products = page_items.products()
     return html.Div([
         html.Div([
             html.H1("Statistical signals", className="h3 mb-0"),
@@ -54,9 +60,9 @@ def layout(site=None, **_):
                 dbc.Col(_labelled("CQA", dcc.Dropdown(id=ids.SIG_CQA, clearable=False, value=CQA_COLUMNS[0], options=[
                     {"label": signals.CQA_LABELS[c], "value": c} for c in CQA_COLUMNS])), md=3),
                 dbc.Col(_labelled("Run rules", dbc.RadioItems(id=ids.SIG_RULES, inline=True, value="nelson", options=[
-                    {"label": "Nelson (8 rules)", "value": "nelson"},
-                    {"label": "Western Electric (4 rules)", "value": "western_electric"}])), md=6),
+                    {"label": text, "value": key} for key, text in page_items.RULE_SET_LABELS.items()])), md=6),
             ], className="g-3 mb-2"),
+            export.export_menu("signals", "imr", label="Export control chart"),
             dcc.Loading(dcc.Graph(id=ids.SIG_IMR, config=GRAPH_CONFIG), type="dot"),
             html.Div(id=ids.SIG_IMR_SUMMARY, className="mb-2"),
             html.Div(id=ids.SIG_IMR_TABLE),
@@ -64,6 +70,7 @@ def layout(site=None, **_):
         section("Drift early warning (EWMA and CUSUM on daily sensor means)", [
             dbc.Row(dbc.Col(_labelled("Sensor", dcc.Dropdown(id=ids.SIG_SENSOR, clearable=False)), md=6),
                     className="mb-2"),
+            export.export_menu("signals", "drift", label="Export drift chart"),
             dcc.Loading(dcc.Graph(id=ids.SIG_DRIFT, config=GRAPH_CONFIG), type="dot"),
             html.Div(id=ids.SIG_DRIFT_SUMMARY, className="mb-2"),
             html.Div(id=ids.SIG_DRIFT_TABLE),
@@ -94,11 +101,6 @@ def _labelled(label: str, control) -> html.Div:
     return html.Div([html.Label(label, className="fw-semibold small d-block", htmlFor=control.id), control])
 
 
-def signals_products() -> list[str]:
-    """Products with a specification, the most manufactured first."""
-    return list(context.warehouse().query("sql/signals/products")["product"])
-
-
 def _site_scope(days, site_id) -> tuple[Scope, Scope]:
     """(full scope, scope of the one chosen site); NotFound for a site outside the user's scope."""
     full = context.scope(days, PAGE)
@@ -125,11 +127,7 @@ def control_chart(days, site_id, product, cqa, rules):
     rules = rules if rules in signals.RULE_SETS else "nelson"
     specs = context.warehouse().query("sql/signals/specifications")
     product = product if product in set(specs["product"]) else (specs["product"].iloc[0] if len(specs) else "")
-    chart = signals.cqa_chart(context.warehouse(), full, site_id, product, cqa, rules)
-    spec = specs[(specs["product"] == product) & (specs["cqa"] == cqa)]
-    spec_row = spec.iloc[0].to_dict() if len(spec) else None
-    title = f"{signals.CQA_LABELS[cqa]} · {product} · {site_id}"
-    figure = figs.imr_figure(chart, title, spec_row)
+    chart, figure = page_items.control_chart(full, site_id, product, cqa, rules)
     flagged = chart[chart["flagged"]]
     versions = chart.drop_duplicates("process_version")
     limits = [f"{v.process_version}: centre {v.center:.3g}, limits {v.lcl:.3g} – {v.ucl:.3g}"
@@ -166,20 +164,16 @@ def drift(days, site_id, sensor_id):
         _, site_scope = _site_scope(days, site_id)
     except NotFound:
         return [], None, figs.empty(NOT_FOUND), html.P(NOT_FOUND, className="status-off"), None
-    result = sensor_drift.analyse(context.warehouse(), site_scope)
+    result = page_items.drift_analysis(site_scope)
     summary = result.summary
-    options = [{"label": f"{r.sensor_id} · {r.parameter} · {r.room_name}"
-                         + (" ▲ warning" if r.status == "warning" else ""), "value": r.sensor_id}
-               for r in summary.itertuples(index=False)]
+    options = [{"label": page_items.sensor_label(r) + (" ▲ warning" if r.status == "warning" else ""),
+                "value": r.sensor_id} for r in summary.itertuples(index=False)]
     if sensor_id not in set(summary["sensor_id"]):
         sensor_id = default_sensor(summary)
     if sensor_id is None:
         return options, None, figs.empty("No sensors at this site"), None, None
-    row = summary[summary["sensor_id"] == sensor_id].iloc[0]
-    chart, excursions = sensor_drift.sensor_chart(result, sensor_id)
-    params = result.parameters
-    figure = figs.drift_figure(chart, excursions, f"{sensor_id} · {row['parameter']} · {row['room_name']}",
-                               row["unit"], adjusted=row["n_peers"] > 0, h=params.h)
+    view = page_items.drift_chart(result, sensor_id)
+    row, figure, params = view.sensor, view.figure, result.parameters
     lead = (f"The warning came {row['lead_time_days']:.1f} days before the first action-level excursion "
             f"({row['first_action_at']:%Y-%m-%d %H:%M} UTC)." if pd.notna(row["lead_time_days"]) else
             ("No warning stood before the action-level excursion." if row["action_excursions"] else ""))

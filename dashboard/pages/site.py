@@ -12,10 +12,11 @@ from dashboard import context, data, ids
 from dashboard.components import export, figures
 from dashboard.components.controls import window_selector
 from dashboard.components.formatting import (
-    STATUS,
+    CQA_VERDICT_TEXT,
     format_target,
     format_value,
     is_missing,
+    status_parts,
     to_local,
     utc_label,
 )
@@ -117,8 +118,7 @@ def kpi_comparison(frame: pd.DataFrame, site_id: str) -> dbc.Table:
         suppressed = not site_row.empty and bool(site_row.iloc[0]["suppressed"])
         value = None if site_row.empty else site_row.iloc[0]["value"]
         net = None if net_row.empty else net_row.iloc[0]["value"]
-        status = "none" if suppressed or is_missing(value) else kpi.status(value)
-        symbol, word, css = STATUS[status]
+        symbol, word, css = status_parts(kpi, value, suppressed=suppressed)
         rows.append(html.Tr([
             html.Th(dcc.Link(kpi.title, href=f"/definitions#kpi-{kpi.id}", title=kpi.definition), scope="row"),
             html.Td("suppressed (< 5 respondents)" if suppressed else format_value(kpi, value),
@@ -169,8 +169,7 @@ def batch_table(batches: pd.DataFrame, tz: str):
     shown = batches.head(25)
     shown = shown.assign(
         started=shown["started_at"].map(lambda t: to_local(t, tz)),
-        result=[("✕ OOS" if oos else "✓ within spec") if status != "in_process" else "… testing pending"
-                for oos, status in zip(shown["oos"], shown["status"], strict=True)],
+        result=shown["cqa_verdict"].map(CQA_VERDICT_TEXT),
         viability=shown["viability_pct"].map(lambda v: "–" if is_missing(v) else f"{v:.1f}"),
         transduction=shown["transduction_pct"].map(lambda v: "–" if is_missing(v) else f"{v:.1f}"),
     )
