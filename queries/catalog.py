@@ -118,13 +118,15 @@ CATALOG: tuple[Kpi, ...] = (
     ),
     Kpi(
         "cert_pass_rate", "Certification first-attempt pass rate",
-        "Share of first training-certification attempts that passed.",
+        "Share of first training-certification attempts that passed; a site whose first attempts come from "
+        "fewer than 5 operators is suppressed and enters no aggregate.",
         "first attempts passed / first attempts", "first attempts in the window", "%", "higher", 85.0,
         "docs/kpis.md", "metrics/cert_pass_rate", "ratio",
     ),
     Kpi(
         "time_to_competency", "Time to competency",
-        "Median days from starting a training module to certification.",
+        "Median days from starting a training module to certification; a site with fewer than 5 operators "
+        "certified is suppressed and enters no aggregate.",
         "median(certified_at - started_at) in days", "certifications in the window", "days", "lower",
         45.0, "docs/kpis.md", "metrics/time_to_competency", "median",
     ),

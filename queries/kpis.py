@@ -19,6 +19,11 @@ CQA_COLUMNS = ("viability_pct", "transduction_pct", "cd3_pct", "vcn", "dose", "e
 RESULT_COLUMNS = ["kpi_id", "site_id", "value", "n", "numerator", "denominator", "suppressed"]
 
 
+# KPIs about identifiable people (survey respondents, operators): groups under the minimum size
+# (ATMP_MIN_SURVEY_RESPONDENTS) are suppressed and enter no aggregate.
+SMALL_GROUP_KPIS = frozenset({"psych_safety", "cert_pass_rate", "time_to_competency"})
+
+
 def kpi_frame(wh: Warehouse, scope: Scope, kpi_ids: list[str] | None = None, *,
               recurrence_days: int = 90, min_respondents: int = 5, min_batches: int = 5) -> pd.DataFrame:
     """Long frame: kpi_id, site_id (NETWORK for the aggregate), value, n, numerator, denominator,
@@ -43,7 +48,7 @@ def kpi_frame(wh: Warehouse, scope: Scope, kpi_ids: list[str] | None = None, *,
             params = {}
             if kpi.id == "recurrence":
                 params["lookback_days"] = recurrence_days
-            if kpi.id == "psych_safety":
+            if kpi.id in SMALL_GROUP_KPIS:
                 params["min_n"] = min_respondents
             frame = wh.query(kpi.query, params, scope=scope)
         frames.append(_normalise(frame, kpi.id))

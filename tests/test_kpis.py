@@ -308,8 +308,15 @@ def test_cert_pass_rate(warehouse):
             ("B", "op6", 1, at(4), False),
             ("A", "op4", 1, BEFORE, False), ("B", "op5", 1, TEST_END, True),  # outside the window
         ]])
-    # A: 2/3 = 66.7 %; B: 0/1 = 0 %; network 2/4 = 50 % (mean of site rates would be 33.3 %)
-    assert kpi(warehouse, "cert_pass_rate") == approx({"A": 200 / 3, "B": 0.0, NETWORK: 50.0})
+    # A: 2/3 = 66.7 %; B: 0/1 = 0 %; network 2/4 = 50 % (mean of site rates would be 33.3 %); with a
+    # minimum group of 1 operator (the default minimum of 5 suppresses both: test below)
+    assert kpi(warehouse, "cert_pass_rate", min_respondents=1) == approx({"A": 200 / 3, "B": 0.0, NETWORK: 50.0})
+    # A has 3 operators, B one: under the minimum of 3, B is suppressed and enters no aggregate
+    assert kpi(warehouse, "cert_pass_rate", min_respondents=3) == approx({"A": 200 / 3, "B": math.nan,
+                                                                         NETWORK: 200 / 3})
+    assert kpi(warehouse, "cert_pass_rate", "suppressed", min_respondents=3) == {"A": 0.0, "B": 1.0, NETWORK: 0.0}
+    assert math.isnan(kpi(warehouse, "cert_pass_rate", "n", min_respondents=3)["B"])  # no count of B either
+    assert kpi(warehouse, "cert_pass_rate", "suppressed") == {"A": 1.0, "B": 1.0, NETWORK: 1.0}  # minimum 5
 
 
 def test_time_to_competency(warehouse):
@@ -326,8 +333,12 @@ def test_time_to_competency(warehouse):
         cert("A", "op4", at(-50), BEFORE), cert("B", "op5", at(0), TEST_END),  # certified outside
     ])
     # A: median [10, 20, 40] = 20 d; B: 5 d; network median [5, 10, 20, 40] = 15 d
-    assert kpi(warehouse, "time_to_competency") == approx({"A": 20.0, "B": 5.0, NETWORK: 15.0})
-    assert kpi(warehouse, "time_to_competency", "n") == approx({"A": 3, "B": 1, NETWORK: 4})
+    assert kpi(warehouse, "time_to_competency", min_respondents=1) == approx({"A": 20.0, "B": 5.0, NETWORK: 15.0})
+    assert kpi(warehouse, "time_to_competency", "n", min_respondents=1) == approx({"A": 3, "B": 1, NETWORK: 4})
+    # B's single operator is under a minimum of 3: suppressed, and the network is A's alone
+    assert kpi(warehouse, "time_to_competency", min_respondents=3) == approx({"A": 20.0, "B": math.nan,
+                                                                             NETWORK: 20.0})
+    assert kpi(warehouse, "time_to_competency", "suppressed") == {"A": 1.0, "B": 1.0, NETWORK: 1.0}  # minimum 5
 
 
 def test_training_performance(warehouse):
