@@ -5,11 +5,12 @@ BIN := $(VENV)/bin
 SCALE ?= small
 export ATMP_DATABASE_URL ?= duckdb:///hub.duckdb
 
-.PHONY: run test lint bench load serve-prod migrate clean-data help
+.PHONY: run test test-fast lint bench load serve-prod migrate clean-data help
 
 help:
 	@echo "make run    - install, generate the sample network (if missing), serve on http://127.0.0.1:8050"
 	@echo "make test   - install test dependencies (Chromium, PostgreSQL, Mosquitto when missing) and run pytest"
+	@echo "make test-fast - the suite without browser, benchmark and fault-injection tests (while working)"
 	@echo "make lint   - ruff"
 	@echo "make serve-prod - gunicorn workers on PostgreSQL (ATMP_DATABASE_URL), Alembic first, MQTT bridge as its own process"
 	@echo "make migrate    - bring the PostgreSQL schema up to date (Alembic)"
@@ -34,10 +35,19 @@ run: $(VENV)/.runtime
 	$(BIN)/atmp-hub users demo
 	$(BIN)/atmp-hub serve
 
+# The whole suite over both cores: one worker per core, each test file on one worker (module fixtures
+# such as a served app or a broker are built once per file).
+XDIST ?= -n 2 --dist loadfile
+
 test: $(VENV)/.test
 	scripts/ensure-test-services.sh
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
+
+# While working: everything but the browser, benchmark and fault-injection tests (they run in `make test`).
+test-fast: $(VENV)/.test
+	scripts/ensure-test-services.sh
+	$(BIN)/python -m pytest $(XDIST) -m "not browser and not bench and not faults" $(PYTEST_ARGS)
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check .

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import threading
@@ -23,6 +24,7 @@ PG_ADMIN_URL = os.environ.get(
 OUTPUT_DIR = Path(os.environ.get("ATMP_TEST_OUTPUT", Path(__file__).resolve().parent.parent / "test-output"))
 # A fixed 'now' so every window in the tests is reproducible.
 TEST_END = datetime(2026, 6, 1)
+TEMPLATE_END = TEST_END
 
 
 def _pg_admin():
@@ -124,6 +126,83 @@ def sample_warehouse(tmp_path_factory) -> Iterator[Warehouse]:
     wh.dispose()
 
 
+def _template_db(run_root: Path) -> str:
+    """The name of the run's PostgreSQL sample template, the same in the xdist controller and its workers:
+    from the run's temporary directory (unique per run; a worker's is a folder inside it)."""
+    return f"atmp_test_template_{hashlib.sha1(str(run_root).encode()).hexdigest()[:12]}"
+
+
+def _run_root(tmp_path_factory, worker_id: str) -> Path:
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if worker_id != "master" else base
+
+
+@pytest.fixture(scope="session")
+def sample_postgres_template(tmp_path_factory, worker_id) -> Iterator[str]:
+    """The same small sample network (SAMPLE_SEED, TEST_END, schema by the migrations) in a PostgreSQL
+    database, generated once per run and shared by the xdist workers (the first to need it generates it
+    under a file lock; the others wait and reuse it): tests read it, or clone it with `clone_postgres`
+    when they write. Generating it costs ~30-60 s; a clone ~1 s. Dropped when the run ends."""
+    import fcntl
+
+    from queries import migrate
+    from sample_data.generator import populate
+
+    shared = _run_root(tmp_path_factory, worker_id)
+    name = _template_db(shared)
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        ready = shared / f"{name}.ready"
+        if not ready.exists():
+            admin = _pg_admin()
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            admin.dispose()
+            wh = Warehouse(url, statement_timeout_ms=600_000)
+            migrate.upgrade(wh)
+            populate(wh, seed=SAMPLE_SEED, scale="small", end=TEMPLATE_END, progress=False)
+            wh.dispose()  # a template database must have no open connection
+            ready.touch()
+    yield url
+    if worker_id == "master":  # without xdist; with it, the controller drops it (pytest_sessionfinish)
+        _drop_database(name)
+
+
+def _drop_database(name: str) -> None:
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The xdist controller drops the workers' shared template once they all ended (if one was made)."""
+    if hasattr(session.config, "workerinput") or getattr(session.config.option, "numprocesses", None) in (None, 0):
+        return
+    root = session.config._tmp_path_factory.getbasetemp()
+    if any(root.glob("atmp_test_template_*.ready")):
+        _drop_database(_template_db(root))
+
+
+@contextmanager
+def clone_postgres(template_url: str) -> Iterator[str]:
+    """A throwaway copy of a PostgreSQL database (CREATE DATABASE ... TEMPLATE), dropped afterwards."""
+    admin = _pg_admin()
+    template = template_url.rsplit("/", 1)[1]
+    name = f"atmp_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def hub_app(sample_warehouse):
     from dashboard.app import create_app
@@ -222,3 +301,18 @@ def sign_in(page: Page, base: str, user_id: str) -> None:
     page.get_by_label("User name").fill(user_id)
     page.get_by_label("Password").fill(TEST_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+
+
+# Heavy files first: with the suite spread over xdist workers file by file, the long browser, benchmark
+# and two-engine generation files start at once and the many short files fill the gaps after them (a
+# heavy file picked up last kept one worker busy for a minute after the other had finished).
+HEAVY_FIRST = ("bench", "browser", "faults", "mqtt")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank: dict[str, int] = {}
+    for item in items:
+        marks = {m.name for m in item.iter_markers()}
+        here = min((HEAVY_FIRST.index(m) for m in marks if m in HEAVY_FIRST), default=len(HEAVY_FIRST))
+        rank[item.nodeid.split("::")[0]] = min(rank.get(item.nodeid.split("::")[0], here), here)
+    items.sort(key=lambda item: rank[item.nodeid.split("::")[0]])  # stable: each file keeps its order

@@ -55,6 +55,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _listening(process: subprocess.Popen, port: int, timeout_s: float = 5.0) -> bool:
+    """True once the broker accepts connections on the port; False if it exited or never did."""
+    deadline = time.monotonic() + timeout_s
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return True
+        except OSError:
+            time.sleep(0.02)
+    return False
+
+
 @contextmanager
 def mosquitto(tmp_path: Path) -> Iterator[Broker]:
     """A private broker on a free loopback port. Missing binary: skip locally, fail in CI."""
@@ -63,24 +75,22 @@ def mosquitto(tmp_path: Path) -> Iterator[Broker]:
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
-    port = _free_port()
-    conf = tmp_path / f"mosquitto-{port}.conf"
-    # max_queued_messages: the default 1000 per offline client silently drops the rest.
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                    "max_queued_messages 100000\n")
-    log = open(tmp_path / f"mosquitto-{port}.log", "w")  # closed in finally
-    process = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
+    for attempt in range(3):  # another process (an xdist worker) may take the free port first
+        port = _free_port()
+        conf = tmp_path / f"mosquitto-{port}.conf"
+        # max_queued_messages: the default 1000 per offline client silently drops the rest.
+        conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                        "max_queued_messages 100000\n")
+        log = open(tmp_path / f"mosquitto-{port}.log", "w")  # closed in finally
+        process = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
+        if _listening(process, port):
+            break
+        log.close()
+        log_text = (tmp_path / f"mosquitto-{port}.log").read_text()
+        if attempt == 2 or "in use" not in log_text:
+            process.kill()
+            raise RuntimeError(f"mosquitto did not start: {log_text}")
     try:
-        deadline = time.monotonic() + 5
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError as exc:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    log_text = (tmp_path / f"mosquitto-{port}.log").read_text()
-                    raise RuntimeError(f"mosquitto did not start: {log_text}") from exc
-                time.sleep(0.02)
         yield Broker("127.0.0.1", port, process)
     finally:
         process.terminate()

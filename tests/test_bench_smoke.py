@@ -9,39 +9,43 @@ from __future__ import annotations
 import argparse
 import contextvars
 import re
+import shutil
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import throwaway_postgres
+from conftest import TEST_END, clone_postgres
 
 from bench import data, load, run
 from bench.cases import CASES
 from bench.client import ensure_users
-from queries import migrate
 from queries.warehouse import Warehouse
-from sample_data.generator import populate
+
+pytestmark = pytest.mark.bench
+
+# The bench runs on copies of the session's small sample network (tests/conftest.py: the same generator
+# and scale as `bench data`, the test seed; the bench pins 'now' to data.END, which is the test end too),
+# with the bench's own users added: no second generation of the same network.
+assert data.END == TEST_END
 
 
-def small_network(wh: Warehouse) -> Warehouse:
-    migrate.upgrade(wh)
-    populate(wh, seed=data.SEED, scale="small", end=data.END, progress=False)
+@pytest.fixture(scope="module")
+def small_duckdb(sample_warehouse, tmp_path_factory) -> Iterator[str]:
+    with sample_warehouse.engine.connect() as conn:
+        conn.exec_driver_sql("CHECKPOINT")
+    path = tmp_path_factory.mktemp("bench") / "small.duckdb"
+    shutil.copy(sample_warehouse.url.removeprefix("duckdb:///"), path)
+    wh = Warehouse(f"duckdb:///{path}")
     ensure_users(wh)
-    return wh
-
-
-@pytest.fixture(scope="module")
-def small_duckdb(tmp_path_factory) -> Iterator[str]:
-    wh = small_network(Warehouse(f"duckdb:///{tmp_path_factory.mktemp('bench') / 'small.duckdb'}"))
-    url = wh.url
     wh.dispose()
-    yield url
+    yield wh.url
 
 
 @pytest.fixture(scope="module")
-def small_postgres() -> Iterator[str]:
-    with throwaway_postgres() as url:
-        wh = small_network(Warehouse(url, statement_timeout_ms=600_000))
+def small_postgres(sample_postgres_template) -> Iterator[str]:
+    with clone_postgres(sample_postgres_template) as url:
+        wh = Warehouse(url)
+        ensure_users(wh)
         wh.dispose()
         yield url
 

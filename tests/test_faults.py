@@ -21,6 +21,8 @@ from queries import users
 from queries.importer import ImportError_, import_file
 from queries.warehouse import Warehouse, WarehouseUnavailable
 
+pytestmark = pytest.mark.faults
+
 OVERVIEW_OUTPUTS = list(ids.OV_REFRESH)
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from ingest.excursions import SensorLimits, detect_series, excursion_id
 from queries.limits import default_limits
@@ -28,28 +25,6 @@ RANDOM_TABLES = ("readings", "reading_rollups", "batches", "deviations", "capas"
                  "survey_responses", "training_records", "inspections", "documents", "ingest_heartbeats")
 HASHED_TABLES = ("schema_info", "sites", "rooms", "sensors", "limits", "specifications", "programmes",
                  "sop_executions", *RANDOM_TABLES)
-
-
-PG_ADMIN_URL = os.environ.get(  # same variable as the shared fixtures use
-    "ATMP_TEST_PG_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/postgres")
-
-
-@contextmanager
-def postgres_warehouse() -> Iterator[Warehouse]:
-    """A throwaway PostgreSQL database with the schema, dropped afterwards."""
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"atmp_sample_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    wh = Warehouse(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", statement_timeout_ms=600_000)
-    try:
-        wh.create_schema()
-        yield wh
-    finally:
-        wh.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def make_sample_warehouse(path: Path, *, seed: int = SEED, scale: str = "small", end: datetime = END
@@ -133,14 +108,21 @@ PORTABLE_CHECKS = {  # the same numbers from DuckDB and PostgreSQL (no engine-sp
 
 
 @pytest.mark.postgres
-def test_postgres_gets_the_same_network(wh, dates):
-    with postgres_warehouse() as pg:
-        pg_dates = populate(pg, seed=SEED, scale="small", end=END, progress=False)
-        assert pg_dates == dates
-        for name, statement in PORTABLE_CHECKS.items():
-            duck, post = sql(wh, statement), sql(pg, statement)
+def test_postgres_gets_the_same_network(sample_warehouse, sample_postgres_template):
+    """The session's sample network (tests/conftest.py), generated on each engine by the same call, is the
+    same network: rows, sums, timestamps, and the story dates in schema_info."""
+    pg = Warehouse(sample_postgres_template)
+    try:
+        checks = {**PORTABLE_CHECKS, "schema_info": "SELECT key, value FROM schema_info "
+                                                    "WHERE starts_with(key, 'generator_') ORDER BY key"}
+        for name, statement in checks.items():
+            duck, post = sql(sample_warehouse, statement), sql(pg, statement)
             assert len(duck) == len(post) > 0, name
             assert duck.astype(str).values.tolist() == post.astype(str).values.tolist(), name
+        stories = sql(pg, "SELECT COUNT(*) AS n FROM schema_info WHERE starts_with(key, 'generator_story_')").n[0]
+        assert stories >= 3
+    finally:
+        pg.dispose()
 
 
 def test_populate_refuses_unknown_scale(tmp_path):

@@ -16,6 +16,7 @@ from conftest import TEST_END
 from queries import comparability, proposals, risk, sensor_drift, signals
 from queries.kpis import NETWORK, kpi_frame
 from queries.scope import NotFound, build_scope
+from queries.warehouse import Warehouse
 from sample_data.network import Stories
 
 STORIES = Stories.from_end(TEST_END)
@@ -202,15 +203,11 @@ def test_window_stops_at_scope_end(sample_warehouse):
 
 # --- the same answers from PostgreSQL ------------------------------------------------------------------
 @pytest.mark.postgres
-def test_postgres_gives_the_same_signals(sample_warehouse, tmp_path):
+def test_postgres_gives_the_same_signals(sample_warehouse, sample_postgres_template):
     """Every signal query is portable: the sample network on PostgreSQL tells the same stories, number
     for number (drift lead time, clusters, the backtest, comparability)."""
-    from conftest import SAMPLE_SEED, make_warehouse
-
-    from sample_data.generator import populate
-
-    with make_warehouse("postgres", tmp_path) as pg:
-        populate(pg, seed=SAMPLE_SEED, scale="small", end=TEST_END, progress=False)
+    pg = Warehouse(sample_postgres_template)
+    try:
         wh_a, wh_b = sample_warehouse, pg
         drift_a = sensor_drift.analyse(wh_a, scope(90).for_site("CHI")).summary.set_index("sensor_id")
         drift_b = sensor_drift.analyse(wh_b, scope(90).for_site("CHI")).summary.set_index("sensor_id")
@@ -232,3 +229,5 @@ def test_postgres_gives_the_same_signals(sample_warehouse, tmp_path):
         chart_a = signals.cqa_chart(wh_a, scope(365), "SEA", "CD19 CAR-T", "vcn")
         chart_b = signals.cqa_chart(wh_b, scope(365), "SEA", "CD19 CAR-T", "vcn")
         assert chart_b["flagged"].tolist() == chart_a["flagged"].tolist()
+    finally:
+        pg.dispose()
