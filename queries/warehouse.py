@@ -84,6 +84,7 @@ class Warehouse:
         self.row_cap = row_cap
         self.dialect = "postgresql" if url.startswith("postgresql") else "duckdb"
         self._write_lock = threading.Lock()
+        self._bulk_columns: dict[str, frozenset[str]] | None = None  # read from the schema on first use
         if self.dialect == "postgresql":
             self.engine: Engine = create_engine(
                 url,
@@ -172,12 +173,13 @@ class Warehouse:
 
     def bulk_insert(self, conn: Connection, table: str, frame: pd.DataFrame) -> int:
         """Append a DataFrame to a table (columns by name) in the caller's transaction."""
-        if table not in BULK_TABLES:
+        allowed = self.bulk_columns(conn)
+        if table not in allowed:
             raise QueryError(f"bulk insert into {table!r} is not allowed")
         if frame.empty:
             return 0
         columns = list(frame.columns)
-        unknown = set(columns) - BULK_TABLES[table]
+        unknown = set(columns) - allowed[table]
         if unknown:
             raise QueryError(f"bulk insert into {table}: unknown columns {sorted(unknown)}")
         data_version.note_write(conn, table)
@@ -197,6 +199,19 @@ class Warehouse:
                     copy.write(_copy_text(frame.iloc[offset:offset + COPY_CHUNK_ROWS]))
         return len(frame)
 
+    def bulk_columns(self, conn: Connection) -> dict[str, frozenset[str]]:
+        """The bulk-insert whitelist: the warehouse's own base tables and their columns, read from the
+        schema (on the caller's connection) the first time any process needs it. The audit trail is not
+        in it: it is written only through queries.audit."""
+        if self._bulk_columns is None:
+            rows = conn.execute(text(load_sql("sql/table_columns"))).fetchall()
+            tables: dict[str, set[str]] = {}
+            for table, column in rows:
+                tables.setdefault(str(table), set()).add(str(column))
+            tables.pop("audit_log", None)
+            self._bulk_columns = {t: frozenset(c) for t, c in tables.items()}
+        return self._bulk_columns
+
     # -- schema ------------------------------------------------------------------------------
     def create_schema(self) -> None:
         with self.transaction() as conn:
@@ -206,7 +221,7 @@ class Warehouse:
             if dialect_file is not None:
                 for statement in split_statements(dialect_file.read_text()):
                     conn.exec_driver_sql(statement)  # raw DDL: no bind parameters
-        _load_bulk_columns(self)
+        self._bulk_columns = None  # the schema may have changed: read it again on the next bulk insert
 
     def is_empty(self) -> bool:
         try:
@@ -253,13 +268,3 @@ def _copy_text(frame: pd.DataFrame) -> str:
     return frame.to_csv(index=False, header=False, sep="\t", na_rep="\\N", quoting=csv.QUOTE_NONE,
                         escapechar=None, date_format="%Y-%m-%d %H:%M:%S.%f", lineterminator="\n")
 
-
-# Tables and columns open to bulk_insert, filled from the schema once it exists.
-BULK_TABLES: dict[str, set[str]] = {}
-
-
-def _load_bulk_columns(warehouse: Warehouse) -> None:
-    cols = warehouse.query("sql/table_columns")
-    for table, group in cols.groupby("table_name"):
-        BULK_TABLES[str(table)] = set(group["column_name"])
-    BULK_TABLES.pop("audit_log", None)  # the audit trail is written only through queries.audit

@@ -1,0 +1,78 @@
+"""`atmp-hub import` and `import-survey` as a newcomer runs them: a fresh process on a warehouse that an
+earlier process made, on DuckDB and PostgreSQL. (The bulk-insert whitelist used to be filled only by
+create_schema(), which the import commands never call: every file was refused on an existing warehouse.)"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import throwaway_postgres
+
+from queries.warehouse import Warehouse
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli(url: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "ATMP_DATABASE_URL": url}
+    return subprocess.run([sys.executable, "-m", "dashboard.cli", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def count(url: str, sql: str) -> int:
+    wh = Warehouse(url)
+    try:
+        with wh.engine.connect() as conn:
+            return int(conn.exec_driver_sql(sql).scalar())
+    finally:
+        wh.dispose()
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def made_earlier(request, tmp_path):
+    """A warehouse URL whose schema an earlier process created (this one, disposed before the CLI runs)."""
+    if request.param == "duckdb":
+        url = f"duckdb:///{tmp_path / 'hub.duckdb'}"
+        wh = Warehouse(url)
+        wh.create_schema()
+        wh.dispose()
+        yield url
+    else:
+        with throwaway_postgres() as url:
+            wh = Warehouse(url)
+            wh.create_schema()
+            wh.dispose()
+            yield url
+
+
+def test_import_writes_a_file_into_an_existing_warehouse(made_earlier, tmp_path):
+    data = tmp_path / "near_misses.csv"
+    pd.DataFrame({"near_miss_id": ["NM-1", "NM-2"], "site_id": ["CHI", "ATL"],
+                  "reported_at": ["2026-01-01T08:00:00", "2026-01-02T09:30:00"],
+                  "category": ["labelling", "gowning"]}).to_csv(data, index=False)
+    done = cli(made_earlier, "import", "near_misses", str(data))
+    assert done.returncode == 0, done.stderr
+    assert "imported 2 rows into near_misses" in done.stdout
+    assert count(made_earlier, "SELECT COUNT(*) FROM near_misses") == 2
+    assert count(made_earlier, "SELECT COUNT(*) FROM audit_log WHERE action = 'import'") == 1
+
+
+def test_import_survey_writes_into_an_existing_warehouse(made_earlier, tmp_path):
+    sites = tmp_path / "sites.csv"
+    pd.DataFrame({"site_id": ["CHI"], "name": ["Lakeshore Medical Center"], "region": ["Midwest"],
+                  "timezone": ["America/Chicago"], "kind": ["node"],
+                  "onboarded_at": ["2024-01-01T00:00:00"]}).to_csv(sites, index=False)
+    assert cli(made_earlier, "import", "sites", str(sites)).returncode == 0  # a survey names a known site
+    data = tmp_path / "survey.csv"
+    pd.DataFrame({"site_id": ["CHI"] * 5, "team": ["manufacturing"] * 5, "wave": ["2026-Q1"] * 5,
+                  "submitted_at": [f"2026-02-0{i}T10:00:00" for i in range(1, 6)],
+                  **{f"q{i}": [4, 5, 3, 6, 2] for i in range(1, 8)}}).to_csv(data, index=False)
+    done = cli(made_earlier, "import-survey", str(data))
+    assert done.returncode == 0, done.stderr
+    assert "imported 5 survey responses" in done.stdout
+    assert count(made_earlier, "SELECT COUNT(*) FROM survey_responses") == 5
