@@ -122,6 +122,46 @@ def test_read_only_file_gives_a_clear_error(tiny_disk):
     reopened.dispose()
 
 
+@pytest.mark.postgres
+def test_kill_in_the_middle_of_the_write_leaves_no_partial_rows(tmp_path):
+    """PostgreSQL shows that the kill landed mid-write: the table's pages grow with the import's
+    uncommitted rows (pg_relation_size), the process is killed then, and not one row remains."""
+    with throwaway_postgres() as url:
+        wh = Warehouse(url)
+        wh.create_schema()
+        wh.dispose()
+        data = tmp_path / "near_misses.csv"
+        rows = 300_000
+        pd.DataFrame({"near_miss_id": [f"NM-{i:07d}" for i in range(rows)], "site_id": "CHI",
+                      "reported_at": "2026-01-01T00:00:00", "category": "labelling"}).to_csv(data, index=False)
+        env = {**os.environ, "ATMP_DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
+        proc = subprocess.Popen([sys.executable, "-m", "dashboard.cli", "import", "near_misses", str(data)],
+                                cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+        for line in proc.stderr:  # validation done: the single write transaction starts now
+            if "writing to near_misses in one transaction" in line:
+                break
+        watcher = Warehouse(url)
+        size = "SELECT pg_relation_size('near_misses')"
+        deadline = time.monotonic() + 60
+        with watcher.engine.connect() as conn:
+            while conn.exec_driver_sql(size).scalar() == 0 and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.005)
+            written_pages = conn.exec_driver_sql(size).scalar()
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        assert proc.returncode == -signal.SIGKILL, "the import finished before the kill: use a bigger file"
+        assert written_pages > 0, "the kill must land after rows were written"
+        with watcher.engine.connect() as conn:
+            for _ in range(200):  # the server aborts the transaction once it sees the client gone
+                busy = conn.exec_driver_sql("SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                            "AND pid <> pg_backend_pid() AND state <> 'idle'").scalar()
+                if not busy:
+                    break
+                time.sleep(0.05)
+            assert conn.exec_driver_sql("SELECT COUNT(*) FROM near_misses").scalar() == 0
+        watcher.dispose()
+
+
 def test_kill_during_import_leaves_no_partial_rows(tmp_path):
     db = tmp_path / "hub.duckdb"
     wh = Warehouse(f"duckdb:///{db}")
