@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from queries import people
-from queries.kpis import NETWORK
+from queries.kpis import NETWORK, kpi_frame
 from queries.scope import build_scope
 from queries.stats.survey import cronbach_alpha, group_index, scored_items
 from queries.warehouse import Warehouse
@@ -93,16 +93,33 @@ def test_small_team_and_the_team_that_would_reveal_it_by_subtraction_are_suppres
             .round(9) == 100).all()
 
 
-def test_network_minus_shown_sites_is_protected_for_leaders_and_site_managers(warehouse):
+def test_a_small_site_wave_enters_no_aggregate_for_leaders_and_site_managers(warehouse):
     add_responses(warehouse, {("2026-Q2", "A", "T1"): 8, ("2026-Q2", "A", "T2"): 8, ("2026-Q2", "B", "T1"): 3})
     leader = people.survey_groups(warehouse, scope())
     assert row(leader, "site", "B")["suppressed"]
-    assert row(leader, "network", NETWORK)["suppressed"]  # 19 - 16 = 3: B by subtraction
+    # B's 3 answers are in no aggregate (as in the psych-safety KPI): the network is A's 16, so network
+    # minus A is 0 and nothing about B can be worked out by subtraction
+    assert row(leader, "network", NETWORK)["respondents"] == row(leader, "site", "A")["respondents"] == 16
     manager = people.survey_groups(warehouse, scope("site_manager", "A"))
     assert set(manager["site_id"]) == {"A", NETWORK}  # never another site's rows
-    assert row(manager, "network", NETWORK)["suppressed"]
-    assert math.isnan(row(manager, "network", NETWORK)["respondents"])
+    assert row(manager, "network", NETWORK)["respondents"] == 16
+    assert row(manager, "network", NETWORK)["index_0_100"] == pytest.approx(row(manager, "site", "A")["index_0_100"])
     assert not row(manager, "site", "A")["suppressed"]
+
+
+def test_people_page_and_kpi_count_the_same_respondents_so_no_small_group_is_recovered(warehouse):
+    """The reproduction of the security sweep: with a 3-respondent site-wave, a site manager read n 205 on
+    the people page and n 202 on the KPI, and (205 x 69.16 - 202 x 68.95) / 3 was that group's exact index."""
+    add_responses(warehouse, {("2026-Q2", "A", "T1"): 6, ("2026-Q2", "A", "T2"): 6, ("2026-Q2", "B", "T1"): 7,
+                              ("2026-Q2", "C", "T1"): 3})
+    manager = scope("site_manager", "A", sites=("A", "B", "C"))
+    page = row(people.survey_groups(warehouse, manager), "network", NETWORK)
+    kpi = kpi_frame(warehouse, manager, ["psych_safety"])
+    network_kpi = kpi[kpi["site_id"] == NETWORK].iloc[0]
+    assert page["respondents"] == network_kpi["n"] == 19  # A 12 + B 7; C's 3 nowhere
+    assert page["index_0_100"] == pytest.approx(network_kpi["value"])
+    recovered = (page["respondents"] * page["index_0_100"] - network_kpi["n"] * network_kpi["value"])
+    assert recovered == pytest.approx(0, abs=1e-6)  # the difference holds nobody
 
 
 def test_network_shown_when_the_hidden_rest_is_large_enough(warehouse):

@@ -1,18 +1,29 @@
 -- Psychological safety per survey wave for the network, each site and each team (Edmondson 1999;
 -- items 1, 3, 5 reverse-scored 8 - x; respondent score = mean of 7; group index = mean of respondents).
 -- Waves submitted before the window end, all of them (the wave is the time axis of this view).
--- Groups with fewer than :min_n respondents return no count and no value: only their keys and
--- suppressed = TRUE. Item variances (sample) feed Cronbach's alpha. Complementary suppression (a
--- group recoverable by subtraction) is applied next, in queries/people.py.
-WITH r AS (
-    SELECT wave, site_id, team,
-           8 - q1 AS s1, q2 AS s2, 8 - q3 AS s3, q4 AS s4, 8 - q5 AS s5, q6 AS s6, q7 AS s7
+-- The unit of anonymity is the (site, wave) group, as in the psych-safety KPI: answers of a site-wave
+-- with fewer than :min_n respondents enter no aggregate at all (no team, site or network figure), so
+-- the network here counts the same respondents as the KPI's network row and no subtraction between the
+-- two isolates a small group. Groups with fewer than :min_n counted respondents return no count and no
+-- value: only their keys and suppressed = TRUE. Item variances (sample) feed Cronbach's alpha.
+-- Complementary suppression (a group recoverable by subtraction) is applied next, in queries/people.py.
+WITH answers AS (
+    SELECT wave, site_id, team, q1, q2, q3, q4, q5, q6, q7,
+           COUNT(*) OVER (PARTITION BY wave, site_id) >= :min_n AS counted
     FROM survey_responses
     WHERE submitted_at < :end
 ),
+r AS (
+    SELECT wave, site_id, team, counted,
+           CASE WHEN counted THEN 8 - q1 END AS s1, CASE WHEN counted THEN q2 END AS s2,
+           CASE WHEN counted THEN 8 - q3 END AS s3, CASE WHEN counted THEN q4 END AS s4,
+           CASE WHEN counted THEN 8 - q5 END AS s5, CASE WHEN counted THEN q6 END AS s6,
+           CASE WHEN counted THEN q7 END AS s7
+    FROM answers
+),
 g AS (
     SELECT wave, site_id, team, GROUPING(site_id) AS all_sites, GROUPING(team) AS all_teams,
-           COUNT(*) AS n,
+           SUM(CASE WHEN counted THEN 1 ELSE 0 END) AS n,
            AVG((s1 + s2 + s3 + s4 + s5 + s6 + s7) / 7.0) AS score,
            AVG(1.0 * s1) AS m1, AVG(1.0 * s2) AS m2, AVG(1.0 * s3) AS m3, AVG(1.0 * s4) AS m4,
            AVG(1.0 * s5) AS m5, AVG(1.0 * s6) AS m6, AVG(1.0 * s7) AS m7,

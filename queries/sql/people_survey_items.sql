@@ -1,11 +1,18 @@
 -- Distribution of scored item answers (items 1, 3, 5 reversed: 8 - x) per survey wave for the network,
--- each site and each team. Only groups with at least :min_n respondents return rows at all; groups
--- recoverable by subtraction are dropped next, in queries/people.py.
-WITH r AS (
-    SELECT response_id, wave, site_id, team,
-           8 - q1 AS s1, q2 AS s2, 8 - q3 AS s3, q4 AS s4, 8 - q5 AS s5, q6 AS s6, q7 AS s7
+-- each site and each team. The answers of a (site, wave) under :min_n enter no aggregate (as in
+-- people_survey_groups.sql and the psych-safety KPI); only groups with at least :min_n respondents return
+-- rows at all; groups recoverable by subtraction are dropped next, in queries/people.py.
+WITH sized AS (
+    SELECT response_id, wave, site_id, team, q1, q2, q3, q4, q5, q6, q7,
+           COUNT(*) OVER (PARTITION BY wave, site_id) >= :min_n AS counted
     FROM survey_responses
     WHERE submitted_at < :end
+),
+r AS (
+    SELECT response_id, wave, site_id, team,
+           8 - q1 AS s1, q2 AS s2, 8 - q3 AS s3, q4 AS s4, 8 - q5 AS s5, q6 AS s6, q7 AS s7
+    FROM sized
+    WHERE counted
 ),
 answers AS (
     SELECT wave, site_id, team, 'q1' AS item, s1 AS score FROM r
