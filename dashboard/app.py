@@ -10,6 +10,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 from flask import Flask
 from flask_login import current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from dashboard import errors, ids
 from dashboard.auth import init_auth
@@ -32,6 +33,9 @@ def create_app(settings: Settings | None = None, warehouse: Warehouse | None = N
     """Build the whole app. Nothing connects at import time; the warehouse opens here (after fork)."""
     settings = settings or Settings.from_env()
     server = Flask(__name__)
+    if settings.trusted_proxies:  # scheme, host and client address as the proxy in front received them
+        n = settings.trusted_proxies
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=n, x_proto=n, x_host=n)
     server.extensions["atmp_settings"] = settings
     server.extensions["atmp_warehouse"] = warehouse or Warehouse(
         settings.database_url, row_cap=settings.row_cap, statement_timeout_ms=settings.statement_timeout_ms)

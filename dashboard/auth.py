@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from urllib.parse import urlsplit
 
@@ -31,7 +32,6 @@ from queries.warehouse import Warehouse, WarehouseUnavailable
 logger = logging.getLogger(__name__)
 
 # Paths anyone may fetch: the login form, static assets, Dash's JS bundles, a health probe.
-PUBLIC_PREFIXES = ("/assets/", "/_dash-component-suites/")
 PUBLIC_PATHS = frozenset({"/login", "/healthz", "/_favicon.ico", "/favicon.ico",
                           "/kiosk/login"})  # wall displays sign in with a token: dashboard/kiosk_auth.py
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -126,8 +126,17 @@ def init_auth(server: Flask) -> None:
     server.after_request(_security_headers)
 
 
+# A component suite file is /_dash-component-suites/<package>/<file>.<static extension>; anything else
+# under the prefix (one segment, '..') reaches Dash's catch-all route, which serves the app shell with
+# the Dash, plotly and Python versions, or fails: it needs a login like every other page.
+COMPONENT_FILE = re.compile(r"^/_dash-component-suites/[A-Za-z0-9_.-]+/[A-Za-z0-9_./@-]+"
+                            r"\.(?:js|css|map|json|woff2?|ttf|eot|svg|png|ico)$")
+
+
 def _is_public(path: str) -> bool:
-    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+    if path in PUBLIC_PATHS or path.startswith("/assets/"):
+        return True
+    return path.startswith("/_dash-component-suites/") and ".." not in path and bool(COMPONENT_FILE.match(path))
 
 
 def _deny(path: str, reason: str):
@@ -172,7 +181,8 @@ def _same_origin() -> bool:
     origin = request.headers.get("Origin") or request.headers.get("Referer")
     if not origin:
         return False
-    return urlsplit(origin).netloc == request.host
+    sent = urlsplit(origin)  # scheme too: https://host is not the origin of an http server
+    return sent.netloc == request.host and sent.scheme == request.scheme
 
 
 def _security_headers(response: Response) -> Response:

@@ -25,6 +25,10 @@ class Settings:
     host: str = _setting("127.0.0.1", "Address the development server binds to.")
     port: int = _setting(8050, "Port the development server binds to.")
     idle_timeout_min: int = _setting(15, "Minutes of user inactivity before the session ends.")
+    trusted_proxies: int = _setting(
+        0, "Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host headers are trusted (0: none). "
+           "Behind a TLS-terminating proxy set 1: the same-origin check compares the scheme too, and refuses "
+           "every form and callback an https page sends to an app that believes it serves http.")
     statement_timeout_ms: int = _setting(15000, "PostgreSQL statement_timeout for every query.")
     row_cap: int = _setting(200_000, "Most rows any one query may return to the app.")
     default_window_days: int = _setting(90, "Time window the pages open with.")

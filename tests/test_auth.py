@@ -7,7 +7,7 @@ import re
 import time
 
 import pytest
-from conftest import PASSWORDS, TEST_PASSWORD, dash_call, login
+from conftest import PASSWORDS, TEST_END, TEST_PASSWORD, dash_call, login, ready
 
 from dashboard import ids
 from queries import audit, users
@@ -241,3 +241,35 @@ def test_login_attempts_are_rate_limited_per_address(hub_app, strict_login_limit
     # 20 per minute per address, whatever the user names tried (a spray across many accounts).
     codes = [login(client, f"spray-{i}", "wrong-password-123").status_code for i in range(21)]
     assert codes[:20] == [401] * 20 and codes[20] == 429
+
+
+def test_component_suites_serve_only_files_to_anonymous_users(make_client):
+    client = make_client()
+    for path in ("/_dash-component-suites/x", "/_dash-component-suites/../_dash-layout",
+                 "/_dash-component-suites/dash/../../_dash-layout", "/_dash-component-suites/dash/"):
+        response = client.get(path)
+        assert response.status_code == 401, (path, response.status_code)  # not the app shell, not a 500
+        assert b"plotly" not in response.data.lower() and b"<html" not in response.data.lower()
+    deps = make_client("t.leader").get("/").data.decode()
+    script = next(part.split('"')[0] for part in deps.split('src="')[1:] if "_dash-component-suites" in part)
+    assert client.get(script.split("?")[0]).status_code == 200  # a real component file stays public
+
+
+def test_origin_must_match_the_scheme_too(make_client, hub_app):
+    client = make_client("t.leader")
+    https = client.post("/_dash-update-component", json={}, headers={"Origin": "https://localhost"})
+    assert https.status_code == 403  # an https page is not this http server's origin
+
+
+def test_behind_a_trusted_proxy_the_forwarded_scheme_counts(sample_warehouse):
+    from dashboard.app import create_app
+    from queries.settings import Settings
+
+    settings = Settings.from_env({}, database_url=sample_warehouse.url, secret_key="test-secret-key",
+                                 now=TEST_END.isoformat(), trusted_proxies=1,
+                                 login_rate_per_address="10000 per minute", login_rate_per_user="10000 per minute")
+    app = ready(create_app(settings, sample_warehouse))
+    client = app.server.test_client()
+    forwarded = {"X-Forwarded-Proto": "https", "Origin": "https://localhost"}
+    assert client.post("/logout", headers=forwarded).status_code == 302  # same origin through the proxy
+    assert client.post("/logout", headers={**forwarded, "Origin": "http://localhost"}).status_code == 403
