@@ -40,6 +40,17 @@ class SensorInfo:
     unit: str
 
 
+# Values no sensor of the parameter can measure (a count below zero, humidity above 100 %, below
+# absolute zero): a faulty sensor or gateway, never a reading. Differential pressure may be negative
+# (a pressure reversal is a real excursion).
+PHYSICAL_RANGE: dict[str, tuple[float | None, float | None]] = {
+    "particles_0_5": (0.0, None),
+    "particles_5_0": (0.0, None),
+    "humidity": (0.0, 100.0),
+    "temperature": (-273.15, None),
+}
+
+
 @dataclass(frozen=True)
 class Reading:
     sensor_id: str
@@ -149,6 +160,12 @@ def validate(topic: str, payload: bytes, sensors: Mapping[str, SensorInfo], now:
     sensor = sensors.get(sensor_id)
     if sensor is None:
         return _reject(topic, payload, "unknown_sensor", f"sensor {sensor_id!r} is not registered")
+    low, high = PHYSICAL_RANGE.get(sensor.parameter, (None, None))
+    if (low is not None and value < low) or (high is not None and value > high):
+        return _reject(topic, payload, "out_of_range",
+                       f"value {value:g} is physically impossible for {sensor.parameter} "
+                       f"(possible: {'no lower bound' if low is None else f'>= {low:g}'}"
+                       f"{'' if high is None else f', <= {high:g}'})")
     if (sensor.site_id, sensor.room_id) != (site_id, room_id):
         return _reject(topic, payload, "topic_mismatch",
                        f"sensor {sensor_id} is registered in site {sensor.site_id} room {sensor.room_id}, "

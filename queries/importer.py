@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -117,6 +118,13 @@ def validate(raw: pd.DataFrame, columns: pd.DataFrame, file_name: str) -> pd.Dat
     return pd.DataFrame(out)
 
 
+# ISO 8601 only: a date, or a date and time (T or space), optional seconds and fraction, optional Z or
+# offset. pd.Timestamp alone also accepts 'now' and 'today', which would stamp the moment of the import
+# into quality data, and ambiguous forms such as '12/06/26'.
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?(?:Z|[+-]\d{2}:?\d{2})?$")
+
+
 def convert(cell, data_type: str):
     """(value, None) or (None, 'why'). Empty cells are None; non-finite numbers are refused."""
     if cell is None or (isinstance(cell, float) and math.isnan(cell)) or (isinstance(cell, str) and not cell.strip()):
@@ -148,11 +156,15 @@ def convert(cell, data_type: str):
                 return False, None
             return None, f"{text!r} is not true/false"
         if "timestamp" in kind:
+            if not ISO_TIME.match(text):  # pandas also reads 'now', 'today', '12/06/26' ...
+                raise ValueError(text)
             moment = pd.Timestamp(text)
             if moment.tzinfo is not None:
                 moment = moment.tz_convert("UTC").tz_localize(None)
             return moment.to_pydatetime(), None
         if kind == "date":
+            if not ISO_DATE.match(text):
+                raise ValueError(text)
             return pd.Timestamp(text).date(), None
     except (ValueError, TypeError, OverflowError):
         expected = "an ISO 8601 time (UTC unless an offset is given)" if "time" in kind or kind == "date" \

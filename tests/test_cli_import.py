@@ -76,3 +76,17 @@ def test_import_survey_writes_into_an_existing_warehouse(made_earlier, tmp_path)
     assert done.returncode == 0, done.stderr
     assert "imported 5 survey responses" in done.stdout
     assert count(made_earlier, "SELECT COUNT(*) FROM survey_responses") == 5
+
+
+def test_import_accepts_iso_8601_times_only(made_earlier, tmp_path):
+    """'now' and 'today' would stamp the moment of the import into quality data; '12/06/26' is ambiguous."""
+    data = tmp_path / "near_misses.csv"
+    pd.DataFrame({"near_miss_id": ["NM-1", "NM-2", "NM-3", "NM-4"], "site_id": ["CHI"] * 4,
+                  "reported_at": ["now", "today", "12/06/26", "2026-01-02T09:30:00+01:00"],
+                  "category": ["labelling"] * 4}).to_csv(data, index=False)
+    done = cli(made_earlier, "import", "near_misses", str(data))
+    assert done.returncode == 2
+    for row, text in ((1, "now"), (2, "today"), (3, "12/06/26")):
+        assert f"row {row}, field 'reported_at': '{text}' is not an ISO 8601 time" in done.stderr, done.stderr
+    assert "row 4" not in done.stderr  # an offset is ISO 8601
+    assert count(made_earlier, "SELECT COUNT(*) FROM near_misses") == 0

@@ -13,6 +13,7 @@ NOW = datetime(2026, 6, 1, 12, 0, 0)
 SENSORS = {
     "CHI-B1-T": SensorInfo("CHI-B1-T", "CHI-B1", "CHI", "temperature", "degC"),
     "CHI-A1-P05": SensorInfo("CHI-A1-P05", "CHI-A1", "CHI", "particles_0_5", "count_m3"),
+    "CHI-A1-RH": SensorInfo("CHI-A1-RH", "CHI-A1", "CHI", "humidity", "pct_rh"),
 }
 TOPIC = "site/CHI/room/CHI-B1/sensor/CHI-B1-T"
 
@@ -67,6 +68,9 @@ def test_round_trip_of_the_publisher_format():
     (TOPIC, body(ts=1e300), "bad_timestamp"),
     (TOPIC, body(ts=False), "wrong_type"),
     (TOPIC, b'{"pad":"' + b"x" * 5000 + b'"}', "oversized_payload"),
+    ("site/CHI/room/CHI-A1/sensor/CHI-A1-P05", body(value=-5, unit="count_m3"), "out_of_range"),  # a count < 0
+    ("site/CHI/room/CHI-A1/sensor/CHI-A1-RH", body(value=100.5, unit="pct_rh"), "out_of_range"),
+    (TOPIC, body(value=-300.0), "out_of_range"),  # below absolute zero
 ])
 def test_bad_messages_are_rejected_with_their_reason(topic, payload, code):
     got = validate(topic, payload, SENSORS, NOW)
@@ -90,3 +94,9 @@ def test_topic_prefix():
     assert parse_topic("test/abc/site/CHI/room/CHI-B1/sensor/CHI-B1-T", "test/abc/") == ("CHI", "CHI-B1", "CHI-B1-T")
     assert parse_topic("site/CHI/room/CHI-B1/sensor/CHI-B1-T", "test/abc/") is None
     assert parse_topic("site/CHI/room//sensor/CHI-B1-T") is None
+
+
+def test_physically_possible_edges_are_readings():
+    zero = validate("site/CHI/room/CHI-A1/sensor/CHI-A1-P05", body(value=0, unit="count_m3"), SENSORS, NOW)
+    full = validate("site/CHI/room/CHI-A1/sensor/CHI-A1-RH", body(value=100, unit="pct_rh"), SENSORS, NOW)
+    assert isinstance(zero, Reading) and isinstance(full, Reading)
