@@ -40,12 +40,14 @@ def _pg_admin():
 
 
 @contextmanager
-def throwaway_postgres() -> Iterator[str]:
-    """Create a uniquely named database, yield its URL, drop it afterwards."""
+def throwaway_postgres(template: str | None = None) -> Iterator[str]:
+    """Create a uniquely named database (a copy of `template`, a database name, if given), yield its
+    URL, drop it afterwards."""
     admin = _pg_admin()
     name = f"atmp_test_{uuid.uuid4().hex[:12]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
     try:
         yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     finally:
@@ -187,20 +189,9 @@ def pytest_sessionfinish(session, exitstatus):
         _drop_database(_template_db(root))
 
 
-@contextmanager
-def clone_postgres(template_url: str) -> Iterator[str]:
+def clone_postgres(template_url: str):
     """A throwaway copy of a PostgreSQL database (CREATE DATABASE ... TEMPLATE), dropped afterwards."""
-    admin = _pg_admin()
-    template = template_url.rsplit("/", 1)[1]
-    name = f"atmp_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    return throwaway_postgres(template=template_url.rsplit("/", 1)[1])
 
 
 @pytest.fixture(scope="session")

@@ -122,6 +122,16 @@ def test_read_only_file_gives_a_clear_error(tiny_disk):
     reopened.dispose()
 
 
+def _start_import(url: str, tmp_path: Path, rows: int) -> subprocess.Popen:
+    """`atmp-hub import near_misses` of a generated file, as its own process (stderr piped)."""
+    data = tmp_path / "near_misses.csv"
+    pd.DataFrame({"near_miss_id": [f"NM-{i:07d}" for i in range(rows)], "site_id": "CHI",
+                  "reported_at": "2026-01-01T00:00:00", "category": "labelling"}).to_csv(data, index=False)
+    env = {**os.environ, "ATMP_DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "dashboard.cli", "import", "near_misses", str(data)],
+                            cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+
+
 @pytest.mark.postgres
 def test_kill_in_the_middle_of_the_write_leaves_no_partial_rows(tmp_path):
     """PostgreSQL shows that the kill landed mid-write: the table's pages grow with the import's
@@ -130,13 +140,8 @@ def test_kill_in_the_middle_of_the_write_leaves_no_partial_rows(tmp_path):
         wh = Warehouse(url)
         wh.create_schema()
         wh.dispose()
-        data = tmp_path / "near_misses.csv"
         rows = 300_000
-        pd.DataFrame({"near_miss_id": [f"NM-{i:07d}" for i in range(rows)], "site_id": "CHI",
-                      "reported_at": "2026-01-01T00:00:00", "category": "labelling"}).to_csv(data, index=False)
-        env = {**os.environ, "ATMP_DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
-        proc = subprocess.Popen([sys.executable, "-m", "dashboard.cli", "import", "near_misses", str(data)],
-                                cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+        proc = _start_import(url, tmp_path, rows)
         for line in proc.stderr:  # validation done: the single write transaction starts now
             if "writing to near_misses in one transaction" in line:
                 break
@@ -167,13 +172,8 @@ def test_kill_during_import_leaves_no_partial_rows(tmp_path):
     wh = Warehouse(f"duckdb:///{db}")
     wh.create_schema()
     wh.dispose()
-    data = tmp_path / "near_misses.csv"
     rows = 300_000
-    pd.DataFrame({"near_miss_id": [f"NM-{i:07d}" for i in range(rows)], "site_id": "CHI",
-                  "reported_at": "2026-01-01T00:00:00", "category": "labelling"}).to_csv(data, index=False)
-    env = {**os.environ, "ATMP_DATABASE_URL": f"duckdb:///{db}", "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "dashboard.cli", "import", "near_misses", str(data)],
-                            cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    proc = _start_import(f"duckdb:///{db}", tmp_path, rows)
     deadline = time.time() + 120
     for line in proc.stderr:  # validation done: the single write transaction starts now
         if "writing to near_misses in one transaction" in line or time.time() > deadline:
