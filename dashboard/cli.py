@@ -99,7 +99,10 @@ def cmd_users_demo(args, settings: Settings) -> int:
             users.add_user(wh, user_id=user_id, display_name=name, role=role, site_id=site, password=password)
             audit.append(wh, user_id="cli", action="user_added", object_type="user", object_id=user_id,
                          new_value=f"role={role} site={site} (demo)")
-    print("demo users: " + ", ".join(u[0] for u in DEMO_USERS))
+    print(f"Demo logins (development only), for http://{settings.host}:{settings.port}/ once it serves:")
+    width = max(len(u[0]) for u in DEMO_USERS)
+    for user_id, _name, role, site, password in DEMO_USERS:
+        print(f"  {user_id:<{width}}  password {password:<18}  {role}{f' ({site})' if site else ''}")
     return 0
 
 

@@ -62,12 +62,16 @@ def test_import_writes_a_file_into_an_existing_warehouse(made_earlier, tmp_path)
     assert count(made_earlier, "SELECT COUNT(*) FROM audit_log WHERE action = 'import'") == 1
 
 
-def test_import_survey_writes_into_an_existing_warehouse(made_earlier, tmp_path):
+def import_chi(url: str, tmp_path: Path) -> None:
     sites = tmp_path / "sites.csv"
     pd.DataFrame({"site_id": ["CHI"], "name": ["Lakeshore Medical Center"], "region": ["Midwest"],
                   "timezone": ["America/Chicago"], "kind": ["node"],
                   "onboarded_at": ["2024-01-01T00:00:00"]}).to_csv(sites, index=False)
-    assert cli(made_earlier, "import", "sites", str(sites)).returncode == 0  # a survey names a known site
+    assert cli(url, "import", "sites", str(sites)).returncode == 0
+
+
+def test_import_survey_writes_into_an_existing_warehouse(made_earlier, tmp_path):
+    import_chi(made_earlier, tmp_path)  # a survey names a known site
     data = tmp_path / "survey.csv"
     pd.DataFrame({"site_id": ["CHI"] * 5, "team": ["manufacturing"] * 5, "wave": ["2026-Q1"] * 5,
                   "submitted_at": [f"2026-02-0{i}T10:00:00" for i in range(1, 6)],
@@ -90,3 +94,19 @@ def test_import_accepts_iso_8601_times_only(made_earlier, tmp_path):
         assert f"row {row}, field 'reported_at': '{text}' is not an ISO 8601 time" in done.stderr, done.stderr
     assert "row 4" not in done.stderr  # an offset is ISO 8601
     assert count(made_earlier, "SELECT COUNT(*) FROM near_misses") == 0
+
+
+def test_users_demo_prints_every_login_with_its_password_and_the_address(tmp_path):
+    from sample_data.demo_users import DEMO_USERS
+
+    url = f"duckdb:///{tmp_path / 'hub.duckdb'}"
+    wh = Warehouse(url)
+    wh.create_schema()
+    wh.dispose()
+    import_chi(url, tmp_path)  # the demo site manager's site
+    done = cli(url, "users", "demo")
+    assert done.returncode == 0, done.stderr
+    assert "http://127.0.0.1:8050/" in done.stdout
+    lines = done.stdout.splitlines()
+    for user_id, _name, role, _site, password in DEMO_USERS:
+        assert any(line.split()[:3] == [user_id, "password", password] and role in line for line in lines), user_id
