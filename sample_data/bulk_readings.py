@@ -46,7 +46,7 @@ class ReadingsWriter:
         if self.postgres:
             warehouse.run(conn, "sql/pg_bulk_load_session")
             warehouse.run(conn, "sql/rollups_stage_create_pg")
-            self._drop_secondary_indexes()
+            self._set_aside_indexes()
 
     def write(self, parts: list[tuple[str, np.ndarray, np.ndarray]]) -> None:
         if not parts:
@@ -73,22 +73,27 @@ class ReadingsWriter:
             self.warehouse.run(self.conn, "sql/rollups_day")
             return
         self.warehouse.run(self.conn, "sql/pg_bulk_index_session")
-        for definition in self._rebuild:  # one sort each, instead of an insert per reading
+        for definition in self._rebuild:  # one sort each, instead of an insert per row
             self.conn.exec_driver_sql(definition)
         self._rebuild = []
 
-    def _drop_secondary_indexes(self) -> None:
-        """Indexes on readings other than constraints (e.g. readings (ts) from the Alembic history) are
+    def _set_aside_indexes(self) -> None:
+        """Indexes the load would otherwise update row by row (queries/sql/pg_bulk_load_indexes.sql) are
         dropped for the load and rebuilt by finish(), all in the load's transaction: a failed load
-        leaves them as they were. Names and definitions come from the catalogue, never from input."""
-        result = self.conn.execute(text(load_sql("sql/pg_readings_secondary_indexes")))
-        for name, definition in result.fetchall():
-            if not IDENTIFIER.fullmatch(name):
-                raise ValueError(f"unexpected index name {name!r} on readings")
-            self.conn.exec_driver_sql(f'DROP INDEX "{name}"')
-            self._rebuild.append(definition)
+        leaves them as they were, and a rebuilt primary key checks every row again. Names and
+        definitions come from the catalogue, never from input."""
+        result = self.conn.execute(text(load_sql("sql/pg_bulk_load_indexes")))
+        for table, name, is_constraint, definition in result.fetchall():
+            if not (IDENTIFIER.fullmatch(table) and IDENTIFIER.fullmatch(name)):
+                raise ValueError(f"unexpected index name {name!r} on {table!r}")
+            if is_constraint:
+                self.conn.exec_driver_sql(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')
+                self._rebuild.append(f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition}')
+            else:
+                self.conn.exec_driver_sql(f'DROP INDEX "{name}"')
+                self._rebuild.append(definition)
         if self._rebuild:
-            logger.info("bulk load: %s index(es) on readings rebuilt after the load", len(self._rebuild))
+            logger.info("bulk load: %s index(es) rebuilt after the load", len(self._rebuild))
 
 
 def copy_binary(parts: list[tuple[str, np.ndarray, np.ndarray]]) -> bytes:

@@ -121,6 +121,14 @@ def test_postgres_gets_the_same_network(sample_warehouse, sample_postgres_templa
             assert duck.astype(str).values.tolist() == post.astype(str).values.tolist(), name
         stories = sql(pg, "SELECT COUNT(*) AS n FROM schema_info WHERE starts_with(key, 'generator_story_')").n[0]
         assert stories >= 3
+        # The load set the readings and rollup indexes aside (sample_data/bulk_readings.py): all are back.
+        indexes = sql(pg, "SELECT tablename, indexname, indexdef FROM pg_indexes "
+                          "WHERE tablename IN ('readings', 'reading_rollups') ORDER BY indexname")
+        assert set(indexes.indexname) == {"readings_msg_id_key", "readings_ts", "readings_sensor_ts",
+                                          "reading_rollups_pkey", "reading_rollups_grain_bucket"}
+        keys = sql(pg, "SELECT conname FROM pg_constraint WHERE contype IN ('p', 'u') "
+                       "AND conrelid::regclass::text IN ('readings', 'reading_rollups') ORDER BY 1")
+        assert keys.conname.tolist() == ["reading_rollups_pkey", "readings_msg_id_key"]
     finally:
         pg.dispose()
 
