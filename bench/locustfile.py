@@ -112,7 +112,8 @@ class WallDisplay(DashUser):
 
     def on_start(self):
         token = _next(_tokens)
-        self.client.get(f"/kiosk/login?token={token}", name="display sign-in", allow_redirects=False)
+        self.client.post("/kiosk/login", data={"token": token}, headers={"Origin": self.host},
+                         name="display sign-in", allow_redirects=False)
         self.load_dash("/")
         self.refreshed = False
 

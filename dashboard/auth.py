@@ -191,7 +191,7 @@ def _security_headers(response: Response) -> Response:
         response.headers["Content-Security-Policy"] = build_csp()
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers.setdefault("Referrer-Policy", "same-origin")  # a page may ask for less
     if request.path in ("/login",) or request.path.startswith("/_dash-update-component"):
         response.headers["Cache-Control"] = "no-store"
     return response

@@ -1,8 +1,9 @@
 """Wall displays sign in with a display token, not a password: /kiosk/login, session resume, revocation.
 
-- `/kiosk/login?token=...&pages=...` (or the token typed into the form there) signs the display user
-  in, remembers the token in an HttpOnly cookie limited to /kiosk, and redirects to /kiosk without the
-  token in the address.
+- `/kiosk/login?token=...&pages=...` shows a one-button form holding the token; only its POST (same
+  origin, like every state-changing request) signs the display user in. A GET never signs anyone in, so
+  a link cannot replace a visitor's session. The POST (or the token typed into the empty form) remembers
+  the token in an HttpOnly cookie limited to /kiosk and redirects to /kiosk without it in the address.
 - A kiosk page load without a session (server restarted, or the session ended) signs in again from
   that cookie, so a screen on the wall comes back by itself after its periodic reload.
 - Every request of a token session checks the token is still active: revoking it ends the session at
@@ -77,31 +78,49 @@ LOGIN_PAGE = """<!doctype html>
 </head><body class="login-body">
 <main class="login-card card shadow-sm"><div class="card-body">
   <h1 class="h4 mb-1">Wall display sign-in</h1>
+  {% if token %}
+  <p class="text-body-secondary mb-3">This address carries display token <code>{{ token_id }}</code>.
+    Start the display to show the pages it names on this screen.</p>
+  {% if signed_in %}<div class="alert alert-warning" role="alert">⚠ This browser is signed in as
+    <strong>{{ signed_in }}</strong>: starting the display signs that session out.</div>{% endif %}
+  {% else %}
   <p class="text-body-secondary mb-4">Enter the display token issued with <code>atmp-hub display-token create</code>.</p>
+  {% endif %}
   {% if error %}<div class="alert alert-danger" role="alert">⚠ {{ error }}</div>{% endif %}
   <form method="post" action="/kiosk/login{{ query }}">
-    <label class="form-label" for="token">Display token</label>
-    <input class="form-control mb-4" id="token" name="token" autocomplete="off" required autofocus>
+    {% if token %}<input type="hidden" name="token" value="{{ token }}">
+    {% else %}<label class="form-label" for="token">Display token</label>
+    <input class="form-control mb-4" id="token" name="token" autocomplete="off" required autofocus>{% endif %}
     <button class="btn btn-primary w-100" type="submit">Start the display</button>
   </form>
 </div></main></body></html>"""
 
 
+def _form(status: int = 200, *, token: str | None = None, error: str | None = None):
+    signed_in = current_user.user_id if token and current_user.is_authenticated else None
+    response = current_app.make_response((render_template_string(
+        LOGIN_PAGE, error=error, query=_kiosk_query(), token=token, signed_in=signed_in,
+        token_id=display_tokens.token_id_of(token) or "(malformed)" if token else None), status))
+    response.headers["Cache-Control"] = "no-store"
+    # The token is in this page's address: referrers carry the origin only ("no-referrer" would make the
+    # browser send "Origin: null" with the form, which the same-origin check rightly refuses).
+    response.headers["Referrer-Policy"] = "origin"
+    return response
+
+
 @bp.route("/kiosk/login", methods=["GET", "POST"])
 # Token guesses count against the same per-address budget as password sign-ins (dashboard/auth.py).
 @limiter.limit(lambda: current_app.extensions["atmp_settings"].login_rate_per_address,
-               exempt_when=lambda: not request.values.get("token"))
+               exempt_when=lambda: request.method != "POST" or not request.form.get("token"))
 def kiosk_login():
-    token = request.values.get("token")
-    if request.method == "GET" and not token:
-        return render_template_string(LOGIN_PAGE, error=None, query=_kiosk_query())
-    token_id = _sign_in(token, how="token at /kiosk/login")
+    if request.method == "GET":  # shows the form (with the address's token); signs nobody in
+        return _form(token=request.args.get("token") or None)
+    token_id = _sign_in(request.form.get("token"), how="token at /kiosk/login")
     if token_id is None:
-        response = current_app.make_response((render_template_string(
-            LOGIN_PAGE, error="This display token is not valid (unknown, revoked or mistyped).",
-            query=_kiosk_query()), 401))
+        response = _form(401, error="This display token is not valid (unknown, revoked or mistyped).")
         response.delete_cookie(COOKIE, path=COOKIE_PATH)
         return response
+    token = request.form["token"]
     response = redirect(f"/kiosk{_kiosk_query()}")  # the token leaves the address bar and history
     response.set_cookie(COOKIE, token, max_age=COOKIE_MAX_AGE_S, path=COOKIE_PATH, httponly=True,
                         samesite="Strict", secure=current_app.extensions["atmp_settings"].secure_cookies)

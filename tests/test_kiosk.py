@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from dataclasses import replace
@@ -32,9 +33,34 @@ def token(kiosk_app):
 
 
 def _kiosk_client(app, token: str, query="pages=overview,excursions,site:CHI&interval=30"):
+    """Open the kiosk address as a display's browser does, then press "Start the display"."""
     client = app.server.test_client()
-    response = client.get(f"/kiosk/login?token={token}&{query}")
+    form = client.get(f"/kiosk/login?token={token}&{query}")
+    assert form.status_code == 200 and "Set-Cookie" not in form.headers
+    action = html.unescape(re.search(r'<form method="post" action="([^"]+)"', form.text).group(1))
+    hidden = re.search(r'<input type="hidden" name="token" value="([^"]*)"', form.text)
+    assert html.unescape(hidden.group(1)) == token
+    response = client.post(action, data={"token": token}, headers=ORIGIN)
     return client, response
+
+
+def test_a_kiosk_address_signs_nobody_in_until_its_form_is_posted_from_the_hub(kiosk_app, token):
+    """A GET (a link, an image, a prefetch) cannot replace a visitor's session; a cross-site POST is refused."""
+    app, wh = kiosk_app
+    client = app.server.test_client()
+    assert client.post("/login", data={"username": "t.leader", "password": "correct-horse-battery"},
+                       headers=ORIGIN).status_code == 302
+    before = len(wh.query("sql/audit_all"))
+    form = client.get(f"/kiosk/login?token={token.token}&pages=overview")
+    assert form.status_code == 200 and "signed in as" in form.text and "t.leader" in form.text
+    assert form.headers["Referrer-Policy"] == "origin" and form.headers["Cache-Control"] == "no-store"
+    assert len(wh.query("sql/audit_all")) == before  # nothing happened
+    assert client.get("/kiosk/ping").json["user"] == "t.leader"
+    refused = client.post("/kiosk/login?pages=overview", data={"token": token.token},
+                          headers={"Origin": "http://evil.example"})
+    assert refused.status_code == 403 and client.get("/kiosk/ping").json["user"] == "t.leader"
+    started = client.post("/kiosk/login?pages=overview", data={"token": token.token}, headers=ORIGIN)
+    assert started.status_code == 302 and client.get("/kiosk/ping").json["user"] == "t.display"
 
 
 def _actions(wh, n=5) -> list[tuple]:
@@ -172,6 +198,7 @@ def test_token_guessing_is_rate_limited(sample_warehouse, tmp_path):
         app.server.extensions["atmp_settings"] = replace(app.server.extensions["atmp_settings"],
                                                          login_rate_per_address="3 per minute")
         client = app.server.test_client()
-        codes = [client.get(f"/kiosk/login?token=dt_00000000000{i}.{'x' * 43}").status_code for i in range(5)]
+        codes = [client.post("/kiosk/login", data={"token": f"dt_00000000000{i}.{'x' * 43}"},
+                             headers=ORIGIN).status_code for i in range(5)]
         assert codes == [401, 401, 401, 429, 429]
         assert client.get("/kiosk/login").status_code == 200  # the form itself is not limited

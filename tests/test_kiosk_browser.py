@@ -40,6 +40,7 @@ def test_playlist_rotates_and_survives_reload_and_lost_session(page: Page, live_
                                                                 console_errors):
     titles = ["Network overview", "Site CHI"]
     page.goto(f"{live_url}/kiosk/login?token={token.token}&pages=overview,site:CHI&interval=5&refresh=60")
+    page.get_by_role("button", name="Start the display").click()  # a GET alone signs nobody in
     expect(page).to_have_url(re.compile(r"/kiosk\?pages=overview%2Csite%3ACHI&interval=5"))
     expect(page.locator(".kiosk-slide:not([hidden]) .kiosk-tile").first).to_be_visible(timeout=20000)
     expect(page.locator("#navbar")).to_be_hidden()
@@ -98,6 +99,7 @@ def test_kiosk_screenshots(browser: Browser, live_url, token, output_dir, size):
     context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
     page.goto(f"{live_url}/kiosk/login?token={token.token}&pages=overview&interval=3600")
+    page.get_by_role("button", name="Start the display").click()
     for slide in ("overview", "excursions", "site:CHI"):
         page.goto(f"{live_url}/kiosk?pages={slide}&interval=3600")
         expect(page.locator(".kiosk-slide:not([hidden]) .kiosk-title")).to_be_visible(timeout=20000)

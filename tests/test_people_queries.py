@@ -10,8 +10,8 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import TEST_END
-from hypothesis import given, settings
+from conftest import TEST_END, make_warehouse
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from queries import people
@@ -350,3 +350,74 @@ def test_one_operators_training_result_is_suppressed_for_leaders_and_site_manage
         ["site_id", "module"])
     assert raw.loc[("A", "Isolator operation"), ["first_pass_pct", "first_attempts"]].tolist() == [0.0, 1.0]
     assert raw.loc[("A", "Isolator operation"), "median_days"] == pytest.approx(11.0)
+
+
+# -- every survey figure one role can obtain, against linear combination ---------------------------
+@pytest.fixture(scope="module")
+def survey_only_warehouse(tmp_path_factory):
+    with make_warehouse("duckdb", tmp_path_factory.mktemp("survey-disclosure")) as wh:
+        yield wh
+
+
+def _figures(wh: Warehouse, role: str, own_site: str | None, sites: list[str]) -> list[tuple[int, int]]:
+    """(respondents, 7 x sum of respondent scores) of every survey figure the role can obtain: the people
+    page's network, site and team rows (its CSV and item tables are these rows) and the psych-safety KPI
+    per site and network in every window. 7 x sum is an integer (a respondent score is a mean of 7)."""
+    figures = []
+    groups = people.survey_groups(wh, scope(role, own_site, sites))
+    for r in groups[~groups["suppressed"]].itertuples():
+        figures.append((int(r.respondents), round(r.respondents * r.score_1_7 * 7)))
+    for days in (7, 30, 90, 365):
+        window = build_scope(user_id="t", role=role, own_site=own_site, all_sites=sites, end=TEST_END, days=days)
+        kpi = kpi_frame(wh, window, ["psych_safety"])
+        for r in kpi[~kpi["suppressed"].astype(bool) & kpi["n"].notna()].itertuples():
+            figures.append((int(r.n), round(r.n * (r.value / 100 * 6 + 1) * 7)))
+    return figures
+
+
+def _membership(figure: tuple[int, int], atoms: list[tuple[int, int]]) -> list[tuple[int, ...]]:
+    """Every set of atoms (site-team groups) whose respondents and score sum make up the figure."""
+    return [subset for k in range(1, len(atoms) + 1) for subset in itertools.combinations(range(len(atoms)), k)
+            if sum(atoms[i][0] for i in subset) == figure[0] and sum(atoms[i][1] for i in subset) == figure[1]]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.lists(st.integers(1, 12), min_size=1, max_size=3), min_size=2, max_size=4),
+       st.integers(0, 10_000))
+def test_no_group_under_the_minimum_is_derivable_from_what_one_role_can_see(survey_only_warehouse, site_teams,
+                                                                                  seed):
+    """Random site and team sizes: for leadership and for each site manager, collect every figure of the
+    survey the role can obtain, work out which site-team groups each one covers (by its respondents and
+    score sum), and prove by linear algebra that no union of groups with 1 to 4 respondents is a linear
+    combination of those figures (subtraction of any two views included)."""
+    wh = survey_only_warehouse
+    with wh.transaction() as conn:
+        conn.exec_driver_sql("DELETE FROM survey_responses")
+    sites = [f"S{s}" for s in range(len(site_teams))]
+    groups = {("2026-Q2", site, f"T{t}"): n for site, teams in zip(sites, site_teams, strict=True)
+              for t, n in enumerate(teams)}
+    written = add_responses(wh, groups, seed=seed)
+    scores = scored_items(written).sum(axis=1)  # 7 x respondent score, an integer
+    keys = list(groups)
+    atoms = [(n, int(round(scores[(written.site_id == k[1]) & (written.team == k[2])].sum()))) for k, n
+             in groups.items()]
+    for role, own_site in [("leadership", None)] + [("site_manager", s) for s in sites]:
+        rows = []
+        for figure in set(_figures(wh, role, own_site, sites)):
+            covers = _membership(figure, atoms)
+            assert covers, f"figure {figure} is no union of whole groups"
+            assume(len(covers) == 1)  # two sets of groups with equal counts and sums: membership unknown
+            rows.append([1.0 if i in covers[0] else 0.0 for i in range(len(atoms))])
+        if not rows:
+            continue
+        _, sv, vt = np.linalg.svd(np.array(rows))
+        null = vt[int((sv > 1e-9).sum()):].T
+        for k in range(1, len(atoms) + 1):
+            for subset in itertools.combinations(range(len(atoms)), k):
+                size = sum(atoms[i][0] for i in subset)
+                if not 0 < size < 5:
+                    continue
+                vector = np.zeros(len(atoms))
+                vector[list(subset)] = 1.0
+                derivable = not null.size or np.abs(vector @ null).max() < 1e-9
+                assert not derivable, (role, own_site, [keys[i] for i in subset])
