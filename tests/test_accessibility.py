@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import sign_in
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from dashboard.context import PAGE_ROLES
 
@@ -70,9 +70,10 @@ def _upstream(rule: str, html: str) -> bool:
 
 
 def settle(page: Page) -> None:
+    """Wait until the page is drawn: no request in flight, no Dash callback loading, every chart drawn."""
     page.wait_for_load_state("networkidle")
-    page.wait_for_selector("[data-dash-is-loading='true']", state="detached", timeout=30000)
-    page.wait_for_timeout(400)
+    expect(page.locator("[data-dash-is-loading='true']")).to_have_count(0, timeout=30000)
+    expect(page.locator(".js-plotly-plot:not(:has(.main-svg))")).to_have_count(0, timeout=30000)
 
 
 def _summary(path: str, violations: list[dict]) -> list[str]:
