@@ -286,6 +286,13 @@ def console_errors(page: Page):
     return errors
 
 
+def wait_until_drawn(page: Page) -> None:
+    """Wait until a page is drawn: no request in flight, no Dash callback loading, every chart drawn."""
+    page.wait_for_load_state("networkidle")
+    expect(page.locator("[data-dash-is-loading='true']")).to_have_count(0, timeout=30000)
+    expect(page.locator(".js-plotly-plot:not(:has(.main-svg))")).to_have_count(0, timeout=30000)
+
+
 def sign_in(page: Page, base: str, user_id: str) -> None:
     page.goto(f"{base}/")
     expect(page).to_have_url(re.compile(r"/login"))

@@ -14,8 +14,8 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import sign_in
-from playwright.sync_api import Page, expect
+from conftest import sign_in, wait_until_drawn
+from playwright.sync_api import Page
 
 from dashboard.context import PAGE_ROLES
 
@@ -69,13 +69,6 @@ def _upstream(rule: str, html: str) -> bool:
                for (r, start), marker in UPSTREAM.items())
 
 
-def settle(page: Page) -> None:
-    """Wait until the page is drawn: no request in flight, no Dash callback loading, every chart drawn."""
-    page.wait_for_load_state("networkidle")
-    expect(page.locator("[data-dash-is-loading='true']")).to_have_count(0, timeout=30000)
-    expect(page.locator(".js-plotly-plot:not(:has(.main-svg))")).to_have_count(0, timeout=30000)
-
-
 def _summary(path: str, violations: list[dict]) -> list[str]:
     return [f"{path}: {v['id']} ({v['impact']}) {v['help']} at "
             + ", ".join(" ".join(n["target"]) for n in v["nodes"][:5]) for v in violations]
@@ -88,7 +81,7 @@ def test_every_page_of_the_role_has_no_serious_violations(page: Page, live_url, 
     found, report = [], {}
     for path in pages_for(role):
         page.goto(f"{live_url}{path}")
-        settle(page)
+        wait_until_drawn(page)
         assert "page-denied" not in page.content(), f"{role} was refused {path}"
         violations = run_axe(page)
         report[path] = violations
@@ -101,7 +94,7 @@ def test_sign_in_pages_have_no_serious_violations(page: Page, live_url):
     found = []
     for path in ("/login", "/kiosk/login"):
         page.goto(f"{live_url}{path}")
-        settle(page)
+        wait_until_drawn(page)
         found += _summary(path, run_axe(page))
     assert not found, "\n".join(found)
 
@@ -109,7 +102,7 @@ def test_sign_in_pages_have_no_serious_violations(page: Page, live_url):
 def test_axe_would_catch_a_violation(page: Page, live_url):
     """Negative control: the harness reports a real finding (faint text, an unlabelled field)."""
     page.goto(f"{live_url}/login")
-    settle(page)
+    wait_until_drawn(page)
     page.evaluate("""() => { const p = document.createElement('p'); p.textContent = 'faint';
         p.style.color = '#dddddd'; p.style.background = '#ffffff'; document.querySelector('main').append(p);
         const i = document.createElement('input'); document.querySelector('main').append(i); }""")

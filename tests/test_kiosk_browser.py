@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import wait_until_drawn
 from playwright.sync_api import Browser, Page, expect
 
 from queries import display_tokens, users
@@ -31,9 +32,20 @@ def _visible_slide(page: Page) -> str:
     return page.locator(".kiosk-slide:not([hidden])").get_attribute("aria-label")
 
 
-def _expected_slide(page: Page, titles: list[str], interval_s: int) -> str:
-    slot = page.evaluate(f"Math.floor(Date.now() / {interval_s * 1000})")
-    return titles[slot % len(titles)]
+def _slide_read_inside_a_slot(page: Page, titles: list[str], interval_s: int, timeout_s: float = 15) -> str:
+    """Compare the shown slide with the clock's slide, read well inside one slot (not within 0.6 s of a
+    change, when the screen may still be switching); polls until such a reading happens."""
+    period_ms = interval_s * 1000
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        before = page.evaluate("Date.now()")
+        shown = _visible_slide(page)
+        after = page.evaluate("Date.now()")
+        if before // period_ms == after // period_ms and before % period_ms > 600:
+            expected = titles[int(before // period_ms) % len(titles)]
+            return "agrees with the clock" if shown == expected else f"shows {shown}, the clock says {expected}"
+        page.wait_for_timeout(100)
+    raise AssertionError("no reading inside one slot")
 
 
 def test_playlist_rotates_and_survives_reload_and_lost_session(page: Page, live_url, token, sample_warehouse,
@@ -60,10 +72,7 @@ def test_playlist_rotates_and_survives_reload_and_lost_session(page: Page, live_
     page.reload()
     expect(page.locator(".kiosk-slide:not([hidden]) .kiosk-tile").first).to_be_visible(timeout=20000)
     assert _visible_slide(page) in titles
-    page.wait_for_timeout(1200)
-    if _visible_slide(page) != _expected_slide(page, titles, 5):  # read across a slot boundary: once more
-        page.wait_for_timeout(1200)
-        assert _visible_slide(page) == _expected_slide(page, titles, 5)
+    assert _slide_read_inside_a_slot(page, titles, 5) == "agrees with the clock"
 
     # The session ends on the server (as after a restart with new keys): the screen notices, reloads,
     # signs in again from its kiosk cookie, and keeps rotating.
@@ -103,7 +112,7 @@ def test_kiosk_screenshots(browser: Browser, live_url, token, output_dir, size):
     for slide in ("overview", "excursions", "site:CHI"):
         page.goto(f"{live_url}/kiosk?pages={slide}&interval=3600")
         expect(page.locator(".kiosk-slide:not([hidden]) .kiosk-title")).to_be_visible(timeout=20000)
-        page.wait_for_timeout(800)
+        wait_until_drawn(page)
         name = f"kiosk-{slide.replace(':', '-')}-{width}x{height}.png"
         page.screenshot(path=str(output_dir / name))
         # Nothing may spill out of the screen: a wall display cannot scroll.

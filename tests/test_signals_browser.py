@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import TEST_PASSWORD, sign_in
+from conftest import TEST_PASSWORD, sign_in, wait_until_drawn
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
@@ -27,7 +27,7 @@ def test_signals_and_comparability_pages(page: Page, live_url, output_dir, conso
     expect(page.locator("#signals-backtest")).to_contain_text("ROC AUC", timeout=30000)
     expect(page.locator("#signals-risk-table tbody tr")).to_have_count(9)
     expect(page.locator("#signals-proposals-table tbody tr").first).to_be_visible()
-    page.wait_for_timeout(500)
+    wait_until_drawn(page)
     page.screenshot(path=str(output_dir / "signals.png"), full_page=True)
 
     # Review one proposal: dismiss it with a reason and the signature; its row says so at once.
@@ -51,6 +51,6 @@ def test_signals_and_comparability_pages(page: Page, live_url, output_dir, conso
     expect(page.locator("#comparability-ppk tbody tr").first).to_be_visible()
     expect(page.locator("#comparability-funnel .main-svg").first).to_be_visible()
     expect(page.locator("#comparability-page")).to_contain_text("Onboarding: SEA")
-    page.wait_for_timeout(500)
+    wait_until_drawn(page)
     page.screenshot(path=str(output_dir / "comparability.png"), full_page=True)
     assert not [e for e in console_errors if "Content Security Policy" in e or "Refused" in e], console_errors
