@@ -56,6 +56,26 @@ def throwaway_postgres(template: str | None = None) -> Iterator[str]:
         admin.dispose()
 
 
+_empty_template: list[str] = []  # this process's, made on first use
+
+
+def _empty_postgres_template() -> str:
+    """A database with the schema (create_schema) and no rows, made once per test process: each test's
+    PostgreSQL warehouse is a copy of it (~0.3 s) instead of a new database given the schema (~1 s).
+    Dropped when the process's session ends (pytest_sessionfinish)."""
+    if not _empty_template:
+        name = f"atmp_test_empty_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        admin = _pg_admin()
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        wh = Warehouse(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
+        wh.create_schema()
+        wh.dispose()  # a template database must have no open connection
+        _empty_template.append(name)
+    return _empty_template[0]
+
+
 @contextmanager
 def make_warehouse(kind: str, tmp_path: Path) -> Iterator[Warehouse]:
     """An empty warehouse with the schema created: 'duckdb' (a file) or 'postgres' (a new database)."""
@@ -67,9 +87,8 @@ def make_warehouse(kind: str, tmp_path: Path) -> Iterator[Warehouse]:
         finally:
             wh.dispose()
     elif kind == "postgres":
-        with throwaway_postgres() as url:
+        with throwaway_postgres(template=_empty_postgres_template()) as url:
             wh = Warehouse(url)
-            wh.create_schema()
             try:
                 yield wh
             finally:
@@ -181,7 +200,10 @@ def _drop_database(name: str) -> None:
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """The xdist controller drops the workers' shared template once they all ended (if one was made)."""
+    """Each process drops its empty-schema template; the xdist controller drops the workers' shared
+    sample template once they all ended (if one was made)."""
+    for name in _empty_template:
+        _drop_database(name)
     if hasattr(session.config, "workerinput") or getattr(session.config.option, "numprocesses", None) in (None, 0):
         return
     root = session.config._tmp_path_factory.getbasetemp()
