@@ -329,10 +329,18 @@ def sign_in(page: Page, base: str, user_id: str) -> None:
 HEAVY_FIRST = ("bench", "browser", "faults", "mqtt")
 
 
+@pytest.hookimpl(trylast=True)  # after `-m` deselection: ranks only the tests that run
 def pytest_collection_modifyitems(config, items):
+    """Long files first, so the two xdist workers end together; and the first file that needs the
+    PostgreSQL sample template before all, so one worker builds it while the other runs other files
+    (when two files needed it at once, one worker waited idle for the whole build)."""
     rank: dict[str, int] = {}
     for item in items:
         marks = {m.name for m in item.iter_markers()}
         here = min((HEAVY_FIRST.index(m) for m in marks if m in HEAVY_FIRST), default=len(HEAVY_FIRST))
         rank[item.nodeid.split("::")[0]] = min(rank.get(item.nodeid.split("::")[0], here), here)
+    builder = next((item.nodeid.split("::")[0] for item in items
+                    if "sample_postgres_template" in getattr(item, "fixturenames", ())), None)
+    if builder is not None:
+        rank[builder] = -1
     items.sort(key=lambda item: rank[item.nodeid.split("::")[0]])  # stable: each file keeps its order
