@@ -210,7 +210,12 @@ def free_port() -> int:
 
 
 def start_server(args, port: int) -> subprocess.Popen:
-    env = {**os.environ,
+    audit_key = data.BENCH_DIR / "load-audit.key"  # production requires a keyed audit chain
+    audit_key.parent.mkdir(parents=True, exist_ok=True)
+    audit_key.write_text(secrets.token_hex(32))
+    audit_key.chmod(0o600)
+    env = {**os.environ, "ATMP_AUDIT_KEY_FILE": str(audit_key),
+           "ATMP_AUDIT_CHECKPOINTS": str(data.BENCH_DIR / "load-audit-checkpoints.jsonl"),
            "ATMP_DATABASE_URL": data.pg_url(args.scale), "ATMP_ENVIRONMENT": "production",
            "ATMP_SECRET_KEY": secrets.token_hex(32), "ATMP_NOW": data.END.isoformat(),
            "ATMP_REDIS_URL": args.redis_url, "ATMP_RATE_LIMIT_STORAGE": args.redis_url,
@@ -250,7 +255,8 @@ def warm_up(base: str, plan: dict) -> float:
     from dashboard import ids
 
     display = requests.Session()
-    display.get(f"{base}/kiosk/login", params={"token": plan["tokens"][0]}, allow_redirects=False, timeout=30)
+    display.post(f"{base}/kiosk/login", data={"token": plan["tokens"][0]}, headers={"Origin": base},
+                 allow_redirects=False, timeout=30)
     analyst = requests.Session()
     analyst.post(f"{base}/login", data={"username": plan["users"][0], "password": plan["password"]},
                  headers={"Origin": base}, allow_redirects=False, timeout=60)

@@ -12,10 +12,10 @@ from flask import Flask
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from dashboard import errors, ids
+from dashboard import errors, ids, inputs
 from dashboard.auth import init_auth
 from dashboard.caching import init_cache
-from dashboard.context import PAGE_ROLES
+from dashboard.context import PAGE_ROLES, home
 from dashboard.kiosk_auth import after_auth as kiosk_after_auth
 from dashboard.kiosk_auth import init_kiosk_auth
 from ingest.live import start_live_ingest
@@ -43,6 +43,9 @@ def create_app(settings: Settings | None = None, warehouse: Warehouse | None = N
     init_kiosk_auth(server)  # before the guard: a kiosk page load may sign in from its cookie
     init_auth(server)
     kiosk_after_auth(server)  # after the guard: a revoked display token ends its session
+    # Every callback request checked and its values normalised, before the response cache keys on them
+    # (dashboard/inputs.py).
+    inputs.init_input_checks(server)
     # Cached KPI answers and read-only callback responses, after the guard (dashboard/caching.py).
     init_cache(server, settings, server.extensions["atmp_warehouse"])
 
@@ -64,6 +67,7 @@ def create_app(settings: Settings | None = None, warehouse: Warehouse | None = N
     app.index_string = app.index_string.replace("<html>", '<html lang="en">', 1)
     app.layout = shell
     errors.register(app)
+    server.extensions["atmp_callback_map"] = app.callback_map  # for dashboard/inputs.py
     # Built per response: Dash registers the page router's clientside callback (an inline script
     # that needs its hash) only when it sets itself up on its first request.
     server.extensions["atmp_csp"] = lambda: content_security_policy(app)
@@ -127,7 +131,7 @@ def navbar():
         ]
     return dbc.Navbar(
         dbc.Container([
-            dbc.NavbarBrand("ATMP Quality Hub", href="/"),
+            dbc.NavbarBrand("ATMP Quality Hub", href=home(role)),
             dbc.Nav(links, navbar=True, className="me-auto"),
             html.Div(who, className="d-flex align-items-center"),
         ], fluid=True),

@@ -25,6 +25,8 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from limits import parse as parse_limit
 
+from dashboard.context import home
+from ingest import readiness
 from queries import audit, users
 from queries.users import UserRecord
 from queries.warehouse import Warehouse, WarehouseUnavailable
@@ -32,11 +34,12 @@ from queries.warehouse import Warehouse, WarehouseUnavailable
 logger = logging.getLogger(__name__)
 
 # Paths anyone may fetch: the login form, static assets, Dash's JS bundles, a health probe.
-PUBLIC_PATHS = frozenset({"/login", "/healthz", "/_favicon.ico", "/favicon.ico",
+PUBLIC_PATHS = frozenset({"/login", "/healthz", "/readyz", "/_favicon.ico", "/favicon.ico",
                           "/kiosk/login"})  # wall displays sign in with a token: dashboard/kiosk_auth.py
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 bp = Blueprint("auth", __name__)
+READY_TIMEOUT_S = 2.0
 OUTAGE_GRACE_S = 300
 _recently_verified: dict[str, tuple[float, UserRecord]] = {}  # session id -> (verified at, record)
 # Login attempts are limited per client address and per user name; the store is shared between
@@ -145,10 +148,11 @@ def _deny(path: str, reason: str):
     return redirect(f"/login?next={path}")
 
 
-def _only_ticks(payload: dict) -> bool:
-    """True when a Dash update was fired only by interval timers (not by the user)."""
-    changed = payload.get("changedPropIds") or []
-    return bool(changed) and all(str(p).endswith(".n_intervals") for p in changed)
+def _only_ticks(payload) -> bool:
+    """True when a Dash update was fired only by interval timers (not by the user). Any body may arrive
+    here: the shape of a callback request is checked after the guard (dashboard/inputs.py)."""
+    changed = payload.get("changedPropIds") if isinstance(payload, dict) else None
+    return isinstance(changed, list) and bool(changed) and all(str(p).endswith(".n_intervals") for p in changed)
 
 
 def _guard():
@@ -228,6 +232,13 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+def _landing(role: str, target: str | None) -> str:
+    """After signing in: the page asked for, else the role's home (an administrator, who sees no quality
+    data, lands on /admin/users rather than on a network overview that refuses them)."""
+    path = _safe_next(target)
+    return home(role) if path == "/" else path
+
+
 def _warehouse_down(exc: WarehouseUnavailable):
     logger.error("%s", exc)
     message = "The data warehouse is not reachable. Please try again in a minute."
@@ -271,7 +282,7 @@ def login():
     session["last_seen"] = time.time()
     audit.append(warehouse(), user_id=record.user_id, action="login", new_value=json.dumps(
         {"role": record.role, "site_id": record.site_id}))
-    return redirect(_safe_next(request.form.get("next")))
+    return redirect(_landing(record.role, request.form.get("next")))
 
 
 @bp.route("/logout", methods=["POST"])
@@ -287,3 +298,14 @@ def logout():
 @bp.route("/healthz")
 def healthz():
     return jsonify(status="ok")
+
+
+@bp.route("/readyz")
+def readyz():
+    """Ready only while the warehouse answers `SELECT 1` within 2 s (ingest/readiness.py); 503 and the
+    kind of failure otherwise, never the connection string. Answers are reused for 1 s."""
+    problem = readiness.probe(warehouse(), READY_TIMEOUT_S, max_age_s=1.0)
+    response = jsonify(ready=True) if problem is None else (jsonify(ready=False, reason=problem), 503)
+    response = current_app.make_response(response)
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -5,19 +5,44 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import re
 import sys
 from datetime import datetime
+from pathlib import Path
 
 from queries import audit, migrate, users
 from queries.settings import Settings
-from queries.warehouse import Warehouse
+from queries.warehouse import Warehouse, WarehouseUnavailable
 
 logger = logging.getLogger(__name__)
+# The page that does a command's job while the app holds the DuckDB file (which admits one process).
+PAGE_FOR = {"users": "/admin/users", "display-token": "/admin/display-tokens", "audit": "/audit"}
 
 
-def _warehouse(settings: Settings) -> Warehouse:
-    return Warehouse(settings.database_url, row_cap=settings.row_cap,
-                     statement_timeout_ms=settings.statement_timeout_ms)
+def _warehouse(settings: Settings, *, probe: bool = True) -> Warehouse:
+    """The warehouse, opened now (unless ``probe`` is False: the command handles an unreadable one itself).
+    A DuckDB file held by another process (the running app) fails here, before a command asks anything,
+    and main() says so in one line."""
+    wh = Warehouse(settings.database_url, row_cap=settings.row_cap,
+                   statement_timeout_ms=settings.statement_timeout_ms)
+    if probe:
+        wh.scalar("sql/ping")
+    return wh
+
+
+def _unavailable(exc: WarehouseUnavailable, args, settings: Settings) -> str:
+    """One line for a warehouse this command cannot open; for a DuckDB file locked by another process, the
+    admin page that does the same job."""
+    if "could not set lock" not in str(exc).lower():
+        return f"error: {exc}"
+    name = Path(settings.database_url.split(":///", 1)[-1]).name
+    holder = re.search(r"\(PID (\d+)\)", str(exc))
+    pid = f"PID {holder.group(1)}; " if holder else ""
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    page = PAGE_FOR.get(args.command)
+    instead = (f"use the admin pages at http://{host}:{settings.port}{page}, or stop the app" if page
+               else "stop the app, then run this command again")
+    return f"error: the warehouse {name} is in use by the running app ({pid}DuckDB admits one process): {instead}"
 
 
 def cmd_generate(args, settings: Settings) -> int:
@@ -51,15 +76,22 @@ def cmd_serve(args, settings: Settings) -> int:
 
 def cmd_users_add(args, settings: Settings) -> int:
     wh = _warehouse(settings)
-    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
-    try:
-        record = users.add_user(wh, user_id=args.user_id, display_name=args.name or args.user_id,
-                                role=args.role, site_id=args.site, password=password)
+    try:  # everything but the password first: a bad role or site is refused before the prompt
+        users.check_new_user(wh, user_id=args.user_id, role=args.role, site_id=args.site)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    audit.append(wh, user_id="cli", action="user_added", object_type="user", object_id=record.user_id,
-                 new_value=f"role={record.role} site={record.site_id}")
+    try:
+        password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
+    except (EOFError, KeyboardInterrupt):  # the prompt's line is still open
+        print("\nerror: no password given; nothing added", file=sys.stderr)
+        return 2
+    try:
+        record = users.add_user(wh, user_id=args.user_id, display_name=args.name or args.user_id,
+                                role=args.role, site_id=args.site, password=password, added_by="cli")
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"user {record.user_id} ({record.role}) added")
     return 0
 
@@ -134,13 +166,79 @@ def cmd_import_survey(args, settings: Settings) -> int:
     return 0
 
 
+def _audit_inputs(args, settings: Settings):
+    """(key, checkpoint file) for the audit commands; AuditKeyError when there is no usable key."""
+    key = audit.audit_key(settings)
+    path = Path(args.checkpoints) if args.checkpoints else audit.checkpoint_path(settings)
+    return key, path
+
+
+def _audit_notes(check, settings: Settings) -> None:
+    if check.chain.unkeyed and check.chain.ok:
+        first, last = check.chain.unkeyed
+        print(f"note: entries {first} to {last} predate the keyed chain (unkeyed SHA-256); the keyed entries "
+              "after them cover them")
+    if audit.uses_development_key(settings):
+        print("note: development audit key (ATMP_AUDIT_KEY_FILE unset): anyone can recompute the chain; "
+              "set a key file in production")
+
+
+def _audit_failed(exc: Exception) -> int:
+    if isinstance(exc, audit.AuditKeyError):
+        print(f"error: {exc}", file=sys.stderr)
+    else:  # an unreadable checkpoint file, a trail over the row cap...
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        print(f"error: cannot check the audit trail: {type(exc).__name__}: {first_line}", file=sys.stderr)
+    return 2
+
+
+def _report_problems(check) -> None:
+    for problem in check.problems:
+        print(f"audit trail BROKEN: {problem}", file=sys.stderr)
+    if check.unanchored:
+        print(f"audit trail NOT ANCHORED: {check.unanchored}", file=sys.stderr)
+
+
 def cmd_audit_verify(args, settings: Settings) -> int:
-    check = audit.verify(_warehouse(settings))
+    """Recompute the keyed chain and compare it with the latest signed checkpoint; one line per problem."""
+    try:
+        key, path = _audit_inputs(args, settings)
+        check = audit.verify_anchored(_warehouse(settings), path, key)
+    except WarehouseUnavailable:
+        raise  # main() says it in one line
+    except Exception as exc:  # one clear line, never a traceback
+        return _audit_failed(exc)
+    _audit_notes(check, settings)
     if check.ok:
-        print(f"audit trail intact: {check.entries} entries")
+        point = check.latest
+        print(f"audit trail intact: {check.chain.entries} entries, keyed; holds the checkpoint of {point.ts} "
+              f"({point.count} entries up to entry {point.last_entry_id}, {path})")
         return 0
-    print(f"audit trail BROKEN at entry {check.first_bad_entry}: {check.problem}", file=sys.stderr)
+    _report_problems(check)
     return 1
+
+
+def cmd_audit_checkpoint(args, settings: Settings) -> int:
+    """Verify, then append a signed checkpoint of the chain to the checkpoint file (refused on a problem)."""
+    try:
+        key, path = _audit_inputs(args, settings)
+        if path is None:
+            print("error: no checkpoint file: set ATMP_AUDIT_CHECKPOINTS (or pass --checkpoints FILE)",
+                  file=sys.stderr)
+            return 2
+        check, point = audit.write_checkpoint(_warehouse(settings), path, key)
+    except WarehouseUnavailable:
+        raise  # main() says it in one line
+    except Exception as exc:  # one clear line, never a traceback
+        return _audit_failed(exc)
+    _audit_notes(check, settings)
+    if point is None:
+        _report_problems(check)
+        print("no checkpoint written", file=sys.stderr)
+        return 1
+    print(f"checkpoint written to {path}: {point.count} entries up to entry {point.last_entry_id}, "
+          f"head {point.head_hash[:16]}…, {point.ts}")
+    return 0
 
 
 def cmd_display_token_create(args, settings: Settings) -> int:
@@ -196,7 +294,7 @@ def cmd_bridge(args, settings: Settings) -> int:
     if not settings.mqtt_url:
         print("error: no broker: set ATMP_MQTT_URL or pass --mqtt-url mqtt://host:1883", file=sys.stderr)
         return 2
-    wh = _warehouse(settings)
+    wh = _warehouse(settings, probe=False)  # its own message below
     try:
         bridge = MqttBridge(settings, wh).start()
     except Exception as exc:  # e.g. the DuckDB file is held by a running app
@@ -226,7 +324,7 @@ def cmd_simulate(args, settings: Settings) -> int:
     settings = replace(settings, mqtt_url=args.mqtt_url or settings.mqtt_url,
                        simulator_interval_s=args.interval or settings.simulator_interval_s,
                        simulator_scenario=args.scenario or settings.simulator_scenario)
-    wh = _warehouse(settings)
+    wh = _warehouse(settings, probe=False)  # an unreadable warehouse: it simulates the sample network
     try:
         sensors = sensors_from_frame(wh.query("ingest/sensor_limits"))
     except Exception as exc:  # no schema yet, or a DuckDB file held by the app
@@ -316,8 +414,15 @@ def build_parser() -> argparse.ArgumentParser:
     survey.set_defaults(func=cmd_import_survey)
 
     aud = sub.add_parser("audit", help="audit trail").add_subparsers(dest="audit_command", required=True)
-    ver = aud.add_parser("verify", help="recompute the hash chain")
+    ver = aud.add_parser("verify", help="recompute the keyed hash chain and compare it with the latest "
+                                         "signed checkpoint (exit 1 on any problem)")
     ver.set_defaults(func=cmd_audit_verify)
+    point = aud.add_parser("checkpoint", help="verify, then append a signed checkpoint (entry count, head hash) "
+                                              "to the checkpoint file; run it from cron")
+    point.set_defaults(func=cmd_audit_checkpoint)
+    for audit_command in (ver, point):
+        audit_command.add_argument("--checkpoints", metavar="FILE",
+                                   help="checkpoint file (default ATMP_AUDIT_CHECKPOINTS, or next to a DuckDB file)")
 
     tokens = sub.add_parser("display-token", help="long-lived, revocable sign-in tokens for wall displays")
     tok = tokens.add_subparsers(dest="token_command", required=True)
@@ -356,7 +461,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
-    return args.func(args, Settings.from_env())
+    settings = Settings.from_env()
+    try:
+        return args.func(args, settings)
+    except WarehouseUnavailable as exc:  # held by the running app, a server down: one line, no traceback
+        print(_unavailable(exc, args, settings), file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ PAGE_ROLES: dict[str, frozenset[str]] = {
     "/site/<site_id>": frozenset({"leadership", "site_manager", "auditor"}),
     "/definitions": frozenset({"leadership", "site_manager", "auditor", "display", "admin"}),
     "/admin/users": frozenset({"admin"}),
+    "/admin/display-tokens": frozenset({"admin"}),
     "/audit": frozenset({"auditor", "admin"}),
     # Wall display in kiosk mode (dashboard/pages/kiosk.py): the display role, and leadership to set it up.
     "/kiosk": frozenset({"display", "leadership"}),
@@ -32,6 +33,12 @@ PAGE_ROLES: dict[str, frozenset[str]] = {
     "/monitoring/<site_id>": frozenset({"leadership", "site_manager", "auditor", "display"}),
 }
 WINDOW_CHOICES = (30, 90, 180, 365)
+# Where a role lands after signing in (and what "/" points to when the role may not open it).
+HOME: dict[str, str] = {"admin": "/admin/users"}
+
+
+def home(role: str | None) -> str:
+    return HOME.get(role or "", "/")
 
 
 def warehouse() -> Warehouse:
@@ -62,12 +69,20 @@ def allowed(path_template: str) -> bool:
 
 
 def denied_page():
-    """What a page layout shows a role that may not open it (callbacks answer 403 instead)."""
+    """What a page layout shows a role that may not open it (callbacks answer 403 instead): links to the
+    pages the role may open, never back to a page that refuses it."""
+    import dash
     from dash import dcc, html
 
+    role = current_user.role if current_user and current_user.is_authenticated else None
+    pages = [page for page in dash.page_registry.values()
+             if page.get("nav") and role in PAGE_ROLES.get(page.get("path_template") or page["path"], ())]
+    links = html.Ul([html.Li(dcc.Link(page["name"], href=page["relative_path"])) for page in pages],
+                    id="page-denied-links") if pages else None
     return html.Div([html.H1("Not available for your role", className="h3"),
-                     html.P("Your role does not give access to this page."),
-                     dcc.Link("Back to the start page", href="/")], id="page-denied")
+                     html.P("Your role does not give access to this page."
+                            + (" Pages for your role:" if pages else "")),
+                     links], id="page-denied")
 
 
 def now() -> datetime:

@@ -1,4 +1,5 @@
-"""The MQTT bridge: subscribes to site/+/room/+/sensor/+ (QoS 1) and hands messages to ingest.
+"""The MQTT bridge: subscribes to everything under the topic prefix (QoS 1) and hands messages to
+ingest; those not on <prefix>site/<site>/room/<room>/sensor/<sensor> are quarantined (bad_topic).
 
 - MQTT 5 with a fixed client id, clean_start=False and a session expiry: the broker keeps the
   subscription and queues QoS-1 messages while the bridge is down, and re-sends the ones it had sent
@@ -16,6 +17,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
@@ -53,7 +55,12 @@ class BrokerAddress:
 
 
 def subscription(prefix: str = "") -> str:
-    return f"{prefix}site/+/room/+/sensor/+"
+    """Everything under the prefix (`<prefix>#`), not only the readings' pattern: a message on any other
+    topic there (`sites/...`, an extra or a missing level) is quarantined as `bad_topic` instead of
+    never being seen. A filter's `#` must be a whole level, so a prefix not ending in '/' is cut back
+    to its last '/' (and the topics beside it are quarantined too). An empty prefix subscribes to
+    `#`: every topic on the broker except `$SYS/...`."""
+    return prefix[:prefix.rfind("/") + 1] + "#"
 
 
 def validation_limits(settings: Settings) -> Limits:
@@ -62,13 +69,15 @@ def validation_limits(settings: Settings) -> Limits:
 
 
 class MqttBridge:
-    def __init__(self, settings: Settings, warehouse: Warehouse, *, on_commit=None, writer: IngestWriter | None = None):
+    def __init__(self, settings: Settings, warehouse: Warehouse, *, on_commit=None, writer: IngestWriter | None = None,
+                 dead_letter_path: Path | str | None = None):
         self.settings = settings
         self.address = BrokerAddress.parse(settings.mqtt_url)
         self.topic = subscription(settings.mqtt_topic_prefix)
         self.writer = writer or IngestWriter(warehouse, limits=validation_limits(settings), source="mqtt-bridge")
         self.service = IngestService(self.writer, batch_max=settings.ingest_batch_max,
-                                     batch_wait_ms=settings.ingest_batch_wait_ms, on_commit=on_commit)
+                                     batch_wait_ms=settings.ingest_batch_wait_ms, on_commit=on_commit,
+                                     dead_letter_path=dead_letter_path)
         self.connected = threading.Event()
         self.subscribed = threading.Event()  # SUBACK seen: messages published from now on reach us
         self._disconnected = threading.Event()

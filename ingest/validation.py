@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 # topic: [prefix]site/<site>/room/<room>/sensor/<sensor>
 TOPIC_LEVELS = ("site", "room", "sensor")
 MSG_ID_MAX_CHARS = 128
-STORED_PAYLOAD_MAX_CHARS = 4096  # what quarantine keeps of a payload (an oversized one is cut)
+STORED_PAYLOAD_MAX_BYTES = 4096  # what quarantine keeps of a payload, raw (an oversized one is cut)
 
 # The payload schema: field -> (accepted JSON types, what it means). Extra fields are ignored.
 PAYLOAD_FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
@@ -71,7 +71,7 @@ class QuarantineReason:
 @dataclass(frozen=True)
 class Rejected:
     topic: str
-    payload: str  # as received (decoded with replacement, cut to STORED_PAYLOAD_MAX_CHARS)
+    payload: bytes  # the raw bytes as received (any bytes, NULs too), cut to STORED_PAYLOAD_MAX_BYTES
     reason: QuarantineReason
 
 
@@ -88,12 +88,13 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 
-def _stored(payload: bytes) -> str:
-    return payload[:STORED_PAYLOAD_MAX_CHARS].decode("utf-8", errors="replace")
+def stored_payload(payload: bytes) -> bytes:
+    """What quarantine keeps of a payload: its first STORED_PAYLOAD_MAX_BYTES bytes, unchanged."""
+    return bytes(payload[:STORED_PAYLOAD_MAX_BYTES])
 
 
 def _reject(topic: str, payload: bytes, code: str, detail: str) -> Rejected:
-    return Rejected(topic, _stored(payload), QuarantineReason(code, detail))
+    return Rejected(topic, stored_payload(payload), QuarantineReason(code, detail))
 
 
 def parse_topic(topic: str, prefix: str = "") -> tuple[str, str, str] | None:

@@ -62,6 +62,7 @@ class BatchResult:
     quarantined: int
     changes: list[Change] = field(default_factory=list)
     committed_at: datetime | None = None
+    dead_lettered: int = 0  # neither stored nor quarantined: in the dead-letter file (ingest/dead_letter.py)
 
 
 def _none_if_nan(value):

@@ -36,7 +36,8 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create(wh: Warehouse, *, user_id: str, label: str, created_by: str) -> NewToken:
+def create(wh: Warehouse, *, user_id: str, label: str, created_by: str, reason: str | None = None,
+           meaning: str | None = None) -> NewToken:
     """A new token for a display user; audited (without the secret)."""
     user = users.get_user(wh, user_id)
     if user is None or not user.active:
@@ -53,11 +54,12 @@ def create(wh: Warehouse, *, user_id: str, label: str, created_by: str) -> NewTo
             "token_id": token_id, "token_hash": _digest(secret), "user_id": user_id, "label": label,
             "created_at": _now(), "created_by": created_by})
         audit.append(wh, user_id=created_by, action="display_token_created", object_type="display_token",
-                     object_id=token_id, new_value=f"user={user_id} label={label}", conn=conn)
+                     object_id=token_id, reason=reason or None, new_value=f"user={user_id} label={label}",
+                     meaning=meaning, conn=conn)
     return NewToken(token_id, f"{token_id}.{secret}")
 
 
-def revoke(wh: Warehouse, token_id: str, *, revoked_by: str, reason: str) -> bool:
+def revoke(wh: Warehouse, token_id: str, *, revoked_by: str, reason: str, meaning: str | None = None) -> bool:
     """Revoke a token (sessions it opened end at their next request); False if unknown or already revoked."""
     if not is_active(wh, token_id):
         return False
@@ -65,7 +67,8 @@ def revoke(wh: Warehouse, token_id: str, *, revoked_by: str, reason: str) -> boo
         wh.run(conn, "sql/display_token_revoke", {"token_id": token_id, "revoked_at": _now(),
                                                   "revoked_by": revoked_by})
         audit.append(wh, user_id=revoked_by, action="display_token_revoked", object_type="display_token",
-                     object_id=token_id, reason=reason or None, old_value="active", new_value="revoked", conn=conn)
+                     object_id=token_id, reason=reason or None, old_value="active", new_value="revoked",
+                     meaning=meaning, conn=conn)
     _recent.forget((wh.url, token_id))
     return True
 
@@ -108,4 +111,5 @@ def token_id_of(token: str | None) -> str | None:
 
 
 def list_tokens(wh: Warehouse):
+    """Every token (never a secret or its hash), with when a screen last signed in with it."""
     return wh.query("sql/display_tokens_list")

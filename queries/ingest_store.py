@@ -87,9 +87,29 @@ def add_new_to_rollups_and_latest(wh: Warehouse, conn: Connection, received_at) 
     execute(wh, conn, "ingest/insert_latest", {"received_at": received_at})
 
 
+def text_safe(value):
+    """A string any text column takes: NUL (which PostgreSQL text cannot hold) and unpaired surrogates
+    become visible escapes (\\x00, \\udcff). None stays None."""
+    if not isinstance(value, str):
+        return value
+    return value.encode("utf-8", errors="backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
 def quarantine(wh: Warehouse, conn: Connection, columns: dict[str, list]) -> int:
+    """Quarantine rejected messages: `payload` is their raw bytes (any byte sequence, stored as
+    BYTEA/BLOB and read back byte for byte); topic and reason are made safe for a text column."""
     if not columns["reason"]:
         return 0
-    stage(wh, conn, "ingest_stage_quarantine", columns)
+    safe = {"received_at": list(columns["received_at"]),
+            "topic": [text_safe(t) for t in columns["topic"]],
+            "payload": [None if p is None else bytes(p) for p in columns["payload"]],
+            "reason": [text_safe(r) for r in columns["reason"]]}
+    stage(wh, conn, "ingest_stage_quarantine", safe)
     execute(wh, conn, "ingest/insert_quarantine")
-    return len(columns["reason"])
+    return len(safe["reason"])
+
+
+def quarantine_counts(wh: Warehouse, since) -> tuple[int, int]:
+    """(messages quarantined since `since`, those of them on a topic outside the pattern)."""
+    row = wh.query("ingest/quarantine_counts", {"since": since}).iloc[0]
+    return int(row["quarantined"]), int(row["bad_topic"])

@@ -91,7 +91,7 @@ CREATE TABLE IF NOT EXISTS quarantine (
     quarantine_id BIGINT PRIMARY KEY DEFAULT nextval('quarantine_seq'),
     received_at TIMESTAMP NOT NULL,
     topic TEXT,
-    payload TEXT,
+    payload BYTEA,                        -- raw bytes as received (the first 4 KB): NULs, invalid UTF-8
     reason TEXT NOT NULL
 );
 

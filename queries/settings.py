@@ -42,6 +42,15 @@ class Settings:
     esignature_rate_per_user: str = _setting(
         "10 per minute", "Electronic-signature attempts (acknowledgements, CAPA reviews) allowed per user.")
     rate_limit_storage: str = _setting("memory://", "Rate-limit store; redis://host:6379 to share it between workers.")
+    # --- audit trail anchor (queries/audit.py) ---
+    audit_key_file: str = _setting(
+        "", "File holding the audit trail's HMAC key (at least 32 bytes, e.g. `openssl rand -hex 32`), kept "
+            "outside the warehouse and readable by the app and the CLI. Required in production; unset in "
+            "development, a fixed public development key is used (it protects nothing).")
+    audit_checkpoints: str = _setting(
+        "", "Append-only file of signed audit checkpoints (entry count and head hash) that `atmp-hub audit "
+            "checkpoint` writes and `atmp-hub audit verify` compares with; copy it off the host. Empty: `"
+            "<DuckDB file>.audit-checkpoints.jsonl` next to a DuckDB warehouse; with PostgreSQL set it.")
     # --- live environmental monitoring (ingest/) ---
     mqtt_url: str = _setting(
         "", "MQTT broker (mqtt://host:port). Empty: embedded mode, the simulator feeds ingest in-process.")
@@ -106,6 +115,8 @@ class Settings:
                 raise RuntimeError("ATMP_SECRET_KEY must be set in production")
             # Development only: a fresh key per process, so sessions end when the server restarts.
             settings = replace(settings, secret_key=secrets.token_hex(32))
+        if settings.environment == "production" and not settings.audit_key_file:
+            raise RuntimeError("ATMP_AUDIT_KEY_FILE must be set in production")
         return settings
 
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -20,6 +21,10 @@ _hasher = PasswordHasher()  # argon2id with the library's current recommended pa
 # Verified against when the user does not exist, so a wrong name costs as much time as a wrong password.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; a megabyte typed into a web form is not a password
+# A login name: what the login form, the audit trail and the CLI can all show without quoting.
+USER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,99}")
+NAME_MAX = 100
 # Every request re-checks its session's user; a process answers that from its own reads of the last
 # RECHECK_S seconds (a database round trip per request was most of a cached answer's cost under load).
 # Changes made through this module are seen at once; changes made by another process within RECHECK_S.
@@ -76,25 +81,41 @@ def verify_password(wh: Warehouse, user_id: str, password: str) -> UserRecord | 
     return user
 
 
-def add_user(wh: Warehouse, *, user_id: str, display_name: str, role: str, site_id: str | None,
-             password: str) -> UserRecord:
-    if role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
-    if role == "site_manager" and not site_id:
-        raise ValueError("a site_manager needs a site id")
-    if role != "site_manager" and site_id:
-        raise ValueError(f"role {role} is not tied to a site; omit the site id")
-    if len(password) < MIN_PASSWORD_LENGTH:
+def check_password(password) -> None:
+    """The password rules, the same for the CLI and the admin pages (ValueError says which is broken)."""
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
         raise ValueError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
-    if site_id and site_id not in set(wh.query("sql/site_ids")["site_id"]):
-        raise ValueError(f"unknown site {site_id!r}")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValueError(f"password must have at most {MAX_PASSWORD_LENGTH} characters")
+
+
+def check_new_user(wh: Warehouse, *, user_id, role, site_id) -> None:
+    """Everything about a new account except its password: the CLI checks this before asking for one."""
+    if not isinstance(user_id, str) or not USER_ID.fullmatch(user_id):
+        raise ValueError("user id: 1 to 100 letters, digits, '.', '_', '@' or '-', starting with a letter "
+                         "or digit")
+    check_role(wh, role, site_id)
     if get_user(wh, user_id) is not None:
         raise ValueError(f"user {user_id!r} already exists")
+
+
+def add_user(wh: Warehouse, *, user_id: str, display_name: str, role: str, site_id: str | None,
+             password: str, added_by: str | None = None, reason: str | None = None,
+             meaning: str | None = None) -> UserRecord:
+    """A new active account. With ``added_by`` the audit entry (reason, signature meaning) is written
+    in the same transaction; without it the caller audits (the demo users and the test fixtures)."""
+    check_new_user(wh, user_id=user_id, role=role, site_id=site_id)
+    check_password(password)
+    if not isinstance(display_name, str) or not display_name.strip() or len(display_name) > NAME_MAX:
+        raise ValueError(f"a name of 1 to {NAME_MAX} characters is required")
     with wh.transaction() as conn:
         wh.run(conn, "sql/user_insert", {
-            "user_id": user_id, "display_name": display_name, "role": role, "site_id": site_id,
+            "user_id": user_id, "display_name": display_name.strip(), "role": role, "site_id": site_id,
             "password_hash": _hasher.hash(password), "created_at": datetime.now(UTC).replace(tzinfo=None),
         })
+        if added_by is not None:
+            audit.append(wh, user_id=added_by, action="user_added", object_type="user", object_id=user_id,
+                         reason=reason, new_value=f"role={role} site={site_id}", meaning=meaning, conn=conn)
     _changed(wh, user_id)
     return get_user(wh, user_id)
 
@@ -106,36 +127,40 @@ def end_sessions(wh: Warehouse, user_id: str) -> None:
     _changed(wh, user_id)
 
 
-def _check_role(wh: Warehouse, role: str, site_id: str | None) -> None:
-    if role not in ROLES:
+def check_role(wh: Warehouse, role, site_id) -> None:
+    """A known role, and a known site exactly when the role is site_manager."""
+    if not isinstance(role, str) or role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     if role == "site_manager" and not site_id:
         raise ValueError("a site_manager needs a site id")
     if role != "site_manager" and site_id:
         raise ValueError(f"role {role} is not tied to a site; omit the site id")
+    if site_id is not None and not isinstance(site_id, str):
+        raise ValueError("a site id is text")
     if site_id and site_id not in set(wh.query("sql/site_ids")["site_id"]):
         raise ValueError(f"unknown site {site_id!r}")
 
 
 def set_role(wh: Warehouse, user_id: str, *, role: str, site_id: str | None, changed_by: str,
-             reason: str) -> UserRecord:
+             reason: str, meaning: str | None = None) -> UserRecord:
     """Change a user's role (and site); ends their sessions; audited with old and new values."""
     before = get_user(wh, user_id)
     if before is None:
         raise ValueError(f"no user {user_id!r}")
     if not (reason or "").strip():
         raise ValueError("a reason is required for a role change")
-    _check_role(wh, role, site_id)
+    check_role(wh, role, site_id)
     with wh.transaction() as conn:
         wh.run(conn, "sql/user_set_role", {"user_id": user_id, "role": role, "site_id": site_id})
         audit.append(wh, user_id=changed_by, action="user_role_changed", object_type="user", object_id=user_id,
                      reason=reason.strip(), old_value=f"role={before.role} site={before.site_id}",
-                     new_value=f"role={role} site={site_id}", conn=conn)
+                     new_value=f"role={role} site={site_id}", meaning=meaning, conn=conn)
     _changed(wh, user_id)
     return get_user(wh, user_id)
 
 
-def set_active(wh: Warehouse, user_id: str, *, active: bool, changed_by: str, reason: str) -> UserRecord:
+def set_active(wh: Warehouse, user_id: str, *, active: bool, changed_by: str, reason: str,
+               meaning: str | None = None) -> UserRecord:
     """Deactivate or reactivate an account; ends its sessions; audited with old and new values."""
     before = get_user(wh, user_id)
     if before is None:
@@ -146,6 +171,25 @@ def set_active(wh: Warehouse, user_id: str, *, active: bool, changed_by: str, re
         wh.run(conn, "sql/user_set_active", {"user_id": user_id, "active": bool(active)})
         audit.append(wh, user_id=changed_by, action="user_activated" if active else "user_deactivated",
                      object_type="user", object_id=user_id, reason=reason.strip(),
-                     old_value=f"active={before.active}", new_value=f"active={bool(active)}", conn=conn)
+                     old_value=f"active={before.active}", new_value=f"active={bool(active)}", meaning=meaning,
+                     conn=conn)
+    _changed(wh, user_id)
+    return get_user(wh, user_id)
+
+
+def set_password(wh: Warehouse, user_id: str, *, password: str, changed_by: str, reason: str,
+                 meaning: str | None = None) -> UserRecord:
+    """Reset a user's password (same rules as a new account); ends their sessions; audited without the
+    password or its hash."""
+    before = get_user(wh, user_id)
+    if before is None:
+        raise ValueError(f"no user {user_id!r}")
+    if not (reason or "").strip():
+        raise ValueError("a reason is required")
+    check_password(password)
+    with wh.transaction() as conn:
+        wh.run(conn, "sql/user_reset_password", {"user_id": user_id, "password_hash": _hasher.hash(password)})
+        audit.append(wh, user_id=changed_by, action="user_password_reset", object_type="user", object_id=user_id,
+                     reason=reason.strip(), meaning=meaning, conn=conn)
     _changed(wh, user_id)
     return get_user(wh, user_id)

@@ -14,7 +14,7 @@ from queries import audit, users
 
 OVERVIEW_OUTPUTS = list(ids.OV_REFRESH)
 SITE_OUTPUTS = ["site-title", "site-body", "site-as-of"]
-PUBLIC_RULES = {"/login", "/healthz", "/_favicon.ico", "/kiosk/login", "/assets/<path:filename>", "/_dash-component-suites/<string:package_name>/<path:fingerprinted_path>", "/static/<path:filename>"}
+PUBLIC_RULES = {"/login", "/healthz", "/readyz", "/_favicon.ico", "/kiosk/login", "/assets/<path:filename>", "/_dash-component-suites/<string:package_name>/<path:fingerprinted_path>", "/static/<path:filename>"}
 
 
 def _concrete(rule: str) -> str:

@@ -93,7 +93,7 @@ def test_bad_messages_go_to_quarantine_and_their_neighbours_are_stored(network):
     assert set(table(wh, "SELECT msg_id FROM readings").msg_id) == {f"good-{i}" for i in range(8)}
     rows = table(wh, "SELECT topic, payload, reason FROM quarantine ORDER BY quarantine_id")
     assert [r.split(":")[0] for r in rows.reason] == [code for _, _, code in bad]
-    assert rows.payload[0] == "{oops" and len(rows.payload[5]) == 4096
+    assert bytes(rows.payload[0]) == b"{oops" and len(rows.payload[5]) == 4096  # raw bytes (BYTEA)
 
 
 def test_action_excursion_proposes_a_deviation_and_names_the_batches(network):

@@ -55,7 +55,7 @@ def test_a_create_schema_database_upgrades_in_place_and_downgrade_removes_everyt
             wh.create_schema()  # as `atmp-hub generate` made PostgreSQL warehouses before Alembic
             migrate.upgrade(wh)  # idempotent revisions: no error, indexes added, revision stamped
             with wh.engine.connect() as conn:
-                assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0004_deviation_proposals"
+                assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0005_quarantine_raw_payload"
             assert MIGRATION_ONLY_INDEXES <= set(catalog(wh, INDEXES).indexname)
             command.downgrade(migrate.alembic_config(url), "base")
             left = catalog(wh, COLUMNS)
@@ -95,5 +95,29 @@ def test_0004_moves_unreviewed_excursion_proposals_out_of_the_deviations():
             moved = catalog(wh, "SELECT deviation_id, excursion_id, decision FROM deviation_proposals")
             assert list(kept.deviation_id) == ["DEV-2", "DEV-3"]
             assert moved.to_dict("records") == [{"deviation_id": "DEV-1", "excursion_id": "EXC-1", "decision": None}]
+        finally:
+            wh.dispose()
+
+
+def test_0005_keeps_quarantined_text_as_its_bytes_and_takes_any_bytes_afterwards():
+    """Before 0005 quarantine.payload was TEXT, which cannot hold a NUL byte (issue 27)."""
+    with throwaway_postgres() as url:
+        wh = Warehouse(url)
+        try:
+            command.upgrade(migrate.alembic_config(url), "0004_deviation_proposals")
+            with wh.engine.begin() as conn:
+                conn.execute(text("INSERT INTO quarantine (received_at, topic, payload, reason) VALUES "
+                                  "('2026-05-01 10:00', 't', :p, 'malformed_json: x')"), {"p": "{oops é"})
+            command.upgrade(migrate.alembic_config(url), "head")
+            with wh.engine.begin() as conn:
+                conn.execute(text("INSERT INTO quarantine (received_at, topic, payload, reason) VALUES "
+                                  "('2026-05-01 10:01', 't', :p, 'malformed_json: y')"), {"p": b"{\x00\xff}"})
+                stored = [bytes(r[0]) for r in conn.execute(text("SELECT payload FROM quarantine "
+                                                                 "ORDER BY quarantine_id"))]
+            assert stored == ["{oops é".encode(), b"{\x00\xff}"]
+            command.downgrade(migrate.alembic_config(url), "0004_deviation_proposals")
+            with wh.engine.connect() as conn:
+                assert conn.execute(text("SELECT payload FROM quarantine ORDER BY quarantine_id")).scalars().all() \
+                    == ["{oops \\303\\251", "{\\000\\377}"]
         finally:
             wh.dispose()

@@ -138,7 +138,7 @@ def test_bad_messages_over_mqtt_land_in_quarantine_beside_stored_neighbours(duck
     rows = pd.read_sql(text("SELECT topic, payload, reason FROM quarantine ORDER BY quarantine_id"),
                        wh.engine.connect())
     assert [r.split(":")[0] for r in rows.reason] == [code for _, _, code in bad]
-    assert rows.payload.iloc[0] == "{malformed"
+    assert bytes(rows.payload.iloc[0]) == b"{malformed"  # the raw bytes
     assert rows.topic.iloc[1].endswith("CHI-B1-ZZ")
 
 

@@ -11,7 +11,7 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import Input, Output, State, callback, dcc, html, no_update
 
-from dashboard import context, ids
+from dashboard import context, ids, inputs
 from dashboard.exports import files
 from dashboard.exports.provenance import Provenance
 from queries import audit
@@ -63,21 +63,34 @@ def layout(**_):
 
 
 def _day(value, fallback: date) -> date:
-    try:
-        return date.fromisoformat(str(value))
-    except (TypeError, ValueError):
-        return fallback
+    """A date from the browser: not a date gives the fallback; one before 2000 or after 2100 is clamped into
+    that range (the trail starts after 2000, and a day past 9999-12-31 does not exist)."""
+    return inputs.as_date(value, fallback)
+
+
+def _text(value) -> str:
+    """A filter's text: a string (a number as its digits), cut to 100 characters; anything else none."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)
+    return (inputs.as_text(value) or "")[:100]
 
 
 def _filters(since, until, user_id, action, object_text) -> dict:
-    """Filter values from the browser, made safe: dates parsed, text cut; they only ever narrow."""
+    """Filter values from the browser, made safe: dates parsed and clamped, text cut; they only ever narrow."""
     today = context.now().date()
     start = _day(since, today - timedelta(days=DEFAULT_DAYS))
     end = _day(until, today)
     return {"since": datetime.combine(start, datetime.min.time()),
             "until": datetime.combine(end + timedelta(days=1), datetime.min.time()),
-            "user_id": str(user_id or "")[:100], "action": str(action or "")[:100],
-            "object_text": str(object_text or "")[:100]}
+            "user_id": _text(user_id), "action": _text(action), "object_text": _text(object_text)}
+
+
+def _clamp_note(since, until) -> str:
+    """What the count line says when a date was moved into the range the page accepts."""
+    if inputs.date_clamped(since) or inputs.date_clamped(until):
+        return (f" Dates before {inputs.MIN_DATE:%Y-%m-%d} or after {inputs.MAX_DATE:%Y-%m-%d} were moved to "
+                "that limit.")
+    return ""
 
 
 FILTER_STATES = [State(ids.AUDIT_SINCE, "value"), State(ids.AUDIT_UNTIL, "value"), State(ids.AUDIT_USER, "value"),
@@ -93,7 +106,8 @@ def show(_clicks, since, until, user_id, action, object_text):
     more = len(entries) > SHOWN_ROWS
     entries = entries.head(SHOWN_ROWS)
     count = (f"{len(entries)} entries, newest first" + (f" (first {SHOWN_ROWS}; narrow the filters or export "
-                                                          "the CSV for all)" if more else ""))
+                                                          "the CSV for all)" if more else "")
+             + _clamp_note(since, until))
     return entry_table(entries), count
 
 

@@ -34,7 +34,7 @@ def _bounded(value, limits: tuple[int, int, int]) -> int:
     low, default, high = limits
     try:
         return min(high, max(low, int(value)))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int() of an infinite float
         return default
 
 

@@ -3,6 +3,8 @@ excursions; also serves the live excursion tiles on the network overview (same c
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import dash
 import dash_bootstrap_components as dbc
 import pandas as pd
@@ -11,7 +13,7 @@ from dash import Input, Output, callback, dcc, html
 from dashboard import context, ids
 from dashboard.components import excursion_tiles
 from dashboard.components.formatting import utc_label
-from queries import monitoring
+from queries import ingest_store, monitoring
 
 PAGE = "/monitoring"
 dash.register_page(__name__, path=PAGE, name="Monitoring", nav=True, order=2,
@@ -39,9 +41,17 @@ def refresh_sites(_n):
     now, cfg = context.now(), context.settings()
     status = monitoring.sites_status(context.warehouse(), scope, now, cfg.stale_after_s)
     link = scope.role in context.PAGE_ROLES["/monitoring/<site_id>"]
-    return sites_table(status, link), (f"Live data as of {utc_label(_latest(status))} · refreshed "
-                                       f"{now:%H:%M:%S} UTC · a sensor silent for more than "
-                                       f"{cfg.stale_after_s} s counts as stale")
+    sites = [sites_table(status, link), quarantine_note(now, cfg.mqtt_topic_prefix)]
+    return sites, (f"Live data as of {utc_label(_latest(status))} · refreshed "
+                   f"{now:%H:%M:%S} UTC · a sensor silent for more than "
+                   f"{cfg.stale_after_s} s counts as stale")
+
+
+def quarantine_note(now, prefix: str):
+    """Messages ingest refused in the last 24 h, and those on a topic outside the pattern (issue 27)."""
+    total, bad_topic = ingest_store.quarantine_counts(context.warehouse(), now - timedelta(hours=24))
+    return html.P(f"Quarantined in the last 24 h: {total} messages, {bad_topic} of them on a topic outside "
+                  f"{prefix}site/<site>/room/<room>/sensor/<sensor>.", className="text-body-secondary small")
 
 
 def _latest(status):

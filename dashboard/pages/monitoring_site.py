@@ -12,7 +12,7 @@ import pandas as pd
 from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboard import auth, context, data, ids, page_items
+from dashboard import auth, context, data, ids, inputs, page_items
 from dashboard.components import export
 from dashboard.components.excursion_list import ack_form, ack_options, excursion_table
 from dashboard.components.formatting import to_local
@@ -123,15 +123,15 @@ def refresh(_n, site_id):
     State(ids.MON_SITE_ID, "data"),
 )
 def trend(sensor_id, window, _n, site_id):
+    window = inputs.one_of(window, monitoring.TREND_WINDOWS, monitoring.DEFAULT_TREND_WINDOW)
     if dash.ctx.triggered_id == ids.MON_TICK and window not in LIVE_WINDOWS:
         raise PreventUpdate  # long windows change too little to redraw every tick
     try:
         scope = context.scope(None, PAGE).for_site(site_id)
     except NotFound:
         return trend_figure(pd.DataFrame(), "hour", {}, pd.DataFrame(), "UTC", "Site not found")
-    window = window if window in monitoring.TREND_WINDOWS else monitoring.DEFAULT_TREND_WINDOW
     tz = data.sites(scope).iloc[0]["timezone"]
-    view = page_items.sensor_trend(scope, tz, sensor_id, window, context.now())
+    view = page_items.sensor_trend(scope, tz, inputs.as_text(sensor_id, 200), window, context.now())
     if view is None:  # not a sensor of this site (or forged): nothing of anyone else's
         return trend_figure(pd.DataFrame(), "hour", {}, pd.DataFrame(), tz, "Choose a sensor of this site")
     return view.figure

@@ -12,7 +12,7 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import Input, Output, callback, dcc, html
 
-from dashboard import context, data, ids, page_items
+from dashboard import context, data, ids, inputs, page_items
 from dashboard.components import export
 from dashboard.components import stats_figures as figs
 from dashboard.components.controls import window_selector
@@ -123,10 +123,11 @@ def control_chart(days, site_id, product, cqa, rules):
         full, _ = _site_scope(days, site_id)
     except NotFound:
         return figs.empty(NOT_FOUND), html.P(NOT_FOUND, className="status-off"), None
-    cqa = cqa if cqa in CQA_COLUMNS else CQA_COLUMNS[0]
-    rules = rules if rules in signals.RULE_SETS else "nelson"
+    # Each selection is one of the offered choices, else the default (a forged list or dict included).
+    cqa = inputs.one_of(cqa, CQA_COLUMNS, CQA_COLUMNS[0])
+    rules = inputs.one_of(rules, signals.RULE_SETS, "nelson")
     specs = context.warehouse().query("sql/signals/specifications")
-    product = product if product in set(specs["product"]) else (specs["product"].iloc[0] if len(specs) else "")
+    product = inputs.one_of(product, specs["product"].tolist(), specs["product"].iloc[0] if len(specs) else "")
     chart, figure = page_items.control_chart(full, site_id, product, cqa, rules)
     flagged = chart[chart["flagged"]]
     versions = chart.drop_duplicates("process_version")
@@ -168,8 +169,7 @@ def drift(days, site_id, sensor_id):
     summary = result.summary
     options = [{"label": page_items.sensor_label(r) + (" ▲ warning" if r.status == "warning" else ""),
                 "value": r.sensor_id} for r in summary.itertuples(index=False)]
-    if sensor_id not in set(summary["sensor_id"]):
-        sensor_id = default_sensor(summary)
+    sensor_id = inputs.one_of(sensor_id, summary["sensor_id"].tolist()) or default_sensor(summary)
     if sensor_id is None:
         return options, None, figs.empty("No sensors at this site"), None, None
     view = page_items.drift_chart(result, sensor_id)
@@ -219,10 +219,11 @@ def sensor_table(summary: pd.DataFrame):
 )
 def systemic(days, window_days, show_all):
     scope = context.scope(days, PAGE)
-    result = signals.systemic_signals(context.warehouse(), scope, window_days if isinstance(window_days, int) else 0)
+    # A window that is not an integer is 0 here, which systemic_signals replaces by its default.
+    result = signals.systemic_signals(context.warehouse(), scope, inputs.as_int(window_days, 0))
     clusters = result.clusters
     flagged = clusters["flagged"].astype(bool) if len(clusters) else pd.Series(dtype=bool)
-    shown = clusters if show_all and "all" in show_all else clusters[flagged]
+    shown = clusters if "all" in (inputs.as_str_list(show_all) or []) else clusters[flagged]
     hidden = len(clusters) - len(shown)
     intro = html.P([
         f"{len(clusters)} clusters within {result.window_days} days in this window; ",
