@@ -1,17 +1,25 @@
 """All-or-nothing import of a CSV, XLSX or Parquet file into one warehouse table.
 
 The whole file is checked against the table's declared columns before anything is written; every
-problem names the file, the row (1-based data row, header excluded) and the field. The write is a
-single transaction, so a refused or failed import leaves the tables as they were."""
+problem names the file, the row (1-based data row, header excluded) and the field. A key (the table's
+PRIMARY KEY or a UNIQUE constraint, read from the warehouse) that repeats one earlier in the file is
+refused then too; one already in the warehouse is named once the database refuses the write. An empty
+cell in a NOT NULL column with a default takes the default. The write is a single transaction, so a
+refused or failed import leaves the tables as they were."""
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import math
 import re
 from pathlib import Path
 
 import pandas as pd
+from sqlalchemy import column as sql_column
+from sqlalchemy import select, tuple_
+from sqlalchemy import table as sql_table
 
 from queries.warehouse import Warehouse, WarehouseUnavailable
 
@@ -24,6 +32,18 @@ IMPORTABLE = frozenset({
     "sop_executions",
 })
 MAX_ERRORS_SHOWN = 50
+KEY_LOOKUP_CHUNK = 2_000  # file keys per query when naming the ones already in the warehouse
+
+
+class _DatabaseDefault:
+    """An empty cell whose default the database computes (not a constant): the column is left out of
+    the INSERT for that row, so the database fills it."""
+
+    def __repr__(self) -> str:
+        return "DEFAULT"
+
+
+DATABASE_DEFAULT = _DatabaseDefault()
 
 
 class ImportError_(ValueError):
@@ -40,7 +60,10 @@ def read_file(path: Path) -> pd.DataFrame:
     """Every cell as text (or None): types are decided by the validation, not guessed by pandas."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8")
+        try:
+            return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8")
+        except UnicodeDecodeError as exc:  # its position counts from a buffer of pandas', not the file
+            raise ImportError_([not_utf8(path)]) from exc
     if suffix in (".xlsx", ".xlsm"):
         return pd.read_excel(path, dtype=str, keep_default_na=False, na_values=[""])
     if suffix == ".parquet":
@@ -65,27 +88,83 @@ def import_file(wh: Warehouse, table: str, path: str | Path) -> int:
     if table not in IMPORTABLE:
         raise ImportError_([f"{path.name}: table {table!r} cannot be imported "
                             f"(importable: {', '.join(sorted(IMPORTABLE))})"])
-    frame = validate(open_file(path), table_columns(wh, table), path.name)
+    columns = table_columns(wh, table)
+    frame = validate(open_file(path), columns, path.name, keys=table_keys(wh, table))
     logger.info("%s: %s rows valid; writing to %s in one transaction", path.name, len(frame), table)
     try:
         with wh.transaction() as conn:
-            wh.bulk_insert(conn, table, frame)
+            write_rows(wh, conn, table, frame)
     except WarehouseUnavailable as exc:  # disk full, read-only file, server gone: nothing written
         raise ImportError_([f"{path.name}: nothing was written: {exc}"]) from exc
     except Exception as exc:  # a constraint the database checks (duplicate key, CHECK): nothing written
-        first_line = str(exc).splitlines()[0]
-        raise ImportError_([f"{path.name}: the warehouse refused the rows ({first_line}); nothing was "
-                            "written"]) from exc
+        raise refusal(wh, table, frame, path.name, exc, columns) from exc
     logger.info("imported %s rows into %s from %s", len(frame), table, path.name)
     return len(frame)
 
 
+def refusal(wh: Warehouse, table: str, frame: pd.DataFrame, file_name: str, exc: Exception,
+            columns: pd.DataFrame | None = None) -> ImportError_:
+    """The ImportError_ for a write the database refused (the transaction is rolled back): the rows
+    whose key is already in the warehouse, by row, field and value; else the database's own message."""
+    problems = [] if isinstance(exc, WarehouseUnavailable) else already_in_warehouse(wh, table, frame, file_name,
+                                                                                     columns)
+    if problems:
+        return ImportError_(problems)
+    first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return ImportError_([f"{file_name}: the warehouse refused the rows ({first_line}); nothing was written"])
+
+
 def table_columns(wh: Warehouse, table: str) -> pd.DataFrame:
-    """column_name, data_type, is_nullable, has_default of a table, from the warehouse itself."""
+    """column_name, data_type, is_nullable, has_default, column_default of a table, from the warehouse."""
     return wh.query("sql/import_columns", {"table_name": table})
 
 
-def validate(raw: pd.DataFrame, columns: pd.DataFrame, file_name: str) -> pd.DataFrame:
+def table_keys(wh: Warehouse, table: str) -> list[tuple[str, ...]]:
+    """The columns of the table's PRIMARY KEY and of each UNIQUE constraint, from the warehouse."""
+    keys: dict[str, list[str]] = {}
+    for row in wh.query("sql/import_keys", {"table_name": table}).itertuples():
+        keys.setdefault(row.constraint_name, []).append(str(row.column_name))
+    return [tuple(key) for key in keys.values()]
+
+
+def write_rows(wh: Warehouse, conn, table: str, frame: pd.DataFrame) -> None:
+    """Insert the rows in the caller's transaction. Rows with a cell the database fills itself
+    (DATABASE_DEFAULT) go in groups that leave those columns out."""
+    pending = [name for name in frame.columns  # only a column of mixed (object) cells can hold the marker
+               if frame[name].dtype == object and any(v is DATABASE_DEFAULT for v in frame[name])]
+    if not pending:
+        wh.bulk_insert(conn, table, frame)
+        return
+    groups: dict[tuple[bool, ...], list[int]] = {}
+    for position, cells in enumerate(frame[pending].itertuples(index=False, name=None)):
+        groups.setdefault(tuple(v is DATABASE_DEFAULT for v in cells), []).append(position)
+    for flags, positions in groups.items():
+        left_out = [name for name, flag in zip(pending, flags, strict=True) if flag]
+        wh.bulk_insert(conn, table, frame.iloc[positions].drop(columns=left_out))
+
+
+# A constant default as information_schema shows it: ''::text, 'none'::text, '*', 0, '-1'::integer, true.
+CONSTANT_DEFAULT = re.compile(
+    r"^\(*(?:'(?P<text>(?:[^']|'')*)'|(?P<bare>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false))\)*"
+    r"(?:::[a-z ]+)?$", re.IGNORECASE)
+
+
+def default_value(spec):
+    """The value an empty cell of this column takes: its constant default, converted to the column's
+    type, or DATABASE_DEFAULT when the default is an expression only the database can evaluate."""
+    match = CONSTANT_DEFAULT.match(str(spec.column_default or "").strip())
+    if not match:
+        return DATABASE_DEFAULT
+    literal = match["text"].replace("''", "'") if match["text"] is not None else match["bare"]
+    value, error = convert(literal, spec.data_type)
+    textual = any(t in spec.data_type.lower() for t in ("char", "text", "string"))
+    if error or (value is None and not textual):
+        return DATABASE_DEFAULT
+    return literal if textual else value
+
+
+def validate(raw: pd.DataFrame, columns: pd.DataFrame, file_name: str,
+             keys: list[tuple[str, ...]] = ()) -> pd.DataFrame:
     problems: list[str] = []
     declared = {r.column_name: r for r in columns.itertuples()}
     present = [str(c).strip() for c in raw.columns]
@@ -107,15 +186,144 @@ def validate(raw: pd.DataFrame, columns: pd.DataFrame, file_name: str) -> pd.Dat
         converted = []
         for index, cell in enumerate(raw[name].tolist(), start=1):
             value, error = convert(cell, spec.data_type)
-            if error is None and value is None and spec.is_nullable == "NO" and not spec.has_default:
-                error = "is empty but required"
+            if error is None and value is None and spec.is_nullable == "NO":
+                if spec.has_default:  # an empty cell (or a formula with no saved value) takes the default
+                    value = default_value(spec)
+                else:
+                    error = "is empty but required"
             if error:
                 problems.append(f"{file_name} row {index}, field {name!r}: {error}")
             converted.append(value)
         out[name] = converted
+    frame = pd.DataFrame(out)
+    for key in keys:
+        problems += repeated_in_file(frame, key, declared, file_name)
     if problems:
         raise ImportError_(problems)
-    return pd.DataFrame(out)
+    return frame
+
+
+def key_values(frame: pd.DataFrame, key: tuple[str, ...], declared: dict) -> list[tuple | None] | None:
+    """Each row's value of the key (None where it is not known before writing: an empty cell of a
+    UNIQUE column, a default the database computes, a cell refused above), or None when the file says
+    nothing about it (a key column left out that has no constant default)."""
+    parts = []
+    for name in key:
+        if name in frame.columns:
+            parts.append(frame[name].tolist())
+            continue
+        spec = declared.get(name)
+        value = default_value(spec) if spec is not None and spec.has_default else DATABASE_DEFAULT
+        if value is DATABASE_DEFAULT:
+            return None
+        parts.append([value] * len(frame))
+    return [None if any(v is None or v is DATABASE_DEFAULT or v != v for v in values) else tuple(values)
+            for values in zip(*parts, strict=True)]
+
+
+def _fields(key: tuple[str, ...]) -> str:
+    return f"field {key[0]!r}" if len(key) == 1 else "fields " + ", ".join(repr(name) for name in key)
+
+
+def _shown(value: tuple) -> str:
+    parts = [repr(v.isoformat() if hasattr(v, "isoformat") else v) for v in value]
+    return parts[0] if len(parts) == 1 else f"({', '.join(parts)})"
+
+
+def _must_be_unique(key: tuple[str, ...]) -> str:
+    return f"{key[0]} must be unique" if len(key) == 1 else \
+        f"{', '.join(key[:-1])} and {key[-1]} must be unique together"
+
+
+def repeated_in_file(frame: pd.DataFrame, key: tuple[str, ...], declared: dict, file_name: str) -> list[str]:
+    """A problem for every row whose key repeats an earlier row's."""
+    values = key_values(frame, key, declared)
+    if values is None:
+        return []
+    problems, first_row = [], {}
+    for index, value in enumerate(values, start=1):
+        if value is None:
+            continue
+        if value in first_row:
+            problems.append(f"{file_name} row {index}, {_fields(key)}: {_shown(value)} repeats row "
+                            f"{first_row[value]} of the file ({_must_be_unique(key)})")
+        else:
+            first_row[value] = index
+    return problems
+
+
+def already_in_warehouse(wh: Warehouse, table: str, frame: pd.DataFrame, file_name: str,
+                         columns: pd.DataFrame | None = None) -> list[str]:
+    """A problem for every row whose key (PRIMARY KEY or UNIQUE, from the warehouse) is already in the
+    table. Asked after the database refused a write, so a good import pays nothing for it; if the
+    question cannot be answered the caller falls back to the database's message."""
+    try:
+        declared = {r.column_name: r for r in (columns if columns is not None else table_columns(wh, table))
+                    .itertuples()}
+        problems = []
+        for key in table_keys(wh, table):
+            values = key_values(frame, key, declared)
+            if values is None:
+                continue
+            first_row: dict[tuple, int] = {}
+            for index, value in enumerate(values, start=1):
+                if value is not None:
+                    first_row.setdefault(value, index)
+            for value in sorted(stored_keys(wh, table, key, list(first_row)), key=first_row.__getitem__):
+                problems.append(f"{file_name} row {first_row[value]}, {_fields(key)}: {_shown(value)} is "
+                                f"already in the warehouse ({_must_be_unique(key)})")
+        return problems
+    except Exception:  # the warehouse cannot say: the database's own message is used instead
+        logger.warning("%s: could not look up which keys are already in %s", file_name, table, exc_info=True)
+        return []
+
+
+def stored_keys(wh: Warehouse, table: str, key: tuple[str, ...], values: list[tuple]) -> set[tuple]:
+    """The ones of `values` (tuples in key order) that the table already holds. Identifiers come from
+    the warehouse's catalogue and are quoted by SQLAlchemy; the values are bound parameters."""
+    target = sql_table(table, *(sql_column(name) for name in key))
+    cols = [target.c[name] for name in key]
+    found: set[tuple] = set()
+    with wh.engine.connect() as conn:
+        for offset in range(0, len(values), KEY_LOOKUP_CHUNK):
+            chunk = values[offset:offset + KEY_LOOKUP_CHUNK]
+            where = cols[0].in_([v[0] for v in chunk]) if len(key) == 1 else tuple_(*cols).in_(chunk)
+            found.update(tuple(row) for row in conn.execute(select(*cols).where(where)))
+    wanted = set(values)
+    return {value for value in found if value in wanted}
+
+
+UNDECODED = re.compile("[\udc80-\udcff]")  # what surrogateescape makes of a byte that is not UTF-8
+
+
+def not_utf8(path: Path) -> str:
+    """Where a CSV stops being UTF-8: the data row and field (as the importer counts them: 1-based,
+    header excluded, blank lines skipped), the line and the byte offset, and what to do."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        start, byte = exc.start, data[exc.start]
+    else:
+        return f"{path.name}: is not UTF-8 text; save it as UTF-8 (Excel: Save As 'CSV UTF-8') and import again"
+    line = data.count(b"\n", 0, start) + 1
+    where = f"line {line}"
+    text = data.decode("utf-8", errors="surrogateescape")  # an undecodable byte becomes a lone surrogate
+    records = (r for r in csv.reader(io.StringIO(text, newline="")) if r)  # pandas skips blank lines
+    header: list[str] = []
+    for number, record in enumerate(records):  # 0 is the header
+        bad = next((i for i, cell in enumerate(record) if UNDECODED.search(cell)), None)
+        if bad is None:
+            header = header or [h.lstrip("\ufeff").strip() for h in record]
+            continue
+        if number == 0:
+            where = f"header, column {bad + 1} (line {line})"
+        else:
+            field = f"field {header[bad]!r}" if bad < len(header) and header[bad] else f"column {bad + 1}"
+            where = f"row {number}, {field} (line {line})"
+        break
+    return (f"{path.name} {where}: byte 0x{byte:02X} at byte offset {start} is not UTF-8; the file is in "
+            "another encoding (e.g. Windows-1252): save it as UTF-8 (Excel: Save As 'CSV UTF-8') and import again")
 
 
 # ISO 8601 only: a date, or a date and time (T or space), optional seconds and fraction, optional Z or

@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from queries import audit
-from queries.importer import ImportError_, convert, open_file
+from queries.importer import ImportError_, convert, open_file, refusal
 from queries.warehouse import Warehouse
 
 logger = logging.getLogger(__name__)
@@ -87,9 +87,7 @@ def import_survey(wh: Warehouse, path: str | Path, *, user_id: str | None = None
                          new_value=f"{len(frame)} responses; waves {', '.join(sorted(frame['wave'].unique()))}; "
                                    f"sha256 {digest}", conn=conn)
     except Exception as exc:  # e.g. a response_id already in the warehouse: nothing was written
-        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ImportError_([f"{path.name}: the warehouse refused the rows ({first_line}); nothing was "
-                            "written"]) from exc
+        raise refusal(wh, TABLE, frame, path.name, exc) from exc
     logger.info("imported %s survey responses from %s", len(frame), path.name)
     return len(frame)
 
