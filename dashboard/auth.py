@@ -6,6 +6,8 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable
+from functools import partial
 from urllib.parse import urlsplit
 
 from flask import (
@@ -258,6 +260,12 @@ def signature_attempt(user_id: str) -> bool:
     """Count one electronic-signature attempt of the signed-in user (the store the login limits use);
     False when over ATMP_ESIGNATURE_RATE_PER_USER."""
     return limiter.limiter.hit(parse_limit(settings().esignature_rate_per_user), "esignature", user_id)
+
+
+def signature_attempts_of(user_id: str) -> Callable[[], bool]:
+    """The `attempt_allowed` every signed form hands to queries/esignature.check: counts one attempt
+    of this signer each time it is asked."""
+    return partial(signature_attempt, user_id)
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -96,10 +96,6 @@ def _active_tokens() -> list[dict]:
     return [{"label": f"{r.token_id} – {r.label} ({r.user_id})", "value": r.token_id} for r in active.itertuples()]
 
 
-def _attempt(user_id: str):
-    return partial(auth.signature_attempt, user_id)
-
-
 @callback(
     Output(ids.ADM_TOKENS_TABLE_HOST, "children"),
     Output(ids.ADM_REVOKE_TOKEN, "options"),
@@ -146,7 +142,7 @@ def create_token(n_clicks, user_id, label, reason, password, done):
     alert, ok = signed_form.run(
         lambda: administration.create_token(
             context.warehouse(), actor_id=actor.user_id, user_id=user_id, label=label, reason=reason,
-            password=password, attempt_allowed=_attempt(actor.user_id)),
+            password=password, attempt_allowed=auth.signature_attempts_of(actor.user_id)),
         lambda new: _created(new, user_id),
         ids.ADM_TOKEN_RESULT)
     if not ok:
@@ -173,7 +169,7 @@ def revoke_token(n_clicks, token_id, reason, password, done):
     alert, ok = signed_form.run(
         lambda: administration.revoke_token(
             context.warehouse(), actor_id=actor.user_id, token_id=token_id, reason=reason, password=password,
-            attempt_allowed=_attempt(actor.user_id)),
+            attempt_allowed=auth.signature_attempts_of(actor.user_id)),
         lambda revoked: [f"✓ Display token {revoked} revoked; screens using it are signed out at their next "
                          "request. Signature recorded in the audit trail."],
         ids.ADM_REVOKE_RESULT)

@@ -138,10 +138,6 @@ def _chosen_site(value):
     return None if value in (NO_SITE, "", None) else value
 
 
-def _attempt(user_id: str):
-    return partial(auth.signature_attempt, user_id)
-
-
 @callback(
     Output(ids.ADM_USERS_TABLE_HOST, "children"),
     Output(ids.ADM_ROLE_USER, "options"),
@@ -189,7 +185,7 @@ def add_user(n_clicks, user_id, name, role, site, initial_password, reason, pass
         lambda: administration.add_user(
             context.warehouse(), actor_id=actor.user_id, user_id=user_id, display_name=name, role=role,
             site_id=_chosen_site(site), initial_password=initial_password, reason=reason, password=password,
-            attempt_allowed=_attempt(actor.user_id)),
+            attempt_allowed=auth.signature_attempts_of(actor.user_id)),
         lambda added: [f"✓ User {added.user_id} ({added.role}{', ' + added.site_id if added.site_id else ''}) "
                        f"added by {actor.user_id}; signature recorded in the audit trail."],
         ids.ADM_ADD_RESULT)
@@ -219,7 +215,7 @@ def change_role(n_clicks, user_id, role, site, reason, password, done):
     alert, ok = signed_form.run(
         lambda: administration.change_role(
             context.warehouse(), actor_id=actor.user_id, user_id=user_id, role=role, site_id=_chosen_site(site), reason=reason,
-            password=password, attempt_allowed=_attempt(actor.user_id)),
+            password=password, attempt_allowed=auth.signature_attempts_of(actor.user_id)),
         lambda changed: [f"✓ {changed.user_id} is now {changed.role}"
                          f"{' at ' + changed.site_id if changed.site_id else ''}; their sessions have ended. "
                          "Signature recorded in the audit trail."],
@@ -248,7 +244,7 @@ def set_active(n_clicks, user_id, choice, reason, password, done):
     alert, ok = signed_form.run(
         lambda: administration.set_active(
             context.warehouse(), actor_id=actor.user_id, user_id=user_id, active=wanted, reason=reason,
-            password=password, attempt_allowed=_attempt(actor.user_id)),
+            password=password, attempt_allowed=auth.signature_attempts_of(actor.user_id)),
         lambda changed: [f"✓ {changed.user_id} {'activated' if changed.active else 'deactivated'}; their sessions "
                          "have ended. Signature recorded in the audit trail."],
         ids.ADM_ACTIVE_RESULT)
@@ -276,7 +272,7 @@ def reset_password(n_clicks, user_id, new_password, reason, password, done):
     alert, ok = signed_form.run(
         lambda: administration.reset_password(
             context.warehouse(), actor_id=actor.user_id, user_id=user_id, new_password=new_password, reason=reason,
-            password=password, attempt_allowed=_attempt(actor.user_id)),
+            password=password, attempt_allowed=auth.signature_attempts_of(actor.user_id)),
         lambda changed: [f"✓ Password of {changed.user_id} reset; their sessions have ended. Give them the new "
                          "password in person. Signature recorded in the audit trail."],
         ids.ADM_RESET_RESULT)

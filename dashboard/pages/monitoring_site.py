@@ -4,8 +4,6 @@ acknowledgement form (electronic signature). Times in the site's zone."""
 
 from __future__ import annotations
 
-from functools import partial
-
 import dash
 import dash_bootstrap_components as dbc
 import pandas as pd
@@ -158,7 +156,7 @@ def acknowledge(n_clicks, excursion_id, comment, password, deviation_decision):
         done = monitoring.acknowledge(context.warehouse(), scope, user_id=user.user_id, role=user.role,
                                       own_site=user.site_id, excursion_id=excursion_id, password=password,
                                       comment=comment, now=context.now(), deviation_decision=deviation_decision,
-                                      attempt_allowed=partial(auth.signature_attempt, user.user_id))
+                                      attempt_allowed=auth.signature_attempts_of(user.user_id))
     except monitoring.SignatureRefused as refused:
         return dbc.Alert(["✕ Not acknowledged: ", str(refused)], color="danger", className="mb-0",
                          id="ack-refused"), "", dash.no_update

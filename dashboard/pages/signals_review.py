@@ -6,8 +6,6 @@ Every callback rebuilds the scope on the server; the browser supplies only the w
 
 from __future__ import annotations
 
-from functools import partial
-
 import dash
 import dash_bootstrap_components as dbc
 import pandas as pd
@@ -127,7 +125,7 @@ def register() -> None:
             decided = proposals.decide(context.warehouse(), _proposals(days, window_days), user_id=user.user_id,
                                        role=user.role, own_site=user.site_id, proposal_id=proposal_id,
                                        decision=decision, capa_ref=capa_ref, reason=reason, password=password,
-                                       now=context.now(), attempt_allowed=partial(auth.signature_attempt, user.user_id))
+                                       now=context.now(), attempt_allowed=auth.signature_attempts_of(user.user_id))
         except proposals.DecisionRefused as refused:
             return dbc.Alert(["✕ Not recorded: ", str(refused)], color="danger", className="mb-0",
                              id="review-refused"), "", dash.no_update, dash.no_update
