@@ -5,8 +5,12 @@ from __future__ import annotations
 import gc
 
 from dashboard.app import create_app
+from queries.settings import SettingsError
 
-app = create_app()
+try:
+    app = create_app()
+except SettingsError as exc:  # one line naming the variable, not a traceback per worker
+    raise SystemExit(f"error: {exc}") from None
 # Dash finishes its setup on the first request, which is not thread-safe: under gunicorn's gthread workers
 # two first requests raced ("dictionary changed size during iteration"). Done here, once, per worker.
 app._setup_server()

@@ -11,7 +11,8 @@ from datetime import datetime
 from pathlib import Path
 
 from queries import audit, migrate, users
-from queries.settings import Settings
+from queries.importer import MAX_ERRORS_SHOWN
+from queries.settings import Settings, SettingsError
 from queries.warehouse import Warehouse, WarehouseUnavailable
 
 logger = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ def cmd_generate(args, settings: Settings) -> int:
 def cmd_serve(args, settings: Settings) -> int:
     from dashboard.app import create_app
 
-    app = create_app(settings)
+    app = create_app(settings)  # Dash's own stdout handler is kept off (configure_logging): one line per fact
     app.run(host=args.host or settings.host, port=args.port or settings.port, debug=False, threaded=True)
     return 0
 
@@ -151,6 +152,48 @@ def cmd_import(args, settings: Settings) -> int:
                  new_value=f"{count} rows")
     print(f"imported {count} rows into {args.table}")
     return 0
+
+
+IMPORT_DESCRIPTION = """\
+Import one file into one warehouse table, all or nothing: the whole file is checked against the
+table's declared columns first, and every problem is reported at once (file, row, field; up to
+{cap}, then how many more). Nothing is written unless every row is valid. Times are ISO 8601 (UTC
+unless an offset is given); an empty cell in a column with a default takes the default."""
+SCHEMA_DOC = "queries/schema.sql"  # the DDL: each table's columns, types, checks and comments
+
+
+def importable_tables() -> dict[str, list[tuple[str, str, bool]]]:
+    """{table: [(column, type, required)]} for every importable table, read the way the importer reads
+    a table (queries/importer.py table_columns) from a scratch DuckDB warehouse built from the schema."""
+    import tempfile
+
+    from queries.importer import IMPORTABLE, table_columns
+
+    with tempfile.TemporaryDirectory(prefix="atmp-schema-") as scratch:
+        wh = Warehouse(f"duckdb:///{Path(scratch) / 'schema.duckdb'}")
+        try:
+            wh.create_schema()
+            return {table: [(r.column_name, str(r.data_type).lower(), r.is_nullable == "NO" and not r.has_default)
+                            for r in table_columns(wh, table).itertuples()] for table in sorted(IMPORTABLE)}
+        finally:
+            wh.dispose()
+
+
+def _with_tables(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The import parser with its epilog: the importable tables and their columns (computed on --help only)."""
+    lines = ["importable tables and their columns (* required: no empty cells, no default):"]
+    for table, columns in importable_tables().items():
+        line = f"  {table}:"
+        for name, kind, required in columns:  # a column and its type never split over two lines
+            item = f" {name}{'*' if required else ''} ({kind}),"
+            if len(line) + len(item) > 100:
+                lines.append(line)
+                line = "     "
+            line += item
+        lines.append(line.rstrip(","))
+    lines.append(f"\nThe schema, with each column's type, checks and meaning, is documented in {SCHEMA_DOC}.")
+    parser.epilog = "\n".join(lines)
+    return parser
 
 
 def cmd_import_survey(args, settings: Settings) -> int:
@@ -402,10 +445,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo = users_p.add_parser("demo", help="create the demo logins listed in the README")
     demo.set_defaults(func=cmd_users_demo)
 
-    imp = sub.add_parser("import", help="import a CSV, XLSX or Parquet file into a table, all or nothing")
-    imp.add_argument("table")
-    imp.add_argument("file")
+    imp = sub.add_parser("import", help="import a CSV, XLSX or Parquet file into a table, all or nothing",
+                         description=IMPORT_DESCRIPTION.format(cap=MAX_ERRORS_SHOWN),
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    imp.add_argument("table", help="the table to fill (listed below)")
+    imp.add_argument("file", help="a .csv (UTF-8), .xlsx or .parquet file whose header names the table's columns")
     imp.set_defaults(func=cmd_import)
+    imp.format_help = lambda: argparse.ArgumentParser.format_help(_with_tables(imp))
 
     survey = sub.add_parser("import-survey", help="import an anonymous psychological safety survey export "
                                                   "(CSV or XLSX), all or nothing")
@@ -458,10 +504,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+
+
+class PlainFormatter(logging.Formatter):
+    """Log lines without ANSI colour codes (the development server colours its warning and request lines)
+    when the stream is not a terminal: a log file or a pipe gets plain text."""
+
+    def __init__(self, fmt: str, stream) -> None:
+        super().__init__(fmt)
+        isatty = getattr(stream, "isatty", None)
+        self.plain = not (isatty and isatty())
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        return ANSI_ESCAPE.sub("", line) if self.plain else line
+
+
+def configure_logging(stream=None) -> None:
+    """One handler (stderr), one format, for the whole process. Dash adds its own stdout handler to its
+    logger unless that logger has one already, which printed 'Dash is running on ...' twice (there and
+    through the root handler): a NullHandler keeps Dash's off, and its lines reach the root handler once."""
+    root = logging.getLogger()
+    if not root.handlers:  # as logging.basicConfig: a host that configured logging (pytest) keeps its own
+        stream = stream or sys.stderr
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(PlainFormatter("%(levelname)s %(name)s: %(message)s", stream))
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+    dash_logger = logging.getLogger("dash.dash")
+    if not dash_logger.handlers:
+        dash_logger.addHandler(logging.NullHandler())
+
+
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging()
     args = build_parser().parse_args(argv)
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:  # a mistyped ATMP_* value: one line naming it, and no start
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         return args.func(args, settings)
     except WarehouseUnavailable as exc:  # held by the running app, a server down: one line, no traceback

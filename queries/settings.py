@@ -14,6 +14,40 @@ def _setting(default, help_text: str):
     return field(default=default, metadata={"help": help_text})
 
 
+class SettingsError(RuntimeError):
+    """A setting the hub cannot start with; the message names the variable, its value and what is accepted."""
+
+
+TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
+
+
+def _parse(name: str, kind, raw: str):
+    """One ATMP_* value as its declared type; anything else refuses to start (a typo must not turn a
+    switch off or a number into a crash without a name)."""
+    text = raw.strip()
+    if kind in ("bool", bool):
+        if text.lower() in TRUE_WORDS:
+            return True
+        if text.lower() in FALSE_WORDS:
+            return False
+        raise SettingsError(f"{name}={raw!r} is not a yes/no value: use one of {', '.join(TRUE_WORDS)} "
+                            f"or {', '.join(w for w in FALSE_WORDS if w)}")
+    if kind in ("int", int):
+        try:
+            return int(text)
+        except ValueError:
+            raise SettingsError(f"{name}={raw!r} is not a whole number (for example 4096)") from None
+    if kind in ("float", float):
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if value != value or value in (float("inf"), float("-inf")):
+            raise SettingsError(f"{name}={raw!r} is not a number (for example 2.5)")
+        return value
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = _setting(
@@ -100,23 +134,16 @@ class Settings:
             raw = environ.get(f"ATMP_{f.name.upper()}")
             if raw is None:
                 continue
-            if f.type in ("int", int):
-                values[f.name] = int(raw)
-            elif f.type in ("float", float):
-                values[f.name] = float(raw)
-            elif f.type in ("bool", bool):
-                values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
-            else:
-                values[f.name] = raw
+            values[f.name] = _parse(f"ATMP_{f.name.upper()}", f.type, raw)
         values.update(overrides)
         settings = cls(**values)
         if not settings.secret_key:
             if settings.environment == "production":
-                raise RuntimeError("ATMP_SECRET_KEY must be set in production")
+                raise SettingsError("ATMP_SECRET_KEY must be set in production")
             # Development only: a fresh key per process, so sessions end when the server restarts.
             settings = replace(settings, secret_key=secrets.token_hex(32))
         if settings.environment == "production" and not settings.audit_key_file:
-            raise RuntimeError("ATMP_AUDIT_KEY_FILE must be set in production")
+            raise SettingsError("ATMP_AUDIT_KEY_FILE must be set in production")
         return settings
 
     @classmethod

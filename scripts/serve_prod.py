@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from queries import migrate  # noqa: E402  (after the path is set: the script runs from anywhere)
-from queries.settings import Settings  # noqa: E402
+from queries.settings import Settings, SettingsError  # noqa: E402
 from queries.warehouse import Warehouse  # noqa: E402
 
 logger = logging.getLogger("serve-prod")
@@ -42,7 +42,11 @@ def gunicorn_command(settings: Settings) -> list[str]:
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if not settings.database_url.startswith("postgresql"):
         print("error: serve-prod needs ATMP_DATABASE_URL=postgresql+psycopg://... (a DuckDB file admits one "
               "writing process and is not fork-safe; `make run` serves it from one process)", file=sys.stderr)
