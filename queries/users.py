@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import dataclass
@@ -18,8 +19,15 @@ from queries.warehouse import Warehouse
 logger = logging.getLogger(__name__)
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
-# Verified against when the user does not exist, so a wrong name costs as much time as a wrong password.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the user is unknown, so both answers take an argon2 check. Made on first
+    use, not at import: one hash costs about a second, in every process that imports this module."""
+    return _hasher.hash("not-a-real-password")
+
+
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024  # argon2 takes any length; a megabyte typed into a web form is not a password
 # A login name: what the login form, the audit trail and the CLI can all show without quoting.
@@ -64,7 +72,7 @@ def _changed(wh: Warehouse, user_id: str) -> None:
 def verify_password(wh: Warehouse, user_id: str, password: str) -> UserRecord | None:
     """The user if the password matches an active account; None otherwise (same cost either way)."""
     df = wh.query("sql/user_get", {"user_id": user_id})
-    stored = _DUMMY_HASH if df.empty else str(df.iloc[0].password_hash)
+    stored = _dummy_hash() if df.empty else str(df.iloc[0].password_hash)
     try:
         _hasher.verify(stored, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
