@@ -77,6 +77,8 @@ class IngestWriter:
         self.wh = warehouse
         self.limits = limits
         self.source = source
+        # Fed by the sensor simulator ("simulator", "embedded-simulator"): its excursions are logged as simulated.
+        self.simulated = "simulator" in source
         self.clock = clock
         self.engine = ExcursionEngine({}, reorder_window_s=reorder_window_s)
         self.sensors: dict[str, SensorInfo] = {}
@@ -203,8 +205,12 @@ class IngestWriter:
                 "site_id": rec.site_id, "parameter": rec.parameter, "level": rec.level,
                 "started_at": rec.started_at, "detected_at": rec.detected_at, "ended_at": rec.ended_at,
                 "peak": rec.peak, "deviation_id": rec.deviation_id})
-            logger.warning("excursion %s: %s %s in %s (peak %s)", rec.excursion_id, rec.level, rec.parameter,
-                           rec.room_id, rec.peak)
+            if self.simulated:  # the demo simulator's planned excursions: not a real room going out of limits
+                logger.info("simulated excursion %s (from the %s): %s %s in %s (peak %s)", rec.excursion_id,
+                            self.source, rec.level, rec.parameter, rec.room_id, rec.peak)
+            else:
+                logger.warning("excursion %s: %s %s in %s (peak %s)", rec.excursion_id, rec.level, rec.parameter,
+                               rec.room_id, rec.peak)
             return
         ingest_store.execute(self.wh, conn, "ingest/update_excursion", {
             "excursion_id": rec.excursion_id, "started_at": rec.started_at, "ended_at": rec.ended_at,
