@@ -51,6 +51,10 @@
         if (now - lastProbe > 15000) { lastProbe = now; probeSession(); }
         document.body.setAttribute("data-kiosk-slide", String(current));
         return [hidden, clock, position];
+      },
+      // The notice of ignored playlist entries goes when its one-shot interval fires (NOTICE_S).
+      hideNotice: function (n) {
+        return n ? true : window.dash_clientside.no_update;
       }
     }
   });

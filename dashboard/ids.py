@@ -72,6 +72,8 @@ KIOSK_CLOCK = "kiosk-clock"
 KIOSK_POSITION = "kiosk-position"
 KIOSK_AS_OF = "kiosk-as-of"
 KIOSK_SLIDE = "kiosk-slide"
+KIOSK_NOTICE = "kiosk-notice"
+KIOSK_NOTICE_TIMER = "kiosk-notice-timer"
 
 
 def kiosk_slide(index: int) -> dict:

@@ -171,3 +171,150 @@ def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05, message: 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {message}")
         time.sleep(interval)
+
+
+# --- a broker from a config file, with persistence, stopped, crashed and started again ------------
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_BROKER_CONF = ROOT / "ingest" / "mosquitto" / "atmp-mosquitto.conf"
+
+
+def broker_config(template: str, port: int, persistence_dir: Path) -> str:
+    """`template` (a Mosquitto config such as the shipped one) with its one `listener` on `port` (loopback)
+    and its one `persistence_location` replaced by `persistence_dir`; every other line as it is."""
+    out, replaced = [], {"listener": 0, "persistence_location": 0}
+    for line in template.splitlines():
+        key = line.split()[0] if line.strip() else ""
+        if key == "listener":
+            line = f"listener {port} 127.0.0.1"
+        elif key == "persistence_location":
+            line = f"persistence_location {persistence_dir}/"
+        if key in replaced:
+            replaced[key] += 1
+        out.append(line)
+    if replaced != {"listener": 1, "persistence_location": 1}:
+        raise ValueError(f"expected one listener and one persistence_location line, found {replaced}")
+    return "\n".join(out) + "\n"
+
+
+class ConfiguredBroker:
+    """A private Mosquitto started from a config file, on a fixed port and persistence directory, that a
+    test can stop gracefully (SIGTERM), crash (SIGKILL) and start again on both (the same broker)."""
+
+    host = "127.0.0.1"
+
+    def __init__(self, conf: Path, port: int, persistence_dir: Path, log_path: Path):
+        self.conf, self.port, self.persistence_dir, self.log_path = conf, port, persistence_dir, log_path
+        self.process: subprocess.Popen | None = None
+        self.starts = 0
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+    @property
+    def db_path(self) -> Path:
+        return self.persistence_dir / "mosquitto.db"
+
+    def start(self, timeout_s: float = 10.0) -> bool:
+        """Start (again); False if it did not listen within the timeout (the log says why)."""
+        self.starts += 1
+        with open(self.log_path, "a") as log:  # the child keeps its own descriptor
+            log.write(f"--- start {self.starts}\n")
+            log.flush()
+            self.process = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=log, stderr=subprocess.STDOUT)
+        return _listening(self.process, self.port, timeout_s)
+
+    def terminate(self, timeout_s: float = 10.0) -> int:
+        """A graceful stop (SIGTERM: Mosquitto saves its database on the way down); the exit status."""
+        self.process.terminate()
+        return self.process.wait(timeout_s)
+
+    def crash(self) -> None:
+        """kill -9: no chance to save anything."""
+        self.process.kill()
+        self.process.wait(10)
+
+    def saved_after(self, t_ns: int) -> bool:
+        """A save finished after `t_ns` (time.time_ns()): the database file was renamed into place and its
+        mtime is later. Mosquitto saves in its only thread, so such a save holds every message it had
+        acknowledged before `t_ns`. (File times come from a coarse clock, never ahead of time.time_ns().)"""
+        try:
+            return self.db_path.stat().st_mtime_ns > t_ns
+        except FileNotFoundError:
+            return False
+
+    def last_save_ns(self) -> int | None:
+        try:
+            return self.db_path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+
+def _broker_dir() -> Path:
+    """A fresh persistence directory in the system temp directory. Mosquitto started as root switches to
+    the user `mosquitto` (or `nobody`), which can neither enter pytest's root-only tmp_path nor write a
+    root-owned directory: the directory is then given to that user."""
+    import pwd
+    import tempfile
+
+    directory = Path(tempfile.mkdtemp(prefix="atmp-mosquitto-"))
+    if os.geteuid() == 0:
+        for user in ("mosquitto", "nobody"):
+            try:
+                entry = pwd.getpwnam(user)
+            except KeyError:
+                continue
+            os.chown(directory, entry.pw_uid, entry.pw_gid)
+            break
+    return directory
+
+
+@contextmanager
+def configured_mosquitto(tmp_path: Path, template: str | None = None, *, append: str = ""
+                         ) -> Iterator[ConfiguredBroker]:
+    """A private broker from `template` (default: the shipped ingest/mosquitto/atmp-mosquitto.conf) on a
+    free loopback port and a fresh persistence directory, `append` added at the end of the config.
+    Missing binary: skip locally, fail in CI."""
+    if not (Path(MOSQUITTO).is_file() and os.access(MOSQUITTO, os.X_OK)):
+        message = f"mosquitto not found at {MOSQUITTO} (apt-get install mosquitto; `make test` installs it)"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    template = SHIPPED_BROKER_CONF.read_text() if template is None else template
+    persistence_dir = _broker_dir()
+    broker = None
+    try:
+        for attempt in range(3):  # another process (an xdist worker) may take the free port first
+            port = _free_port()
+            conf = tmp_path / f"mosquitto-{port}.conf"
+            conf.write_text(broker_config(template, port, persistence_dir) + append)
+            broker = ConfiguredBroker(conf, port, persistence_dir, tmp_path / f"mosquitto-{port}.log")
+            if broker.start():
+                break
+            if broker.process.poll() is None:
+                broker.process.kill()
+                broker.process.wait(5)
+            if attempt == 2 or "in use" not in broker.log():
+                raise RuntimeError(f"mosquitto did not start: {broker.log()}")
+        yield broker
+    finally:
+        if broker is not None and broker.process is not None and broker.process.poll() is None:
+            broker.process.kill()
+            broker.process.wait(5)
+        shutil.rmtree(persistence_dir, ignore_errors=True)
+
+
+class AckClock:
+    """When each QoS-1 publish of a client was acknowledged by the broker (PUBACK), by message id:
+    `client.on_publish` records time.time_ns() in paho's network thread, right after reading it."""
+
+    def __init__(self, client):
+        self.acked_ns: dict[int, int] = {}
+        client.on_publish = self._on_publish
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties):
+        if not reason_code.is_failure:
+            self.acked_ns.setdefault(mid, time.time_ns())

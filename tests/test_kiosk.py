@@ -202,3 +202,116 @@ def test_token_guessing_is_rate_limited(sample_warehouse, tmp_path):
                              headers=ORIGIN).status_code for i in range(5)]
         assert codes == [401, 401, 401, 429, 429]
         assert client.get("/kiosk/login").status_code == 200  # the form itself is not limited
+
+
+# --- playlist entries that cannot be shown are named, on the screen and in the log -----------------------
+def _scope(site_ids=("CHI", "ATL")):
+    from datetime import UTC, datetime
+
+    from queries.scope import Scope
+
+    return Scope("t.display", "display", tuple(site_ids), True, datetime(2026, 1, 1, tzinfo=UTC),
+                 datetime(2026, 2, 1, tzinfo=UTC))
+
+
+def _kiosk_module(app):
+    """The kiosk page module as Dash loaded it (importing dashboard.pages.kiosk again would register the
+    page a second time, without its layout)."""
+    import sys
+
+    import dash
+
+    return sys.modules[next(p["module"] for p in dash.page_registry.values() if p["path"] == "/kiosk")]
+
+
+def test_playlist_reader_names_each_ignored_entry_and_why(kiosk_app):
+    kiosk = _kiosk_module(kiosk_app[0])
+    read_playlist, NO_SITE, TOO_MANY, UNKNOWN_PAGE = (kiosk.read_playlist, kiosk.NO_SITE, kiosk.TOO_MANY,  # noqa: N806
+                                                      kiosk.UNKNOWN_PAGE)
+    read = read_playlist("overview, foo,site:XXX,site:chi,,overview,site:ATL:1,site", _scope(("CHI",)))
+    assert [s.key for s in read.slides] == ["overview", "site:CHI"] and not read.fallback
+    assert read.ignored == [("foo", UNKNOWN_PAGE), ("site:XXX", NO_SITE), ("site:ATL:1", NO_SITE), ("site", NO_SITE)]
+    # A site that exists but is outside this display's scope reads exactly like one that does not exist.
+    assert read_playlist("site:ATL", _scope(("CHI",))).ignored == [("site:ATL", NO_SITE)]
+    only_bad = read_playlist("foo,site:XXX", _scope())
+    assert [s.key for s in only_bad.slides] == ["overview", "excursions"] and only_bad.fallback
+    for fine in (None, "", "overview,excursions,site:CHI", "overview,"):
+        assert read_playlist(fine, _scope()).ignored == [], fine
+    many = read_playlist(",".join(["overview", "excursions"] + [f"site:S{i}" for i in range(12)]),
+                         _scope([f"S{i}" for i in range(12)]))
+    assert len(many.slides) == 12 and many.ignored == [("site:S10", TOO_MANY), ("site:S11", TOO_MANY)]
+
+
+def _kiosk_page(client, app, search: str) -> str:
+    return json.dumps(dash_call(client, app, PAGES, {"_pages_location.pathname": "/kiosk",
+                                                     "_pages_location.search": search}).get_json())
+
+
+def _notice(body: str) -> dict | None:
+    """The notice component of the kiosk page's layout, found by its id."""
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("props", {}).get("id") == "kiosk-notice":
+                return node["props"]
+            for value in node.values():
+                if (found := walk(value)) is not None:
+                    return found
+        elif isinstance(node, list):
+            for value in node:
+                if (found := walk(value)) is not None:
+                    return found
+        return None
+    return walk(json.loads(body))
+
+
+def _text(node) -> str:
+    if isinstance(node, dict):
+        return _text(node.get("props", {}).get("children"))
+    if isinstance(node, list):
+        return "".join(_text(n) for n in node)
+    return "" if node is None else str(node)
+
+
+def test_kiosk_shows_and_logs_the_ignored_entries(kiosk_app, token, caplog):
+    app, _ = kiosk_app
+    client, _ = _kiosk_client(app, token.token, "pages=overview,foo,site:XXX&interval=30")
+    with caplog.at_level("WARNING"):
+        body = _kiosk_page(client, app, "?pages=overview,foo,site:XXX&interval=30")
+    notice = _notice(body)
+    text = _text(notice["children"])
+    assert notice["hidden"] is False and notice["role"] == "status" and notice["data-seconds"] == "60"
+    assert "foo — unknown page" in text and "site:XXX — no such site or not visible to this display" in text
+    assert "The other entries are shown." in text and "disappears 60 s after" in text
+    warnings = [r for r in caplog.records if r.levelname == "WARNING" and "kiosk playlist" in r.getMessage()]
+    assert len(warnings) == 1, [r.getMessage() for r in warnings]
+    message = warnings[0].getMessage()
+    assert "'foo' (unknown page)" in message and "'site:XXX' (no such site" in message
+    assert token.token_id in message and "t.display" in message and token.token.split(".")[1] not in message
+    assert '"interval": 60000' in body and '"max_intervals": 1' in body  # the one-shot timer that hides it
+
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        body = _kiosk_page(client, app, "?pages=foo,site:XXX")
+    text = _text(_notice(body)["children"])
+    assert "the default playlist (Network overview, Live excursions) is shown instead" in text
+    assert '"aria-label": "Network overview"' not in body  # slides come from the refresh callback
+    assert len([r for r in caplog.records if "kiosk playlist" in r.getMessage()]) == 1
+    assert "showing the default playlist instead" in caplog.records[-1].getMessage()
+
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        body = _kiosk_page(client, app, "?pages=overview,site:CHI")
+    notice = _notice(body)
+    assert notice["hidden"] is True and not notice.get("children")
+    assert not [r for r in caplog.records if "kiosk playlist" in r.getMessage()]
+
+
+def test_notice_entries_are_text_and_shortened(kiosk_app, token):
+    app, _ = kiosk_app
+    client, _ = _kiosk_client(app, token.token)
+    long = "x" * 200
+    entries = ",".join(["<b>bold</b>", long] + [f"bad{i}" for i in range(8)])
+    text = _text(_notice(_kiosk_page(client, app, f"?pages={entries}"))["children"])
+    assert "<b>bold</b> — unknown page" in text  # a text node: React escapes it
+    assert "x" * 39 + "…" in text and long not in text
+    assert "and 4 more (named in the server log)" in text

@@ -122,3 +122,53 @@ def test_kiosk_screenshots(browser: Browser, live_url, token, output_dir, size):
             DOCS.mkdir(parents=True, exist_ok=True)
             shutil.copy(output_dir / name, DOCS / name)
     context.close()
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_ignored_playlist_entries_are_named_on_the_screen_for_a_minute(browser: Browser, live_url, token,
+                                                                       output_dir, size):
+    """Someone setting up a screen with a typo sees which entries were ignored and why, readable from
+    afar, without the slide being pushed off the screen; the notice goes after its 60 s (the browser's
+    clock is fast-forwarded rather than waited for, so the real timer is the one tested)."""
+    width, height = size
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.clock.install()
+    page.goto(f"{live_url}/kiosk/login?token={token.token}&pages=overview,foo,site:XXX&interval=3600")
+    page.get_by_role("button", name="Start the display").click()
+    notice = page.locator("#kiosk-notice")
+    expect(notice).to_be_visible(timeout=20000)
+    expect(notice).to_contain_text("foo — unknown page")
+    expect(notice).to_contain_text("site:XXX — no such site or not visible to this display")
+    expect(notice).to_contain_text("The other entries are shown.")
+    expect(notice).to_have_attribute("role", "status")
+    expect(notice).to_have_attribute("data-seconds", "60")
+    expect(page.locator(".kiosk-slide:not([hidden]) .kiosk-tile").first).to_be_visible(timeout=20000)
+    wait_until_drawn(page)
+    name = f"kiosk-notice-{width}x{height}.png"
+    page.screenshot(path=str(output_dir / name))
+    overflow = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
+    assert overflow[0] <= width and overflow[1] <= height + 1, overflow
+    # Large enough to read across a room: at least as large as the slide's own body text.
+    sizes = page.evaluate("[parseFloat(getComputedStyle(document.querySelector('#kiosk-notice')).fontSize),"
+                          " parseFloat(getComputedStyle(document.querySelector('.kiosk')).fontSize)]")
+    assert sizes[0] >= sizes[1] >= 18, sizes
+    if os.environ.get("ATMP_UPDATE_SCREENSHOTS") == "1":
+        DOCS.mkdir(parents=True, exist_ok=True)
+        shutil.copy(output_dir / name, DOCS / name)
+
+    page.clock.fast_forward(50_000)
+    expect(notice).to_be_visible()  # still there inside its minute
+    page.clock.fast_forward(11_000)
+    expect(notice).to_be_hidden()
+    expect(page.locator(".kiosk-slide:not([hidden]) .kiosk-tile").first).to_be_visible()
+
+    # Only bad entries: the screen says the default playlist is shown instead.
+    page.goto(f"{live_url}/kiosk?pages=foo,site:XXX&interval=3600")
+    expect(notice).to_contain_text("the default playlist (Network overview, Live excursions) is shown instead",
+                                   timeout=20000)
+    expect(page.locator(".kiosk-slide .kiosk-title").first).to_be_attached(timeout=20000)
+    assert not [e for e in errors if "Content Security Policy" in e or "Refused" in e], errors
+    context.close()

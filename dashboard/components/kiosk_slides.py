@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import pandas as pd
 from dash import html
@@ -40,21 +41,45 @@ class Slide:
         return f"site:{self.site_id}" if self.kind == "site" else self.kind
 
 
-def parse_playlist(pages: str | None, scope: Scope) -> list[Slide]:
-    """The slides named in ?pages=..., keeping only known kinds and sites inside the user's scope."""
+UNKNOWN_PAGE = "unknown page"
+NO_SITE = "no such site or not visible to this display"  # one reason for both: never confirm a hidden site
+TOO_MANY = f"more than {MAX_SLIDES} slides"
+
+
+class Playlist(NamedTuple):
+    slides: list[Slide]
+    ignored: list[tuple[str, str]]  # (entry as written, why it is not shown)
+    fallback: bool  # no entry could be shown: the default playlist is shown instead
+
+
+def read_playlist(pages: str | None, scope: Scope) -> Playlist:
+    """The slides named in ?pages=... (known kinds, and sites inside the user's scope; each once; at
+    most MAX_SLIDES), and every entry left out with the reason, for the notice on the screen."""
     slides: list[Slide] = []
-    for raw in str(pages or ",".join(DEFAULT_PAGES)).split(",")[:MAX_SLIDES * 2]:
-        token = raw.strip()
-        kind, _, site = token.partition(":")
-        if kind == "site" and site.upper() in scope.site_ids:
-            slide = Slide("site", site.upper())
-        elif kind in SLIDE_RENDERERS and kind != "site" and not site:
-            slide = Slide(kind)
-        else:
+    ignored: list[tuple[str, str]] = []
+    for token in (t.strip() for t in str(pages or ",".join(DEFAULT_PAGES)).split(",")):
+        if not token:  # "overview,,excursions" or a trailing comma: nothing to report
             continue
-        if slide not in slides:
+        kind, _, site = token.partition(":")
+        if kind == "site":
+            slide, reason = (Slide("site", site.upper()) if site.upper() in scope.site_ids else None), NO_SITE
+        else:
+            slide, reason = (Slide(kind) if kind in SLIDE_RENDERERS and not site else None), UNKNOWN_PAGE
+        if slide is None:
+            ignored.append((token, reason))
+        elif slide in slides:
+            continue  # a repeat is shown once
+        elif len(slides) >= MAX_SLIDES:
+            ignored.append((token, TOO_MANY))
+        else:
             slides.append(slide)
-    return slides[:MAX_SLIDES] or [Slide(k) for k in DEFAULT_PAGES]
+    if slides:
+        return Playlist(slides, ignored, False)
+    return Playlist([Slide(k) for k in DEFAULT_PAGES], ignored, bool(ignored))
+
+
+def parse_playlist(pages: str | None, scope: Scope) -> list[Slide]:
+    return read_playlist(pages, scope).slides
 
 
 def slide_title(slide: Slide) -> str:
