@@ -222,3 +222,18 @@ def test_export_scope_and_roles(make_client, user, page, item, fmt, site, status
 def test_forged_window_falls_back_to_default(make_client):
     content, _ = _export(make_client, "t.auditor", "site", "kpis", "csv", site_id="CHI", days=100000)
     assert "# Window,last 90 days" in content.decode("utf-8-sig")
+
+
+def test_a_chart_export_without_chromium_fails_at_once_and_says_why(tmp_path):
+    """kaleido waits for a browser forever when none is installed: the export must refuse instead."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, BROWSER_PATH=str(tmp_path / "no-chromium-here"))
+    code = ("import plotly.graph_objects as go\nfrom dashboard.exports import files\n"
+            "files.to_image(go.Figure(go.Bar(y=[1, 2])), 'png')")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "ChartRendererMissing: chart images need Chromium on the server" in done.stderr
+    assert "no-chromium-here" in done.stderr

@@ -124,6 +124,9 @@ def register(page: str, *, window_id: str | None = None, site_store_id: str | No
             content, filename, mime = produce(page, trigger["item"], trigger["fmt"], days, site_id, sent)
         except NotFound:
             return no_update, "✕ Not found."
+        except files.ChartRendererMissing as missing:
+            logger.error("export %s/%s as %s: %s", page, trigger["item"], trigger["fmt"], missing)
+            return no_update, "✕ Chart images are unavailable on this server (no Chromium); CSV and Excel work."
         return dcc.send_bytes(content, filename, type=mime), f"✓ {filename}"
 
 

@@ -10,6 +10,7 @@ import csv
 import io
 import logging
 import math
+import os
 import re
 import textwrap
 import threading
@@ -152,12 +153,23 @@ def to_xlsx(frame: pd.DataFrame, prov: Provenance, sheet_title: str = "Data") ->
 
 
 # --- charts ---------------------------------------------------------------------------------------
+class ChartRendererMissing(RuntimeError):
+    """No Chromium for kaleido: without this check a chart export waits for a browser forever."""
+
+
 def _ensure_kaleido() -> None:
     """One kaleido server per process (recipes: never get_chrome_sync, it downloads a browser)."""
     global _kaleido_started
     if _kaleido_started:
         return
     import kaleido
+    from choreographer.browsers.chromium import Chromium
+
+    browser = Chromium.find_browser(skip_local=False)
+    if not browser or not os.access(browser, os.X_OK):
+        raise ChartRendererMissing(
+            f"chart images need Chromium on the server and none was found (BROWSER_PATH="
+            f"{os.environ.get('BROWSER_PATH', 'unset')}); install Debian's chromium or set BROWSER_PATH")
 
     kaleido.start_sync_server(silence_warnings=True)
     atexit.register(kaleido.stop_sync_server, silence_warnings=True)
