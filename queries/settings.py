@@ -18,6 +18,7 @@ class SettingsError(RuntimeError):
     """A setting the hub cannot start with; the message names the variable, its value and what is accepted."""
 
 
+ENVIRONMENTS = ("development", "production")
 TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
 
@@ -137,6 +138,9 @@ class Settings:
             values[f.name] = _parse(f"ATMP_{f.name.upper()}", f.type, raw)
         values.update(overrides)
         settings = cls(**values)
+        if settings.environment not in ENVIRONMENTS:  # "Production" must not quietly mean development
+            raise SettingsError(f"ATMP_ENVIRONMENT={settings.environment!r} is not one of "
+                                f"{' or '.join(ENVIRONMENTS)}")
         if not settings.secret_key:
             if settings.environment == "production":
                 raise SettingsError("ATMP_SECRET_KEY must be set in production")

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import secrets
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cli_runner import atmp_hub
 from conftest import throwaway_postgres
 from sqlalchemy import text
 
@@ -36,8 +35,7 @@ class Hub:
     checkpoints: Path
 
     def cli(self, *args: str, **env: str) -> subprocess.CompletedProcess:
-        done = subprocess.run([sys.executable, "-m", "dashboard.cli", *args], cwd=ROOT, capture_output=True,
-                              text=True, timeout=120, env={**os.environ, "ATMP_DATABASE_URL": self.url, **env})
+        done = atmp_hub(*args, env={"ATMP_DATABASE_URL": self.url, **env})
         assert "Traceback" not in done.stderr, done.stderr
         return done
 

@@ -4,12 +4,12 @@ process holds the DuckDB file (as `make run` does) each says so in one line and 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from cli_runner import atmp_hub
 
 from queries import users
 from queries.warehouse import Warehouse
@@ -19,11 +19,9 @@ HOLD = "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('holdin
 
 
 def cli(url: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "ATMP_DATABASE_URL": url, "ATMP_HOST": "127.0.0.1", "ATMP_PORT": "8050"}
-    # A new session has no controlling terminal: getpass cannot open /dev/tty and reads the closed stdin.
-    return subprocess.run([sys.executable, "-m", "dashboard.cli", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120, input=stdin, stdin=None if stdin is not None else subprocess.DEVNULL,
-                          start_new_session=True)
+    # A new session has no controlling terminal: getpass cannot open /dev/tty and reads stdin.
+    return atmp_hub(*args, env={"ATMP_DATABASE_URL": url, "ATMP_HOST": "127.0.0.1", "ATMP_PORT": "8050"},
+                    stdin=stdin)
 
 
 @pytest.fixture

@@ -4,13 +4,12 @@ create_schema(), which the import commands never call: every file was refused on
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from cli_runner import atmp_hub
 from conftest import throwaway_postgres
 
 from queries.warehouse import Warehouse
@@ -19,9 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def cli(url: str, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "ATMP_DATABASE_URL": url}
-    return subprocess.run([sys.executable, "-m", "dashboard.cli", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
+    return atmp_hub(*args, env={"ATMP_DATABASE_URL": url})
 
 
 def count(url: str, sql: str) -> int:

@@ -8,10 +8,10 @@ import re
 from dataclasses import replace
 
 import pytest
+from cli_runner import atmp_hub
 from conftest import dash_call
 from export_helpers import copied_app, export_call
 
-from dashboard.cli import main as cli_main
 from queries import audit, display_tokens
 
 KIOSK = ["kiosk-slides", "kiosk-as-of"]
@@ -177,20 +177,25 @@ def test_tokens_only_for_display_users(kiosk_app):
         display_tokens.create(wh, user_id="nobody", label="x", created_by="test")
 
 
-def test_cli_create_list_revoke(kiosk_app, capsys, monkeypatch):
+def test_cli_create_list_revoke(kiosk_app):
     _, wh = kiosk_app
-    monkeypatch.setenv("ATMP_DATABASE_URL", wh.url)
-    assert cli_main(["display-token", "create", "--user", "t.display", "--label", "Lobby TV"]) == 0
-    out = capsys.readouterr().out
-    token = re.search(r"^  (dt_\w+\.\S+)$", out, re.M).group(1)
+
+    def cli(*args: str):
+        wh.dispose()  # a DuckDB file admits one process: the app lets go while the command runs
+        return atmp_hub(*args, env={"ATMP_DATABASE_URL": wh.url})
+
+    created = cli("display-token", "create", "--user", "t.display", "--label", "Lobby TV")
+    assert created.returncode == 0, created.stderr
+    token = re.search(r"^  (dt_\w+\.\S+)$", created.stdout, re.M).group(1)
     token_id = token.split(".")[0]
     assert display_tokens.authenticate(wh, token)[0] == token_id
-    assert cli_main(["display-token", "list"]) == 0
-    listed = capsys.readouterr().out
-    assert token_id in listed and "Lobby TV" in listed and token.split(".")[1] not in listed
-    assert cli_main(["display-token", "revoke", token_id, "--reason", "moved"]) == 0
+    listed = cli("display-token", "list")
+    assert listed.returncode == 0
+    assert token_id in listed.stdout and "Lobby TV" in listed.stdout and token.split(".")[1] not in listed.stdout
+    assert cli("display-token", "revoke", token_id, "--reason", "moved").returncode == 0
     assert display_tokens.authenticate(wh, token) is None
-    assert cli_main(["display-token", "create", "--user", "t.leader", "--label", "x"]) == 2
+    refused = cli("display-token", "create", "--user", "t.leader", "--label", "x")
+    assert refused.returncode == 2 and "only for users with the display role" in refused.stderr, refused.stderr
 
 
 def test_token_guessing_is_rate_limited(sample_warehouse, tmp_path):

@@ -24,6 +24,7 @@ def run(args: list[str], **env: str) -> subprocess.CompletedProcess:
     ("ATMP_SIMULATOR_INTERVAL_S", "fast", "is not a number (for example 2.5)"),
     ("ATMP_SIMULATOR_INTERVAL_S", "nan", "is not a number (for example 2.5)"),
     ("ATMP_SIMULATOR", "ture", "is not a yes/no value: use one of 1, true, yes, on or 0, false, no, off"),
+    ("ATMP_ENVIRONMENT", "Production", "is not one of development or production"),
 ])
 def test_the_command_refuses_a_mistyped_setting_in_one_line(variable, value, accepted):
     done = run([sys.executable, "-m", "dashboard.cli", "settings"], **{variable: value})

@@ -6,8 +6,8 @@ from datetime import datetime
 
 import pandas as pd
 import pytest
+from cli_runner import atmp_hub
 
-from dashboard.cli import main as cli_main
 from queries import audit, users
 
 
@@ -61,11 +61,15 @@ def test_deactivation_is_audited(with_user):
                                                                          "active=False")
 
 
-def test_cli_role_change(with_user, monkeypatch, capsys):
-    monkeypatch.setenv("ATMP_DATABASE_URL", with_user.url)
-    assert cli_main(["users", "set-role", "pat", "--role", "leadership", "--reason", "promotion"]) == 0
+def test_cli_role_change(with_user):
+    def cli(*args: str):
+        with_user.dispose()  # a DuckDB file admits one process: this one lets go while the command runs
+        return atmp_hub(*args, env={"ATMP_DATABASE_URL": with_user.url})
+
+    assert cli("users", "set-role", "pat", "--role", "leadership", "--reason", "promotion").returncode == 0
     assert users.get_user(with_user, "pat").role == "leadership"
     assert _last(with_user)["user_id"] == "cli"
-    assert cli_main(["users", "deactivate", "pat", "--reason", "left"]) == 0
+    assert cli("users", "deactivate", "pat", "--reason", "left").returncode == 0
     assert not users.get_user(with_user, "pat").active
-    assert cli_main(["users", "set-role", "nobody", "--role", "leadership", "--reason", "x"]) == 2
+    refused = cli("users", "set-role", "nobody", "--role", "leadership", "--reason", "x")
+    assert refused.returncode == 2 and "nobody" in refused.stderr, refused.stderr
