@@ -36,8 +36,9 @@ run: $(VENV)/.runtime
 	$(BIN)/atmp-hub serve
 
 # The whole suite over both cores: one worker per core, each test file on one worker (module fixtures
-# such as a served app or a broker are built once per file).
-XDIST ?= -n 2 --dist loadfile
+# such as a served app or a broker are built once per file), files in the order tests/conftest.py gives
+# them (heaviest first; xdist would otherwise reorder by test count and start a 2-test benchmark last).
+XDIST ?= -n 2 --dist loadfile --no-loadscope-reorder
 
 test: $(VENV)/.test
 	scripts/ensure-test-services.sh

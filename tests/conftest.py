@@ -331,16 +331,20 @@ HEAVY_FIRST = ("bench", "browser", "faults", "mqtt")
 
 @pytest.hookimpl(trylast=True)  # after `-m` deselection: ranks only the tests that run
 def pytest_collection_modifyitems(config, items):
-    """Long files first, so the two xdist workers end together; and the first file that needs the
-    PostgreSQL sample template before all, so one worker builds it while the other runs other files
-    (when two files needed it at once, one worker waited idle for the whole build)."""
+    """Long files first, so the two xdist workers end together; the first file that needs the PostgreSQL
+    sample template before all, so one worker builds it while the other runs other files, and the other
+    files that need it last (started early, a worker waited idle for the whole build). The Makefile's
+    --no-loadscope-reorder keeps xdist to this order."""
+    def file_of(item) -> str:
+        return item.nodeid.split("::")[0]
+
     rank: dict[str, int] = {}
     for item in items:
         marks = {m.name for m in item.iter_markers()}
         here = min((HEAVY_FIRST.index(m) for m in marks if m in HEAVY_FIRST), default=len(HEAVY_FIRST))
-        rank[item.nodeid.split("::")[0]] = min(rank.get(item.nodeid.split("::")[0], here), here)
-    builder = next((item.nodeid.split("::")[0] for item in items
-                    if "sample_postgres_template" in getattr(item, "fixturenames", ())), None)
-    if builder is not None:
-        rank[builder] = -1
-    items.sort(key=lambda item: rank[item.nodeid.split("::")[0]])  # stable: each file keeps its order
+        rank[file_of(item)] = min(rank.get(file_of(item), here), here)
+    needing = list(dict.fromkeys(file_of(item) for item in items
+                                 if "sample_postgres_template" in getattr(item, "fixturenames", ())))
+    for position, name in enumerate(needing):
+        rank[name] = -1 if position == 0 else len(HEAVY_FIRST) + 1
+    items.sort(key=lambda item: rank[file_of(item)])  # stable: each file keeps its order

@@ -40,6 +40,7 @@ def systemic_clusters(
     if window_days <= 0 or min_sites < 2:
         raise ValueError(f"need window_days > 0 and min_sites >= 2, got {window_days!r}, {min_sites!r}")
     reference = deviations if reference is None else reference
+    prior_times = _times_by_value(reference, key)
     window = pd.Timedelta(days=window_days)
     rows = []
     data = deviations.dropna(subset=[key]).sort_values(["occurred_at", "deviation_id"], kind="stable")
@@ -53,7 +54,7 @@ def systemic_clusters(
             inside = inside[inside >= i]
             if len(set(sites[inside])) >= min_sites:
                 first, last = pd.Timestamp(times[inside[0]]), pd.Timestamp(times[inside[-1]])
-                expected = _expected(reference, key, value, first, reference_days, window_days)
+                expected = _expected(prior_times.get(value), first, reference_days, window_days)
                 rows.append({
                     "key_type": key, "key": value, "first_at": first, "last_at": last,
                     "n_sites": len(set(sites[inside])), "n_deviations": len(inside),
@@ -69,12 +70,22 @@ def systemic_clusters(
                              kind="stable").reset_index(drop=True)
 
 
-def _expected(reference: pd.DataFrame, key: str, value, before: pd.Timestamp, reference_days: int,
-              window_days: int) -> float:
-    """Deviations of ``value`` expected network-wide in a window, from the rate before the cluster."""
+def _times_by_value(reference: pd.DataFrame, key: str) -> dict[object, np.ndarray]:
+    """Each ``key`` value's occurrence times in ``reference``, sorted (for counting by binary search)."""
     occurred = pd.to_datetime(reference["occurred_at"])
-    prior = reference[(occurred < before) & (occurred >= before - pd.Timedelta(days=reference_days))]
-    return float((prior[key] == value).sum()) / reference_days * window_days
+    known = reference[key].notna() & occurred.notna()
+    return {value: np.sort(times.to_numpy())
+            for value, times in occurred[known].groupby(reference.loc[known, key], sort=False)}
+
+
+def _expected(times: np.ndarray | None, before: pd.Timestamp, reference_days: int, window_days: int) -> float:
+    """Deviations of a key value expected network-wide in a window, from its rate in the ``reference_days``
+    before the cluster (``times``: that value's sorted occurrence times)."""
+    if times is None:
+        return 0.0
+    start = (before - pd.Timedelta(days=reference_days)).to_datetime64()
+    prior = np.searchsorted(times, before.to_datetime64(), side="left") - np.searchsorted(times, start, side="left")
+    return float(prior) / reference_days * window_days
 
 
 def clusters_for_keys(deviations: pd.DataFrame, keys: Sequence[str] = ("root_cause_code", "sop_id"),
