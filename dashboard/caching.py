@@ -13,7 +13,6 @@ from dashboard.figure_templates import slim_templates
 from dashboard.response_cache import init_response_cache
 from queries import data_version, result_cache
 from queries.settings import Settings
-from queries.ttl_cache import TtlCache
 from queries.warehouse import Warehouse
 
 logger = logging.getLogger(__name__)
@@ -43,8 +42,6 @@ def init_cache(server: Flask, settings: Settings, wh: Warehouse) -> result_cache
     results = result_cache.ResultCache(backend, result_cache.namespace_for(wh), ttl_s=settings.cache_ttl_s,
                                        window_s=settings.cache_window_s, refresh_behind=settings.cache_refresh_behind)
     result_cache.register(wh, results)
-    if settings.redis_url:  # the analyses' hour-long caches (drift, risk) shared by the workers too
-        TtlCache.shared = backend
     init_response_cache(server, backend, results.namespace, window_s=settings.cache_window_s,
                         live_s=settings.monitoring_refresh_s, ttl_s=settings.cache_ttl_s)
     logger.info("result cache: %s, ttl %s s", "redis" if settings.redis_url else "per process",

@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from queries import data_version
+from queries.result_cache import cached
 from queries.scope import Scope
 from queries.signals import cqa_flags
 from queries.stats.risk_model import (
@@ -30,7 +32,6 @@ from queries.stats.risk_model import (
     site_months,
 )
 from queries.stats.systemic import clusters_for_keys
-from queries.ttl_cache import TtlCache
 from queries.warehouse import Warehouse
 
 logger = logging.getLogger(__name__)
@@ -46,8 +47,6 @@ SOURCE_QUERIES = (
     "sql/signals/survey_waves_all_sites",
     "sql/signals/training_first_attempts_all_sites",
 )
-CACHE_SECONDS = 600
-_CACHE: TtlCache[NetworkRisk] = TtlCache(size=8, seconds=CACHE_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -103,13 +102,18 @@ def _signal_times(devs: pd.DataFrame, batches: pd.DataFrame) -> pd.DataFrame:
 def network_risk(wh: Warehouse, scope: Scope, min_respondents: int = 5) -> NetworkRisk:
     """Backtest and current scores for every site as of the scope's end, truncated to the hour.
 
-    Every query stops at that hour, so later data cannot change the result; it is cached per warehouse
-    and hour for ``CACHE_SECONDS`` (a back-dated import shows up at the next computation). The result
-    covers every site: callers filter it (risk_view, prediction_accuracy_by_site).
+    Every query stops at that hour and reads every site, so the answer is one per hour and warehouse, for
+    every user: the result cache keys it on the hour and the data versions (new or back-dated data
+    recompute it). Callers filter it to the user's sites (risk_view, prediction_accuracy_by_site).
     """
-    end = pd.Timestamp(scope.end).floor("h").to_pydatetime()
-    return _CACHE.get_or_compute((wh.url, end, min_respondents),
-                                 lambda: _compute(wh, scope.with_window(scope.start, end), min_respondents))
+    return _network_risk_at(wh, pd.Timestamp(scope.end).floor("h").to_pydatetime(), min_respondents)
+
+
+@cached("network_risk", domains=(data_version.MEASUREMENTS, data_version.QUALITY))
+def _network_risk_at(wh: Warehouse, end: datetime, min_respondents: int) -> NetworkRisk:
+    scope = Scope(user_id="risk-model", role="leadership", site_ids=(), network=True,
+                  start=end - timedelta(days=HISTORY_DAYS), end=end)
+    return _compute(wh, scope, min_respondents)
 
 
 def _compute(wh: Warehouse, scope: Scope, min_respondents: int) -> NetworkRisk:

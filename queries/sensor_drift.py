@@ -9,6 +9,8 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
+from queries import data_version
+from queries.result_cache import cached
 from queries.scope import Scope
 from queries.stats.early_warning import (
     CUSUM_H,
@@ -22,13 +24,11 @@ from queries.stats.early_warning import (
     lead_time,
     warning_episodes,
 )
-from queries.ttl_cache import TtlCache
 from queries.warehouse import Warehouse
 
 logger = logging.getLogger(__name__)
 
 BASELINE_DAYS = 60
-_CACHE: TtlCache[DriftResult] = TtlCache(size=32, seconds=600)
 DAY = pd.Timedelta(days=1)
 SUMMARY_COLUMNS = ["sensor_id", "site_id", "room_id", "room_name", "grade", "parameter", "unit", "n_peers",
                    "status", "warning_since", "episodes", "excursions", "action_excursions",
@@ -81,16 +81,16 @@ def analyse(wh: Warehouse, scope: Scope, params: DriftParameters | None = None) 
 
     Daily means are adjusted for the site's common mode (queries/stats/early_warning.py) before charting.
     For each action-level excursion in the window, the lead time is the time from the standing warning
-    on that sensor to the excursion's start. The analysis runs as of the window end truncated to the hour
-    (daily means only change at midnight) and is cached per warehouse, sites, window and parameters.
+    on that sensor to the excursion's start. The analysis runs from the window's first day to its end
+    truncated to the hour (daily means only change at midnight), so calls within an hour are one question
+    for the result cache, which keys it on the data versions as every cached answer.
     """
-    params = params or DriftParameters()
+    start = pd.Timestamp(scope.start).normalize().to_pydatetime()
     end = pd.Timestamp(scope.end).floor("h").to_pydatetime()
-    at_hour = scope.with_window(scope.start, end)
-    key = (wh.url, tuple(scope.site_ids), pd.Timestamp(scope.start).normalize(), end, params)
-    return _CACHE.get_or_compute(key, lambda: _analyse(wh, at_hour, params))
+    return _analyse(wh, scope.with_window(start, end), params or DriftParameters())
 
 
+@cached("sensor_drift", domains=(data_version.MEASUREMENTS, data_version.QUALITY))
 def _analyse(wh: Warehouse, scope: Scope, params: DriftParameters) -> DriftResult:
     sensors = wh.query("sql/signals/sensors", scope=scope)
     excursions = wh.query("sql/signals/excursions", scope=scope)

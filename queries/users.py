@@ -13,7 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from queries import audit
 from queries.scope import ROLES
-from queries.ttl_cache import TtlCache
+from queries.ttl_cache import RecentAnswers
 from queries.warehouse import Warehouse
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ NAME_MAX = 100
 # RECHECK_S seconds (a database round trip per request was most of a cached answer's cost under load).
 # Changes made through this module are seen at once; changes made by another process within RECHECK_S.
 RECHECK_S = 2.0
-_recent = TtlCache(size=4096, seconds=RECHECK_S, share=False)
+_recent = RecentAnswers(size=4096, seconds=RECHECK_S)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -362,3 +363,46 @@ def test_a_response_built_from_a_previous_answer_is_not_stored_as_current(hub_ap
     assert after.status_code == 200 and stats.stored == stored + 1
     hits = stats.hits
     assert dash_call(client, hub_app, OVERVIEW, inputs).data == after.data and stats.hits == hits + 1
+
+
+def test_the_drift_and_risk_analyses_are_recomputed_after_new_data(sample_warehouse, tmp_path, monkeypatch):
+    """No analysis keeps answers of its own: within an hour they are one result-cache answer, and a write
+    to the data they read (a new version) makes them compute again (after sensor data only, the drift
+    chart is recomputed behind: the previous answer serves meanwhile, as every cached answer)."""
+    from export_helpers import copied_app
+
+    from queries import risk, sensor_drift
+
+    runs = {"risk": 0, "drift": 0}
+
+    def counted(name, fn):
+        def run(*args, **kwargs):
+            runs[name] += 1
+            return fn(*args, **kwargs)
+        return run
+
+    monkeypatch.setattr(risk, "_compute", counted("risk", risk._compute))
+    monkeypatch.setattr(sensor_drift, "daily_means", counted("drift", sensor_drift.daily_means))
+    with copied_app(sample_warehouse, tmp_path) as (_app, wh):
+        cache = result_cache.for_warehouse(wh)
+        leader = build_scope(user_id="t.leader", role="leadership", own_site=None, days=90, end=TEST_END,
+                             all_sites=list(wh.query("sql/site_ids")["site_id"]))
+
+        def computed(*, later_in_the_hour: bool = False) -> dict[str, int]:
+            """Which analyses ran when both were asked for (a refresh behind included)."""
+            s = replace(leader, end=leader.end + timedelta(minutes=20)) if later_in_the_hour else leader
+            before = dict(runs)
+            risk.network_risk(wh, s)
+            sensor_drift.analyse(wh, s)
+            cache.drain()
+            return {name: runs[name] - before[name] for name in runs}
+
+        both, neither = {"risk": 1, "drift": 1}, {"risk": 0, "drift": 0}
+        assert computed() == both
+        assert computed() == neither and computed(later_in_the_hour=True) == neither
+        with wh.transaction() as conn:
+            data_version.note_write(conn, "deviations")  # quality data: both analyses read it
+        assert computed() == both
+        data_version.bump(wh, data_version.MEASUREMENTS)  # sensor readings
+        assert computed() == both
+        assert computed() == neither
