@@ -109,7 +109,7 @@ def network_risk(wh: Warehouse, scope: Scope, min_respondents: int = 5) -> Netwo
     return _network_risk_at(wh, pd.Timestamp(scope.end).floor("h").to_pydatetime(), min_respondents)
 
 
-@cached("network_risk", domains=(data_version.MEASUREMENTS, data_version.QUALITY))
+@cached("network_risk", domains=(data_version.QUALITY,))  # deviations, excursions, batches, people: no readings
 def _network_risk_at(wh: Warehouse, end: datetime, min_respondents: int) -> NetworkRisk:
     scope = Scope(user_id="risk-model", role="leadership", site_ids=(), network=True,
                   start=end - timedelta(days=HISTORY_DAYS), end=end)

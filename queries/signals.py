@@ -66,37 +66,50 @@ def control_chart(series: pd.DataFrame, value_column: str, rules: str = "nelson"
     log_scale = value_column in LOG_SCALE_CQAS if log_scale is None else log_scale
     values_all = pd.to_numeric(series[value_column], errors="coerce").to_numpy(dtype=float)
     keep = ~np.isnan(values_all) & ((values_all > 0) if log_scale else True)
-    # Time order; ties keep the query's order (by batch id).
-    data = series[keep].assign(_t=pd.to_datetime(series.loc[keep, "started_at"])).sort_values("_t", kind="stable")
-    text = RULE_TEXT[rules]
-    parts = []
-    for _version, seg in data.groupby("process_version", sort=False):
-        values = seg[value_column].astype(float).to_numpy()
-        y = np.log(values) if log_scale else values
-        n_base = min(baseline_batches, len(y))
-        limits = imr_limits(y, slice(0, n_base)) if n_base >= MIN_BASELINE_BATCHES else None
-        nan = np.full(len(y), np.nan)
-        columns = {"value": values, "y": y, "mr": moving_ranges(y),
-                   "phase": np.where(np.arange(len(y)) < n_base, "baseline", "monitoring"),
-                   "scale": "log" if log_scale else "linear", "center": nan, "ucl": nan, "lcl": nan,
-                   "mr_ucl": nan, "sigma": nan, "rules": "", "flagged": np.zeros(len(y), dtype=bool)}
-        if limits is not None and limits.sigma > 0:
-            back = np.exp if log_scale else float
-            columns.update(center=back(limits.center), ucl=back(limits.ucl), lcl=back(limits.lcl),
-                           mr_ucl=limits.mr_ucl, sigma=limits.sigma)
-            flags = RULE_SETS[rules](y, limits.center, limits.sigma)
-            labels = [""] * len(y)
-            for column in flags.columns:
-                for i in np.flatnonzero(flags[column].to_numpy()):
-                    labels[i] = f"{labels[i]}; {text[column]}" if labels[i] else text[column]
-            columns.update(rules=labels, flagged=flags.any(axis=1).to_numpy())
-        parts.append(seg.drop(columns="_t").assign(**columns))
+    # Time order; ties keep the query's order (by batch id). Arrays per column, one frame at the end: a
+    # frame per segment cost more than the statistics (the risk model charts every CQA of every site).
+    data = series[keep]
+    times = pd.to_datetime(data["started_at"]).to_numpy()
+    data = data.iloc[np.argsort(times, kind="stable")]
+    times, values_sorted = np.sort(times, kind="stable"), values_all[keep][np.argsort(times, kind="stable")]
+    n = len(data)
     names = [*series.columns, "value", "y", "mr", "phase", "scale", "center", "ucl", "lcl", "mr_ucl", "sigma",
              "rules", "flagged"]
-    if not parts:
+    if not n:
         return pd.DataFrame(columns=list(dict.fromkeys(names)))
-    frame = pd.concat(parts)
-    return frame.iloc[np.argsort(pd.to_datetime(frame["started_at"]).to_numpy(), kind="stable")]
+    text = RULE_TEXT[rules]
+    columns = {"value": np.empty(n), "y": np.empty(n), "mr": np.empty(n), "phase": np.empty(n, dtype=object),
+               "scale": np.full(n, "log" if log_scale else "linear", dtype=object),
+               **{c: np.full(n, np.nan) for c in ("center", "ucl", "lcl", "mr_ucl", "sigma")},
+               "rules": np.full(n, "", dtype=object), "flagged": np.zeros(n, dtype=bool)}
+    segments = []  # positions of each process version's points, versions in order of first appearance
+    for _version, positions in pd.Series(np.arange(n)).groupby(data["process_version"].to_numpy(),
+                                                                 sort=False, dropna=False):
+        at = positions.to_numpy()
+        segments.append(at)
+        values = values_sorted[at]
+        y = np.log(values) if log_scale else values
+        n_base = min(baseline_batches, len(y))
+        columns["value"][at], columns["y"][at], columns["mr"][at] = values, y, moving_ranges(y)
+        columns["phase"][at] = np.where(np.arange(len(y)) < n_base, "baseline", "monitoring")
+        limits = imr_limits(y, slice(0, n_base)) if n_base >= MIN_BASELINE_BATCHES else None
+        if limits is None or not limits.sigma > 0:
+            continue
+        back = np.exp if log_scale else float
+        columns["center"][at], columns["ucl"][at] = back(limits.center), back(limits.ucl)
+        columns["lcl"][at], columns["mr_ucl"][at], columns["sigma"][at] = back(limits.lcl), limits.mr_ucl, limits.sigma
+        flags = RULE_SETS[rules](y, limits.center, limits.sigma)
+        labels = [""] * len(y)
+        for column in flags.columns:
+            for i in np.flatnonzero(flags[column].to_numpy()):
+                labels[i] = f"{labels[i]}; {text[column]}" if labels[i] else text[column]
+        columns["rules"][at] = labels
+        columns["flagged"][at] = flags.any(axis=1).to_numpy()
+    # Segment by segment, then by start time (stable): a tie between versions keeps the segment order.
+    grouped = np.concatenate(segments)
+    final = grouped[np.argsort(times[grouped], kind="stable")]
+    out = data.iloc[final]
+    return out.assign(**{name: column[final] for name, column in columns.items()})
 
 
 def cqa_flags(batches: pd.DataFrame, rules: str = "nelson") -> pd.DataFrame:
