@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import os
 import re
 import sys
 from datetime import datetime
@@ -550,6 +551,9 @@ def main(argv: list[str] | None = None) -> int:
     except WarehouseUnavailable as exc:  # held by the running app, a server down: one line, no traceback
         print(_unavailable(exc, args, settings), file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `atmp-hub settings | head`: the reader left; no traceback at exit either
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

@@ -147,3 +147,14 @@ def test_import_names_every_bad_row_and_field_in_one_run(tmp_path):
     assert len(shown) == MAX_ERRORS_SHOWN and shown[-1].startswith(f"many.csv row {MAX_ERRORS_SHOWN}, field")
     assert "... and 7 more" in result.stderr
     assert "imported" not in result.stdout
+
+
+def test_output_piped_into_a_reader_that_left_ends_without_a_traceback():
+    """`atmp-hub settings | head -1`: the reader is gone before the command writes (closed here at once,
+    while the command still imports), so every write meets a closed pipe."""
+    command = subprocess.Popen([sys.executable, "-m", "dashboard.cli", "settings"], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    command.stdout.close()
+    stderr = command.stderr.read()
+    assert command.wait(timeout=120) == 1
+    assert stderr == "", stderr
