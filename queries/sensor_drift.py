@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 import numpy as np
@@ -29,6 +29,7 @@ from queries.warehouse import Warehouse
 logger = logging.getLogger(__name__)
 
 BASELINE_DAYS = 60
+SITES_ONLY = "any role"  # the role in a drift scope: the answer does not depend on it
 DAY = pd.Timedelta(days=1)
 SUMMARY_COLUMNS = ["sensor_id", "site_id", "room_id", "room_name", "grade", "parameter", "unit", "n_peers",
                    "status", "warning_since", "episodes", "excursions", "action_excursions",
@@ -87,7 +88,10 @@ def analyse(wh: Warehouse, scope: Scope, params: DriftParameters | None = None) 
     """
     start = pd.Timestamp(scope.start).normalize().to_pydatetime()
     end = pd.Timestamp(scope.end).floor("h").to_pydatetime()
-    return _analyse(wh, scope.with_window(start, end), params or DriftParameters())
+    # The chart depends on the sites and the window, not on who asks: one answer for every role that
+    # sees the same sites (the result cache keys on the role otherwise).
+    sites_only = replace(scope.with_window(start, end), user_id="", role=SITES_ONLY)
+    return _analyse(wh, sites_only, params or DriftParameters())
 
 
 @cached("sensor_drift", domains=(data_version.MEASUREMENTS, data_version.QUALITY))

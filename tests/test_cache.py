@@ -407,3 +407,6 @@ def test_the_drift_and_risk_analyses_are_recomputed_after_new_data(sample_wareho
         data_version.bump(wh, data_version.MEASUREMENTS)  # sensor readings: the risk model reads none
         assert computed() == {"risk": 0, "drift": 1}
         assert computed() == neither
+        auditor = replace(leader, user_id="t.auditor", role="auditor")  # the same sites: the same charts
+        sensor_drift.analyse(wh, auditor)
+        assert runs["drift"] == 3
