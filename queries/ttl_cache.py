@@ -7,25 +7,29 @@ version."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 from cachetools import TTLCache
 
 T = TypeVar("T")
+_MISSING = object()  # an answer may be None (no such user)
 
 
 class RecentAnswers(Generic[T]):
     """At most ``size`` answers, each for ``seconds``, safe to share between a process's threads."""
 
-    def __init__(self, size: int, seconds: float):
-        self._items: TTLCache = TTLCache(maxsize=size, ttl=seconds)
+    def __init__(self, size: int, seconds: float, timer: Callable[[], float] = time.monotonic):
+        self._items: TTLCache = TTLCache(maxsize=size, ttl=seconds, timer=timer)
         self._lock = threading.Lock()
 
     def get_or_compute(self, key: Hashable, compute: Callable[[], T]) -> T:
         with self._lock:
-            if key in self._items:
-                return self._items[key]
+            # One lookup: "in" then "[]" could see the entry expire in between (a KeyError under load).
+            found = self._items.get(key, _MISSING)
+        if found is not _MISSING:
+            return found
         value = compute()  # outside the lock: a slow read does not hold up other keys
         with self._lock:
             self._items[key] = value
