@@ -14,7 +14,7 @@ import pandas as pd
 from sqlalchemy import String, bindparam, text
 from sqlalchemy.engine import Connection
 
-from queries.warehouse import LIST_PARAMS, QueryError, Warehouse, load_sql
+from queries.warehouse import LIST_PARAMS, QueryError, Warehouse, frame, load_sql
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def execute(wh: Warehouse, conn: Connection, name: str, params: dict | list[dict
 
 def fetch(wh: Warehouse, conn: Connection, name: str, params: dict | None = None) -> pd.DataFrame:
     result = execute(wh, conn, name, params)
-    return pd.DataFrame.from_records(result.fetchall(), columns=list(result.keys()))
+    return frame(result.fetchall(), list(result.keys()))
 
 
 def insert_readings(wh: Warehouse, conn: Connection, columns: dict[str, list]) -> list[tuple]:

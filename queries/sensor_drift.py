@@ -56,6 +56,7 @@ class DriftParameters:
 class DriftResult:
     summary: pd.DataFrame  # one row per sensor, SUMMARY_COLUMNS
     charts: dict[str, DriftChart] = field(default_factory=dict)
+    episodes: dict[str, pd.DataFrame] = field(default_factory=dict)  # per charted sensor (warning_episodes)
     excursions: pd.DataFrame = field(default_factory=pd.DataFrame)
     baseline_start: pd.Timestamp | None = None
     baseline_end: pd.Timestamp | None = None
@@ -102,39 +103,59 @@ def _analyse(wh: Warehouse, scope: Scope, params: DriftParameters) -> DriftResul
         excursions[column] = pd.to_datetime(excursions[column])
     wide = daily_means(wh, scope, params.baseline_days)
     start = pd.Timestamp(scope.start).normalize()
-    result = DriftResult(pd.DataFrame(columns=SUMMARY_COLUMNS), {}, excursions,
+    result = DriftResult(pd.DataFrame(columns=SUMMARY_COLUMNS), {}, {}, excursions,
                          start - params.baseline_days * DAY, start, params)
     if wide.empty:
         return result
     groups = {row.sensor_id: (row.site_id, row.parameter) for row in sensors.itertuples(index=False)}
     adjusted, n_peers = common_mode_adjusted(wide, groups, wide.index < start)
+    by_sensor = _excursion_times(excursions)
     rows = []
     for sensor in sensors.itertuples(index=False):
         chart = None
         if sensor.sensor_id in adjusted:
             chart = drift_chart(adjusted[sensor.sensor_id], start, lam=params.lam, L=params.L, k=params.k,
                                 h=params.h, persist_days=params.persist_days)
-        mine = excursions[excursions["sensor_id"] == sensor.sensor_id]
-        action = mine[mine["level"] == "action"]
+        times = by_sensor.get(sensor.sensor_id, _NO_EXCURSIONS)
+        first_action = times.action_started.min() if len(times.action_started) else pd.NaT
         row = {**sensor._asdict(), "n_peers": int(n_peers.get(sensor.sensor_id, 0)),
-               "excursions": len(mine), "action_excursions": len(action), "episodes": 0,
-               "warning_since": pd.NaT, "first_action_at": action["started_at"].min() if len(action) else pd.NaT,
-               "lead_time_days": np.nan}
+               "excursions": times.count, "action_excursions": len(times.action_started), "episodes": 0,
+               "warning_since": pd.NaT, "first_action_at": first_action, "lead_time_days": np.nan}
         if chart is None:
             row["status"] = "no baseline"
         else:
             result.charts[sensor.sensor_id] = chart
-            episodes = warning_episodes(chart.frame["warning"])
+            episodes = result.episodes[sensor.sensor_id] = warning_episodes(chart.frame["warning"])
             row["episodes"] = len(episodes)
             row["status"] = _status(chart, episodes, scope)
             if row["status"] == "warning":
                 row["warning_since"] = episodes["known_from"].iloc[-1]
-            if len(action):
-                lead = lead_time(episodes, action["started_at"].min())
+            if len(times.action_started):
+                lead = lead_time(episodes, first_action)
                 row["lead_time_days"] = lead / DAY if lead is not None else np.nan
         rows.append(row)
     result.summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     return result
+
+
+@dataclass(frozen=True)
+class _SensorExcursions:
+    count: int
+    acknowledged_at: pd.DatetimeIndex
+    action_started: pd.DatetimeIndex
+
+
+_NO_EXCURSIONS = _SensorExcursions(0, pd.DatetimeIndex([]), pd.DatetimeIndex([]))
+
+
+def _excursion_times(excursions: pd.DataFrame) -> dict[str, _SensorExcursions]:
+    """Per sensor, what the analysis asks of its excursions (grouped once: a filter per sensor cost more)."""
+    out = {}
+    for sensor_id, mine in excursions.groupby("sensor_id", sort=False):
+        acknowledged = pd.to_datetime(mine["acknowledged_at"])
+        out[sensor_id] = _SensorExcursions(len(mine), pd.DatetimeIndex(acknowledged[acknowledged.notna()]),
+                                           pd.DatetimeIndex(mine.loc[mine["level"] == "action", "started_at"]))
+    return out
 
 
 def _status(chart: DriftChart, episodes: pd.DataFrame, scope: Scope) -> str:
@@ -176,21 +197,18 @@ def warning_outcomes(result: DriftResult, end: pd.Timestamp, follow_up_days: int
 
 def _episode_facts(result: DriftResult, follow_up_days: int) -> pd.DataFrame:
     rows = []
-    excursions = result.excursions
-    for sensor_id, chart in result.charts.items():
-        episodes = warning_episodes(chart.frame["warning"])
-        mine = excursions[excursions["sensor_id"] == sensor_id] if not excursions.empty else excursions
-        site_id = result.summary.loc[result.summary["sensor_id"] == sensor_id, "site_id"].iloc[0]
-        for episode in episodes.itertuples(index=False):
-            act_until = episode.end + DAY + 7 * DAY
-            follow_until = episode.end + DAY + follow_up_days * DAY
-            acked = mine["acknowledged_at"].notna() if not mine.empty else pd.Series(dtype=bool)
-            acked_at = pd.to_datetime(mine.loc[acked, "acknowledged_at"]) if not mine.empty else pd.Series(dtype="datetime64[ns]")
-            acted = bool(((acked_at >= episode.known_from) & (acked_at <= act_until)).any())
-            action = mine[mine["level"] == "action"] if not mine.empty else mine
-            failed = bool(((action["started_at"] >= episode.known_from) & (action["started_at"] <= follow_until)).any())
-            rows.append({"site_id": site_id, "sensor_id": sensor_id, "known_from": episode.known_from,
-                         "end": episode.end, "acted": acted, "failed": failed, "follow_until": follow_until})
+    by_sensor = _excursion_times(result.excursions) if not result.excursions.empty else {}
+    site_of = dict(zip(result.summary["sensor_id"], result.summary["site_id"], strict=True))
+    for sensor_id, episodes in result.episodes.items():
+        times = by_sensor.get(sensor_id, _NO_EXCURSIONS)
+        for known_from, end in zip(episodes["known_from"], episodes["end"], strict=True):
+            act_until = end + DAY + 7 * DAY
+            follow_until = end + DAY + follow_up_days * DAY
+            acked, action = times.acknowledged_at, times.action_started
+            rows.append({"site_id": site_of[sensor_id], "sensor_id": sensor_id, "known_from": known_from,
+                         "end": end, "acted": bool(((acked >= known_from) & (acked <= act_until)).any()),
+                         "failed": bool(((action >= known_from) & (action <= follow_until)).any()),
+                         "follow_until": follow_until})
     return pd.DataFrame(rows, columns=["site_id", "sensor_id", "known_from", "end", "acted", "failed", "follow_until"])
 
 

@@ -76,6 +76,12 @@ def split_statements(script: str) -> list[str]:
     return [s.strip() for s in statements if s.strip()]
 
 
+def frame(rows, columns: list[str]) -> pd.DataFrame:
+    """A DataFrame of fetched rows. Plain tuples: given SQLAlchemy Row objects, pandas probes each row's
+    attributes and takes about 20x as long (0.68 s against 0.035 s for 50,000 readings)."""
+    return pd.DataFrame.from_records([tuple(row) for row in rows], columns=columns)
+
+
 class Warehouse:
     """Owns the engine. Every read goes through `query`, every write through `transaction`."""
 
@@ -124,7 +130,7 @@ class Warehouse:
             raise self._translate(exc) from exc
         if len(rows) > self.row_cap:
             raise QueryError(f"query {name} returned more than {self.row_cap} rows")
-        return pd.DataFrame.from_records(rows, columns=columns)
+        return frame(rows, columns)
 
     @staticmethod
     def bind(name: str, sql: str, params: dict, scope: Scope | None) -> dict:

@@ -61,19 +61,21 @@ def ewma_chart(x: Values, target: float, sigma: float, lam: float = 0.2, L: floa
     """
     lcl_inf, ucl_inf = ewma_asymptotic_limits(target, sigma, lam, L)  # validates sigma and lam
     arr = _as_array(x)
+    logger.debug("EWMA lam=%s L=%s asymptotic limits %.6g / %.6g", lam, L, lcl_inf, ucl_inf)
+    return pd.DataFrame(ewma_arrays(arr, target, sigma, lam, L), index=_index(x, arr.size))
+
+
+def ewma_arrays(arr: np.ndarray, target: float, sigma: float, lam: float, L: float) -> dict[str, np.ndarray]:
+    """:func:`ewma_chart`'s columns as arrays (no checks): for callers that chart many series."""
     z = np.empty(arr.shape)
     previous = float(target)
-    for i, value in enumerate(arr):
+    for i, value in enumerate(arr.tolist()):
         previous = lam * value + (1 - lam) * previous
         z[i] = previous
     periods = np.arange(1, arr.size + 1)
     half = L * sigma * np.sqrt(lam / (2 - lam) * (1 - (1 - lam) ** (2 * periods)))
     ucl, lcl = target + half, target - half
-    logger.debug("EWMA lam=%s L=%s asymptotic limits %.6g / %.6g", lam, L, lcl_inf, ucl_inf)
-    return pd.DataFrame(
-        {"z": z, "ucl": ucl, "lcl": lcl, "signal": (z > ucl) | (z < lcl)},
-        index=_index(x, arr.size),
-    )
+    return {"z": z, "ucl": ucl, "lcl": lcl, "signal": (z > ucl) | (z < lcl)}
 
 
 def cusum_tabular(x: Values, target: float, sigma: float, k: float = 0.5, h: float = 5.0) -> pd.DataFrame:
@@ -100,28 +102,24 @@ def cusum_tabular(x: Values, target: float, sigma: float, k: float = 0.5, h: flo
     if k < 0 or not h > 0:
         raise ValueError(f"need k >= 0 and h > 0, got k={k!r}, h={h!r}")
     arr = _as_array(x)
+    return pd.DataFrame(cusum_arrays(arr, target, sigma, k, h), index=_index(x, arr.size))
+
+
+def cusum_arrays(arr: np.ndarray, target: float, sigma: float, k: float, h: float) -> dict[str, np.ndarray]:
+    """:func:`cusum_tabular`'s columns as arrays (no checks): for callers that chart many series."""
     big_k, big_h = k * sigma, h * sigma
     c_plus, c_minus = np.zeros(arr.shape), np.zeros(arr.shape)
     n_plus, n_minus = np.zeros(arr.shape, dtype=int), np.zeros(arr.shape, dtype=int)
     up = down = 0.0
     run_up = run_down = 0
-    for i, value in enumerate(arr):
+    for i, value in enumerate(arr.tolist()):
         up = max(0.0, value - (target + big_k) + up)
         down = max(0.0, (target - big_k) - value + down)
         run_up = run_up + 1 if up > 0 else 0
         run_down = run_down + 1 if down > 0 else 0
         c_plus[i], c_minus[i], n_plus[i], n_minus[i] = up, down, run_up, run_down
-    return pd.DataFrame(
-        {
-            "c_plus": c_plus,
-            "c_minus": c_minus,
-            "signal_upper": c_plus > big_h,
-            "signal_lower": c_minus > big_h,
-            "n_plus": n_plus,
-            "n_minus": n_minus,
-        },
-        index=_index(x, arr.size),
-    )
+    return {"c_plus": c_plus, "c_minus": c_minus, "signal_upper": c_plus > big_h, "signal_lower": c_minus > big_h,
+            "n_plus": n_plus, "n_minus": n_minus}
 
 
 def first_signal_lead_time(signal_times: Iterable[Any], event_time: Any, lookback: Any = None) -> Any:

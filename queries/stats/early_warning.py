@@ -16,13 +16,14 @@ Why "sustained": with a textbook EWMA (lambda 0.2, L 3; in-control ARL about 500
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from queries.stats.drift import cusum_tabular, ewma_chart
+from queries.stats.drift import cusum_arrays, ewma_arrays
 
 logger = logging.getLogger(__name__)
 
@@ -53,19 +54,29 @@ def common_mode_adjusted(
     mask = np.asarray(baseline, dtype=bool)
     if mask.shape[0] != len(daily):
         raise ValueError("baseline must have one entry per row of daily")
-    departures = daily - daily[mask].mean()
-    adjusted = daily.copy()
+    # Arrays, group by group: a frame operation per sensor cost more than the medians themselves.
+    values = daily.to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a sensor without baseline data: mean NaN
+        departures = values - np.nanmean(values[mask], axis=0)
+    adjusted = values.copy()
     n_peers = {}
-    for sensor in daily.columns:
-        peers = [p for p in daily.columns if p != sensor and groups.get(p) == groups.get(sensor)]
+    members: dict[Hashable, list[int]] = {}
+    for position, sensor in enumerate(daily.columns):
+        members.setdefault(groups.get(sensor), []).append(position)
+    for position, sensor in enumerate(daily.columns):
+        peers = [p for p in members[groups.get(sensor)] if p != position]
         if len(peers) < min_peers:
             n_peers[sensor] = 0
             continue
-        peer_departures = departures[peers]
-        common = peer_departures.median(axis=1).where(peer_departures.notna().sum(axis=1) >= min_peers)
-        adjusted[sensor] = daily[sensor] - common
+        peer_departures = departures[:, peers]
+        enough = (~np.isnan(peer_departures)).sum(axis=1) >= min_peers
+        common = np.full(len(values), np.nan)
+        if enough.any():
+            common[enough] = np.nanmedian(peer_departures[enough], axis=1)
+        adjusted[:, position] = values[:, position] - common
         n_peers[sensor] = len(peers)
-    return adjusted, pd.Series(n_peers, dtype=int)
+    return pd.DataFrame(adjusted, index=daily.index, columns=daily.columns), pd.Series(n_peers, dtype=int)
 
 
 def sustained(signal: Iterable[bool] | pd.Series, days: int = PERSIST_DAYS) -> np.ndarray:
@@ -113,19 +124,22 @@ def drift_chart(
     days or no spread.
     """
     series = values.dropna().sort_index()
-    base = series[series.index < baseline_end]
-    monitored = series[series.index >= baseline_end]
-    sigma = float(base.std(ddof=1)) if len(base) >= 2 else float("nan")
-    if len(base) < min_baseline or not sigma > 0 or monitored.empty:
+    days, arr = series.index, series.to_numpy(dtype=float)
+    in_base = np.asarray(days < baseline_end)
+    base, monitored = arr[in_base], arr[~in_base]
+    sigma = float(np.std(base, ddof=1)) if len(base) >= 2 else float("nan")
+    if len(base) < min_baseline or not sigma > 0 or not len(monitored):
         return None
-    target = float(base.mean())
-    ewma = ewma_chart(monitored, target, sigma, lam=lam, L=L)
-    cusum = cusum_tabular(monitored, target, sigma, k=k, h=h)
-    frame = pd.DataFrame({"value": monitored})
-    frame = frame.join(ewma.rename(columns={"signal": "ewma_signal"})).join(cusum)
-    frame["cusum_signal"] = frame["signal_upper"] | frame["signal_lower"]
-    frame["warning"] = sustained(frame["ewma_signal"], persist_days)
-    return DriftChart(frame, target, sigma, base.index.min(), baseline_end, int(len(base)))
+    target = float(np.mean(base))
+    # Arrays, one frame at the end: the drift analysis charts every sensor of the network.
+    ewma = ewma_arrays(monitored, target, sigma, lam, L)
+    cusum = cusum_arrays(monitored, target, sigma, k, h)
+    columns = {"value": monitored, "z": ewma["z"], "ucl": ewma["ucl"], "lcl": ewma["lcl"],
+               "ewma_signal": ewma["signal"], **cusum,
+               "cusum_signal": cusum["signal_upper"] | cusum["signal_lower"],
+               "warning": sustained(ewma["signal"], persist_days)}
+    frame = pd.DataFrame(columns, index=days[~in_base])
+    return DriftChart(frame, target, sigma, days[in_base].min(), baseline_end, int(len(base)))
 
 
 def warning_episodes(warning: pd.Series, gap_days: int = EPISODE_GAP_DAYS) -> pd.DataFrame:
@@ -135,19 +149,15 @@ def warning_episodes(warning: pd.Series, gap_days: int = EPISODE_GAP_DAYS) -> pd
     over, so a warning on day D is known from D + 1 day 00:00: ``known_from`` is that moment for the
     episode's first warning day.
     """
-    days = warning.index[np.asarray(warning, dtype=bool)]
+    days = warning.index[np.asarray(warning, dtype=bool)].to_numpy()
     columns = ["start", "end", "known_from", "days"]
     if len(days) == 0:
         return pd.DataFrame(columns=columns)
-    rows, start, last, count = [], days[0], days[0], 1
-    for day in days[1:]:
-        if day - last <= gap_days * DAY:
-            last, count = day, count + 1
-            continue
-        rows.append((start, last, start + DAY, count))
-        start, last, count = day, day, 1
-    rows.append((start, last, start + DAY, count))
-    return pd.DataFrame(rows, columns=columns)
+    breaks = np.flatnonzero(np.diff(days) > np.timedelta64(gap_days, "D"))
+    first = np.concatenate([[0], breaks + 1])
+    last = np.concatenate([breaks, [len(days) - 1]])
+    return pd.DataFrame({"start": days[first], "end": days[last], "known_from": days[first] + np.timedelta64(1, "D"),
+                         "days": last - first + 1})
 
 
 def lead_time(episodes: pd.DataFrame, event_at: pd.Timestamp, gap_days: int = EPISODE_GAP_DAYS) -> pd.Timedelta | None:
