@@ -64,28 +64,39 @@ def control_chart(series: pd.DataFrame, value_column: str, rules: str = "nelson"
     if rules not in RULE_SETS:
         raise ValueError(f"unknown rule set {rules!r}")
     log_scale = value_column in LOG_SCALE_CQAS if log_scale is None else log_scale
-    values_all = pd.to_numeric(series[value_column], errors="coerce").to_numpy(dtype=float)
-    keep = ~np.isnan(values_all) & ((values_all > 0) if log_scale else True)
-    # Time order; ties keep the query's order (by batch id). Arrays per column, one frame at the end: a
-    # frame per segment cost more than the statistics (the risk model charts every CQA of every site).
-    data = series[keep]
-    times = pd.to_datetime(data["started_at"]).to_numpy()
-    data = data.iloc[np.argsort(times, kind="stable")]
-    times, values_sorted = np.sort(times, kind="stable"), values_all[keep][np.argsort(times, kind="stable")]
-    n = len(data)
     names = [*series.columns, "value", "y", "mr", "phase", "scale", "center", "ucl", "lcl", "mr_ucl", "sigma",
              "rules", "flagged"]
-    if not n:
+    positions, columns = _chart_arrays(pd.to_numeric(series[value_column], errors="coerce").to_numpy(dtype=float),
+                                       pd.to_datetime(series["started_at"]).to_numpy(),
+                                       series["process_version"].to_numpy(), rules, baseline_batches, log_scale)
+    if not len(positions):
         return pd.DataFrame(columns=list(dict.fromkeys(names)))
+    out = series.iloc[positions]
+    # One frame from arrays (assigning 13 columns one by one cost more than the chart).
+    return pd.DataFrame({**{name: out[name].array for name in out.columns if name not in columns},
+                         **columns}, index=out.index)
+
+
+def _chart_arrays(values_all: np.ndarray, times_all: np.ndarray, versions_all: np.ndarray, rules: str,
+                  baseline_batches: int, log_scale: bool) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """control_chart on arrays: the positions of the charted rows in the input (in chart order) and the
+    chart's columns for them. Arrays, not frames: the risk model charts every CQA of every site."""
+    keep = np.flatnonzero(~np.isnan(values_all) & ((values_all > 0) if log_scale else True))
+    # Time order; ties keep the input's order (the query's, by batch id).
+    keep = keep[np.argsort(times_all[keep], kind="stable")]
+    times, values_sorted = times_all[keep], values_all[keep]
+    n = len(keep)
     text = RULE_TEXT[rules]
     columns = {"value": np.empty(n), "y": np.empty(n), "mr": np.empty(n), "phase": np.empty(n, dtype=object),
                "scale": np.full(n, "log" if log_scale else "linear", dtype=object),
                **{c: np.full(n, np.nan) for c in ("center", "ucl", "lcl", "mr_ucl", "sigma")},
                "rules": np.full(n, "", dtype=object), "flagged": np.zeros(n, dtype=bool)}
+    if not n:
+        return keep, columns
     segments = []  # positions of each process version's points, versions in order of first appearance
-    for _version, positions in pd.Series(np.arange(n)).groupby(data["process_version"].to_numpy(),
-                                                                 sort=False, dropna=False):
-        at = positions.to_numpy()
+    versions, _ = pd.factorize(versions_all[keep], use_na_sentinel=False)
+    for version in range(versions.max() + 1):
+        at = np.flatnonzero(versions == version)
         segments.append(at)
         values = values_sorted[at]
         y = np.log(values) if log_scale else values
@@ -108,8 +119,11 @@ def control_chart(series: pd.DataFrame, value_column: str, rules: str = "nelson"
     # Segment by segment, then by start time (stable): a tie between versions keeps the segment order.
     grouped = np.concatenate(segments)
     final = grouped[np.argsort(times[grouped], kind="stable")]
-    out = data.iloc[final]
-    return out.assign(**{name: column[final] for name, column in columns.items()})
+    return keep[final], {name: column[final] for name, column in columns.items()}
+
+
+FLAG_COLUMNS = ["site_id", "product", "cqa", "batch_id", "process_version", "started_at", "completed_at", "value",
+                "rules"]
 
 
 def cqa_flags(batches: pd.DataFrame, rules: str = "nelson") -> pd.DataFrame:
@@ -119,15 +133,16 @@ def cqa_flags(batches: pd.DataFrame, rules: str = "nelson") -> pd.DataFrame:
     """
     rows = []
     for _key, group in batches.groupby(["site_id", "product"], sort=True):
+        times, versions = pd.to_datetime(group["started_at"]).to_numpy(), group["process_version"].to_numpy()
         for cqa in CQA_COLUMNS:
-            chart = control_chart(group, cqa, rules)
-            hit = chart[chart["flagged"]]
-            if len(hit):
-                rows.append(hit[["site_id", "product", "batch_id", "process_version", "started_at",
-                                 "completed_at", "value", "rules"]].assign(cqa=cqa))
+            positions, chart = _chart_arrays(pd.to_numeric(group[cqa], errors="coerce").to_numpy(dtype=float),
+                                             times, versions, rules, BASELINE_BATCHES, cqa in LOG_SCALE_CQAS)
+            hit = chart["flagged"]
+            if hit.any():
+                rows.append(group.iloc[positions[hit]][FLAG_COLUMNS[:2] + FLAG_COLUMNS[3:7]].assign(
+                    value=chart["value"][hit], rules=chart["rules"][hit], cqa=cqa))
     if not rows:
-        return pd.DataFrame(columns=["site_id", "product", "cqa", "batch_id", "process_version", "started_at",
-                                     "completed_at", "value", "rules"])
+        return pd.DataFrame(columns=FLAG_COLUMNS)
     return pd.concat(rows, ignore_index=True)
 
 
