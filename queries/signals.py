@@ -197,32 +197,40 @@ def systemic_signals(wh: Warehouse, scope: Scope, window_days: int = SYSTEMIC_DE
     n_keys = max(1, int(in_window["root_cause_code"].nunique() + in_window["sop_id"].nunique()))
     threshold = SYSTEMIC_ALPHA / n_keys
     behind = wh.query("sql/signals/documents_behind_all_sites", scope=scope)
+    behind_at: dict[str, set[str]] = {}  # document -> the sites where it is behind the master version
+    for doc_id, site_id in zip(behind["doc_id"], behind["site_id"], strict=True):
+        behind_at.setdefault(doc_id, set()).add(site_id)
     visible_sites = set(scope.site_ids)
-    position = pd.Series(np.arange(len(devs)), index=devs["deviation_id"].to_numpy())
-    rows, listed = [], []
+    # Plain lookups per cluster (a frame filter per cluster cost more than the clustering).
+    position = {deviation_id: i for i, deviation_id in enumerate(devs["deviation_id"])}
+    dev_sites, dev_sops = devs["site_id"].to_numpy(), devs["sop_id"].to_numpy()
+    rows, listed, listed_ids = [], [], []
     for cluster in clusters.itertuples(index=False):
         mine = [s for s in cluster.sites if s in visible_sites]
         if not mine:
             continue
         cluster_id = "SYS-" + hashlib.sha1("|".join(cluster.deviation_ids).encode()).hexdigest()[:8].upper()
-        # The cluster's rows in the query's order (a lookup per cluster, not a scan of every deviation).
-        members = devs.iloc[np.sort(position.loc[list(cluster.deviation_ids)].to_numpy())]
+        members = np.sort([position[i] for i in cluster.deviation_ids])  # the query's order
         sops = [k for k in cluster.key.split(" · ") if k.startswith("SOP-")]
-        sops += sorted(set(members["sop_id"].dropna()) - set(sops))
-        old = behind[behind["doc_id"].isin(sops) & behind["site_id"].isin(cluster.sites)]
+        sops += sorted({sop for sop in dev_sops[members] if not pd.isna(sop)} - set(sops))
+        old = {site for sop in sops for site in behind_at.get(sop, ()) if site in cluster.sites}
         rows.append({
             "cluster_id": cluster_id, "key": cluster.key, "first_at": cluster.first_at, "last_at": cluster.last_at,
             "n_sites": cluster.n_sites, "n_deviations": cluster.n_deviations, "sites": tuple(mine),
             "other_sites": cluster.n_sites - len(mine), "expected": cluster.expected, "surprise_p": cluster.surprise_p,
             "sops": tuple(sops),
-            "sop_behind_sites": tuple(sorted(set(old.loc[old["site_id"].isin(mine), "site_id"]))),
-            "sop_behind_other_sites": int(old.loc[~old["site_id"].isin(mine), "site_id"].nunique()),
-            "procedure_linked": old["site_id"].nunique() >= 2,
+            "sop_behind_sites": tuple(sorted(old & set(mine))),
+            "sop_behind_other_sites": len(old - set(mine)),
+            "procedure_linked": len(old) >= 2,
             "root_cause_key": not cluster.key.startswith("SOP-"),
         })
-        shown = members[members["site_id"].isin(mine)]
-        listed.append(shown.assign(cluster_id=cluster_id))
-    deviations = pd.concat(listed, ignore_index=True) if listed else devs.iloc[0:0].assign(cluster_id=None)
+        shown = members[np.isin(dev_sites[members], mine)]
+        listed.append(shown)
+        listed_ids += [cluster_id] * len(shown)
+    if listed:
+        deviations = devs.iloc[np.concatenate(listed)].reset_index(drop=True).assign(cluster_id=listed_ids)
+    else:
+        deviations = devs.iloc[0:0].assign(cluster_id=None)
     frame = pd.DataFrame(rows, columns=[
         "cluster_id", "key", "first_at", "last_at", "n_sites", "n_deviations", "sites", "other_sites", "expected",
         "surprise_p", "sops", "sop_behind_sites", "sop_behind_other_sites", "procedure_linked", "root_cause_key"])

@@ -233,7 +233,8 @@ def systemic(days, window_days, show_all):
         "one's rate over the previous year",
         f". {hidden} more, consistent with chance, are hidden." if hidden else ".",
     ], className="small")
-    cards = [cluster_card(c, result.deviations[result.deviations["cluster_id"] == c.cluster_id])
+    by_cluster = dict(tuple(result.deviations.groupby("cluster_id", sort=False)))
+    cards = [cluster_card(c, by_cluster.get(c.cluster_id, result.deviations.iloc[0:0]))
              for c in shown.itertuples(index=False)]
     return [intro, *cards] if cards else [intro, html.P("No cross-site clusters.", className="text-body-secondary")]
 

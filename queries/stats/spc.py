@@ -86,18 +86,17 @@ def imr_limits(x: Values, baseline: slice | None = None) -> ImrLimits:
 
 def _run_lengths(condition: np.ndarray) -> np.ndarray:
     """Length of the run of consecutive True values ending at each position (0 where False)."""
-    runs = np.zeros(condition.shape, dtype=int)
-    count = 0
-    for i, flag in enumerate(condition):
+    runs, count = [], 0
+    for flag in condition.tolist():  # Python values: iterating a numpy array yields slow scalars
         count = count + 1 if flag else 0
-        runs[i] = count
-    return runs
+        runs.append(count)
+    return np.array(runs, dtype=int)
 
 
 def _same_side_runs(x: np.ndarray, center: float) -> np.ndarray:
     """Run length of points strictly on one side of the center line; a point on the line breaks it."""
-    side = np.sign(x - center)
-    runs = np.zeros(x.shape, dtype=int)
+    side = np.sign(x - center).tolist()
+    runs = [0] * len(side)
     for i, s in enumerate(side):
         if s == 0:
             runs[i] = 0
@@ -105,7 +104,7 @@ def _same_side_runs(x: np.ndarray, center: float) -> np.ndarray:
             runs[i] = runs[i - 1] + 1
         else:
             runs[i] = 1
-    return runs
+    return np.array(runs, dtype=int)
 
 
 def _k_of_last_m(beyond: np.ndarray, k: int, m: int) -> np.ndarray:
@@ -120,28 +119,28 @@ def _k_of_last_m(beyond: np.ndarray, k: int, m: int) -> np.ndarray:
 
 def _trend_points(x: np.ndarray) -> np.ndarray:
     """Number of points in the strictly monotone run ending at i (1 = no trend); ties break a run."""
-    d = np.sign(np.diff(x))
-    points = np.ones(x.shape, dtype=int)
+    d = np.sign(np.diff(x)).tolist()
+    points = [1] * x.size
     for i in range(1, x.size):
         step = d[i - 1]
         if step != 0 and i > 1 and d[i - 2] == step:
             points[i] = points[i - 1] + 1
         elif step != 0:
             points[i] = 2
-    return points
+    return np.array(points, dtype=int)
 
 
 def _alternating_points(x: np.ndarray) -> np.ndarray:
     """Number of points in the up-down-up... (or down-up-down...) run ending at i; ties break it."""
-    d = np.sign(np.diff(x))
-    points = np.ones(x.shape, dtype=int)
+    d = np.sign(np.diff(x)).tolist()
+    points = [1] * x.size
     for i in range(1, x.size):
         step = d[i - 1]
         if step != 0 and i > 1 and d[i - 2] == -step:
             points[i] = points[i - 1] + 1
         elif step != 0:
             points[i] = 2
-    return points
+    return np.array(points, dtype=int)
 
 
 def _check_sigma(sigma: float) -> None:
