@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import threading
 import uuid
 from collections.abc import Iterator
@@ -131,15 +132,29 @@ TEST_PASSWORD = "correct-horse-battery"
 
 
 @pytest.fixture(scope="session")
-def sample_warehouse(tmp_path_factory) -> Iterator[Warehouse]:
-    """The small sample network in a real DuckDB file, generated once per test session."""
-    from queries import users
+def sample_network(tmp_path_factory) -> tuple[Path, dict[str, datetime]]:
+    """The small sample network (SAMPLE_SEED, TEST_END) as the generator wrote it, in a DuckDB file no test
+    writes to, and the story dates populate() returned; generated once per test process."""
     from sample_data.generator import populate
 
-    path = tmp_path_factory.mktemp("sample") / "hub.duckdb"
+    path = tmp_path_factory.mktemp("sample-network") / "hub.duckdb"
     wh = Warehouse(f"duckdb:///{path}")
     wh.create_schema()
-    populate(wh, seed=SAMPLE_SEED, scale="small", end=TEST_END, progress=False)
+    dates = populate(wh, seed=SAMPLE_SEED, scale="small", end=TEST_END, progress=False)
+    with wh.engine.connect() as conn:
+        conn.exec_driver_sql("CHECKPOINT")  # the file alone holds it all: copies need no WAL
+    wh.dispose()
+    return path, dates
+
+
+@pytest.fixture(scope="session")
+def sample_warehouse(sample_network, tmp_path_factory) -> Iterator[Warehouse]:
+    """A copy of the sample network with the test logins, shared by the session's tests (some write)."""
+    from queries import users
+
+    path = tmp_path_factory.mktemp("sample") / "hub.duckdb"
+    shutil.copy(sample_network[0], path)
+    wh = Warehouse(f"duckdb:///{path}")
     for user_id, (role, site) in PASSWORDS.items():
         users.add_user(wh, user_id=user_id, display_name=user_id, role=role, site_id=site,
                        password=TEST_PASSWORD)

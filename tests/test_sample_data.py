@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import SAMPLE_SEED, TEST_END
 from sqlalchemy import text
 
 from ingest.excursions import SensorLimits, detect_series, excursion_id
@@ -17,8 +18,8 @@ from queries.warehouse import Warehouse
 from sample_data.generator import populate
 from sample_data.reference import CATEGORY, CODES
 
-END = datetime(2026, 3, 1)
-SEED = 42
+END = TEST_END
+SEED = SAMPLE_SEED
 DAY = timedelta(days=1)
 # Tables whose content depends on the seed (the rest is the network's fixed shape).
 RANDOM_TABLES = ("readings", "reading_rollups", "batches", "deviations", "capas", "excursions", "near_misses",
@@ -37,21 +38,16 @@ def make_sample_warehouse(path: Path, *, seed: int = SEED, scale: str = "small",
 
 
 @pytest.fixture(scope="session")
-def generated(tmp_path_factory) -> Iterator[tuple[Warehouse, dict[str, datetime]]]:
-    """The small network for END and SEED, generated once for this module's tests."""
-    wh, dates = make_sample_warehouse(tmp_path_factory.mktemp("sample-data") / "hub.duckdb")
-    yield wh, dates
+def wh(sample_network) -> Iterator[Warehouse]:
+    """The session's sample network (tests/conftest.py: SAMPLE_SEED, TEST_END) as generated: read only here."""
+    wh = Warehouse(f"duckdb:///{sample_network[0]}")
+    yield wh
     wh.dispose()
 
 
 @pytest.fixture(scope="session")
-def wh(generated) -> Warehouse:
-    return generated[0]
-
-
-@pytest.fixture(scope="session")
-def dates(generated) -> dict[str, datetime]:
-    return generated[1]
+def dates(sample_network) -> dict[str, datetime]:
+    return sample_network[1]
 
 
 def sql(wh: Warehouse, statement: str, **params) -> pd.DataFrame:
@@ -161,7 +157,7 @@ def test_network_shape(wh):
     assert set(sensors.loc[sensors["sensor_id"] == "CHI-B1-T", "unit"]) == {"degC"}
     info = sql(wh, "SELECT key, value FROM schema_info").set_index("key")["value"]
     assert (info["generator_seed"], info["generator_scale"], info["generator_end"]) == (
-        "42", "small", "2026-03-01T00:00:00")
+        str(SEED), "small", END.isoformat())
 
 
 def test_limits_follow_annex1_and_are_written(wh):
