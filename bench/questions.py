@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from queries import monitoring
-from queries.kpis import NETWORK, kpi_frame
+from queries.catalog import NETWORK
+from queries.kpis import kpi_frame
 from queries.scope import Scope, build_scope
 from queries.warehouse import Warehouse
 
@@ -46,7 +47,7 @@ class RawTables:
         start = time.perf_counter()
         with wh.engine.connect() as conn:  # DuckDB: straight to numpy columns, no row objects
             raw = conn.connection.dbapi_connection
-            from queries.warehouse import load_sql
+            from queries.sql_files import load_sql
 
             readings = raw.execute(load_sql("bench/raw_readings_coded")).df()
         sensors = wh.query("bench/raw_sensors")

@@ -213,7 +213,7 @@ def _kinds() -> dict[tuple[str, str], Callable]:
     """Inputs whose value is not one scalar, or is one of a fixed set (the choice offered). Imported late:
     the query modules are the pages' (dashboard.app imports this module first)."""
     from queries import monitoring, signals
-    from queries.kpis import CQA_COLUMNS
+    from queries.catalog import CQA_COLUMNS
 
     windows = {(w, "value"): _window for w in (ids.OV_WINDOW, ids.SITE_WINDOW, ids.SIG_WINDOW, ids.CMP_WINDOW,
                                                ids.PPL_WINDOW)}

@@ -236,10 +236,6 @@ class SensorTrack:
         track.add(history.points)
         return track
 
-    @property
-    def last_ts(self) -> datetime | None:
-        return self.tail[-1][0] if self.tail else None
-
     def add(self, points: Iterable[tuple[datetime, float]]) -> None:
         """Add readings (any order, all after base_ts); replays the tail if one lands inside it."""
         points = sorted(points, key=lambda p: p[0])
@@ -405,5 +401,3 @@ class ExcursionEngine:
             track.compact(self.reorder_window_s)
         return changes
 
-    def open_records(self) -> list[ExcursionRecord]:
-        return [r for t in self.tracks.values() for r in t.records.values() if r.ended_at is None]

@@ -79,10 +79,6 @@ class IngestService:
             except queue.Empty:
                 return left
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
     def submit(self, message: Message) -> None:
         """Called by the MQTT network thread or the simulator; blocks when the queue is full."""
         self.queue.put(message)

@@ -152,7 +152,7 @@ class IngestWriter:
         sites = {self.sensors[s].site_id for s, _, _ in new if s in self.sensors}
         due = [s for s in sorted(sites)
                if now - self._heartbeat_at.get(s, datetime.min) >= timedelta(seconds=HEARTBEAT_EVERY_S)]
-        ingest_store.execute(self.wh, conn, "ingest/insert_heartbeat",
+        self.wh.execute(conn, "ingest/insert_heartbeat",
                              [{"source": self.source, "site_id": s, "ts": now} for s in due])
         # Remembered before commit; a rollback only delays the next heartbeat by a minute.
         self._heartbeat_at.update(dict.fromkeys(due, now))
@@ -174,8 +174,8 @@ class IngestWriter:
     def _load_history(self, conn, wanted: dict[str, datetime]) -> dict[str, History]:
         since = min(wanted.values())
         params = {"ids": sorted(wanted), "since": since}
-        records = ingest_store.fetch(self.wh, conn, "ingest/excursions_for_sensors", params)
-        points = ingest_store.fetch(self.wh, conn, "ingest/readings_for_sensors", params)
+        records = self.wh.fetch(conn, "ingest/excursions_for_sensors", params)
+        points = self.wh.fetch(conn, "ingest/readings_for_sensors", params)
         history = {s: History(since=t, points=[]) for s, t in wanted.items()}
         for row in records.to_dict("records"):
             history[row["sensor_id"]].records.append(ExcursionRecord(
@@ -200,7 +200,7 @@ class IngestWriter:
                 track = self.engine.tracks.get(rec.sensor_id)
                 if track is not None and rec.excursion_id in track.records:
                     track.records[rec.excursion_id].deviation_id = rec.deviation_id
-            ingest_store.execute(self.wh, conn, "ingest/insert_excursion", {
+            self.wh.execute(conn, "ingest/insert_excursion", {
                 "excursion_id": rec.excursion_id, "sensor_id": rec.sensor_id, "room_id": rec.room_id,
                 "site_id": rec.site_id, "parameter": rec.parameter, "level": rec.level,
                 "started_at": rec.started_at, "detected_at": rec.detected_at, "ended_at": rec.ended_at,
@@ -212,21 +212,21 @@ class IngestWriter:
                 logger.warning("excursion %s: %s %s in %s (peak %s)", rec.excursion_id, rec.level, rec.parameter,
                                rec.room_id, rec.peak)
             return
-        ingest_store.execute(self.wh, conn, "ingest/update_excursion", {
+        self.wh.execute(conn, "ingest/update_excursion", {
             "excursion_id": rec.excursion_id, "started_at": rec.started_at, "ended_at": rec.ended_at,
             "peak": rec.peak})
         if change.previous is not None and rec.started_at != change.previous.started_at:
-            ingest_store.execute(self.wh, conn, "ingest/update_deviation_occurred",
+            self.wh.execute(conn, "ingest/update_deviation_occurred",
                                  {"excursion_id": rec.excursion_id, "occurred_at": rec.started_at})
 
     def _propose_deviation(self, conn, rec: ExcursionRecord, now: datetime) -> str:
-        batches = ingest_store.fetch(self.wh, conn, "ingest/batches_in_room", {
+        batches = self.wh.fetch(conn, "ingest/batches_in_room", {
             "room_id": rec.room_id, "since": rec.started_at, "until": rec.ended_at or now})
         batch_ids = list(batches["batch_id"])
         code, sop = PROPOSED_CLASSIFICATION.get(rec.parameter, ("ENV-HVAC", "SOP-006"))
         deviation_id = "DEV-" + rec.excursion_id.removeprefix("EXC-")
         impact = f"; batches in the room: {', '.join(batch_ids)}" if batch_ids else "; no batch in the room"
-        ingest_store.execute(self.wh, conn, "ingest/insert_deviation_proposal", {
+        self.wh.execute(conn, "ingest/insert_deviation_proposal", {
             "deviation_id": deviation_id, "site_id": rec.site_id, "batch_id": batch_ids[0] if batch_ids else None,
             "occurred_at": rec.started_at, "detected_at": rec.detected_at, "severity": PROPOSED_SEVERITY,
             "root_cause_code": code, "sop_id": sop, "excursion_id": rec.excursion_id,

@@ -25,11 +25,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from queries.settings import Settings
-from queries.warehouse import Warehouse, load_sql
+from queries.warehouse import Warehouse
 
 GENESIS = "0" * 64
 _FIELDS = ("ts", "user_id", "action", "object_type", "object_id", "reason", "old_value", "new_value", "meaning")
@@ -107,8 +106,8 @@ def append(wh: Warehouse, *, user_id: str | None, action: str, object_type: str 
 def _append(wh: Warehouse, conn, entry: dict, key: bytes) -> str:
     # Reads the chain's tail inside the write transaction, so two appends cannot share a predecessor.
     if wh.dialect == "postgresql":
-        conn.execute(text(load_sql("sql/audit_lock_pg")))
-    last = conn.execute(text(load_sql("sql/audit_last"))).fetchone()
+        wh.run(conn, "sql/audit_lock_pg")
+    last = wh.execute(conn, "sql/audit_last").fetchone()
     prev = last.entry_hash if last else GENESIS
     digest = entry_hash(prev, entry, key)
     wh.run(conn, "sql/audit_insert", {**entry, "prev_hash": prev, "entry_hash": digest})

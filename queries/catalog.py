@@ -1,26 +1,67 @@
-"""The KPI catalogue: each KPI declared once; tiles, tooltips, the definitions page and exports read it."""
+"""The KPI catalogue: the one place a KPI is declared. Tiles, tooltips, the definitions page, exports and
+the KPI runner (queries/kpis.py) read it: how each KPI is computed (its SQL or its function), the queries
+it reads, the options it takes from the settings and which data it depends on."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from functools import cache
+
+NETWORK = "__network__"  # site_id of the network-aggregate row (SQL ROLLUP gives NULL)
+CQA_COLUMNS = ("viability_pct", "transduction_pct", "cd3_pct", "vcn", "dose", "endotoxin_eu_ml")
+# Options a KPI may take, their defaults, and the setting each comes from (queries/settings.py).
+OPTIONS = {"recurrence_days": 90, "min_respondents": 5, "min_batches": 5}
+OPTION_SETTINGS = {"recurrence_days": "recurrence_window_days", "min_respondents": "min_survey_respondents",
+                   "min_batches": "min_batches_for_comparability"}
+RATIO_SCALES = {"%": 100.0, "per 100 batches": 100.0, "per batch": 1.0, "per inspection": 1.0}
 
 
 @dataclass(frozen=True)
 class Kpi:
     id: str
     title: str
-    definition: str  # one line, shown in tooltips
-    formula: str  # numerator / denominator (or statistic) in words
+    definition: str  # one line, shown in tooltips; {option} placeholders are filled by `rendered`
+    formula: str  # numerator / denominator (or statistic) in words; placeholders as above
     window: str  # which timestamp the time window applies to
     unit: str
     better: str  # "lower" or "higher"
     target: float | None
     source: str  # where the definition comes from: docs/kpis.md (the reasons) and any primary source
-    query: str | None  # queries/<query>.sql; None when computed in Python (see `computed`)
-    kind: str  # ratio (sum num / sum den), mean, median, score
+    query: str | None  # queries/<query>.sql computes it; None when `compute` does
+    kind: str  # ratio (scale x pooled numerator / pooled denominator), mean, median, score, count
     decimals: int = 1
     headline: bool = False
-    computed: str | None = None  # name of the Python function in queries.kpis
+    compute: str | None = None  # "module:function" computing it: f(wh, scope, **params) -> rows per site
+    params: tuple[tuple[str, str], ...] = ()  # (query or function parameter, option of OPTIONS)
+    reads: tuple[str, ...] = ()  # queries a computed KPI reads (its query, if any, comes first)
+    # Recomputed when sensors report (the cache's measurements domain): live counts such as uptime. A KPI
+    # on finished days' means (prevented failures) is not: readings arriving today never change them.
+    measured: bool = False
+
+    @property
+    def queries(self) -> tuple[str, ...]:
+        """Every query the KPI reads, for the definitions page."""
+        return tuple(dict.fromkeys(((self.query,) if self.query else ()) + self.reads))
+
+    @property
+    def scale(self) -> float:
+        """A ratio KPI's value is scale x numerator / denominator (per cent, per 100 batches...)."""
+        return RATIO_SCALES[self.unit]
+
+    def computation(self) -> Callable:
+        return _function(self.compute)
+
+    def options(self, options: Mapping[str, int]) -> dict[str, int]:
+        """The KPI's parameters from the run's options (defaults: OPTIONS)."""
+        chosen = {**OPTIONS, **options}
+        return {param: chosen[option] for param, option in self.params}
+
+    def rendered(self, options: Mapping[str, int] | None = None) -> Kpi:
+        """The KPI with its texts stating the options in force (the settings' values, not the defaults)."""
+        chosen = {**OPTIONS, **(options or {})}
+        return replace(self, definition=self.definition.format(**chosen), formula=self.formula.format(**chosen))
 
     def status(self, value: float | None) -> str:
         """'ok', 'near' (within 10 % of target on the wrong side) or 'off'; 'none' without data."""
@@ -51,28 +92,30 @@ CATALOG: tuple[Kpi, ...] = (
     Kpi(
         "recurrence", "Deviation recurrence rate",
         "Share of deviations with an earlier deviation of the same root cause at the same site in the "
-        "previous 90 days; cross-site recurrence (same code at another site) beside it.",
-        "deviations with an earlier same-code deviation at the same site within 90 days / deviations",
+        "previous {recurrence_days} days; cross-site recurrence (same code at another site) beside it.",
+        "deviations with an earlier same-code deviation at the same site within {recurrence_days} days / deviations",
         "deviations detected in the window", "%", "lower", 10.0,
         "docs/kpis.md; EU GMP Part I Chapter 1 (1.4 xiv)", "metrics/recurrence", "ratio", headline=True,
+        params=(("lookback_days", "recurrence_days"),),
     ),
     Kpi(
         "consistency", "Cross-site consistency score",
         "Share of (site, CQA) pairs whose mean is equivalent to the network reference by TOST "
-        "(alpha 0.05, margin ±1.5 SD of the reference); sites with < 5 batches: insufficient data.",
+        "(alpha 0.05, margin ±1.5 SD of the reference); sites with < {min_batches} batches: insufficient data.",
         "equivalent (site, CQA) pairs / evaluable (site, CQA) pairs × 100",
         "batches started in the window", "/100", "higher", 90.0,
         "docs/kpis.md; TOST: Schuirmann (1987); margin 1.5 σ_R: FDA draft guidance on analytical similarity (2017)",
-        None, "score", decimals=0, headline=True, computed="consistency",
+        None, "score", decimals=0, headline=True, compute="queries.comparability:consistency_by_site",
+        params=(("min_batches", "min_batches"),), reads=("sql/batch_cqas_all_sites",),
     ),
     Kpi(
         "psych_safety", "Psychological safety index",
         "Edmondson's 7-item team psychological safety scale on 0-100; items 1, 3, 5 reverse-scored; "
-        "site survey waves under 5 respondents are suppressed and enter no aggregate.",
+        "site survey waves under {min_respondents} respondents are suppressed and enter no aggregate.",
         "mean over respondents of mean(q1..q7, reversed items 8 - x); shown as (score - 1) / 6 × 100",
         "survey waves whose last answer lies in the window (whole waves only)", "/100", "higher", 70.0,
         "docs/kpis.md; Edmondson A. (1999) Psychological safety and learning behavior in work teams. ASQ 44(2)",
-        "metrics/psych_safety", "mean", decimals=0, headline=True,
+        "metrics/psych_safety", "mean", decimals=0, headline=True, params=(("min_n", "min_respondents"),),
     ),
     Kpi(
         "closure_time", "Deviation closure time",
@@ -119,16 +162,16 @@ CATALOG: tuple[Kpi, ...] = (
     Kpi(
         "cert_pass_rate", "Certification first-attempt pass rate",
         "Share of first training-certification attempts that passed; a site whose first attempts come from "
-        "fewer than 5 operators is suppressed and enters no aggregate.",
+        "fewer than {min_respondents} operators is suppressed and enters no aggregate.",
         "first attempts passed / first attempts", "first attempts in the window", "%", "higher", 85.0,
-        "docs/kpis.md", "metrics/cert_pass_rate", "ratio",
+        "docs/kpis.md", "metrics/cert_pass_rate", "ratio", params=(("min_n", "min_respondents"),),
     ),
     Kpi(
         "time_to_competency", "Time to competency",
-        "Median days from starting a training module to certification; a site with fewer than 5 operators "
+        "Median days from starting a training module to certification; a site with fewer than {min_respondents} operators "
         "certified is suppressed and enters no aggregate.",
         "median(certified_at - started_at) in days", "certifications in the window", "days", "lower",
-        45.0, "docs/kpis.md", "metrics/time_to_competency", "median",
+        45.0, "docs/kpis.md", "metrics/time_to_competency", "median", params=(("min_n", "min_respondents"),),
     ),
     Kpi(
         "training_performance", "Training-to-performance correlation",
@@ -137,22 +180,23 @@ CATALOG: tuple[Kpi, ...] = (
         "Spearman rank correlation over operators (pseudonymous) in training before the window: mean "
         "first-attempt score vs deviations with their operator_ref; CI by Fisher z",
         "deviations detected in the window", "ρ", "lower", None,
-        "docs/kpis.md; Spearman rank correlation, Fisher z interval", "sql/people_operator_performance", "score", decimals=2,
-        computed="training_performance",
+        "docs/kpis.md; Spearman rank correlation, Fisher z interval", None, "score", decimals=2,
+        compute="queries.people:training_performance_by_site", params=(("min_n", "min_respondents"),),
+        reads=("sql/people_operator_performance",),
     ),
     Kpi(
         "uptime", "System uptime",
         "Share of expected hourly gateway heartbeats received (from a site's onboarding on).",
         "hours with at least one heartbeat / hours in the window since onboarding",
         "heartbeats in the window", "%", "higher", 99.5, "docs/kpis.md", "metrics/uptime", "ratio",
-        decimals=2,
+        decimals=2, measured=True,
     ),
     Kpi(
         "data_completeness", "Data integration completeness",
         "Sensor readings received as a share of readings expected at each sensor's sampling interval.",
         "readings received / (seconds in the window since installation / interval_s), over sensors",
         "readings in the window", "%", "higher", 99.0, "docs/kpis.md",
-        "metrics/data_completeness", "ratio", decimals=2,
+        "metrics/data_completeness", "ratio", decimals=2, measured=True,
     ),
     Kpi(
         "batch_record_completeness", "Batch record completeness",
@@ -199,12 +243,16 @@ CATALOG: tuple[Kpi, ...] = (
         "the next 30 days); precision, recall and the base rate beside it.",
         "ROC AUC over the site-months of the last 12 months with known outcomes, each month scored by a "
         "model trained only on earlier months (rolling origin); precision and recall of flagging the top "
-        "third of sites each month; base rate = share of site-months with an event. Sources: "
-        "queries/risk.py SOURCE_QUERIES; model: queries/stats/risk_model.py",
+        "third of sites each month; base rate = share of site-months with an event; survey waves under "
+        "{min_respondents} respondents are left out of the model's inputs. Model: queries/stats/risk_model.py",
         "site-months predicted in the 12 months before the window end (not the window length)", "AUC",
         "higher", 0.7,
         "docs/kpis.md; ROC AUC: Hanley & McNeil (1982) Radiology 143:29-36",
-        "sql/signals/deviations_all_sites", "score", decimals=2, computed="prediction_accuracy",
+        None, "score", decimals=2, compute="queries.risk:prediction_accuracy_by_site",
+        params=(("min_respondents", "min_respondents"),),
+        reads=("sql/signals/sites_all", "sql/signals/deviations_all_sites", "sql/signals/excursions_all_sites",
+               "sql/signals/cqa_batches_all_sites", "sql/signals/survey_waves_all_sites",
+               "sql/signals/training_first_attempts_all_sites"),
     ),
     Kpi(
         "prevented_failures", "Prevented failures",
@@ -213,10 +261,11 @@ CATALOG: tuple[Kpi, ...] = (
         "warning episodes known in the window with an acknowledged excursion on that sensor during the "
         "warning (+7 days) and no action-level excursion until 30 days after it (count); denominator: "
         "warning episodes known in the window. Warnings: EWMA on site-adjusted daily means "
-        "(queries/stats/early_warning.py); also reads sql/signals/excursions",
+        "(queries/stats/early_warning.py)",
         "drift warnings known in the window", "warnings", "higher", None,
         "docs/kpis.md (signals that preceded an intervention before an excursion)",
-        "sql/signals/sensor_daily_means", "count", decimals=0, computed="prevented_failures",
+        None, "count", decimals=0, compute="queries.sensor_drift:prevented_failures_by_site",
+        reads=("sql/signals/sensors", "sql/signals/excursions", "sql/signals/sensor_daily_means", "sql/site_ids"),
     ),
 )
 
@@ -229,3 +278,13 @@ def get(kpi_id: str) -> Kpi:
         return KPIS[kpi_id]
     except KeyError:
         raise KeyError(f"unknown KPI {kpi_id!r}") from None
+
+
+@cache
+def _function(path: str | None) -> Callable:
+    """The function a catalogue entry names ("module:function"), imported on first use: the analyses
+    import the catalogue, so it cannot import them."""
+    if not path:
+        raise ValueError("this KPI is computed by its query, not by a function")
+    module, name = path.split(":")
+    return getattr(importlib.import_module(module), name)

@@ -15,12 +15,13 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
-from queries.kpis import CQA_COLUMNS, NETWORK, consistency_by_site, consistency_pairs, kpi_frame
+from queries.catalog import CQA_COLUMNS, NETWORK
+from queries.kpis import kpi_frame
 from queries.result_cache import cached
 from queries.scope import Scope
 from queries.signals import LOG_SCALE_CQAS
 from queries.stats.capability import capability
-from queries.stats.equivalence import EQUIVALENT, INSUFFICIENT, evaluate_pair
+from queries.stats.equivalence import EQUIVALENT, INSUFFICIENT, cross_site_consistency, evaluate_pair
 from queries.stats.funnel import funnel_position, poisson_funnel_limits
 from queries.warehouse import Warehouse
 
@@ -224,3 +225,38 @@ def recently_onboarded(wh: Warehouse, scope: Scope, within_days: int = 730) -> l
     recent = sites[(onboarded >= pd.Timestamp(scope.end) - timedelta(days=within_days))
                    & (onboarded < pd.Timestamp(scope.end))]
     return list(recent.sort_values("onboarded_at")["site_id"])
+
+
+# --- KPI consistency (declared in queries/catalog.py) -------------------------------------------------
+def consistency_by_site(wh: Warehouse, scope: Scope, *, min_batches: int = 5) -> pd.DataFrame:
+    """Cross-site consistency score per site and for the network.
+
+    The reference is every site's batches in the window (needed even for a site manager, whose
+    scope then shows only its own row and the anonymised network score)."""
+    per_pair = consistency_pairs(wh, scope, min_batches=min_batches)
+    rows = []
+    if scope.network:
+        rows.append({"site_id": None, **_score(per_pair)})
+    for site_id in scope.site_ids:
+        rows.append({"site_id": site_id, **_score(per_pair[per_pair["site_id"] == site_id])})
+    return pd.DataFrame(rows, columns=["site_id", "value", "n", "numerator", "denominator"])
+
+
+def consistency_pairs(wh: Warehouse, scope: Scope, *, min_batches: int = 5) -> pd.DataFrame:
+    """TOST result per (site, product, CQA) for every site in the window; callers filter to their scope.
+    Each product is compared only with the same product elsewhere (their specifications differ)."""
+    batches = wh.query("sql/batch_cqas_all_sites", scope=scope)
+    parts = []
+    for product, group in batches.groupby("product", sort=True):
+        _, per_pair = cross_site_consistency(group, list(CQA_COLUMNS), min_n=min_batches)
+        parts.append(per_pair.assign(product=product))
+    if not parts:
+        return pd.DataFrame(columns=["site_id", "product", "cqa", "verdict"])
+    return pd.concat(parts, ignore_index=True)
+
+
+def _score(pairs: pd.DataFrame) -> dict:
+    evaluable = pairs[pairs["verdict"] != "insufficient data"]
+    equivalent = int((evaluable["verdict"] == "equivalent").sum())
+    value = 100.0 * equivalent / len(evaluable) if len(evaluable) else None
+    return {"value": value, "n": len(evaluable), "numerator": equivalent, "denominator": len(evaluable)}

@@ -38,6 +38,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import event, text
 
+from queries.sql_files import load_sql
+
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
@@ -150,8 +152,6 @@ def _ensure_table(wh: Warehouse, conn: Connection) -> None:
     key = id(wh.engine)
     if _READY.get(key):
         return
-    from queries.warehouse import load_sql
-
     conn.execute(text(load_sql("sql/data_versions_create")))
     with _READY_LOCK:
         _READY[key] = True

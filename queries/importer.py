@@ -21,6 +21,7 @@ from sqlalchemy import column as sql_column
 from sqlalchemy import select, tuple_
 from sqlalchemy import table as sql_table
 
+from queries.sql_files import QueryError
 from queries.warehouse import Warehouse, WarehouseUnavailable
 
 logger = logging.getLogger(__name__)
@@ -157,7 +158,7 @@ def default_value(spec):
         return DATABASE_DEFAULT
     literal = match["text"].replace("''", "'") if match["text"] is not None else match["bare"]
     value, error = convert(literal, spec.data_type)
-    textual = any(t in spec.data_type.lower() for t in ("char", "text", "string"))
+    textual = column_kind(spec.data_type)[0] == "text"
     if error or (value is None and not textual):
         return DATABASE_DEFAULT
     return literal if textual else value
@@ -333,37 +334,57 @@ ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?(?:Z|[+-]\d{2}:?\d{2})?$")
 
 
+# How a cell is read for each column type the warehouse reports, in DuckDB's and PostgreSQL's spellings
+# (a precision such as DECIMAL(18,6) is dropped first): (kind, bits for an integer).
+COLUMN_KINDS: dict[str, tuple[str, int | None]] = {
+    "smallint": ("integer", 16), "integer": ("integer", 32), "bigint": ("integer", 64),
+    "double": ("number", None), "double precision": ("number", None), "real": ("number", None),
+    "float": ("number", None), "decimal": ("number", None), "numeric": ("number", None),
+    "boolean": ("boolean", None),
+    "timestamp": ("timestamp", None), "timestamp without time zone": ("timestamp", None),
+    "date": ("date", None),
+    "varchar": ("text", None), "text": ("text", None), "character varying": ("text", None),
+}
+TRUE_WORDS, FALSE_WORDS = ("true", "t", "1", "yes", "y"), ("false", "f", "0", "no", "n")
+
+
+def column_kind(data_type: str) -> tuple[str, int | None]:
+    """(kind, bits) of a column type; a type the importer does not know is refused, never read as text."""
+    name = re.sub(r"\(.*\)$", "", data_type.strip().lower()).strip()
+    try:
+        return COLUMN_KINDS[name]
+    except KeyError:
+        raise QueryError(f"column type {data_type!r} cannot be imported") from None
+
+
 def convert(cell, data_type: str):
     """(value, None) or (None, 'why'). Empty cells are None; non-finite numbers are refused."""
     if cell is None or (isinstance(cell, float) and math.isnan(cell)) or (isinstance(cell, str) and not cell.strip()):
         return None, None
     text = str(cell).strip()
-    kind = data_type.lower()
-    numeric = any(t in kind for t in ("int", "serial", "double", "real", "float", "numeric", "decimal"))
-    if numeric and not text.isascii():  # float() would read other scripts' digits ('٣' -> 3)
+    kind, bits = column_kind(data_type)
+    if kind in ("integer", "number") and not text.isascii():  # float() would read other scripts' digits ('٣' -> 3)
         return None, f"{text!r} is not a number written with ASCII digits"
     try:
-        if any(t in kind for t in ("int", "serial")):
+        if kind == "integer":
             number = float(text)
             if not number.is_integer():
                 return None, f"{text!r} is not a whole number"
-            bits = 16 if "small" in kind else 64 if "big" in kind else 32
             if not -(2 ** (bits - 1)) <= number < 2 ** (bits - 1):
                 return None, f"{text!r} is outside the {bits}-bit integer range"
             return int(number), None
-        if any(t in kind for t in ("double", "real", "float", "numeric", "decimal")):
+        if kind == "number":
             number = float(text)
             if not math.isfinite(number):
                 return None, f"{text!r} is not a finite number"
             return number, None
-        if "bool" in kind:
-            lowered = text.lower()
-            if lowered in ("true", "t", "1", "yes", "y"):
+        if kind == "boolean":
+            if text.lower() in TRUE_WORDS:
                 return True, None
-            if lowered in ("false", "f", "0", "no", "n"):
+            if text.lower() in FALSE_WORDS:
                 return False, None
             return None, f"{text!r} is not true/false"
-        if "timestamp" in kind:
+        if kind == "timestamp":
             if not ISO_TIME.match(text):  # pandas also reads 'now', 'today', '12/06/26' ...
                 raise ValueError(text)
             moment = pd.Timestamp(text)
@@ -375,7 +396,7 @@ def convert(cell, data_type: str):
                 raise ValueError(text)
             return pd.Timestamp(text).date(), None
     except (ValueError, TypeError, OverflowError):
-        expected = "an ISO 8601 time (UTC unless an offset is given)" if "time" in kind or kind == "date" \
-            else f"a {kind} value"
+        expected = "an ISO 8601 time (UTC unless an offset is given)" if kind in ("timestamp", "date") \
+            else f"a {data_type.lower()} value"
         return None, f"{text!r} is not {expected}"
     return text, None

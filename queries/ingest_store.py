@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import logging
 
-import pandas as pd
-from sqlalchemy import String, bindparam, text
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from queries.warehouse import LIST_PARAMS, QueryError, Warehouse, frame, load_sql
+from queries.sql_files import load_sql
+from queries.warehouse import QueryError, Warehouse
 
 logger = logging.getLogger(__name__)
 
@@ -45,35 +45,13 @@ def stage(wh: Warehouse, conn: Connection, name: str, columns: dict[str, list]) 
             copy.write_row(row)
 
 
-def execute(wh: Warehouse, conn: Connection, name: str, params: dict | list[dict] | None = None):
-    """Run queries/<name>.sql on the caller's connection (inside its transaction); returns the result.
-
-    A list of parameter dicts runs the statement once per dict (executemany)."""
-    sql = load_sql(name)
-    if isinstance(params, list):
-        if not params:
-            return None
-        bound = [wh.bind(name, sql, p, None) for p in params]
-        return conn.execute(text(sql), bound)
-    bound = wh.bind(name, sql, params or {}, None)
-    stmt = text(sql)
-    for list_param in LIST_PARAMS & bound.keys():
-        stmt = stmt.bindparams(bindparam(list_param, expanding=True, type_=String))
-    return conn.execute(stmt, bound)
-
-
-def fetch(wh: Warehouse, conn: Connection, name: str, params: dict | None = None) -> pd.DataFrame:
-    result = execute(wh, conn, name, params)
-    return frame(result.fetchall(), list(result.keys()))
-
-
 def insert_readings(wh: Warehouse, conn: Connection, columns: dict[str, list]) -> list[tuple]:
     """Insert a batch (msg_ids unique within it); returns the rows that were new: (sensor_id, ts, value).
     They are also staged as ingest_stage_new for the rollup and latest-value statements."""
     if not columns["msg_id"]:
         return []
     stage(wh, conn, "ingest_stage_readings", columns)
-    new = [tuple(r) for r in execute(wh, conn, "ingest/insert_readings").fetchall()]
+    new = [tuple(r) for r in wh.execute(conn, "ingest/insert_readings").fetchall()]
     if new:
         sensor_id, ts, value = (list(c) for c in zip(*new, strict=True))
         stage(wh, conn, "ingest_stage_new", {"sensor_id": sensor_id, "ts": ts, "value": value})
@@ -82,9 +60,9 @@ def insert_readings(wh: Warehouse, conn: Connection, columns: dict[str, list]) -
 
 def add_new_to_rollups_and_latest(wh: Warehouse, conn: Connection, received_at) -> None:
     """Rollups (minute, hour, day) and newest values from ingest_stage_new (after insert_readings)."""
-    execute(wh, conn, "ingest/upsert_rollups")
-    execute(wh, conn, "ingest/upsert_latest", {"received_at": received_at})
-    execute(wh, conn, "ingest/insert_latest", {"received_at": received_at})
+    wh.execute(conn, "ingest/upsert_rollups")
+    wh.execute(conn, "ingest/upsert_latest", {"received_at": received_at})
+    wh.execute(conn, "ingest/insert_latest", {"received_at": received_at})
 
 
 def text_safe(value):
@@ -105,7 +83,7 @@ def quarantine(wh: Warehouse, conn: Connection, columns: dict[str, list]) -> int
             "payload": [None if p is None else bytes(p) for p in columns["payload"]],
             "reason": [text_safe(r) for r in columns["reason"]]}
     stage(wh, conn, "ingest_stage_quarantine", safe)
-    execute(wh, conn, "ingest/insert_quarantine")
+    wh.execute(conn, "ingest/insert_quarantine")
     return len(safe["reason"])
 
 

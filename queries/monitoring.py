@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
-from queries import audit, esignature, ingest_store
+from queries import audit, esignature
 from queries.scope import NotFound, Scope
 from queries.warehouse import Warehouse
 
@@ -197,19 +197,19 @@ def acknowledge(wh: Warehouse, scope: Scope, *, user_id: str, role: str, own_sit
     batches = list(impact(wh, scope, [excursion_id], now)["batch_id"])
     digest = record_digest(row, batches)
     with wh.transaction() as conn:
-        updated = ingest_store.execute(wh, conn, "monitoring/acknowledge", {
+        updated = wh.execute(conn, "monitoring/acknowledge", {
             "excursion_id": excursion_id, "acknowledged_at": now, "acknowledged_by": user_id,
             "ack_comment": note}).fetchall()
         if not updated:
             raise SignatureRefused("Already acknowledged by someone else a moment ago.")
         if decision is not None:
-            decided = ingest_store.execute(wh, conn, "monitoring/decide_deviation_proposal", {
+            decided = wh.execute(conn, "monitoring/decide_deviation_proposal", {
                 "excursion_id": excursion_id, "decision": decision, "decided_by": user_id,
                 "decided_at": now}).fetchall()
             if not decided:
                 raise SignatureRefused("The proposed deviation was already decided.")
             if decision == "confirmed":
-                ingest_store.execute(wh, conn, "monitoring/confirm_deviation", {"deviation_id": row["deviation_id"]})
+                wh.execute(conn, "monitoring/confirm_deviation", {"deviation_id": row["deviation_id"]})
         audit.append(wh, user_id=user_id, action="excursion_acknowledged", object_type="excursion",
                      object_id=excursion_id, reason=note,
                      old_value=json.dumps({"acknowledged_at": None}),

@@ -15,7 +15,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from queries.kpis import NETWORK
+from queries.catalog import NETWORK
 from queries.operator_groups import protect_training_grid
 from queries.result_cache import cached
 from queries.scope import Scope

@@ -39,16 +39,6 @@ logger = logging.getLogger(__name__)
 HISTORY_DAYS = 3 * 365  # the model learns from at most the last three years
 BACKTEST_MONTHS = 12
 SYSTEMIC_WINDOW_DAYS = 14
-SOURCE_QUERIES = (
-    "sql/signals/sites_all",
-    "sql/signals/deviations_all_sites",
-    "sql/signals/excursions_all_sites",
-    "sql/signals/cqa_batches_all_sites",
-    "sql/signals/survey_waves_all_sites",
-    "sql/signals/training_first_attempts_all_sites",
-)
-
-
 @dataclass(frozen=True)
 class NetworkRisk:
     """Everything the model knows at ``end``; callers filter ``current`` to the user's scope."""
@@ -161,12 +151,12 @@ def risk_view(wh: Warehouse, scope: Scope, min_respondents: int = 5) -> RiskView
     return RiskView(mine, median if scope.network else None, risk.n_sites, risk.backtest)
 
 
-def prediction_accuracy_by_site(wh: Warehouse, scope: Scope) -> pd.DataFrame:
+def prediction_accuracy_by_site(wh: Warehouse, scope: Scope, *, min_respondents: int = 5) -> pd.DataFrame:
     """KPI prediction_accuracy: backtest ROC AUC (network row only: it is one model's accuracy).
 
     numerator / denominator carry the flagged site-months that had an event / flagged site-months
     (precision); extra columns give recall, base rate and the number of predictions."""
-    bt = network_risk(wh, scope).backtest
+    bt = network_risk(wh, scope, min_respondents).backtest
     rows = [{"site_id": site_id, "value": None, "n": None, "numerator": None, "denominator": None}
             for site_id in scope.site_ids]
     if scope.network:

@@ -64,7 +64,9 @@ class Settings:
         0, "Reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host headers are trusted (0: none). "
            "Behind a TLS-terminating proxy set 1: the same-origin check compares the scheme too, and refuses "
            "every form and callback an https page sends to an app that believes it serves http.")
-    statement_timeout_ms: int = _setting(15000, "PostgreSQL statement_timeout for every query.")
+    statement_timeout_ms: int = _setting(
+        15000, "Longest a query may run: PostgreSQL's statement_timeout (every statement but bulk loads); on "
+               "DuckDB a timer interrupts a read that runs longer.")
     row_cap: int = _setting(200_000, "Most rows any one query may return to the app.")
     default_window_days: int = _setting(90, "Time window the pages open with.")
     recurrence_window_days: int = _setting(90, "Look-back for the deviation recurrence KPI.")

@@ -11,7 +11,7 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
-from queries.kpis import CQA_COLUMNS
+from queries.catalog import CQA_COLUMNS
 from queries.scope import Scope
 from queries.stats.spc import imr_limits, moving_ranges, nelson_rules, western_electric_rules
 from queries.stats.systemic import clusters_for_keys

@@ -8,8 +8,6 @@ import re
 import threading
 from contextlib import contextmanager
 from datetime import datetime
-from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -18,17 +16,16 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from queries import data_version
+from queries.sql_files import QUERY_DIR, QueryError, declared_params, load_sql
 
 if TYPE_CHECKING:
     from queries.scope import Scope
 
 logger = logging.getLogger(__name__)
 
-QUERY_DIR = Path(__file__).parent
 SCHEMA_FILE = QUERY_DIR / "schema.sql"
 # Dialect-specific DDL applied after the portable schema (e.g. PostgreSQL's audit_log triggers).
 DIALECT_SCHEMA_FILES = {"postgresql": QUERY_DIR / "schema_postgresql.sql"}
-_PARAM = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 # Parameters that only the scope may fill: a caller can never pass them.
 SCOPE_PARAMS = frozenset({"sites", "network", "start", "end"})
 # Parameters bound as lists (rendered as IN (...)).
@@ -36,26 +33,8 @@ LIST_PARAMS = frozenset({"sites", "ids"})
 COPY_CHUNK_ROWS = 200_000
 
 
-class QueryError(RuntimeError):
-    """A query was called wrongly or returned more than it may."""
-
-
 class WarehouseUnavailable(RuntimeError):
     """The warehouse cannot be reached or opened; the message says which and why."""
-
-
-@cache
-def load_sql(name: str) -> str:
-    """SQL text of queries/<name>.sql (name may include a folder, e.g. 'metrics/mttd')."""
-    path = (QUERY_DIR / f"{name}.sql").resolve()
-    if QUERY_DIR.resolve() not in path.parents or not path.is_file():
-        raise QueryError(f"unknown query {name!r}")
-    return path.read_text()
-
-
-def declared_params(sql: str) -> set[str]:
-    body = "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
-    return set(_PARAM.findall(body))
 
 
 def split_statements(script: str) -> list[str]:
@@ -88,6 +67,7 @@ class Warehouse:
     def __init__(self, url: str, *, row_cap: int = 200_000, statement_timeout_ms: int = 15_000):
         self.url = url
         self.row_cap = row_cap
+        self.statement_timeout_ms = statement_timeout_ms
         self.dialect = "postgresql" if url.startswith("postgresql") else "duckdb"
         self._write_lock = threading.Lock()
         self._bulk_columns: dict[str, frozenset[str]] | None = None  # read from the schema on first use
@@ -109,28 +89,66 @@ class Warehouse:
                 dbapi_conn.execute("SET TimeZone = 'UTC'")
         data_version.install(self)  # writes change the data versions cache keys hold
 
-    # -- reads -------------------------------------------------------------------------------
+    # -- reads ----------------------------------------------------------------------------------
     def query(
         self, name: str, params: dict | None = None, *, scope: Scope | None = None, sql: str | None = None
     ) -> pd.DataFrame:
         """Run queries/<name>.sql with bound parameters; scope fills sites/network/start/end."""
         sql = sql if sql is not None else load_sql(name)
-        bound = self.bind(name, sql, params or {}, scope)
+        stmt, bound = self._statement(name, sql, params or {}, scope)
+        logger.debug("query %s", name)
+        try:
+            with self.engine.connect() as conn, self._time_limit(conn, name):
+                result = conn.execute(stmt, bound)
+                rows = result.fetchmany(self.row_cap + 1)
+                columns = list(result.keys())
+        except QueryError:
+            raise
+        except Exception as exc:  # connection refused, file locked, timeout...
+            raise self._translate(exc) from exc
+        return self._capped(name, rows, columns)
+
+    def _statement(self, name: str, sql: str, params: dict, scope: Scope | None):
+        bound = self.bind(name, sql, params, scope)
         stmt = text(sql)
         for list_param in LIST_PARAMS & bound.keys():
             # Typed, so an empty list still compares as text (no sites -> no rows, not an error).
             stmt = stmt.bindparams(bindparam(list_param, expanding=True, type_=String))
-        logger.debug("query %s", name)
-        try:
-            with self.engine.connect() as conn:
-                result = conn.execute(stmt, bound)
-                rows = result.fetchmany(self.row_cap + 1)
-                columns = list(result.keys())
-        except Exception as exc:  # connection refused, file locked, timeout...
-            raise self._translate(exc) from exc
+        return stmt, bound
+
+    def _capped(self, name: str, rows: list, columns: list[str]) -> pd.DataFrame:
         if len(rows) > self.row_cap:
             raise QueryError(f"query {name} returned more than {self.row_cap} rows")
         return frame(rows, columns)
+
+    @contextmanager
+    def _time_limit(self, conn: Connection, name: str):
+        """DuckDB has no statement timeout: a timer interrupts the connection's query when it runs past
+        the warehouse's limit (PostgreSQL enforces the same limit itself, set at connect)."""
+        if self.dialect != "duckdb" or not self.statement_timeout_ms:
+            yield
+            return
+        raw = conn.connection.dbapi_connection
+        fired = threading.Event()
+
+        def interrupt() -> None:
+            fired.set()
+            raw.interrupt()
+
+        timer = threading.Timer(self.statement_timeout_ms / 1000, interrupt)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        except Exception as exc:
+            if fired.is_set():
+                raise QueryError(f"query {name} stopped: it ran longer than the statement timeout "
+                                 f"({self.statement_timeout_ms} ms)") from exc
+            raise
+        finally:
+            timer.cancel()
+            if fired.is_set():
+                conn.invalidate()  # an interrupt that came as the query ended must not hit the next one
 
     @staticmethod
     def bind(name: str, sql: str, params: dict, scope: Scope | None) -> dict:
@@ -171,11 +189,25 @@ class Warehouse:
             except Exception as exc:
                 raise self._translate(exc) from exc
 
-    def run(self, conn: Connection, name: str, params: dict | None = None) -> None:
-        """Run a named write statement (queries/<name>.sql) inside a transaction."""
+    def execute(self, conn: Connection, name: str, params: dict | list[dict] | None = None):
+        """Run queries/<name>.sql on the caller's connection (inside its transaction); returns the result.
+        A list of parameter dicts runs the statement once per dict (executemany)."""
         sql = load_sql(name)
-        bound = self.bind(name, sql, params or {}, None)
-        conn.execute(text(sql), bound)
+        if isinstance(params, list):
+            if not params:
+                return None
+            return conn.execute(text(sql), [self.bind(name, sql, p, None) for p in params])
+        stmt, bound = self._statement(name, sql, params or {}, None)
+        return conn.execute(stmt, bound)
+
+    def run(self, conn: Connection, name: str, params: dict | list[dict] | None = None) -> None:
+        """Run a named write statement (queries/<name>.sql) inside a transaction."""
+        self.execute(conn, name, params)
+
+    def fetch(self, conn: Connection, name: str, params: dict | None = None) -> pd.DataFrame:
+        """A read inside the caller's transaction (it sees the transaction's writes), capped as `query`."""
+        result = self.execute(conn, name, params)
+        return self._capped(name, result.fetchmany(self.row_cap + 1), list(result.keys()))
 
     def bulk_insert(self, conn: Connection, table: str, frame: pd.DataFrame) -> int:
         """Append a DataFrame to a table (columns by name) in the caller's transaction."""

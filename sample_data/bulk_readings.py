@@ -18,10 +18,10 @@ import re
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from sqlalchemy import text
 
-from queries.warehouse import Warehouse, load_sql
+from queries.sql_files import load_sql
+from queries.warehouse import Warehouse
 from sample_data import environment
 
 if TYPE_CHECKING:
@@ -119,22 +119,3 @@ def copy_binary(parts: list[tuple[str, np.ndarray, np.ndarray]]) -> bytes:
     return b"".join(blocks)
 
 
-def decode_copy_binary(payload: bytes) -> pd.DataFrame:
-    """The rows of `copy_binary` back as a frame (for tests of the encoding)."""
-    assert payload.startswith(COPY_HEADER)
-    pos, rows = len(COPY_HEADER), []
-    while True:
-        fields = int.from_bytes(payload[pos:pos + 2], "big", signed=True)
-        pos += 2
-        if fields == -1:
-            break
-        values = []
-        for _ in range(fields):
-            length = int.from_bytes(payload[pos:pos + 4], "big", signed=True)
-            pos += 4
-            values.append(payload[pos:pos + length])
-            pos += length
-        sid, ts, value = values
-        rows.append((sid.decode(), np.datetime64(PG_EPOCH_S, "s") + np.timedelta64(int.from_bytes(ts, "big", signed=True), "us"),
-                     np.frombuffer(value, dtype=">f8")[0]))
-    return pd.DataFrame(rows, columns=["sensor_id", "ts", "value"])

@@ -231,16 +231,21 @@ def clone_postgres(template_url: str):
     return throwaway_postgres(template=template_url.rsplit("/", 1)[1])
 
 
-@pytest.fixture(scope="session")
-def hub_app(sample_warehouse):
+def app_for(wh: Warehouse, **settings):
+    """The app factory of the tests: create_app over ``wh`` with test settings (a secret key, generous
+    login limits: the suite logs in many times; test_auth tightens them where it tests them), given
+    settings on top, its page callbacks taken at once (see ready)."""
     from dashboard.app import create_app
     from queries.settings import Settings
 
-    # Generous login limits: the suite logs in many times; test_auth tightens them where it tests them.
-    settings = Settings.from_env({}, database_url=sample_warehouse.url, secret_key="test-secret-key",
-                                 now=TEST_END.isoformat(), login_rate_per_address="10000 per minute",
-                                 login_rate_per_user="10000 per minute")
-    return ready(create_app(settings, sample_warehouse))
+    chosen = {"secret_key": "test-secret-key", "login_rate_per_address": "10000 per minute",
+              "login_rate_per_user": "10000 per minute", **settings}
+    return ready(create_app(Settings.from_env({}, database_url=wh.url, **chosen), wh))
+
+
+@pytest.fixture(scope="session")
+def hub_app(sample_warehouse):
+    return app_for(sample_warehouse, now=TEST_END.isoformat())
 
 
 def ready(app):

@@ -54,10 +54,8 @@ def downloaded(response, page: str, item: str) -> tuple[bytes, str]:
 def copied_app(sample_warehouse, directory, prepare=None):
     """An app over a copy of the sample warehouse, for tests that change data (the shared one stays as
     it is). prepare(wh) runs on the copy before the app is built."""
-    from conftest import TEST_END
+    from conftest import TEST_END, app_for
 
-    from dashboard.app import create_app
-    from queries.settings import Settings
     from queries.warehouse import Warehouse
 
     with sample_warehouse.engine.connect() as conn:
@@ -68,10 +66,7 @@ def copied_app(sample_warehouse, directory, prepare=None):
     wh.create_schema()
     if prepare:
         prepare(wh)
-    settings = Settings.from_env({}, database_url=wh.url, secret_key="test-secret-key", now=TEST_END.isoformat(),
-                                 login_rate_per_address="10000 per minute", login_rate_per_user="10000 per minute")
-    app = create_app(settings, wh)
-    app._setup_server()  # take the page callbacks now (Dash collects them in a process-wide list)
+    app = app_for(wh, now=TEST_END.isoformat())
     try:
         yield app, wh
     finally:

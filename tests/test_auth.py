@@ -7,7 +7,7 @@ import re
 import time
 
 import pytest
-from conftest import PASSWORDS, TEST_END, TEST_PASSWORD, dash_call, login, ready
+from conftest import PASSWORDS, TEST_END, TEST_PASSWORD, app_for, dash_call, login
 
 from dashboard import ids
 from queries import audit, users
@@ -262,13 +262,7 @@ def test_origin_must_match_the_scheme_too(make_client, hub_app):
 
 
 def test_behind_a_trusted_proxy_the_forwarded_scheme_counts(sample_warehouse):
-    from dashboard.app import create_app
-    from queries.settings import Settings
-
-    settings = Settings.from_env({}, database_url=sample_warehouse.url, secret_key="test-secret-key",
-                                 now=TEST_END.isoformat(), trusted_proxies=1,
-                                 login_rate_per_address="10000 per minute", login_rate_per_user="10000 per minute")
-    app = ready(create_app(settings, sample_warehouse))
+    app = app_for(sample_warehouse, now=TEST_END.isoformat(), trusted_proxies=1)
     client = app.server.test_client()
     forwarded = {"X-Forwarded-Proto": "https", "Origin": "https://localhost"}
     assert client.post("/logout", headers=forwarded).status_code == 302  # same origin through the proxy

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 import pytest
 from cachelib import SimpleCache
-from conftest import TEST_END, dash_call, ready
+from conftest import TEST_END, app_for, dash_call
 from sqlalchemy import text
 
 from dashboard import ids
@@ -227,13 +227,8 @@ OVERVIEW = list(ids.OV_REFRESH)
 
 def test_cached_overview_is_the_uncached_answer_and_is_shared_only_within_a_scope(hub_app, make_client,
                                                                                    sample_warehouse):
-    from dashboard.app import create_app
-    from queries.settings import Settings
-
     stats = hub_app.server.extensions["atmp_response_cache_stats"]
-    uncached = ready(create_app(Settings.from_env({}, database_url=sample_warehouse.url, secret_key="k",
-                                                  now=TEST_END.isoformat(), cache_ttl_s=0),
-                                Warehouse(sample_warehouse.url)))
+    uncached = app_for(Warehouse(sample_warehouse.url), now=TEST_END.isoformat(), cache_ttl_s=0)
     assert "atmp_response_cache_stats" not in uncached.server.extensions
     inputs = {f"{ids.OV_WINDOW}.value": 180}
     first = dash_call(make_client("t.leader"), hub_app, OVERVIEW, inputs)

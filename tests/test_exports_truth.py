@@ -29,8 +29,7 @@ from dashboard import ids
 from dashboard.exports import files
 from dashboard.exports.provenance import Provenance
 from queries import catalog
-from queries.catalog import Kpi
-from queries.kpis import NETWORK
+from queries.catalog import NETWORK, Kpi
 
 CHICAGO = ZoneInfo("America/Chicago")
 WINDOW_START = TEST_END - timedelta(days=90)

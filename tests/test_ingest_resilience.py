@@ -11,7 +11,7 @@ import time
 import uuid
 
 import pytest
-from conftest import _empty_postgres_template, _pg_admin, dash_call, login, ready, throwaway_postgres
+from conftest import _empty_postgres_template, _pg_admin, app_for, dash_call, login, throwaway_postgres
 from live_support import PASSWORD, mosquitto, publish_all, publisher, reading, seed_network, utc_now, wait_for
 from sqlalchemy import text
 
@@ -306,9 +306,7 @@ def test_messages_outside_the_topic_pattern_are_quarantined_and_counted_on_the_m
                for _, _, r in stored)
     assert all(bytes(p) == payload for _, p, _ in stored)
 
-    from dashboard.app import create_app
-    app = ready(create_app(Settings.from_env({}, database_url=wh.url, secret_key="test", simulator=False,
-                                             mqtt_topic_prefix=prefix), wh))
+    app = app_for(wh, simulator=False, mqtt_topic_prefix=prefix)
     client = app.server.test_client()
     assert login(client, "lead", PASSWORD).status_code == 302
     response = dash_call(client, app, [ids.MON_SITES, ids.MON_NET_AS_OF], {f"{ids.MON_NET_TICK}.n_intervals": 1})

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from conftest import TEST_END
 
-from queries.catalog import CATALOG
-from queries.kpis import NETWORK, kpi_frame
+from queries.catalog import CATALOG, NETWORK
+from queries.kpis import kpi_frame
 from queries.scope import NotFound, build_scope
 from queries.warehouse import QueryError, Warehouse
 

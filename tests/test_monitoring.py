@@ -10,14 +10,13 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import dash_call, login, ready
+from conftest import app_for, dash_call, login
 from live_support import PASSWORD, batch_rows, ramp, seed_network, utc_now
 from sqlalchemy import text
 
 from dashboard import ids
 from ingest.writer import IngestWriter, Message
 from queries import audit, monitoring
-from queries.settings import Settings
 from queries.warehouse import Warehouse
 
 ACK_OUTPUTS = [ids.MON_ACK_RESULT, ids.MON_ACK_PASSWORD, ids.MON_ACK_COMMENT]
@@ -47,11 +46,7 @@ def live(tmp_path_factory):
                     step_s=10, tag="atl-p")
              + ramp("CHI-B1-RH", "pct_rh", [45.0], start=now - timedelta(minutes=10), step_s=10, tag="chi-rh"))
     writer.write([Message(t, p, now) for t, p in pairs])
-    settings = Settings.from_env({}, database_url=wh.url, secret_key="test-secret-key", simulator=False,
-                                 login_rate_per_user="100 per minute", login_rate_per_address="100 per minute")
-    from dashboard.app import create_app
-
-    app = ready(create_app(settings, wh))
+    app = app_for(wh, simulator=False, login_rate_per_user="100 per minute", login_rate_per_address="100 per minute")
     yield app, wh
     wh.dispose()
 

@@ -10,12 +10,11 @@ import time
 from datetime import timedelta
 
 import pytest
-from conftest import ready, sign_in
+from conftest import app_for, sign_in
 from live_support import batch_rows, mosquitto, publish_all, publisher, ramp, seed_network, utc_now
 from playwright.sync_api import Page, expect
 from werkzeug.serving import make_server
 
-from queries.settings import Settings
 from queries.warehouse import Warehouse
 
 pytestmark = [pytest.mark.browser, pytest.mark.mqtt]
@@ -31,7 +30,6 @@ def broker(tmp_path_factory):
 @pytest.fixture(scope="module")
 def live_site(tmp_path_factory, broker):
     """The app with its in-app bridge on the private broker (the ATMP_MQTT_URL path), real clock."""
-    from dashboard.app import create_app
 
     wh = Warehouse(f"duckdb:///{tmp_path_factory.mktemp('e2e') / 'hub.duckdb'}")
     wh.create_schema()
@@ -42,9 +40,8 @@ def live_site(tmp_path_factory, broker):
         ("CHI-B0103", "CHI", "CHI-C1", now - timedelta(days=1), None),  # another room
         ("ATL-B0101", "ATL", "ATL-B1", now - timedelta(days=1), None),  # another site
     ]))
-    settings = Settings.from_env({}, database_url=wh.url, secret_key="test-secret-key", simulator=False,
-                                 mqtt_url=broker.url, mqtt_client_id=f"e2e-{now:%H%M%S%f}", monitoring_refresh_s=1)
-    app = ready(create_app(settings, wh))
+    app = app_for(wh, simulator=False, mqtt_url=broker.url, mqtt_client_id=f"e2e-{now:%H%M%S%f}",
+                  monitoring_refresh_s=1)
     live = app.server.extensions["atmp_live"]
     assert live.mode == "bridge" and live.bridge.wait_connected(10)
     server = make_server("127.0.0.1", 0, app.server, threaded=True)

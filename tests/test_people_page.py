@@ -16,7 +16,7 @@ from conftest import dash_call
 from export_helpers import downloaded, export_call
 
 from queries import people
-from queries.kpis import NETWORK
+from queries.catalog import NETWORK
 from queries.scope import build_scope
 
 SURVEY = ["people-survey"]

@@ -15,7 +15,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from queries import people
-from queries.kpis import NETWORK, kpi_frame
+from queries.catalog import NETWORK
+from queries.kpis import kpi_frame
 from queries.scope import build_scope
 from queries.stats.survey import cronbach_alpha, group_index, scored_items
 from queries.warehouse import Warehouse

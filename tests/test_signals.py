@@ -14,7 +14,8 @@ import pytest
 from conftest import TEST_END
 
 from queries import comparability, proposals, risk, sensor_drift, signals
-from queries.kpis import NETWORK, kpi_frame
+from queries.catalog import NETWORK
+from queries.kpis import kpi_frame
 from queries.scope import NotFound, build_scope
 from queries.warehouse import Warehouse
 from sample_data.network import Stories

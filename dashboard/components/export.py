@@ -172,6 +172,7 @@ def provenance(pd_: PageData, title: str, kpis, built: Export | None = None) -> 
         title = f"{title} · {pd_.site_name} ({pd_.site_id})" if pd_.site_id not in title else title
     filters = pd_.filters() | (dict(built.filters) if built is not None else {})
     return Provenance(title=title, filters=filters, window_start=pd_.scope.start,
-                      window_end=pd_.scope.end, data_as_of=data.data_as_of(), kpis=tuple(kpis),
+                      window_end=pd_.scope.end, data_as_of=data.data_as_of(),
+                      kpis=tuple(data.kpi_text(k) for k in kpis),
                       user_id=user.user_id, user_name=user.display_name, role=user.role,
                       timezone=pd_.timezone or "UTC")

@@ -21,7 +21,7 @@ from dashboard.components.formatting import (
     status_parts,
 )
 from queries import catalog
-from queries.kpis import NETWORK
+from queries.catalog import NETWORK
 from queries.scope import Scope
 
 logger = logging.getLogger(__name__)

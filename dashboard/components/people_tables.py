@@ -7,7 +7,7 @@ import pandas as pd
 from dash import html
 
 from dashboard.components.formatting import is_missing
-from queries.kpis import NETWORK
+from queries.catalog import NETWORK
 from queries.stats.correlation import fisher_interval
 from queries.stats.survey import alpha_label
 

@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dashboard.components.figures import FONT
+from queries.stats.summary import box_statistics
 
 BLUE, ORANGE, VERMILLION, GREEN, SKY, PURPLE, GREY = ("#0072B2", "#E69F00", "#D55E00", "#009E73", "#56B4E9",
                                                        "#CC79A7", "#6b6b6b")
@@ -161,18 +162,12 @@ def risk_figure(ranking: pd.DataFrame, median: float | None) -> go.Figure:
     return _layout(fig, "Risk ranking", max(260, 60 + 38 * len(frame)))
 
 
-def box_statistics(values: pd.Series) -> dict:
-    """One box drawn from its statistics: quartiles (linear interpolation), Tukey fences (the furthest
-    values within 1.5 IQR of the box) and only the values beyond them as points. The same picture as
-    sending every batch value, in a few numbers: at 21 sites the comparability page shrank by ~150 KB."""
-    v = np.sort(values.to_numpy(dtype=float))
-    q1, median, q3 = np.percentile(v, [25, 50, 75])
-    reach = 1.5 * (q3 - q1)
-    inside = v[(v >= q1 - reach) & (v <= q3 + reach)]
-    lower, upper = (inside.min(), inside.max()) if len(inside) else (q1, q3)
-    outliers = v[(v < lower) | (v > upper)]
-    return {"q1": [q1], "median": [median], "q3": [q3], "lowerfence": [lower], "upperfence": [upper],
-            "y": [outliers[-MAX_POINTS:].tolist()]}
+def _box(values: pd.Series) -> dict:
+    """One box drawn from its statistics (queries/stats/summary.py) with at most MAX_POINTS outliers: the same
+    picture as sending every batch value, in a few numbers (at 21 sites the comparability page shrank by ~150 KB)."""
+    box = box_statistics(values.to_numpy(dtype=float))
+    return {"q1": [box.q1], "median": [box.median], "q3": [box.q3], "lowerfence": [box.lower_fence],
+            "upperfence": [box.upper_fence], "y": [box.outliers[-MAX_POINTS:].tolist()]}
 
 
 def box_figure(distributions: pd.DataFrame, cqas: list[str], labels: dict[str, str], reference_label: str,
@@ -194,7 +189,7 @@ def box_figure(distributions: pd.DataFrame, cqas: list[str], labels: dict[str, s
                 continue
             is_ref = site == REFERENCE_NAME
             label = reference_short if is_ref else site
-            fig.add_trace(go.Box(**box_statistics(values), x=[label], name=label,
+            fig.add_trace(go.Box(**_box(values), x=[label], name=label,
                                  marker=dict(color=ORANGE if is_ref else BLUE), boxpoints="outliers",
                                  line=dict(width=2 if is_ref else 1.5), fillcolor="rgba(230,159,0,0.35)" if is_ref
                                  else "rgba(0,114,178,0.2)", showlegend=False), row=r, col=c)

@@ -26,7 +26,7 @@ from dashboard.components.formatting import (
 from dashboard.components.kpi_chart import kpi_by_site
 from dashboard.exports.files import DATA_FORMATS, IMAGE_FORMATS
 from queries import catalog, monitoring, signals
-from queries.kpis import CQA_COLUMNS, NETWORK
+from queries.catalog import CQA_COLUMNS, NETWORK
 from queries.scope import NotFound, Scope
 
 # Which roles may export from which page. Site managers only reach their own site: the scope does
@@ -190,10 +190,9 @@ def site_kpis(pd_: PageData) -> Export:
 
 
 def site_deviations(pd_: PageData) -> Export:
-    wh = context.warehouse()
-    devs = wh.query("sql/site_deviations", scope=pd_.scope)
-    programmes = wh.query("sql/site_programmes", scope=pd_.scope)
-    return Export(devs, figures.deviation_timeline(devs, pd_.timezone, programmes),
+    records = data.site_records(pd_.scope)
+    devs = records.deviations
+    return Export(devs, figures.deviation_timeline(devs, pd_.timezone, records.programmes),
                   filters={"Rows": f"deviations at {pd_.site_id} detected in the window ({_window_text(pd_)}): "
                                    f"{len(devs)}"})
 
@@ -209,8 +208,7 @@ def _wave_filters(waves: pd.DataFrame, pd_: PageData, groups: str) -> dict[str, 
 
 
 def site_survey(pd_: PageData) -> Export:
-    waves = context.warehouse().query("sql/site_survey_waves",
-                                      {"min_n": context.settings().min_survey_respondents}, scope=pd_.scope)
+    waves = data.site_records(pd_.scope).survey_waves
     frame = waves.assign(note=waves["suppressed"].map(lambda s: SUPPRESSED_TEXT if s else ""))
     return Export(_counts(frame, "respondents"), figures.survey_waves(waves, catalog.get("psych_safety").target),
                   filters=_wave_filters(waves, pd_, f"one row per wave of {pd_.site_id}"))
@@ -231,10 +229,10 @@ def people_survey(pd_: PageData) -> Export:
                   filters=_wave_filters(groups, pd_, "network, site and team groups"))
 
 
-def _table(query: str, rows: Callable[[PageData, pd.DataFrame], dict[str, str]]) -> Callable[[PageData], Export]:
-    """A site table as queried; ``rows`` states the filter its SQL applies."""
+def _table(records: str, rows: Callable[[PageData, pd.DataFrame], dict[str, str]]) -> Callable[[PageData], Export]:
+    """A table of the site page (data.SiteRecords field ``records``); ``rows`` states the filter its SQL applies."""
     def build(pd_: PageData) -> Export:
-        frame = context.warehouse().query(query, scope=pd_.scope)
+        frame = getattr(data.site_records(pd_.scope), records)
         return Export(frame, filters=rows(pd_, frame))
     return build
 
@@ -432,10 +430,10 @@ ITEMS: dict[tuple[str, str], ExportItem] = {(i.page, i.item): i for i in (
     ExportItem("site", "kpis", "KPIs: this site beside the network", DATA_FORMATS, ALL, site_kpis),
     ExportItem("site", "deviations", "Deviation timeline", CHART, (), site_deviations),
     ExportItem("site", "survey", "Psychological safety by survey wave", CHART, ("psych_safety",), site_survey),
-    ExportItem("site", "capas", "Open CAPAs", DATA_FORMATS, ("capa_on_time",), _table("sql/site_open_capas", _open_capa_rows)),
-    ExportItem("site", "drift", "Master-document drift", DATA_FORMATS, (), _table("sql/site_document_drift", _drift_rows)),
+    ExportItem("site", "capas", "Open CAPAs", DATA_FORMATS, ("capa_on_time",), _table("open_capas", _open_capa_rows)),
+    ExportItem("site", "drift", "Master-document drift", DATA_FORMATS, (), _table("document_drift", _drift_rows)),
     ExportItem("site", "batches", "Batches started in the window", DATA_FORMATS,
-               ("oos_rate", "right_first_time"), _table("sql/site_batches", _batch_rows)),
+               ("oos_rate", "right_first_time"), _table("batches", _batch_rows)),
     ExportItem("people", "survey", "Psychological safety by site, team and wave", CHART, ("psych_safety",),
                people_survey),
     ExportItem("signals", "imr", "I-MR control chart", CHART, (), signals_imr),
@@ -448,10 +446,6 @@ ITEMS: dict[tuple[str, str], ExportItem] = {(i.page, i.item): i for i in (
     ExportItem("monitoring_site", "trend", "Sensor trend", CHART, (), monitoring_trend),
     ExportItem("monitoring_site", "excursions", "Excursion history", DATA_FORMATS, (), monitoring_excursions),
 )}
-
-
-def items_for(page: str) -> list[ExportItem]:
-    return [i for (p, _), i in ITEMS.items() if p == page]
 
 
 def export_data(page: str, item: str, days, site_id=None, selections: Mapping | None = None) -> PageData:

@@ -18,7 +18,7 @@ from dashboard.components.controls import window_selector
 from dashboard.components.formatting import utc_label
 from dashboard.components.tables import badge, table
 from queries import comparability as cmp
-from queries.kpis import CQA_COLUMNS, NETWORK
+from queries.catalog import CQA_COLUMNS, NETWORK
 from queries.signals import CQA_LABELS
 
 PAGE = "/comparability"

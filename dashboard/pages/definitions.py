@@ -6,7 +6,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import html
 
-from dashboard import context
+from dashboard import context, data
 from dashboard.components.formatting import format_target
 from queries import catalog
 from queries.kpis import kpi_sql
@@ -26,7 +26,7 @@ def layout(**_):
         html.P("A status (✓ on target, ! near target: within 10 % of it on the wrong side, ✕ off target, "
                "○ no target set) is decided on the value as shown, rounded to the KPI's decimals, so one "
                "printed number never carries two statuses.", className="small"),
-        *[definition_card(k) for k in catalog.CATALOG],
+        *[definition_card(data.kpi_text(k)) for k in catalog.CATALOG],
     ], id="definitions")
 
 
@@ -39,12 +39,16 @@ def definition_card(kpi: catalog.Kpi) -> dbc.Card:
         ("Better when", kpi.better),
         ("Target", format_target(kpi)),
         ("Source", kpi.source),
+        ("Reads", ", ".join(f"queries/{name}.sql" for name in kpi.queries)),
     ]
+    if kpi.compute:
+        module, function = kpi.compute.split(":")
+        facts.append(("Computed by", f"{function} in {module.replace('.', '/')}.py"))
     return dbc.Card(dbc.CardBody([
         html.H2([kpi.title, " ", html.Small("headline KPI", className="badge text-bg-secondary")
                  if kpi.headline else None], className="h5"),
         html.Dl([item for label, text in facts for item in (html.Dt(label), html.Dd(text))],
                 className="row-dl"),
-        html.Details([html.Summary("How is this calculated (SQL)"), html.Pre(kpi_sql(kpi.id),
+        html.Details([html.Summary("How is this calculated (the SQL it reads)"), html.Pre(kpi_sql(kpi.id),
                                                                              className="sql")]),
     ]), id=f"kpi-{kpi.id}", className="mb-3 definition")

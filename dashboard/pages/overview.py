@@ -14,7 +14,7 @@ from dashboard.components.formatting import is_missing, utc_label
 from dashboard.components.kpi_tile import kpi_tile
 from dashboard.components.site_grid import site_grid
 from queries import catalog
-from queries.kpis import NETWORK
+from queries.catalog import NETWORK
 
 dash.register_page(__name__, path="/", name="Network overview", nav=True, order=0,
                    title="Network overview · ATMP Quality Hub")
@@ -81,12 +81,12 @@ def refresh(days):
         prev = _network_row(previous, kpi.id)
         href = "/comparability" if kpi.id == "consistency" else None
         tiles.append(dbc.Col(kpi_tile(
-            kpi, None if row is None else row["value"], None if prev is None else prev["value"], days=days,
+            data.kpi_text(kpi), None if row is None else row["value"], None if prev is None else prev["value"], days=days,
             n=None if row is None else row.get("n"), detail=_detail(kpi.id, row),
             suppressed=bool(row is not None and row.get("suppressed")), href=href,
         ), xs=12, md=6, xl=3))
     sites = data.sites(scope)
-    grid_kpis = list(catalog.CATALOG)
+    grid_kpis = [data.kpi_text(k) for k in catalog.CATALOG]
     link_sites = scope.role in context.PAGE_ROLES["/site/<site_id>"]
     grid = site_grid(current, sites, grid_kpis, link_sites=link_sites)
     note = None

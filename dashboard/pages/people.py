@@ -21,7 +21,7 @@ from dashboard.components import people_figures as pf
 from dashboard.components.controls import window_selector
 from dashboard.components.formatting import utc_label
 from queries import catalog, people
-from queries.kpis import NETWORK
+from queries.catalog import NETWORK
 from queries.scope import NotFound, Scope
 
 logger = logging.getLogger(__name__)

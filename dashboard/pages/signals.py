@@ -20,7 +20,7 @@ from dashboard.components.tables import badge, table
 from dashboard.pages import signals_review
 from dashboard.pages.signals_review import GRAPH_CONFIG, PAGE, review_form
 from queries import proposals, signals
-from queries.kpis import CQA_COLUMNS
+from queries.catalog import CQA_COLUMNS
 from queries.scope import NotFound, Scope
 
 dash.register_page(__name__, path=PAGE, name="Signals", nav=True, order=40, title="Signals · ATMP Quality Hub")

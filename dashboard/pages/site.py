@@ -21,7 +21,7 @@ from dashboard.components.formatting import (
     utc_label,
 )
 from queries import catalog
-from queries.kpis import NETWORK
+from queries.catalog import NETWORK
 from queries.scope import NotFound
 
 PAGE = "/site/<site_id>"
@@ -73,21 +73,15 @@ def refresh(days, site_id):
     site = data.sites(scope).iloc[0]
     tz = site["timezone"]
     frame = data.kpis(full.for_site(site_id, with_network=True))
-    wh = context.warehouse()
-    devs = wh.query("sql/site_deviations", scope=scope)
-    programmes = wh.query("sql/site_programmes", scope=scope)
-    capas = wh.query("sql/site_open_capas", scope=scope)
-    batches = wh.query("sql/site_batches", scope=scope)
-    waves = wh.query("sql/site_survey_waves", {"min_n": context.settings().min_survey_respondents},
-                     scope=scope)
-    drift = wh.query("sql/site_document_drift", scope=scope)
+    records = data.site_records(scope)
+    devs, capas, waves = records.deviations, records.open_capas, records.survey_waves
     psych = catalog.get("psych_safety")
     body = [
         html.H2("KPIs: this site beside the network", className="h5"),
-        kpi_comparison(frame, site_id),
+        kpi_comparison(frame, site_id, data.kpi_options()),
         html.Div([
             html.H2("Deviations", className="h5 mt-4"),
-            dcc.Graph(figure=figures.deviation_timeline(devs, tz, programmes), id="site-deviation-timeline",
+            dcc.Graph(figure=figures.deviation_timeline(devs, tz, records.programmes), id="site-deviation-timeline",
                       config={"displaylogo": False}),
         ]),
         dbc.Row([
@@ -95,13 +89,14 @@ def refresh(days, site_id):
             dbc.Col([html.H2("Psychological safety", className="h5 mt-4"),
                      dcc.Graph(figure=figures.survey_waves(waves, psych.target), id="site-survey",
                                config={"displaylogo": False}),
-                     html.P("Waves with fewer than 5 respondents are suppressed to protect anonymity.",
+                     html.P(f"Waves with fewer than {data.kpi_options()['min_respondents']} respondents are "
+                            "suppressed to protect anonymity.",
                             className="small text-body-secondary")], lg=6),
         ]),
         html.H2("Master-document drift", className="h5 mt-4"),
-        drift_table(drift, tz),
+        drift_table(records.document_drift, tz),
         html.H2("Batches started in the window", className="h5 mt-4"),
-        batch_table(batches, tz),
+        batch_table(records.batches, tz),
     ]
     title = f"{site['name']} ({site_id})"
     as_of = (f"Times in {tz} ({pd.Timestamp(scope.end).tz_localize('UTC').tz_convert(tz):%Z}) · window "
@@ -110,9 +105,13 @@ def refresh(days, site_id):
     return title, body, as_of
 
 
-def kpi_comparison(frame: pd.DataFrame, site_id: str) -> dbc.Table:
+def kpi_comparison(frame: pd.DataFrame, site_id: str, options: dict[str, int] | None = None) -> dbc.Table:
+    """Every KPI of the site beside the network; ``options``: the KPI options in force (the catalogue's
+    defaults when not given), which the definitions and the suppression note state."""
     rows = []
-    for kpi in catalog.CATALOG:
+    options = {**catalog.OPTIONS, **(options or {})}
+    minimum = options["min_respondents"]
+    for kpi in (k.rendered(options) for k in catalog.CATALOG):
         site_row = frame[(frame.kpi_id == kpi.id) & (frame.site_id == site_id)]
         net_row = frame[(frame.kpi_id == kpi.id) & (frame.site_id == NETWORK)]
         suppressed = not site_row.empty and bool(site_row.iloc[0]["suppressed"])
@@ -120,8 +119,9 @@ def kpi_comparison(frame: pd.DataFrame, site_id: str) -> dbc.Table:
         net = None if net_row.empty else net_row.iloc[0]["value"]
         symbol, word, css = status_parts(kpi, value, suppressed=suppressed)
         rows.append(html.Tr([
-            html.Th(dcc.Link(kpi.title, href=f"/definitions#kpi-{kpi.id}", title=kpi.definition), scope="row"),
-            html.Td("suppressed (< 5 respondents)" if suppressed else format_value(kpi, value),
+            html.Th(dcc.Link(kpi.title, href=f"/definitions#kpi-{kpi.id}", title=kpi.definition),
+                    scope="row"),
+            html.Td(f"suppressed (< {minimum} respondents)" if suppressed else format_value(kpi, value),
                     className="fw-semibold"),
             html.Td(format_value(kpi, net)),
             html.Td(format_target(kpi)),

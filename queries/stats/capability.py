@@ -82,35 +82,3 @@ def ppk(x: Values, lsl: float | None = None, usl: float | None = None) -> float 
     return capability(x, lsl=lsl, usl=usl).ppk
 
 
-def funnel_limits(
-    denominators: Sequence[float] | np.ndarray | pd.Series,
-    overall_rate: float,
-    z: float | Sequence[float] = (1.96, 3.09),
-) -> pd.DataFrame:
-    """Control limits of a funnel plot for proportions (Spiegelhalter 2005, *Statistics in Medicine*
-    24:1185-1202, "Funnel plots for comparing institutional performance").
-
-    For each denominator ``n`` and each ``z``: ``p +/- z * sqrt(p (1 - p) / n)``, clipped to [0, 1],
-    where ``p = overall_rate`` is the network proportion, ``sum(numerators) / sum(denominators)``,
-    never an average of site rates. z = 1.96 and 3.09 give Spiegelhalter's 95 % and 99.8 % limits.
-    This is the normal approximation; for small ``n`` or ``p`` near 0 or 1 it is rough, and
-    Spiegelhalter's exact binomial limits (with interpolation) are better. Denominators of 0 or less
-    give NaN limits: there is nothing to compare.
-
-    Returns a frame with column ``n`` and, per z, ``lower_<z>`` and ``upper_<z>`` (e.g. ``lower_1.96``),
-    one row per denominator, indexed like ``denominators`` when it is a Series.
-    """
-    if not 0 <= overall_rate <= 1:
-        raise ValueError(f"overall_rate must be a proportion in [0, 1], got {overall_rate!r}")
-    z_values = [float(z)] if isinstance(z, int | float) else [float(v) for v in z]
-    if any(not v > 0 for v in z_values):
-        raise ValueError(f"z values must be positive, got {z_values!r}")
-    n = np.asarray(denominators, dtype=float).ravel()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        se = np.where(n > 0, np.sqrt(overall_rate * (1 - overall_rate) / n), np.nan)
-    columns: dict[str, np.ndarray] = {"n": n}
-    for v in z_values:
-        columns[f"lower_{v:g}"] = np.clip(overall_rate - v * se, 0.0, 1.0)
-        columns[f"upper_{v:g}"] = np.clip(overall_rate + v * se, 0.0, 1.0)
-    index = denominators.index if isinstance(denominators, pd.Series) else pd.RangeIndex(n.size)
-    return pd.DataFrame(columns, index=index)

@@ -1,29 +1,16 @@
-"""Small-shift drift detection: EWMA and tabular CUSUM charts, and the lead time of a first signal."""
+"""Small-shift drift detection: EWMA and tabular CUSUM charts."""
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from queries.stats.spc import Values, as_values, index_of
+
 logger = logging.getLogger(__name__)
-
-Values = Sequence[float] | np.ndarray | pd.Series
-
-
-def _as_array(x: Values) -> np.ndarray:
-    arr = np.asarray(x, dtype=float).ravel()
-    if np.isnan(arr).any():
-        raise ValueError("x contains NaN: drop or impute missing readings before charting")
-    return arr
-
-
-def _index(x: Values, n: int) -> pd.Index:
-    return x.index if isinstance(x, pd.Series) else pd.RangeIndex(n)
 
 
 def _check_positive(name: str, value: float) -> None:
@@ -60,9 +47,9 @@ def ewma_chart(x: Values, target: float, sigma: float, lam: float = 0.2, L: floa
     ``z, ucl, lcl, signal``.
     """
     lcl_inf, ucl_inf = ewma_asymptotic_limits(target, sigma, lam, L)  # validates sigma and lam
-    arr = _as_array(x)
+    arr = as_values(x)
     logger.debug("EWMA lam=%s L=%s asymptotic limits %.6g / %.6g", lam, L, lcl_inf, ucl_inf)
-    return pd.DataFrame(ewma_arrays(arr, target, sigma, lam, L), index=_index(x, arr.size))
+    return pd.DataFrame(ewma_arrays(arr, target, sigma, lam, L), index=index_of(x, arr.size))
 
 
 def ewma_arrays(arr: np.ndarray, target: float, sigma: float, lam: float, L: float) -> dict[str, np.ndarray]:
@@ -101,8 +88,8 @@ def cusum_tabular(x: Values, target: float, sigma: float, k: float = 0.5, h: flo
     _check_positive("sigma", sigma)
     if k < 0 or not h > 0:
         raise ValueError(f"need k >= 0 and h > 0, got k={k!r}, h={h!r}")
-    arr = _as_array(x)
-    return pd.DataFrame(cusum_arrays(arr, target, sigma, k, h), index=_index(x, arr.size))
+    arr = as_values(x)
+    return pd.DataFrame(cusum_arrays(arr, target, sigma, k, h), index=index_of(x, arr.size))
 
 
 def cusum_arrays(arr: np.ndarray, target: float, sigma: float, k: float, h: float) -> dict[str, np.ndarray]:
@@ -122,19 +109,3 @@ def cusum_arrays(arr: np.ndarray, target: float, sigma: float, k: float, h: floa
             "n_plus": n_plus, "n_minus": n_minus}
 
 
-def first_signal_lead_time(signal_times: Iterable[Any], event_time: Any, lookback: Any = None) -> Any:
-    """How long before ``event_time`` the earliest signal came, or None if no signal preceded it.
-
-    Only signals strictly before the event count (a signal at the event itself is detection, not
-    warning), and, when ``lookback`` is given, only those at or after ``event_time - lookback`` (so a
-    signal from an unrelated episode months earlier is not credited). Works for anything that
-    subtracts: datetimes/Timestamps (returns a timedelta) or observation numbers (returns a number).
-    Accepts a boolean Series indexed by time, too: its True entries are the signal times.
-    """
-    if isinstance(signal_times, pd.Series) and signal_times.dtype == bool:
-        signal_times = signal_times.index[signal_times.to_numpy()]
-    earliest = event_time - lookback if lookback is not None else None
-    preceding = [t for t in signal_times if t < event_time and (earliest is None or t >= earliest)]
-    if not preceding:
-        return None
-    return event_time - min(preceding)

@@ -32,20 +32,22 @@ class ImrLimits:
     n_baseline: int
 
 
-def _as_array(x: Values) -> np.ndarray:
+def as_values(x: Values) -> np.ndarray:
+    """x as a flat float array; NaN is refused (charts need every point)."""
     arr = np.asarray(x, dtype=float).ravel()
     if np.isnan(arr).any():
         raise ValueError("x contains NaN: drop or impute missing readings before charting")
     return arr
 
 
-def _index(x: Values, n: int) -> pd.Index:
+def index_of(x: Values, n: int) -> pd.Index:
+    """The index a chart of x gets: x's own for a Series, positions otherwise."""
     return x.index if isinstance(x, pd.Series) else pd.RangeIndex(n)
 
 
 def moving_ranges(x: Values) -> np.ndarray:
     """|x_i - x_(i-1)|, with NaN at position 0 (no previous point), aligned with x for plotting."""
-    arr = _as_array(x)
+    arr = as_values(x)
     out = np.full(arr.shape, np.nan)
     out[1:] = np.abs(np.diff(arr))
     return out
@@ -59,7 +61,7 @@ def imr_limits(x: Values, baseline: slice | None = None) -> ImrLimits:
     and points after the baseline are judged against them, not folded into them. Moving ranges are
     taken between consecutive baseline points only.
     """
-    arr = _as_array(x)
+    arr = as_values(x)
     base = arr[baseline] if baseline is not None else arr
     if base.size < 2:
         raise ValueError(f"the baseline needs at least 2 points, got {base.size}")
@@ -167,7 +169,7 @@ def nelson_rules(x: Values, center: float, sigma: float) -> pd.DataFrame:
     beyond the zone, so one pattern is not reported twice.
     """
     _check_sigma(sigma)
-    arr = _as_array(x)
+    arr = as_values(x)
     z = (arr - center) / sigma
     rules = {
         "rule_1": np.abs(z) > 3,
@@ -179,7 +181,7 @@ def nelson_rules(x: Values, center: float, sigma: float) -> pd.DataFrame:
         "rule_7": _run_lengths(np.abs(z) <= 1) >= 15,
         "rule_8": _run_lengths(np.abs(z) > 1) >= 8,
     }
-    return pd.DataFrame(rules, index=_index(x, arr.size))
+    return pd.DataFrame(rules, index=index_of(x, arr.size))
 
 
 def western_electric_rules(x: Values, center: float, sigma: float) -> pd.DataFrame:
@@ -193,7 +195,7 @@ def western_electric_rules(x: Values, center: float, sigma: float) -> pd.DataFra
     Same conventions as :func:`nelson_rules` (strict "beyond", True at the completing point).
     """
     _check_sigma(sigma)
-    arr = _as_array(x)
+    arr = as_values(x)
     z = (arr - center) / sigma
     rules = {
         "rule_1": np.abs(z) > 3,
@@ -201,4 +203,4 @@ def western_electric_rules(x: Values, center: float, sigma: float) -> pd.DataFra
         "rule_3": _k_of_last_m(z > 1, 4, 5) | _k_of_last_m(z < -1, 4, 5),
         "rule_4": _same_side_runs(arr, center) >= 8,
     }
-    return pd.DataFrame(rules, index=_index(x, arr.size))
+    return pd.DataFrame(rules, index=index_of(x, arr.size))

@@ -6,10 +6,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from queries.stats.capability import capability, funnel_limits, ppk
+from queries.stats.capability import capability, ppk
 
 
 def test_two_sided_ppk_by_hand() -> None:
@@ -80,28 +79,3 @@ def test_ppk_interval_covers_the_true_value_about_95_percent_of_the_time(n) -> N
     assert 0.93 <= hits / 4000 <= 0.97
 
 
-def test_funnel_limits_by_hand() -> None:
-    """p = 0.1. n = 100: se = sqrt(0.09 / 100) = 0.03, so 0.1 -/+ 1.96 * 0.03 = 0.0412 / 0.1588 and
-    0.1 -/+ 3.09 * 0.03 = 0.0073 / 0.1927. n = 10: se = sqrt(0.009) = 0.0948683; the lower limits fall
-    below 0 and are clipped; upper = 0.1 + 1.96 * 0.0948683 = 0.2859419 and 0.1 + 3.09 * 0.0948683 =
-    0.3931431. n = 0: no limits."""
-    limits = funnel_limits([100, 10, 0], overall_rate=0.1)
-    assert list(limits.columns) == ["n", "lower_1.96", "upper_1.96", "lower_3.09", "upper_3.09"]
-    row = limits.iloc[0]
-    assert (row["lower_1.96"], row["upper_1.96"]) == pytest.approx((0.0412, 0.1588))
-    assert (row["lower_3.09"], row["upper_3.09"]) == pytest.approx((0.0073, 0.1927))
-    row = limits.iloc[1]
-    assert (row["lower_1.96"], row["lower_3.09"]) == (0.0, 0.0)
-    assert row["upper_1.96"] == pytest.approx(0.2859419, abs=1e-7)
-    assert row["upper_3.09"] == pytest.approx(0.3931431, abs=1e-7)
-    assert limits.iloc[2].drop("n").isna().all()
-
-
-def test_funnel_limits_clip_at_one_and_take_a_single_z() -> None:
-    """p = 0.95, n = 4: se = sqrt(0.0475 / 4) = 0.108972; upper 0.95 + 2 * 0.108972 > 1 -> 1."""
-    limits = funnel_limits(pd.Series([4], index=["site-a"]), overall_rate=0.95, z=2.0)
-    assert list(limits.columns) == ["n", "lower_2", "upper_2"]
-    assert limits.loc["site-a", "upper_2"] == 1.0
-    assert limits.loc["site-a", "lower_2"] == pytest.approx(0.95 - 2 * math.sqrt(0.0475 / 4))
-    with pytest.raises(ValueError):
-        funnel_limits([10], overall_rate=1.5)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -13,7 +12,6 @@ from queries.stats.drift import (
     cusum_tabular,
     ewma_asymptotic_limits,
     ewma_chart,
-    first_signal_lead_time,
 )
 
 # --- NIST/SEMATECH e-Handbook 6.3.2.4 "EWMA Control Charts" (pmc324.htm) -----------------------------
@@ -167,15 +165,3 @@ def test_bad_arguments_are_refused() -> None:
         cusum_tabular([1.0], 0.0, 1.0, h=0.0)
 
 
-def test_first_signal_lead_time() -> None:
-    event = datetime(2025, 3, 10, 12, 0)
-    signals = [datetime(2025, 3, 9, 6, 0), datetime(2025, 3, 8, 12, 0), datetime(2025, 3, 11)]
-    assert first_signal_lead_time(signals, event) == timedelta(days=2)
-    # Only signals within the lookback count; one at the event itself or after it never does.
-    assert first_signal_lead_time(signals, event, lookback=timedelta(days=1.5)) == timedelta(hours=30)
-    assert first_signal_lead_time([event, datetime(2025, 3, 12)], event) is None
-    assert first_signal_lead_time([], event) is None
-    # Observation numbers work the same way; so does a boolean signal column indexed by time.
-    assert first_signal_lead_time([23, 25, 29], 29) == 6
-    chart = cusum_tabular(MONTGOMERY_9_1, 10.0, 1.0)
-    assert first_signal_lead_time(chart["signal_upper"], 30) == 2  # signals at positions 28 and 29
