@@ -26,66 +26,17 @@ Rules (EU GMP Annex 1 (2022) limits are maxima, so a value *equal* to a limit is
 from __future__ import annotations
 
 import bisect
-import hashlib
 import logging
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from queries.limits import SensorLimits, Threshold, excursion_id
+
 logger = logging.getLogger(__name__)
 
-LEVELS = ("alert", "action")
-SIDES = ("high", "low")
 DEFAULT_REORDER_WINDOW_S = 3600
-
-
-@dataclass(frozen=True)
-class SensorLimits:
-    """One sensor with its effective limits (room override, else the grade default)."""
-
-    sensor_id: str
-    room_id: str
-    site_id: str
-    parameter: str
-    alert_low: float | None = None
-    alert_high: float | None = None
-    action_low: float | None = None
-    action_high: float | None = None
-    alert_delay_s: float = 0.0
-    action_delay_s: float = 0.0
-    hysteresis: float = 0.0
-
-    def thresholds(self) -> tuple[Threshold, ...]:
-        found = []
-        for level in LEVELS:
-            for side in SIDES:
-                bound = getattr(self, f"{level}_{side}")
-                if bound is None or (isinstance(bound, float) and math.isnan(bound)):
-                    continue
-                found.append(Threshold(level, side, float(bound), float(getattr(self, f"{level}_delay_s")),
-                                       float(self.hysteresis or 0.0)))
-        return tuple(found)
-
-
-@dataclass(frozen=True)
-class Threshold:
-    level: str
-    side: str
-    bound: float
-    delay_s: float
-    hysteresis: float
-
-    def beyond(self, value: float) -> bool:
-        return value > self.bound if self.side == "high" else value < self.bound
-
-    def held(self, value: float) -> bool:
-        if self.side == "high":
-            return value > self.bound - self.hysteresis
-        return value < self.bound + self.hysteresis
-
-    def worse(self, a: float, b: float) -> float:
-        return max(a, b) if self.side == "high" else min(a, b)
 
 
 class Episode:
@@ -190,11 +141,6 @@ class History:
     since: datetime
     points: list[tuple[datetime, float]]
     records: list[ExcursionRecord] = field(default_factory=list)
-
-
-def excursion_id(limits: SensorLimits, level: str, started_at: datetime) -> str:
-    digest = hashlib.sha1(f"{limits.sensor_id}|{level}|{started_at.isoformat()}".encode()).hexdigest()[:6]
-    return f"EXC-{limits.site_id}-{started_at:%Y%m%d%H%M%S}-{digest}"
 
 
 class SensorTrack:

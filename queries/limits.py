@@ -1,12 +1,21 @@
-"""Default alert and action limits per parameter and cleanroom grade (the rows of `limits`, room '*')."""
+"""Alert and action limits: the defaults per parameter and cleanroom grade (the rows of `limits`, room '*'),
+a sensor's effective limits and their thresholds, and the identity of an excursion beyond them (shared by
+the live excursion engine, ingest/excursions.py, and the sample generator, which must agree on both)."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import math
+from dataclasses import dataclass
+from datetime import datetime
 
 import pandas as pd
 
 logger = logging.getLogger(__name__)
+
+LEVELS = ("alert", "action")
+SIDES = ("high", "low")
 
 GRADES = ("A", "B", "C", "D")
 # Alert levels for particles sit at this fraction of the action limit until a room has enough
@@ -65,3 +74,56 @@ def _row(parameter: str, grade: str, *, alert: tuple, action: tuple, delays: tup
         "alert_low": alert[0], "alert_high": alert[1], "action_low": action[0], "action_high": action[1],
         "alert_delay_s": delays[0], "action_delay_s": delays[1], "hysteresis": hysteresis, "basis": basis,
     }
+
+
+@dataclass(frozen=True)
+class SensorLimits:
+    """One sensor with its effective limits (room override, else the grade default)."""
+
+    sensor_id: str
+    room_id: str
+    site_id: str
+    parameter: str
+    alert_low: float | None = None
+    alert_high: float | None = None
+    action_low: float | None = None
+    action_high: float | None = None
+    alert_delay_s: float = 0.0
+    action_delay_s: float = 0.0
+    hysteresis: float = 0.0
+
+    def thresholds(self) -> tuple[Threshold, ...]:
+        found = []
+        for level in LEVELS:
+            for side in SIDES:
+                bound = getattr(self, f"{level}_{side}")
+                if bound is None or (isinstance(bound, float) and math.isnan(bound)):
+                    continue
+                found.append(Threshold(level, side, float(bound), float(getattr(self, f"{level}_delay_s")),
+                                       float(self.hysteresis or 0.0)))
+        return tuple(found)
+
+
+@dataclass(frozen=True)
+class Threshold:
+    level: str
+    side: str
+    bound: float
+    delay_s: float
+    hysteresis: float
+
+    def beyond(self, value: float) -> bool:
+        return value > self.bound if self.side == "high" else value < self.bound
+
+    def held(self, value: float) -> bool:
+        if self.side == "high":
+            return value > self.bound - self.hysteresis
+        return value < self.bound + self.hysteresis
+
+    def worse(self, a: float, b: float) -> float:
+        return max(a, b) if self.side == "high" else min(a, b)
+
+
+def excursion_id(limits: SensorLimits, level: str, started_at: datetime) -> str:
+    digest = hashlib.sha1(f"{limits.sensor_id}|{level}|{started_at.isoformat()}".encode()).hexdigest()[:6]
+    return f"EXC-{limits.site_id}-{started_at:%Y%m%d%H%M%S}-{digest}"

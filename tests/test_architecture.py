@@ -80,3 +80,13 @@ def test_the_walk_sees_late_imports_and_skips_type_checking_ones():
     tree = ast.parse("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from a import b\n"
                      "def f():\n    from c import d\n")
     assert runtime_imports(tree, "x.y", False) == {"typing", "typing.TYPE_CHECKING", "c", "c.d"}
+
+
+def test_layers_only_import_downwards():
+    """queries (the query layer) imports none of the apps above it; the sample generator shares the live
+    engine's rules through queries.limits, not by importing ingest."""
+    graph = import_graph()
+    upward = {(a, b) for a, targets in graph.items() for b in targets
+              if (a.startswith("queries") and b.split(".")[0] in {"dashboard", "ingest", "sample_data", "bench"})
+              or (a.startswith("sample_data") and b.startswith("ingest"))}
+    assert not upward, sorted(upward)

@@ -12,8 +12,8 @@ import pytest
 from conftest import SAMPLE_SEED, TEST_END
 from sqlalchemy import text
 
-from ingest.excursions import SensorLimits, detect_series, excursion_id
-from queries.limits import default_limits
+from ingest.excursions import detect_series
+from queries.limits import SensorLimits, default_limits, excursion_id
 from queries.warehouse import Warehouse
 from sample_data.generator import populate
 from sample_data.reference import CATEGORY, CODES
