@@ -59,9 +59,7 @@ def cmd_generate(args, settings: Settings) -> int:
         print(f"error: warehouse {wh.safe_url()} is not empty (use a new file or database)", file=sys.stderr)
         return 2
     end = datetime.fromisoformat(args.end) if args.end else None
-    stories = populate(wh, seed=args.seed, scale=args.scale, end=end, progress=not args.quiet)
-    audit.append(wh, user_id="cli", action="generate_sample_data",
-                 new_value=f"seed={args.seed} scale={args.scale} end={end}")
+    stories = populate(wh, seed=args.seed, scale=args.scale, end=end, progress=not args.quiet, audit_as="cli")
     print(f"sample network ({args.scale}, seed {args.seed}) written to {wh.safe_url()}")
     for name, when in stories.items():
         print(f"  story {name}: {when}")
@@ -130,9 +128,8 @@ def cmd_users_demo(args, settings: Settings) -> int:
     wh = _warehouse(settings)
     for user_id, name, role, site, password in DEMO_USERS:
         if users.get_user(wh, user_id) is None:
-            users.add_user(wh, user_id=user_id, display_name=name, role=role, site_id=site, password=password)
-            audit.append(wh, user_id="cli", action="user_added", object_type="user", object_id=user_id,
-                         new_value=f"role={role} site={site} (demo)")
+            users.add_user(wh, user_id=user_id, display_name=name, role=role, site_id=site, password=password,
+                           added_by="cli", reason="demo login (development only)")
     print(f"Demo logins (development only), for http://{settings.host}:{settings.port}/ once it serves:")
     width = max(len(u[0]) for u in DEMO_USERS)
     for user_id, _name, role, site, password in DEMO_USERS:
@@ -145,12 +142,10 @@ def cmd_import(args, settings: Settings) -> int:
 
     wh = _warehouse(settings)
     try:
-        count = import_file(wh, args.table, args.file)
+        count = import_file(wh, args.table, args.file, audit_as="cli")
     except ImportError_ as exc:
         print(f"import refused, nothing written:\n{exc}", file=sys.stderr)
         return 2
-    audit.append(wh, user_id="cli", action="import", object_type=args.table, object_id=str(args.file),
-                 new_value=f"{count} rows")
     print(f"imported {count} rows into {args.table}")
     return 0
 

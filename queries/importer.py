@@ -21,6 +21,7 @@ from sqlalchemy import column as sql_column
 from sqlalchemy import select, tuple_
 from sqlalchemy import table as sql_table
 
+from queries import audit
 from queries.sql_files import QueryError
 from queries.warehouse import Warehouse, WarehouseUnavailable
 
@@ -84,7 +85,9 @@ def open_file(path: Path) -> pd.DataFrame:
         raise ImportError_([f"{path.name}: cannot be read ({type(exc).__name__}: {exc})"]) from exc
 
 
-def import_file(wh: Warehouse, table: str, path: str | Path) -> int:
+def import_file(wh: Warehouse, table: str, path: str | Path, *, audit_as: str | None = None) -> int:
+    """Import one file into one table, all or nothing; with ``audit_as`` the audit entry (who, what, how
+    many rows) commits with the rows."""
     path = Path(path)
     if table not in IMPORTABLE:
         raise ImportError_([f"{path.name}: table {table!r} cannot be imported "
@@ -95,6 +98,9 @@ def import_file(wh: Warehouse, table: str, path: str | Path) -> int:
     try:
         with wh.transaction() as conn:
             write_rows(wh, conn, table, frame)
+            if audit_as is not None:
+                audit.append(wh, user_id=audit_as, action="import", object_type=table, object_id=str(path),
+                             new_value=f"{len(frame)} rows", conn=conn)
     except WarehouseUnavailable as exc:  # disk full, read-only file, server gone: nothing written
         raise ImportError_([f"{path.name}: nothing was written: {exc}"]) from exc
     except Exception as exc:  # a constraint the database checks (duplicate key, CHECK): nothing written

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pandas as pd
 from tqdm import tqdm
 
+from queries import audit
 from queries.limits import default_limits
 from queries.warehouse import Warehouse
 from sample_data import environment, people, quality
@@ -32,11 +33,12 @@ def _naive_utc(value: datetime) -> datetime:
 
 
 def populate(warehouse: Warehouse, *, seed: int = 42, scale: str = "small", end: datetime | None = None,
-             progress: bool = True) -> dict[str, datetime]:
+             progress: bool = True, audit_as: str | None = None) -> dict[str, datetime]:
     """Writes the whole sample network into an (already created, empty) schema; returns the story dates.
 
     Same seed, scale and end give identical tables. History covers the two years before `end`
-    (naive UTC; default today 00:00 UTC). Everything is written in one transaction, readings in chunks.
+    (naive UTC; default today 00:00 UTC). Everything is written in one transaction, readings in chunks;
+    with ``audit_as`` the audit entry saying who generated it is written in that transaction too.
     """
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {sorted(SCALES)}")
@@ -103,6 +105,9 @@ def populate(warehouse: Warehouse, *, seed: int = 42, scale: str = "small", end:
             dates = story_dates(network, excursions)
             write("schema_info", pd.DataFrame({"key": [f"generator_story_{k}" for k in dates],
                                                "value": [v.isoformat() for v in dates.values()]}))
+            if audit_as is not None:
+                audit.append(warehouse, user_id=audit_as, action="generate_sample_data",
+                             new_value=f"seed={seed} scale={scale} end={end}", conn=conn)
             bar.update(1)
     finally:
         bar.close()
