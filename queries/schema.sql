@@ -354,6 +354,21 @@ SELECT v.batch_id, v.site_id, v.product, v.cqa, v.value, s.lower_limit, s.upper_
 FROM v
 JOIN specifications s ON s.product = v.product AND s.cqa = v.cqa
 WHERE v.value IS NOT NULL;
+-- Every sensor with its effective limits: the room's own row in `limits` when there is one, else the
+-- grade default (room_id '*'); a sensor without a limit row has NULL limits (stored, never alarms). The one
+-- statement of this rule: the live engine's limits (queries/ingest/sensor_limits.sql) and the monitoring
+-- page (queries/monitoring/live_values.sql) read it.
+CREATE OR REPLACE VIEW sensor_effective_limits AS
+SELECT s.sensor_id, l.alert_low, l.alert_high, l.action_low, l.action_high,
+       l.alert_delay_s, l.action_delay_s, l.hysteresis, l.basis
+FROM sensors s
+JOIN rooms r ON r.room_id = s.room_id
+LEFT JOIN limits l
+       ON l.parameter = s.parameter AND l.grade = r.grade
+      AND l.room_id = CASE WHEN EXISTS (SELECT 1 FROM limits o
+                                        WHERE o.parameter = s.parameter AND o.grade = r.grade
+                                          AND o.room_id = s.room_id)
+                           THEN s.room_id ELSE '*' END;
 CREATE INDEX IF NOT EXISTS deviations_site_detected ON deviations (site_id, detected_at);
 CREATE INDEX IF NOT EXISTS batches_site_started ON batches (site_id, started_at);
 CREATE INDEX IF NOT EXISTS heartbeats_site_ts ON ingest_heartbeats (site_id, ts);

@@ -1,4 +1,5 @@
--- Every sensor of the scoped sites with its effective limits, newest live reading and the most
+-- Every sensor of the scoped sites with its effective limits (view sensor_effective_limits), newest live
+-- reading and the most
 -- severe open excursion (2 action, 1 alert, NULL none).
 SELECT s.sensor_id, s.site_id, s.room_id, r.name AS room_name, r.grade, s.parameter, s.unit,
        l.alert_low, l.alert_high, l.action_low, l.action_high, l.hysteresis, l.basis,
@@ -9,12 +10,7 @@ SELECT s.sensor_id, s.site_id, s.room_id, r.name AS room_name, r.grade, s.parame
         WHERE e.sensor_id = s.sensor_id AND e.ended_at IS NULL) AS open_since
 FROM sensors s
 JOIN rooms r ON r.room_id = s.room_id
-LEFT JOIN limits l
-       ON l.parameter = s.parameter AND l.grade = r.grade
-      AND l.room_id = CASE WHEN EXISTS (SELECT 1 FROM limits o
-                                        WHERE o.parameter = s.parameter AND o.grade = r.grade
-                                          AND o.room_id = s.room_id)
-                           THEN s.room_id ELSE '*' END
+JOIN sensor_effective_limits l ON l.sensor_id = s.sensor_id
 LEFT JOIN sensor_latest lt ON lt.sensor_id = s.sensor_id
 WHERE s.site_id IN :sites
 ORDER BY s.site_id, r.room_id, s.sensor_id
