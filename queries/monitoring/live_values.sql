@@ -1,6 +1,5 @@
 -- Every sensor of the scoped sites with its effective limits (view sensor_effective_limits), newest live
--- reading and the most
--- severe open excursion (2 action, 1 alert, NULL none).
+-- reading and the most severe open excursion (2 action, 1 alert, NULL none).
 SELECT s.sensor_id, s.site_id, s.room_id, r.name AS room_name, r.grade, s.parameter, s.unit,
        l.alert_low, l.alert_high, l.action_low, l.action_high, l.hysteresis, l.basis,
        lt.ts AS latest_ts, lt.value AS latest_value, lt.received_at,
