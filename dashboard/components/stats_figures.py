@@ -180,25 +180,39 @@ def box_figure(distributions: pd.DataFrame, cqas: list[str], labels: dict[str, s
                         horizontal_spacing=0.06, vertical_spacing=0.16)
     order = [*site_order, REFERENCE_NAME]
     reference_short = reference_label.split(" (")[0]  # 'Network' or 'Other sites': fits under a box
+    # Traces and limit lines collected, then added at once: one add_trace per box took most of the time.
+    traces, trace_rows, trace_cols = [], [], []
+    by_cqa = dict(tuple(distributions.groupby("cqa", sort=False)))
     for i, cqa in enumerate(cqas):
         r, c = i // cols + 1, i % cols + 1
-        part = distributions[distributions["cqa"] == cqa]
+        part = by_cqa.get(cqa)
+        by_site = dict(tuple(part.groupby("site_id", sort=False))) if part is not None else {}
         for site in order:
-            values = part.loc[part["site_id"] == site, "value"]
-            if values.empty:
+            if site not in by_site:
                 continue
             is_ref = site == REFERENCE_NAME
             label = reference_short if is_ref else site
-            fig.add_trace(go.Box(**_box(values), x=[label], name=label,
+            traces.append(go.Box(**_box(by_site[site]["value"]), x=[label], name=label,
                                  marker=dict(color=ORANGE if is_ref else BLUE), boxpoints="outliers",
                                  line=dict(width=2 if is_ref else 1.5), fillcolor="rgba(230,159,0,0.35)" if is_ref
-                                 else "rgba(0,114,178,0.2)", showlegend=False), row=r, col=c)
+                                 else "rgba(0,114,178,0.2)", showlegend=False))
+            trace_rows.append(r)
+            trace_cols.append(c)
+    if traces:
+        fig.add_traces(traces, rows=trace_rows, cols=trace_cols)
+    # Specification limits: a dotted line across each subplot (what add_hline draws, written directly:
+    # add_hline per line re-laid the whole figure each time). Subplot i's axes are x<i+1>/y<i+1>.
+    shapes = []
+    for i, cqa in enumerate(cqas):
         spec = specs[specs["cqa"] == cqa]
-        if len(spec):
-            for key in ("lower_limit", "upper_limit"):
-                value = spec[key].iloc[0]
-                if pd.notna(value):
-                    fig.add_hline(y=float(value), line=dict(color=VERMILLION, dash="dot", width=2), row=r, col=c)
+        axis = "" if i == 0 else str(i + 1)
+        for key in ("lower_limit", "upper_limit"):
+            value = spec[key].iloc[0] if len(spec) else None
+            if value is not None and pd.notna(value):
+                shapes.append(dict(type="line", x0=0, x1=1, xref=f"x{axis} domain", y0=float(value),
+                                   y1=float(value), yref=f"y{axis}",
+                                   line=dict(color=VERMILLION, dash="dot", width=2)))
+    fig.update_layout(shapes=shapes)
     fig.update_xaxes(tickangle=-35, tickfont=dict(size=11))
     fig.update_annotations(font=dict(size=14))
     return _layout(fig, f"Distributions per site against the {reference_label.lower()} "
