@@ -1,7 +1,7 @@
 """Cached answers of hot query functions, keyed by function, arguments, scope and data version.
 
-A key holds everything an answer depends on: the function's name, the scope (role, sites, network,
-window), every other argument, and the version of the data domains it reads (queries/data_version.py).
+A key holds everything an answer depends on: the function's name, the scope (sites, network row,
+window: not who asks), every other argument, and the version of the data domains it reads (queries/data_version.py).
 New data changes the version, so later calls miss and recompute: nothing is ever deleted by hand and
 no process has to tell another. Entries also expire after ``ttl_s``.
 
@@ -288,8 +288,12 @@ def _floor_naive(end: datetime, window_s: int) -> datetime:
 
 
 def _key_part(value) -> str:
-    if isinstance(value, Scope):  # the user id is not part of it: two leaders share an answer
-        return (f"scope(role={value.role},sites={','.join(value.site_ids)},network={value.network},"
+    if isinstance(value, Scope):
+        # Neither the user nor the role: a query's answer depends on the scope's sites, network row and
+        # window alone (no query reads the role: tests/test_cache.py), so a leader, an auditor and a wall
+        # display of the same sites share it. Whole responses, which do differ by role, key on it
+        # (dashboard/response_cache.py).
+        return (f"scope(sites={','.join(value.site_ids)},network={value.network},"
                 f"start={value.start.isoformat()},end={value.end.isoformat()})")
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(_key_part(v) for v in value) + "]"

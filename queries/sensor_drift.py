@@ -29,7 +29,6 @@ from queries.warehouse import Warehouse
 logger = logging.getLogger(__name__)
 
 BASELINE_DAYS = 60
-SITES_ONLY = "any role"  # the role in a drift scope: the answer does not depend on it
 DAY = pd.Timedelta(days=1)
 SUMMARY_COLUMNS = ["sensor_id", "site_id", "room_id", "room_name", "grade", "parameter", "unit", "n_peers",
                    "status", "warning_since", "episodes", "excursions", "action_excursions",
@@ -89,10 +88,7 @@ def analyse(wh: Warehouse, scope: Scope, params: DriftParameters | None = None) 
     """
     start = pd.Timestamp(scope.start).normalize().to_pydatetime()
     end = pd.Timestamp(scope.end).floor("h").to_pydatetime()
-    # The chart depends on the sites and the window, not on who asks: one answer for every role that
-    # sees the same sites (the result cache keys on the role otherwise).
-    sites_only = replace(scope.with_window(start, end), user_id="", role=SITES_ONLY)
-    return _analyse(wh, sites_only, params or DriftParameters())
+    return _analyse(wh, scope.with_window(start, end), params or DriftParameters())
 
 
 @cached("sensor_drift", domains=(data_version.MEASUREMENTS, data_version.QUALITY))
@@ -243,6 +239,5 @@ def _covers_all_sites(wh: Warehouse, scope: Scope) -> bool:
 
 
 def _all_sites(wh: Warehouse, scope: Scope) -> Scope:
-    from dataclasses import replace
 
     return replace(scope, site_ids=tuple(wh.query("sql/site_ids")["site_id"]))

@@ -134,7 +134,7 @@ def test_answers_are_cached_until_new_data_lands(warehouse):
     assert fn.calls == 2
 
 
-def test_keys_hold_role_sites_window_slot_and_arguments_but_not_the_user(duckdb_warehouse):
+def test_keys_hold_sites_network_window_slot_and_arguments_but_not_the_user_or_role(duckdb_warehouse):
     wh = duckdb_warehouse
     add_site(wh, "ZZZ")
     cache = result_cache.ResultCache(SimpleCache(), "t", window_s=60)
@@ -142,17 +142,18 @@ def test_keys_hold_role_sites_window_slot_and_arguments_but_not_the_user(duckdb_
     call = lambda s, extra=None: cache.call(wh, "count", ("quality",), fn, s, extra)  # noqa: E731
     call(scope(user="u1"))
     call(scope(user="u2"))  # another user of the same role and sites: the same answer
+    call(scope(role="auditor"))  # another role of the same sites and network row: the same answer
+    call(scope(role="site_manager"))  # ZZZ and the network row, as the leader's scope here: the same
     assert fn.calls == 1
     call(scope(end=datetime(2026, 5, 1, 12, 0, 50)))  # same 60 s slot
     assert fn.calls == 1
     assert fn.scopes[0].end == datetime(2026, 5, 1, 12, 0, 0)  # computed for the slot's start
     assert fn.scopes[0].end - fn.scopes[0].start == pd.Timedelta(days=30)  # same window length
     call(scope(end=datetime(2026, 5, 1, 12, 1, 5)))  # next slot
-    call(scope(role="auditor"))
     call(scope(sites=("ZZZ", "YYY")))
-    call(scope(role="site_manager"))
+    call(scope(role="admin"))  # no sites and no network row
     call(scope(), extra=7)
-    assert fn.calls == 6
+    assert fn.calls == 5
 
 
 def test_a_failing_backend_never_fails_the_page(duckdb_warehouse):
@@ -405,3 +406,31 @@ def test_the_drift_and_risk_analyses_are_recomputed_after_new_data(sample_wareho
         auditor = replace(leader, user_id="t.auditor", role="auditor")  # the same sites: the same charts
         sensor_drift.analyse(wh, auditor)
         assert runs["drift"] == 3
+
+
+def test_no_query_reads_the_role_so_roles_of_the_same_sites_share_answers(sample_warehouse):
+    """The result cache keys a scope by its sites, network row and window, not by role: sound only while
+    an answer under a scope never depends on who asks. Every KPI under a leader's and an auditor's scope,
+    and under a site manager's and a leader's narrowed to that site, is the same frame; and no module of
+    the query layer reads a role except those that manage accounts."""
+    import re
+    from pathlib import Path
+
+    from queries.kpis import kpi_frame
+
+    sites = list(sample_warehouse.query("sql/site_ids")["site_id"])
+
+    def scope(role, own=None):
+        return build_scope(user_id=f"u.{role}", role=role, own_site=own, all_sites=sites, end=TEST_END, days=90)
+    pairs = ((scope("leadership"), scope("auditor")),
+             (scope("site_manager", "CHI"), scope("leadership").for_site("CHI", with_network=True)))
+    for a, b in pairs:
+        assert (a.site_ids, a.network, a.start, a.end) == (b.site_ids, b.network, b.start, b.end)
+        # Row order within a KPI is the engine's (no ORDER BY after ROLLUP): compared by kpi and site.
+        first, second = (kpi_frame(sample_warehouse, s).sort_values(["kpi_id", "site_id"], ignore_index=True)
+                         for s in (a, b))
+        pd.testing.assert_frame_equal(first, second)
+    root = Path(__file__).resolve().parent.parent / "queries"
+    readers = sorted(p.name for p in root.rglob("*.py") if re.search(r"\.role\b", p.read_text()))
+    assert readers == ["administration.py", "display_tokens.py", "users.py"], readers
+    assert result_cache._key_part(pairs[0][0]) == result_cache._key_part(pairs[0][1])
