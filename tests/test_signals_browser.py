@@ -52,5 +52,10 @@ def test_signals_and_comparability_pages(page: Page, live_url, output_dir, conso
     expect(page.locator("#comparability-funnel .main-svg").first).to_be_visible()
     expect(page.locator("#comparability-page")).to_contain_text("Onboarding: SEA")
     wait_until_drawn(page)
+    # Every site's distribution is drawn, those without outliers too (plotly.js skips a box whose sample
+    # list is empty: they had vanished).
+    traces = page.locator("#comparability-boxes .js-plotly-plot").evaluate("el => el.data.length")
+    assert traces >= 6 * 3, traces
+    expect(page.locator("#comparability-boxes path.box")).to_have_count(traces)
     page.screenshot(path=str(output_dir / "comparability.png"), full_page=True)
     assert not [e for e in console_errors if "Content Security Policy" in e or "Refused" in e], console_errors

@@ -166,8 +166,11 @@ def _box(values: pd.Series) -> dict:
     """One box drawn from its statistics (queries/stats/summary.py) with at most MAX_POINTS outliers: the same
     picture as sending every batch value, in a few numbers (at 21 sites the comparability page shrank by ~150 KB)."""
     box = box_statistics(values.to_numpy(dtype=float))
-    return {"q1": [box.q1], "median": [box.median], "q3": [box.q3], "lowerfence": [box.lower_fence],
-            "upperfence": [box.upper_fence], "y": [box.outliers[-MAX_POINTS:].tolist()]}
+    drawn = {"q1": [box.q1], "median": [box.median], "q3": [box.q3], "lowerfence": [box.lower_fence],
+             "upperfence": [box.upper_fence]}
+    # Outliers only where there are some: plotly.js draws no box at all for an empty sample list (a site
+    # whose batches all lie within the whiskers vanished from the page).
+    return {**drawn, "y": [box.outliers[-MAX_POINTS:].tolist()]} if box.outliers.size else drawn
 
 
 def box_figure(distributions: pd.DataFrame, cqas: list[str], labels: dict[str, str], reference_label: str,
