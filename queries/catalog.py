@@ -9,12 +9,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import cache
 
+from queries.settings import Settings
+
 NETWORK = "__network__"  # site_id of the network-aggregate row (SQL ROLLUP gives NULL)
 CQA_COLUMNS = ("viability_pct", "transduction_pct", "cd3_pct", "vcn", "dose", "endotoxin_eu_ml")
-# Options a KPI may take, their defaults, and the setting each comes from (queries/settings.py).
-OPTIONS = {"recurrence_days": 90, "min_respondents": 5, "min_batches": 5}
+# Options a KPI may take and the setting each comes from; their defaults are the settings' defaults.
 OPTION_SETTINGS = {"recurrence_days": "recurrence_window_days", "min_respondents": "min_survey_respondents",
                    "min_batches": "min_batches_for_comparability"}
+OPTIONS = {option: Settings.__dataclass_fields__[name].default for option, name in OPTION_SETTINGS.items()}
 RATIO_SCALES = {"%": 100.0, "per 100 batches": 100.0, "per batch": 1.0, "per inspection": 1.0}
 
 
