@@ -15,6 +15,10 @@ Failures:
   (`write_failed`). If the quarantine insert fails too (other than by an outage), the message is
   dead-lettered (ingest/dead_letter.py: a JSON Lines file, fsynced) and acknowledged: no message
   can hold a slot of the broker's in-flight window for good.
+
+`stats` counts what happened: besides messages and their fates, `failures` (failed writes),
+`warehouse_waits` (pauses to probe the warehouse; a bad message never causes one) and
+`resumed_on_probe` (pauses ended by a probe succeeding after failing, i.e. the warehouse came back).
 """
 
 from __future__ import annotations
@@ -54,7 +58,8 @@ class IngestService:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.stats = {"messages": 0, "inserted": 0, "duplicates": 0, "quarantined": 0, "batches": 0,
-                      "excursion_changes": 0, "failures": 0, "dead_lettered": 0}
+                      "excursion_changes": 0, "failures": 0, "dead_lettered": 0,
+                      "warehouse_waits": 0, "resumed_on_probe": 0}
         self.last_commit_at = None
         self.last_error: str | None = None
 
@@ -142,6 +147,7 @@ class IngestService:
         """After a WarehouseUnavailable: probe every PROBE_INTERVAL_S. True as soon as a probe succeeds
         after one failed (the warehouse is back: write now); False when probes succeed throughout and
         `backoff` has passed (it answers but refuses writes); None when the service is stopping."""
+        self.stats["warehouse_waits"] += 1
         deadline = time.monotonic() + backoff
         down_since = None
         while not self._stop.wait(PROBE_INTERVAL_S):
@@ -153,6 +159,7 @@ class IngestService:
                 continue
             if down_since is not None:
                 logger.warning("warehouse answers again after %.1f s; writing", time.monotonic() - down_since)
+                self.stats["resumed_on_probe"] += 1
                 return True
             if time.monotonic() >= deadline:
                 return False

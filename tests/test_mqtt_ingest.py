@@ -98,7 +98,6 @@ def test_no_reading_is_lost_or_doubled_across_a_bridge_restart(warehouse, broker
     assert scalar(warehouse, "SELECT COUNT(*) FROM quarantine") == 0
     print(f"50k with restart: {elapsed:.1f} s; left unacked at stop: {left}; re-delivered duplicates: "
           f"{second.service.stats['duplicates']}")
-    assert elapsed < 60
 
 
 def test_bad_messages_over_mqtt_land_in_quarantine_beside_stored_neighbours(duckdb_warehouse, broker):
