@@ -35,20 +35,23 @@ run: $(VENV)/.runtime
 	$(BIN)/atmp-hub users demo
 	$(BIN)/atmp-hub serve
 
-# The whole suite over both cores: one worker per core, each test file on one worker (module fixtures
-# such as a served app or a broker are built once per file), files in the order tests/conftest.py gives
-# them (heaviest first; xdist would otherwise reorder by test count and start a 2-test benchmark last).
-XDIST ?= -n 2 --dist loadfile --no-loadscope-reorder
+# Each test file on one worker (module fixtures such as a served app or a broker are built once per
+# file), files in the order tests/conftest.py gives them (heaviest first; xdist would otherwise reorder
+# by test count and start a 2-test benchmark last). The whole suite runs three workers on two cores:
+# its browser, broker and subprocess tests spend much of their time waiting, and a third worker uses
+# it (372 s against 440 s with two, 2026-12-07). The fast tier is all computation: two workers (198 s
+# against 214 s with three).
+XDIST ?= --dist loadfile --no-loadscope-reorder
 
 test: $(VENV)/.test
 	scripts/ensure-test-services.sh
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 3 $(XDIST) $(PYTEST_ARGS)
 
 # While working: everything but the browser, benchmark and fault-injection tests (they run in `make test`).
 test-fast: $(VENV)/.test
 	scripts/ensure-test-services.sh
-	$(BIN)/python -m pytest $(XDIST) -m "not browser and not bench and not faults" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 $(XDIST) -m "not browser and not bench and not faults" $(PYTEST_ARGS)
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check .
