@@ -69,6 +69,12 @@ def cmd_generate(args, settings: Settings) -> int:
 def cmd_serve(args, settings: Settings) -> int:
     from dashboard.app import create_app
 
+    if settings.database_url.startswith("duckdb:///") and Path(settings.database_url[len("duckdb:///"):]).is_file():
+        # An embedded file from an older release gets the tables and views added since (a server
+        # warehouse is migrated on purpose: `make migrate`, `make serve-prod`).
+        wh = _warehouse(settings)
+        migrate.upgrade(wh)
+        wh.dispose()
     app = create_app(settings)  # Dash's own stdout handler is kept off (configure_logging): one line per fact
     app.run(host=args.host or settings.host, port=args.port or settings.port, debug=False, threaded=True)
     return 0
