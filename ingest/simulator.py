@@ -21,7 +21,7 @@ import math
 import threading
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
@@ -29,6 +29,7 @@ import pandas as pd
 
 from ingest.validation import SensorInfo, payload_for, topic_for
 from ingest.writer import utc_now
+from queries.limits import SensorLimits
 
 logger = logging.getLogger(__name__)
 
@@ -51,18 +52,11 @@ DECIMALS = {"temperature": 2, "humidity": 1, "diff_pressure": 1}
 
 
 @dataclass(frozen=True)
-class SimSensor:
-    sensor_id: str
-    room_id: str
-    site_id: str
-    parameter: str
-    unit: str
-    grade: str
-    alert_low: float | None = None
-    alert_high: float | None = None
-    action_low: float | None = None
-    action_high: float | None = None
-    hysteresis: float = 0.0
+class SimSensor(SensorLimits):
+    """A sensor with its effective limits (queries/limits.py) and what publishing needs besides."""
+
+    unit: str = field(kw_only=True)
+    grade: str = field(kw_only=True)
 
     @property
     def info(self) -> SensorInfo:
@@ -75,9 +69,9 @@ def sensors_from_frame(frame: pd.DataFrame) -> list[SimSensor]:
         value = row.get(key)
         return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
 
-    return [SimSensor(row["sensor_id"], row["room_id"], row["site_id"], row["parameter"], row["unit"], row["grade"],
-                      num(row, "alert_low"), num(row, "alert_high"), num(row, "action_low"),
-                      num(row, "action_high"), num(row, "hysteresis") or 0.0)
+    return [SimSensor(row["sensor_id"], row["room_id"], row["site_id"], row["parameter"],
+                      num(row, "alert_low"), num(row, "alert_high"), num(row, "action_low"), num(row, "action_high"),
+                      hysteresis=num(row, "hysteresis") or 0.0, unit=row["unit"], grade=row["grade"])
             for row in frame.to_dict("records")]
 
 
