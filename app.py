@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 
 from dashboard.app import create_app
-from queries.settings import SettingsError
+from queries.engine.settings import SettingsError
 
 try:
     app = create_app()

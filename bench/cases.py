@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from dashboard import ids
-from queries.warehouse import Warehouse
+from queries.engine.warehouse import Warehouse
 
 SITE = "CHI"  # the drill-down site: the drift story lives here
 WINDOWS = (30, 90, 180, 365)  # the window selector's choices (dashboard/context.py WINDOW_CHOICES)
@@ -42,7 +42,7 @@ def context_for(wh: Warehouse, end: datetime) -> Context:
 
 
 def _site_scope(wh: Warehouse, end: datetime):
-    from queries.scope import build_scope
+    from queries.engine.scope import build_scope
 
     return build_scope(user_id="bench", role="leadership", own_site=None, all_sites=[SITE], end=end, days=90)
 

@@ -7,8 +7,8 @@ import logging
 import time
 from dataclasses import dataclass
 
-from queries import users
-from queries.warehouse import Warehouse
+from queries.engine.warehouse import Warehouse
+from queries.records import users
 
 logger = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from bench.client import ensure_users
-from queries import migrate
-from queries.warehouse import Warehouse
+from queries.engine import migrate
+from queries.engine.warehouse import Warehouse
 
 logger = logging.getLogger(__name__)
 

@@ -37,9 +37,9 @@ from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
 from ingest.bridge import MqttBridge  # noqa: E402
 from ingest.validation import payload_for  # noqa: E402
-from queries.limits import default_limits  # noqa: E402
-from queries.settings import Settings  # noqa: E402
-from queries.warehouse import Warehouse  # noqa: E402
+from queries.analyses.limits import default_limits  # noqa: E402
+from queries.engine.settings import Settings  # noqa: E402
+from queries.engine.warehouse import Warehouse  # noqa: E402
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
@@ -166,7 +166,7 @@ def page_timings(url: str, repeats: int) -> list[tuple[str, float, float]]:
 
     from dashboard import ids
     from dashboard.app import create_app
-    from queries import users
+    from queries.records import users
 
     wh = Warehouse(url)
     wh.create_schema()  # adds sensor_latest to warehouses generated before it existed

@@ -103,8 +103,8 @@ def run(args) -> int:
 # --- preparation ----------------------------------------------------------------------------------------
 def prepare_plan(wh, displays: int, users_n: int, path: Path) -> dict:
     """Logins for the analysts, one display token per screen, and the sites and sensors to pick from."""
-    from queries import display_tokens, users
-    from queries.scope import build_scope
+    from queries.engine.scope import build_scope
+    from queries.records import display_tokens, users
 
     analysts = [f"bench.user{i:02d}" for i in range(1, users_n + 1)]
     for user_id in analysts:
@@ -153,8 +153,8 @@ class NewData(threading.Thread):
         self._stop_event = threading.Event()
 
     def run(self) -> None:
-        from queries import data_version
-        from queries.warehouse import Warehouse
+        from queries.engine import data_version
+        from queries.engine.warehouse import Warehouse
 
         wh = Warehouse(self.url)
         start = time.monotonic()
@@ -182,7 +182,7 @@ class NewData(threading.Thread):
 
 
 def _age_measurements(scale: str) -> None:
-    from queries.warehouse import Warehouse
+    from queries.engine.warehouse import Warehouse
 
     wh = Warehouse(data.pg_url(scale))
     try:
@@ -193,8 +193,8 @@ def _age_measurements(scale: str) -> None:
 
 
 def _versions(scale: str) -> dict:
-    from queries import data_version
-    from queries.warehouse import Warehouse
+    from queries.engine import data_version
+    from queries.engine.warehouse import Warehouse
 
     wh = Warehouse(data.pg_url(scale))
     try:

@@ -17,11 +17,11 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from queries import monitoring
-from queries.catalog import NETWORK
-from queries.kpis import kpi_frame
-from queries.scope import Scope, build_scope
-from queries.warehouse import Warehouse
+from queries.analyses import monitoring
+from queries.engine.scope import Scope, build_scope
+from queries.engine.warehouse import Warehouse
+from queries.kpi.catalog import NETWORK
+from queries.kpi.kpis import kpi_frame
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class RawTables:
         start = time.perf_counter()
         with wh.engine.connect() as conn:  # DuckDB: straight to numpy columns, no row objects
             raw = conn.connection.dbapi_connection
-            from queries.sql_files import load_sql
+            from queries.engine.sql_files import load_sql
 
             readings = raw.execute(load_sql("bench/raw_readings_coded")).df()
         sensors = wh.query("bench/raw_sensors")

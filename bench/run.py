@@ -104,8 +104,8 @@ def percentile(values: list[float], q: float) -> float:
 # --- apps ---------------------------------------------------------------------------------------------
 def build_app(url: str, *, cached: bool):
     from dashboard.app import create_app
-    from queries.settings import Settings
-    from queries.warehouse import Warehouse
+    from queries.engine.settings import Settings
+    from queries.engine.warehouse import Warehouse
 
     settings = Settings.from_env({}, database_url=url, secret_key="bench-secret-key-not-for-production",
                                  now=data.END.isoformat(), cache_ttl_s=600 if cached else 0,
@@ -120,7 +120,7 @@ def build_app(url: str, *, cached: bool):
 def new_data(wh) -> None:
     """What new data does to the caches: both data versions change (the tables are left as they are), so
     every cached answer that read them, the drift and risk analyses among them, is computed again."""
-    from queries import data_version
+    from queries.engine import data_version
 
     with wh.transaction() as conn:
         data_version.note_write(conn, "deviations")
@@ -130,7 +130,7 @@ def new_data(wh) -> None:
 def sensor_data(wh) -> None:
     """What sensors reporting do to the caches: the live and measurements versions change, quality not
     (the 5-minute wave). Background refreshes of the previous round are finished first."""
-    from queries import data_version, result_cache
+    from queries.engine import data_version, result_cache
 
     cache = result_cache.for_warehouse(wh)
     if cache is not None:
@@ -182,8 +182,8 @@ def time_callbacks(scale: str, engine: str, url: str, *, warm: int, cold: int, c
 
 # --- questions: hub vs raw scan vs pandas ------------------------------------------------------------------
 def time_questions(scale: str, url: str, repeat: int) -> tuple[list[QuestionTiming], dict]:
-    from queries import result_cache
-    from queries.warehouse import Warehouse
+    from queries.engine import result_cache
+    from queries.engine.warehouse import Warehouse
 
     wh = Warehouse(url, row_cap=10**9)  # the pandas baseline holds whole raw tables
     ctx = context_for(wh, data.END)

@@ -19,8 +19,8 @@ from dashboard.context import PAGE_ROLES, home
 from dashboard.kiosk_auth import after_auth as kiosk_after_auth
 from dashboard.kiosk_auth import init_kiosk_auth
 from ingest.live import start_live_ingest
-from queries.settings import Settings
-from queries.warehouse import Warehouse
+from queries.engine.settings import Settings
+from queries.engine.warehouse import Warehouse
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +77,8 @@ def create_app(settings: Settings | None = None, warehouse: Warehouse | None = N
 
 
 def _record_settings(server: Flask) -> None:
-    """Settings changed since the last start go to the audit trail (queries/settings_audit.py)."""
-    from queries.settings_audit import record_if_changed
+    """Settings changed since the last start go to the audit trail (queries/records/settings_audit.py)."""
+    from queries.records.settings_audit import record_if_changed
 
     try:
         record_if_changed(server.extensions["atmp_warehouse"], server.extensions["atmp_settings"])

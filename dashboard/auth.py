@@ -29,9 +29,9 @@ from limits import parse as parse_limit
 
 from dashboard.context import home
 from ingest import readiness
-from queries import audit, users
-from queries.users import UserRecord
-from queries.warehouse import Warehouse, WarehouseUnavailable
+from queries.engine.warehouse import Warehouse, WarehouseUnavailable
+from queries.records import audit, users
+from queries.records.users import UserRecord
 
 logger = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """The app's caches on one Flask-Caching backend (Redis when ATMP_REDIS_URL is set, per process otherwise):
-query results (queries/result_cache.py) and read-only callback responses (dashboard/response_cache.py)."""
+query results (queries/engine/result_cache.py) and read-only callback responses (dashboard/response_cache.py)."""
 
 from __future__ import annotations
 
@@ -11,16 +11,16 @@ from flask_compress import Compress
 
 from dashboard.figure_templates import slim_templates
 from dashboard.response_cache import init_response_cache
-from queries import data_version, result_cache
-from queries.settings import Settings
-from queries.warehouse import Warehouse
+from queries.engine import data_version, result_cache
+from queries.engine.settings import Settings
+from queries.engine.warehouse import Warehouse
 
 logger = logging.getLogger(__name__)
 LOCAL_ENTRIES = 2000  # per-process cache: oldest entries go first beyond this
 
 
 def init_cache(server: Flask, settings: Settings, wh: Warehouse) -> result_cache.ResultCache | None:
-    """Register the warehouse's result cache (queries/result_cache.py) on a Flask-Caching backend."""
+    """Register the warehouse's result cache (queries/engine/result_cache.py) on a Flask-Caching backend."""
     # gzip for JSON, HTML, CSS and JS (the overview at 21 sites is ~75 KB of JSON, ~5 KB gzipped).
     # Registered before the response cache, so its hook runs after it: the cache keeps plain JSON.
     server.config.update(COMPRESS_ALGORITHM=["gzip"], COMPRESS_LEVEL=6, COMPRESS_MIN_SIZE=1024)

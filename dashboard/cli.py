@@ -11,10 +11,11 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from queries import audit, migrate, users
-from queries.importer import MAX_ERRORS_SHOWN
-from queries.settings import Settings, SettingsError
-from queries.warehouse import Warehouse, WarehouseUnavailable
+from queries.engine import migrate
+from queries.engine.settings import Settings, SettingsError
+from queries.engine.warehouse import Warehouse, WarehouseUnavailable
+from queries.imports.importer import MAX_ERRORS_SHOWN
+from queries.records import audit, users
 
 logger = logging.getLogger(__name__)
 # The page that does a command's job while the app holds the DuckDB file (which admits one process).
@@ -144,7 +145,7 @@ def cmd_users_demo(args, settings: Settings) -> int:
 
 
 def cmd_import(args, settings: Settings) -> int:
-    from queries.importer import ImportError_, import_file
+    from queries.imports.importer import ImportError_, import_file
 
     wh = _warehouse(settings)
     try:
@@ -166,10 +167,10 @@ SCHEMA_DOC = "queries/schema.sql"  # the DDL: each table's columns, types, check
 
 def importable_tables() -> dict[str, list[tuple[str, str, bool]]]:
     """{table: [(column, type, required)]} for every importable table, read the way the importer reads
-    a table (queries/importer.py table_columns) from a scratch DuckDB warehouse built from the schema."""
+    a table (queries/imports/importer.py table_columns) from a scratch DuckDB warehouse built from the schema."""
     import tempfile
 
-    from queries.importer import IMPORTABLE, table_columns
+    from queries.imports.importer import IMPORTABLE, table_columns
 
     with tempfile.TemporaryDirectory(prefix="atmp-schema-") as scratch:
         wh = Warehouse(f"duckdb:///{Path(scratch) / 'schema.duckdb'}")
@@ -199,8 +200,8 @@ def _with_tables(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def cmd_import_survey(args, settings: Settings) -> int:
-    from queries.importer import ImportError_
-    from queries.survey_import import import_survey
+    from queries.imports.importer import ImportError_
+    from queries.imports.survey_import import import_survey
 
     try:
         count = import_survey(_warehouse(settings), args.file, user_id=args.user or "cli")
@@ -287,7 +288,7 @@ def cmd_audit_checkpoint(args, settings: Settings) -> int:
 
 
 def cmd_display_token_create(args, settings: Settings) -> int:
-    from queries import display_tokens
+    from queries.records import display_tokens
 
     try:
         new = display_tokens.create(_warehouse(settings), user_id=args.user, label=args.label, created_by="cli")
@@ -301,7 +302,7 @@ def cmd_display_token_create(args, settings: Settings) -> int:
 
 
 def cmd_display_token_revoke(args, settings: Settings) -> int:
-    from queries import display_tokens
+    from queries.records import display_tokens
 
     if not display_tokens.revoke(_warehouse(settings), args.token_id, revoked_by="cli", reason=args.reason):
         print(f"error: no active display token {args.token_id!r}", file=sys.stderr)
@@ -311,7 +312,7 @@ def cmd_display_token_revoke(args, settings: Settings) -> int:
 
 
 def cmd_display_token_list(args, settings: Settings) -> int:
-    from queries import display_tokens
+    from queries.records import display_tokens
 
     for row in display_tokens.list_tokens(_warehouse(settings)).itertuples():
         state = "active" if row.revoked_at is None or row.revoked_at != row.revoked_at else f"revoked {row.revoked_at}"

@@ -8,8 +8,8 @@ from flask import current_app
 from flask_login import current_user
 from werkzeug.exceptions import Forbidden, Unauthorized
 
-from queries.scope import Scope, build_scope
-from queries.warehouse import Warehouse
+from queries.engine.scope import Scope, build_scope
+from queries.engine.warehouse import Warehouse
 
 # Which roles may open which page (path template as registered); the guard in auth.py already
 # requires a login for everything, this narrows by role.

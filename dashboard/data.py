@@ -9,13 +9,14 @@ from dataclasses import dataclass
 import pandas as pd
 
 from dashboard.context import settings, warehouse
-from queries import catalog, data_version
-from queries.kpis import kpi_frame
-from queries.result_cache import cached
-from queries.scope import Scope
-from queries.warehouse import Warehouse
+from queries.engine import data_version
+from queries.engine.result_cache import cached
+from queries.engine.scope import Scope
+from queries.engine.warehouse import Warehouse
+from queries.kpi import catalog
+from queries.kpi.kpis import kpi_frame
 
-# Answered from the result cache when the app has one (queries/result_cache.py): keyed by scope,
+# Answered from the result cache when the app has one (queries/engine/result_cache.py): keyed by scope,
 # arguments and data version, so new data is never hidden behind a cached answer. One entry per KPI,
 # each keyed by the data it reads (the catalogue's `measured`): sensors reporting recompute uptime and
 # completeness, never the rest (prevented failures reads finished days' means, which live readings never change).
@@ -55,7 +56,7 @@ def kpis(scope: Scope, kpi_ids: list[str] | None = None) -> pd.DataFrame:
 
     # The KPI queries of a miss run side by side: the warehouse works (without the GIL) on one while
     # Python computes another. Results keep the catalogue order. Each runs in a copy of the request's
-    # context, so a previous answer served to it marks the request (queries/result_cache.py).
+    # context, so a previous answer served to it marks the request (queries/engine/result_cache.py).
     futures = [_POOL.submit(contextvars.copy_context().run, one, k) for k in kpi_ids or [k.id for k in catalog.CATALOG]]
     frames = [f.result() for f in futures]
     return pd.concat(frames, ignore_index=True) if frames else kpi_frame(wh, scope, [], **options)

@@ -10,7 +10,7 @@ from dash import Input, Output, dcc, html, set_props
 from werkzeug.exceptions import HTTPException
 
 from dashboard import context, ids
-from queries.warehouse import WarehouseUnavailable
+from queries.engine.warehouse import WarehouseUnavailable
 
 logger = logging.getLogger(__name__)
 

@@ -203,7 +203,7 @@ def _product(value):
 
 # --- what each input may hold ----------------------------------------------------------------------
 # The fields of the signed forms (excursion acknowledgement, CAPA proposal review): validated, with their
-# messages, by the query layer that records the signature (queries/monitoring.py, queries/proposals.py).
+# messages, by the query layer that records the signature (queries/analyses/monitoring.py, queries/analyses/proposals.py).
 SIGNED_FORM_FIELDS = (ids.MON_ACK_EXCURSION, ids.MON_ACK_COMMENT, ids.MON_ACK_PASSWORD, ids.MON_ACK_DEVIATION,
                       ids.SIG_REVIEW_PROPOSAL, ids.SIG_REVIEW_DECISION, ids.SIG_REVIEW_CAPA_REF,
                       ids.SIG_REVIEW_REASON, ids.SIG_REVIEW_PASSWORD)
@@ -212,8 +212,8 @@ SIGNED_FORM_FIELDS = (ids.MON_ACK_EXCURSION, ids.MON_ACK_COMMENT, ids.MON_ACK_PA
 def _kinds() -> dict[tuple[str, str], Callable]:
     """Inputs whose value is not one scalar, or is one of a fixed set (the choice offered). Imported late:
     the query modules are the pages' (dashboard.app imports this module first)."""
-    from queries import monitoring, signals
-    from queries.catalog import CQA_COLUMNS
+    from queries.analyses import monitoring, signals
+    from queries.kpi.catalog import CQA_COLUMNS
 
     windows = {(w, "value"): _window for w in (ids.OV_WINDOW, ids.SITE_WINDOW, ids.SIG_WINDOW, ids.CMP_WINDOW,
                                                ids.PPL_WINDOW)}

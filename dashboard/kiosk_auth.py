@@ -20,7 +20,7 @@ from flask import Blueprint, Flask, current_app, jsonify, redirect, render_templ
 from flask_login import current_user, login_user, logout_user
 
 from dashboard.auth import SessionUser, limiter
-from queries import audit, display_tokens
+from queries.records import audit, display_tokens
 
 logger = logging.getLogger(__name__)
 

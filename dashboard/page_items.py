@@ -15,9 +15,9 @@ import plotly.graph_objects as go
 from dashboard import context
 from dashboard.components import stats_figures as figs
 from dashboard.components.trend_chart import trend_figure
-from queries import comparability as cmp
-from queries import monitoring, sensor_drift, signals
-from queries.scope import Scope
+from queries.analyses import comparability as cmp
+from queries.analyses import monitoring, sensor_drift, signals
+from queries.engine.scope import Scope
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def control_chart(scope: Scope, site_id: str, product: str, cqa: str, rules: str
 
 
 def drift_analysis(site_scope: Scope) -> sensor_drift.DriftResult:
-    """EWMA/CUSUM drift of every sensor of one site (cached per site and window in queries.sensor_drift)."""
+    """EWMA/CUSUM drift of every sensor of one site (cached per site and window in queries.analyses.sensor_drift)."""
     return sensor_drift.analyse(context.warehouse(), site_scope)
 
 

@@ -8,7 +8,7 @@ is kept, keyed by:
 - the callback (its outputs), every input and state value the browser sent, and which input fired;
 - the user's role and site: everything the server builds the scope from (context.scope), so one role
   or site never receives another's answer;
-- the data versions the answer depends on (queries/data_version.py): new data means a new key;
+- the data versions the answer depends on (queries/engine/data_version.py): new data means a new key;
 - the time slot of the page's clock (context.now()): 60 s for KPI pages, the live refresh period for
   live tiles, so a cached "refreshed at" is never older than one slot.
 
@@ -33,7 +33,7 @@ from flask import Flask, Response, g, request
 from flask_login import current_user
 
 from dashboard import ids
-from queries import data_version, result_cache
+from queries.engine import data_version, result_cache
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ def init_response_cache(server: Flask, backend, namespace: str, *, window_s: int
             if (response.status_code == 200 and response.mimetype == "application/json"
                     and not response.headers.get("Content-Encoding")
                     and b'"sideUpdate"' not in payload):  # an error banner (dashboard/errors.py) is no answer
-                # Built from an answer refreshed behind (queries/result_cache.py): the newest answer to
+                # Built from an answer refreshed behind (queries/engine/result_cache.py): the newest answer to
                 # bridge with, but not the answer for these data versions.
                 if not previous.value:
                     backend.set(key, payload, timeout=ttl_s)

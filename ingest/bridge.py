@@ -28,8 +28,8 @@ from paho.mqtt.properties import Properties
 from ingest.service import IngestService
 from ingest.validation import Limits
 from ingest.writer import IngestWriter, Message, utc_now
-from queries.settings import Settings
-from queries.warehouse import Warehouse
+from queries.engine.settings import Settings
+from queries.engine.warehouse import Warehouse
 
 logger = logging.getLogger(__name__)
 

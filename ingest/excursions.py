@@ -32,7 +32,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from queries.limits import SensorLimits, Threshold, excursion_id
+from queries.analyses.limits import SensorLimits, Threshold, excursion_id
 
 logger = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from ingest.bridge import BrokerAddress, MqttBridge, validation_limits
 from ingest.service import IngestService
 from ingest.simulator import SensorSimulator, sensors_from_frame
 from ingest.writer import IngestWriter, Message, utc_now
-from queries.settings import Settings
-from queries.warehouse import Warehouse
+from queries.engine.settings import Settings
+from queries.engine.warehouse import Warehouse
 
 logger = logging.getLogger(__name__)
 

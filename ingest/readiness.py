@@ -14,7 +14,7 @@ import threading
 import time
 import weakref
 
-from queries.warehouse import Warehouse, WarehouseUnavailable
+from queries.engine.warehouse import Warehouse, WarehouseUnavailable
 
 DEFAULT_TIMEOUT_S = 2.0
 

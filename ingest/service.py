@@ -34,8 +34,8 @@ from ingest import readiness
 from ingest.dead_letter import DeadLetters, default_path
 from ingest.validation import stored_payload
 from ingest.writer import BatchResult, IngestWriter, Message, utc_now
-from queries import ingest_store
-from queries.warehouse import WarehouseUnavailable
+from queries.engine.warehouse import WarehouseUnavailable
+from queries.imports import ingest_store
 
 logger = logging.getLogger(__name__)
 

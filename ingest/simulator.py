@@ -29,7 +29,7 @@ import pandas as pd
 
 from ingest.validation import SensorInfo, payload_for, topic_for
 from ingest.writer import utc_now
-from queries.limits import SensorLimits
+from queries.analyses.limits import SensorLimits
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ DECIMALS = {"temperature": 2, "humidity": 1, "diff_pressure": 1}
 
 @dataclass(frozen=True)
 class SimSensor(SensorLimits):
-    """A sensor with its effective limits (queries/limits.py) and what publishing needs besides."""
+    """A sensor with its effective limits (queries/analyses/limits.py) and what publishing needs besides."""
 
     unit: str = field(kw_only=True)
     grade: str = field(kw_only=True)
@@ -77,7 +77,7 @@ def sensors_from_frame(frame: pd.DataFrame) -> list[SimSensor]:
 
 def sample_network_sensors(scale: str = "small") -> list[SimSensor]:
     """The sample network's sensors with the default limits (when the warehouse cannot be read)."""
-    from queries.limits import default_limits
+    from queries.analyses.limits import default_limits
     from sample_data.network import SCALES, build_network
 
     network = build_network(SCALES[scale], datetime(2000, 1, 1))

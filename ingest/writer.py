@@ -19,8 +19,8 @@ import pandas as pd
 
 from ingest.excursions import Change, ExcursionEngine, ExcursionRecord, History, SensorLimits
 from ingest.validation import DEFAULT_LIMITS, Limits, Reading, Rejected, SensorInfo, validate
-from queries import ingest_store
-from queries.warehouse import Warehouse
+from queries.engine.warehouse import Warehouse
+from queries.imports import ingest_store
 
 logger = logging.getLogger(__name__)
 

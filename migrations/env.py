@@ -12,7 +12,7 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy import create_engine
 
-from queries.settings import Settings
+from queries.engine.settings import Settings
 
 config = context.config
 if config.config_file_name is not None and not config.attributes.get("url"):

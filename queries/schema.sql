@@ -8,7 +8,7 @@ CREATE TABLE IF NOT EXISTS schema_info (
 );
 
 -- One row per data domain (live, quality): a random token replaced by every transaction that writes
--- the domain's tables. Cache keys hold it, so new data invalidates cached answers (queries/data_version.py).
+-- the domain's tables. Cache keys hold it, so new data invalidates cached answers (queries/engine/data_version.py).
 CREATE TABLE IF NOT EXISTS data_versions (
     domain TEXT PRIMARY KEY,
     version TEXT NOT NULL,
@@ -293,7 +293,7 @@ CREATE TABLE IF NOT EXISTS users (
     created_at TIMESTAMP NOT NULL
 );
 
--- Long-lived, revocable tokens that sign a wall display in without a password (queries/display_tokens.py).
+-- Long-lived, revocable tokens that sign a wall display in without a password (queries/records/display_tokens.py).
 -- Only the SHA-256 of the secret part is stored; the token is shown once, when it is created.
 CREATE TABLE IF NOT EXISTS display_tokens (
     token_id TEXT PRIMARY KEY,           -- public part, names the token in lists and revocations
@@ -306,7 +306,7 @@ CREATE TABLE IF NOT EXISTS display_tokens (
     revoked_by TEXT
 );
 
--- QA review of proactive CAPA proposals (queries/proposals.py): one signed decision per proposal, never
+-- QA review of proactive CAPA proposals (queries/analyses/proposals.py): one signed decision per proposal, never
 -- changed (PostgreSQL triggers refuse UPDATE/DELETE). What was decided on is kept with the decision.
 CREATE TABLE IF NOT EXISTS capa_proposal_decisions (
     proposal_id TEXT PRIMARY KEY,

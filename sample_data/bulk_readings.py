@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from sqlalchemy import text
 
-from queries.sql_files import load_sql
-from queries.warehouse import Warehouse
+from queries.engine.sql_files import load_sql
+from queries.engine.warehouse import Warehouse
 from sample_data import environment
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ class ReadingsWriter:
             for table in ("readings", STAGE):  # fixed names
                 with cur.copy(f"COPY {table} (sensor_id, ts, value) FROM STDIN (FORMAT BINARY)") as copy:
                     copy.write(payload)
-        from queries.data_version import note_write  # a raw COPY: tell the data version it happened
+        from queries.engine.data_version import note_write  # a raw COPY: tell the data version it happened
 
         note_write(self.conn, "readings")
         self.warehouse.run(self.conn, "sql/rollups_hour_stage_pg")

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
-from queries.limits import SensorLimits, excursion_id
+from queries.analyses.limits import SensorLimits, excursion_id
 from sample_data.network import Network
 from sample_data.reference import ACK_COMMENTS, ACTION_ACK_COMMENT, rng_for
 

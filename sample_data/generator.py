@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import pandas as pd
 from tqdm import tqdm
 
-from queries import audit
-from queries.limits import default_limits
-from queries.warehouse import Warehouse
+from queries.analyses.limits import default_limits
+from queries.engine.warehouse import Warehouse
+from queries.records import audit
 from sample_data import environment, people, quality
 from sample_data.bulk_readings import ReadingsWriter
 from sample_data.network import SCALES, Network, build_network, sensor_table, site_table

@@ -23,9 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from queries import migrate  # noqa: E402  (after the path is set: the script runs from anywhere)
-from queries.settings import Settings, SettingsError  # noqa: E402
-from queries.warehouse import Warehouse  # noqa: E402
+from queries.engine import migrate  # noqa: E402  (after the path is set: the script runs from anywhere)
+from queries.engine.settings import Settings, SettingsError  # noqa: E402
+from queries.engine.warehouse import Warehouse  # noqa: E402
 
 logger = logging.getLogger("serve-prod")
 BIN = Path(sys.executable).parent

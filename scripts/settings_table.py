@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from queries.settings import Settings  # noqa: E402
+from queries.engine.settings import Settings  # noqa: E402
 
 
 def table() -> str:

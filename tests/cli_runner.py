@@ -20,8 +20,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # What dashboard.cli imports (itself excluded: `python -m` executes it as __main__, not as a module).
-PRELOADED = ("queries.audit", "queries.migrate", "queries.users", "queries.importer", "queries.settings",
-             "queries.warehouse", "queries.survey_import", "queries.display_tokens", "sample_data.generator",
+PRELOADED = ("queries.records.audit", "queries.engine.migrate", "queries.records.users", "queries.imports.importer", "queries.engine.settings",
+             "queries.engine.warehouse", "queries.imports.survey_import", "queries.records.display_tokens", "sample_data.generator",
              "sample_data.demo_users")
 
 _helper: subprocess.Popen | None = None

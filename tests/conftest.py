@@ -18,7 +18,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
-from queries.warehouse import Warehouse
+from queries.engine.warehouse import Warehouse
 
 PG_ADMIN_URL = os.environ.get(
     "ATMP_TEST_PG_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/postgres")
@@ -150,7 +150,7 @@ def sample_network(tmp_path_factory) -> tuple[Path, dict[str, datetime]]:
 @pytest.fixture(scope="session")
 def sample_warehouse(sample_network, tmp_path_factory) -> Iterator[Warehouse]:
     """A copy of the sample network with the test logins, shared by the session's tests (some write)."""
-    from queries import users
+    from queries.records import users
 
     path = tmp_path_factory.mktemp("sample") / "hub.duckdb"
     shutil.copy(sample_network[0], path)
@@ -181,7 +181,7 @@ def sample_postgres_template(tmp_path_factory, worker_id) -> Iterator[str]:
     when they write. Generating it costs ~30-60 s; a clone ~1 s. Dropped when the run ends."""
     import fcntl
 
-    from queries import migrate
+    from queries.engine import migrate
     from sample_data.generator import populate
 
     shared = _run_root(tmp_path_factory, worker_id)
@@ -236,7 +236,7 @@ def app_for(wh: Warehouse, **settings):
     login limits: the suite logs in many times; test_auth tightens them where it tests them), given
     settings on top, its page callbacks taken at once (see ready)."""
     from dashboard.app import create_app
-    from queries.settings import Settings
+    from queries.engine.settings import Settings
 
     chosen = {"secret_key": "test-secret-key", "login_rate_per_address": "10000 per minute",
               "login_rate_per_user": "10000 per minute", **settings}

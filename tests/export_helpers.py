@@ -56,7 +56,7 @@ def copied_app(sample_warehouse, directory, prepare=None):
     it is). prepare(wh) runs on the copy before the app is built."""
     from conftest import TEST_END, app_for
 
-    from queries.warehouse import Warehouse
+    from queries.engine.warehouse import Warehouse
 
     with sample_warehouse.engine.connect() as conn:
         conn.exec_driver_sql("CHECKPOINT")

@@ -18,9 +18,9 @@ import pandas as pd
 import pytest
 
 from ingest.validation import payload_for
-from queries import users
-from queries.limits import default_limits
-from queries.warehouse import Warehouse
+from queries.analyses.limits import default_limits
+from queries.engine.warehouse import Warehouse
+from queries.records import users
 from sample_data.network import SCALES, build_network, sensor_table, site_table
 
 MOSQUITTO = os.environ.get("ATMP_TEST_MOSQUITTO") or shutil.which("mosquitto") or "/usr/sbin/mosquitto"

@@ -16,8 +16,8 @@ from conftest import TEST_PASSWORD, dash_call, login
 from export_helpers import copied_app
 
 from dashboard import ids
-from queries import administration, display_tokens, users
-from queries.warehouse import Warehouse
+from queries.engine.warehouse import Warehouse
+from queries.records import administration, display_tokens, users
 
 ORIGIN = {"Origin": "http://localhost"}
 ADD = [ids.ADM_ADD_RESULT, ids.ADM_ADD_SIGNATURE, ids.ADM_ADD_PASSWORD, ids.ADM_ADD_DONE, ids.ADM_ADD_ID,

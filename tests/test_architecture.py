@@ -84,9 +84,19 @@ def test_the_walk_sees_late_imports_and_skips_type_checking_ones():
 
 def test_layers_only_import_downwards():
     """queries (the query layer) imports none of the apps above it; the sample generator shares the live
-    engine's rules through queries.limits, not by importing ingest."""
+    engine's rules through queries.analyses.limits, not by importing ingest."""
     graph = import_graph()
     upward = {(a, b) for a, targets in graph.items() for b in targets
               if (a.startswith("queries") and b.split(".")[0] in {"dashboard", "ingest", "sample_data", "bench"})
               or (a.startswith("sample_data") and b.startswith("ingest"))}
+    assert not upward, sorted(upward)
+
+
+def test_the_query_engine_and_statistics_sit_below_the_rest_of_queries():
+    """queries.engine (how a query runs) and queries.stats (pure statistics) are the bottom of the query
+    layer: neither reads a KPI, an analysis, a record or an import."""
+    graph = import_graph()
+    bottom = ("queries.engine", "queries.stats")
+    upward = {(a, b) for a, targets in graph.items() for b in targets
+              if a.startswith(bottom) and b.startswith("queries.") and not b.startswith(bottom)}
     assert not upward, sorted(upward)

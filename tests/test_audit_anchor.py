@@ -20,9 +20,9 @@ from cli_runner import atmp_hub
 from conftest import throwaway_postgres
 from sqlalchemy import text
 
-from queries import audit
-from queries.settings import Settings
-from queries.warehouse import Warehouse
+from queries.engine.settings import Settings
+from queries.engine.warehouse import Warehouse
+from queries.records import audit
 
 ROOT = Path(__file__).resolve().parent.parent
 ENTRIES = 6

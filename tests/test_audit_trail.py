@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from queries import audit
+from queries.records import audit
 
 
 def _fill(wh, n: int = 5) -> list[int]:

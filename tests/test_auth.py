@@ -10,7 +10,7 @@ import pytest
 from conftest import PASSWORDS, TEST_END, TEST_PASSWORD, app_for, dash_call, login
 
 from dashboard import ids
-from queries import audit, users
+from queries.records import audit, users
 
 OVERVIEW_OUTPUTS = list(ids.OV_REFRESH)
 SITE_OUTPUTS = ["site-title", "site-body", "site-as-of"]

@@ -11,7 +11,7 @@ from export_helpers import downloaded, export_call
 from pypdf import PdfReader
 
 from dashboard.components.formatting import CQA_VERDICT_TEXT
-from queries.scope import build_scope
+from queries.engine.scope import build_scope
 
 CQAS = ["viability_pct", "transduction_pct", "cd3_pct", "vcn", "dose", "endotoxin_eu_ml"]
 

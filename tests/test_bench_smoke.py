@@ -18,7 +18,7 @@ from conftest import TEST_END
 from bench import data, run
 from bench.cases import CASES
 from bench.client import ensure_users
-from queries.warehouse import Warehouse
+from queries.engine.warehouse import Warehouse
 
 pytestmark = pytest.mark.bench
 

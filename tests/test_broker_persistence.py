@@ -35,8 +35,8 @@ from live_support import (
 from sqlalchemy import text
 
 from ingest.bridge import MqttBridge
-from queries.settings import Settings
-from queries.warehouse import Warehouse
+from queries.engine.settings import Settings
+from queries.engine.warehouse import Warehouse
 
 pytestmark = [pytest.mark.faults, pytest.mark.mqtt]
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,9 +16,10 @@ from sqlalchemy import text
 
 from dashboard import ids
 from dashboard.response_cache import CACHEABLE, output_ids
-from queries import data_version, result_cache, users
-from queries.scope import build_scope
-from queries.warehouse import Warehouse
+from queries.engine import data_version, result_cache
+from queries.engine.scope import build_scope
+from queries.engine.warehouse import Warehouse
+from queries.records import users
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 SITE = {"site_id": "ZZZ", "name": "Test site", "region": "Nowhere", "timezone": "UTC", "kind": "node",
@@ -84,8 +85,8 @@ def test_writes_change_their_domain_versions_and_logins_do_not(warehouse, monkey
 
 def test_kpis_assembled_from_cached_entries_equal_kpi_frame(hub_app, sample_warehouse):
     from dashboard import data
-    from queries import catalog
-    from queries.kpis import kpi_frame
+    from queries.kpi import catalog
+    from queries.kpi.kpis import kpi_frame
 
     full = build_scope(user_id="u", role="leadership", own_site=None,
                        all_sites=list(sample_warehouse.query("sql/site_ids")["site_id"]), end=TEST_END, days=90)
@@ -368,7 +369,7 @@ def test_the_drift_and_risk_analyses_are_recomputed_after_new_data(sample_wareho
     model reads no readings and is not recomputed)."""
     from export_helpers import copied_app
 
-    from queries import risk, sensor_drift
+    from queries.analyses import risk, sensor_drift
 
     runs = {"risk": 0, "drift": 0}
 
@@ -416,7 +417,7 @@ def test_no_query_reads_the_role_so_roles_of_the_same_sites_share_answers(sample
     import re
     from pathlib import Path
 
-    from queries.kpis import kpi_frame
+    from queries.kpi.kpis import kpi_frame
 
     sites = list(sample_warehouse.query("sql/site_ids")["site_id"])
 

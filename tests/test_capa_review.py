@@ -12,8 +12,9 @@ from conftest import TEST_PASSWORD, dash_call
 from sqlalchemy import text
 
 from dashboard import ids
-from queries import audit, proposals, signals, users
-from queries.warehouse import Warehouse
+from queries.analyses import proposals, signals
+from queries.engine.warehouse import Warehouse
+from queries.records import audit, users
 
 NOW = datetime(2026, 11, 20, 9, 30)
 PROPOSED = pd.DataFrame([

@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 from conftest import TEST_END
 
-from queries import catalog
-from queries.catalog import CATALOG, NETWORK, OPTION_SETTINGS, OPTIONS
-from queries.kpis import kpi_frame
-from queries.scope import build_scope
-from queries.settings import Settings
-from queries.warehouse import Warehouse
+from queries.engine.scope import build_scope
+from queries.engine.settings import Settings
+from queries.engine.warehouse import Warehouse
+from queries.kpi import catalog
+from queries.kpi.catalog import CATALOG, NETWORK, OPTION_SETTINGS, OPTIONS
+from queries.kpi.kpis import kpi_frame
 
 
 @pytest.fixture(scope="module")

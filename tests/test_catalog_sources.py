@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from queries.catalog import CATALOG
+from queries.kpi.catalog import CATALOG
 
 ROOT = Path(__file__).resolve().parent.parent
 KPI_DOC = ROOT / "docs" / "kpis.md"

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from cli_runner import atmp_hub
 
-from queries import users
-from queries.warehouse import Warehouse
+from queries.engine.warehouse import Warehouse
+from queries.records import users
 
 ROOT = Path(__file__).resolve().parent.parent
 HOLD = "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('holding', flush=True); time.sleep(120)"

@@ -12,7 +12,7 @@ import pytest
 from cli_runner import atmp_hub
 from conftest import throwaway_postgres
 
-from queries.warehouse import Warehouse
+from queries.engine.warehouse import Warehouse
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,7 +10,7 @@ import sys
 import pytest
 from cli_runner import ROOT, atmp_hub
 
-from queries.warehouse import Warehouse
+from queries.engine.warehouse import Warehouse
 
 
 def real_process(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:

@@ -10,7 +10,7 @@ import pytest
 from conftest import sign_in
 from playwright.sync_api import Page, expect
 
-from queries.catalog import CATALOG
+from queries.kpi.catalog import CATALOG
 
 pytestmark = pytest.mark.browser
 

@@ -14,7 +14,7 @@ from ingest.excursions import ExcursionEngine, ExcursionRecord, History, SensorL
 
 T0 = datetime(2026, 6, 1, 12, 0, 0)
 NOW = datetime(2026, 6, 1, 13, 0, 0)
-# The default limits of queries/limits.py: temperature grade B, particles >= 0.5 um grade A, dP.
+# The default limits of queries/analyses/limits.py: temperature grade B, particles >= 0.5 um grade A, dP.
 TEMP = SensorLimits("CHI-B1-T", "CHI-B1", "CHI", "temperature", alert_low=18.5, alert_high=21.5, action_low=18.0,
                     action_high=22.0, alert_delay_s=300, action_delay_s=60, hysteresis=0.2)
 PART = SensorLimits("CHI-A1-P05", "CHI-A1", "CHI", "particles_0_5", alert_high=1760.0, action_high=3520.0)

@@ -19,7 +19,7 @@ from pypdf import PdfReader
 
 from dashboard.exports import files
 from dashboard.exports.provenance import Provenance
-from queries import catalog
+from queries.kpi import catalog
 
 PROVENANCE_LABELS = ("Title", "Time window", "Data as of", "KPI definitions used", "Exported by", "Exported at",
                      "App version", "Export id")

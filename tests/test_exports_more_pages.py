@@ -22,9 +22,9 @@ from playwright.sync_api import Page, expect
 from pypdf import PdfReader
 
 from dashboard import ids
-from queries import comparability as cmp
-from queries import monitoring, sensor_drift, signals
-from queries.scope import build_scope
+from queries.analyses import comparability as cmp
+from queries.analyses import monitoring, sensor_drift, signals
+from queries.engine.scope import build_scope
 
 IMR = {ids.SIG_PRODUCT: "CD19 CAR-T", ids.SIG_CQA: "viability_pct", ids.SIG_RULES: "nelson"}
 MIN_BATCHES = 5  # the test app's min_batches_for_comparability (the default)

@@ -28,8 +28,8 @@ from pypdf import PdfReader
 from dashboard import ids
 from dashboard.exports import files
 from dashboard.exports.provenance import Provenance
-from queries import catalog
-from queries.catalog import NETWORK, Kpi
+from queries.kpi import catalog
+from queries.kpi.catalog import NETWORK, Kpi
 
 CHICAGO = ZoneInfo("America/Chicago")
 WINDOW_START = TEST_END - timedelta(days=90)

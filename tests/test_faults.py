@@ -17,9 +17,9 @@ from conftest import PASSWORDS, TEST_PASSWORD, _pg_admin, dash_call, throwaway_p
 from sqlalchemy import text
 
 from dashboard import ids
-from queries import users
-from queries.importer import ImportError_, import_file
-from queries.warehouse import Warehouse, WarehouseUnavailable
+from queries.engine.warehouse import Warehouse, WarehouseUnavailable
+from queries.imports.importer import ImportError_, import_file
+from queries.records import users
 
 pytestmark = pytest.mark.faults
 

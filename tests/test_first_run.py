@@ -22,8 +22,8 @@ from live_support import ramp, seed_network
 
 from dashboard.cli import importable_tables
 from ingest.writer import IngestWriter, Message
-from queries.importer import MAX_ERRORS_SHOWN
-from queries.warehouse import Warehouse
+from queries.engine.warehouse import Warehouse
+from queries.imports.importer import MAX_ERRORS_SHOWN
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dashboard.components.site_grid import site_grid
-from queries.catalog import CATALOG
-from queries.importer import ImportError_, import_file
-from queries.warehouse import Warehouse
+from queries.engine.warehouse import Warehouse
+from queries.imports.importer import ImportError_, import_file
+from queries.kpi.catalog import CATALOG
 
 ROOT = Path(__file__).resolve().parent.parent
 SQL_LOOKING = ["'; DROP TABLE sites; --", "\" OR 1=1 --", "1; DELETE FROM users", "$$; SELECT pg_sleep(10); $$",
@@ -98,9 +98,9 @@ def test_no_sql_is_built_from_strings():
     """Values reach SQL only as bound parameters: no f-string or %-formatted SQL in the code, except
     identifiers that come from a whitelist in the query layer (named here, reviewed)."""
     allowed = {
-        ("queries/warehouse.py", "INSERT INTO {table} ({col_list}) SELECT {col_list} FROM {view}"),
-        ("queries/warehouse.py", "COPY {table} ({col_list}) FROM STDIN"),
-        ("queries/ingest_store.py", "COPY {name} ({col_list}) FROM STDIN"),  # names from STAGES
+        ("queries/engine/warehouse.py", "INSERT INTO {table} ({col_list}) SELECT {col_list} FROM {view}"),
+        ("queries/engine/warehouse.py", "COPY {table} ({col_list}) FROM STDIN"),
+        ("queries/imports/ingest_store.py", "COPY {name} ({col_list}) FROM STDIN"),  # names from STAGES
     }
     pattern = re.compile(r"""f["'][^"']*\b(SELECT|INSERT INTO|UPDATE|DELETE FROM|COPY|CREATE|DROP|ALTER)\b""")
     offenders = []

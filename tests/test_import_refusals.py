@@ -14,7 +14,7 @@ import pandas as pd
 import test_cli_import
 from sqlalchemy import text
 
-from queries.importer import DATABASE_DEFAULT, table_columns, table_keys, validate, write_rows
+from queries.imports.importer import DATABASE_DEFAULT, table_columns, table_keys, validate, write_rows
 
 made_earlier = test_cli_import.made_earlier  # fixture: a warehouse URL whose schema an earlier process made
 cli, count = test_cli_import.cli, test_cli_import.count

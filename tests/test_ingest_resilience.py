@@ -22,9 +22,9 @@ from ingest.bridge import MqttBridge, subscription
 from ingest.service import IngestService
 from ingest.validation import payload_for
 from ingest.writer import IngestWriter, Message
-from queries import ingest_store
-from queries.settings import Settings
-from queries.warehouse import Warehouse, WarehouseUnavailable
+from queries.engine.settings import Settings
+from queries.engine.warehouse import Warehouse, WarehouseUnavailable
+from queries.imports import ingest_store
 
 pytestmark = pytest.mark.faults
 RECEIVE_MAXIMUM = 50  # the burst below is four times the broker's in-flight window

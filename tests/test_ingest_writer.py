@@ -11,8 +11,9 @@ from live_support import batch_rows, ramp, reading, seed_network
 from sqlalchemy import text
 
 from ingest.writer import IngestWriter, Message
-from queries import ingest_store, monitoring
-from queries.scope import build_scope
+from queries.analyses import monitoring
+from queries.engine.scope import build_scope
+from queries.imports import ingest_store
 
 NOW = datetime(2026, 6, 1, 12, 0, 0)
 START = NOW - timedelta(minutes=30)

@@ -12,7 +12,7 @@ from cli_runner import atmp_hub
 from conftest import dash_call
 from export_helpers import copied_app, export_call
 
-from queries import audit, display_tokens
+from queries.records import audit, display_tokens
 
 KIOSK = ["kiosk-slides", "kiosk-as-of"]
 PAGES = ["_pages_content", "_pages_store"]
@@ -213,7 +213,7 @@ def test_token_guessing_is_rate_limited(sample_warehouse, tmp_path):
 def _scope(site_ids=("CHI", "ATL")):
     from datetime import UTC, datetime
 
-    from queries.scope import Scope
+    from queries.engine.scope import Scope
 
     return Scope("t.display", "display", tuple(site_ids), True, datetime(2026, 1, 1, tzinfo=UTC),
                  datetime(2026, 2, 1, tzinfo=UTC))

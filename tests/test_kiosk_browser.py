@@ -15,7 +15,7 @@ import pytest
 from conftest import wait_until_drawn
 from playwright.sync_api import Browser, Page, expect
 
-from queries import display_tokens, users
+from queries.records import display_tokens, users
 
 pytestmark = pytest.mark.browser
 

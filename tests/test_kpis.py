@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from conftest import TEST_END
 
-from queries.catalog import CATALOG, NETWORK
-from queries.kpis import kpi_frame
-from queries.scope import NotFound, build_scope
-from queries.warehouse import QueryError, Warehouse
+from queries.engine.scope import NotFound, build_scope
+from queries.engine.warehouse import QueryError, Warehouse
+from queries.kpi.catalog import CATALOG, NETWORK
+from queries.kpi.kpis import kpi_frame
 
 SITES = ["A", "B"]
 DAYS = 30
@@ -588,7 +588,7 @@ def test_consistency(warehouse):
         {"A": 6, "B": 6, "C": 6, "D": 0, NETWORK: 18})
 
 
-# -- signals and risk (queries/sensor_drift.py, queries/risk.py) -----------------------------------
+# -- signals and risk (queries/analyses/sensor_drift.py, queries/analyses/risk.py) -----------------------------------
 def _daily(sensor_id: str, days: pd.DatetimeIndex, shift_from: str, shift_to: str, base: float, shift: float):
     """Daily rollups alternating base / base + 0.2 (baseline mean base + 0.1, sd 0.1008), with the days
     from shift_from to shift_to (inclusive) at base + shift."""
@@ -679,7 +679,7 @@ def test_admin_scope_gets_no_rows(warehouse):
         frame = kpi_frame(warehouse, admin, ["mttd", "recurrence", "psych_safety"])
     except Exception as exc:  # the engine refusing the query is the finding: report it plainly
         pytest.fail(f"a scope with no sites must give no rows, not an error: {type(exc).__name__}: "
-                    f"{str(exc).splitlines()[0]} (queries/warehouse.py binds an empty 'sites' list as an "
+                    f"{str(exc).splitlines()[0]} (queries/engine/warehouse.py binds an empty 'sites' list as an "
                     "untyped expanding parameter, rendered IN (SELECT CAST(NULL AS INTEGER) WHERE 1!=1), "
                     "which both engines refuse against the TEXT site_id)", pytrace=False)
     assert frame.empty, frame

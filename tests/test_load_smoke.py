@@ -13,7 +13,7 @@ from conftest import clone_postgres
 
 from bench import cases, data, load
 from bench.client import ensure_users
-from queries.warehouse import Warehouse
+from queries.engine.warehouse import Warehouse
 
 pytestmark = pytest.mark.bench
 

@@ -8,8 +8,8 @@ from alembic import command
 from conftest import throwaway_postgres
 from sqlalchemy import text
 
-from queries import migrate
-from queries.warehouse import Warehouse
+from queries.engine import migrate
+from queries.engine.warehouse import Warehouse
 
 pytestmark = pytest.mark.postgres
 

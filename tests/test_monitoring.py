@@ -16,8 +16,9 @@ from sqlalchemy import text
 
 from dashboard import ids
 from ingest.writer import IngestWriter, Message
-from queries import audit, monitoring
-from queries.warehouse import Warehouse
+from queries.analyses import monitoring
+from queries.engine.warehouse import Warehouse
+from queries.records import audit
 
 ACK_OUTPUTS = [ids.MON_ACK_RESULT, ids.MON_ACK_PASSWORD, ids.MON_ACK_COMMENT]
 REFRESH_OUTPUTS = [ids.MON_LIVE, ids.MON_EXCURSIONS, ids.MON_AS_OF, ids.MON_ACK_EXCURSION]
@@ -234,8 +235,8 @@ def test_ticks_do_not_keep_a_session_alive(live):
 
 # --- proposed deviations: not a deviation until a person confirms it ------------------------------
 def chi_kpis(wh) -> dict:
-    from queries.kpis import kpi_frame
-    from queries.scope import build_scope
+    from queries.engine.scope import build_scope
+    from queries.kpi.kpis import kpi_frame
 
     scope = build_scope(user_id="lead", role="leadership", own_site=None, all_sites=["CHI", "ATL"], end=utc_now(),
                         days=30)

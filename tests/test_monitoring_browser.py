@@ -15,7 +15,7 @@ from live_support import batch_rows, mosquitto, publish_all, publisher, ramp, se
 from playwright.sync_api import Page, expect
 from werkzeug.serving import make_server
 
-from queries.warehouse import Warehouse
+from queries.engine.warehouse import Warehouse
 
 pytestmark = [pytest.mark.browser, pytest.mark.mqtt]
 TILE_DEADLINE_S = 5.0
@@ -104,7 +104,7 @@ def test_action_excursion_reaches_the_overview_tile_and_names_the_impacted_batch
 
 
 def _scope(wh):
-    from queries.scope import build_scope
+    from queries.engine.scope import build_scope
 
     return build_scope(user_id="t", role="leadership", own_site=None, all_sites=list(wh.query("sql/site_ids").site_id),
                        end=utc_now(), days=1)

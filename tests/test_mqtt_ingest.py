@@ -15,7 +15,7 @@ from live_support import mosquitto, publish_all, publisher, reading, seed_networ
 from sqlalchemy import text
 
 from ingest.bridge import MqttBridge
-from queries.settings import Settings
+from queries.engine.settings import Settings
 
 pytestmark = pytest.mark.mqtt
 N_READINGS = 50_000

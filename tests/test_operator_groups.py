@@ -1,4 +1,4 @@
-"""Complementary suppression of operator groups (queries/operator_groups.py), checked by brute force: after
+"""Complementary suppression of operator groups (queries/analyses/operator_groups.py), checked by brute force: after
 protection, no union of hidden training groups that adding and subtracting the totals a role can see
 yields (linear algebra over every subset) has 1 to min_n - 1 distinct operators."""
 
@@ -11,7 +11,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from queries.operator_groups import MEASURES, OTHERS, build_grid, protect_training_grid
+from queries.analyses.operator_groups import MEASURES, OTHERS, build_grid, protect_training_grid
 
 
 def members_frame(rows: list[tuple[str, str, str, bool, bool]]) -> pd.DataFrame:

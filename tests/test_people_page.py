@@ -15,9 +15,9 @@ import pytest
 from conftest import dash_call
 from export_helpers import downloaded, export_call
 
-from queries import people
-from queries.catalog import NETWORK
-from queries.scope import build_scope
+from queries.analyses import people
+from queries.engine.scope import build_scope
+from queries.kpi.catalog import NETWORK
 
 SURVEY = ["people-survey"]
 TEAMS = ["people-teams"]

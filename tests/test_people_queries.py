@@ -14,12 +14,12 @@ from conftest import TEST_END, make_warehouse
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from queries import people
-from queries.catalog import NETWORK
-from queries.kpis import kpi_frame
-from queries.scope import build_scope
+from queries.analyses import people
+from queries.engine.scope import build_scope
+from queries.engine.warehouse import Warehouse
+from queries.kpi.catalog import NETWORK
+from queries.kpi.kpis import kpi_frame
 from queries.stats.survey import cronbach_alpha, group_index, scored_items
-from queries.warehouse import Warehouse
 
 WAVE_AT = TEST_END - timedelta(days=20)
 _ids = itertools.count(1)

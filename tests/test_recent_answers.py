@@ -1,11 +1,11 @@
-"""The per-process "still active?" answers (queries/ttl_cache.py): an entry that expires while it is
+"""The per-process "still active?" answers (queries/engine/ttl_cache.py): an entry that expires while it is
 being looked up is computed again, never an error (CI saw a KeyError 500 on a sign-in check)."""
 
 from __future__ import annotations
 
 import itertools
 
-from queries.ttl_cache import RecentAnswers
+from queries.engine.ttl_cache import RecentAnswers
 
 
 def test_an_answer_expiring_during_the_lookup_is_computed_again():

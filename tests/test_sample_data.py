@@ -13,8 +13,8 @@ from conftest import SAMPLE_SEED, TEST_END
 from sqlalchemy import text
 
 from ingest.excursions import detect_series
-from queries.limits import SensorLimits, default_limits, excursion_id
-from queries.warehouse import Warehouse
+from queries.analyses.limits import SensorLimits, default_limits, excursion_id
+from queries.engine.warehouse import Warehouse
 from sample_data.generator import populate
 from sample_data.reference import CATEGORY, CODES
 

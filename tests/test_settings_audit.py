@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from queries import audit
-from queries.settings import Settings
-from queries.settings_audit import record_if_changed
+from queries.engine.settings import Settings
+from queries.records import audit
+from queries.records.settings_audit import record_if_changed
 
 
 def test_changed_settings_are_recorded_once_without_secrets(duckdb_warehouse):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from queries.settings import Settings, SettingsError
+from queries.engine.settings import Settings, SettingsError
 
 ROOT = Path(__file__).resolve().parent.parent
 

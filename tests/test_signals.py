@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 from conftest import TEST_END
 
-from queries import comparability, proposals, risk, sensor_drift, signals
-from queries.catalog import NETWORK
-from queries.kpis import kpi_frame
-from queries.scope import NotFound, build_scope
-from queries.warehouse import Warehouse
+from queries.analyses import comparability, proposals, risk, sensor_drift, signals
+from queries.engine.scope import NotFound, build_scope
+from queries.engine.warehouse import Warehouse
+from queries.kpi.catalog import NETWORK
+from queries.kpi.kpis import kpi_frame
 from sample_data.network import Stories
 
 STORIES = Stories.from_end(TEST_END)

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from dashboard import cli
-from queries import audit
-from queries.importer import ImportError_
-from queries.survey_import import import_survey
-from queries.warehouse import Warehouse
+from queries.engine.warehouse import Warehouse
+from queries.imports.importer import ImportError_
+from queries.imports.survey_import import import_survey
+from queries.records import audit
 
 HEADER = ["response_id", "site", "team", "wave", "submitted_at", "q1", "q2", "q3", "q4", "q5", "q6", "q7"]
 GOOD = [

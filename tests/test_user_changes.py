@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from cli_runner import atmp_hub
 
-from queries import audit, users
+from queries.records import audit, users
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The one path every statement takes (queries/warehouse.py): the row cap and the time limit hold for reads
+"""The one path every statement takes (queries/engine/warehouse.py): the row cap and the time limit hold for reads
 made by `query` and inside a transaction by `fetch`, on both engines."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import time
 import pytest
 from conftest import make_warehouse
 
-from queries.warehouse import QueryError, Warehouse
+from queries.engine.warehouse import QueryError, Warehouse
 
 # A read that runs for minutes on either engine: a cross join counted row by row.
 SLOW = "SELECT COUNT(*) AS n FROM generate_series(1, 100000) t1(x), generate_series(1, 100000) t2(y) WHERE x + y > 0"
@@ -35,7 +35,7 @@ def test_a_read_past_the_time_limit_is_stopped_and_the_next_one_runs(limited):
 
 
 def test_the_row_cap_holds_for_reads_inside_a_transaction(limited):
-    from queries import audit
+    from queries.records import audit
 
     with pytest.raises(QueryError, match="more than 5 rows"):
         limited.query("test/rows", sql="SELECT * FROM generate_series(1, 6) t(n)")
@@ -53,7 +53,7 @@ def test_the_row_cap_holds_for_reads_inside_a_transaction(limited):
 def test_every_importable_column_has_a_declared_reading(kind, tmp_path):
     """The importer reads a cell by an explicit map of the types each engine reports (no guessing from
     substrings); every column of every importable table is in it, and a type outside it is refused."""
-    from queries.importer import IMPORTABLE, column_kind, convert, table_columns
+    from queries.imports.importer import IMPORTABLE, column_kind, convert, table_columns
 
     with make_warehouse(kind, tmp_path) as wh:
         kinds = {row.data_type: column_kind(row.data_type)[0]

@@ -9,7 +9,7 @@ from dash import dcc, html
 from dashboard import ids
 from dashboard.components.excursion_tiles import format_age, level_badge
 from dashboard.components.formatting import format_reading, to_local
-from queries.monitoring import DEVIATION_DECISIONS, PARAMETER_LABELS, SIGNATURE_MEANING
+from queries.analyses.monitoring import DEVIATION_DECISIONS, PARAMETER_LABELS, SIGNATURE_MEANING
 
 
 def _missing(value) -> bool:

@@ -14,7 +14,7 @@ from dash import dcc, html
 
 from dashboard import ids
 from dashboard.components.formatting import format_reading
-from queries.monitoring import PARAMETER_LABELS
+from queries.analyses.monitoring import PARAMETER_LABELS
 
 # Level -> (symbol, word, css): never colour alone.
 LEVEL_STYLE = {

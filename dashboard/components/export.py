@@ -20,8 +20,8 @@ from dashboard import context, data, ids
 from dashboard.exports import files
 from dashboard.exports.provenance import Provenance
 from dashboard.exports.sources import EXPORT_ROLES, ITEMS, REPORT, Export, PageData, export_data
-from queries import audit
-from queries.scope import NotFound
+from queries.engine.scope import NotFound
+from queries.records import audit
 
 logger = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from queries.catalog import Kpi
-from queries.monitoring import UNIT_LABELS
+from queries.analyses.monitoring import UNIT_LABELS
+from queries.kpi.catalog import Kpi
 
 # Okabe-Ito colour-blind-safe palette; status is also carried by a symbol and a word.
 STATUS = {

@@ -20,9 +20,9 @@ from dashboard.components.formatting import (
     is_missing,
     status_parts,
 )
-from queries import catalog
-from queries.catalog import NETWORK
-from queries.scope import Scope
+from queries.engine.scope import Scope
+from queries.kpi import catalog
+from queries.kpi.catalog import NETWORK
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ def excursions_slide(slide: Slide, scope: Scope, frame: pd.DataFrame, sites: pd.
     is not in this build, the slide says so instead of failing."""
     try:
         from dashboard.components import excursion_tiles
-        from queries import monitoring
+        from queries.analyses import monitoring
     except ImportError:
         return [html.H1("Live excursions", className="kiosk-title"),
                 html.P("Live monitoring is not installed in this build.", className="kiosk-note")]

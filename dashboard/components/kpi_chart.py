@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dashboard.components.formatting import STATUS, format_number, is_missing, kpi_status
-from queries.catalog import NETWORK, Kpi
+from queries.kpi.catalog import NETWORK, Kpi
 
 # Okabe-Ito; the bar label always carries the status symbol, so colour is never alone.
 STATUS_COLOURS = {"ok": "#0072B2", "near": "#E69F00", "off": "#D55E00", "none": "#999999", "no_target": "#999999"}

@@ -7,7 +7,7 @@ from dash import dcc, html
 
 from dashboard import ids
 from dashboard.components.formatting import format_target, format_value, is_missing, status_parts, trend_text
-from queries.catalog import Kpi
+from queries.kpi.catalog import Kpi
 
 
 def kpi_tile(kpi: Kpi, value, previous, *, days: int, n=None, detail: str | None = None,

@@ -12,7 +12,7 @@ from dash import html
 
 from dashboard.components.excursion_tiles import format_age, level_badge
 from dashboard.components.formatting import format_reading, to_local
-from queries.monitoring import PARAMETER_LABELS, UNIT_LABELS
+from queries.analyses.monitoring import PARAMETER_LABELS, UNIT_LABELS
 
 BAND_STYLE = {
     "ok": ("✓", "Within limits", "status-ok"),

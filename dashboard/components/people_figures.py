@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard.components.figures import FONT
-from queries.catalog import NETWORK
+from queries.kpi.catalog import NETWORK
 
 # Okabe-Ito, with distinct dashes and markers so no series depends on colour alone.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000", "#999999")

@@ -7,7 +7,7 @@ import pandas as pd
 from dash import html
 
 from dashboard.components.formatting import is_missing
-from queries.catalog import NETWORK
+from queries.kpi.catalog import NETWORK
 from queries.stats.correlation import fisher_interval
 from queries.stats.survey import alpha_label
 
@@ -87,7 +87,7 @@ def rho_text(rho: pd.DataFrame, min_n: int = 5) -> str:
 
 
 def module_table(modules: pd.DataFrame, selected: str, note: str = ""):
-    """Rows arrive protected (queries.people.training_modules): a suppressed group says so, with no number."""
+    """Rows arrive protected (queries.analyses.people.training_modules): a suppressed group says so, with no number."""
     mine = modules[modules["site_id"] == selected].set_index("module")
     network = modules[modules["site_id"] == NETWORK].set_index("module")
     if mine.empty:

@@ -1,7 +1,7 @@
 """The pieces every signed administration form shares: reason, the signer's password, the button, the
 result line, and how a callback turns a refusal into a message (or a 403 for a non-administrator).
 
-The signature itself is queries/esignature.py (through queries/administration.py), as for CAPA reviews
+The signature itself is queries/records/esignature.py (through queries/records/administration.py), as for CAPA reviews
 and excursion acknowledgements; this module only lays it out and reports its answer."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 from werkzeug.exceptions import Forbidden
 
-from queries import administration
+from queries.records import administration
 
 
 def card(title: str, form) -> dbc.Col:

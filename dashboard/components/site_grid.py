@@ -13,7 +13,7 @@ from html import escape
 import pandas as pd
 
 from dashboard.components.formatting import format_number, status_parts
-from queries.catalog import NETWORK, Kpi
+from queries.kpi.catalog import NETWORK, Kpi
 
 
 def site_grid(frame: pd.DataFrame, sites: pd.DataFrame, kpis: list[Kpi], *, link_sites: bool) -> str:

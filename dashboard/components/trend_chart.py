@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard.components.figures import FONT
-from queries.monitoring import GRAIN_SECONDS, PARAMETER_LABELS, UNIT_LABELS
+from queries.analyses.monitoring import GRAIN_SECONDS, PARAMETER_LABELS, UNIT_LABELS
 
 # Okabe-Ito; limit lines differ in dash pattern too, excursion spans carry their level as text.
 MEAN_COLOUR = "#0072B2"
@@ -27,7 +27,7 @@ def _local_one(ts, tz: str):
 def with_gaps(points: pd.DataFrame, grain: str) -> pd.DataFrame:
     """An empty row after every bucket whose successor is more than one bucket later: the line breaks
     where no reading arrived instead of joining points across the silence. Each row's own grain counts
-    (``queries.monitoring.trend`` completes a minute window with hourly buckets before live data)."""
+    (``queries.analyses.monitoring.trend`` completes a minute window with hourly buckets before live data)."""
     if len(points) < 2:
         return points
     buckets = pd.to_datetime(points["bucket"])

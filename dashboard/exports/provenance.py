@@ -10,7 +10,7 @@ from functools import cache
 from importlib import metadata
 
 from dashboard.components.formatting import iso_time
-from queries.catalog import Kpi
+from queries.kpi.catalog import Kpi
 
 APP_NAME = "ATMP Quality Hub"
 

@@ -26,7 +26,7 @@ from dashboard.components.formatting import (
 from dashboard.exports import files
 from dashboard.exports.provenance import APP_NAME, Provenance
 from dashboard.exports.sources import ITEMS, Export, PageData
-from queries import catalog
+from queries.kpi import catalog
 
 logger = logging.getLogger(__name__)
 

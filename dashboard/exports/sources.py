@@ -25,9 +25,10 @@ from dashboard.components.formatting import (
 )
 from dashboard.components.kpi_chart import kpi_by_site
 from dashboard.exports.files import DATA_FORMATS, IMAGE_FORMATS
-from queries import catalog, monitoring, signals
-from queries.catalog import CQA_COLUMNS, NETWORK
-from queries.scope import NotFound, Scope
+from queries.analyses import monitoring, signals
+from queries.engine.scope import NotFound, Scope
+from queries.kpi import catalog
+from queries.kpi.catalog import CQA_COLUMNS, NETWORK
 
 # Which roles may export from which page. Site managers only reach their own site: the scope does
 # that. Display never exports; admin sees no quality data.
@@ -216,9 +217,9 @@ def site_survey(pd_: PageData) -> Export:
 
 def people_survey(pd_: PageData) -> Export:
     """Psychological safety by wave for the network, sites and teams, already protected against small
-    groups and subtraction (queries.people); suppressed rows keep their keys and a note only."""
+    groups and subtraction (queries.analyses.people); suppressed rows keep their keys and a note only."""
     from dashboard.components.people_figures import index_by_wave
-    from queries import people
+    from queries.analyses import people
 
     groups = people.survey_groups(context.warehouse(), pd_.scope,
                                   min_n=context.settings().min_survey_respondents)

@@ -3,7 +3,7 @@
 changes as `atmp-hub display-token`, usable while the app holds the DuckDB warehouse.
 
 Every callback asks the server who is signed in; the checks, the signature and the audit entry are
-queries/administration.py's."""
+queries/records/administration.py's."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from dash.exceptions import PreventUpdate
 
 from dashboard import auth, context, ids
 from dashboard.components import signed_form
-from queries import administration, display_tokens
+from queries.records import administration, display_tokens
 
 PAGE = "/admin/display-tokens"
 dash.register_page(__name__, path=PAGE, name="Display tokens", nav=True, order=96,

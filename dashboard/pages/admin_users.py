@@ -3,7 +3,7 @@ deactivate or activate an account and reset a password. The same changes as `atm
 the app holds the DuckDB warehouse (which admits one process).
 
 Every callback asks the server who is signed in; the browser supplies only the form's fields. The checks,
-the signature and the audit entry are queries/administration.py's."""
+the signature and the audit entry are queries/records/administration.py's."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from dash.exceptions import PreventUpdate
 from dashboard import auth, context, ids
 from dashboard.components import signed_form
 from dashboard.components.formatting import is_missing
-from queries import administration, users
-from queries.scope import ROLES
+from queries.engine.scope import ROLES
+from queries.records import administration, users
 
 PAGE = "/admin/users"
 dash.register_page(__name__, path=PAGE, name="Users", nav=True, order=95, title="Users · ATMP Quality Hub")

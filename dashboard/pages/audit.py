@@ -14,7 +14,7 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 from dashboard import context, ids, inputs
 from dashboard.exports import files
 from dashboard.exports.provenance import Provenance
-from queries import audit
+from queries.records import audit
 
 PAGE = "/audit"
 DEFAULT_DAYS = 30

@@ -17,9 +17,9 @@ from dashboard.components import stats_figures as figs
 from dashboard.components.controls import window_selector
 from dashboard.components.formatting import utc_label
 from dashboard.components.tables import badge, table
-from queries import comparability as cmp
-from queries.catalog import CQA_COLUMNS, NETWORK
-from queries.signals import CQA_LABELS
+from queries.analyses import comparability as cmp
+from queries.analyses.signals import CQA_LABELS
+from queries.kpi.catalog import CQA_COLUMNS, NETWORK
 
 PAGE = "/comparability"
 dash.register_page(__name__, path=PAGE, name="Comparability", nav=True, order=45,

@@ -8,8 +8,8 @@ from dash import html
 
 from dashboard import context, data
 from dashboard.components.formatting import format_target
-from queries import catalog
-from queries.kpis import kpi_sql
+from queries.kpi import catalog
+from queries.kpi.kpis import kpi_sql
 
 dash.register_page(__name__, path="/definitions", name="KPI definitions", nav=True, order=90,
                    title="KPI definitions · ATMP Quality Hub")

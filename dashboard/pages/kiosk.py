@@ -37,7 +37,7 @@ from dashboard.components.kiosk_slides import (  # noqa: F401 - NO_SITE, TOO_MAN
     slide_title,
 )
 from dashboard.kiosk_auth import SESSION_KEY
-from queries.scope import Scope
+from queries.engine.scope import Scope
 
 logger = logging.getLogger(__name__)
 

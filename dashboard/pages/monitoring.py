@@ -13,7 +13,8 @@ from dash import Input, Output, callback, dcc, html
 from dashboard import context, ids
 from dashboard.components import excursion_tiles
 from dashboard.components.formatting import utc_label
-from queries import ingest_store, monitoring
+from queries.analyses import monitoring
+from queries.imports import ingest_store
 
 PAGE = "/monitoring"
 dash.register_page(__name__, path=PAGE, name="Monitoring", nav=True, order=2,

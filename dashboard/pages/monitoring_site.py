@@ -16,8 +16,8 @@ from dashboard.components.excursion_list import ack_form, ack_options, excursion
 from dashboard.components.formatting import to_local
 from dashboard.components.live_tiles import room_cards
 from dashboard.components.trend_chart import trend_figure
-from queries import monitoring
-from queries.scope import NotFound
+from queries.analyses import monitoring
+from queries.engine.scope import NotFound
 
 PAGE = "/monitoring/<site_id>"
 dash.register_page(__name__, path_template=PAGE, name="Site monitoring",

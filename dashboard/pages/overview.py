@@ -13,8 +13,8 @@ from dashboard.components.excursion_tiles import section as excursion_section
 from dashboard.components.formatting import is_missing, utc_label
 from dashboard.components.kpi_tile import kpi_tile
 from dashboard.components.site_grid import site_grid
-from queries import catalog
-from queries.catalog import NETWORK
+from queries.kpi import catalog
+from queries.kpi.catalog import NETWORK
 
 dash.register_page(__name__, path="/", name="Network overview", nav=True, order=0,
                    title="Network overview · ATMP Quality Hub")

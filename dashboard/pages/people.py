@@ -2,7 +2,7 @@
 and competency; SOP cognitive load.
 
 Every callback rebuilds the scope from the logged-in user. Survey values come from
-queries.people.survey_groups, already protected (groups under 5 and groups recoverable by subtraction
+queries.analyses.people.survey_groups, already protected (groups under 5 and groups recoverable by subtraction
 are suppressed); the site, team and wave sent by the browser only pick rows of that protected frame."""
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from dashboard.components import export, people_tables
 from dashboard.components import people_figures as pf
 from dashboard.components.controls import window_selector
 from dashboard.components.formatting import utc_label
-from queries import catalog, people
-from queries.catalog import NETWORK
-from queries.scope import NotFound, Scope
+from queries.analyses import people
+from queries.engine.scope import NotFound, Scope
+from queries.kpi import catalog
+from queries.kpi.catalog import NETWORK
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ TOP_SOPS = 12
 dash.register_page(__name__, path=PAGE, name="People", nav=True, order=40,
                    title="People · ATMP Quality Hub")
 # Exports (CSV/XLSX/PNG/SVG/PDF with provenance, audited) go through the shared registry: the survey
-# item is queries.people.survey_export of the same protected frame (dashboard/exports/sources.py).
+# item is queries.analyses.people.survey_export of the same protected frame (dashboard/exports/sources.py).
 export.register("people", window_id=ids.PPL_WINDOW)
 
 GRAPH_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}

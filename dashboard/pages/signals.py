@@ -19,9 +19,9 @@ from dashboard.components.controls import window_selector
 from dashboard.components.tables import badge, table
 from dashboard.pages import signals_review
 from dashboard.pages.signals_review import GRAPH_CONFIG, PAGE, review_form
-from queries import proposals, signals
-from queries.catalog import CQA_COLUMNS
-from queries.scope import NotFound, Scope
+from queries.analyses import proposals, signals
+from queries.engine.scope import NotFound, Scope
+from queries.kpi.catalog import CQA_COLUMNS
 
 dash.register_page(__name__, path=PAGE, name="Signals", nav=True, order=40, title="Signals · ATMP Quality Hub")
 signals_review.register()

@@ -16,8 +16,8 @@ from dashboard import auth, context, data, ids
 from dashboard.components import stats_figures as figs
 from dashboard.components.formatting import utc_label
 from dashboard.components.tables import badge, table
-from queries import proposals, risk
-from queries.scope import Scope
+from queries.analyses import proposals, risk
+from queries.engine.scope import Scope
 
 PAGE = "/signals"
 GRAPH_CONFIG = {"displaylogo": False}

@@ -20,9 +20,9 @@ from dashboard.components.formatting import (
     to_local,
     utc_label,
 )
-from queries import catalog
-from queries.catalog import NETWORK
-from queries.scope import NotFound
+from queries.engine.scope import NotFound
+from queries.kpi import catalog
+from queries.kpi.catalog import NETWORK
 
 PAGE = "/site/<site_id>"
 dash.register_page(__name__, path_template=PAGE, name="Site drill-down", title="Site · ATMP Quality Hub")

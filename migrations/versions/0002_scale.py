@@ -1,6 +1,6 @@
 """Scale: data versions for cache invalidation, and the indexes large PostgreSQL warehouses need.
 
-- data_versions: one token per data domain, replaced by every write (queries/data_version.py).
+- data_versions: one token per data domain, replaced by every write (queries/engine/data_version.py).
 - readings (ts): "data as of" (MAX(ts)) and the ingest engine's warm start read recent readings; without
   it both scan every reading (hundreds of millions at the large scale, beyond the statement timeout).
 - reading_rollups (grain, bucket) with sensor_id and n: data completeness sums a window's hourly counts

@@ -1,4 +1,4 @@
-"""CAPA proposal decisions: the signed QA review of each proactive CAPA proposal (queries/proposals.py),
+"""CAPA proposal decisions: the signed QA review of each proactive CAPA proposal (queries/analyses/proposals.py),
 kept as signed (UPDATE, DELETE and TRUNCATE refused by triggers, like the audit trail).
 
 Also readings (sensor_id, ts): the ingest engine reads a sensor's recent readings when it starts and when a

@@ -2,7 +2,7 @@
 -- window): mean first-attempt certification score (attempts before the window end) and deviations they
 -- were involved in (detected in the window). Operators of every site come back
 -- when the network aggregate is allowed (in_scope says which may be shown); only aggregates of the
--- others may ever leave queries/people.py.
+-- others may ever leave queries/analyses/people.py.
 WITH scores AS (
     SELECT site_id, operator_ref, AVG(score) AS mean_first_score, COUNT(*) AS modules
     FROM training_records

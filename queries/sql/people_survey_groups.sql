@@ -6,7 +6,7 @@
 -- the network here counts the same respondents as the KPI's network row and no subtraction between the
 -- two isolates a small group. Groups with fewer than :min_n counted respondents return no count and no
 -- value: only their keys and suppressed = TRUE. Item variances (sample) feed Cronbach's alpha.
--- Complementary suppression (a group recoverable by subtraction) is applied next, in queries/people.py.
+-- Complementary suppression (a group recoverable by subtraction) is applied next, in queries/analyses/people.py.
 WITH answers AS (
     SELECT wave, site_id, team, q1, q2, q3, q4, q5, q6, q7,
            COUNT(*) OVER (PARTITION BY wave, site_id) >= :min_n AS counted

@@ -1,7 +1,7 @@
 -- Distribution of scored item answers (items 1, 3, 5 reversed: 8 - x) per survey wave for the network,
 -- each site and each team. The answers of a (site, wave) under :min_n enter no aggregate (as in
 -- people_survey_groups.sql and the psych-safety KPI); only groups with at least :min_n respondents return
--- rows at all; groups recoverable by subtraction are dropped next, in queries/people.py.
+-- rows at all; groups recoverable by subtraction are dropped next, in queries/analyses/people.py.
 WITH sized AS (
     SELECT response_id, wave, site_id, team, q1, q2, q3, q4, q5, q6, q7,
            COUNT(*) OVER (PARTITION BY wave, site_id) >= :min_n AS counted

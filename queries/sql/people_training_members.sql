@@ -2,7 +2,7 @@
 -- module and pseudonymous operator, whether they made their first certification attempt in the window
 -- (first_attempt) and whether they were certified in the window (certified), by the same definitions as
 -- people_training_modules.sql. Operators of every site come back when the network aggregate is allowed
--- (in_scope says which sites the scope may show); these rows never leave queries/people.py.
+-- (in_scope says which sites the scope may show); these rows never leave queries/analyses/people.py.
 WITH first_attempts AS (
     SELECT DISTINCT site_id, module, operator_ref
     FROM training_records

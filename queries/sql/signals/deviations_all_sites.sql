@@ -1,5 +1,5 @@
 -- Every site's deviations that occurred between :start and :end. Systemic signals are cross-site by
--- nature and the risk model learns from the network; queries/signals.py shows another site's
+-- nature and the risk model learns from the network; queries/analyses/signals.py shows another site's
 -- deviations only to users whose scope holds that site, and to others only as counts.
 SELECT deviation_id, site_id, batch_id, occurred_at, detected_at, severity, category, root_cause_code,
        sop_id, source, description

@@ -7,7 +7,7 @@ import re
 from functools import cache
 from pathlib import Path
 
-QUERY_DIR = Path(__file__).parent
+QUERY_DIR = Path(__file__).resolve().parent.parent  # queries/: the SQL files live beside the packages
 _PARAM = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 
 

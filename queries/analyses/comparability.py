@@ -15,15 +15,15 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
-from queries.catalog import CQA_COLUMNS, NETWORK
-from queries.kpis import kpi_frame
-from queries.result_cache import cached
-from queries.scope import Scope
-from queries.signals import LOG_SCALE_CQAS
+from queries.analyses.signals import LOG_SCALE_CQAS
+from queries.engine.result_cache import cached
+from queries.engine.scope import Scope
+from queries.engine.warehouse import Warehouse
+from queries.kpi.catalog import CQA_COLUMNS, NETWORK
+from queries.kpi.kpis import kpi_frame
 from queries.stats.capability import capability
 from queries.stats.equivalence import EQUIVALENT, INSUFFICIENT, cross_site_consistency, evaluate_pair
 from queries.stats.funnel import funnel_position, poisson_funnel_limits
-from queries.warehouse import Warehouse
 
 logger = logging.getLogger(__name__)
 
@@ -227,7 +227,7 @@ def recently_onboarded(wh: Warehouse, scope: Scope, within_days: int = 730) -> l
     return list(recent.sort_values("onboarded_at")["site_id"])
 
 
-# --- KPI consistency (declared in queries/catalog.py) -------------------------------------------------
+# --- KPI consistency (declared in queries/kpi/catalog.py) -------------------------------------------------
 def consistency_by_site(wh: Warehouse, scope: Scope, *, min_batches: int = 5) -> pd.DataFrame:
     """Cross-site consistency score per site and for the network.
 

@@ -1,7 +1,7 @@
 """A process's own short-lived answers to "is this user / display token still active?" (cachetools).
 
 Only for facts every request re-checks and a change through this process forgets at once; answers to
-questions about data go through the result cache (queries/result_cache.py), which keys on the data
+questions about data go through the result cache (queries/engine/result_cache.py), which keys on the data
 version."""
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ One row per anonymous response: site, team, wave and the seven Edmondson items o
 answered; the reverse scoring of items 1, 3 and 5 happens when scoring, never on import). A file with
 a column that could identify a person (a name, an e-mail address, an employee or user id...) or a cell
 that holds an e-mail address is refused as a whole: the hub never stores who answered. Every problem
-names the file, the data row (1-based, header excluded, as queries/importer.py counts) and the field.
+names the file, the data row (1-based, header excluded, as queries/imports/importer.py counts) and the field.
 The rows and their audit entry are written in one transaction, so a refused or failed import leaves
 the tables as they were.
 """
@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from queries import audit
-from queries.importer import ImportError_, convert, open_file, refusal
-from queries.warehouse import Warehouse
+from queries.engine.warehouse import Warehouse
+from queries.imports.importer import ImportError_, convert, open_file, refusal
+from queries.records import audit
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ groups under the respondent threshold, and groups that could be recovered from s
 subtraction, are already suppressed here (no value, no count), before any page filter is applied. A
 filter may then only pick rows of this protected frame, so no combination of filter values can narrow
 a view to a small group. Figures about operators (training per module and site, training-to-performance)
-follow the same minimum, counted in distinct operators (queries/operator_groups.py).
+follow the same minimum, counted in distinct operators (queries/analyses/operator_groups.py).
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ import logging
 import numpy as np
 import pandas as pd
 
-from queries.catalog import NETWORK
-from queries.operator_groups import protect_training_grid
-from queries.result_cache import cached
-from queries.scope import Scope
+from queries.analyses.operator_groups import protect_training_grid
+from queries.engine.result_cache import cached
+from queries.engine.scope import Scope
+from queries.engine.warehouse import Warehouse
+from queries.kpi.catalog import NETWORK
 from queries.stats.correlation import spearman
 from queries.stats.survey import MIN_RESPONDENTS, alpha_from_variances
-from queries.warehouse import Warehouse
 
 logger = logging.getLogger(__name__)
 

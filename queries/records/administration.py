@@ -4,8 +4,8 @@ reset) and display tokens (create, revoke).
 Who acts is an id the web layer takes from the session; it is read again here and must be an active
 administrator. Everything else came from the browser and is checked as such (type, length, that the
 named user or token exists). A change needs a reason and the administrator's electronic signature
-(queries/esignature.py: the password re-entered, attempts limited by the caller); it is then made through
-queries/users.py or queries/display_tokens.py, which write it and its audit entry, with the meaning of
+(queries/records/esignature.py: the password re-entered, attempts limited by the caller); it is then made through
+queries/records/users.py or queries/records/display_tokens.py, which write it and its audit entry, with the meaning of
 the signature, in one transaction. Refusals of a non-administrator, of a user or token that does not
 exist, and of a change that would leave no active administrator are audited as admin_change_refused;
 plain input mistakes (no reason, a short password) are only shown."""
@@ -15,10 +15,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from queries import display_tokens, esignature, users
-from queries.display_tokens import NewToken
-from queries.users import UserRecord
-from queries.warehouse import Warehouse
+from queries.engine.warehouse import Warehouse
+from queries.records import display_tokens, esignature, users
+from queries.records.display_tokens import NewToken
+from queries.records.users import UserRecord
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Compute catalogue KPIs under a scope: one row per visible site plus the network row.
 
 How each KPI is computed (its SQL or its function, the options it takes) is declared in the catalogue
-(queries/catalog.py); this module runs what it declares."""
+(queries/kpi/catalog.py); this module runs what it declares."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import logging
 import numpy as np
 import pandas as pd
 
-from queries import catalog
-from queries.catalog import NETWORK
-from queries.scope import Scope
-from queries.sql_files import load_sql
-from queries.warehouse import Warehouse
+from queries.engine.scope import Scope
+from queries.engine.sql_files import load_sql
+from queries.engine.warehouse import Warehouse
+from queries.kpi import catalog
+from queries.kpi.catalog import NETWORK
 
 logger = logging.getLogger(__name__)
 

@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from queries import audit
-from queries.scope import ROLES
-from queries.ttl_cache import RecentAnswers
-from queries.warehouse import Warehouse
+from queries.engine.scope import ROLES
+from queries.engine.ttl_cache import RecentAnswers
+from queries.engine.warehouse import Warehouse
+from queries.records import audit
 
 logger = logging.getLogger(__name__)
 

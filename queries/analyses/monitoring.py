@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
-from queries import audit, esignature
-from queries.scope import NotFound, Scope
-from queries.warehouse import Warehouse
+from queries.engine.scope import NotFound, Scope
+from queries.engine.warehouse import Warehouse
+from queries.records import audit, esignature
 
 logger = logging.getLogger(__name__)
 

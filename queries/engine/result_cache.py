@@ -1,7 +1,7 @@
 """Cached answers of hot query functions, keyed by function, arguments, scope and data version.
 
 A key holds everything an answer depends on: the function's name, the scope (sites, network row,
-window: not who asks), every other argument, and the version of the data domains it reads (queries/data_version.py).
+window: not who asks), every other argument, and the version of the data domains it reads (queries/engine/data_version.py).
 New data changes the version, so later calls miss and recompute: nothing is ever deleted by hand and
 no process has to tell another. Entries also expire after ``ttl_s``.
 
@@ -43,11 +43,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from queries import data_version
-from queries.scope import Scope
+from queries.engine import data_version
+from queries.engine.scope import Scope
 
 if TYPE_CHECKING:
-    from queries.warehouse import Warehouse
+    from queries.engine.warehouse import Warehouse
 
 logger = logging.getLogger(__name__)
 

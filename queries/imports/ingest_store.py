@@ -13,8 +13,8 @@ import logging
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from queries.sql_files import load_sql
-from queries.warehouse import QueryError, Warehouse
+from queries.engine.sql_files import load_sql
+from queries.engine.warehouse import QueryError, Warehouse
 
 logger = logging.getLogger(__name__)
 

@@ -27,8 +27,8 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy.engine import make_url
 
-from queries.settings import Settings
-from queries.warehouse import Warehouse
+from queries.engine.settings import Settings
+from queries.engine.warehouse import Warehouse
 
 GENESIS = "0" * 64
 _FIELDS = ("ts", "user_id", "action", "object_type", "object_id", "reason", "old_value", "new_value", "meaning")

@@ -9,9 +9,10 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
-from queries import data_version
-from queries.result_cache import cached
-from queries.scope import Scope
+from queries.engine import data_version
+from queries.engine.result_cache import cached
+from queries.engine.scope import Scope
+from queries.engine.warehouse import Warehouse
 from queries.stats.early_warning import (
     CUSUM_H,
     CUSUM_K,
@@ -24,7 +25,6 @@ from queries.stats.early_warning import (
     lead_time,
     warning_episodes,
 )
-from queries.warehouse import Warehouse
 
 logger = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ import logging
 import re
 from dataclasses import asdict
 
-from queries import audit
-from queries.settings import Settings
-from queries.warehouse import Warehouse
+from queries.engine.settings import Settings
+from queries.engine.warehouse import Warehouse
+from queries.records import audit
 
 logger = logging.getLogger(__name__)
 

@@ -14,10 +14,11 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from queries import data_version
-from queries.result_cache import cached
-from queries.scope import Scope
-from queries.signals import cqa_flags
+from queries.analyses.signals import cqa_flags
+from queries.engine import data_version
+from queries.engine.result_cache import cached
+from queries.engine.scope import Scope
+from queries.engine.warehouse import Warehouse
 from queries.stats.risk_model import (
     FEATURE_LABELS,
     FEATURES,
@@ -32,7 +33,6 @@ from queries.stats.risk_model import (
     site_months,
 )
 from queries.stats.systemic import clusters_for_keys
-from queries.warehouse import Warehouse
 
 logger = logging.getLogger(__name__)
 

@@ -15,11 +15,11 @@ from sqlalchemy import String, bindparam, create_engine, event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from queries import data_version
-from queries.sql_files import QUERY_DIR, QueryError, declared_params, load_sql
+from queries.engine import data_version
+from queries.engine.sql_files import QUERY_DIR, QueryError, declared_params, load_sql
 
 if TYPE_CHECKING:
-    from queries.scope import Scope
+    from queries.engine.scope import Scope
 
 logger = logging.getLogger(__name__)
 
@@ -240,7 +240,7 @@ class Warehouse:
     def bulk_columns(self, conn: Connection) -> dict[str, frozenset[str]]:
         """The bulk-insert whitelist: the warehouse's own base tables and their columns, read from the
         schema (on the caller's connection) the first time any process needs it. The audit trail is not
-        in it: it is written only through queries.audit."""
+        in it: it is written only through queries.records.audit."""
         if self._bulk_columns is None:
             rows = conn.execute(text(load_sql("sql/table_columns"))).fetchall()
             tables: dict[str, set[str]] = {}

@@ -8,11 +8,11 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from queries.warehouse import Warehouse
+from queries.engine.warehouse import Warehouse
 
 logger = logging.getLogger(__name__)
 
-ALEMBIC_INI = Path(__file__).resolve().parent.parent / "alembic.ini"
+ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
 
 
 def alembic_config(url: str) -> Config:

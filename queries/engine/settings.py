@@ -79,7 +79,7 @@ class Settings:
     esignature_rate_per_user: str = _setting(
         "10 per minute", "Electronic-signature attempts (acknowledgements, CAPA reviews) allowed per user.")
     rate_limit_storage: str = _setting("memory://", "Rate-limit store; redis://host:6379 to share it between workers.")
-    # --- audit trail anchor (queries/audit.py) ---
+    # --- audit trail anchor (queries/records/audit.py) ---
     audit_key_file: str = _setting(
         "", "File holding the audit trail's HMAC key (at least 32 bytes, e.g. `openssl rand -hex 32`), kept "
             "outside the warehouse and readable by the app and the CLI. Required in production; unset in "
@@ -115,7 +115,7 @@ class Settings:
     ingest_max_age_days: int = _setting(30, "Readings stamped longer ago are quarantined (clock faults).")
     stale_after_s: int = _setting(60, "A sensor silent for longer is shown as stale, not with its last value.")
     monitoring_refresh_s: int = _setting(5, "Refresh period of the live tiles (seconds).")
-    # --- scale: server mode, caching (queries/result_cache.py) ---
+    # --- scale: server mode, caching (queries/engine/result_cache.py) ---
     redis_url: str = _setting(
         "", "Redis for the result cache shared by every worker (redis://127.0.0.1:6379/0). Empty: each "
             "process keeps its own cache.")

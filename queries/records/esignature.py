@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from queries import audit, users
-from queries.warehouse import Warehouse
+from queries.engine.warehouse import Warehouse
+from queries.records import audit, users
 
 
 class SignatureFailed(PermissionError):

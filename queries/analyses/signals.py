@@ -11,11 +11,11 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
-from queries.catalog import CQA_COLUMNS
-from queries.scope import Scope
+from queries.engine.scope import Scope
+from queries.engine.warehouse import Warehouse
+from queries.kpi.catalog import CQA_COLUMNS
 from queries.stats.spc import imr_limits, moving_ranges, nelson_rules, western_electric_rules
 from queries.stats.systemic import clusters_for_keys
-from queries.warehouse import Warehouse
 
 logger = logging.getLogger(__name__)
 

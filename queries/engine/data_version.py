@@ -5,7 +5,7 @@ noted (statements through SQLAlchemy are recognised by their text; `bulk_insert`
 fills), and just before the commit the versions of the domains those tables belong to are replaced by
 new random tokens in the same transaction: readers in any process (gunicorn workers, the MQTT bridge,
 the CLI) see new data and a new version at the same instant. Cache keys hold the version
-(queries/result_cache.py), so invalidation is explicit and needs no message between processes.
+(queries/engine/result_cache.py), so invalidation is explicit and needs no message between processes.
 
 Three domains, because live ingest writes several times a second and would otherwise empty the cache
 of 90-day KPIs just as often:
@@ -38,12 +38,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import event, text
 
-from queries.sql_files import load_sql
+from queries.engine.sql_files import load_sql
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-    from queries.warehouse import Warehouse
+    from queries.engine.warehouse import Warehouse
 
 logger = logging.getLogger(__name__)
 

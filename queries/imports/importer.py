@@ -21,9 +21,9 @@ from sqlalchemy import column as sql_column
 from sqlalchemy import select, tuple_
 from sqlalchemy import table as sql_table
 
-from queries import audit
-from queries.sql_files import QueryError
-from queries.warehouse import Warehouse, WarehouseUnavailable
+from queries.engine.sql_files import QueryError
+from queries.engine.warehouse import Warehouse, WarehouseUnavailable
+from queries.records import audit
 
 logger = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from queries import audit, users
-from queries.ttl_cache import RecentAnswers
-from queries.users import UserRecord
-from queries.warehouse import Warehouse
+from queries.engine.ttl_cache import RecentAnswers
+from queries.engine.warehouse import Warehouse
+from queries.records import audit, users
+from queries.records.users import UserRecord
 
 _recent = RecentAnswers(size=4096, seconds=users.RECHECK_S)  # token id -> still active
 _TOKEN = re.compile(r"^(dt_[0-9a-f]{12})\.([A-Za-z0-9_-]{43})$")

@@ -24,12 +24,14 @@ from datetime import datetime, timedelta
 import pandas as pd
 from sqlalchemy.exc import IntegrityError
 
-from queries import audit, data_version, esignature, sensor_drift, signals
-from queries.result_cache import cached
-from queries.scope import Scope
-from queries.sensor_drift import DriftResult
-from queries.signals import CQA_LABELS, SystemicResult, cqa_flags
-from queries.warehouse import Warehouse
+from queries.analyses import sensor_drift, signals
+from queries.analyses.sensor_drift import DriftResult
+from queries.analyses.signals import CQA_LABELS, SystemicResult, cqa_flags
+from queries.engine import data_version
+from queries.engine.result_cache import cached
+from queries.engine.scope import Scope
+from queries.engine.warehouse import Warehouse
+from queries.records import audit, esignature
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +59,7 @@ def from_systemic(systemic: SystemicResult) -> list[dict]:
     """One proposal per flagged cluster, except that clusters pointing at the same outdated procedure
     (behind the master version at two or more sites) make one proposal for that procedure: its cure is one
     roll-out, however many causes and months the clusters span. (``procedure_linked`` counts the behind
-    sites in and out of the viewer's scope, queries/signals.py.)"""
+    sites in and out of the viewer's scope, queries/analyses/signals.py.)"""
     flagged = [c for c in systemic.clusters.itertuples(index=False) if c.flagged]
     by_sop: dict[tuple, list] = {}
     for c in flagged:

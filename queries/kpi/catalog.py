@@ -1,5 +1,5 @@
 """The KPI catalogue: the one place a KPI is declared. Tiles, tooltips, the definitions page, exports and
-the KPI runner (queries/kpis.py) read it: how each KPI is computed (its SQL or its function), the queries
+the KPI runner (queries/kpi/kpis.py) read it: how each KPI is computed (its SQL or its function), the queries
 it reads, the options it takes from the settings and which data it depends on."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import cache
 
-from queries.settings import Settings
+from queries.engine.settings import Settings
 
 NETWORK = "__network__"  # site_id of the network-aggregate row (SQL ROLLUP gives NULL)
 CQA_COLUMNS = ("viability_pct", "transduction_pct", "cd3_pct", "vcn", "dose", "endotoxin_eu_ml")
@@ -80,7 +80,7 @@ class Kpi:
         return (value < previous) if self.better == "lower" else (value > previous)
 
 
-_HOUSE_TARGET = "network default target (quality leadership may change it in queries/catalog.py)"
+_HOUSE_TARGET = "network default target (quality leadership may change it in queries/kpi/catalog.py)"
 
 CATALOG: tuple[Kpi, ...] = (
     Kpi(
@@ -107,7 +107,7 @@ CATALOG: tuple[Kpi, ...] = (
         "equivalent (site, CQA) pairs / evaluable (site, CQA) pairs × 100",
         "batches started in the window", "/100", "higher", 90.0,
         "docs/kpis.md; TOST: Schuirmann (1987); margin 1.5 σ_R: FDA draft guidance on analytical similarity (2017)",
-        None, "score", decimals=0, headline=True, compute="queries.comparability:consistency_by_site",
+        None, "score", decimals=0, headline=True, compute="queries.analyses.comparability:consistency_by_site",
         params=(("min_batches", "min_batches"),), reads=("sql/batch_cqas_all_sites",),
     ),
     Kpi(
@@ -183,7 +183,7 @@ CATALOG: tuple[Kpi, ...] = (
         "first-attempt score vs deviations with their operator_ref; CI by Fisher z",
         "deviations detected in the window", "ρ", "lower", None,
         "docs/kpis.md; Spearman rank correlation, Fisher z interval", None, "score", decimals=2,
-        compute="queries.people:training_performance_by_site", params=(("min_n", "min_respondents"),),
+        compute="queries.analyses.people:training_performance_by_site", params=(("min_n", "min_respondents"),),
         reads=("sql/people_operator_performance",),
     ),
     Kpi(
@@ -250,7 +250,7 @@ CATALOG: tuple[Kpi, ...] = (
         "site-months predicted in the 12 months before the window end (not the window length)", "AUC",
         "higher", 0.7,
         "docs/kpis.md; ROC AUC: Hanley & McNeil (1982) Radiology 143:29-36",
-        None, "score", decimals=2, compute="queries.risk:prediction_accuracy_by_site",
+        None, "score", decimals=2, compute="queries.analyses.risk:prediction_accuracy_by_site",
         params=(("min_respondents", "min_respondents"),),
         reads=("sql/signals/sites_all", "sql/signals/deviations_all_sites", "sql/signals/excursions_all_sites",
                "sql/signals/cqa_batches_all_sites", "sql/signals/survey_waves_all_sites",
@@ -266,7 +266,7 @@ CATALOG: tuple[Kpi, ...] = (
         "(queries/stats/early_warning.py)",
         "drift warnings known in the window", "warnings", "higher", None,
         "docs/kpis.md (signals that preceded an intervention before an excursion)",
-        None, "count", decimals=0, compute="queries.sensor_drift:prevented_failures_by_site",
+        None, "count", decimals=0, compute="queries.analyses.sensor_drift:prevented_failures_by_site",
         reads=("sql/signals/sensors", "sql/signals/excursions", "sql/signals/sensor_daily_means", "sql/site_ids"),
     ),
 )

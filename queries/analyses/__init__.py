@@ -1,0 +1,1 @@
+"""Analyses: the questions each page asks beyond the catalogue (signals, comparability, people, risk, monitoring)."""

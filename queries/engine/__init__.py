@@ -1,0 +1,1 @@
+"""Engine: the warehouse and its connections, scopes, settings, migrations, data versions and caches."""

@@ -1,0 +1,1 @@
+"""Kpi: the KPI catalogue (the one declaration of every KPI) and the runner that computes it."""

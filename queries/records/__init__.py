@@ -1,0 +1,1 @@
+"""Records: users, the audit trail, e-signatures, display tokens and recorded settings."""
