@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
+import functools
 import getpass
 import logging
 import os
@@ -10,6 +10,8 @@ import re
 import sys
 from datetime import datetime
 from pathlib import Path
+
+import click
 
 from queries.engine import migrate
 from queries.engine.settings import Settings, SettingsError
@@ -20,12 +22,23 @@ from queries.records import audit, users
 logger = logging.getLogger(__name__)
 # The page that does a command's job while the app holds the DuckDB file (which admits one process).
 PAGE_FOR = {"users": "/admin/users", "display-token": "/admin/display-tokens", "audit": "/audit"}
+SCALES = click.Choice(("small", "medium", "large"))
+
+
+class Refused(click.ClickException):
+    """A command refused (bad input, a warehouse it cannot open, a mistyped setting): its text on stderr,
+    exit 2, nothing written, never a traceback."""
+
+    exit_code = 2
+
+    def show(self, file=None) -> None:
+        click.echo(self.format_message(), err=True)
 
 
 def _warehouse(settings: Settings, *, probe: bool = True) -> Warehouse:
     """The warehouse, opened now (unless ``probe`` is False: the command handles an unreadable one itself).
     A DuckDB file held by another process (the running app) fails here, before a command asks anything,
-    and main() says so in one line."""
+    and the command says so in one line."""
     wh = Warehouse(settings.database_url, row_cap=settings.row_cap,
                    statement_timeout_ms=settings.statement_timeout_ms)
     if probe:
@@ -33,7 +46,7 @@ def _warehouse(settings: Settings, *, probe: bool = True) -> Warehouse:
     return wh
 
 
-def _unavailable(exc: WarehouseUnavailable, args, settings: Settings) -> str:
+def _unavailable(exc: WarehouseUnavailable, command: str, settings: Settings) -> str:
     """One line for a warehouse this command cannot open; for a DuckDB file locked by another process, the
     admin page that does the same job."""
     if "could not set lock" not in str(exc).lower():
@@ -42,32 +55,69 @@ def _unavailable(exc: WarehouseUnavailable, args, settings: Settings) -> str:
     holder = re.search(r"\(PID (\d+)\)", str(exc))
     pid = f"PID {holder.group(1)}; " if holder else ""
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
-    page = PAGE_FOR.get(args.command)
+    page = PAGE_FOR.get(command)
     instead = (f"use the admin pages at http://{host}:{settings.port}{page}, or stop the app" if page
                else "stop the app, then run this command again")
     return f"error: the warehouse {name} is in use by the running app ({pid}DuckDB admits one process): {instead}"
 
 
-def cmd_generate(args, settings: Settings) -> int:
+def hub_command(group: click.Group, name: str, *, refuses: tuple[type[Exception], ...] = (), **options):
+    """A subcommand of ``group`` whose function takes the settings first, then its options. The one error
+    path: settings are read when the command runs (``--help`` needs none) and a mistyped ATMP_* value
+    stops it; a warehouse it cannot open, and the exceptions it ``refuses`` (the domain's "no" to its
+    input), become one line on stderr and exit 2. Its return value is the exit code."""
+    def register(function):
+        @group.command(name, **options)
+        @functools.wraps(function)
+        def run(**kwargs):
+            try:
+                settings = Settings.from_env()
+            except SettingsError as exc:  # one line naming the variable, and no start
+                raise Refused(f"error: {exc}") from None
+            try:
+                return function(settings, **kwargs) or 0
+            except WarehouseUnavailable as exc:  # held by the running app, a server down
+                top = click.get_current_context().find_root().invoked_subcommand
+                raise Refused(_unavailable(exc, top, settings)) from None
+            except refuses as exc:
+                raise Refused(f"error: {exc}") from None
+        return run
+    return register
+
+
+@click.group(help=__doc__, context_settings={"help_option_names": ["-h", "--help"], "terminal_width": 110, "max_content_width": 110})
+def cli() -> None:
+    pass
+
+
+@hub_command(cli, "generate", help="create the schema and write the sample network")
+@click.option("--scale", type=SCALES, default="small", show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--end", help="last day of history (ISO date, UTC); default today")
+@click.option("--if-missing", is_flag=True, help="do nothing when data exists")
+@click.option("--quiet", is_flag=True, help="no progress bar")
+def generate(settings: Settings, scale: str, seed: int, end: str | None, if_missing: bool, quiet: bool) -> int:
     from sample_data.generator import populate
 
     wh = _warehouse(settings)
     migrate.upgrade(wh)  # PostgreSQL through the Alembic history (its indexes and stamp); DuckDB: the schema
     if not wh.is_empty():
-        if args.if_missing:
+        if if_missing:
             print(f"warehouse {wh.safe_url()} already holds data; not regenerating")
             return 0
-        print(f"error: warehouse {wh.safe_url()} is not empty (use a new file or database)", file=sys.stderr)
-        return 2
-    end = datetime.fromisoformat(args.end) if args.end else None
-    stories = populate(wh, seed=args.seed, scale=args.scale, end=end, progress=not args.quiet, audit_as="cli")
-    print(f"sample network ({args.scale}, seed {args.seed}) written to {wh.safe_url()}")
+        raise Refused(f"error: warehouse {wh.safe_url()} is not empty (use a new file or database)")
+    stories = populate(wh, seed=seed, scale=scale, end=datetime.fromisoformat(end) if end else None,
+                       progress=not quiet, audit_as="cli")
+    print(f"sample network ({scale}, seed {seed}) written to {wh.safe_url()}")
     for name, when in stories.items():
         print(f"  story {name}: {when}")
     return 0
 
 
-def cmd_serve(args, settings: Settings) -> int:
+@hub_command(cli, "serve", help="serve the dashboard (development server)")
+@click.option("--host")
+@click.option("--port", type=int)
+def serve(settings: Settings, host: str | None, port: int | None) -> int:
     from dashboard.app import create_app
 
     if settings.database_url.startswith("duckdb:///") and Path(settings.database_url[len("duckdb:///"):]).is_file():
@@ -77,61 +127,70 @@ def cmd_serve(args, settings: Settings) -> int:
         migrate.upgrade(wh)
         wh.dispose()
     app = create_app(settings)  # Dash's own stdout handler is kept off (configure_logging): one line per fact
-    app.run(host=args.host or settings.host, port=args.port or settings.port, debug=False, threaded=True)
+    app.run(host=host or settings.host, port=port or settings.port, debug=False, threaded=True)
     return 0
 
 
-def cmd_users_add(args, settings: Settings) -> int:
+@cli.group("users", help="manage users")
+def users_group() -> None:
+    pass
+
+
+@hub_command(users_group, "add", refuses=(ValueError,), help="add a user (password asked, or read from stdin)")
+@click.argument("user_id")
+@click.option("--role", required=True)
+@click.option("--site")
+@click.option("--name")
+@click.option("--password-stdin", is_flag=True)
+def users_add(settings: Settings, user_id: str, role: str, site: str | None, name: str | None,
+              password_stdin: bool) -> int:
     wh = _warehouse(settings)
-    try:  # everything but the password first: a bad role or site is refused before the prompt
-        users.check_new_user(wh, user_id=args.user_id, role=args.role, site_id=args.site)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    # everything but the password first: a bad role or site is refused before the prompt
+    users.check_new_user(wh, user_id=user_id, role=role, site_id=site)
     try:
-        password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
+        password = sys.stdin.readline().rstrip("\n") if password_stdin else getpass.getpass("Password: ")
     except (EOFError, KeyboardInterrupt):  # the prompt's line is still open
-        print("\nerror: no password given; nothing added", file=sys.stderr)
-        return 2
-    try:
-        record = users.add_user(wh, user_id=args.user_id, display_name=args.name or args.user_id,
-                                role=args.role, site_id=args.site, password=password, added_by="cli")
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise Refused("\nerror: no password given; nothing added") from None
+    record = users.add_user(wh, user_id=user_id, display_name=name or user_id, role=role, site_id=site,
+                            password=password, added_by="cli")
     print(f"user {record.user_id} ({record.role}) added")
     return 0
 
 
-def cmd_users_set_role(args, settings: Settings) -> int:
-    try:
-        record = users.set_role(_warehouse(settings), args.user_id, role=args.role, site_id=args.site,
-                                changed_by="cli", reason=args.reason)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+@hub_command(users_group, "set-role", refuses=(ValueError,),
+             help="change a user's role (audited; their sessions end)")
+@click.argument("user_id")
+@click.option("--role", required=True)
+@click.option("--site")
+@click.option("--reason", required=True)
+def users_set_role(settings: Settings, user_id: str, role: str, site: str | None, reason: str) -> int:
+    record = users.set_role(_warehouse(settings), user_id, role=role, site_id=site, changed_by="cli",
+                            reason=reason)
     print(f"user {record.user_id} is now {record.role}" + (f" at {record.site_id}" if record.site_id else "")
           + "; their sessions have ended")
     return 0
 
 
-def cmd_users_set_active(args, settings: Settings) -> int:
-    try:
-        record = users.set_active(_warehouse(settings), args.user_id, active=args.active, changed_by="cli",
-                                  reason=args.reason)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"user {record.user_id} {'reactivated' if record.active else 'deactivated'}; their sessions have ended")
-    return 0
+def _set_active(active: bool):
+    def command(settings: Settings, user_id: str, reason: str) -> int:
+        record = users.set_active(_warehouse(settings), user_id, active=active, changed_by="cli", reason=reason)
+        print(f"user {record.user_id} {'reactivated' if record.active else 'deactivated'}; their sessions have ended")
+        return 0
+    return command
 
 
-def cmd_users_demo(args, settings: Settings) -> int:
+for _name, _active in (("deactivate", False), ("activate", True)):
+    click.option("--reason", required=True)(click.argument("user_id")(hub_command(
+        users_group, _name, refuses=(ValueError,), help=f"{_name} an account (audited; its sessions end)")(
+        _set_active(_active))))
+
+
+@hub_command(users_group, "demo", help="create the demo logins listed in the README")
+def users_demo(settings: Settings) -> int:
     from sample_data.demo_users import DEMO_USERS
 
     if settings.environment == "production":
-        print("error: demo users are refused in production", file=sys.stderr)
-        return 2
+        raise Refused("error: demo users are refused in production")
     wh = _warehouse(settings)
     for user_id, name, role, site, password in DEMO_USERS:
         if users.get_user(wh, user_id) is None:
@@ -144,24 +203,14 @@ def cmd_users_demo(args, settings: Settings) -> int:
     return 0
 
 
-def cmd_import(args, settings: Settings) -> int:
-    from queries.imports.importer import ImportError_, import_file
-
-    wh = _warehouse(settings)
-    try:
-        count = import_file(wh, args.table, args.file, audit_as="cli")
-    except ImportError_ as exc:
-        print(f"import refused, nothing written:\n{exc}", file=sys.stderr)
-        return 2
-    print(f"imported {count} rows into {args.table}")
-    return 0
-
-
 IMPORT_DESCRIPTION = """\
 Import one file into one warehouse table, all or nothing: the whole file is checked against the
 table's declared columns first, and every problem is reported at once (file, row, field; up to
 {cap}, then how many more). Nothing is written unless every row is valid. Times are ISO 8601 (UTC
-unless an offset is given); an empty cell in a column with a default takes the default."""
+unless an offset is given); an empty cell in a column with a default takes the default.
+
+TABLE is the table to fill (listed below); FILE a .csv (UTF-8), .xlsx or .parquet file whose header
+names the table's columns."""
 SCHEMA_DOC = "queries/schema.sql"  # the DDL: each table's columns, types, checks and comments
 
 
@@ -182,8 +231,8 @@ def importable_tables() -> dict[str, list[tuple[str, str, bool]]]:
             wh.dispose()
 
 
-def _with_tables(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The import parser with its epilog: the importable tables and their columns (computed on --help only)."""
+def table_listing() -> list[str]:
+    """The importable tables and their columns, as `import --help` ends (computed on --help only)."""
     lines = ["importable tables and their columns (* required: no empty cells, no default):"]
     for table, columns in importable_tables().items():
         line = f"  {table}:"
@@ -194,28 +243,61 @@ def _with_tables(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                 line = "     "
             line += item
         lines.append(line.rstrip(","))
-    lines.append(f"\nThe schema, with each column's type, checks and meaning, is documented in {SCHEMA_DOC}.")
-    parser.epilog = "\n".join(lines)
-    return parser
+    return [*lines, "", f"The schema, with each column's type, checks and meaning, is documented in {SCHEMA_DOC}."]
 
 
-def cmd_import_survey(args, settings: Settings) -> int:
+class ImportCommand(click.Command):
+    """`import --help` ends with the table listing, written as it is (not rewrapped)."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write("\n" + "\n".join(table_listing()) + "\n")
+
+
+@hub_command(cli, "import", cls=ImportCommand, help=IMPORT_DESCRIPTION.format(cap=MAX_ERRORS_SHOWN),
+             short_help="import a CSV, XLSX or Parquet file into a table, all or nothing")
+@click.argument("table")
+@click.argument("file")
+def import_table(settings: Settings, table: str, file: str) -> int:
+    from queries.imports.importer import ImportError_, import_file
+
+    wh = _warehouse(settings)
+    try:
+        count = import_file(wh, table, file, audit_as="cli")
+    except ImportError_ as exc:
+        raise Refused(f"import refused, nothing written:\n{exc}") from None
+    print(f"imported {count} rows into {table}")
+    return 0
+
+
+@hub_command(cli, "import-survey",
+             help="import an anonymous psychological safety survey export (CSV or XLSX), all or nothing")
+@click.argument("file")
+@click.option("--user", help="who imports (recorded in the audit trail); default 'cli'")
+def import_survey(settings: Settings, file: str, user: str | None) -> int:
     from queries.imports.importer import ImportError_
     from queries.imports.survey_import import import_survey
 
     try:
-        count = import_survey(_warehouse(settings), args.file, user_id=args.user or "cli")
+        count = import_survey(_warehouse(settings), file, user_id=user or "cli")
     except ImportError_ as exc:
-        print(f"survey import refused, nothing written:\n{exc}", file=sys.stderr)
-        return 2
+        raise Refused(f"survey import refused, nothing written:\n{exc}") from None
     print(f"imported {count} survey responses (audited)")
     return 0
 
 
-def _audit_inputs(args, settings: Settings):
+@cli.group("audit", help="audit trail")
+def audit_group() -> None:
+    pass
+
+
+CHECKPOINTS = click.option("--checkpoints", metavar="FILE",
+                           help="checkpoint file (default ATMP_AUDIT_CHECKPOINTS, or next to a DuckDB file)")
+
+
+def _audit_inputs(checkpoints: str | None, settings: Settings):
     """(key, checkpoint file) for the audit commands; AuditKeyError when there is no usable key."""
     key = audit.audit_key(settings)
-    path = Path(args.checkpoints) if args.checkpoints else audit.checkpoint_path(settings)
+    path = Path(checkpoints) if checkpoints else audit.checkpoint_path(settings)
     return key, path
 
 
@@ -229,13 +311,11 @@ def _audit_notes(check, settings: Settings) -> None:
               "set a key file in production")
 
 
-def _audit_failed(exc: Exception) -> int:
+def _audit_failed(exc: Exception) -> Refused:
     if isinstance(exc, audit.AuditKeyError):
-        print(f"error: {exc}", file=sys.stderr)
-    else:  # an unreadable checkpoint file, a trail over the row cap...
-        first_line = (str(exc).strip().splitlines() or [""])[0]
-        print(f"error: cannot check the audit trail: {type(exc).__name__}: {first_line}", file=sys.stderr)
-    return 2
+        return Refused(f"error: {exc}")
+    first_line = (str(exc).strip().splitlines() or [""])[0]  # an unreadable checkpoint file, a trail over the cap
+    return Refused(f"error: cannot check the audit trail: {type(exc).__name__}: {first_line}")
 
 
 def _report_problems(check) -> None:
@@ -245,15 +325,18 @@ def _report_problems(check) -> None:
         print(f"audit trail NOT ANCHORED: {check.unanchored}", file=sys.stderr)
 
 
-def cmd_audit_verify(args, settings: Settings) -> int:
-    """Recompute the keyed chain and compare it with the latest signed checkpoint; one line per problem."""
+@hub_command(audit_group, "verify",
+             help="recompute the keyed hash chain and compare it with the latest signed checkpoint "
+                  "(exit 1 on any problem)")
+@CHECKPOINTS
+def audit_verify(settings: Settings, checkpoints: str | None) -> int:
     try:
-        key, path = _audit_inputs(args, settings)
+        key, path = _audit_inputs(checkpoints, settings)
         check = audit.verify_anchored(_warehouse(settings), path, key)
     except WarehouseUnavailable:
-        raise  # main() says it in one line
+        raise  # the command's one line
     except Exception as exc:  # one clear line, never a traceback
-        return _audit_failed(exc)
+        raise _audit_failed(exc) from None
     _audit_notes(check, settings)
     if check.ok:
         point = check.latest
@@ -264,19 +347,20 @@ def cmd_audit_verify(args, settings: Settings) -> int:
     return 1
 
 
-def cmd_audit_checkpoint(args, settings: Settings) -> int:
-    """Verify, then append a signed checkpoint of the chain to the checkpoint file (refused on a problem)."""
+@hub_command(audit_group, "checkpoint",
+             help="verify, then append a signed checkpoint (entry count, head hash) to the checkpoint file; "
+                  "run it from cron")
+@CHECKPOINTS
+def audit_checkpoint(settings: Settings, checkpoints: str | None) -> int:
     try:
-        key, path = _audit_inputs(args, settings)
+        key, path = _audit_inputs(checkpoints, settings)
         if path is None:
-            print("error: no checkpoint file: set ATMP_AUDIT_CHECKPOINTS (or pass --checkpoints FILE)",
-                  file=sys.stderr)
-            return 2
+            raise Refused("error: no checkpoint file: set ATMP_AUDIT_CHECKPOINTS (or pass --checkpoints FILE)")
         check, point = audit.write_checkpoint(_warehouse(settings), path, key)
-    except WarehouseUnavailable:
-        raise  # main() says it in one line
+    except (WarehouseUnavailable, Refused):
+        raise  # the command's one line
     except Exception as exc:  # one clear line, never a traceback
-        return _audit_failed(exc)
+        raise _audit_failed(exc) from None
     _audit_notes(check, settings)
     if point is None:
         _report_problems(check)
@@ -287,31 +371,39 @@ def cmd_audit_checkpoint(args, settings: Settings) -> int:
     return 0
 
 
-def cmd_display_token_create(args, settings: Settings) -> int:
+@cli.group("display-token", help="long-lived, revocable sign-in tokens for wall displays")
+def token_group() -> None:
+    pass
+
+
+@hub_command(token_group, "create", refuses=(ValueError,),
+             help="issue a token for a display-role user (printed once)")
+@click.option("--user", required=True, help="a user with the display role")
+@click.option("--label", required=True, help="where the screen is, e.g. 'QA corridor TV'")
+def token_create(settings: Settings, user: str, label: str) -> int:
     from queries.records import display_tokens
 
-    try:
-        new = display_tokens.create(_warehouse(settings), user_id=args.user, label=args.label, created_by="cli")
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"display token {new.token_id} for {args.user} ({args.label}); shown once, store it on the screen:")
+    new = display_tokens.create(_warehouse(settings), user_id=user, label=label, created_by="cli")
+    print(f"display token {new.token_id} for {user} ({label}); shown once, store it on the screen:")
     print(f"  {new.token}")
     print(f"kiosk address: /kiosk/login?token={new.token}&pages=overview,excursions&interval=30")
     return 0
 
 
-def cmd_display_token_revoke(args, settings: Settings) -> int:
+@hub_command(token_group, "revoke", help="revoke a token; its screens are signed out")
+@click.argument("token_id")
+@click.option("--reason", required=True)
+def token_revoke(settings: Settings, token_id: str, reason: str) -> int:
     from queries.records import display_tokens
 
-    if not display_tokens.revoke(_warehouse(settings), args.token_id, revoked_by="cli", reason=args.reason):
-        print(f"error: no active display token {args.token_id!r}", file=sys.stderr)
-        return 2
-    print(f"display token {args.token_id} revoked; screens using it are signed out at their next request")
+    if not display_tokens.revoke(_warehouse(settings), token_id, revoked_by="cli", reason=reason):
+        raise Refused(f"error: no active display token {token_id!r}")
+    print(f"display token {token_id} revoked; screens using it are signed out at their next request")
     return 0
 
 
-def cmd_display_token_list(args, settings: Settings) -> int:
+@hub_command(token_group, "list", help="list tokens (ids and labels; never the secrets)")
+def token_list(settings: Settings) -> int:
     from queries.records import display_tokens
 
     for row in display_tokens.list_tokens(_warehouse(settings)).itertuples():
@@ -330,33 +422,43 @@ def _wait_for_signal(stop, every_s: float, report) -> None:
         report()
 
 
-def cmd_bridge(args, settings: Settings) -> int:
+@hub_command(cli, "bridge", help="consume sensor readings from MQTT into the warehouse (live ingest)")
+@click.option("--mqtt-url", help="broker, e.g. mqtt://127.0.0.1:1883 (default ATMP_MQTT_URL)")
+@click.option("--report-every", type=float, default=30.0, show_default=True, help="seconds between status lines")
+def bridge(settings: Settings, mqtt_url: str | None, report_every: float) -> int:
     import threading
     from dataclasses import replace
 
     from ingest.bridge import MqttBridge
 
-    settings = replace(settings, mqtt_url=args.mqtt_url or settings.mqtt_url)
+    settings = replace(settings, mqtt_url=mqtt_url or settings.mqtt_url)
     if not settings.mqtt_url:
-        print("error: no broker: set ATMP_MQTT_URL or pass --mqtt-url mqtt://host:1883", file=sys.stderr)
-        return 2
+        raise Refused("error: no broker: set ATMP_MQTT_URL or pass --mqtt-url mqtt://host:1883")
     wh = _warehouse(settings, probe=False)  # its own message below
     try:
-        bridge = MqttBridge(settings, wh).start()
+        running = MqttBridge(settings, wh).start()
     except Exception as exc:  # e.g. the DuckDB file is held by a running app
-        print(f"error: cannot start the bridge on {wh.safe_url()}: {exc}\n(a DuckDB file admits one process: "
-              "with `atmp-hub serve` running, its in-app bridge consumes the broker instead)", file=sys.stderr)
-        return 2
+        raise Refused(f"error: cannot start the bridge on {wh.safe_url()}: {exc}\n(a DuckDB file admits one "
+                      "process: with `atmp-hub serve` running, its in-app bridge consumes the broker instead)") from None
     stop = threading.Event()
-    _wait_for_signal(stop, args.report_every, lambda: print(
-        f"bridge {'connected' if bridge.connected.is_set() else 'DISCONNECTED'} · {bridge.service.stats}",
+    _wait_for_signal(stop, report_every, lambda: print(
+        f"bridge {'connected' if running.connected.is_set() else 'DISCONNECTED'} · {running.service.stats}",
         flush=True))
-    left = bridge.stop()
-    print(f"bridge stopped; {left} received messages left unacknowledged for re-delivery; {bridge.service.stats}")
+    left = running.stop()
+    print(f"bridge stopped; {left} received messages left unacknowledged for re-delivery; {running.service.stats}")
     return 0
 
 
-def cmd_simulate(args, settings: Settings) -> int:
+@hub_command(cli, "simulate", help="publish simulated readings of the sample network's sensors")
+@click.option("--mqtt-url", help="broker (default ATMP_MQTT_URL)")
+@click.option("--direct", is_flag=True, help="no broker: write through the ingest path straight into the warehouse")
+@click.option("--interval", type=float, help="seconds between readings of one sensor")
+@click.option("--scenario", type=click.Choice(("demo", "drift", "spikes", "calm")))
+@click.option("--scale", type=SCALES, default="small", show_default=True,
+              help="sample network to simulate when the warehouse cannot be read")
+@click.option("--duration", type=float, default=0, help="stop after this many seconds (0: run on)")
+def simulate(settings: Settings, mqtt_url: str | None, direct: bool, interval: float | None,
+             scenario: str | None, scale: str, duration: float) -> int:
     import threading
     import time
     from dataclasses import replace
@@ -367,17 +469,17 @@ def cmd_simulate(args, settings: Settings) -> int:
     from ingest.simulator import SensorSimulator, sample_network_sensors, sensors_from_frame
     from ingest.writer import IngestWriter, Message, utc_now
 
-    settings = replace(settings, mqtt_url=args.mqtt_url or settings.mqtt_url,
-                       simulator_interval_s=args.interval or settings.simulator_interval_s,
-                       simulator_scenario=args.scenario or settings.simulator_scenario)
+    settings = replace(settings, mqtt_url=mqtt_url or settings.mqtt_url,
+                       simulator_interval_s=interval or settings.simulator_interval_s,
+                       simulator_scenario=scenario or settings.simulator_scenario)
     wh = _warehouse(settings, probe=False)  # an unreadable warehouse: it simulates the sample network
     try:
         sensors = sensors_from_frame(wh.query("ingest/sensor_limits"))
     except Exception as exc:  # no schema yet, or a DuckDB file held by the app
-        print(f"warehouse not readable ({type(exc).__name__}); simulating the {args.scale} sample network")
-        sensors = sample_network_sensors(args.scale)
+        print(f"warehouse not readable ({type(exc).__name__}); simulating the {scale} sample network")
+        sensors = sample_network_sensors(scale)
     stop = threading.Event()
-    if args.direct:
+    if direct:
         writer = IngestWriter(wh, limits=validation_limits(settings), source="simulator")
         service = IngestService(writer, batch_max=settings.ingest_batch_max,
                                 batch_wait_ms=settings.ingest_batch_wait_ms).start()
@@ -389,13 +491,11 @@ def cmd_simulate(args, settings: Settings) -> int:
         sim_stop = start_publishing_simulator(settings, sensors, client_id=f"atmp-simulator-{int(time.time())}")
         service, where = None, f"to {settings.mqtt_url}"
     else:
-        print("error: no broker: set ATMP_MQTT_URL, pass --mqtt-url, or --direct to write into the warehouse",
-              file=sys.stderr)
-        return 2
+        raise Refused("error: no broker: set ATMP_MQTT_URL, pass --mqtt-url, or --direct to write into the warehouse")
     print(f"simulating {len(sensors)} sensors every {settings.simulator_interval_s:g} s, scenario "
           f"{settings.simulator_scenario}, {where}")
-    if args.duration:
-        threading.Timer(args.duration, stop.set).start()
+    if duration:
+        threading.Timer(duration, stop.set).start()
     _wait_for_signal(stop, 30, lambda: print(f"simulator running · {service.stats if service else ''}", flush=True))
     sim_stop.set()
     if service is not None:
@@ -403,108 +503,11 @@ def cmd_simulate(args, settings: Settings) -> int:
     return 0
 
 
-def cmd_settings(args, settings: Settings) -> int:
+@hub_command(cli, "settings", help="list every setting and its environment variable")
+def list_settings(settings: Settings) -> int:
     for name, default, help_text in Settings.describe():
         print(f"{name:32} default {default!r:28} {help_text}")
     return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="atmp-hub", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    gen = sub.add_parser("generate", help="create the schema and write the sample network")
-    gen.add_argument("--scale", choices=("small", "medium", "large"), default="small")
-    gen.add_argument("--seed", type=int, default=42)
-    gen.add_argument("--end", help="last day of history (ISO date, UTC); default today")
-    gen.add_argument("--if-missing", action="store_true", help="do nothing when data exists")
-    gen.add_argument("--quiet", action="store_true", help="no progress bar")
-    gen.set_defaults(func=cmd_generate)
-
-    serve = sub.add_parser("serve", help="serve the dashboard (development server)")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    serve.set_defaults(func=cmd_serve)
-
-    users_p = sub.add_parser("users", help="manage users").add_subparsers(dest="users_command", required=True)
-    add = users_p.add_parser("add", help="add a user (password asked, or read from stdin)")
-    add.add_argument("user_id")
-    add.add_argument("--role", required=True)
-    add.add_argument("--site")
-    add.add_argument("--name")
-    add.add_argument("--password-stdin", action="store_true")
-    add.set_defaults(func=cmd_users_add)
-    role = users_p.add_parser("set-role", help="change a user's role (audited; their sessions end)")
-    role.add_argument("user_id")
-    role.add_argument("--role", required=True)
-    role.add_argument("--site")
-    role.add_argument("--reason", required=True)
-    role.set_defaults(func=cmd_users_set_role)
-    for name, active in (("deactivate", False), ("activate", True)):
-        p = users_p.add_parser(name, help=f"{name} an account (audited; its sessions end)")
-        p.add_argument("user_id")
-        p.add_argument("--reason", required=True)
-        p.set_defaults(func=cmd_users_set_active, active=active)
-    demo = users_p.add_parser("demo", help="create the demo logins listed in the README")
-    demo.set_defaults(func=cmd_users_demo)
-
-    imp = sub.add_parser("import", help="import a CSV, XLSX or Parquet file into a table, all or nothing",
-                         description=IMPORT_DESCRIPTION.format(cap=MAX_ERRORS_SHOWN),
-                         formatter_class=argparse.RawDescriptionHelpFormatter)
-    imp.add_argument("table", help="the table to fill (listed below)")
-    imp.add_argument("file", help="a .csv (UTF-8), .xlsx or .parquet file whose header names the table's columns")
-    imp.set_defaults(func=cmd_import)
-    imp.format_help = lambda: argparse.ArgumentParser.format_help(_with_tables(imp))
-
-    survey = sub.add_parser("import-survey", help="import an anonymous psychological safety survey export "
-                                                  "(CSV or XLSX), all or nothing")
-    survey.add_argument("file")
-    survey.add_argument("--user", help="who imports (recorded in the audit trail); default 'cli'")
-    survey.set_defaults(func=cmd_import_survey)
-
-    aud = sub.add_parser("audit", help="audit trail").add_subparsers(dest="audit_command", required=True)
-    ver = aud.add_parser("verify", help="recompute the keyed hash chain and compare it with the latest "
-                                         "signed checkpoint (exit 1 on any problem)")
-    ver.set_defaults(func=cmd_audit_verify)
-    point = aud.add_parser("checkpoint", help="verify, then append a signed checkpoint (entry count, head hash) "
-                                              "to the checkpoint file; run it from cron")
-    point.set_defaults(func=cmd_audit_checkpoint)
-    for audit_command in (ver, point):
-        audit_command.add_argument("--checkpoints", metavar="FILE",
-                                   help="checkpoint file (default ATMP_AUDIT_CHECKPOINTS, or next to a DuckDB file)")
-
-    tokens = sub.add_parser("display-token", help="long-lived, revocable sign-in tokens for wall displays")
-    tok = tokens.add_subparsers(dest="token_command", required=True)
-    create = tok.add_parser("create", help="issue a token for a display-role user (printed once)")
-    create.add_argument("--user", required=True, help="a user with the display role")
-    create.add_argument("--label", required=True, help="where the screen is, e.g. 'QA corridor TV'")
-    create.set_defaults(func=cmd_display_token_create)
-    revoke = tok.add_parser("revoke", help="revoke a token; its screens are signed out")
-    revoke.add_argument("token_id")
-    revoke.add_argument("--reason", required=True)
-    revoke.set_defaults(func=cmd_display_token_revoke)
-    tok.add_parser("list", help="list tokens (ids and labels; never the secrets)").set_defaults(
-        func=cmd_display_token_list)
-
-    bridge = sub.add_parser("bridge", help="consume sensor readings from MQTT into the warehouse (live ingest)")
-    bridge.add_argument("--mqtt-url", help="broker, e.g. mqtt://127.0.0.1:1883 (default ATMP_MQTT_URL)")
-    bridge.add_argument("--report-every", type=float, default=30.0, help="seconds between status lines")
-    bridge.set_defaults(func=cmd_bridge)
-
-    simulate = sub.add_parser("simulate", help="publish simulated readings of the sample network's sensors")
-    simulate.add_argument("--mqtt-url", help="broker (default ATMP_MQTT_URL)")
-    simulate.add_argument("--direct", action="store_true",
-                          help="no broker: write through the ingest path straight into the warehouse")
-    simulate.add_argument("--interval", type=float, help="seconds between readings of one sensor")
-    simulate.add_argument("--scenario", choices=("demo", "drift", "spikes", "calm"))
-    simulate.add_argument("--scale", choices=("small", "medium", "large"), default="small",
-                          help="sample network to simulate when the warehouse cannot be read")
-    simulate.add_argument("--duration", type=float, default=0, help="stop after this many seconds (0: run on)")
-    simulate.set_defaults(func=cmd_simulate)
-
-    sett = sub.add_parser("settings", help="list every setting and its environment variable")
-    sett.set_defaults(func=cmd_settings)
-    return parser
 
 
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
@@ -542,17 +545,14 @@ def configure_logging(stream=None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     configure_logging()
-    args = build_parser().parse_args(argv)
     try:
-        settings = Settings.from_env()
-    except SettingsError as exc:  # a mistyped ATMP_* value: one line naming it, and no start
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        return args.func(args, settings)
-    except WarehouseUnavailable as exc:  # held by the running app, a server down: one line, no traceback
-        print(_unavailable(exc, args, settings), file=sys.stderr)
-        return 2
+        return cli.main(args=argv, prog_name="atmp-hub", standalone_mode=False) or 0  # --help: 0
+    except click.ClickException as exc:  # a usage error (exit 2, with the usage line) or a refusal
+        exc.show()
+        return exc.exit_code
+    except click.Abort:  # Ctrl-C at a prompt
+        print("\naborted", file=sys.stderr)
+        return 1
     except BrokenPipeError:  # `atmp-hub settings | head`: the reader left; no traceback at exit either
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1

@@ -18,7 +18,11 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
+from queries.engine.sql_files import add_tool_sql_dir
 from queries.engine.warehouse import Warehouse
+
+# Reads only the tests need (counts, a row by id, a clean-up) live in tests/sql/, outside the runtime package.
+add_tool_sql_dir("test", Path(__file__).resolve().parent / "sql")
 
 PG_ADMIN_URL = os.environ.get(
     "ATMP_TEST_PG_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/postgres")

@@ -19,6 +19,7 @@ import pytest
 
 from ingest.validation import payload_for
 from queries.analyses.limits import default_limits
+from queries.engine.settings import Settings
 from queries.engine.warehouse import Warehouse
 from queries.records import users
 from sample_data.network import SCALES, build_network, sensor_table, site_table
@@ -99,6 +100,17 @@ def mosquitto(tmp_path: Path) -> Iterator[Broker]:
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+def unique_prefix(tag: str) -> str:
+    """A topic prefix no other test uses on the shared broker."""
+    return f"{tag}-{uuid.uuid4().hex[:8]}/"
+
+
+def bridge_settings(broker: Broker, client_id: str | None = None, **overrides) -> Settings:
+    """A bridge's settings on the test broker, under a client id of its own unless one is given."""
+    return Settings.from_env({}, mqtt_url=broker.url, mqtt_client_id=client_id or f"bridge-{uuid.uuid4().hex[:8]}",
+                             secret_key="test", **overrides)
 
 
 def seed_network(wh: Warehouse, *, batches: pd.DataFrame | None = None, with_users: bool = False) -> None:

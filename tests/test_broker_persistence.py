@@ -16,7 +16,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,11 +23,13 @@ import pytest
 from live_support import (
     SHIPPED_BROKER_CONF,
     AckClock,
+    bridge_settings,
     configured_mosquitto,
     publish_all,
     publisher,
     reading,
     seed_network,
+    unique_prefix,
     utc_now,
     wait_for,
 )
@@ -42,15 +43,6 @@ pytestmark = [pytest.mark.faults, pytest.mark.mqtt]
 ROOT = Path(__file__).resolve().parent.parent
 QUEUED = 2_000  # readings queued for the offline bridge (the figure)
 SENSOR, UNIT = "CHI-B1-T", "degC"
-
-
-def unique_prefix() -> str:
-    return f"bp-{uuid.uuid4().hex[:8]}/"
-
-
-def settings_for(broker, prefix: str, client_id: str) -> Settings:
-    return Settings.from_env({}, mqtt_url=broker.url, mqtt_client_id=client_id, mqtt_topic_prefix=prefix,
-                             secret_key="test")
 
 
 def readings(prefix: str, tag: str, n: int) -> list[tuple[str, bytes]]:
@@ -117,8 +109,8 @@ def test_a_graceful_broker_restart_keeps_the_offline_bridges_queue(duckdb_wareho
     wh = duckdb_warehouse
     seed_network(wh)
     with configured_mosquitto(tmp_path) as broker:
-        prefix = unique_prefix()
-        settings = settings_for(broker, prefix, f"bridge-{uuid.uuid4().hex[:8]}")
+        prefix = unique_prefix("bp")
+        settings = bridge_settings(broker, mqtt_topic_prefix=prefix)
         open_session(settings, wh)
         queued = readings(prefix, "queued", QUEUED)
         pub = publisher(broker)
@@ -157,8 +149,8 @@ def test_a_broker_crash_loses_only_what_was_acknowledged_after_its_last_save(duc
     wh = duckdb_warehouse
     seed_network(wh)
     with configured_mosquitto(tmp_path) as broker:
-        prefix = unique_prefix()
-        settings = settings_for(broker, prefix, f"bridge-{uuid.uuid4().hex[:8]}")
+        prefix = unique_prefix("bp")
+        settings = bridge_settings(broker, mqtt_topic_prefix=prefix)
         open_session(settings, wh)
         pub = publisher(broker)
         clock = AckClock(pub)
@@ -212,8 +204,8 @@ def test_a_broker_crash_with_the_default_autosave_loses_the_whole_queue_and_the_
     wh = duckdb_warehouse
     seed_network(wh)
     with configured_mosquitto(tmp_path, without_autosave(SHIPPED_BROKER_CONF.read_text())) as broker:
-        prefix = unique_prefix()
-        settings = settings_for(broker, prefix, f"bridge-{uuid.uuid4().hex[:8]}")
+        prefix = unique_prefix("bp")
+        settings = bridge_settings(broker, mqtt_topic_prefix=prefix)
         open_session(settings, wh)
         queued = readings(prefix, "queued", QUEUED)
         pub = publisher(broker)
@@ -245,8 +237,8 @@ def test_a_broker_crash_mid_stream_with_the_bridge_online(duckdb_warehouse, tmp_
     wh = duckdb_warehouse
     seed_network(wh)
     with configured_mosquitto(tmp_path) as broker:
-        prefix = unique_prefix()
-        settings = settings_for(broker, prefix, f"bridge-{uuid.uuid4().hex[:8]}")
+        prefix = unique_prefix("bp")
+        settings = bridge_settings(broker, mqtt_topic_prefix=prefix)
         bridge = MqttBridge(settings, wh).start()
         assert bridge.wait_connected(10)
         pub = publisher(broker)
@@ -296,8 +288,8 @@ def test_a_bridge_killed_mid_stream_loses_nothing_and_stores_nothing_twice(tmp_p
     wh.create_schema()
     seed_network(wh)
     with configured_mosquitto(tmp_path) as broker:
-        prefix = unique_prefix()
-        settings = settings_for(broker, prefix, f"bridge-{uuid.uuid4().hex[:8]}")
+        prefix = unique_prefix("bp")
+        settings = bridge_settings(broker, mqtt_topic_prefix=prefix)
         open_session(settings, wh)  # the broker queues for the session from now on
         wh.dispose()  # a DuckDB file admits one process: the bridge process's now
         env = {**os.environ, "ATMP_DATABASE_URL": url, "ATMP_MQTT_URL": broker.url, "PYTHONUNBUFFERED": "1",

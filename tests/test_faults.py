@@ -106,7 +106,7 @@ def test_disk_full_import_is_refused_cleanly(tiny_disk, tmp_path):
     wh.dispose()
     # The file still opens and holds no partial import.
     check = Warehouse(f"duckdb:///{tiny_disk / 'hub.duckdb'}")
-    assert check.query("sql/near_miss_count").iat[0, 0] == 0
+    assert check.query("test/near_miss_count").iat[0, 0] == 0
     check.dispose()
 
 
@@ -184,6 +184,6 @@ def test_kill_during_import_leaves_no_partial_rows(tmp_path):
     after = Warehouse(f"duckdb:///{db}")
     count = after.query("sql/ping")  # the file opens (the WAL of the killed writer is replayed or dropped)
     assert count.iat[0, 0] == 1
-    written = after.query("sql/near_miss_count")
+    written = after.query("test/near_miss_count")
     assert written.iat[0, 0] in (0, rows), "an import is all or nothing, even when killed"
     after.dispose()

@@ -41,7 +41,7 @@ def hostile_wh(tmp_path_factory):
 
 
 def _count(wh: Warehouse) -> int:
-    return int(wh.query("sql/near_miss_count").iat[0, 0])
+    return int(wh.query("test/near_miss_count").iat[0, 0])
 
 
 def _write(tmp_path: Path, rows: list[dict]) -> Path:
@@ -59,7 +59,7 @@ def test_any_text_round_trips_as_a_value(hostile_wh, tmp_path, description, cate
     path = _write(tmp_path, [{"near_miss_id": ident, "site_id": "CHI", "reported_at": "2026-01-01T00:00:00",
                               "category": category, "description": description}])
     import_file(hostile_wh, "near_misses", path)
-    stored = hostile_wh.query("sql/near_miss_by_id", {"near_miss_id": ident})
+    stored = hostile_wh.query("test/near_miss_by_id", {"near_miss_id": ident})
     assert len(stored) == 1
     assert stored.iat[0, 0] == category and stored.iat[0, 1] == description
     assert _count(hostile_wh) == before + 1
@@ -74,7 +74,7 @@ def test_bad_numbers_and_times_are_refused_with_row_and_field(hostile_wh, tmp_pa
     bad = {**good, "record_id": "R-bad", "score": score, "attempt_no": attempt, "attempt_at": when}
     path = tmp_path / "training.csv"
     pd.DataFrame([good, bad]).to_csv(path, index=False)
-    before = hostile_wh.query("sql/training_record_count").iat[0, 0]
+    before = hostile_wh.query("test/training_record_count").iat[0, 0]
     try:
         import_file(hostile_wh, "training_records", path)
     except ImportError_ as refused:
@@ -83,15 +83,15 @@ def test_bad_numbers_and_times_are_refused_with_row_and_field(hostile_wh, tmp_pa
             assert problem.startswith("training.csv"), problem
         row_problems = [p for p in refused.problems if " row " in p]
         assert row_problems and all(re.match(r"training\.csv row 2, field '\w+': ", p) for p in row_problems)
-        assert hostile_wh.query("sql/training_record_count").iat[0, 0] == before  # nothing written
+        assert hostile_wh.query("test/training_record_count").iat[0, 0] == before  # nothing written
     else:
-        stored = hostile_wh.query("sql/training_record_count").iat[0, 0]
+        stored = hostile_wh.query("test/training_record_count").iat[0, 0]
         assert stored == before + 2
         value = float(score)
         assert math.isfinite(value)
         # clean up so the next example can reuse the ids
         with hostile_wh.transaction() as conn:
-            hostile_wh.run(conn, "sql/training_records_delete_test", {"ids": ["R-good", "R-bad"]})
+            hostile_wh.run(conn, "test/training_records_delete_test", {"ids": ["R-good", "R-bad"]})
 
 
 def test_no_sql_is_built_from_strings():

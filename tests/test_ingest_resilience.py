@@ -8,11 +8,21 @@ from __future__ import annotations
 import json
 import threading
 import time
-import uuid
 
 import pytest
 from conftest import _empty_postgres_template, _pg_admin, app_for, dash_call, login, throwaway_postgres
-from live_support import PASSWORD, mosquitto, publish_all, publisher, reading, seed_network, utc_now, wait_for
+from live_support import (
+    PASSWORD,
+    bridge_settings,
+    mosquitto,
+    publish_all,
+    publisher,
+    reading,
+    seed_network,
+    unique_prefix,
+    utc_now,
+    wait_for,
+)
 from sqlalchemy import text
 
 from dashboard import ids
@@ -22,7 +32,6 @@ from ingest.bridge import MqttBridge, subscription
 from ingest.service import IngestService
 from ingest.validation import payload_for
 from ingest.writer import IngestWriter, Message
-from queries.engine.settings import Settings
 from queries.engine.warehouse import Warehouse, WarehouseUnavailable
 from queries.imports import ingest_store
 
@@ -47,16 +56,6 @@ def scalar(wh, sql: str):
 def rows(wh, sql: str) -> list[tuple]:
     with wh.engine.connect() as conn:
         return [tuple(r) for r in conn.execute(text(sql)).fetchall()]
-
-
-def unique_prefix() -> str:
-    return f"it27-{uuid.uuid4().hex[:8]}/"
-
-
-def settings_for(broker, prefix: str, client_id: str | None = None, **overrides) -> Settings:
-    return Settings.from_env({}, mqtt_url=broker.url, mqtt_client_id=client_id or f"bridge-{uuid.uuid4().hex[:8]}",
-                             mqtt_topic_prefix=prefix, mqtt_receive_maximum=RECEIVE_MAXIMUM, secret_key="test",
-                             **overrides)
 
 
 def poison_payloads(n: int) -> list[bytes]:
@@ -85,8 +84,8 @@ def test_a_nul_byte_burst_is_quarantined_byte_exact_and_valid_readings_follow(wa
     every poison payload quarantined byte for byte, and acknowledged (a new bridge taking over the
     session gets none of them again)."""
     seed_network(warehouse)
-    prefix = unique_prefix()
-    settings = settings_for(broker, prefix)
+    prefix = unique_prefix("it27")
+    settings = bridge_settings(broker, mqtt_topic_prefix=prefix, mqtt_receive_maximum=RECEIVE_MAXIMUM)
     bridge = MqttBridge(settings, warehouse).start()
     assert bridge.wait_connected(10)
     pub = publisher(broker)
@@ -131,8 +130,8 @@ def test_a_message_neither_stored_nor_quarantined_is_dead_lettered_and_acknowled
     seed_network(warehouse)
     with warehouse.transaction() as conn:
         conn.execute(text("ALTER TABLE quarantine RENAME TO quarantine_elsewhere"))
-    prefix = unique_prefix()
-    settings = settings_for(broker, prefix)
+    prefix = unique_prefix("it27")
+    settings = bridge_settings(broker, mqtt_topic_prefix=prefix, mqtt_receive_maximum=RECEIVE_MAXIMUM)
     dead = tmp_path / "dead-letters.jsonl"
     bridge = MqttBridge(settings, warehouse, dead_letter_path=dead).start()
     assert bridge.wait_connected(10)
@@ -202,8 +201,8 @@ def test_ingest_resumes_at_the_first_probe_after_the_database_comes_back(broker)
         database = url.rsplit("/", 1)[1]
         try:
             seed_network(wh)
-            prefix = unique_prefix()
-            bridge = MqttBridge(settings_for(broker, prefix), wh).start()
+            prefix = unique_prefix("it27")
+            bridge = MqttBridge(bridge_settings(broker, mqtt_topic_prefix=prefix, mqtt_receive_maximum=RECEIVE_MAXIMUM), wh).start()
             assert bridge.wait_connected(10)
             pub = publisher(broker)
             publish_all(pub, valid_readings(prefix, "before", 1))
@@ -293,8 +292,8 @@ def test_messages_outside_the_topic_pattern_are_quarantined_and_counted_on_the_m
         duckdb_warehouse, broker):
     wh = duckdb_warehouse
     seed_network(wh, with_users=True)
-    prefix = unique_prefix()
-    bridge = MqttBridge(settings_for(broker, prefix), wh).start()
+    prefix = unique_prefix("it27")
+    bridge = MqttBridge(bridge_settings(broker, mqtt_topic_prefix=prefix, mqtt_receive_maximum=RECEIVE_MAXIMUM), wh).start()
     assert bridge.wait_connected(10)
     pub = publisher(broker)
     payload = payload_for("off-pattern", utc_now(), 20.0, UNIT)

@@ -11,11 +11,19 @@ from datetime import timedelta
 
 import pandas as pd
 import pytest
-from live_support import mosquitto, publish_all, publisher, reading, seed_network, utc_now, wait_for
+from live_support import (
+    bridge_settings,
+    mosquitto,
+    publish_all,
+    publisher,
+    reading,
+    seed_network,
+    utc_now,
+    wait_for,
+)
 from sqlalchemy import text
 
 from ingest.bridge import MqttBridge
-from queries.engine.settings import Settings
 
 pytestmark = pytest.mark.mqtt
 N_READINGS = 50_000
@@ -24,10 +32,6 @@ N_READINGS = 50_000
 def scalar(wh, sql: str):
     with wh.engine.connect() as conn:
         return conn.execute(text(sql)).scalar()
-
-
-def bridge_settings(broker, client_id: str, **overrides) -> Settings:
-    return Settings.from_env({}, mqtt_url=broker.url, mqtt_client_id=client_id, secret_key="test", **overrides)
 
 
 @pytest.fixture
@@ -103,7 +107,7 @@ def test_no_reading_is_lost_or_doubled_across_a_bridge_restart(warehouse, broker
 def test_bad_messages_over_mqtt_land_in_quarantine_beside_stored_neighbours(duckdb_warehouse, broker):
     wh = duckdb_warehouse
     seed_network(wh)
-    bridge = MqttBridge(bridge_settings(broker, f"bridge-{uuid.uuid4().hex[:8]}"), wh).start()
+    bridge = MqttBridge(bridge_settings(broker), wh).start()
     assert bridge.wait_connected(10)
     now = utc_now()
     topic = "site/CHI/room/CHI-B1/sensor/CHI-B1-T"
@@ -144,7 +148,7 @@ def test_bad_messages_over_mqtt_land_in_quarantine_beside_stored_neighbours(duck
 def test_bridge_reconnects_and_resubscribes_after_a_broker_restart(duckdb_warehouse, broker, tmp_path):
     wh = duckdb_warehouse
     seed_network(wh)
-    bridge = MqttBridge(bridge_settings(broker, f"bridge-{uuid.uuid4().hex[:8]}"), wh).start()
+    bridge = MqttBridge(bridge_settings(broker), wh).start()
     assert bridge.wait_connected(10)
     pub = publisher(broker)
     publish_all(pub, [reading("CHI-B1-RH", utc_now(), 44.0, "pct_rh", "before")])
