@@ -8,6 +8,7 @@ import time
 import pytest
 from conftest import make_warehouse
 
+from queries.engine.sql_files import add_tool_sql_dir, load_sql
 from queries.engine.warehouse import QueryError, Warehouse
 
 # A read that runs for minutes on either engine: a cross join counted row by row.
@@ -64,3 +65,15 @@ def test_every_importable_column_has_a_declared_reading(kind, tmp_path):
     assert convert("2.5", "DECIMAL(18,6)") == (2.5, None)
     with pytest.raises(QueryError, match="cannot be imported"):
         convert("x", "INTERVAL")
+
+
+def test_queries_are_read_by_name_inside_their_folders_only(tmp_path):
+    """A name never reaches a file outside queries/ or a tool's SQL folder; a tool cannot take over a
+    folder of queries/; a tool's queries (the tests' own, tests/sql/) are read under its prefix."""
+    assert "count(*)" in load_sql("test/near_miss_count").lower()
+    assert "GROUP BY ROLLUP" in load_sql("metrics/mttd").upper()
+    for name in ("../app", "metrics/../../app", "test/../conftest", "test/../../queries/schema", "no_such/query"):
+        with pytest.raises(QueryError, match="unknown query"):
+            load_sql(name)
+    with pytest.raises(ValueError, match="folder of queries"):
+        add_tool_sql_dir("metrics", tmp_path)
