@@ -7,6 +7,7 @@ site's score.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,6 +20,7 @@ from queries.engine import data_version
 from queries.engine.result_cache import cached
 from queries.engine.scope import Scope
 from queries.engine.warehouse import Warehouse
+from queries.kpi.catalog import CQA_COLUMNS
 from queries.stats.risk_model import (
     FEATURE_LABELS,
     FEATURES,
@@ -51,7 +53,8 @@ class NetworkRisk:
 
 
 def load_events(wh: Warehouse, scope: Scope, min_respondents: int = 5) -> tuple[RiskEvents, pd.DataFrame, pd.Timestamp]:
-    """The network's history up to the scope's end (all sites: see the module docstring)."""
+    """The network's history as known at the scope's end (all sites: see the module docstring)."""
+    end = pd.Timestamp(scope.end)
     history = scope.with_window(scope.end - timedelta(days=HISTORY_DAYS), scope.end)
     sites = wh.query("sql/signals/sites_all")
     devs = wh.query("sql/signals/deviations_all_sites", scope=history)
@@ -59,34 +62,47 @@ def load_events(wh: Warehouse, scope: Scope, min_respondents: int = 5) -> tuple[
     batches = wh.query("sql/signals/cqa_batches_all_sites", scope=history)
     survey = wh.query("sql/signals/survey_waves_all_sites", {"min_n": min_respondents}, scope=history)
     training = wh.query("sql/signals/training_first_attempts_all_sites", scope=history)
-    for frame, columns in ((devs, ("occurred_at", "detected_at")), (excursions, ("started_at",)),
+    for frame, columns in ((devs, ("occurred_at", "detected_at")), (excursions, ("started_at", "detected_at")),
                            (batches, ("started_at", "completed_at")), (survey, ("closed_at",)),
                            (training, ("attempt_at",)), (sites, ("onboarded_at",))):
         for column in columns:
             frame[column] = pd.to_datetime(frame[column])
+    # What happened before the end but was detected (or completed) after it was not known at the end.
+    devs = devs[devs["detected_at"] < end].reset_index(drop=True)
+    excursions = excursions[excursions["detected_at"] < end].reset_index(drop=True)
+    batches.loc[~(batches["completed_at"] < end), list(CQA_COLUMNS)] = np.nan
     survey["index_0_100"] = survey["index_0_100"].astype(float)
     training["passed"] = training["passed"].astype(float)
-    signals = _signal_times(devs, batches)
-    events = RiskEvents(devs, excursions, batches, signals, survey, training)
+    events = RiskEvents(devs, excursions, batches, survey, training, signals_before=signals_known_before(devs, batches))
     # The history starts where the data does (a network younger than HISTORY_DAYS has no earlier rows).
     firsts = [t for t in (batches["started_at"].min(), devs["occurred_at"].min()) if pd.notna(t)]
     history_start = min(firsts) if firsts else pd.Timestamp(history.start)
     return events, sites, max(pd.Timestamp(history_start), pd.Timestamp(history.start))
 
 
-def _signal_times(devs: pd.DataFrame, batches: pd.DataFrame) -> pd.DataFrame:
-    """When each statistical signal became known: Nelson-flagged CQA results (after Phase I) at batch
-    completion, and deviations in a cross-site cluster at their detection."""
+def signals_known_before(devs: pd.DataFrame, batches: pd.DataFrame):
+    """``t -> site_id, known_at`` of the statistical signals one could have computed just before t.
+
+    CQA: Nelson-flagged results of the monitoring phase (a baseline point's limits read later baseline
+    batches), known when the chart's points up to the flagged one had all completed. Systemic: the
+    clusters found among the deviations detected before t (a cluster exists only once its second site's
+    deviation is known, and the greedy window scan depends on which deviations it sees), each member
+    known at its detection. Each t's answer is computed once."""
     flags = cqa_flags(batches)
-    flags = flags.merge(batches[["batch_id", "completed_at"]].rename(columns={"completed_at": "known"}), on="batch_id")
-    from_cqa = flags.loc[flags["process_version"].notna(), ["site_id", "known"]]
-    clusters = clusters_for_keys(devs, keys=("root_cause_code",), window_days=SYSTEMIC_WINDOW_DAYS)
-    ids = {i for group in clusters["deviation_ids"] for i in group}
-    from_clusters = devs.loc[devs["deviation_id"].isin(ids), ["site_id", "detected_at"]].rename(
-        columns={"detected_at": "known"})
-    frame = pd.concat([from_cqa, from_clusters], ignore_index=True).rename(columns={"known": "known_at"})
-    frame["known_at"] = pd.to_datetime(frame["known_at"])
-    return frame
+    from_cqa = flags.loc[flags["phase"] == "monitoring", ["site_id", "known_at"]]
+    from_cqa = from_cqa.assign(known_at=pd.to_datetime(from_cqa["known_at"]))
+    detected = devs.sort_values("detected_at", kind="stable")
+
+    @functools.cache
+    def before(t: pd.Timestamp) -> pd.DataFrame:
+        known = detected[detected["detected_at"] < t]
+        clusters = clusters_for_keys(known, keys=("root_cause_code",), window_days=SYSTEMIC_WINDOW_DAYS)
+        ids = {i for group in clusters["deviation_ids"] for i in group}
+        members = known.loc[known["deviation_id"].isin(ids), ["site_id", "detected_at"]]
+        return pd.concat([from_cqa[from_cqa["known_at"] < t], members.rename(columns={"detected_at": "known_at"})],
+                         ignore_index=True)
+
+    return before
 
 
 def network_risk(wh: Warehouse, scope: Scope, min_respondents: int = 5) -> NetworkRisk:

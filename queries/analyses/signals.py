@@ -122,6 +122,7 @@ def _chart_arrays(values_all: np.ndarray, times_all: np.ndarray, versions_all: n
     return keep[final], {name: column[final] for name, column in columns.items()}
 
 
+NEVER = np.datetime64("9999-12-31T00:00:00", "s")  # the completion time of a batch not completed
 FLAG_COLUMNS = ["site_id", "product", "cqa", "batch_id", "process_version", "started_at", "completed_at", "value",
                 "rules"]
 
@@ -129,20 +130,28 @@ FLAG_COLUMNS = ["site_id", "product", "cqa", "batch_id", "process_version", "sta
 def cqa_flags(batches: pd.DataFrame, rules: str = "nelson") -> pd.DataFrame:
     """Every flagged point of every (site, product, CQA) chart in ``batches`` (pure).
 
-    Returns ``site_id, product, cqa, batch_id, process_version, started_at, completed_at, value, rules``.
+    Returns ``site_id, product, cqa, batch_id, process_version, started_at, completed_at, value, rules``,
+    the point's ``phase`` (baseline or monitoring) and ``known_at``: when the flag could first be raised,
+    the latest completion among the chart's points up to it (its limits and run rules read only those; a
+    baseline point's limits also read later baseline batches, so only monitoring flags are causal).
     """
     rows = []
     for _key, group in batches.groupby(["site_id", "product"], sort=True):
         times, versions = pd.to_datetime(group["started_at"]).to_numpy(), group["process_version"].to_numpy()
+        # A batch not completed is never known (NaT would otherwise drop out of the running maximum).
+        completed = pd.to_datetime(group["completed_at"]).to_numpy().astype("datetime64[s]")
+        completed[np.isnat(completed)] = NEVER
         for cqa in CQA_COLUMNS:
             positions, chart = _chart_arrays(pd.to_numeric(group[cqa], errors="coerce").to_numpy(dtype=float),
                                              times, versions, rules, BASELINE_BATCHES, cqa in LOG_SCALE_CQAS)
             hit = chart["flagged"]
             if hit.any():
+                known = np.maximum.accumulate(completed[positions])
                 rows.append(group.iloc[positions[hit]][FLAG_COLUMNS[:2] + FLAG_COLUMNS[3:7]].assign(
-                    value=chart["value"][hit], rules=chart["rules"][hit], cqa=cqa))
+                    value=chart["value"][hit], rules=chart["rules"][hit], cqa=cqa, phase=chart["phase"][hit],
+                    known_at=known[hit]))
     if not rows:
-        return pd.DataFrame(columns=FLAG_COLUMNS)
+        return pd.DataFrame(columns=FLAG_COLUMNS + ["phase", "known_at"])
     return pd.concat(rows, ignore_index=True)
 
 

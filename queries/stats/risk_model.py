@@ -1,14 +1,21 @@
 """Site risk model: features from recent history, a 30-day outcome, a rolling-origin backtest, scores.
 
-Pure: event frames in, frames and numbers out (no warehouse, no Dash). Every feature at a moment t uses
-only what was known before t (deviations by detection time, CQA results by completion time, survey
-waves by close), so the backtest sees the history as the model would have seen it then.
+Pure: event frames in, frames and numbers out (no warehouse, no Dash). No look-ahead, in three places:
+
+- a feature at a moment t uses only what was known before t: deviations and excursions by detection
+  time, batches by start, survey waves by close, training by attempt, and statistical signals as the
+  caller's ``signals_before(t)`` computes them from what was known before t (queries/analyses/risk.py);
+- a month's outcome carries the moment it became known (``label_known_at``: the first detection of a
+  qualifying event in its window), so a model trained at month M learns a label only if it was known
+  before M, not as the whole history later shows it;
+- the backtest trains each month's model only on months whose outcome window had closed before it.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -51,22 +58,27 @@ FEATURE_LABELS = {
 }
 
 
+def no_signals(t: pd.Timestamp) -> pd.DataFrame:
+    return pd.DataFrame({"site_id": pd.Series(dtype=object), "known_at": pd.Series(dtype="datetime64[ns]")})
+
+
 @dataclass(frozen=True)
 class RiskEvents:
     """The history the model learns from; one row per event, every site of the network.
 
-    deviations: site_id, occurred_at, detected_at, severity; excursions: site_id, started_at, level;
-    batches: site_id, started_at; signals: site_id, known_at (statistical signals: Nelson-flagged CQA
-    results, deviations in a cross-site cluster); survey: site_id, closed_at, index_0_100 (groups under
-    the anonymity threshold already removed); training: site_id, attempt_at, passed (first attempts).
+    deviations: site_id, occurred_at, detected_at, severity; excursions: site_id, started_at,
+    detected_at, level; batches: site_id, started_at; survey: site_id, closed_at, index_0_100 (groups
+    under the anonymity threshold already removed); training: site_id, attempt_at, passed (first
+    attempts). ``signals_before(t)``: site_id, known_at of the statistical signals (Nelson-flagged CQA
+    results, deviations in a cross-site cluster) as they could be computed from what was known before t.
     """
 
     deviations: pd.DataFrame
     excursions: pd.DataFrame
     batches: pd.DataFrame
-    signals: pd.DataFrame
     survey: pd.DataFrame
     training: pd.DataFrame
+    signals_before: Callable[[pd.Timestamp], pd.DataFrame] = no_signals
 
 
 def _count(frame: pd.DataFrame, time_column: str, t: pd.Timestamp, days: int, mask=None) -> pd.Series:
@@ -84,9 +96,9 @@ def features_at(events: RiskEvents, site_ids: list[str], t: pd.Timestamp) -> pd.
     out = pd.DataFrame(index=pd.Index(site_ids, name="site_id"))
     out["deviations_90d"] = _count(dev, "detected_at", t, LOOKBACK_DAYS)
     out["major_deviations_90d"] = _count(dev, "detected_at", t, LOOKBACK_DAYS, dev["severity"] != "minor")
-    out["alert_excursions_90d"] = _count(exc, "started_at", t, LOOKBACK_DAYS, exc["level"] == "alert")
-    out["action_excursions_90d"] = _count(exc, "started_at", t, LOOKBACK_DAYS, exc["level"] == "action")
-    out["signals_90d"] = _count(events.signals, "known_at", t, LOOKBACK_DAYS)
+    out["alert_excursions_90d"] = _count(exc, "detected_at", t, LOOKBACK_DAYS, exc["level"] == "alert")
+    out["action_excursions_90d"] = _count(exc, "detected_at", t, LOOKBACK_DAYS, exc["level"] == "action")
+    out["signals_90d"] = _count(events.signals_before(t), "known_at", t, LOOKBACK_DAYS)
     out["batches_90d"] = _count(events.batches, "started_at", t, LOOKBACK_DAYS)
     counts = [c for c in FEATURES if c.endswith("_90d")]
     out[counts] = out[counts].fillna(0).astype(float)
@@ -99,23 +111,37 @@ def features_at(events: RiskEvents, site_ids: list[str], t: pd.Timestamp) -> pd.
     return out[list(FEATURES)].reset_index()
 
 
-def outcome(events: RiskEvents, site_ids: list[str], t: pd.Timestamp, horizon_days: int = HORIZON_DAYS) -> pd.Series:
-    """1 where a major/critical deviation occurred or an action-level excursion started in [t, t + horizon)."""
+def outcome_known_at(events: RiskEvents, site_ids: list[str], t: pd.Timestamp,
+                     horizon_days: int = HORIZON_DAYS) -> pd.Series:
+    """When each site's outcome in [t, t + horizon) became known: the first detection of a major/critical
+    deviation that occurred, or an action-level excursion that started, in the window (NaT: none)."""
     t = pd.Timestamp(t)
     end = t + horizon_days * DAY
     dev, exc = events.deviations, events.excursions
-    occurred = pd.to_datetime(dev["occurred_at"])
-    started = pd.to_datetime(exc["started_at"])
-    hit = set(dev.loc[(occurred >= t) & (occurred < end) & (dev["severity"] != "minor"), "site_id"])
-    hit |= set(exc.loc[(started >= t) & (started < end) & (exc["level"] == "action"), "site_id"])
-    return pd.Series([int(s in hit) for s in site_ids], index=pd.Index(site_ids, name="site_id"), name="label")
+    occurred, started = pd.to_datetime(dev["occurred_at"]), pd.to_datetime(exc["started_at"])
+    hits = pd.concat([
+        dev.loc[(occurred >= t) & (occurred < end) & (dev["severity"] != "minor"), ["site_id", "detected_at"]],
+        exc.loc[(started >= t) & (started < end) & (exc["level"] == "action"), ["site_id", "detected_at"]],
+    ])
+    first = pd.to_datetime(hits["detected_at"]).groupby(hits["site_id"]).min()
+    return first.reindex(pd.Index(site_ids, name="site_id")).rename("label_known_at")
+
+
+def outcome(events: RiskEvents, site_ids: list[str], t: pd.Timestamp, horizon_days: int = HORIZON_DAYS,
+            known_before: pd.Timestamp | None = None) -> pd.Series:
+    """1 where a major/critical deviation occurred or an action-level excursion started in [t, t + horizon)
+    (and, with ``known_before``, was detected before that moment)."""
+    known_at = outcome_known_at(events, site_ids, t, horizon_days)
+    hit = known_at.notna() if known_before is None else known_at < pd.Timestamp(known_before)
+    return hit.astype(int).rename("label")
 
 
 def site_months(events: RiskEvents, sites: pd.DataFrame, history_start: pd.Timestamp, end: pd.Timestamp,
                 horizon_days: int = HORIZON_DAYS) -> pd.DataFrame:
     """Training rows: one per site and month start t with ``MIN_HISTORY_DAYS`` of history behind it.
 
-    ``sites``: site_id, onboarded_at. ``label`` is NaN where the outcome window is not over by ``end``.
+    ``sites``: site_id, onboarded_at. ``label`` is the outcome as known before ``end`` (NaN where the
+    outcome window is not over by then); ``label_known_at`` when a positive outcome became known.
     """
     first = pd.Timestamp(history_start) + MIN_HISTORY_DAYS * DAY
     months = pd.date_range(first.to_period("M").to_timestamp() + pd.offsets.MonthBegin(1), end, freq="MS")
@@ -127,11 +153,13 @@ def site_months(events: RiskEvents, sites: pd.DataFrame, history_start: pd.Times
             continue
         frame = features_at(events, site_ids, t)
         frame.insert(0, "month", t)
-        known = t + horizon_days * DAY <= pd.Timestamp(end)
-        frame["label"] = outcome(events, site_ids, t, horizon_days).to_numpy() if known else np.nan
+        over = t + horizon_days * DAY <= pd.Timestamp(end)
+        known_at = outcome_known_at(events, site_ids, t, horizon_days).to_numpy()
+        frame["label"] = (known_at < np.datetime64(pd.Timestamp(end))).astype(float) if over else np.nan
+        frame["label_known_at"] = known_at
         rows.append(frame)
     if not rows:
-        return pd.DataFrame(columns=["month", "site_id", *FEATURES, "label"])
+        return pd.DataFrame(columns=["month", "site_id", *FEATURES, "label", "label_known_at"])
     return pd.concat(rows, ignore_index=True)
 
 
@@ -198,13 +226,16 @@ def backtest_metrics(labels, risk, flagged) -> dict[str, float | int | None]:
 def backtest(rows: pd.DataFrame, test_months: int = 12, flag_share: float = FLAG_SHARE,
              horizon_days: int = HORIZON_DAYS) -> Backtest:
     """Predict each of the last ``test_months`` months with known outcomes from a model trained on the
-    rows whose outcome window had closed by that month's start (expanding window, no look-ahead)."""
+    rows whose outcome window had closed by that month's start, with their labels as known then
+    (``label_known_at`` before the month: a deviation detected later was not yet a positive), expanding
+    window, no look-ahead. Each test month is scored against its outcome as known at the end."""
     known = rows.dropna(subset=["label"])
     months = sorted(known["month"].unique())[-test_months:]
     parts = []
     for month in months:
         month = pd.Timestamp(month)
         train = known[known["month"] + horizon_days * DAY <= month]
+        train = train.assign(label=(train["label_known_at"] < month).astype(float))
         model = fit(train)
         if model is None:
             continue

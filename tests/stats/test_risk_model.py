@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from queries.stats import risk_model
 from queries.stats.risk_model import (
     FEATURES,
     RiskEvents,
@@ -17,6 +18,7 @@ from queries.stats.risk_model import (
     features_at,
     flag_top,
     outcome,
+    outcome_known_at,
     site_months,
 )
 
@@ -26,14 +28,13 @@ T = pd.Timestamp("2026-03-01")
 def events(**frames) -> RiskEvents:
     empty = {
         "deviations": pd.DataFrame(columns=["site_id", "occurred_at", "detected_at", "severity"]),
-        "excursions": pd.DataFrame(columns=["site_id", "started_at", "level"]),
+        "excursions": pd.DataFrame(columns=["site_id", "started_at", "detected_at", "level"]),
         "batches": pd.DataFrame(columns=["site_id", "started_at"]),
-        "signals": pd.DataFrame(columns=["site_id", "known_at"]),
         "survey": pd.DataFrame(columns=["site_id", "closed_at", "index_0_100"]),
         "training": pd.DataFrame(columns=["site_id", "attempt_at", "passed"]),
     }
     empty.update(frames)
-    for frame in empty.values():
+    for frame in (f for f in empty.values() if isinstance(f, pd.DataFrame)):
         for column in frame.columns:
             if column.endswith("_at"):
                 frame[column] = pd.to_datetime(frame[column])
@@ -48,8 +49,10 @@ def test_features_use_only_what_was_known_before_t() -> None:
             # the third is detected after T: not known yet; the fourth is older than 90 days
             "detected_at": ["2026-01-11", "2026-02-21", "2026-03-02", "2025-10-02"],
             "severity": ["major", "minor", "critical", "major"]}),
-        excursions=pd.DataFrame({"site_id": ["A", "B"], "started_at": ["2026-02-01", "2026-02-02"],
-                                 "level": ["action", "alert"]}),
+        # A's second action excursion started before T but was detected after it: not known yet.
+        excursions=pd.DataFrame({"site_id": ["A", "B", "A"], "started_at": ["2026-02-01", "2026-02-02", "2026-02-28"],
+                                 "detected_at": ["2026-02-01 00:00", "2026-02-02 00:00", "2026-03-01 08:00"],
+                                 "level": ["action", "alert", "action"]}),
         survey=pd.DataFrame({"site_id": ["A", "A", "B"], "closed_at": ["2025-11-15", "2026-02-15", "2026-03-15"],
                              "index_0_100": [60.0, 70.0, 80.0]}),
         training=pd.DataFrame({"site_id": ["A", "A", "A", "B"],
@@ -70,9 +73,60 @@ def test_outcome_is_a_major_deviation_or_action_excursion_in_the_next_30_days() 
     ev = events(
         deviations=pd.DataFrame({"site_id": ["A", "B", "C"], "occurred_at": ["2026-03-10", "2026-03-10", "2026-04-05"],
                                  "detected_at": ["2026-03-11"] * 3, "severity": ["major", "minor", "critical"]}),
-        excursions=pd.DataFrame({"site_id": ["D"], "started_at": ["2026-03-30"], "level": ["action"]}),
+        excursions=pd.DataFrame({"site_id": ["D"], "started_at": ["2026-03-30"], "detected_at": ["2026-04-02"],
+                                 "level": ["action"]}),
     )
     assert outcome(ev, ["A", "B", "C", "D"], T).tolist() == [1, 0, 0, 1]
+    # As known on 2026-04-01, D's excursion (detected on 2026-04-02) is not an outcome yet.
+    assert outcome(ev, ["A", "B", "C", "D"], T, known_before=pd.Timestamp("2026-04-01")).tolist() == [1, 0, 0, 0]
+    assert outcome_known_at(ev, ["A", "D"], T).tolist() == [pd.Timestamp("2026-03-11"), pd.Timestamp("2026-04-02")]
+
+
+def test_signals_come_from_the_callers_view_at_t() -> None:
+    """features_at asks for the signals known before t, and counts those of the 90 days before t."""
+    asked = []
+
+    def signals_before(t):
+        asked.append(t)
+        return pd.DataFrame({"site_id": ["A", "A", "B"],
+                             "known_at": pd.to_datetime(["2026-02-01", "2025-11-01", "2026-02-27"])})
+
+    f = features_at(events(signals_before=signals_before), ["A", "B"], T).set_index("site_id")
+    assert asked == [T] and f["signals_90d"].to_dict() == {"A": 1.0, "B": 1.0}
+
+
+def test_training_labels_are_the_outcomes_known_when_the_model_is_trained() -> None:
+    """Site A's major deviations occur on the 10th of every month but are detected only 70 days later;
+    B's are detected at once. Trained at month M, a model may know A's month m as positive only if its
+    deviation was detected before M. A backtest that used the labels as known at the end would see A's
+    last two training months as positive."""
+    months = pd.date_range("2024-01-01", "2026-05-01", freq="MS") + pd.Timedelta(days=9)
+    rows = [(s, t, t + pd.Timedelta(days=70 if s == "A" else 0), "major") for s in ("A", "B") for t in months]
+    ev = events(deviations=pd.DataFrame(rows, columns=["site_id", "occurred_at", "detected_at", "severity"]))
+    sites = pd.DataFrame({"site_id": list("ABCD"), "onboarded_at": pd.Timestamp("2023-01-01")})
+    frame = site_months(ev, sites, pd.Timestamp("2024-01-01"), pd.Timestamp("2026-06-01"))
+    a = frame[frame["site_id"] == "A"].set_index("month")
+    # As known at the end (2026-06-01): A's May 2026 deviation was detected in July, not yet known.
+    assert a.loc[pd.Timestamp("2026-03-01"), "label"] == 1 and np.isnan(a.loc[pd.Timestamp("2026-06-01"), "label"])
+    assert a.loc[pd.Timestamp("2026-04-01"), "label_known_at"] == pd.Timestamp("2026-06-19")
+    assert a.loc[pd.Timestamp("2026-04-01"), "label"] == 0  # detected after the end
+    seen = []
+    real_fit = risk_model.fit
+
+    def spy(train):
+        seen.append(train)
+        return real_fit(train)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(risk_model, "fit", spy)
+        bt = backtest(frame)
+    last = seen[-1]  # the model for the last test month
+    month = bt.months[-1]
+    latest_a = last[(last["site_id"] == "A")].sort_values("month").tail(3)
+    # Its training months' windows closed before `month`, but A's deviations were detected 70 days after
+    # they occurred: the last two windows' positives were not yet known.
+    assert (latest_a["month"] + pd.Timedelta(days=30) <= month).all()
+    assert latest_a["label"].tolist() == [1.0, 0.0, 0.0], latest_a[["month", "label", "label_known_at"]]
 
 
 def test_backtest_metrics_by_hand() -> None:
