@@ -12,6 +12,7 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 from conftest import TEST_END
+from risk_support import EARNED_END, RISKY_SITES, write_earned_history
 
 from queries.analyses import comparability, proposals, risk, sensor_drift, signals
 from queries.engine.scope import NotFound, build_scope
@@ -150,6 +151,11 @@ def test_risk_backtest_gives_finite_figures(sample_warehouse):
           f"{bt.n_positive} with an event, {bt.n_flagged} flagged)")
     for value in (bt.precision, bt.recall, bt.roc_auc, bt.base_rate):
         assert value is not None and math.isfinite(value) and 0 <= value <= 1
+    # The figures docs/signals.md states for the test sample (update both together).
+    shown = (round(bt.roc_auc, 2), tuple(round(v, 2) for v in bt.roc_auc_ci), round(bt.baseline_roc_auc, 2),
+             tuple(round(v, 2) for v in bt.baseline_roc_auc_ci), tuple(round(v, 2) for v in bt.auc_gain_ci))
+    assert shown == (0.48, (0.37, 0.6), 0.6, (0.48, 0.7), (-0.23, -0.01)), shown
+    assert (bt.n, bt.n_positive, bt.n_flagged, round(bt.precision, 2)) == (100, 52, 36, 0.5)
     assert len(bt.months) == 12 and bt.n >= 80
     # No look-ahead: every month was predicted by a model trained on earlier outcomes only.
     assert bt.predictions["month"].min() > result.rows.dropna(subset=["label"])["month"].min()
@@ -223,10 +229,34 @@ def test_prediction_accuracy_kpi_is_the_backtest_auc(sample_warehouse):
     assert prevented["denominator"] >= 1 and prevented["value"] == 0
 
 
-def test_risk_view_shows_a_site_manager_only_their_site(sample_warehouse):
-    view = risk.risk_view(sample_warehouse, scope(90, "site_manager", "CHI"))
-    assert list(view.ranking["site_id"]) == ["CHI"]
-    assert view.n_sites == len(SITES) and view.network_median_risk is not None
+def test_the_sample_s_model_does_not_earn_a_ranking_and_none_leaves_the_server(sample_warehouse):
+    """On the sample the model is at chance and below the naive baseline: the view carries the backtest
+    and the words, no ranking row, no tier, no median, for every role."""
+    for role, site in (("leadership", None), ("site_manager", "CHI"), ("auditor", None)):
+        view = risk.risk_view(sample_warehouse, scope(90, role, site))
+        assert not view.earned and view.ranking.empty and view.network_median_risk is None, role
+        assert "does not exclude chance (0.5)" in view.verdict and "does not beat the naive baseline" in view.verdict
+        assert f"{view.backtest.roc_auc:.2f}" in view.verdict and f"{view.backtest.baseline_roc_auc:.2f}" in view.verdict
+
+
+def test_an_earned_ranking_shows_a_site_manager_only_their_site(tmp_path):
+    wh = Warehouse(f"duckdb:///{tmp_path / 'hub.duckdb'}")
+    wh.create_schema()
+    write_earned_history(wh, with_users=False)
+
+    def view(role, site=None):
+        return risk.risk_view(wh, build_scope(user_id="tester", role=role, own_site=site, all_sites=SITES,
+                                              end=EARNED_END, days=90))
+
+    network = view("leadership")
+    bt = network.backtest
+    assert network.earned and bt.roc_auc_ci[0] > 0.5 and bt.auc_gain_ci[0] > 0, risk.verdict(bt)
+    assert "the model beats both" in network.verdict
+    assert set(network.ranking.nsmallest(2, "rank")["site_id"]) == set(RISKY_SITES)
+    assert len(network.ranking) == len(SITES) and network.network_median_risk is not None
+    mine = view("site_manager", "CHI")
+    assert list(mine.ranking["site_id"]) == ["CHI"] and mine.n_sites == len(SITES)
+    wh.dispose()
 
 
 # --- control charts ---------------------------------------------------------------------------------

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import re
+import threading
 
 import pytest
-from conftest import TEST_PASSWORD, sign_in, wait_until_drawn
+from conftest import TEST_PASSWORD, app_for, sign_in, wait_until_drawn
 from playwright.sync_api import Page, expect
+from risk_support import EARNED_END, RISKY_SITES, write_earned_history
+from werkzeug.serving import make_server
+
+from queries.engine.warehouse import Warehouse
 
 pytestmark = pytest.mark.browser
 
@@ -24,8 +29,13 @@ def test_signals_and_comparability_pages(page: Page, live_url, output_dir, conso
     expect(page.locator("#signals-drift .main-svg").first).to_be_visible()
     expect(page.locator(".systemic-cluster").first).to_be_visible(timeout=30000)
     expect(page.locator("#signals-page")).to_contain_text("DOC-ENTRY")
-    expect(page.locator("#signals-backtest")).to_contain_text("ROC AUC", timeout=30000)
-    expect(page.locator("#signals-risk-table tbody tr")).to_have_count(9)
+    expect(page.locator("#signals-backtest")).to_contain_text("Naive baseline AUC", timeout=30000)
+    # The sample's model is at chance and below the naive baseline: words instead of a ranking.
+    expect(page.locator("#signals-risk-withheld")).to_contain_text("No risk ranking: the model has not earned it")
+    expect(page.locator("#signals-risk-withheld")).to_contain_text("does not beat the naive baseline")
+    expect(page.locator("#signals-risk-table")).to_have_count(0)
+    expect(page.locator("#signals-risk-chart")).to_have_count(0)
+    page.locator("#signals-risk").screenshot(path=str(output_dir / "signals-risk-withheld.png"))
     expect(page.locator("#signals-proposals-table tbody tr").first).to_be_visible()
     wait_until_drawn(page)
     page.screenshot(path=str(output_dir / "signals.png"), full_page=True)
@@ -59,3 +69,32 @@ def test_signals_and_comparability_pages(page: Page, live_url, output_dir, conso
     expect(page.locator("#comparability-boxes path.box")).to_have_count(traces)
     page.screenshot(path=str(output_dir / "comparability.png"), full_page=True)
     assert not [e for e in console_errors if "Content Security Policy" in e or "Refused" in e], console_errors
+
+
+@pytest.fixture
+def earned_site(tmp_path):
+    """A server over a network whose risk model earns its ranking (tests/risk_support.py)."""
+    wh = Warehouse(f"duckdb:///{tmp_path / 'hub.duckdb'}")
+    wh.create_schema()
+    write_earned_history(wh)
+    app = app_for(wh, now=EARNED_END.isoformat(), simulator=False)
+    server = make_server("127.0.0.1", 0, app.server, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    wh.dispose()
+
+
+def test_an_earned_risk_ranking_is_shown_with_its_evidence(page: Page, earned_site, output_dir, console_errors):
+    sign_in(page, earned_site, "lead")
+    expect(page.locator("#whoami")).to_contain_text("Quality leadership", timeout=15000)
+    page.goto(f"{earned_site}/signals")
+    expect(page.locator("#signals-risk-earned")).to_contain_text("the model beats both", timeout=60000)
+    expect(page.locator("#signals-risk-withheld")).to_have_count(0)
+    rows = page.locator("#signals-risk-table tbody tr")
+    expect(rows).to_have_count(9)
+    top_two = {rows.nth(i).locator("td").nth(1).inner_text().strip() for i in range(2)}
+    assert top_two == set(RISKY_SITES), top_two
+    expect(page.locator("#signals-backtest")).to_contain_text("95 % CI")
+    wait_until_drawn(page)
+    page.locator("#signals-risk").screenshot(path=str(output_dir / "signals-risk-earned.png"))

@@ -136,22 +136,44 @@ def register() -> None:
                          id="review-done"), "", "", count
 
 
-def _metric(label: str, value, detail: str) -> dbc.Col:
-    shown = "–" if value is None else (f"{value:.2f}" if label == "ROC AUC" else f"{100 * value:.0f} %")
+def _metric(label: str, value, detail: str, as_ratio: bool = False) -> dbc.Col:
+    shown = "–" if value is None else (f"{value:.2f}" if as_ratio else f"{100 * value:.0f} %")
     return dbc.Col(dbc.Card(dbc.CardBody([
         html.Div(label, className="tile-title"), html.Div(shown, className="tile-value"),
-        html.Div(detail, className="tile-target")]), className="kpi-tile h-100"), xs=6, lg=3)
+        html.Div(detail, className="tile-target")]), className="kpi-tile h-100"), xs=6, lg=True)
+
+
+def _interval(ci) -> str:
+    return f"95 % CI {ci[0]:.2f}–{ci[1]:.2f}" if ci else "no interval"
+
+
+def _share(value) -> str:
+    return "–" if value is None else f"{100 * value:.0f} %"
 
 
 def risk_section(view: risk.RiskView, scope: Scope):
     bt = view.backtest
     months = f"{bt.months[0]:%Y-%m} to {bt.months[-1]:%Y-%m}" if bt.months else "no months"
     metrics = dbc.Row([
-        _metric("ROC AUC", bt.roc_auc, "0.5 = chance, 1 = perfect ranking"),
+        _metric("ROC AUC", bt.roc_auc, f"{_interval(bt.roc_auc_ci)}; 0.5 = chance, 1 = perfect ranking",
+                as_ratio=True),
+        _metric("Naive baseline AUC", bt.baseline_roc_auc,
+                f"{_interval(bt.baseline_roc_auc_ci)}; ranking by each site's last 90 days' deviations; "
+                f"precision {_share(bt.baseline_precision)}, recall {_share(bt.baseline_recall)}", as_ratio=True),
         _metric("Precision", bt.precision, f"of {bt.n_flagged} flagged site-months, share with an event"),
         _metric("Recall", bt.recall, f"of {bt.n_positive} site-months with an event, share flagged"),
         _metric("Base rate", bt.base_rate, f"site-months with an event, of {bt.n} predicted"),
     ], className="g-3 mb-2", id="signals-backtest")
+    about = html.P(f"Logistic regression on each site's last 90 days (deviations, excursions, statistical signals, "
+                   f"batches), its latest survey index and 180-day training pass rate. Backtest {months}: "
+                   f"{risk.describe_policy()}.", className="small")
+    if not view.earned:
+        return html.Div([
+            about, metrics,
+            dbc.Alert([html.Strong("No risk ranking: the model has not earned it. "), view.verdict,
+                       " Oversight should follow the sites' own KPIs and signals until it does."],
+                      color="warning", id="signals-risk-withheld"),
+        ])
     ranking = view.ranking.assign(
         risk_pct=lambda f: f["risk"].map(lambda r: f"{100 * r:.0f} %" if pd.notna(r) else "–"),
         share=lambda f: f["oversight_share"].map(lambda s: f"{100 * s:.0f} %" if pd.notna(s) else "–"),
@@ -159,10 +181,8 @@ def risk_section(view: risk.RiskView, scope: Scope):
     median = (f" Network median risk: {100 * view.network_median_risk:.0f} %."
               if view.network_median_risk is not None else "")
     return html.Div([
-        html.P(f"Logistic regression on each site's last 90 days (deviations, excursions, statistical signals, "
-               f"batches), its latest survey index and 180-day training pass rate. Backtest {months}: "
-               f"{risk.describe_policy()}.", className="small"),
-        metrics,
+        about, metrics,
+        html.P(view.verdict, className="small", id="signals-risk-earned"),
         dbc.Row([
             dbc.Col(dcc.Graph(figure=figs.risk_figure(view.ranking, view.network_median_risk), config=GRAPH_CONFIG,
                               id="signals-risk-chart"), lg=6),

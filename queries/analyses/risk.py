@@ -151,17 +151,52 @@ def allocate(scored: pd.DataFrame, share: float = FLAG_SHARE) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class RiskView:
-    """What one user may see: their sites' rows, the network median, the backtest."""
+    """What one user may see: their sites' rows, the network median, the backtest. Without a backtest
+    that earns it (``Backtest.earned``), no ranking and no median leave the server: only the backtest
+    and the words of ``verdict``."""
 
-    ranking: pd.DataFrame  # the user's sites only (rank is among all n_sites)
+    ranking: pd.DataFrame  # the user's sites only (rank is among all n_sites); empty when not earned
     network_median_risk: float | None
     n_sites: int
     backtest: Backtest
     features: tuple[str, ...] = FEATURES
 
+    @property
+    def earned(self) -> bool:
+        return self.backtest.earned
+
+    @property
+    def verdict(self) -> str:
+        return verdict(self.backtest)
+
+
+def _ci(interval: tuple[float, float] | None) -> str:
+    return f"95 % CI {interval[0]:.2f} to {interval[1]:.2f}" if interval else "no interval"
+
+
+def verdict(bt: Backtest) -> str:
+    """In words: whether the model beats chance and the naive baseline in its backtest, with the figures."""
+    if bt.roc_auc is None:
+        return ("No backtest yet (too little history with known outcomes): no ranking and no oversight tiers "
+                "are set from the model.")
+    model = f"The model's backtest ROC AUC is {bt.roc_auc:.2f} ({_ci(bt.roc_auc_ci)})"
+    baseline = (f"the naive baseline (each site's deviation count over the previous 90 days) scores "
+                f"{bt.baseline_roc_auc:.2f} ({_ci(bt.baseline_roc_auc_ci)})" if bt.baseline_roc_auc is not None
+                else "the naive baseline cannot be scored")
+    gain = (f"the model's gain over it is {bt.auc_gain_ci[0]:+.2f} to {bt.auc_gain_ci[1]:+.2f}"
+            if bt.auc_gain_ci else "their difference has no interval")
+    if bt.earned:
+        return f"{model}, above chance; {baseline}, and {gain}: the model beats both, so its ranking is shown."
+    failures = [f for f, failed in (("does not exclude chance (0.5)", not bt.beats_chance),
+                                    ("does not beat the naive baseline", not bt.beats_baseline)) if failed]
+    return (f"{model}; {baseline}; {gain}. The model {' and '.join(failures)}, so no ranking and no oversight "
+            f"tiers are shown from it.")
+
 
 def risk_view(wh: Warehouse, scope: Scope, min_respondents: int = 5) -> RiskView:
     risk = network_risk(wh, scope, min_respondents)
+    if not risk.backtest.earned:
+        return RiskView(risk.current.iloc[0:0], None, risk.n_sites, risk.backtest)
     mine = risk.current[risk.current["site_id"].isin(scope.site_ids)].reset_index(drop=True)
     median = float(risk.current["risk"].median()) if risk.current["risk"].notna().any() else None
     return RiskView(mine, median if scope.network else None, risk.n_sites, risk.backtest)

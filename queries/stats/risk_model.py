@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
@@ -35,6 +36,9 @@ TRAINING_LOOKBACK_DAYS = 180
 MIN_HISTORY_DAYS = 180  # a site-month needs this much history behind it (the longest look-back)
 FLAG_SHARE = 1 / 3  # the oversight policy the backtest scores: the top third of sites each month
 MIN_TRAIN_ROWS = 24
+NAIVE_FEATURE = "deviations_90d"  # the naive baseline: rank sites by their last 90 days' deviation count
+BOOTSTRAP_RESAMPLES = 2000
+BOOTSTRAP_SEED = 20261207  # fixed: the same backtest always shows the same interval
 
 FEATURES = (
     "deviations_90d",
@@ -183,9 +187,12 @@ def fit(rows: pd.DataFrame) -> Pipeline | None:
 
 @dataclass(frozen=True)
 class Backtest:
-    """Rolling-origin backtest: each month predicted by a model trained only on outcomes known by then."""
+    """Rolling-origin backtest: each month predicted by a model trained only on outcomes known by then.
 
-    predictions: pd.DataFrame  # month, site_id, risk, flagged, label
+    The same test rows are also ranked by the naive baseline (``NAIVE_FEATURE``); intervals are 95 %
+    percentile bootstrap intervals over the test site-months (the gain: model minus baseline, paired)."""
+
+    predictions: pd.DataFrame  # month, site_id, risk, flagged, label, baseline_score, baseline_flagged
     precision: float | None
     recall: float | None
     roc_auc: float | None
@@ -194,6 +201,56 @@ class Backtest:
     n_positive: int
     n_flagged: int
     months: list[pd.Timestamp] = field(default_factory=list)
+    roc_auc_ci: tuple[float, float] | None = None
+    baseline_roc_auc: float | None = None
+    baseline_roc_auc_ci: tuple[float, float] | None = None
+    baseline_precision: float | None = None
+    baseline_recall: float | None = None
+    auc_gain_ci: tuple[float, float] | None = None
+
+    @property
+    def beats_chance(self) -> bool:
+        return self.roc_auc_ci is not None and self.roc_auc_ci[0] > 0.5
+
+    @property
+    def beats_baseline(self) -> bool:
+        return self.auc_gain_ci is not None and self.auc_gain_ci[0] > 0
+
+    @property
+    def earned(self) -> bool:
+        """Whether the ranking may be shown: the model beats chance and the naive baseline, each beyond
+        its 95 % interval."""
+        return self.beats_chance and self.beats_baseline
+
+
+def rank_auc(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """ROC AUC of each row of ``scores`` against the same row of ``labels`` (2-D, one resample per row),
+    by the Mann-Whitney rank sum with ties counted half; NaN for a row holding one class only."""
+    labels, scores = np.atleast_2d(labels).astype(bool), np.atleast_2d(scores).astype(float)
+    ranks = stats.rankdata(scores, axis=1)
+    n_pos = labels.sum(axis=1)
+    n_neg = labels.shape[1] - n_pos
+    with np.errstate(invalid="ignore", divide="ignore"):
+        auc = ((ranks * labels).sum(axis=1) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+    return np.where((n_pos > 0) & (n_neg > 0), auc, np.nan)
+
+
+def bootstrap_auc(labels, risk, baseline, resamples: int = BOOTSTRAP_RESAMPLES,
+                  seed: int = BOOTSTRAP_SEED) -> dict[str, tuple[float, float] | None]:
+    """95 % percentile intervals of the model's AUC, the baseline's and their difference, from the same
+    resamples of the test rows (paired)."""
+    labels, risk, baseline = (np.asarray(a, dtype=float) for a in (labels, risk, baseline))
+    if len(labels) < 2 or labels.min() == labels.max():
+        return {"model": None, "baseline": None, "gain": None}
+    picks = np.random.default_rng(seed).integers(0, len(labels), size=(resamples, len(labels)))
+    model, naive = rank_auc(labels[picks], risk[picks]), rank_auc(labels[picks], baseline[picks])
+    keep = ~np.isnan(model) & ~np.isnan(naive)
+
+    def interval(values: np.ndarray) -> tuple[float, float]:
+        low, high = np.percentile(values[keep], [2.5, 97.5])
+        return float(low), float(high)
+
+    return {"model": interval(model), "baseline": interval(naive), "gain": interval(model - naive)}
 
 
 def flag_top(predictions: pd.DataFrame, share: float = FLAG_SHARE) -> pd.Series:
@@ -247,11 +304,18 @@ def backtest(rows: pd.DataFrame, test_months: int = 12, flag_share: float = FLAG
                         None, None, None, None, 0, 0, 0, [])
     predictions = pd.concat(parts, ignore_index=True)
     predictions["flagged"] = flag_top(predictions, flag_share)
+    predictions["baseline_score"] = predictions[NAIVE_FEATURE].astype(float)
+    predictions["baseline_flagged"] = flag_top(predictions.assign(risk=predictions["baseline_score"]), flag_share)
     metrics = backtest_metrics(predictions["label"], predictions["risk"], predictions["flagged"])
+    naive = backtest_metrics(predictions["label"], predictions["baseline_score"], predictions["baseline_flagged"])
+    intervals = bootstrap_auc(predictions["label"], predictions["risk"], predictions["baseline_score"])
     used = sorted(pd.Timestamp(m) for m in predictions["month"].unique())
-    return Backtest(predictions[["month", "site_id", "risk", "flagged", "label"]], metrics["precision"],
-                    metrics["recall"], metrics["roc_auc"], metrics["base_rate"], metrics["n"],
-                    metrics["n_positive"], metrics["n_flagged"], used)
+    return Backtest(predictions[["month", "site_id", "risk", "flagged", "label", "baseline_score", "baseline_flagged"]],
+                    metrics["precision"], metrics["recall"], metrics["roc_auc"], metrics["base_rate"], metrics["n"],
+                    metrics["n_positive"], metrics["n_flagged"], used, roc_auc_ci=intervals["model"],
+                    baseline_roc_auc=naive["roc_auc"], baseline_roc_auc_ci=intervals["baseline"],
+                    baseline_precision=naive["precision"], baseline_recall=naive["recall"],
+                    auc_gain_ci=intervals["gain"])
 
 
 def score(model: Pipeline, current: pd.DataFrame, top_drivers: int = 2) -> pd.DataFrame:

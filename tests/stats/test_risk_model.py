@@ -15,10 +15,12 @@ from queries.stats.risk_model import (
     RiskEvents,
     backtest,
     backtest_metrics,
+    bootstrap_auc,
     features_at,
     flag_top,
     outcome,
     outcome_known_at,
+    rank_auc,
     site_months,
 )
 
@@ -169,3 +171,56 @@ def test_backtest_ranks_a_separable_history_perfectly() -> None:
     assert len(bt.months) == 12 and bt.n == 48
     assert (bt.roc_auc, bt.precision, bt.recall, bt.base_rate) == (1.0, 1.0, 1.0, 0.5)
     assert bt.predictions.groupby("month")["flagged"].sum().eq(2).all()  # ceil(4 / 3) per month
+
+
+def test_rank_auc_gives_hanley_and_mcneil_s_published_area() -> None:
+    """Hanley & McNeil (1982), Radiology 143:29-36, Table 1: a radiologist's 5-point ratings of 58 normal
+    and 51 abnormal CT images; the area under the ROC curve is 0.893 (ties count half)."""
+    normal, abnormal = [33, 6, 6, 11, 2], [3, 2, 2, 11, 33]
+    scores = np.r_[np.repeat(np.arange(1, 6), normal), np.repeat(np.arange(1, 6), abnormal)]
+    labels = np.r_[np.zeros(sum(normal)), np.ones(sum(abnormal))]
+    assert rank_auc(labels, scores)[0] == pytest.approx(0.893, abs=5e-4)
+    assert rank_auc(labels, scores)[0] == pytest.approx(roc_auc_score(labels, scores))
+    assert np.isnan(rank_auc(np.ones(4), np.arange(4.0))[0])  # one class: no AUC
+
+
+def test_bootstrap_intervals_are_paired_and_reproducible() -> None:
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 2, 200)
+    perfect, noise = labels + 0.0, rng.random(200)
+    separable = bootstrap_auc(labels, perfect, noise)
+    assert separable["model"] == (1.0, 1.0)
+    assert separable["baseline"][0] < 0.5 < separable["baseline"][1]  # noise: chance inside its interval
+    assert separable["gain"][0] > 0.3
+    same = bootstrap_auc(labels, noise, noise)
+    assert same["gain"] == (0.0, 0.0)  # paired: a score against itself gains exactly nothing
+    assert bootstrap_auc(labels, noise, perfect) == bootstrap_auc(labels, noise, perfect)  # seeded
+
+
+def _monthly(sites, first="2023-07-01", last="2026-05-01") -> list:
+    """(site, the 10th of every month) for each site."""
+    return [(s, t) for s in sites for t in pd.date_range(first, last, freq="MS") + pd.Timedelta(days=9)]
+
+
+def test_a_model_that_only_matches_the_naive_baseline_has_not_earned_its_ranking() -> None:
+    """A and B have a major deviation every month: the model ranks perfectly, but so does counting last
+    90 days' deviations, so the gain's interval is 0 to 0 and the ranking is not earned."""
+    rows = [(s, t, t + pd.Timedelta(hours=2), "major") for s, t in _monthly("AB")]
+    ev = events(deviations=pd.DataFrame(rows, columns=["site_id", "occurred_at", "detected_at", "severity"]))
+    sites = pd.DataFrame({"site_id": list("ABCD"), "onboarded_at": pd.Timestamp("2023-01-01")})
+    bt = backtest(site_months(ev, sites, pd.Timestamp("2023-07-01"), pd.Timestamp("2026-06-01")))
+    assert bt.roc_auc == 1.0 and bt.baseline_roc_auc == 1.0 and bt.auc_gain_ci == (0.0, 0.0)
+    assert bt.beats_chance and not bt.beats_baseline and not bt.earned
+
+
+def test_a_model_that_beats_chance_and_the_baseline_earns_its_ranking() -> None:
+    """A and B have an action-level excursion every month (the outcome), and every site the same minor
+    deviation count: the baseline ties everyone (AUC 0.5), the model separates (AUC 1)."""
+    exc = [(s, t, t + pd.Timedelta(minutes=5), "action") for s, t in _monthly("AB")]
+    devs = [(s, t, t + pd.Timedelta(hours=2), "minor") for s, t in _monthly("ABCD")]
+    ev = events(excursions=pd.DataFrame(exc, columns=["site_id", "started_at", "detected_at", "level"]),
+                deviations=pd.DataFrame(devs, columns=["site_id", "occurred_at", "detected_at", "severity"]))
+    sites = pd.DataFrame({"site_id": list("ABCD"), "onboarded_at": pd.Timestamp("2023-01-01")})
+    bt = backtest(site_months(ev, sites, pd.Timestamp("2023-07-01"), pd.Timestamp("2026-06-01")))
+    assert bt.roc_auc == 1.0 and bt.baseline_roc_auc == 0.5
+    assert bt.roc_auc_ci[0] > 0.5 and bt.auc_gain_ci[0] > 0 and bt.earned
