@@ -642,7 +642,7 @@ def test_prediction_accuracy(warehouse):
     whose 30-day outcome is known (Jun 2025 - May 2026), 4 sites each: 48 predictions, 24 with an event
     (base rate 0.5). Three majors in the previous 90 days separate A/B from C/D perfectly, so the
     ranking is perfect (ROC AUC 1.0) and flagging the top third (2 of 4 sites) each month is right every
-    time: precision 24/24 = 1.0, recall 24/24 = 1.0. The KPI is one model's accuracy: network row only."""
+    time: precision 24/24 = 1.0, recall 24/24 = 1.0. A site's value is the AUC over its own months."""
     months = pd.date_range("2024-01-01", "2026-05-01", freq="MS") + pd.Timedelta(days=9)
     insert(warehouse,
            sites=[{"site_id": s, "name": s} for s in "ABCD"],
@@ -654,6 +654,11 @@ def test_prediction_accuracy(warehouse):
     assert got["value"] == approx({NETWORK: 1.0, "A": math.nan, "B": math.nan, "C": math.nan, "D": math.nan})
     for column, value in expected.items():
         assert got[column][NETWORK] == pytest.approx(value), column
+    # Per site over its own 12 months: A always had an event (no AUC: one outcome only) and was flagged
+    # every month; C never had one and never was.
+    assert got["n"] == approx({NETWORK: 48.0, "A": 12.0, "B": 12.0, "C": 12.0, "D": 12.0})
+    assert got["numerator"] == approx({NETWORK: 24.0, "A": 12.0, "B": 12.0, "C": 0.0, "D": 0.0})
+    assert got["denominator"] == approx({NETWORK: 24.0, "A": 12.0, "B": 12.0, "C": 0.0, "D": 0.0})
 
 
 # -- scope --------------------------------------------------------------------------------------

@@ -35,6 +35,9 @@ def test_signals_and_comparability_pages(page: Page, live_url, output_dir, conso
     expect(page.locator("#signals-risk-withheld")).to_contain_text("does not beat the naive baseline")
     expect(page.locator("#signals-risk-table")).to_have_count(0)
     expect(page.locator("#signals-risk-chart")).to_have_count(0)
+    # The evidence stays: calibration of the backtest and each site's own backtest months.
+    expect(page.locator("#signals-risk-calibration .main-svg").first).to_be_visible()
+    expect(page.locator("#signals-risk-per-site tbody tr")).to_have_count(9)
     page.locator("#signals-risk").screenshot(path=str(output_dir / "signals-risk-withheld.png"))
     expect(page.locator("#signals-proposals-table tbody tr").first).to_be_visible()
     wait_until_drawn(page)
@@ -96,5 +99,7 @@ def test_an_earned_risk_ranking_is_shown_with_its_evidence(page: Page, earned_si
     top_two = {rows.nth(i).locator("td").nth(1).inner_text().strip() for i in range(2)}
     assert top_two == set(RISKY_SITES), top_two
     expect(page.locator("#signals-backtest")).to_contain_text("95 % CI")
+    expect(page.locator("#signals-risk-calibration .main-svg").first).to_be_visible()
+    expect(page.locator("#signals-risk-per-site tbody tr")).to_have_count(9)
     wait_until_drawn(page)
     page.locator("#signals-risk").screenshot(path=str(output_dir / "signals-risk-earned.png"))

@@ -162,6 +162,27 @@ def risk_figure(ranking: pd.DataFrame, median: float | None) -> go.Figure:
     return _layout(fig, "Risk ranking", max(260, 60 + 38 * len(frame)))
 
 
+def calibration_figure(cal: pd.DataFrame) -> go.Figure:
+    """Reliability of the backtest: mean predicted risk against the observed share with an event per
+    group of site-months (95 % Wilson interval); a calibrated model lies on the diagonal."""
+    if cal.empty:
+        return empty("No backtest predictions yet")
+    fig = go.Figure([
+        go.Scatter(x=[0, 100], y=[0, 100], mode="lines", line=dict(color=GREY, dash="dash"),
+                   name="perfect calibration", hoverinfo="skip"),
+        go.Scatter(x=cal["mean_risk"] * 100, y=cal["observed"] * 100, mode="markers+lines",
+                   marker=dict(color=BLUE, size=10), line=dict(color=BLUE),
+                   error_y=dict(type="data", symmetric=False, array=(cal["high"] - cal["observed"]) * 100,
+                                arrayminus=(cal["observed"] - cal["low"]) * 100, color=BLUE),
+                   text=[f"{n} site-months" for n in cal["n"]],
+                   hovertemplate="predicted %{x:.0f} %, observed %{y:.0f} % (%{text})<extra></extra>",
+                   name="backtest"),
+    ])
+    fig.update_xaxes(title_text="mean predicted risk (%)", range=[0, 100])
+    fig.update_yaxes(title_text="site-months with an event (%)", range=[0, 100])
+    return _layout(fig, "Calibration of the backtest", 320)
+
+
 def _box(values: pd.Series) -> dict:
     """One box drawn from its statistics (queries/stats/summary.py) with at most MAX_POINTS outliers: the same
     picture as sending every batch value, in a few numbers (at 21 sites the comparability page shrank by ~150 KB)."""

@@ -164,6 +164,20 @@ def risk_section(view: risk.RiskView, scope: Scope):
         _metric("Recall", bt.recall, f"of {bt.n_positive} site-months with an event, share flagged"),
         _metric("Base rate", bt.base_rate, f"site-months with an event, of {bt.n} predicted"),
     ], className="g-3 mb-2", id="signals-backtest")
+    per_site = view.site_accuracy.assign(
+        auc=lambda f: f["roc_auc"].map(lambda v: f"{v:.2f}" if pd.notna(v) else "– (one outcome only)"),
+        hits=lambda f: f["flag_accuracy"].map(lambda v: f"{100 * v:.0f} %"))
+    evidence = dbc.Row([
+        dbc.Col(dcc.Graph(figure=figs.calibration_figure(view.calibration), config=GRAPH_CONFIG,
+                          id="signals-risk-calibration"), lg=6),
+        dbc.Col([html.Div("Backtest per site", className="tile-title"),
+                 table(per_site, {"site_id": "Site", "auc": "ROC AUC", "n": "Months", "n_positive": "With an event",
+                                  "n_flagged": "Flagged", "hits": "Flag right"},
+                       "signals-risk-per-site", "No site in scope."),
+                 html.P("A site's ROC AUC ranks its own months against each other (12 at most: read it with "
+                        "care); 'flag right' is the share of months whose flag matched the outcome.",
+                        className="small")], lg=6),
+    ], className="g-3 mb-2")
     about = html.P(f"Logistic regression on each site's last 90 days (deviations, excursions, statistical signals, "
                    f"batches), its latest survey index and 180-day training pass rate. Backtest {months}: "
                    f"{risk.describe_policy()}.", className="small")
@@ -173,6 +187,7 @@ def risk_section(view: risk.RiskView, scope: Scope):
             dbc.Alert([html.Strong("No risk ranking: the model has not earned it. "), view.verdict,
                        " Oversight should follow the sites' own KPIs and signals until it does."],
                       color="warning", id="signals-risk-withheld"),
+            evidence,
         ])
     ranking = view.ranking.assign(
         risk_pct=lambda f: f["risk"].map(lambda r: f"{100 * r:.0f} %" if pd.notna(r) else "–"),
@@ -183,6 +198,7 @@ def risk_section(view: risk.RiskView, scope: Scope):
     return html.Div([
         about, metrics,
         html.P(view.verdict, className="small", id="signals-risk-earned"),
+        evidence,
         dbc.Row([
             dbc.Col(dcc.Graph(figure=figs.risk_figure(view.ranking, view.network_median_risk), config=GRAPH_CONFIG,
                               id="signals-risk-chart"), lg=6),

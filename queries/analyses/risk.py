@@ -29,9 +29,12 @@ from queries.stats.risk_model import (
     Backtest,
     RiskEvents,
     backtest,
+    backtest_metrics,
+    calibration,
     features_at,
     fit,
     score,
+    site_accuracy,
     site_months,
 )
 from queries.stats.systemic import clusters_for_keys
@@ -159,6 +162,8 @@ class RiskView:
     network_median_risk: float | None
     n_sites: int
     backtest: Backtest
+    calibration: pd.DataFrame  # the backtest's reliability, network-wide (no site named)
+    site_accuracy: pd.DataFrame  # the backtest per site, the user's sites only
     features: tuple[str, ...] = FEATURES
 
     @property
@@ -195,21 +200,35 @@ def verdict(bt: Backtest) -> str:
 
 def risk_view(wh: Warehouse, scope: Scope, min_respondents: int = 5) -> RiskView:
     risk = network_risk(wh, scope, min_respondents)
-    if not risk.backtest.earned:
-        return RiskView(risk.current.iloc[0:0], None, risk.n_sites, risk.backtest)
+    bt = risk.backtest
+    evidence = {"calibration": calibration(bt.predictions),
+                "site_accuracy": site_accuracy(bt.predictions[bt.predictions["site_id"].isin(scope.site_ids)])}
+    if not bt.earned:
+        return RiskView(risk.current.iloc[0:0], None, risk.n_sites, bt, **evidence)
     mine = risk.current[risk.current["site_id"].isin(scope.site_ids)].reset_index(drop=True)
     median = float(risk.current["risk"].median()) if risk.current["risk"].notna().any() else None
-    return RiskView(mine, median if scope.network else None, risk.n_sites, risk.backtest)
+    return RiskView(mine, median if scope.network else None, risk.n_sites, bt, **evidence)
 
 
 def prediction_accuracy_by_site(wh: Warehouse, scope: Scope, *, min_respondents: int = 5) -> pd.DataFrame:
-    """KPI prediction_accuracy: backtest ROC AUC (network row only: it is one model's accuracy).
+    """KPI prediction_accuracy: backtest ROC AUC of the network, and of each of the scope's sites over its
+    own backtest months (None where all of them had, or none had, an event).
 
     numerator / denominator carry the flagged site-months that had an event / flagged site-months
-    (precision); extra columns give recall, base rate and the number of predictions."""
+    (precision); extra columns give recall, base rate and the number of positive site-months."""
     bt = network_risk(wh, scope, min_respondents).backtest
-    rows = [{"site_id": site_id, "value": None, "n": None, "numerator": None, "denominator": None}
-            for site_id in scope.site_ids]
+    per_site = site_accuracy(bt.predictions).set_index("site_id")
+    rows = []
+    for site_id in scope.site_ids:
+        if site_id not in per_site.index:
+            rows.append({"site_id": site_id, "value": None, "n": None, "numerator": None, "denominator": None})
+            continue
+        part = bt.predictions[bt.predictions["site_id"] == site_id]
+        m = backtest_metrics(part["label"], part["risk"], part["flagged"])
+        rows.append({"site_id": site_id, "value": per_site.loc[site_id, "roc_auc"], "n": m["n"],
+                     "numerator": int((part["flagged"] & (part["label"] == 1)).sum()), "denominator": m["n_flagged"],
+                     "precision": m["precision"], "recall": m["recall"], "base_rate": m["base_rate"],
+                     "n_positive": m["n_positive"]})
     if scope.network:
         true_flags = int(round((bt.precision or 0) * bt.n_flagged)) if bt.precision is not None else None
         rows.insert(0, {"site_id": None, "value": bt.roc_auc, "n": bt.n, "numerator": true_flags,

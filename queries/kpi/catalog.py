@@ -246,7 +246,9 @@ CATALOG: tuple[Kpi, ...] = (
         "ROC AUC over the site-months of the last 12 months with known outcomes, each month scored by a "
         "model trained only on earlier months (rolling origin); precision and recall of flagging the top "
         "third of sites each month; base rate = share of site-months with an event; survey waves under "
-        "{min_respondents} respondents are left out of the model's inputs. Model: queries/stats/risk_model.py",
+        "{min_respondents} respondents are left out of the model's inputs. A site's value is the AUC of its own "
+        "monthly risks over the same months (none when all of them had, or none had, an event). "
+        "Model: queries/stats/risk_model.py",
         "site-months predicted in the 12 months before the window end (not the window length)", "AUC",
         "higher", 0.7,
         "docs/kpis.md; ROC AUC: Hanley & McNeil (1982) Radiology 143:29-36",

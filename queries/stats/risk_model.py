@@ -333,3 +333,47 @@ def score(model: Pipeline, current: pd.DataFrame, top_drivers: int = 2) -> pd.Da
         order = [i for i in np.argsort(-row) if row[i] > 0][:top_drivers]
         drivers.append(tuple(FEATURES[i] for i in order))
     return pd.DataFrame({"site_id": current["site_id"].to_numpy(), "risk": risk, "drivers": drivers})
+
+
+def calibration(predictions: pd.DataFrame, bins: int = 5) -> pd.DataFrame:
+    """Reliability of the backtest's risks: the test site-months in ``bins`` groups of (nearly) equal size
+    by predicted risk, each with its mean predicted risk and the share that had an event. A calibrated
+    model's points lie on the diagonal. Columns: bin, n, mean_risk, observed, low, high (the observed
+    share's 95 % Wilson interval)."""
+    columns = ["bin", "n", "mean_risk", "observed", "low", "high"]
+    if predictions.empty:
+        return pd.DataFrame(columns=columns)
+    ordered = predictions.sort_values(["risk", "month", "site_id"], kind="stable")
+    groups = np.array_split(np.arange(len(ordered)), min(bins, len(ordered)))
+    rows = []
+    for number, index in enumerate(groups, start=1):
+        part = ordered.iloc[index]
+        n, events = len(part), float(part["label"].sum())
+        low, high = wilson_interval(events, n)
+        rows.append((number, n, float(part["risk"].mean()), events / n, low, high))
+    return pd.DataFrame(rows, columns=columns)
+
+
+def wilson_interval(successes: float, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """Wilson score interval of a proportion (Wilson 1927; Newcombe 1998, method 3)."""
+    if n == 0:
+        return math.nan, math.nan
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def site_accuracy(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Per site, over its backtest months: ROC AUC of its monthly risks against its outcomes (None when
+    the site had only months with, or only without, an event), months, months with an event, flagged
+    months, and the share of months the flag matched the outcome."""
+    rows = []
+    for site_id, part in predictions.groupby("site_id", sort=True):
+        labels = part["label"].to_numpy(dtype=int)
+        auc = rank_auc(labels, part["risk"].to_numpy(dtype=float))[0]
+        flagged = part["flagged"].to_numpy(dtype=bool)
+        rows.append({"site_id": site_id, "roc_auc": None if np.isnan(auc) else float(auc), "n": len(part),
+                     "n_positive": int(labels.sum()), "n_flagged": int(flagged.sum()),
+                     "flag_accuracy": float((flagged == labels.astype(bool)).mean())})
+    return pd.DataFrame(rows, columns=["site_id", "roc_auc", "n", "n_positive", "n_flagged", "flag_accuracy"])

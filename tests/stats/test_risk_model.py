@@ -16,12 +16,15 @@ from queries.stats.risk_model import (
     backtest,
     backtest_metrics,
     bootstrap_auc,
+    calibration,
     features_at,
     flag_top,
     outcome,
     outcome_known_at,
     rank_auc,
+    site_accuracy,
     site_months,
+    wilson_interval,
 )
 
 T = pd.Timestamp("2026-03-01")
@@ -224,3 +227,34 @@ def test_a_model_that_beats_chance_and_the_baseline_earns_its_ranking() -> None:
     bt = backtest(site_months(ev, sites, pd.Timestamp("2023-07-01"), pd.Timestamp("2026-06-01")))
     assert bt.roc_auc == 1.0 and bt.baseline_roc_auc == 0.5
     assert bt.roc_auc_ci[0] > 0.5 and bt.auc_gain_ci[0] > 0 and bt.earned
+
+
+@pytest.mark.parametrize(("successes", "n", "low", "high"), [
+    (81, 263, 0.2553, 0.3662), (15, 148, 0.0624, 0.1605), (0, 20, 0.0, 0.1611), (1, 29, 0.0061, 0.1718)])
+def test_wilson_interval_gives_newcombe_s_published_limits(successes, n, low, high) -> None:
+    """Newcombe (1998), Statistics in Medicine 17:857-872, Table I, method 3 (Wilson score, no correction)."""
+    assert wilson_interval(successes, n) == (pytest.approx(low, abs=5e-5), pytest.approx(high, abs=5e-5))
+
+
+def test_calibration_groups_site_months_by_predicted_risk() -> None:
+    """Ten site-months with risks 0.05, 0.15, ..., 0.95 and events at the top four: five groups of two,
+    mean predicted (0.1, 0.3, 0.5, 0.7, 0.9), observed shares (0, 0, 0, 1, 1)."""
+    predictions = pd.DataFrame({"month": T, "site_id": [f"S{i}" for i in range(10)],
+                                "risk": np.arange(10) / 10 + 0.05, "label": [0] * 6 + [1] * 4})
+    cal = calibration(predictions.sample(frac=1, random_state=3))  # order of the rows does not matter
+    assert cal["n"].tolist() == [2] * 5
+    assert cal["mean_risk"].tolist() == pytest.approx([0.1, 0.3, 0.5, 0.7, 0.9])
+    assert cal["observed"].tolist() == [0, 0, 0, 1, 1]
+    assert (cal["low"] <= cal["observed"]).all() and (cal["observed"] <= cal["high"]).all()
+    assert calibration(predictions.iloc[0:0]).empty
+
+
+def test_site_accuracy_by_hand() -> None:
+    """A: risks .9 .2 .8, events 1 0 1, flagged on the first two -> AUC 1; flag right 1 of 3 (the second
+    month flagged without an event, the third not flagged with one). B: events in every month -> no AUC."""
+    predictions = pd.DataFrame({"site_id": ["A"] * 3 + ["B"] * 2, "risk": [0.9, 0.2, 0.8, 0.5, 0.4],
+                                "label": [1, 0, 1, 1, 1], "flagged": [True, True, False, True, False]})
+    acc = site_accuracy(predictions).set_index("site_id")
+    assert acc.loc["A", "roc_auc"] == 1.0 and acc.loc["A", "flag_accuracy"] == pytest.approx(1 / 3)
+    assert acc.loc["A", ["n", "n_positive", "n_flagged"]].tolist() == [3, 2, 2]
+    assert pd.isna(acc.loc["B", "roc_auc"]) and acc.loc["B", "flag_accuracy"] == 0.5
