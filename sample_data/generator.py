@@ -13,6 +13,7 @@ from queries.engine.warehouse import Warehouse
 from queries.records import audit
 from sample_data import environment, people, quality
 from sample_data.bulk_readings import ReadingsWriter
+from sample_data.leading_indicators import no_episodes, strain_episodes
 from sample_data.network import SCALES, Network, build_network, sensor_table, site_table
 
 logger = logging.getLogger(__name__)
@@ -33,12 +34,15 @@ def _naive_utc(value: datetime) -> datetime:
 
 
 def populate(warehouse: Warehouse, *, seed: int = 42, scale: str = "small", end: datetime | None = None,
-             progress: bool = True, audit_as: str | None = None) -> dict[str, datetime]:
+             progress: bool = True, audit_as: str | None = None, leading_indicators: bool = True
+             ) -> dict[str, datetime]:
     """Writes the whole sample network into an (already created, empty) schema; returns the story dates.
 
     Same seed, scale and end give identical tables. History covers the two years before `end`
     (naive UTC; default today 00:00 UTC). Everything is written in one transaction, readings in chunks;
     with ``audit_as`` the audit entry saying who generated it is written in that transaction too.
+    ``leading_indicators=False`` leaves out the staffing-strain mechanism (the risk model's negative
+    control; sample_data/leading_indicators.py).
     """
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {sorted(SCALES)}")
@@ -84,8 +88,9 @@ def populate(warehouse: Warehouse, *, seed: int = 42, scale: str = "small", end:
             bar.update(1)
 
             excursions = environment.finish_excursions(found, network, seed)
-            deviations = quality.deviations(network, batch_frame, excursions, seed)
-            training = people.training_records(network, seed)
+            strain = strain_episodes(network, seed) if leading_indicators else no_episodes()
+            deviations = quality.deviations(network, batch_frame, excursions, seed, strain)
+            training = people.training_records(network, seed, strain)
             deviations = people.assign_operators(deviations, training, seed)
             write("excursions", quality.link_excursions(excursions, deviations))
             write("deviations", deviations)

@@ -7,6 +7,7 @@ import logging
 import numpy as np
 import pandas as pd
 
+from sample_data import leading_indicators
 from sample_data.network import Network
 from sample_data.reference import SOPS, TEAMS, TRAINING_MODULES, rng_for
 
@@ -88,8 +89,9 @@ def survey_responses(network: Network, seed: int) -> pd.DataFrame:
 BASE_SCORE = 90.0
 
 
-def training_records(network: Network, seed: int) -> pd.DataFrame:
-    """Operators (pseudonymous refs) work through the modules; up to three attempts, pass at 80."""
+def training_records(network: Network, seed: int, strain: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Operators (pseudonymous refs) work through the modules; up to three attempts, pass at 80. A first
+    attempt inside a strain episode (leading_indicators.py) scores lower."""
     end = pd.Timestamp(network.end)
     rng = rng_for(seed, "training")
     ops = []
@@ -103,6 +105,8 @@ def training_records(network: Network, seed: int) -> pd.DataFrame:
     refs = rng.choice(16**4, size=len(op), replace=False)
     op["operator_ref"] = [f"OP-{r:04X}" for r in refs]
     op["ability"] = rng.normal(0, 5, len(op))
+    if strain is not None and len(strain):  # rushed onboarding: hires at the start of each episode
+        op = pd.concat([op, leading_indicators.strain_hires(strain, set(op["operator_ref"]), seed)], ignore_index=True)
     k = len(TRAINING_MODULES)
     difficulty = np.array([0.0, 4.0, 6.0, 2.0, 1.0, 3.0])[:k]
     gaps = rng.uniform(5, 15, (len(op), k)).cumsum(axis=1)
@@ -117,8 +121,12 @@ def training_records(network: Network, seed: int) -> pd.DataFrame:
     attempts, pending = [], grid
     when = pending["started_at"] + pd.to_timedelta(np.round(rng.uniform(1, 7, len(pending)) * 86_400), unit="s")
     for attempt_no in (1, 2, 3):
+        rushed = 0.0
+        if attempt_no == 1 and strain is not None:
+            rushed = leading_indicators.FIRST_ATTEMPT_SCORE_DROP * leading_indicators.inside(
+                strain, pending["site_id"], when)
         score = np.clip(BASE_SCORE + pending["ability"].to_numpy() + 4 * (attempt_no - 1)
-                        + rng.normal(0, 6, len(pending)), 30, 100).round(1)
+                        + rng.normal(0, 6, len(pending)) - rushed, 30, 100).round(1)
         rows = pending.assign(attempt_no=attempt_no, attempt_at=when.to_numpy(), score=score, passed=score >= 80)
         attempts.append(rows)
         pending = rows[~rows["passed"]].drop(columns=["attempt_no", "attempt_at", "score", "passed"])

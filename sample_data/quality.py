@@ -7,6 +7,7 @@ import logging
 import numpy as np
 import pandas as pd
 
+from sample_data import leading_indicators
 from sample_data.network import BATCH_ROOM, Network
 from sample_data.reference import (
     CATEGORY,
@@ -198,9 +199,11 @@ def _effective_capas(codes: np.ndarray, occurred: np.ndarray, mask: np.ndarray, 
                 codes[i] = rng.choice(np.array(FAMILIES, dtype=object), p=w)
 
 
-def deviations(network: Network, batch_frame: pd.DataFrame, excursions: pd.DataFrame, seed: int
-               ) -> pd.DataFrame:
-    """Ordinary deviations, the DOC-ENTRY cluster (b) and one deviation per action-level excursion."""
+def deviations(network: Network, batch_frame: pd.DataFrame, excursions: pd.DataFrame, seed: int,
+               strain: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Ordinary deviations, the DOC-ENTRY cluster (b) and one deviation per action-level excursion.
+    An ordinary deviation inside a strain episode's hazard period (leading_indicators.py) is more often
+    major or critical."""
     st = network.stories
     end = pd.Timestamp(st.end)
     coaching = pd.Timestamp(st.coaching_start)
@@ -249,7 +252,15 @@ def deviations(network: Network, batch_frame: pd.DataFrame, excursions: pd.DataF
                      rng.lognormal(np.log(30), 0.9, n))
     lag_h *= np.where(phx & before, 2.0, 1.0)  # low psychological safety: errors surface later
     ordinary["detected_at"] = ordinary["occurred_at"] + pd.to_timedelta(np.round(lag_h * 3600), unit="s")
-    ordinary["severity"] = rng.choice(["minor", "major", "critical"], size=n, p=[0.75, 0.22, 0.03])
+    # One uniform per deviation, as rng.choice draws them: without strain the same severities as before.
+    u = rng.random(n)
+    strained = leading_indicators.inside(strain if strain is not None else leading_indicators.no_episodes(),
+                                         ordinary["site_id"], ordinary["occurred_at"], leading_indicators.HAZARD_LAG_DAYS)
+    severity = np.empty(n, dtype=object)
+    for state, mask in (("normal", ~strained), ("strained", strained)):
+        cdf = np.cumsum(leading_indicators.SEVERITY_P[state])
+        severity[mask] = np.array(["minor", "major", "critical"])[np.searchsorted(cdf / cdf[-1], u[mask], side="right")]
+    ordinary["severity"] = severity
     ordinary["description"] = ordinary["root_cause_code"].map(lambda c: CODE_INFO[c][1])
     story = _cluster_deviations(network, batch_frame)
     from_excursions = _excursion_deviations(excursions, batch_frame, rng)

@@ -152,6 +152,23 @@ def sample_network(tmp_path_factory) -> tuple[Path, dict[str, datetime]]:
 
 
 @pytest.fixture(scope="session")
+def control_warehouse(tmp_path_factory) -> Iterator[Warehouse]:
+    """The risk model's negative control: the small sample network (SAMPLE_SEED, TEST_END) without its
+    leading-indicator mechanism (sample_data/leading_indicators.py), with the test logins; read only."""
+    from queries.records import users
+    from sample_data.generator import populate
+
+    path = tmp_path_factory.mktemp("control-network") / "hub.duckdb"
+    wh = Warehouse(f"duckdb:///{path}")
+    wh.create_schema()
+    populate(wh, seed=SAMPLE_SEED, scale="small", end=TEST_END, progress=False, leading_indicators=False)
+    for user_id, (role, site) in PASSWORDS.items():
+        users.add_user(wh, user_id=user_id, display_name=user_id, role=role, site_id=site, password=TEST_PASSWORD)
+    yield wh
+    wh.dispose()
+
+
+@pytest.fixture(scope="session")
 def sample_warehouse(sample_network, tmp_path_factory) -> Iterator[Warehouse]:
     """A copy of the sample network with the test logins, shared by the session's tests (some write)."""
     from queries.records import users

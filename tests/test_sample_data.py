@@ -317,7 +317,7 @@ def test_people_and_document_tables(wh):
     assert (t["passed"] == (t["score"] >= 80)).all()
     assert (t["certified_at"].notna() == t["passed"]).all()
     first = t[t["attempt_no"] == 1]
-    assert 0.5 < first["passed"].mean() < 0.85
+    assert 0.5 < first["passed"].mean() < 0.65  # strain episodes pull it down (sample_data/README.md)
     assert t["attempt_no"].max() == 3
     ins = sql(wh, "SELECT * FROM inspections")
     per_site = ins.groupby("site_id").size()

@@ -179,7 +179,7 @@ def risk_section(view: risk.RiskView, scope: Scope):
                         className="small")], lg=6),
     ], className="g-3 mb-2")
     about = html.P(f"Logistic regression on each site's last 90 days (deviations, excursions, statistical signals, "
-                   f"batches), its latest survey index and 180-day training pass rate. Backtest {months}: "
+                   f"batches), its latest survey index and 90-day first-attempt training pass rate. Backtest {months}: "
                    f"{risk.describe_policy()}.", className="small")
     if not view.earned:
         return html.Div([

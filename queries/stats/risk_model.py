@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 DAY = pd.Timedelta(days=1)
 HORIZON_DAYS = 30
 LOOKBACK_DAYS = 90
-TRAINING_LOOKBACK_DAYS = 180
+TRAINING_LOOKBACK_DAYS = 90
 MIN_HISTORY_DAYS = 180  # a site-month needs this much history behind it (the longest look-back)
 FLAG_SHARE = 1 / 3  # the oversight policy the backtest scores: the top third of sites each month
 MIN_TRAIN_ROWS = 24
@@ -48,8 +48,9 @@ FEATURES = (
     "signals_90d",
     "batches_90d",
     "survey_index",
-    "training_pass_rate_180d",
+    "training_pass_rate_90d",
 )
+COUNT_FEATURES = FEATURES[:6]  # counts of events (none: 0); the survey and pass rate stay unknown (NaN)
 FEATURE_LABELS = {
     "deviations_90d": "deviations (90 days)",
     "major_deviations_90d": "major/critical deviations (90 days)",
@@ -58,7 +59,7 @@ FEATURE_LABELS = {
     "signals_90d": "statistical signals (90 days)",
     "batches_90d": "batches started (90 days)",
     "survey_index": "psychological safety index",
-    "training_pass_rate_180d": "first-attempt pass rate (180 days)",
+    "training_pass_rate_90d": "first-attempt pass rate (90 days)",
 }
 
 
@@ -104,14 +105,13 @@ def features_at(events: RiskEvents, site_ids: list[str], t: pd.Timestamp) -> pd.
     out["action_excursions_90d"] = _count(exc, "detected_at", t, LOOKBACK_DAYS, exc["level"] == "action")
     out["signals_90d"] = _count(events.signals_before(t), "known_at", t, LOOKBACK_DAYS)
     out["batches_90d"] = _count(events.batches, "started_at", t, LOOKBACK_DAYS)
-    counts = [c for c in FEATURES if c.endswith("_90d")]
-    out[counts] = out[counts].fillna(0).astype(float)
+    out[list(COUNT_FEATURES)] = out[list(COUNT_FEATURES)].fillna(0).astype(float)  # no event counted: 0
     survey = events.survey[pd.to_datetime(events.survey["closed_at"]) < t].sort_values("closed_at")
     out["survey_index"] = survey.groupby("site_id")["index_0_100"].last().astype(float)
     tr = events.training
     times = pd.to_datetime(tr["attempt_at"])
     recent = tr[(times < t) & (times >= t - TRAINING_LOOKBACK_DAYS * DAY)]
-    out["training_pass_rate_180d"] = recent.groupby("site_id")["passed"].mean().astype(float)
+    out["training_pass_rate_90d"] = recent.groupby("site_id")["passed"].mean().astype(float)
     return out[list(FEATURES)].reset_index()
 
 

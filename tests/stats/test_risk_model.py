@@ -61,7 +61,7 @@ def test_features_use_only_what_was_known_before_t() -> None:
         survey=pd.DataFrame({"site_id": ["A", "A", "B"], "closed_at": ["2025-11-15", "2026-02-15", "2026-03-15"],
                              "index_0_100": [60.0, 70.0, 80.0]}),
         training=pd.DataFrame({"site_id": ["A", "A", "A", "B"],
-                               "attempt_at": ["2026-01-05", "2026-02-05", "2025-06-01", "2026-02-10"],
+                               "attempt_at": ["2026-01-05", "2026-02-05", "2025-11-15", "2026-02-10"],
                                "passed": [1.0, 0.0, 0.0, 1.0]}),
     )
     f = features_at(ev, ["A", "B"], T).set_index("site_id")
@@ -70,7 +70,7 @@ def test_features_use_only_what_was_known_before_t() -> None:
     assert f.loc["A", "action_excursions_90d"] == 1 and f.loc["B", "alert_excursions_90d"] == 1
     assert f.loc["A", "survey_index"] == 70.0  # the latest wave closed before T
     assert math.isnan(f.loc["B", "survey_index"])  # B's wave closes after T
-    assert f.loc["A", "training_pass_rate_180d"] == 0.5  # June 2025 is outside 180 days
+    assert f.loc["A", "training_pass_rate_90d"] == 0.5  # 15 Nov 2025 is outside the 90 days
     assert f.loc["B", "deviations_90d"] == 0 and f.loc["B", "batches_90d"] == 0
 
 
