@@ -23,7 +23,7 @@ from queries.kpi.catalog import CQA_COLUMNS, NETWORK
 from queries.kpi.kpis import kpi_frame
 from queries.stats.capability import capability
 from queries.stats.equivalence import EQUIVALENT, INSUFFICIENT, cross_site_consistency, evaluate_pair
-from queries.stats.funnel import funnel_position, poisson_funnel_limits
+from queries.stats.funnel import poisson_funnel_limits, poisson_position
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +155,8 @@ def deviation_funnel(wh: Warehouse, scope: Scope) -> tuple[pd.DataFrame, pd.Data
     sites["rate"] = sites["deviations"] / sites["batches"]
     limits = poisson_funnel_limits(sites["batches"].to_numpy(), rate)
     sites = pd.concat([sites.reset_index(drop=True), limits.drop(columns=["n"]).reset_index(drop=True)], axis=1)
-    sites["position"] = [funnel_position(r, row) for r, (_, row) in zip(sites["rate"], limits.iterrows(), strict=True)]
+    # Classified by the exact Poisson tail of the count, not by the drawn (interpolated) line.
+    sites["position"] = [poisson_position(c, e) for c, e in zip(sites["deviations"], sites["expected"], strict=True)]
     top = float(sites["batches"].max()) if len(sites) else 10.0
     grid = np.unique(np.round(np.geomspace(1, max(top * 1.5, 10), 80)))
     curve = poisson_funnel_limits(grid, rate)
