@@ -240,8 +240,13 @@ class SensorTrack:
                 candidates = [r for r in self.records.values() if r.overlaps(ep)]
                 rec = min(candidates, key=lambda r: r.started_at) if candidates else None
             if rec is None:
+                # A record whose start moved earlier keeps the id of its first start; a new episode that
+                # starts there must not take that id (it replaced the other record: one excursion lost).
+                new_id, n = id_factory(self.limits, level, ep.started_at), 2
+                while new_id in self.records:
+                    new_id, n = f"{id_factory(self.limits, level, ep.started_at)}-{n}", n + 1
                 rec = ExcursionRecord(
-                    excursion_id=id_factory(self.limits, level, ep.started_at),
+                    excursion_id=new_id,
                     sensor_id=self.limits.sensor_id, room_id=self.limits.room_id, site_id=self.limits.site_id,
                     parameter=self.limits.parameter, level=level, started_at=ep.started_at,
                     detected_at=max(now, ep.confirmed_at), ended_at=ep.ended_at, peak=ep.peak,

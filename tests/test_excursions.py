@@ -232,6 +232,21 @@ def test_detect_series_matches_the_incremental_engine_for_in_order_data():
 
 
 # --- property: delivery order never hides an excursion ------------------------------------------------
+def test_a_new_episode_at_a_moved_record_s_first_start_gets_an_id_of_its_own():
+    """Found by the property test below (seed 4349). An action episode first seen starting at 01:40 gets
+    the id of that start; late readings move its start to 00:25 and end it at 01:25; then the episode
+    that really starts at 01:40 is confirmed. It took the same id and replaced the first record: one
+    excursion lost. Now it gets a distinct id and both are kept."""
+    points = {s: v for s, v in [(0, 20.0), (5, 20.0), (10, 20.0), (15, 20.0), (20, 20.0), (25, 22.1), (85, 20.0),
+                                (90, 21.9), (95, 20.0), (100, 22.1), (105, 21.9), (160, 21.9), (165, 21.9)]}
+    store = Store(TEMP, reorder_window_s=600)
+    for batch in ([0, 100, 160, 10], [25, 15, 90, 105], [5, 85, 20, 165], [95]):
+        store.feed([(at(s), points[s]) for s in batch])
+    action = store.levels("action")
+    assert [(r.started_at, r.ended_at) for r in action] == [(at(25), at(85)), (at(100), None)]
+    assert len({r.excursion_id for r in action}) == 2
+
+
 @settings(max_examples=150, deadline=None)
 @given(values=st.lists(st.sampled_from([20.0, 21.6, 21.9, 22.0, 22.1, 22.5, 18.3, 17.9]), min_size=1, max_size=40),
        gaps=st.lists(st.integers(min_value=5, max_value=90), min_size=40, max_size=40),
