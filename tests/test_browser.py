@@ -34,7 +34,8 @@ def test_overview_drilldown_and_back(page: Page, live_url, output_dir, console_e
     expect(page.locator("#site-title")).to_contain_text("(CHI)", timeout=15000)
     expect(page.locator("#site-as-of")).to_contain_text("America/Chicago")
     expect(page.locator(".kpi-comparison tbody tr")).to_have_count(len(CATALOG))
-    expect(page.locator("#site-deviation-timeline .main-svg").first).to_be_visible()
+    # plotly.js draws the chart after the callback has filled the page: a hang guard, not a speed claim.
+    expect(page.locator("#site-deviation-timeline .main-svg").first).to_be_visible(timeout=30000)
     page.screenshot(path=str(output_dir / "site-CHI.png"), full_page=True)
 
     page.get_by_role("link", name="← Network overview").click()
