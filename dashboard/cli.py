@@ -171,18 +171,24 @@ def users_set_role(settings: Settings, user_id: str, role: str, site: str | None
     return 0
 
 
-def _set_active(active: bool):
-    def command(settings: Settings, user_id: str, reason: str) -> int:
-        record = users.set_active(_warehouse(settings), user_id, active=active, changed_by="cli", reason=reason)
-        print(f"user {record.user_id} {'reactivated' if record.active else 'deactivated'}; their sessions have ended")
-        return 0
-    return command
+def _set_active(settings: Settings, user_id: str, reason: str, *, active: bool) -> int:
+    record = users.set_active(_warehouse(settings), user_id, active=active, changed_by="cli", reason=reason)
+    print(f"user {record.user_id} {'reactivated' if record.active else 'deactivated'}; their sessions have ended")
+    return 0
 
 
-for _name, _active in (("deactivate", False), ("activate", True)):
-    click.option("--reason", required=True)(click.argument("user_id")(hub_command(
-        users_group, _name, refuses=(ValueError,), help=f"{_name} an account (audited; its sessions end)")(
-        _set_active(_active))))
+@hub_command(users_group, "deactivate", refuses=(ValueError,), help="deactivate an account (audited; its sessions end)")
+@click.argument("user_id")
+@click.option("--reason", required=True)
+def users_deactivate(settings: Settings, user_id: str, reason: str) -> int:
+    return _set_active(settings, user_id, reason, active=False)
+
+
+@hub_command(users_group, "activate", refuses=(ValueError,), help="activate an account (audited; its sessions end)")
+@click.argument("user_id")
+@click.option("--reason", required=True)
+def users_activate(settings: Settings, user_id: str, reason: str) -> int:
+    return _set_active(settings, user_id, reason, active=True)
 
 
 @hub_command(users_group, "demo", help="create the demo logins listed in the README")

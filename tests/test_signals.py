@@ -130,6 +130,14 @@ def test_ppk_uses_the_specification_table(sample_warehouse):
     assert viability["lower_limit"].iloc[0] == 70.0
 
 
+def test_the_sample_s_funnel_positions_are_the_ones_docs_state(sample_warehouse):
+    """docs/signals.md: on the test sample no site is above 95 % at 90, 180 or 365 days; PHX is below."""
+    for days in (90, 180, 365):
+        funnel = comparability.deviation_funnel(sample_warehouse, scope(days))[0].set_index("site_id")
+        assert not funnel["position"].str.startswith("above").any(), days
+        assert funnel.loc["PHX", "position"] == "below 95 %", days
+
+
 def test_deviation_funnel_uses_the_catalogue_rate(sample_warehouse):
     funnel, curve, rate = comparability.deviation_funnel(sample_warehouse, scope(365))
     frame = kpi_frame(sample_warehouse, scope(365), ["deviation_rate"])

@@ -143,10 +143,6 @@ def _metric(label: str, value, detail: str, as_ratio: bool = False) -> dbc.Col:
         html.Div(detail, className="tile-target")]), className="kpi-tile h-100"), xs=6, lg=True)
 
 
-def _interval(ci) -> str:
-    return f"95 % CI {ci[0]:.2f}–{ci[1]:.2f}" if ci else "no interval"
-
-
 def _share(value) -> str:
     return "–" if value is None else f"{100 * value:.0f} %"
 
@@ -155,10 +151,10 @@ def risk_section(view: risk.RiskView, scope: Scope):
     bt = view.backtest
     months = f"{bt.months[0]:%Y-%m} to {bt.months[-1]:%Y-%m}" if bt.months else "no months"
     metrics = dbc.Row([
-        _metric("ROC AUC", bt.roc_auc, f"{_interval(bt.roc_auc_ci)}; 0.5 = chance, 1 = perfect ranking",
+        _metric("ROC AUC", bt.roc_auc, f"{risk.ci_text(bt.roc_auc_ci)}; 0.5 = chance, 1 = perfect ranking",
                 as_ratio=True),
         _metric("Naive baseline AUC", bt.baseline_roc_auc,
-                f"{_interval(bt.baseline_roc_auc_ci)}; ranking by each site's last 90 days' deviations; "
+                f"{risk.ci_text(bt.baseline_roc_auc_ci)}; ranking by each site's last 90 days' deviations; "
                 f"precision {_share(bt.baseline_precision)}, recall {_share(bt.baseline_recall)}", as_ratio=True),
         _metric("Precision", bt.precision, f"of {bt.n_flagged} flagged site-months, share with an event"),
         _metric("Recall", bt.recall, f"of {bt.n_positive} site-months with an event, share flagged"),

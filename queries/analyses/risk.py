@@ -29,7 +29,6 @@ from queries.stats.risk_model import (
     Backtest,
     RiskEvents,
     backtest,
-    backtest_metrics,
     calibration,
     features_at,
     fit,
@@ -175,7 +174,7 @@ class RiskView:
         return verdict(self.backtest)
 
 
-def _ci(interval: tuple[float, float] | None) -> str:
+def ci_text(interval: tuple[float, float] | None) -> str:
     return f"95 % CI {interval[0]:.2f} to {interval[1]:.2f}" if interval else "no interval"
 
 
@@ -184,9 +183,9 @@ def verdict(bt: Backtest) -> str:
     if bt.roc_auc is None:
         return ("No backtest yet (too little history with known outcomes): no ranking and no oversight tiers "
                 "are set from the model.")
-    model = f"The model's backtest ROC AUC is {bt.roc_auc:.2f} ({_ci(bt.roc_auc_ci)})"
+    model = f"The model's backtest ROC AUC is {bt.roc_auc:.2f} ({ci_text(bt.roc_auc_ci)})"
     baseline = (f"the naive baseline (each site's deviation count over the previous 90 days) scores "
-                f"{bt.baseline_roc_auc:.2f} ({_ci(bt.baseline_roc_auc_ci)})" if bt.baseline_roc_auc is not None
+                f"{bt.baseline_roc_auc:.2f} ({ci_text(bt.baseline_roc_auc_ci)})" if bt.baseline_roc_auc is not None
                 else "the naive baseline cannot be scored")
     gain = (f"the model's gain over it is {bt.auc_gain_ci[0]:+.2f} to {bt.auc_gain_ci[1]:+.2f}"
             if bt.auc_gain_ci else "their difference has no interval")
@@ -223,12 +222,12 @@ def prediction_accuracy_by_site(wh: Warehouse, scope: Scope, *, min_respondents:
         if site_id not in per_site.index:
             rows.append({"site_id": site_id, "value": None, "n": None, "numerator": None, "denominator": None})
             continue
-        part = bt.predictions[bt.predictions["site_id"] == site_id]
-        m = backtest_metrics(part["label"], part["risk"], part["flagged"])
-        rows.append({"site_id": site_id, "value": per_site.loc[site_id, "roc_auc"], "n": m["n"],
-                     "numerator": int((part["flagged"] & (part["label"] == 1)).sum()), "denominator": m["n_flagged"],
-                     "precision": m["precision"], "recall": m["recall"], "base_rate": m["base_rate"],
-                     "n_positive": m["n_positive"]})
+        site = per_site.loc[site_id]
+        hits, flagged, positive = site["n_flagged_positive"], site["n_flagged"], site["n_positive"]
+        rows.append({"site_id": site_id, "value": site["roc_auc"], "n": site["n"], "numerator": hits,
+                     "denominator": flagged, "precision": hits / flagged if flagged else None,
+                     "recall": hits / positive if positive else None, "base_rate": positive / site["n"],
+                     "n_positive": positive})
     if scope.network:
         true_flags = int(round((bt.precision or 0) * bt.n_flagged)) if bt.precision is not None else None
         rows.insert(0, {"site_id": None, "value": bt.roc_auc, "n": bt.n, "numerator": true_flags,

@@ -354,20 +354,18 @@ def calibration(predictions: pd.DataFrame, bins: int = 5) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def wilson_interval(successes: float, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """Wilson score interval of a proportion (Wilson 1927; Newcombe 1998, method 3)."""
+def wilson_interval(successes: float, n: int) -> tuple[float, float]:
+    """95 % Wilson score interval of a proportion (scipy's; Newcombe 1998, method 3)."""
     if n == 0:
         return math.nan, math.nan
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    ci = stats.binomtest(int(successes), n).proportion_ci(confidence_level=0.95, method="wilson")
+    return float(ci.low), float(ci.high)
 
 
 def site_accuracy(predictions: pd.DataFrame) -> pd.DataFrame:
     """Per site, over its backtest months: ROC AUC of its monthly risks against its outcomes (None when
     the site had only months with, or only without, an event), months, months with an event, flagged
-    months, and the share of months the flag matched the outcome."""
+    months (and of them those with an event), and the share of months the flag matched the outcome."""
     rows = []
     for site_id, part in predictions.groupby("site_id", sort=True):
         labels = part["label"].to_numpy(dtype=int)
@@ -375,5 +373,7 @@ def site_accuracy(predictions: pd.DataFrame) -> pd.DataFrame:
         flagged = part["flagged"].to_numpy(dtype=bool)
         rows.append({"site_id": site_id, "roc_auc": None if np.isnan(auc) else float(auc), "n": len(part),
                      "n_positive": int(labels.sum()), "n_flagged": int(flagged.sum()),
+                     "n_flagged_positive": int((flagged & labels.astype(bool)).sum()),
                      "flag_accuracy": float((flagged == labels.astype(bool)).mean())})
-    return pd.DataFrame(rows, columns=["site_id", "roc_auc", "n", "n_positive", "n_flagged", "flag_accuracy"])
+    return pd.DataFrame(rows, columns=["site_id", "roc_auc", "n", "n_positive", "n_flagged", "n_flagged_positive",
+                                       "flag_accuracy"])

@@ -100,4 +100,6 @@ def test_exact_classification_keeps_its_false_alarm_rate_where_the_line_does_not
         assert exact <= 0.025 + 0.003, (mu, exact)  # 0.003: three binomial standard errors at 20,000
         upper = poisson_funnel_limits([1.0], rate=mu).iloc[0]["upper_95"]
         line_rates.append(float(np.mean(counts > upper)))
-    assert max(line_rates) > 0.06, line_rates  # the line over-flags at small counts: why it no longer classifies
+    # The line over-flags at small counts (why it no longer classifies): 7.9 % at one expected, as
+    # docs/signals.md says.
+    assert round(max(line_rates), 3) == 0.079 and line_rates[0] == max(line_rates), line_rates
