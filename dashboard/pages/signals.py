@@ -243,7 +243,7 @@ def cluster_card(c, deviations: pd.DataFrame) -> dbc.Card:
     behind = len(c.sop_behind_sites) + c.sop_behind_other_sites
     notes = [html.Span(f"{c.n_deviations} deviations at {c.n_sites} sites, {c.first_at:%Y-%m-%d} to "
                        f"{c.last_at:%Y-%m-%d}", className="me-3"),
-             html.Span(f"expected by chance {c.expected:.2f} ({proposals.p_text(c.surprise_p)})", className="me-3")]
+             html.Span(proposals.chance_text(c), className="me-3")]
     if behind >= 2:
         where = ", ".join(c.sop_behind_sites) + (f" and {c.sop_behind_other_sites} other site(s)"
                                                  if c.sop_behind_other_sites else "")

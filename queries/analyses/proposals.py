@@ -70,7 +70,7 @@ def from_systemic(systemic: SystemicResult) -> list[dict]:
         if c.procedure_linked:
             continue
         evidence = (f"{c.n_deviations} deviations at {c.n_sites} sites between {c.first_at:%Y-%m-%d} and "
-                    f"{c.last_at:%Y-%m-%d}; {c.expected:.2f} expected by chance ({p_text(c.surprise_p)})")
+                    f"{c.last_at:%Y-%m-%d}; {chance_text(c)}")
         rows.append({"proposal_id": _proposal_id("systemic", *c.sites, c.key, str(c.first_at)),
                      "source": "systemic signal", "sites": ", ".join(c.sites) + _others(c.other_sites),
                      "signal": c.key, "evidence": evidence,
@@ -134,6 +134,13 @@ def from_drift(drift: DriftResult) -> list[dict]:
 
 def p_text(p: float) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def chance_text(cluster) -> str:
+    """How surprising a systemic cluster is, in the terms its p-value uses (queries/stats/systemic.py):
+    the deviations that followed the first within the window against the year before's rate."""
+    return (f"{cluster.n_deviations - 1} followed the first where {cluster.expected:.2f} were expected from "
+            f"the year before ({p_text(cluster.surprise_p)})")
 
 
 def from_control_charts(flags: pd.DataFrame, end: pd.Timestamp, recent_days: int = CQA_RECENT_DAYS) -> list[dict]:
