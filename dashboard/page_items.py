@@ -21,7 +21,8 @@ from queries.engine.scope import Scope
 
 logger = logging.getLogger(__name__)
 
-RULE_SET_LABELS = {"nelson": "Nelson (8 rules)", "western_electric": "Western Electric (4 rules)"}
+RULE_SET_LABELS = {"nelson": "Nelson (8 rules)", "western_electric": "Western Electric (4 rules)",
+                   "shewhart": "Beyond 3σ only"}
 
 
 def products() -> list[str]:

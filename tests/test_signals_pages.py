@@ -9,7 +9,8 @@ import re
 import pytest
 from conftest import TEST_END, app_for, dash_call, login
 
-from dashboard import ids
+from dashboard import ids, page_items
+from queries.analyses import signals
 
 IMR = [ids.SIG_IMR, ids.SIG_IMR_SUMMARY, ids.SIG_IMR_TABLE]
 DRIFT = [ids.SIG_SENSOR, ids.SIG_DRIFT, ids.SIG_DRIFT_SUMMARY, ids.SIG_DRIFT_TABLE]
@@ -52,6 +53,19 @@ def test_leader_gets_a_control_chart_with_limits(make_client, hub_app):
     assert "Western Electric" in summary and "first 20 batches of each process version" in summary
     points = sum(len(t.get("x") or []) for t in figure["data"])
     assert points < 3000 * len(figure["data"])
+
+
+@pytest.mark.parametrize("rules", ["nelson", "western_electric", "shewhart"])
+def test_the_chart_states_its_rules_in_control_false_alarm_rate(make_client, hub_app, rules):
+    """Issue 18 (3): beside the chart, the share of batches the chosen rules flag in a process that never
+    changes, with limits from 20 batches as charted and with the limits known."""
+    body = response(dash_call(make_client("t.leader"), hub_app, IMR, imr_inputs("SEA", rules=rules)))
+    summary = json.dumps(body[ids.SIG_IMR_SUMMARY]["children"], ensure_ascii=False)
+    known, estimated = signals.IN_CONTROL_FLAG_RATE[rules]
+    assert f"about {estimated:.1%} of its batches flagged" in summary
+    assert f"(1 in {round(1 / estimated)})" in summary and f"{known:.1%} with the true limits known" in summary
+    assert page_items.RULE_SET_LABELS[rules] in summary
+    assert re.search(r"set aside and the limits recomputed \(\d+ in this window\)", summary)
 
 
 @pytest.mark.parametrize("forged", ["ATL", "NOPE", "' OR 1=1 --", None, ["CHI", "ATL"], {"site": "ATL"}])

@@ -53,9 +53,10 @@ def imr_figure(chart: pd.DataFrame, title: str, spec: dict | None = None) -> go.
     x = pd.to_datetime(chart["started_at"])
     fig.add_trace(go.Scatter(x=x, y=chart["value"], mode="lines", line=dict(color=SKY, width=1), showlegend=False,
                              hoverinfo="skip"), row=1, col=1)
-    for phase, name, symbol in (("baseline", "Phase I baseline batch", "circle-open"),
-                                ("monitoring", "batch result", "circle")):
-        part = chart[chart["phase"] == phase]
+    set_aside = chart["set_aside"].astype(bool)
+    for part, name, symbol in ((chart[(chart["phase"] == "baseline") & ~set_aside], "Phase I baseline batch", "circle-open"),
+                               (chart[set_aside], "baseline batch set aside (beyond trial limits)", "diamond-open"),
+                               (chart[chart["phase"] == "monitoring"], "batch result", "circle")):
         if part.empty:
             continue
         fig.add_trace(go.Scatter(

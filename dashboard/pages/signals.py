@@ -133,10 +133,17 @@ def control_chart(days, site_id, product, cqa, rules):
     versions = chart.drop_duplicates("process_version")
     limits = [f"{v.process_version}: centre {v.center:.3g}, limits {v.lcl:.3g} – {v.ucl:.3g}"
               for v in versions.itertuples(index=False) if pd.notna(v.center)]
+    known, estimated = signals.IN_CONTROL_FLAG_RATE[rules]
+    set_aside = int(chart["set_aside"].sum())
     summary = html.P([
         html.Strong(f"{len(flagged)} of {len(chart)} batches in the window flagged"),
-        f" ({'Nelson' if rules == 'nelson' else 'Western Electric'} rules). Limits from a stated baseline: the first "
-        f"{signals.BASELINE_BATCHES} batches of each process version (Phase I), never from the specification. ",
+        f" ({page_items.RULE_SET_LABELS[rules]}). ",
+        html.Span(f"A process that never changes would have about {estimated:.1%} of its batches flagged by "
+                  f"these rules (1 in {round(1 / estimated)}) with limits from {signals.BASELINE_BATCHES} "
+                  f"batches, {known:.1%} with the true limits known. ", id=ids.SIG_IMR_FALSE_ALARMS),
+        f"Limits from a stated baseline: the first {signals.BASELINE_BATCHES} batches of each process version "
+        "(Phase I), never from the specification; baseline batches beyond the trial limits are set aside and the "
+        f"limits recomputed ({set_aside} in this window). ",
         "; ".join(limits) + "." if limits else "No version has enough batches for limits yet.",
         " Right-skewed CQAs are charted on a log scale." if cqa in signals.LOG_SCALE_CQAS else "",
     ], className="small")

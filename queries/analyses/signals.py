@@ -14,7 +14,13 @@ import pandas as pd
 from queries.engine.scope import Scope
 from queries.engine.warehouse import Warehouse
 from queries.kpi.catalog import CQA_COLUMNS
-from queries.stats.spc import imr_limits, moving_ranges, nelson_rules, western_electric_rules
+from queries.stats.spc import (
+    beyond_three_sigma,
+    moving_ranges,
+    nelson_rules,
+    phase_one_limits,
+    western_electric_rules,
+)
 from queries.stats.systemic import clusters_for_keys
 
 logger = logging.getLogger(__name__)
@@ -29,7 +35,12 @@ SYSTEMIC_DEFAULT_WINDOW = 14
 SYSTEMIC_REFERENCE_DAYS = 365
 SYSTEMIC_ALPHA = 0.05
 
-RULE_SETS = {"nelson": nelson_rules, "western_electric": western_electric_rules}
+RULE_SETS = {"nelson": nelson_rules, "western_electric": western_electric_rules, "shewhart": beyond_three_sigma}
+# Share of batches a rule set flags while the process never changes: (limits known, limits from a cleaned
+# 20-batch Phase I as charted here). Seeded simulation (queries.stats.spc.in_control_flag_rates, seed 1,
+# 10,000 series of 100 normal values); tests/stats/test_spc.py recomputes them with another seed. Estimating
+# the limits from 20 batches, not the rules, makes most of the difference.
+IN_CONTROL_FLAG_RATE = {"nelson": (0.0215, 0.0568), "western_electric": (0.0157, 0.0452), "shewhart": (0.0028, 0.0130)}
 RULE_TEXT = {
     "nelson": {
         "rule_1": "1 point beyond 3σ", "rule_2": "9 in a row on one side", "rule_3": "6 in a row trending",
@@ -40,6 +51,7 @@ RULE_TEXT = {
         "rule_1": "1 point beyond 3σ", "rule_2": "2 of 3 beyond 2σ", "rule_3": "4 of 5 beyond 1σ",
         "rule_4": "8 in a row on one side",
     },
+    "shewhart": {"rule_1": "1 point beyond 3σ"},
 }
 CQA_LABELS = {"viability_pct": "Viability (%)", "transduction_pct": "Transduction (%)", "cd3_pct": "CD3+ (%)",
               "vcn": "Vector copy number", "dose": "Dose", "endotoxin_eu_ml": "Endotoxin (EU/mL)"}
@@ -52,20 +64,22 @@ def control_chart(series: pd.DataFrame, value_column: str, rules: str = "nelson"
 
     ``series`` has ``batch_id, started_at, process_version`` and the value column, one row per batch.
     Each process version gets its own Phase I limits from its first ``baseline_batches`` batches (a new
-    process version is a new process); with fewer than ``MIN_BASELINE_BATCHES`` there are no limits.
-    Run rules are applied over the whole segment. Right-skewed CQAs (``LOG_SCALE_CQAS``) are charted on
+    process version is a new process), cleaned as Montgomery describes: baseline points beyond the trial
+    limits are set aside and the limits recomputed (queries.stats.spc.phase_one_limits); with fewer than
+    ``MIN_BASELINE_BATCHES`` batches there are no limits. Run rules are applied over the whole segment. Right-skewed CQAs (``LOG_SCALE_CQAS``) are charted on
     the natural-log scale, where they are close to normal; their lines are returned back-transformed
     (geometric centre, asymmetric limits) for a log axis, and ``mr`` is then the moving range of ln(x).
 
     Returns the rows with ``value, y`` (charted value), ``mr, center, ucl, lcl, mr_ucl, sigma`` (sigma and
-    mr on the charted scale), ``phase`` ('baseline'/'monitoring'), ``scale``, ``rules`` (the rules a
+    mr on the charted scale), ``phase`` ('baseline'/'monitoring'), ``set_aside`` (a baseline point left
+    out of the limits), ``scale``, ``rules`` (the rules a
     point completes, as text) and ``flagged``; points without limits have NaN lines, never a flag.
     """
     if rules not in RULE_SETS:
         raise ValueError(f"unknown rule set {rules!r}")
     log_scale = value_column in LOG_SCALE_CQAS if log_scale is None else log_scale
-    names = [*series.columns, "value", "y", "mr", "phase", "scale", "center", "ucl", "lcl", "mr_ucl", "sigma",
-             "rules", "flagged"]
+    names = [*series.columns, "value", "y", "mr", "phase", "set_aside", "scale", "center", "ucl", "lcl", "mr_ucl",
+             "sigma", "rules", "flagged"]
     positions, columns = _chart_arrays(pd.to_numeric(series[value_column], errors="coerce").to_numpy(dtype=float),
                                        pd.to_datetime(series["started_at"]).to_numpy(),
                                        series["process_version"].to_numpy(), rules, baseline_batches, log_scale)
@@ -88,6 +102,7 @@ def _chart_arrays(values_all: np.ndarray, times_all: np.ndarray, versions_all: n
     n = len(keep)
     text = RULE_TEXT[rules]
     columns = {"value": np.empty(n), "y": np.empty(n), "mr": np.empty(n), "phase": np.empty(n, dtype=object),
+               "set_aside": np.zeros(n, dtype=bool),
                "scale": np.full(n, "log" if log_scale else "linear", dtype=object),
                **{c: np.full(n, np.nan) for c in ("center", "ucl", "lcl", "mr_ucl", "sigma")},
                "rules": np.full(n, "", dtype=object), "flagged": np.zeros(n, dtype=bool)}
@@ -103,9 +118,13 @@ def _chart_arrays(values_all: np.ndarray, times_all: np.ndarray, versions_all: n
         n_base = min(baseline_batches, len(y))
         columns["value"][at], columns["y"][at], columns["mr"][at] = values, y, moving_ranges(y)
         columns["phase"][at] = np.where(np.arange(len(y)) < n_base, "baseline", "monitoring")
-        limits = imr_limits(y, slice(0, n_base)) if n_base >= MIN_BASELINE_BATCHES else None
-        if limits is None or not limits.sigma > 0:
+        if n_base < MIN_BASELINE_BATCHES:
             continue
+        phase_one = phase_one_limits(y, slice(0, n_base), min_points=MIN_BASELINE_BATCHES)
+        limits = phase_one.limits
+        if not limits.sigma > 0:
+            continue
+        columns["set_aside"][at[:n_base]] = phase_one.set_aside
         back = np.exp if log_scale else float
         columns["center"][at], columns["ucl"][at] = back(limits.center), back(limits.ucl)
         columns["lcl"][at], columns["mr_ucl"][at], columns["sigma"][at] = back(limits.lcl), limits.mr_ucl, limits.sigma

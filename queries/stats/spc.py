@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,18 +65,47 @@ def imr_limits(x: Values, baseline: slice | None = None) -> ImrLimits:
     base = arr[baseline] if baseline is not None else arr
     if base.size < 2:
         raise ValueError(f"the baseline needs at least 2 points, got {base.size}")
-    center = float(np.mean(base))
-    mr_bar = float(np.mean(np.abs(np.diff(base))))
+    return _limits(base, np.ones(base.size, dtype=bool))
+
+
+def _limits(base: np.ndarray, kept: np.ndarray) -> ImrLimits:
+    """Limits from the ``kept`` baseline points; a moving range counts only between two kept neighbours
+    (a set-aside point's ranges go with it, as when a Phase I point is omitted from the estimate)."""
+    center = float(np.mean(base[kept]))
+    mr_bar = float(np.mean(np.abs(np.diff(base))[kept[1:] & kept[:-1]]))
     sigma = mr_bar / D2_N2
-    return ImrLimits(
-        center=center,
-        ucl=center + 3 * sigma,
-        lcl=center - 3 * sigma,
-        mr_bar=mr_bar,
-        mr_ucl=D4_N2 * mr_bar,
-        sigma=sigma,
-        n_baseline=int(base.size),
-    )
+    return ImrLimits(center=center, ucl=center + 3 * sigma, lcl=center - 3 * sigma, mr_bar=mr_bar,
+                     mr_ucl=D4_N2 * mr_bar, sigma=sigma, n_baseline=int(kept.sum()))
+
+
+@dataclass(frozen=True)
+class PhaseOne:
+    """A cleaned Phase I baseline: the limits, and which baseline points were set aside to get them."""
+
+    limits: ImrLimits
+    set_aside: np.ndarray  # bool, one per baseline point: beyond the limits of a round, left out after it
+    rounds: int  # how many times the limits were computed
+
+
+def phase_one_limits(x: Values, baseline: slice, min_points: int = 2) -> PhaseOne:
+    """Limits from a baseline cleaned as Montgomery describes for Phase I (Introduction to Statistical
+    Quality Control, 6th ed., 5.4 and 6.2.1): compute trial limits, set aside the baseline points beyond
+    them (treated as having an assignable cause), recompute from the rest, and repeat until no baseline
+    point is beyond the limits. A round that would leave fewer than ``min_points`` points (or no moving
+    range) is not taken: the previous limits stand. Points after the baseline never enter the limits.
+    """
+    base = as_values(x)[baseline]
+    if base.size < 2:
+        raise ValueError(f"the baseline needs at least 2 points, got {base.size}")
+    kept = np.ones(base.size, dtype=bool)
+    limits, rounds = _limits(base, kept), 1
+    while True:
+        beyond = kept & ((base > limits.ucl) | (base < limits.lcl))
+        remaining = kept & ~beyond
+        if not beyond.any() or remaining.sum() < min_points or not (remaining[1:] & remaining[:-1]).any():
+            return PhaseOne(limits, ~kept, rounds)
+        kept = remaining
+        limits, rounds = _limits(base, kept), rounds + 1
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -184,6 +213,13 @@ def nelson_rules(x: Values, center: float, sigma: float) -> pd.DataFrame:
     return pd.DataFrame(rules, index=index_of(x, arr.size))
 
 
+def beyond_three_sigma(x: Values, center: float, sigma: float) -> pd.DataFrame:
+    """Shewhart's rule alone: ``rule_1`` = one point beyond 3 sigma (strict, as in :func:`nelson_rules`)."""
+    _check_sigma(sigma)
+    arr = as_values(x)
+    return pd.DataFrame({"rule_1": np.abs((arr - center) / sigma) > 3}, index=index_of(x, arr.size))
+
+
 def western_electric_rules(x: Values, center: float, sigma: float) -> pd.DataFrame:
     """The four Western Electric (1956) zone rules; boolean columns ``rule_1`` .. ``rule_4``.
 
@@ -204,3 +240,30 @@ def western_electric_rules(x: Values, center: float, sigma: float) -> pd.DataFra
         "rule_4": _same_side_runs(arr, center) >= 8,
     }
     return pd.DataFrame(rules, index=index_of(x, arr.size))
+
+
+@dataclass(frozen=True)
+class FlagRates:
+    """Shares of in-control points flagged (with their standard errors over the simulated series)."""
+
+    known: float  # with the true limits
+    estimated: float  # with limits from a cleaned Phase I baseline, over the points after it
+    known_se: float
+    estimated_se: float
+
+
+def in_control_flag_rates(rules: Callable[[Values, float, float], pd.DataFrame], seed: int, n_series: int = 1000,
+                          baseline: int = 20, length: int = 100, min_points: int = 2) -> FlagRates:
+    """How often ``rules`` flag a point of a process that never changes (independent standard normal
+    values), by seeded simulation: with the true limits, and after a cleaned ``baseline``-point Phase I
+    over the monitoring points that follow it. The second is what a chart with estimated limits shows:
+    limits from few points sit too close now and then, and every later point of that chart pays for it."""
+    rng = np.random.default_rng(seed)
+    known, estimated = np.empty(n_series), np.empty(n_series)
+    for i in range(n_series):
+        y = rng.standard_normal(length)
+        known[i] = rules(y, 0.0, 1.0).any(axis=1).to_numpy().mean()
+        limits = phase_one_limits(y, slice(0, baseline), min_points=min_points).limits
+        estimated[i] = rules(y, limits.center, limits.sigma).any(axis=1).to_numpy()[baseline:].mean()
+    return FlagRates(float(known.mean()), float(estimated.mean()), float(known.std(ddof=1) / np.sqrt(n_series)),
+                     float(estimated.std(ddof=1) / np.sqrt(n_series)))
