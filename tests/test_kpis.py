@@ -566,7 +566,7 @@ def test_consistency(warehouse):
 
     def batches(site, n, shift=0.0, started=None):
         return [{"site_id": site, "started_at": started or at(1), "completed_at": at(2), **{
-            cqa: mean + w * (0.1 if cqa == "vcn" else 1.0) + (shift if cqa == "viability_pct" else 0.0)
+            cqa: mean + w * (0.1 if cqa in ("vcn", "endotoxin_eu_ml") else 1.0) + (shift if cqa == "viability_pct" else 0.0)
             for cqa, mean in base.items()}} for w in wiggle[:n]]
 
     insert(warehouse, batches=[
@@ -579,7 +579,8 @@ def test_consistency(warehouse):
     # Reference = the other sites' batches. C's viability: reference A+B+D (sd 1.03), margin 1.54,
     # difference 10.05, 90 % CI [9.3, 10.8] -> not equivalent. A's viability: reference B+C+D (sd 5.2),
     # margin 7.8, difference -4.16, 90 % CI [-6.3, -2.0] inside +-7.8 -> equivalent (B likewise).
-    # Every other (site, CQA) pair compares identical patterns: difference 0 -> equivalent.
+    # Every other (site, CQA) pair compares identical patterns: difference 0 -> equivalent (vcn, dose and
+    # endotoxin on the ln scale, all positive here).
     # A: 6/6 = 100; B: 6/6 = 100; C: 5/6 = 83.3; D: no evaluable pair -> no number
     # network: (6 + 6 + 5) / 18 = 94.4 (D's 6 insufficient pairs excluded)
     assert kpi(warehouse, "consistency", sc=sc) == approx(

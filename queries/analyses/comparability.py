@@ -22,7 +22,13 @@ from queries.engine.warehouse import Warehouse
 from queries.kpi.catalog import CQA_COLUMNS, NETWORK
 from queries.kpi.kpis import kpi_frame
 from queries.stats.capability import capability
-from queries.stats.equivalence import EQUIVALENT, INSUFFICIENT, cross_site_consistency, evaluate_pair
+from queries.stats.equivalence import (
+    EQUIVALENT,
+    INSUFFICIENT,
+    all_equivalent,
+    cross_site_consistency,
+    evaluate_pair,
+)
 from queries.stats.funnel import poisson_funnel_limits, poisson_position
 
 logger = logging.getLogger(__name__)
@@ -41,7 +47,8 @@ class Comparability:
     products: list[str]
     distributions: pd.DataFrame  # site_id (REFERENCE for the pooled reference), cqa, value
     reference_label: str
-    tost: pd.DataFrame  # per visible (site, CQA) pair: n, mean, ref_mean, difference, ci, margin, verdict
+    tost: pd.DataFrame  # per visible (site, CQA) pair: n, mean, ref_mean, difference, ci, margin, verdict, scale
+    comparable: pd.DataFrame  # per visible site: equivalent on every CQA of the product (intersection-union)
     capability: pd.DataFrame  # per visible site (and NETWORK) and CQA: n, ppk and its interval, status, spec
     scores: pd.DataFrame  # consistency score per visible site and the network
     funnel: pd.DataFrame  # per visible site: batches, deviations, rate, limits, position
@@ -83,12 +90,13 @@ def comparability(wh: Warehouse, scope: Scope, product: str | None = None, *, mi
 
     pairs = consistency_pairs(wh, scope, min_batches=min_batches)
     tost = pairs[(pairs["product"] == product) & pairs["site_id"].isin(mine)].reset_index(drop=True)
+    comparable = all_equivalent(tost)
     caps = capability_table(of_product, specs[specs["product"] == product], mine, network=scope.network)
     scores = consistency_by_site(wh, scope, min_batches=min_batches)
     scores["site_id"] = scores["site_id"].astype(object).where(scores["site_id"].notna(), NETWORK)
     funnel, curve, rate = deviation_funnel(wh, scope)
-    return Comparability(product, products, distributions, reference_label, tost, caps, scores, funnel, curve, rate,
-                         specs)
+    return Comparability(product, products, distributions, reference_label, tost, comparable, caps, scores, funnel,
+                         curve, rate, specs)
 
 
 def _long(frame: pd.DataFrame) -> pd.DataFrame:
@@ -171,7 +179,8 @@ def onboarding_trajectory(wh: Warehouse, scope: Scope, site_id: str, *, period_d
 
     Per period of ``period_days`` after the onboarding date, product and CQA: the standardised difference
     (site mean - other sites' mean) / sd(other sites) over the same period's batches, and the TOST
-    verdict (margin 1.5 sd of the reference, as for the consistency score). NotFound outside the scope.
+    verdict (margin 1.5 sd of the reference, as for the consistency score; right-skewed CQAs on the ln
+    scale). NotFound outside the scope.
     """
     site_scope = scope.for_site(site_id)
     site = wh.query("sql/sites_in_scope", scope=site_scope).iloc[0]
@@ -190,7 +199,7 @@ def onboarding_trajectory(wh: Warehouse, scope: Scope, site_id: str, *, period_d
             own = group[group["site_id"] == site_id]
             ref = group[group["site_id"] != site_id]
             for cqa in CQA_COLUMNS:
-                x, r = own[cqa].dropna().astype(float), ref[cqa].dropna().astype(float)
+                x, r = _on_tost_scale(own[cqa], cqa), _on_tost_scale(ref[cqa], cqa)
                 outcome = evaluate_pair(x.to_numpy(), r.to_numpy(), min_n=min_batches)
                 ref_sd = float(r.std(ddof=1)) if len(r) >= 2 else math.nan
                 diff = (x.mean() - r.mean()) / ref_sd if len(x) and ref_sd > 0 else math.nan
@@ -199,6 +208,12 @@ def onboarding_trajectory(wh: Warehouse, scope: Scope, site_id: str, *, period_d
                              "verdict": outcome.verdict})
     return pd.DataFrame(rows, columns=["period", "period_start", "period_end", "product", "cqa", "n", "ref_n",
                                        "std_difference", "verdict"])
+
+
+def _on_tost_scale(values: pd.Series, cqa: str) -> pd.Series:
+    """A CQA's results on the scale its equivalence is judged on: ln for right-skewed CQAs (as charted)."""
+    values = values.dropna().astype(float)
+    return np.log(values[values > 0]) if cqa in LOG_SCALE_CQAS else values
 
 
 def trajectory_summary(trajectory: pd.DataFrame) -> pd.DataFrame:
@@ -249,7 +264,7 @@ def consistency_pairs(wh: Warehouse, scope: Scope, *, min_batches: int = 5) -> p
     batches = wh.query("sql/batch_cqas_all_sites", scope=scope)
     parts = []
     for product, group in batches.groupby("product", sort=True):
-        _, per_pair = cross_site_consistency(group, list(CQA_COLUMNS), min_n=min_batches)
+        _, per_pair = cross_site_consistency(group, list(CQA_COLUMNS), min_n=min_batches, log_columns=LOG_SCALE_CQAS)
         parts.append(per_pair.assign(product=product))
     if not parts:
         return pd.DataFrame(columns=["site_id", "product", "cqa", "verdict"])

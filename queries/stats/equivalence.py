@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -32,6 +32,7 @@ PER_PAIR_COLUMNS = (
     "p_value",
     "verdict",
     "reason",
+    "scale",
 )
 
 
@@ -221,6 +222,7 @@ def cross_site_consistency(
     margin_sd: float = 1.5,
     reference: Literal["others", "all"] = "others",
     pooled: bool = False,
+    log_columns: Collection[str] = (),
 ) -> tuple[float | None, pd.DataFrame]:
     """Cross-site consistency score (docs/kpis.md, consistency) from one row per batch.
 
@@ -238,6 +240,12 @@ def cross_site_consistency(
     references (in-control sites judged equivalent in 86 % of runs instead of 100 %). With 5 or more
     sites the contamination is negligible.
 
+    The margin is estimated from the reference batches only (their sd), and the test treats it as
+    known: at a true difference of exactly 1.5 sd the claim is made somewhat more often than ``alpha``
+    (tests/stats/test_equivalence.py measures it). ``log_columns`` (right-skewed CQAs) are compared on
+    the natural-log scale, the scale their charts and Ppk use: values <= 0 are dropped, the difference
+    is ln(geometric-mean ratio) and the margin 1.5 sd of ln(reference). ``scale`` says which per row.
+
     Returns ``(score, per_pair)``; ``per_pair`` has one row per (site, CQA) with columns
     ``PER_PAIR_COLUMNS``, numeric fields NaN where the verdict is 'insufficient data'. The score is
     None when no pair is evaluable.
@@ -252,6 +260,9 @@ def cross_site_consistency(
     pairs: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
     for cqa in cqa_columns:
         values = pd.to_numeric(frame[cqa], errors="raise").to_numpy(dtype=float)
+        if cqa in log_columns:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                values = np.where(values > 0, np.log(values), np.nan)
         site_of_row = frame[site_column].to_numpy()
         for site in sites:
             own = site_of_row == site
@@ -278,7 +289,31 @@ def cross_site_consistency(
                 "p_value": tost.p_value if tost else math.nan,
                 "verdict": outcome.verdict,
                 "reason": outcome.reason,
+                "scale": "ln" if cqa in log_columns else "linear",
             }
         )
     per_pair = pd.DataFrame(rows, columns=list(PER_PAIR_COLUMNS))
     return result.score, per_pair
+
+
+def all_equivalent(per_pair: pd.DataFrame, keys: Sequence[str] = ("site_id",)) -> pd.DataFrame:
+    """Per ``keys`` group (a site, or a site and product): is it equivalent on every CQA?
+
+    The claim "this site makes the same product" is the conjunction of its CQA claims, so it is an
+    intersection-union test (Berger 1982, Technometrics 24:295-300): it holds at level alpha when every
+    TOST holds at alpha, with no multiplicity correction (correcting would only make it conservative).
+    ``verdict`` is 'equivalent' when all pairs are, 'not equivalent' when an evaluable pair is not,
+    else 'insufficient data'; ``n_equivalent`` of ``n_pairs``.
+    """
+    rows = []
+    for key, group in per_pair.groupby(list(keys), sort=False):
+        verdicts = group["verdict"]
+        if (verdicts == EQUIVALENT).all():
+            verdict = EQUIVALENT
+        elif (verdicts == NOT_EQUIVALENT).any():
+            verdict = NOT_EQUIVALENT
+        else:
+            verdict = INSUFFICIENT
+        rows.append({**dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True)), "verdict": verdict,
+                     "n_equivalent": int((verdicts == EQUIVALENT).sum()), "n_pairs": len(group)})
+    return pd.DataFrame(rows, columns=[*keys, "verdict", "n_equivalent", "n_pairs"])

@@ -17,8 +17,10 @@ from queries.stats.equivalence import (
     INSUFFICIENT,
     NOT_EQUIVALENT,
     PER_PAIR_COLUMNS,
+    all_equivalent,
     consistency_score,
     cross_site_consistency,
+    evaluate_pair,
     tost_two_sample,
 )
 
@@ -153,6 +155,77 @@ def test_shifted_site_is_flagged_not_equivalent() -> None:
     assert row["p_value"] == pytest.approx(expected.p_value)
     assert row["ci_low"] > row["margin"]  # the whole 90 % CI is above the margin
     assert (row["n"], row["ref_n"]) == (10, 40)
+
+
+def test_right_skewed_cqas_are_judged_on_the_ln_scale() -> None:
+    """Issue 18 (4): one scale per CQA. Vector copy numbers, lognormal: the reference (sites A, B) at a
+    geometric mean of 2 with ln-sd 0.5 and one long right tail (12.0); site C at the same geometric mean
+    without the tail. On the raw scale the tail inflates the reference sd (margin 4.3) and C's raw mean
+    (2.1) looks close to the reference's 3.1; on the ln scale (as charted) the difference is
+    ln(GM ratio) and the margin 1.5 sd of ln(reference), by hand below."""
+    ref_values = [1.2, 1.5, 2.0, 2.7, 3.3, 1.1, 1.8, 2.2, 3.0, 12.0]
+    site_c = [1.6, 1.9, 2.0, 2.1, 2.4, 2.2]
+    frame = pd.DataFrame({"site_id": ["A"] * 5 + ["B"] * 5 + ["C"] * 6, "vcn": ref_values + site_c})
+    _, per_pair = cross_site_consistency(frame, ["vcn"], log_columns={"vcn"})
+    c = per_pair.set_index("site_id").loc["C"]
+    ln_ref, ln_c = np.log(ref_values), np.log(site_c)
+    assert c["scale"] == "ln"
+    assert c["difference"] == pytest.approx(ln_c.mean() - ln_ref.mean())
+    assert c["margin"] == pytest.approx(1.5 * ln_ref.std(ddof=1))
+    assert c["p_value"] == pytest.approx(tost_two_sample(ln_c, ln_ref, 1.5 * ln_ref.std(ddof=1)).p_value)
+    _, raw = cross_site_consistency(frame, ["vcn"])
+    assert raw.set_index("site_id").loc["C", "scale"] == "linear"
+    assert raw.set_index("site_id").loc["C", "margin"] == pytest.approx(1.5 * np.std(ref_values, ddof=1))
+    # A non-positive result cannot be on a log scale: it is dropped, not a crash.
+    zero = pd.concat([frame, pd.DataFrame({"site_id": ["C"], "vcn": [0.0]})], ignore_index=True)
+    _, per_pair = cross_site_consistency(zero, ["vcn"], log_columns={"vcn"})
+    assert per_pair.set_index("site_id").loc["C", "n"] == 6
+
+
+def test_the_claim_rate_at_the_margin_by_simulation() -> None:
+    """The size of the test as the score uses it (evaluate_pair: margin 1.5 sd of the reference lots):
+    a site whose true mean is exactly 1.5 reference sd away is claimed equivalent in 5.6-6.5 % of
+    seeded runs (3,000 per design), not 5 %: the margin's own sampling error is not in the TOST
+    (docs/kpis.md states it). With the margin known, 4.4-5.5 %."""
+    rng = np.random.default_rng(18)
+    rates = {}
+    for n, ref_n in ((5, 20), (12, 60)):
+        estimated = known = 0
+        for _ in range(3000):
+            x, ref = rng.normal(1.5, 1.0, n), rng.normal(0.0, 1.0, ref_n)
+            estimated += evaluate_pair(x, ref, min_n=5).verdict == EQUIVALENT
+            known += tost_two_sample(x, ref, 1.5).equivalent
+        rates[(n, ref_n)] = (estimated / 3000, known / 3000)
+    print("\nclaimed equivalent at the margin (estimated margin, known margin): "
+          + "; ".join(f"n {n} vs {r}: {e:.1%}, {k:.1%}" for (n, r), (e, k) in rates.items()))
+    assert all(0.045 <= e <= 0.08 for e, _ in rates.values())
+    assert all(k <= 0.06 for _, k in rates.values())
+
+
+def test_a_site_is_comparable_when_every_cqa_is_equivalent() -> None:
+    """Issue 18 (4), multiplicity: the claim 'same product' is the conjunction of a site's CQA claims
+    (an intersection-union test, level alpha without correction). Simulated: a site at the margin on
+    one CQA and identical on five others (correlated 0.6 with it) is claimed comparable on all six in
+    about 5 % of 1,000 seeded runs; a site identical on all six in most runs."""
+    rng = np.random.default_rng(1982)
+    cov = np.full((6, 6), 0.6) + 0.4 * np.eye(6)
+    rows = []
+    for run in range(1000):
+        ref = rng.multivariate_normal(np.zeros(6), cov, 60)
+        for label, shift in (("margin", [1.5, 0, 0, 0, 0, 0]), ("identical", [0.0] * 6)):
+            site = rng.multivariate_normal(np.array(shift), cov, 12)
+            rows += [{"site_id": label, "run": run, "cqa": q, "verdict": evaluate_pair(site[:, q], ref[:, q]).verdict}
+                     for q in range(6)]
+    claims = all_equivalent(pd.DataFrame(rows), keys=("site_id", "run"))
+    rate = (claims["verdict"] == EQUIVALENT).groupby(claims["site_id"]).mean()
+    print(f"\ncomparable on all six CQAs: {rate.to_dict()}")
+    assert rate["margin"] <= 0.075
+    assert rate["identical"] >= 0.8
+    verdicts = all_equivalent(pd.DataFrame({
+        "site_id": ["A", "A", "B", "B", "C", "C"], "cqa": ["x", "y"] * 3,
+        "verdict": [EQUIVALENT, EQUIVALENT, EQUIVALENT, NOT_EQUIVALENT, EQUIVALENT, INSUFFICIENT]}))
+    assert verdicts.set_index("site_id")["verdict"].to_dict() == {
+        "A": EQUIVALENT, "B": NOT_EQUIVALENT, "C": INSUFFICIENT}
 
 
 def test_reference_choice_matters_in_a_small_network() -> None:
