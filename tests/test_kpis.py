@@ -6,6 +6,7 @@ import itertools
 import math
 from datetime import date, datetime, timedelta
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import TEST_END
@@ -118,6 +119,34 @@ def test_mttd(warehouse):
     # p90 at rank 0.9 * 2 = 1.8: 10 + 0.8 * (30 - 10) = 26
     assert kpi(warehouse, "mttd", "median_h") == approx({"A": 6.0, "B": 30.0, NETWORK: 10.0})
     assert kpi(warehouse, "mttd", "p90_h") == approx({"A": 9.2, "B": 30.0, NETWORK: 26.0})
+
+
+def test_mttd_by_detection_date_does_not_read_low_in_the_latest_window(duckdb_warehouse):
+    """Issue 18 (6). A deviation has no record until it is detected, so a window by *occurrence* would
+    count only the quick detections of its last weeks and read low. MTTD counts the deviations
+    *detected* in the window: in a steady process each deviation is counted once, when found, and the
+    window's delays are the process's. Seeded: two years of deviations at site A (2 a day, delays
+    exponential with mean 48 h), only those detected by the window's end on record. The latest 30-day
+    window's MTTD is 48 h within 4 standard errors; by occurrence the same window would read low."""
+    rng = np.random.default_rng(6)
+    days = 730
+    occurred = TEST_END - timedelta(days=days) + pd.to_timedelta(np.sort(rng.uniform(0, days, 2 * days)), unit="D")
+    delay_h = rng.exponential(48.0, occurred.size)
+    detected = occurred + pd.to_timedelta(delay_h, unit="h")
+    on_record = detected < pd.Timestamp(TEST_END)
+    insert(duckdb_warehouse, deviations=[
+        {"site_id": "A", "occurred_at": o.to_pydatetime(), "detected_at": d.to_pydatetime()}
+        for o, d in zip(occurred[on_record], detected[on_record], strict=True)])
+    sc = scope(days=30, sites=["A"])
+    values = kpi_columns(duckdb_warehouse, "mttd", ["value", "n", "found_late"], sc)
+    mean, n = values["value"]["A"], values["n"]["A"]
+    assert abs(mean - 48.0) < 4 * 48.0 / math.sqrt(n), (mean, n)
+    start = pd.Timestamp(TEST_END - timedelta(days=30))
+    by_occurrence = delay_h[on_record & (occurred >= start)].mean()
+    assert by_occurrence < 0.9 * 48.0  # what an occurrence window shows: the slow ones are not found yet
+    # Detected in the window, occurred before it: the late finds the tile names.
+    found_late = int((on_record & (detected >= start) & (occurred < start)).sum())
+    assert values["found_late"]["A"] == found_late > 0
 
 
 def test_recurrence(warehouse):

@@ -132,7 +132,11 @@ def test_leader_comparability_names_every_site_and_links_from_the_overview(make_
     assert "All CQAs" in text and len(re.findall(r"\d of 6 CQAs", text)) >= 9  # one per site
     overview = response(dash_call(client, hub_app, list(ids.OV_REFRESH),
                                   {"overview-window.value": 90}))
-    assert '"href": "/comparability"' in json.dumps(overview["overview-tiles"])
+    tiles = json.dumps(overview["overview-tiles"], ensure_ascii=False)
+    assert '"href": "/comparability"' in tiles
+    # Issue 18 (6): the MTTD tile says it is a mean by detection date, with the median and the late finds.
+    assert "Mean time to deviation detection" in tiles
+    assert re.search(r"median [\d.]+ h · p90 [\d.]+ h · by detection date(, \d+ occurred before the window)?", tiles)
 
 
 @pytest.mark.parametrize("user_id", ["t.display", "t.admin"])

@@ -52,7 +52,9 @@ def _detail(kpi_id: str, row) -> str | None:
     if row is None:
         return None
     if kpi_id == "mttd" and not is_missing(row.get("median_h")):
-        return f"median {row['median_h']:.1f} h · p90 {row['p90_h']:.1f} h"
+        late = 0 if is_missing(row.get("found_late")) else int(row["found_late"])
+        return (f"median {row['median_h']:.1f} h · p90 {row['p90_h']:.1f} h · by detection date"
+                + (f", {late} occurred before the window" if late else ""))
     if kpi_id == "recurrence" and not is_missing(row.get("cross_site_pct")):
         return f"cross-site recurrence {row['cross_site_pct']:.1f} %"
     if kpi_id == "psych_safety" and not is_missing(row.get("score_1_7")):

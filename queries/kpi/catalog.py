@@ -85,7 +85,8 @@ _HOUSE_TARGET = "network default target (quality leadership may change it in que
 CATALOG: tuple[Kpi, ...] = (
     Kpi(
         "mttd", "Mean time to deviation detection",
-        "Mean hours from when a deviation occurred to when it was detected; median and p90 beside it.",
+        "Mean hours from when a deviation occurred to when it was detected, over the deviations detected in "
+        "the window (by detection date: an undetected deviation has no record yet); median and p90 beside it.",
         "sum(detected_at - occurred_at) / count(deviations); excursion-sourced deviations count from "
         "the excursion start",
         "deviations detected in the window", "h", "lower", 24.0,
