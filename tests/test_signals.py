@@ -63,6 +63,11 @@ def test_season_alone_raises_few_warnings(sample_warehouse):
 # --- (b) the DOC-ENTRY cluster at ATL and DEN -------------------------------------------------------------
 def test_doc_entry_cluster_is_flagged_with_the_outdated_sop(sample_warehouse):
     result = signals.systemic_signals(sample_warehouse, scope(90), window_days=14)
+    # The counts docs/signals.md states for the test sample's last 90 days.
+    clusters = result.clusters
+    assert (len(clusters), int((clusters["surprise_p"] < 0.05).sum()), int(clusters["flagged"].sum()),
+            int(clusters["procedure_linked"].sum()), int((clusters["surprise_p"] < result.threshold).sum())) == (
+        39, 5, 5, 5, 0)
     story = result.clusters[result.clusters["key"].str.contains("DOC-ENTRY")]
     assert len(story) == 1
     cluster = story.iloc[0]
