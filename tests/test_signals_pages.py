@@ -128,7 +128,7 @@ def test_leader_comparability_names_every_site_and_links_from_the_overview(make_
         assert f'"{site}"' in text
     assert "Onboarding: SEA" in text and "against the network (all sites)" in text
     # Issue 18 (4): skewed CQAs as ratios of geometric means on the ln scale; the all-CQA claim per site.
-    assert "ln scale: ratio" in text and "ratio \\u00d7 " in text and "margin \\u00d7 / \\u00f7" in text
+    assert "ln scale: ratio" in text and "ratio \\u00d7 " in text and "margin \\u00d7/\\u00f7" in text
     assert "All CQAs" in text and len(re.findall(r"\d of 6 CQAs", text)) >= 9  # one per site
     overview = response(dash_call(client, hub_app, list(ids.OV_REFRESH),
                                   {"overview-window.value": 90}))

@@ -85,7 +85,7 @@ def refresh(days, product):
                "when the interval lies inside ± margin, the margin being 1.5 sd of the other sites' batches (estimated "
                "from them: at a true difference of exactly the margin the test says equivalent about 6 % of the "
                "time, not 5 %). Right-skewed CQAs (vector copy number, dose, endotoxin) are judged on the ln scale, "
-               "as charted: the ratio of geometric means against a margin × / ÷. All CQAs: the site is comparable "
+               "as charted: the ratio of geometric means against a margin ×/÷. All CQAs: the site is comparable "
                "when every CQA is equivalent (an intersection-union test: that claim holds at α = 0.05 as it is, "
                "with no correction for the six CQAs).", className="small"),
         tost_table(result.tost, result.comparable),
@@ -158,7 +158,7 @@ def tost_table(tost: pd.DataFrame, comparable: pd.DataFrame):
             return html.Div([badge("insufficient data"), html.Div(f"n = {r['n']}", className="small")])
         if r["scale"] == "ln":  # judged on ln values: the difference is a ratio of geometric means
             lines = (f"ratio × {_num(math.exp(r['difference']))}",
-                     f"90 % CI [{_num(math.exp(r['ci_low']))}, {_num(math.exp(r['ci_high']))}] · margin × / ÷ "
+                     f"90 % CI [{_num(math.exp(r['ci_low']))}, {_num(math.exp(r['ci_high']))}] · margin ×/÷ "
                      f"{_num(math.exp(r['margin']))} · n {r['n']}/{r['ref_n']}")
             means = f"site geometric mean {_num(math.exp(r['mean']))}, reference {_num(math.exp(r['ref_mean']))}"
         else:

@@ -137,7 +137,7 @@ def control_chart(days, site_id, product, cqa, rules):
     set_aside = int(chart["set_aside"].sum())
     summary = html.P([
         html.Strong(f"{len(flagged)} of {len(chart)} batches in the window flagged"),
-        f" ({page_items.RULE_SET_LABELS[rules]}). ",
+        f" by {page_items.RULE_SET_LABELS[rules]}. ",
         html.Span(f"A process that never changes would have about {estimated:.1%} of its batches flagged by "
                   f"these rules (1 in {round(1 / estimated)}) with limits from {signals.BASELINE_BATCHES} "
                   f"batches, {known:.1%} with the true limits known. ", id=ids.SIG_IMR_FALSE_ALARMS),
