@@ -16,6 +16,9 @@ from queries.engine.warehouse import Warehouse
 PAGE_ROLES: dict[str, frozenset[str]] = {
     "/": frozenset({"leadership", "site_manager", "auditor", "display"}),
     "/site/<site_id>": frozenset({"leadership", "site_manager", "auditor"}),
+    # Record pages: a site manager opens the records of the own site only (checked per record).
+    "/deviation/<deviation_id>": frozenset({"leadership", "site_manager", "auditor"}),
+    "/batch/<batch_id>": frozenset({"leadership", "site_manager", "auditor"}),
     "/definitions": frozenset({"leadership", "site_manager", "auditor", "display", "admin"}),
     "/admin/users": frozenset({"admin"}),
     "/admin/display-tokens": frozenset({"admin"}),

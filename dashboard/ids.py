@@ -19,6 +19,8 @@ OV_REFRESH = (OV_TILES, OV_GRID_HTML, OV_GRID, OV_AS_OF)  # outputs of the overv
 
 # site drill-down
 SITE_ID_STORE = "site-id"
+SITE_TIMELINE = "site-deviation-timeline"
+SITE_RECORD_NAV = "site-record-nav"
 SITE_WINDOW = "site-window"
 SITE_BODY = "site-body"
 SITE_AS_OF = "site-as-of"

@@ -162,6 +162,16 @@ def json_value(value, depth: int = 0):
     return scalar(value)
 
 
+def clicked_id(value) -> str | None:
+    """A chart click (a graph's clickData) reduced to what a record link needs: the first point's first
+    customdata value, as text of at most 120 characters; anything else None."""
+    try:
+        first = value["points"][0]["customdata"][0]
+    except (TypeError, KeyError, IndexError):
+        return None
+    return as_text(first, 120)
+
+
 def path(value) -> str:
     """A location's pathname: a local path, else the request gets no update."""
     if not isinstance(value, str) or not value.startswith("/") or len(value) > 2048 or "\x00" in value:
@@ -219,6 +229,7 @@ def _kinds() -> dict[tuple[str, str], Callable]:
                                                ids.PPL_WINDOW)}
     return windows | {
         (ids.SIG_SYSTEMIC_ALL, "value"): as_str_list,  # a checklist
+        (ids.SITE_TIMELINE, "clickData"): clicked_id,  # a timeline point: its deviation id
         (ids.PPL_TEAMS, "value"): as_str_list,  # a multi-select
         (ids.KIOSK_PLAYLIST, "data"): _playlist,
         (ids.SIG_PRODUCT, "value"): _product,

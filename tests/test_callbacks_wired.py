@@ -1,4 +1,5 @@
-"""Every callback's ids exist in some page's layout (the check Dash skips for multi-page apps)."""
+"""Every callback's ids exist in some page's layout, or in the content a page's own callback renders into
+it (the check Dash skips for multi-page apps)."""
 
 from __future__ import annotations
 
@@ -39,7 +40,14 @@ def test_every_callback_id_is_in_some_layout(make_client, hub_app):
                                  {"_pages_location.pathname": path, "_pages_location.search": ""})
             if response.status_code == 200:
                 _ids(response.get_json(), found)
-    deps = make_client("t.leader").get("/_dash-dependencies").get_json()
+    # Content rendered by a page's callback: the site page's body holds the deviation timeline, whose
+    # clicks open a record.
+    leader = make_client("t.leader")
+    site = dash_call(leader, hub_app, ["site-title", "site-body", "site-as-of"], {"site-window.value": 90},
+                     {"site-id.data": "CHI"})
+    assert site.status_code == 200
+    _ids(site.get_json(), found)
+    deps = leader.get("/_dash-dependencies").get_json()
     missing = {}
     for dep in deps:
         if dep.get("clientside_function") and dep["output"].startswith("_pages"):

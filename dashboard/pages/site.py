@@ -20,6 +20,7 @@ from dashboard.components.formatting import (
     to_local,
     utc_label,
 )
+from dashboard.components.record_links import record_href, record_link
 from queries.engine.scope import NotFound
 from queries.kpi import catalog
 from queries.kpi.catalog import NETWORK
@@ -39,6 +40,7 @@ def layout(site_id=None, **_):
         return not_found(site_id)
     return html.Div([
         dcc.Store(id=ids.SITE_ID_STORE, data=site_id),
+        dcc.Location(id=ids.SITE_RECORD_NAV, refresh="callback-nav"),
         html.Div([
             html.Div([dcc.Link("← Network overview", href="/", className="small"),
                       html.H1(id="site-title", className="h3 mb-0")]),
@@ -81,8 +83,11 @@ def refresh(days, site_id):
         kpi_comparison(frame, site_id, data.kpi_options()),
         html.Div([
             html.H2("Deviations", className="h5 mt-4"),
-            dcc.Graph(figure=figures.deviation_timeline(devs, tz, records.programmes), id="site-deviation-timeline",
+            dcc.Graph(figure=figures.deviation_timeline(devs, tz, records.programmes), id=ids.SITE_TIMELINE,
                       config={"displaylogo": False}),
+            html.P("Click a point to open the deviation; every deviation of the window is also listed below.",
+                   className="small text-body-secondary"),
+            deviation_table(devs, tz),
         ]),
         dbc.Row([
             dbc.Col([html.H2("Open CAPAs", className="h5 mt-4"), capa_table(capas, tz)], lg=6),
@@ -142,13 +147,44 @@ def _table(frame: pd.DataFrame, columns: dict, empty: str, table_id: str):
     return dbc.Table([head, body], size="sm", hover=True, responsive=True, id=table_id)
 
 
+@callback(
+    Output(ids.SITE_RECORD_NAV, "href"),
+    Input(ids.SITE_TIMELINE, "clickData"),
+    prevent_initial_call=True,
+)
+def open_clicked_deviation(deviation_id):
+    """A timeline point opens its deviation record (dashboard/inputs.py reduces the click to the point's
+    deviation id); the record page checks the reader's scope, so a forged click can only lead to
+    "not found"."""
+    context.require_page(PAGE)
+    if not deviation_id:
+        return dash.no_update
+    return record_href("deviation", deviation_id)
+
+
+def deviation_table(devs: pd.DataFrame, tz: str):
+    """The window's deviations, newest first, each a link to its record (the timeline's points as text)."""
+    shown = devs.sort_values("detected_at", ascending=False).head(50)
+    shown = shown.assign(deviation=shown["deviation_id"].map(lambda i: record_link("deviation", i)),
+                         detected=shown["detected_at"].map(lambda t: to_local(t, tz)),
+                         batch=shown["batch_id"].map(lambda b: record_link("batch", b)))
+    note = (html.P(f"Showing the newest 50 of {len(devs)} deviations.", className="small")
+            if len(devs) > 50 else None)
+    return html.Details([html.Summary(f"{len(devs)} deviations detected in the window"),
+                         _table(shown, {"deviation": "Deviation", "detected": "Detected", "severity": "Severity",
+                                        "root_cause_code": "Root cause", "batch": "Batch"},
+                                "No deviations detected in this window.", "site-deviations"), note],
+                        id="site-deviation-list")
+
+
 def capa_table(capas: pd.DataFrame, tz: str):
     capas = capas.assign(
         opened=capas["opened_at"].map(lambda t: to_local(t, tz)),
         due=capas["due_at"].map(lambda t: to_local(t, tz)),
         overdue=capas["days_overdue"].map(lambda d: f"✕ {d:.0f} days overdue" if d > 0 else "on time"),
     )
-    return _table(capas, {"capa_id": "CAPA", "deviation_id": "Deviation", "severity": "Severity",
+    capas = capas.assign(deviation=capas["deviation_id"].map(lambda i: record_link("deviation", i)))
+    return _table(capas, {"capa_id": "CAPA", "deviation": "Deviation", "severity": "Severity",
                           "opened": "Opened", "due": "Due", "overdue": "Status"},
                   "No open CAPAs.", "site-open-capas")
 
@@ -174,7 +210,8 @@ def batch_table(batches: pd.DataFrame, tz: str):
         transduction=shown["transduction_pct"].map(lambda v: "–" if is_missing(v) else f"{v:.1f}"),
     )
     note = html.P(f"Showing the newest 25 of {len(batches)} batches.", className="small") if len(batches) > 25 else None
-    return html.Div([_table(shown, {"batch_id": "Batch", "product": "Product", "started": "Started",
+    shown = shown.assign(batch=shown["batch_id"].map(lambda b: record_link("batch", b)))
+    return html.Div([_table(shown, {"batch": "Batch", "product": "Product", "started": "Started",
                                     "status": "Status", "viability": "Viability %",
                                     "transduction": "Transduction %", "result": "CQAs"},
                             "No batches started in this window.", "site-batches"), note])
