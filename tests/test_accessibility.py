@@ -27,7 +27,8 @@ EXCLUDE = [".dash-dropdown-focus-target"]
 UPSTREAM = {("label-content-name-mismatch", '<button id="'): 'class="dash-dropdown '}  # (rule, html start): marker
 USERS = {"leadership": "t.leader", "site_manager": "t.manager.chi", "auditor": "t.auditor",
          "display": "t.display", "admin": "t.admin"}
-SAMPLE_VALUES = {"<site_id>": "CHI"}
+# Records of the sample network (seed 7): the CHI excursion story's deviation and its batch.
+SAMPLE_VALUES = {"<site_id>": "CHI", "<deviation_id>": "DEV-CHI-0086", "<batch_id>": "CHI-B0214"}
 EXTRA_QUERY = {"/kiosk": "?pages=overview,excursions,site:CHI&interval=3600"}
 
 
@@ -83,6 +84,7 @@ def test_every_page_of_the_role_has_no_serious_violations(page: Page, live_url, 
         page.goto(f"{live_url}{path}")
         wait_until_drawn(page)
         assert "page-denied" not in page.content(), f"{role} was refused {path}"
+        assert "record-not-found" not in page.content(), f"{path} is no record of the sample"
         violations = run_axe(page)
         report[path] = violations
         found += _summary(path, violations)

@@ -49,6 +49,47 @@ def test_overview_drilldown_and_back(page: Page, live_url, output_dir, console_e
     assert not [e for e in console_errors if "Content Security Policy" in e or "Refused" in e], console_errors
 
 
+def test_from_a_tile_to_a_site_a_deviation_its_batch_and_back(page: Page, live_url, output_dir, console_errors):
+    """Issue 28: one click per step from the overview to the record behind a number, and back."""
+    sign_in(page, live_url, "t.leader")
+    page.get_by_role("link", name=re.compile(r"^CHI · ")).click()
+    expect(page).to_have_url(f"{live_url}/site/CHI")
+    # A timeline point opens its deviation (plotly's own click event on the drawn chart).
+    chart = page.locator("#site-deviation-timeline .js-plotly-plot")
+    expect(chart).to_be_visible(timeout=30000)
+    chart.evaluate("""gd => {
+        const trace = gd.data.findIndex(t => t.customdata && t.customdata.length);
+        gd.emit('plotly_click', {points: [{curveNumber: trace, pointNumber: 0,
+                                           customdata: gd.data[trace].customdata[0]}]});
+    }""")
+    expect(page).to_have_url(re.compile(r"/deviation/DEV-CHI-\d+$"), timeout=15000)
+    expect(page.locator("#deviation-record")).to_be_visible()
+    page.go_back()
+    expect(page).to_have_url(f"{live_url}/site/CHI")
+    # The list under the timeline: keyboard-reachable links to the same records.
+    page.locator("#site-deviation-list summary").click()
+    link = page.locator("#site-deviations a[href^='/deviation/']").first
+    deviation_id = link.inner_text()
+    link.click()
+    expect(page).to_have_url(f"{live_url}/deviation/{deviation_id}")
+    expect(page.locator("#record-title")).to_have_text(f"Deviation {deviation_id}")
+    expect(page.locator("#deviation-facts")).to_contain_text("Detected")
+    page.screenshot(path=str(output_dir / "deviation-record.png"), full_page=True)
+    batch = page.locator("#deviation-facts a[href^='/batch/']")
+    batch_id = batch.inner_text()
+    batch.click()
+    expect(page).to_have_url(f"{live_url}/batch/{batch_id}")
+    expect(page.locator("#batch-cqas tbody tr")).to_have_count(6)
+    expect(page.locator("#batch-stages")).to_contain_text("manufacture started")
+    page.screenshot(path=str(output_dir / "batch-record.png"), full_page=True)
+    page.go_back()
+    expect(page).to_have_url(f"{live_url}/deviation/{deviation_id}")
+    page.locator("#record-site-link").click()
+    expect(page).to_have_url(f"{live_url}/site/CHI")
+    expect(page.locator("#site-title")).to_contain_text("(CHI)", timeout=15000)
+    assert not [e for e in console_errors if "Content Security Policy" in e or "Refused" in e], console_errors
+
+
 def test_site_manager_is_kept_to_own_site(page: Page, live_url, output_dir):
     sign_in(page, live_url, "t.manager.chi")
     expect(page.locator(".site-grid tbody tr")).to_have_count(2, timeout=15000)  # network + CHI

@@ -55,9 +55,10 @@ def layout(deviation_id=None, **_):
         record_table(record.batches.assign(
             batch=record.batches["batch_id"].map(lambda b: record_link("batch", b)),
             started=record.batches["started_at"].map(lambda t: to_local(t, tz)),
-            completed=record.batches["completed_at"].map(lambda t: to_local(t, tz))),
+            completed=record.batches["completed_at"].map(lambda t: to_local(t, tz)),
+            status_text=record.batches["status"].str.replace("_", " ")),
             {"batch": "Batch", "product": "Product", "started": "Started", "completed": "Completed",
-             "status": "Status", "relation": "How"}, "deviation-batches", "No batch recorded on this deviation."),
+             "status_text": "Status", "relation": "How"}, "deviation-batches", "No batch recorded on this deviation."),
         html.H2("Recurrence: earlier deviations with the same root cause", className="h5 mt-4"),
         recurrence(record, tz),
     ], id="deviation-record")
