@@ -19,6 +19,8 @@ PAGE_ROLES: dict[str, frozenset[str]] = {
     # Record pages: a site manager opens the records of the own site only (checked per record).
     "/deviation/<deviation_id>": frozenset({"leadership", "site_manager", "auditor"}),
     "/batch/<batch_id>": frozenset({"leadership", "site_manager", "auditor"}),
+    "/capa/<capa_id>": frozenset({"leadership", "site_manager", "auditor"}),
+    "/excursion/<excursion_id>": frozenset({"leadership", "site_manager", "auditor"}),
     "/definitions": frozenset({"leadership", "site_manager", "auditor", "display", "admin"}),
     "/admin/users": frozenset({"admin"}),
     "/admin/display-tokens": frozenset({"admin"}),

@@ -27,8 +27,9 @@ EXCLUDE = [".dash-dropdown-focus-target"]
 UPSTREAM = {("label-content-name-mismatch", '<button id="'): 'class="dash-dropdown '}  # (rule, html start): marker
 USERS = {"leadership": "t.leader", "site_manager": "t.manager.chi", "auditor": "t.auditor",
          "display": "t.display", "admin": "t.admin"}
-# Records of the sample network (seed 7): the CHI excursion story's deviation and its batch.
-SAMPLE_VALUES = {"<site_id>": "CHI", "<deviation_id>": "DEV-CHI-0086", "<batch_id>": "CHI-B0214"}
+# Records of the sample network (seed 7): the CHI excursion story's deviation, batch, CAPA and excursion.
+SAMPLE_VALUES = {"<site_id>": "CHI", "<deviation_id>": "DEV-CHI-0086", "<batch_id>": "CHI-B0214",
+                 "<capa_id>": "CAPA-CHI-0022", "<excursion_id>": "EXC-CHI-20260402140000-b9e308"}
 EXTRA_QUERY = {"/kiosk": "?pages=overview,excursions,site:CHI&interval=3600"}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import timedelta
 
 import numpy as np
@@ -109,6 +110,24 @@ def test_site_page_refresh_shows_live_values_stale_sensors_and_impact(live):
     assert "CHI-B0001" in out and "CHI-B0002" not in out  # product impact: only the batch in the room
     assert "not acknowledged" in out and "ATL-" not in out
     assert "Live data as of" in out and "America/Chicago" in out
+
+
+def test_excursion_ids_link_to_their_records_for_roles_that_may_open_them(live):
+    """Issue 28: an open excursion's tile and row link to its record, its batches to theirs; the wall
+    display (which may open no record) gets the same facts without the links."""
+    app, wh = live
+    chi = open_excursion(wh, "CHI")
+    tiles = body(dash_call(client_for(app, "lead"), app, TILE_OUTPUTS, {f"{ids.OV_EXC_TICK}.n_intervals": 4}))
+    assert f'"href": "/excursion/{chi}"' in tiles
+    out = body(dash_call(client_for(app, "lead"), app, REFRESH_OUTPUTS, {f"{ids.MON_TICK}.n_intervals": 2},
+                         {f"{ids.MON_SITE_ID}.data": "CHI"}))
+    assert f'"href": "/excursion/{chi}"' in out and '"href": "/batch/CHI-B0001"' in out
+    wall = client_for(app, "wall")
+    tiles = body(dash_call(wall, app, TILE_OUTPUTS, {f"{ids.OV_EXC_TICK}.n_intervals": 5}))
+    out = body(dash_call(wall, app, REFRESH_OUTPUTS, {f"{ids.MON_TICK}.n_intervals": 3},
+                         {f"{ids.MON_SITE_ID}.data": "CHI"}))
+    assert chi in tiles and "CHI-B0001" in out
+    assert not re.search(r'"href": "/(excursion|batch|deviation)/', tiles + out)
 
 
 def test_forged_site_or_sensor_returns_nothing_of_another_site(live):

@@ -115,6 +115,43 @@ def test_batch_page_verdict_is_the_site_tables_for_every_batch(sample_warehouse)
         assert qr.batch_record(sample_warehouse, scope, batch_id).verdict == verdict, batch_id
 
 
+def test_capa_record_and_what_recurred_after_it(make_client, hub_app, sample_warehouse):
+    """A CHI CAPA whose root cause came back at CHI after it was opened: the page lists those deviations
+    (links), the deviation it answers, and its effectiveness."""
+    capa = sql(sample_warehouse, """
+        SELECT c.capa_id, c.deviation_id, COUNT(e.deviation_id) AS after FROM capas c
+        JOIN deviations d ON d.deviation_id = c.deviation_id
+        JOIN deviations e ON e.root_cause_code = d.root_cause_code AND e.site_id = c.site_id
+             AND e.detected_at > c.opened_at AND e.deviation_id <> d.deviation_id
+        WHERE c.site_id = 'CHI' GROUP BY c.capa_id, c.deviation_id ORDER BY after DESC, c.capa_id LIMIT 1""").iloc[0]
+    record = qr.capa_record(sample_warehouse, _scope("site_manager", "CHI"), capa["capa_id"])
+    assert len(record.recurred_after) == capa["after"] >= 1
+    text = page_text(make_client("t.manager.chi"), hub_app, f"/capa/{capa['capa_id']}")
+    assert f"CAPA {capa['capa_id']}" in text and f'"href": "/deviation/{capa["deviation_id"]}"' in text
+    for deviation_id in record.recurred_after["deviation_id"]:
+        assert f'"href": "/deviation/{deviation_id}"' in text
+    assert "Effectiveness" in text and ("not checked yet" in text or "effective" in text)
+
+
+def test_excursion_record_with_its_product_impact(make_client, hub_app, sample_warehouse, story):
+    text = page_text(make_client("t.auditor"), hub_app, f"/excursion/{story['excursion_id']}")
+    record = qr.excursion_record(sample_warehouse, _scope("auditor"), story["excursion_id"])
+    assert f"Excursion {story['excursion_id']}" in text and "action" in text and "°C" in text
+    assert f'"href": "/deviation/{story["deviation_id"]}"' in text
+    assert len(record.batches) >= 2 and story["batch_id"] in set(record.batches["batch_id"])
+    for batch_id in record.batches["batch_id"]:
+        assert f'"href": "/batch/{batch_id}"' in text
+    # The deviation page links to it, and its batches are the excursion's plus the recorded one.
+    deviation = qr.deviation_record(sample_warehouse, _scope("auditor"), story["deviation_id"])
+    assert set(deviation.batches["batch_id"]) == set(record.batches["batch_id"]) | {story["batch_id"]}
+
+
+@pytest.mark.parametrize("path", ["/capa/CAPA-ATL-0001", "/excursion/EXC-ATL-20250112080000-296600"])
+def test_foreign_capa_and_excursion_are_not_found(make_client, hub_app, path):
+    text = page_text(make_client("t.manager.chi"), hub_app, path)
+    assert "record-not-found" in text and "ATL" not in text.replace(path.rsplit("/", 1)[1], "")
+
+
 @pytest.mark.parametrize("path", ["/deviation/DEV-ATL-0038", "/batch/ATL-B0001", "/deviation/NOPE",
                                   "/batch/' OR 1=1 --", "/deviation/" + "X" * 500, "/batch/%2e%2e%2fsite"])
 def test_foreign_and_forged_ids_are_not_found(make_client, hub_app, path):
@@ -179,5 +216,12 @@ def test_postgres_gives_the_same_records(sample_warehouse, sample_postgres_templ
             assert x.verdict == y.verdict and x.batch.to_dict() == y.batch.to_dict()
             for part in ("cqas", "excursions", "deviations", "stages"):
                 pd.testing.assert_frame_equal(getattr(x, part), getattr(y, part), check_dtype=False)
+            e, f = (qr.excursion_record(w, scope, story["excursion_id"]) for w in (sample_warehouse, pg))
+            assert e.excursion.to_dict() == f.excursion.to_dict()
+            pd.testing.assert_frame_equal(e.batches, f.batches, check_dtype=False)
+            capa_id = a.capas["capa_id"].iloc[0]
+            c, d = (qr.capa_record(w, scope, capa_id) for w in (sample_warehouse, pg))
+            assert c.capa.to_dict() == d.capa.to_dict()
+            pd.testing.assert_frame_equal(c.recurred_after, d.recurred_after, check_dtype=False)
     finally:
         pg.dispose()

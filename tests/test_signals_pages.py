@@ -51,6 +51,8 @@ def test_leader_gets_a_control_chart_with_limits(make_client, hub_app):
     assert {"batch result", "centre", "UCL / LCL"} <= names
     summary = json.dumps(body[ids.SIG_IMR_SUMMARY]["children"])
     assert "Western Electric" in summary and "first 20 batches of each process version" in summary
+    flags = json.dumps(body[ids.SIG_IMR_TABLE])
+    assert '"href": "/batch/SEA-B' in flags  # flagged batches link to their records
     points = sum(len(t.get("x") or []) for t in figure["data"])
     assert points < 3000 * len(figure["data"])
 
@@ -91,6 +93,7 @@ def test_site_manager_sees_only_own_rows_in_systemic_risk_and_comparability(make
     systemic = json.dumps(response(dash_call(client, hub_app, SYSTEMIC, {
         f"{ids.SIG_WINDOW}.value": 365, f"{ids.SIG_SYSTEMIC_WINDOW}.value": 30, f"{ids.SIG_SYSTEMIC_ALL}.value": ["all"]})))
     assert "DEV-CHI" in systemic  # CHI's own deviations in cross-site clusters are listed
+    assert re.search(r'"href": "/deviation/DEV-CHI-\d+"', systemic)  # each a link to its record
     assert not re.search(r"DEV-(?!CHI)[A-Z]{3}-", systemic)
     risk = json.dumps(response(dash_call(client, hub_app, RISK, {f"{ids.SIG_WINDOW}.value": 90}))[ids.SIG_RISK])
     assert "the model beats both" in risk and "signals-risk-table" in risk  # the sample's model earns it

@@ -9,6 +9,7 @@ from dash import dcc, html
 from dashboard import ids
 from dashboard.components.excursion_tiles import format_age, level_badge
 from dashboard.components.formatting import format_reading, to_local
+from dashboard.components.record_links import record_link
 from queries.analyses.monitoring import DEVIATION_DECISIONS, PARAMETER_LABELS, SIGNATURE_MEANING
 
 
@@ -23,15 +24,20 @@ DECISION_LABELS = {"keep": "Leave it proposed for QA review", "confirm": "Confir
 assert DECISION_LABELS.keys() == DEVIATION_DECISIONS.keys()
 
 
-def deviation_text(deviation_id, decision) -> str:
-    """A proposed deviation is shown as a proposal until a person confirms it."""
+def deviation_text(deviation_id, decision, *, link: bool = False):
+    """A proposed deviation is shown as a proposal until a person confirms it; a recorded one may link to
+    its record."""
     if _missing(deviation_id):
         return "–"
-    return f"{deviation_id} ({DEVIATION_STATE[None if _missing(decision) else decision]})"
+    state = DEVIATION_STATE[None if _missing(decision) else decision]
+    if link and decision == "confirmed":
+        return html.Span([record_link("deviation", deviation_id), f" ({state})"])
+    return f"{deviation_id} ({state})"
 
 
-def excursion_table(frame: pd.DataFrame, tz: str, now, *, show_names: bool) -> html.Div:
-    """Open excursions first, then the recent ones; names of signers hidden when show_names is False."""
+def excursion_table(frame: pd.DataFrame, tz: str, now, *, show_names: bool, link_records: bool = False) -> html.Div:
+    """Open excursions first, then the recent ones; names of signers hidden when show_names is False;
+    excursion, batch and deviation ids link to their records when link_records (roles that may open them)."""
     if frame.empty:
         return html.P("No excursions in the last 30 days.", id="excursion-list-empty")
     head = html.Thead(html.Tr([html.Th(h, scope="col") for h in (
@@ -45,7 +51,12 @@ def excursion_table(frame: pd.DataFrame, tz: str, now, *, show_names: bool) -> h
         else:
             ended = f"{to_local(r['ended_at'], tz)} ({format_age((r['ended_at'] - r['started_at']).total_seconds())})"
         batches = r["batches"]
-        impact = ", ".join(batches) if batches else "no batch in the room"
+        if not batches:
+            impact = "no batch in the room"
+        elif link_records:
+            impact = [part for i, b in enumerate(batches) for part in ((", " if i else ""), record_link("batch", b))]
+        else:
+            impact = ", ".join(batches)
         if _missing(r["acknowledged_at"]):
             ack = html.Span("✕ not acknowledged", className="status-off")
         else:
@@ -53,7 +64,8 @@ def excursion_table(frame: pd.DataFrame, tz: str, now, *, show_names: bool) -> h
             ack = html.Span(f"✓ {to_local(r['acknowledged_at'], tz)}{who}", className="status-ok",
                             title=r["ack_comment"] if show_names and not _missing(r["ack_comment"]) else None)
         rows.append(html.Tr([
-            html.Td(level_badge(r["level"])),
+            html.Td([level_badge(r["level"])] + ([html.Br(), record_link("excursion", r["excursion_id"])]
+                                                  if link_records else [])),
             html.Td(PARAMETER_LABELS.get(r["parameter"], r["parameter"])),
             html.Td(r["room_name"]),
             html.Td(to_local(r["started_at"], tz)),
@@ -61,7 +73,7 @@ def excursion_table(frame: pd.DataFrame, tz: str, now, *, show_names: bool) -> h
             html.Td(ended),
             html.Td(format_reading(r["peak"], r["parameter"], r["unit"])),
             html.Td(impact, className="excursion-impact"),
-            html.Td(deviation_text(r["deviation_id"], r["deviation_decision"]), className="small"),
+            html.Td(deviation_text(r["deviation_id"], r["deviation_decision"], link=link_records), className="small"),
             html.Td(ack),
         ], id={"type": "excursion-row", "excursion": r["excursion_id"]}))
     return dbc.Table([head, html.Tbody(rows)], size="sm", hover=True, responsive=True,

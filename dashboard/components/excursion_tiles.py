@@ -14,6 +14,7 @@ from dash import dcc, html
 
 from dashboard import ids
 from dashboard.components.formatting import format_reading
+from dashboard.components.record_links import record_href
 from queries.analyses.monitoring import PARAMETER_LABELS
 
 # Level -> (symbol, word, css): never colour alone.
@@ -56,8 +57,9 @@ def section(refresh_s: int) -> html.Section:
 
 
 def tiles(frame: pd.DataFrame, now: datetime, *, network_counts: dict[str, int] | None = None,
-          link_sites: bool = True) -> list:
-    """Cards for open excursions; for a site manager a line counts the other sites' (anonymised)."""
+          link_sites: bool = True, link_records: bool = False) -> list:
+    """Cards for open excursions; for a site manager a line counts the other sites' (anonymised).
+    ``link_records``: each card links to its excursion record (roles that may open records)."""
     cards = []
     for row in frame.itertuples(index=False):
         age = format_age((pd.Timestamp(now) - pd.Timestamp(row.started_at)).total_seconds())
@@ -72,8 +74,13 @@ def tiles(frame: pd.DataFrame, now: datetime, *, network_counts: dict[str, int] 
             html.Div(f"peak {format_reading(row.peak, row.parameter, row.unit)} · since {pd.Timestamp(row.started_at):%Y-%m-%d %H:%M} UTC"
                      + ("" if _missing(row.acknowledged_at) else " · acknowledged"), className="tile-detail"),
         ]
+        links = []
         if link_sites:
-            body.append(dcc.Link("Monitoring →", href=f"/monitoring/{row.site_id}", className="small"))
+            links.append(dcc.Link("Monitoring →", href=f"/monitoring/{row.site_id}", className="small me-3"))
+        if link_records:
+            links.append(dcc.Link("Record →", href=record_href("excursion", row.excursion_id), className="small"))
+        if links:
+            body.append(html.Div(links))
         # A plain article with Bootstrap's card classes: dbc.Card takes no aria attributes.
         cards.append(html.Article(html.Div(body, className="card-body"), id=ids.excursion_tile(row.excursion_id),
                                   className=f"card excursion-tile {css}-border",

@@ -1,4 +1,4 @@
-"""Links to the record pages (/deviation/<id>, /batch/<id>): every id a page shows is one click from its
+"""Links to the record pages (/deviation/, /batch/, /capa/, /excursion/<id>): every id a page shows is one click from its
 record. The record page checks the reader's scope; a link is never the permission."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from dash import dcc
 
 from dashboard.components.formatting import is_missing
 
-RECORD_PATHS = {"deviation": "/deviation/", "batch": "/batch/"}
+RECORD_PATHS = {"deviation": "/deviation/", "batch": "/batch/", "capa": "/capa/", "excursion": "/excursion/"}
 
 
 def record_href(kind: str, record_id: str) -> str:

@@ -99,5 +99,6 @@ def refresh_excursion_tiles(_n):
     # A site manager sees own-site tiles and only an anonymised count for the rest of the network.
     counts = network if scope.role == "site_manager" else None
     link = scope.role in context.PAGE_ROLES["/monitoring/<site_id>"]
-    cards = excursion_tiles.tiles(frame, now, network_counts=counts, link_sites=link)
+    records = scope.role in context.PAGE_ROLES["/excursion/<excursion_id>"]
+    cards = excursion_tiles.tiles(frame, now, network_counts=counts, link_sites=link, link_records=records)
     return cards, f"updated {now:%H:%M:%S} UTC · every {context.settings().monitoring_refresh_s} s"

@@ -110,7 +110,9 @@ def refresh(_n, site_id):
              f"{to_local(now, tz)} · times in {tz} · {len(live) - stale - never} of {len(live)} sensors reporting, "
              f"{stale} stale (silent more than {cfg.stale_after_s} s), {never} without live data")
     show_names = scope.role != "display"
-    return room_cards(live, tz), excursion_table(exc, tz, now, show_names=show_names), as_of, ack_options(exc, tz)
+    links = scope.role in context.PAGE_ROLES["/excursion/<excursion_id>"]
+    return (room_cards(live, tz), excursion_table(exc, tz, now, show_names=show_names, link_records=links), as_of,
+            ack_options(exc, tz))
 
 
 @callback(

@@ -69,7 +69,7 @@ def excursion_facts(excursion: pd.Series | None, tz: str):
         return html.P("None: this deviation was not raised by an EM excursion.", className="text-body-secondary",
                       id="deviation-excursion")
     return facts([
-        ("Excursion", excursion["excursion_id"]),
+        ("Excursion", record_link("excursion", excursion["excursion_id"])),
         ("Room", f"{excursion['room_name']} (grade {excursion['grade']})"),
         ("Sensor", f"{excursion['sensor_id']} · {excursion['parameter']}"),
         ("Level", excursion["level"]),
@@ -89,8 +89,9 @@ def capa_table(capas: pd.DataFrame, tz: str):
         opened=capas["opened_at"].map(lambda t: to_local(t, tz)),
         due=capas["due_at"].map(lambda t: to_local(t, tz)),
         closed=capas["closed_at"].map(lambda t: "open" if is_missing(t) else to_local(t, tz)),
-        effectiveness=[effectiveness(r) for _, r in capas.iterrows()])
-    return record_table(shown, {"capa_id": "CAPA", "opened": "Opened", "due": "Due", "closed": "Closed",
+        effectiveness=[effectiveness(r) for _, r in capas.iterrows()],
+        capa=capas["capa_id"].map(lambda i: record_link("capa", i)))
+    return record_table(shown, {"capa": "CAPA", "opened": "Opened", "due": "Due", "closed": "Closed",
                                 "effectiveness": "Effectiveness", "description": "Action"},
                         "deviation-capas", "No CAPA opened for this deviation.")
 

@@ -16,6 +16,7 @@ from dashboard import context, data, ids, inputs, page_items
 from dashboard.components import export
 from dashboard.components import stats_figures as figs
 from dashboard.components.controls import window_selector
+from dashboard.components.record_links import record_link
 from dashboard.components.tables import badge, table
 from dashboard.pages import signals_review
 from dashboard.pages.signals_review import GRAPH_CONFIG, PAGE, review_form
@@ -150,7 +151,8 @@ def control_chart(days, site_id, product, cqa, rules):
     shown = flagged.sort_values("started_at", ascending=False).assign(
         started=lambda f: pd.to_datetime(f["started_at"]).dt.strftime("%Y-%m-%d"),
         result=lambda f: f["value"].map(lambda v: f"{v:.3g}"))
-    flag_table = table(shown, {"batch_id": "Batch", "started": "Started", "process_version": "Process version",
+    shown = shown.assign(batch=shown["batch_id"].map(lambda b: record_link("batch", b)))
+    flag_table = table(shown, {"batch": "Batch", "started": "Started", "process_version": "Process version",
                                "result": "Result", "rules": "Rules violated"},
                        "signals-imr-flags", "No rule violations in the window.", max_rows=15)
     return figure, summary, flag_table
@@ -261,7 +263,8 @@ def cluster_card(c, deviations: pd.DataFrame) -> dbc.Card:
     for site in c.sites:
         rows = deviations[deviations["site_id"] == site]
         columns.append(dbc.Col([html.H4(site, className="h6"), html.Ul([
-            html.Li([html.Strong(r.deviation_id), f" · {pd.Timestamp(r.occurred_at):%Y-%m-%d %H:%M} · {r.severity} · "
+            html.Li([html.Strong(record_link("deviation", r.deviation_id)),
+                     f" · {pd.Timestamp(r.occurred_at):%Y-%m-%d %H:%M} · {r.severity} · "
                      f"{r.root_cause_code} · {r.sop_id}", html.Br(), html.Span(r.description, className="small")])
             for r in rows.itertuples(index=False)], className="list-unstyled mb-0")], md=True))
     if c.other_sites:

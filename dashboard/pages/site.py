@@ -183,8 +183,9 @@ def capa_table(capas: pd.DataFrame, tz: str):
         due=capas["due_at"].map(lambda t: to_local(t, tz)),
         overdue=capas["days_overdue"].map(lambda d: f"✕ {d:.0f} days overdue" if d > 0 else "on time"),
     )
-    capas = capas.assign(deviation=capas["deviation_id"].map(lambda i: record_link("deviation", i)))
-    return _table(capas, {"capa_id": "CAPA", "deviation": "Deviation", "severity": "Severity",
+    capas = capas.assign(deviation=capas["deviation_id"].map(lambda i: record_link("deviation", i)),
+                         capa=capas["capa_id"].map(lambda i: record_link("capa", i)))
+    return _table(capas, {"capa": "CAPA", "deviation": "Deviation", "severity": "Severity",
                           "opened": "Opened", "due": "Due", "overdue": "Status"},
                   "No open CAPAs.", "site-open-capas")
 

@@ -1,4 +1,5 @@
-"""One quality record and what it touches, for the record pages (/deviation/<id>, /batch/<id>).
+"""One quality record and what it touches, for the record pages (/deviation/<id>, /batch/<id>, /capa/<id>,
+/excursion/<id>).
 
 Every read is bound to the caller's scope: a record of a site outside it (or an id that does not exist)
 raises NotFound, the same answer either way, so a forged id learns nothing. Other sites appear only as
@@ -73,16 +74,50 @@ def deviation_record(wh: Warehouse, scope: Scope, deviation_id) -> DeviationReco
         counts = wh.query("sql/records/deviation_recurrence_elsewhere", lookback, scope=scope)
         elsewhere = (int(counts.iat[0, 0]), int(counts.iat[0, 1])) if len(counts) else (0, 0)
     here = earlier["site_id"] == deviation["site_id"]
+    batches = wh.query("sql/records/deviation_batches", params, scope=scope)
+    if len(excursion):  # and every batch in the room while its excursion lasted
+        during = wh.query("sql/records/excursion_batches", {"excursion_id": excursion["excursion_id"].iloc[0]},
+                          scope=scope)
+        during = during[~during["batch_id"].isin(batches["batch_id"])].assign(
+            relation="in the room during the excursion")
+        batches = pd.concat([batches, during], ignore_index=True) if len(batches) else during.reset_index(drop=True)
+    batches = batches.sort_values(["started_at", "batch_id"], kind="stable").reset_index(drop=True)
     return DeviationRecord(
         deviation=deviation,
         capas=wh.query("sql/records/deviation_capas", params, scope=scope),
-        batches=wh.query("sql/records/deviation_batches", params, scope=scope),
+        batches=batches,
         excursion=None if excursion.empty else excursion.iloc[0],
         earlier_here=earlier[here].reset_index(drop=True),
         earlier_other_visible=earlier[~here].reset_index(drop=True),
         earlier_elsewhere=elsewhere,
         recurrence_days=int(OPTIONS["recurrence_days"]),
     )
+
+
+@dataclass(frozen=True)
+class CapaRecord:
+    capa: pd.Series  # the CAPA with its deviation's root cause and its site
+    recurred_after: pd.DataFrame  # same root cause at the site, detected after the CAPA was opened
+
+
+@dataclass(frozen=True)
+class ExcursionRecord:
+    excursion: pd.Series  # the excursion with its room, unit and site
+    batches: pd.DataFrame  # product impact: batches in the room while it lasted
+
+
+def capa_record(wh: Warehouse, scope: Scope, capa_id) -> CapaRecord:
+    capa_id = _checked_id(capa_id)
+    params = {"capa_id": capa_id}
+    capa = _one(wh.query("sql/records/capa", params, scope=scope), "CAPA", capa_id)
+    return CapaRecord(capa, wh.query("sql/records/capa_recurrence_after", params, scope=scope))
+
+
+def excursion_record(wh: Warehouse, scope: Scope, excursion_id) -> ExcursionRecord:
+    excursion_id = _checked_id(excursion_id)
+    params = {"excursion_id": excursion_id}
+    excursion = _one(wh.query("sql/records/excursion", params, scope=scope), "excursion", excursion_id)
+    return ExcursionRecord(excursion, wh.query("sql/records/excursion_batches", params, scope=scope))
 
 
 def batch_verdict(cqas: pd.DataFrame) -> str:
