@@ -172,3 +172,73 @@ def test_ignored_playlist_entries_are_named_on_the_screen_for_a_minute(browser: 
     expect(page.locator(".kiosk-slide .kiosk-title").first).to_be_attached(timeout=20000)
     assert not [e for e in errors if "Content Security Policy" in e or "Refused" in e], errors
     context.close()
+
+
+@pytest.fixture(scope="module")
+def open_excursion_url(sample_network, tmp_path_factory):
+    """A served copy of the sample network with six open excursions (three action, three alert, at six
+    sites) and a display token: the wall while something is wrong."""
+    from datetime import timedelta
+
+    import pandas as pd
+    from conftest import PASSWORDS, TEST_END, TEST_PASSWORD, app_for
+    from werkzeug.serving import make_server
+
+    from queries.engine.warehouse import Warehouse
+
+    path = tmp_path_factory.mktemp("kiosk-open-excursion") / "hub.duckdb"
+    shutil.copy(sample_network[0], path)
+    wh = Warehouse(f"duckdb:///{path}")
+    for user_id, (role, site) in PASSWORDS.items():
+        users.add_user(wh, user_id=user_id, display_name=user_id, role=role, site_id=site, password=TEST_PASSWORD)
+    with wh.transaction() as conn:  # six open, more than the wall's one row of four tiles
+        wh.bulk_insert(conn, "excursions", pd.DataFrame([{
+            "excursion_id": f"EXC-{site}-KIOSK-OPEN", "sensor_id": f"{site}-B1-T", "room_id": f"{site}-B1",
+            "site_id": site, "parameter": "temperature", "level": "action" if i < 3 else "alert",
+            "started_at": TEST_END - timedelta(hours=1 + i), "detected_at": TEST_END - timedelta(hours=1 + i),
+            "ended_at": None, "peak": 23.4} for i, site in enumerate(("CHI", "ATL", "BOS", "DEN", "NYC", "SEA"))]))
+    display = display_tokens.create(wh, user_id="t.display", label="open excursion TV", created_by="test")
+    app = app_for(wh, now=TEST_END.isoformat())
+    server = make_server("127.0.0.1", 0, app.server, threaded=True)
+    import threading
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}", display
+    server.shutdown()
+    wh.dispose()
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_open_excursion_tiles_read_from_across_the_room(browser: Browser, open_excursion_url, output_dir, size):
+    """Issue 28: on the wall an open excursion's tile scales with the screen like the rest of the kiosk
+    and its text meets the contrast the docs promise (axe, no serious violation)."""
+    from test_accessibility import run_axe
+
+    url, display = open_excursion_url
+    width, height = size
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.goto(f"{url}/kiosk/login?token={display.token}&pages=excursions&interval=3600")
+    page.get_by_role("button", name="Start the display").click()
+    page.goto(f"{url}/kiosk?pages=excursions&interval=3600")
+    tile = page.locator(".kiosk-slide:not([hidden]) .excursion-tile").first
+    expect(tile).to_be_visible(timeout=20000)
+    wait_until_drawn(page)
+    expect(page.locator(".kiosk-slide:not([hidden]) .excursion-tile")).to_have_count(4)
+    expect(page.locator(".kiosk-slide:not([hidden]) .kiosk-excursions")).to_contain_text("and 2 more open excursions")
+    page.screenshot(path=str(output_dir / f"kiosk-open-excursion-{width}x{height}.png"))
+    sizes = page.evaluate("""() => {
+        const px = sel => parseFloat(getComputedStyle(document.querySelector(sel)).fontSize);
+        return {title: px('.kiosk-slide:not([hidden]) .excursion-tile .tile-title'),
+                kiosk: px('.kiosk-slide:not([hidden]) .kiosk-title'),
+                tileWidth: document.querySelector('.kiosk-slide:not([hidden]) .excursion-tile').getBoundingClientRect().width};
+    }""")
+    # The parameter name is at least 1.5 times the kiosk's body text, which is 1.35 vw (clamped 18-64 px):
+    # 36 px at 1920, 73 px at 3840; the tile is a quarter of the screen's width, less the gaps.
+    body_px = min(max(18, 0.0135 * width), 64)
+    assert sizes["title"] >= 1.45 * body_px, sizes
+    assert sizes["tileWidth"] >= 0.2 * width, sizes
+    overflow = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
+    assert overflow[0] <= width and overflow[1] <= height + 1, overflow  # a wall cannot scroll
+    violations = run_axe(page)
+    assert not violations, [(v["id"], [n["target"] for n in v["nodes"]]) for v in violations]
+    context.close()

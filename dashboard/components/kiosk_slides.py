@@ -27,6 +27,7 @@ from queries.kpi.catalog import NETWORK
 logger = logging.getLogger(__name__)
 
 DEFAULT_PAGES = ("overview", "excursions")
+KIOSK_EXCURSION_TILES = 4  # open excursions shown as tiles on the wall (action first, longest open): one row
 MAX_SLIDES = 12
 SITE_KPIS = ("closure_time", "capa_on_time", "deviation_rate", "right_first_time", "oos_rate", "uptime")
 
@@ -163,8 +164,14 @@ def excursions_slide(slide: Slide, scope: Scope, frame: pd.DataFrame, sites: pd.
                      html.Td(_count(r.get("open_action"), "action")), html.Td(_count(r.get("open_alert"), "alert")),
                      html.Td(_reporting(r))])
             for r in status.to_dict("records")]
+    shown = open_exc.head(KIOSK_EXCURSION_TILES)
+    more = len(open_exc) - len(shown)
+    tiles = excursion_tiles.tiles(shown, now, link_sites=False)
+    if more > 0:  # one row of tiles fits beside every site's row; the table counts the rest
+        tiles.append(html.P(f"and {more} more open excursion{'s' if more != 1 else ''}: see the sites below",
+                            className="kiosk-note mb-0"))
     return [html.H1("Live excursions", className="kiosk-title"),
-            html.Div(excursion_tiles.tiles(open_exc.head(8), now, link_sites=False), className="kiosk-excursions"),
+            html.Div(tiles, className="kiosk-excursions"),
             html.Table([html.Thead(head), html.Tbody(rows)], className="kiosk-grid")]
 
 
