@@ -8,6 +8,7 @@ import pytest
 from conftest import sign_in
 from playwright.sync_api import Page, expect
 
+from queries.kpi import catalog
 from queries.kpi.catalog import CATALOG
 
 pytestmark = pytest.mark.browser
@@ -25,11 +26,11 @@ def test_overview_drilldown_and_back(page: Page, live_url, output_dir, console_e
     for kpi in ("recurrence", "consistency", "psych_safety"):
         value = page.locator(tile_selector(kpi) + " .tile-value")
         expect(value).to_have_text(re.compile(r"\d"))
-    expect(page.locator(".site-grid tbody tr")).to_have_count(10)  # network + hub + 8 nodes
+    expect(page.locator(".site-grid").first.locator("tbody tr")).to_have_count(10)  # network + hub + 8 nodes
     expect(page.locator("#whoami")).to_contain_text("Quality leadership")
     page.screenshot(path=str(output_dir / "overview.png"), full_page=True)
 
-    page.get_by_role("link", name=re.compile(r"^CHI · ")).click()
+    page.get_by_role("link", name=re.compile(r"^CHI · ")).first.click()
     expect(page).to_have_url(f"{live_url}/site/CHI")
     expect(page.locator("#site-title")).to_contain_text("(CHI)", timeout=15000)
     expect(page.locator("#site-as-of")).to_contain_text("America/Chicago")
@@ -40,7 +41,7 @@ def test_overview_drilldown_and_back(page: Page, live_url, output_dir, console_e
 
     page.get_by_role("link", name="← Network overview").click()
     expect(page).to_have_url(f"{live_url}/")
-    expect(page.locator(".site-grid tbody tr")).to_have_count(10, timeout=15000)
+    expect(page.locator(".site-grid").first.locator("tbody tr")).to_have_count(10, timeout=15000)
 
     page.get_by_role("link", name="KPI definitions").click()
     expect(page.locator("#kpi-mttd")).to_contain_text("Mean time to deviation detection")
@@ -52,7 +53,7 @@ def test_overview_drilldown_and_back(page: Page, live_url, output_dir, console_e
 def test_from_a_tile_to_a_site_a_deviation_its_batch_and_back(page: Page, live_url, output_dir, console_errors):
     """Issue 28: one click per step from the overview to the record behind a number, and back."""
     sign_in(page, live_url, "t.leader")
-    page.get_by_role("link", name=re.compile(r"^CHI · ")).click()
+    page.get_by_role("link", name=re.compile(r"^CHI · ")).first.click()
     expect(page).to_have_url(f"{live_url}/site/CHI")
     # A timeline point opens its deviation (plotly's own click event on the drawn chart).
     chart = page.locator("#site-deviation-timeline .js-plotly-plot")
@@ -90,9 +91,30 @@ def test_from_a_tile_to_a_site_a_deviation_its_batch_and_back(page: Page, live_u
     assert not [e for e in console_errors if "Content Security Policy" in e or "Refused" in e], console_errors
 
 
+@pytest.mark.parametrize("size", [(1920, 1080), (3840, 2160)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_every_column_of_the_site_grid_is_inside_the_screen(browser, live_url, output_dir, size):
+    """Issue 28: the site x KPI grid, one table per theme, fits the width of a wall screen: every KPI of
+    the catalogue is a column, and every column's right edge is inside the viewport (no table scrolls)."""
+    width, height = size
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    sign_in(page, live_url, "t.leader")
+    expect(page.locator(".site-grid").first.locator("tbody tr")).to_have_count(10, timeout=15000)
+    edges = page.evaluate("""() => [...document.querySelectorAll('.site-grid thead th')].map(
+        th => [th.textContent.trim(), Math.round(th.getBoundingClientRect().right)])""")
+    assert len(edges) == len(CATALOG) + len(catalog.THEMES)  # a Site column per theme table
+    outside = [(name, right) for name, right in edges if right > width]
+    assert not outside, outside
+    scrolls = page.evaluate("""() => [...document.querySelectorAll('.site-grid')].filter(
+        t => t.parentElement.scrollWidth > t.parentElement.clientWidth).length""")
+    assert scrolls == 0
+    page.screenshot(path=str(output_dir / f"overview-grid-{width}x{height}.png"), full_page=True)
+    context.close()
+
+
 def test_site_manager_is_kept_to_own_site(page: Page, live_url, output_dir):
     sign_in(page, live_url, "t.manager.chi")
-    expect(page.locator(".site-grid tbody tr")).to_have_count(2, timeout=15000)  # network + CHI
+    expect(page.locator(".site-grid").first.locator("tbody tr")).to_have_count(2, timeout=15000)  # network + CHI
     page.goto(f"{live_url}/site/ATL")
     expect(page.locator("#site-not-found")).to_be_visible(timeout=15000)
     expect(page.locator("body")).not_to_contain_text("ATL-")

@@ -106,3 +106,7 @@ def test_a_ratio_kpi_is_its_scaled_pooled_ratio(network, kpi):
 def test_the_catalogue_declares_each_kpi_once():
     assert len({k.id for k in CATALOG}) == len(CATALOG)
     assert catalog.HEADLINE == tuple(k for k in CATALOG if k.headline)
+    # Every KPI in exactly one theme of at most eight (the overview's tables fit a screen's width).
+    themed = [kpi_id for _, ids in catalog.THEMES for kpi_id in ids]
+    assert sorted(themed) == sorted(k.id for k in CATALOG)
+    assert all(len(ids) <= 8 for _, ids in catalog.THEMES)

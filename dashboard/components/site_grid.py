@@ -16,15 +16,32 @@ from dashboard.components.formatting import format_number, status_parts
 from queries.kpi.catalog import NETWORK, Kpi
 
 
-def site_grid(frame: pd.DataFrame, sites: pd.DataFrame, kpis: list[Kpi], *, link_sites: bool) -> str:
-    head = "".join(
-        f'<th scope="col"><a href="/definitions#kpi-{escape(k.id)}" title="{escape(k.definition)}">'
-        f'{escape(k.title)}<br><small class="text-body-secondary">{escape(k.unit)}</small></a></th>' for k in kpis)
+def site_grid(frame: pd.DataFrame, sites: pd.DataFrame, kpis: list[Kpi], *, link_sites: bool,
+              themes: tuple[tuple[str, tuple[str, ...]], ...] | None = None) -> str:
+    """One table of every visible site (and the network) x ``kpis``; with ``themes`` (title, KPI ids),
+    one table per theme under its title, so no table is wider than a screen (issue 28: 23 columns were
+    2,888 px in a 1,896 px wall)."""
     names = dict(zip(sites["site_id"], sites["name"], strict=True))
     # Plain dicts, not a .loc per cell: at 21 sites x 23 KPIs that alone took ~0.2 s per refresh.
     by_site: dict[str, dict[str, dict]] = {}
     for record in frame.to_dict("records"):
         by_site.setdefault(record["site_id"], {}).setdefault(record["kpi_id"], record)
+    if themes is None:
+        return _table(kpis, sites, names, by_site, link_sites)
+    by_id = {k.id: k for k in kpis}
+    parts = []
+    for title, ids in themes:
+        chosen = [by_id[i] for i in ids if i in by_id]
+        if chosen:
+            parts.append(f'<h3 class="h6 mt-3 mb-1 site-grid-theme">{escape(title)}</h3>'
+                         + _table(chosen, sites, names, by_site, link_sites))
+    return "".join(parts)
+
+
+def _table(kpis: list[Kpi], sites: pd.DataFrame, names: dict, by_site: dict, link_sites: bool) -> str:
+    head = "".join(
+        f'<th scope="col"><a href="/definitions#kpi-{escape(k.id)}" title="{escape(k.definition)}">'
+        f'{escape(k.title)}<br><small class="text-body-secondary">{escape(k.unit)}</small></a></th>' for k in kpis)
     rows = []
     for site_id in [NETWORK] + list(sites["site_id"]):
         cells = by_site.get(site_id, {})

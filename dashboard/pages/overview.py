@@ -90,7 +90,7 @@ def refresh(days):
     sites = data.sites(scope)
     grid_kpis = [data.kpi_text(k) for k in catalog.CATALOG]
     link_sites = scope.role in context.PAGE_ROLES["/site/<site_id>"]
-    grid = site_grid(current, sites, grid_kpis, link_sites=link_sites)
+    grid = site_grid(current, sites, grid_kpis, link_sites=link_sites, themes=catalog.THEMES)
     note = None
     if scope.role == "site_manager":
         note = html.P("Other sites are shown only inside the network aggregate.", className="small")

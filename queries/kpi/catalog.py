@@ -276,6 +276,16 @@ CATALOG: tuple[Kpi, ...] = (
 
 KPIS: dict[str, Kpi] = {k.id: k for k in CATALOG}
 HEADLINE = tuple(k for k in CATALOG if k.headline)
+# The catalogue in themes of at most eight, for grids that must fit a screen's width (the overview shows
+# one site x KPI table per theme); every KPI is in exactly one (tests/test_catalog.py).
+THEMES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Deviations and CAPA", ("mttd", "recurrence", "closure_time", "capa_on_time", "capa_effectiveness",
+                             "human_error_share", "deviation_rate", "near_miss_rate")),
+    ("Product and process", ("consistency", "right_first_time", "oos_rate", "batch_record_completeness",
+                             "manufacturing_turnaround", "vein_to_vein", "inspection_findings")),
+    ("People and training", ("psych_safety", "cert_pass_rate", "time_to_competency", "training_performance")),
+    ("Monitoring and prediction", ("uptime", "data_completeness", "prediction_accuracy", "prevented_failures")),
+)
 
 
 def get(kpi_id: str) -> Kpi:
