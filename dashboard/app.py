@@ -107,9 +107,12 @@ def shell():
     """The layout of every page: navigation for the user's role, the user, and the page itself."""
     return html.Div([
         dcc.Location(id=ids.URL),
+        # The first stop of the keyboard: past the navigation to the page (shown only when focused).
+        html.A("Skip to main content", href="#main", className="visually-hidden-focusable skip-link",
+               id="skip-link"),
         navbar(),
         errors.banners(),
-        html.Main(dbc.Container(dash.page_container, fluid=True, className="page-body"), id="main"),
+        html.Main(dbc.Container(dash.page_container, fluid=True, className="page-body"), id="main", tabIndex="-1"),
     ])
 
 

@@ -50,10 +50,8 @@ def layout(**_):
                     md=2, className="d-flex align-items-end"),
         ], className="g-2 mb-3", id=ids.AUDIT_FILTERS),
         html.Div([
-            dbc.Button([html.Span("⛓ ", **{"aria-hidden": "true"}), "Verify the chain"], id=ids.AUDIT_VERIFY,
-                       color="secondary"),
-            dbc.Button([html.Span("⤓ ", **{"aria-hidden": "true"}), "Export filtered entries (CSV)"],
-                       id=ids.AUDIT_CSV, color="secondary"),
+            dbc.Button("Verify the chain", id=ids.AUDIT_VERIFY, color="secondary"),
+            dbc.Button("Export filtered entries (CSV)", id=ids.AUDIT_CSV, color="secondary"),
             dcc.Download(id=ids.AUDIT_DOWNLOAD),
         ], className="d-flex gap-2 mb-2"),
         dcc.Loading(html.Div(id=ids.AUDIT_VERIFY_RESULT, role="status", className="mb-2"), type="dot"),
@@ -112,19 +110,52 @@ def show(_clicks, since, until, user_id, action, object_text):
 
 
 def entry_table(entries: pd.DataFrame):
+    """Short columns that fit a 1920 px screen; the old and new values (often JSON), the signature's meaning
+    and the full hashes open per entry on demand. The table scrolls inside a focusable region, so a
+    keyboard reaches every cell."""
     if entries.empty:
         return html.P("No entries match these filters.", className="text-body-secondary")
     head = html.Thead(html.Tr([html.Th(h, scope="col") for h in (
-        "#", "Time (UTC)", "User", "Action", "Object", "Reason", "Old value", "New value", "Meaning", "Hash")]))
+        "#", "Time (UTC)", "User", "Action", "Object", "Reason", "Details", "Hash")]))
     rows = [html.Tr([
-        html.Td(str(r.entry_id)), html.Td(f"{pd.Timestamp(r.ts):%Y-%m-%d %H:%M:%S}"), html.Td(_s(r.user_id)),
-        html.Td(_s(r.action)), html.Td(" / ".join(v for v in (_s(r.object_type), _s(r.object_id)) if v)),
-        html.Td(_s(r.reason)), html.Td(_s(r.old_value), className="audit-value"),
-        html.Td(_s(r.new_value), className="audit-value"), html.Td(_s(r.meaning)),
+        html.Td(str(r.entry_id)), html.Td(f"{pd.Timestamp(r.ts):%Y-%m-%d %H:%M:%S}", className="text-nowrap"),
+        html.Td(_s(r.user_id)), html.Td(_s(r.action)),
+        html.Td(_short(_object(r)), title=_object(r), className="audit-object"),
+        html.Td(_short(_s(r.reason)), title=_s(r.reason), className="audit-reason"),
+        html.Td(_details(r)),
         html.Td(html.Code(str(r.entry_hash)[:12], title=str(r.entry_hash))),
     ]) for r in entries.itertuples()]
-    return dbc.Table([head, html.Tbody(rows)], size="sm", hover=True, responsive=True, className="audit-table",
-                     id="audit-entries")
+    table = dbc.Table([head, html.Tbody(rows)], size="sm", hover=True, className="audit-table mb-0", id="audit-entries")
+    return html.Div(table, className="table-responsive audit-scroll", tabIndex="0", role="region",
+                    **{"aria-label": "Audit entries (scrolls)"})
+
+
+SHORT = 60  # characters of an object or reason shown in the row; the rest in its details and tooltip
+
+
+def _object(r) -> str:
+    return " / ".join(v for v in (_s(r.object_type), _s(r.object_id)) if v)
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= SHORT else text[:SHORT - 1] + "…"
+
+
+def _details(r) -> html.Details | str:
+    parts = [(label, _s(value)) for label, value in (("Old value", r.old_value), ("New value", r.new_value),
+                                                     ("Meaning", r.meaning))]
+    parts = [(label, value) for label, value in parts if value]
+    parts += [(label, text) for label, text in (("Object", _object(r)), ("Reason", _s(r.reason)))
+              if len(text) > SHORT]
+    parts += [("Entry hash", str(r.entry_hash)), ("Previous hash", _s(r.prev_hash))]
+    shown = [p for p in parts if p[0] not in ("Entry hash", "Previous hash")]
+    summary = ", ".join(label.lower() for label, _ in shown) or "hashes"
+    return html.Details([
+        html.Summary(summary),
+        html.Dl([item for label, value in parts
+                 for item in (html.Dt(label), html.Dd(html.Pre(value, className="audit-value mb-1", tabIndex="0")))],
+                className="mb-0"),
+    ])
 
 
 def _s(value) -> str:
