@@ -15,7 +15,7 @@ FONT = dict(family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif", siz
 
 
 def _base(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
-    fig.update_layout(title=dict(text=title, x=0, font=dict(size=16)), height=height, font=FONT,
+    fig.update_layout(title=dict(text=title, x=0, xref="paper", font=dict(size=16)), height=height, font=FONT,
                       margin=dict(l=60, r=20, t=50, b=50), template="plotly_white",
                       legend=dict(orientation="h", y=-0.2))
     return fig
@@ -61,8 +61,10 @@ def survey_waves(waves: pd.DataFrame, target: float | None) -> go.Figure:
                                  text=["suppressed"] * len(hidden), textposition="top center",
                                  marker=dict(symbol="line-ew-open", size=14, color="#777"),
                                  name="suppressed (< 5 respondents)", hoverinfo="skip"))
-    if target is not None:
-        fig.add_hline(y=target, line_dash="dot", annotation_text=f"target {target:.0f}")
+    if target is not None:  # named in the legend, not on the line, where it met the wave labels
+        fig.add_hline(y=target, line_dash="dot", line_color="#444444")
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=f"target {target:.0f}",
+                                 line=dict(dash="dot", color="#444444"), hoverinfo="skip"))
     fig.update_yaxes(range=[0, 105], title="index (0-100)")
     fig.update_xaxes(type="category", title="survey wave")
     return _base(fig, "Psychological safety by survey wave", height=320)

@@ -12,6 +12,7 @@ from queries.kpi.catalog import NETWORK, Kpi
 # Okabe-Ito; the bar label always carries the status symbol, so colour is never alone.
 STATUS_COLOURS = {"ok": "#0072B2", "near": "#E69F00", "off": "#D55E00", "none": "#999999", "no_target": "#999999"}
 FONT = dict(family="DejaVu Sans, system-ui, sans-serif", size=13)
+BOUNDED_UNITS = ("%", "/100")  # scales that end at 100
 
 
 def kpi_by_site(frame: pd.DataFrame, sites: pd.DataFrame, kpis: list[Kpi]) -> go.Figure:
@@ -43,9 +44,12 @@ def kpi_by_site(frame: pd.DataFrame, sites: pd.DataFrame, kpis: list[Kpi]) -> go
         if kpi.target is not None:
             fig.add_vline(x=kpi.target, line_dash="dash", line_color="#222222", row=r, col=c)
         top = max([v for v in values if v is not None] + [kpi.target or 0, 1])
-        fig.update_xaxes(range=[0, top * 1.45], row=r, col=c)
+        # Room beyond the longest bar for its label; a bounded scale's ticks still end at its bound (a
+        # consistency axis read to 140 for a /100 score).
+        ticks = dict(tickvals=[0, 25, 50, 75, 100]) if kpi.unit in BOUNDED_UNITS else {}
+        fig.update_xaxes(range=[0, top * 1.45], row=r, col=c, **ticks)
         fig.update_yaxes(autorange="reversed", row=r, col=c)
     fig.update_layout(height=max(420, rows * (90 + 26 * len(order))), font=FONT, template="plotly_white",
-                      title=dict(text="Headline KPIs by site (dashed line: target)", x=0),
+                      title=dict(text="Headline KPIs by site (dashed line: target)", x=0, xref="paper"),
                       margin=dict(l=80, r=40, t=80, b=40))
     return fig

@@ -34,7 +34,7 @@ SCORE_COLOURS = ("#B2182B", "#D6604D", "#F4A582", "#E0E0E0", "#92C5DE", "#4393C3
 
 
 def _base(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
-    fig.update_layout(title=dict(text=title, x=0, font=dict(size=17)), height=height, font=FONT,
+    fig.update_layout(title=dict(text=title, x=0, xref="paper", font=dict(size=17)), height=height, font=FONT,
                       margin=dict(l=70, r=30, t=60, b=60), template="plotly_white",
                       legend=dict(orientation="h", y=-0.22, x=0), hoverlabel=dict(font_size=14))
     return fig

@@ -27,7 +27,7 @@ def _cap(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
-    fig.update_layout(title=dict(text=title, x=0, y=0.99, yanchor="top", font=dict(size=16)), height=height,
+    fig.update_layout(title=dict(text=title, x=0, xref="paper", y=0.99, yanchor="top", font=dict(size=16)), height=height,
                       font=FONT, margin=dict(l=70, r=30, t=84, b=40), template="plotly_white",
                       legend=dict(orientation="h", yanchor="bottom", y=1.02, x=1, xanchor="right", font=dict(size=12)),
                       hovermode="closest")
@@ -49,7 +49,9 @@ def imr_figure(chart: pd.DataFrame, title: str, spec: dict | None = None) -> go.
         return empty("No batches with this CQA in the window")
     chart = _cap(chart)
     log_scale = bool((chart["scale"] == "log").any())
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.68, 0.32], vertical_spacing=0.07)
+    # A clear gap between the panels: the I chart's lowest line (LCL or LSL) and the MR chart's UCL were
+    # read as one band at 0.07.
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.66, 0.34], vertical_spacing=0.14)
     x = pd.to_datetime(chart["started_at"])
     fig.add_trace(go.Scatter(x=x, y=chart["value"], mode="lines", line=dict(color=SKY, width=1), showlegend=False,
                              hoverinfo="skip"), row=1, col=1)
@@ -91,7 +93,15 @@ def imr_figure(chart: pd.DataFrame, title: str, spec: dict | None = None) -> go.
                              line=dict(color=VERMILLION, dash="dash", shape="hv")), row=2, col=1)
     fig.update_yaxes(title_text="result (log axis)" if log_scale else "result", type="log" if log_scale else "linear",
                      row=1, col=1)
-    fig.update_yaxes(title_text="MR of ln(x)" if log_scale else "moving range", row=2, col=1)
+    if not log_scale:  # every line of the I chart inside its panel with a margin, none on the panel's edge
+        lines = [chart["value"], chart["ucl"], chart["lcl"]] + [
+            pd.Series([v]) for v in ((spec or {}).get("lower_limit"), (spec or {}).get("upper_limit"))
+            if v is not None and not (isinstance(v, float) and math.isnan(v))]
+        values = pd.concat(lines).dropna()
+        lo, hi = float(values.min()), float(values.max())
+        pad = 0.08 * (hi - lo or abs(hi) or 1.0)
+        fig.update_yaxes(range=[lo - pad, hi + pad], row=1, col=1)
+    fig.update_yaxes(title_text="MR of ln(x), dashed: UCL" if log_scale else "moving range, dashed: UCL", row=2, col=1)
     fig.update_xaxes(title_text="batch start", row=2, col=1)
     return _layout(fig, title, 520)
 
@@ -244,6 +254,22 @@ def box_figure(distributions: pd.DataFrame, cqas: list[str], labels: dict[str, s
                         "(orange; red dotted = specification)", 640)
 
 
+LABEL_SIDES = ("top center", "bottom center", "middle right", "middle left")
+
+
+def label_positions(x: np.ndarray, y: np.ndarray, near: float = 0.1) -> list[str]:
+    """A text position per point such that points closer than ``near`` of both axes' spans (their labels
+    would overlap) put their labels on different sides: above, below, right, left, in turn."""
+    span_x = float(np.ptp(x)) or 1.0
+    span_y = float(np.ptp(y)) or 1.0
+    sides = [""] * len(x)
+    for i in np.argsort(x, kind="stable"):
+        taken = {sides[j] for j in range(len(x)) if sides[j] and abs(x[j] - x[i]) < near * span_x
+                 and abs(y[j] - y[i]) < near * span_y}
+        sides[i] = next((side for side in LABEL_SIDES if side not in taken), LABEL_SIDES[0])
+    return sides
+
+
 def funnel_figure(funnel: pd.DataFrame, curve: pd.DataFrame, rate: float | None) -> go.Figure:
     """Deviations per batch against batches, with exact Poisson 95 % and 99.8 % limits."""
     if funnel.empty or rate is None:
@@ -258,7 +284,8 @@ def funnel_figure(funnel: pd.DataFrame, curve: pd.DataFrame, rate: float | None)
                   annotation_position="bottom right")
     outside = funnel["position"].str.startswith(("above", "below"))
     fig.add_trace(go.Scatter(
-        x=funnel["batches"], y=funnel["rate"], mode="markers+text", text=funnel["site_id"], textposition="top center",
+        x=funnel["batches"], y=funnel["rate"], mode="markers+text", text=funnel["site_id"],
+        textposition=label_positions(funnel["batches"].to_numpy(float), funnel["rate"].to_numpy(float)),
         marker=dict(size=13, color=np.where(outside, VERMILLION, BLUE), symbol=np.where(outside, "diamond", "circle"),
                     line=dict(width=1, color="#222")),
         customdata=funnel[["deviations", "position"]].to_numpy(), name="site",

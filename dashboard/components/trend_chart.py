@@ -73,7 +73,7 @@ def trend_figure(points: pd.DataFrame, grain: str, limits: dict, excursions: pd.
         fig.add_vrect(x0=_local_one(row.started_at, tz), x1=_local_one(end, tz), fillcolor=SPAN_COLOUR[row.level],
                       line_width=0, layer="below", annotation_text=f"{row.level} excursion",
                       annotation_position="top left", annotation_font_size=12)
-    fig.update_layout(title=dict(text=title, x=0, font=dict(size=16)), height=380, font=FONT,
+    fig.update_layout(title=dict(text=title, x=0, xref="paper", font=dict(size=16)), height=380, font=FONT,
                       margin=dict(l=60, r=20, t=50, b=50), template="plotly_white",
                       legend=dict(orientation="h", y=-0.2), uirevision=title)
     # The axis always spans the limit lines: a trend is read against its limits.
