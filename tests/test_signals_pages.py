@@ -102,6 +102,8 @@ def test_site_manager_sees_only_own_rows_in_systemic_risk_and_comparability(make
     proposed = json.dumps(response(dash_call(client, hub_app, PROPOSALS, {
         f"{ids.SIG_WINDOW}.value": 90, f"{ids.SIG_SYSTEMIC_WINDOW}.value": 14, f"{ids.SIG_REVIEW_DONE}.data": 0})))
     assert not any(f"{site}-" in proposed for site in OTHER_SITES)
+    # The records behind each proposal link to them (here CHI deviations of a flagged cross-site cluster).
+    assert re.search(r'"href": "/deviation/DEV-CHI-\d+"', proposed), proposed[:500]
     body = json.dumps(response(dash_call(client, hub_app, COMPARABILITY, {
         f"{ids.CMP_WINDOW}.value": 180, f"{ids.CMP_PRODUCT}.value": "CD19 CAR-T"})))
     assert "against the other sites (pooled)" in body and "CHI" in body

@@ -15,6 +15,7 @@ from dash.exceptions import PreventUpdate
 from dashboard import auth, context, data, ids
 from dashboard.components import stats_figures as figs
 from dashboard.components.formatting import utc_label
+from dashboard.components.record_links import record_link
 from dashboard.components.tables import badge, table
 from queries.analyses import proposals, risk
 from queries.engine.scope import Scope
@@ -214,6 +215,19 @@ def proposal_section(proposed: pd.DataFrame):
                "decides and, if warranted, opens the CAPA in the quality system, then records the decision here "
                "(signed, audited).", className="small"),
         table(proposed, {"proposal_id": "Proposal", "source": "From", "sites": "Sites", "signal": "Signal",
-                         "evidence": "Evidence", "proposed_action": "Proposed action", "status": "Status"},
-              "signals-proposals-table", "No signal calls for a CAPA proposal in this window."),
+                         "evidence": "Evidence", "records": "Records", "proposed_action": "Proposed action",
+                         "status": "Status"},
+              "signals-proposals-table", "No signal calls for a CAPA proposal in this window.", cell=_cell),
     ])
+
+
+def _cell(column: str, value, _row):
+    """The records behind a proposal as links (at most 12, then a count); other cells as they are."""
+    if column != "records":
+        return value
+    records = list(value) if isinstance(value, list | tuple) else []
+    if not records:
+        return "–"
+    links = [part for i, (kind, record_id) in enumerate(records[:12])
+             for part in ((", " if i else ""), record_link(kind, record_id))]
+    return links + ([f" and {len(records) - 12} more"] if len(records) > 12 else [])

@@ -42,7 +42,8 @@ SHIFT_RULES = frozenset({"9 in a row on one side", "6 in a row trending", "2 of 
                          "8 in a row on one side"})
 STATUS_CROSS_SITE = "cross-site: reviewed by quality leadership (involves sites outside your scope)"
 # site_ids: the proposal's sites in the scope; partial: it also involves sites outside the scope.
-COLUMNS = ["proposal_id", "source", "sites", "signal", "evidence", "proposed_action", "status", "site_ids", "partial"]
+COLUMNS = ["proposal_id", "source", "sites", "signal", "evidence", "proposed_action", "status", "site_ids", "partial",
+           "records"]  # records: (kind, id) pairs of the scope's records behind the signal, for links
 DECISION_ROLES = frozenset({"leadership", "site_manager"})
 DECISIONS = ("accepted", "dismissed")
 REASON_MAX = 1000
@@ -61,11 +62,17 @@ def from_systemic(systemic: SystemicResult) -> list[dict]:
     roll-out, however many causes and months the clusters span. (``procedure_linked`` counts the behind
     sites in and out of the viewer's scope, queries/analyses/signals.py.)"""
     flagged = [c for c in systemic.clusters.itertuples(index=False) if c.flagged]
+    # The deviations of each cluster the viewer may see (the result lists only those).
+    listed = systemic.deviations
+    members = {} if listed.empty else {cluster_id: tuple(("deviation", d) for d in group["deviation_id"])
+                                       for cluster_id, group in listed.groupby("cluster_id", sort=False)}
     by_sop: dict[tuple, list] = {}
     for c in flagged:
         if c.procedure_linked:
             by_sop.setdefault(tuple(sorted(c.sops)), []).append(c)
-    rows = [_procedure_proposal(sops, group) for sops, group in by_sop.items()]
+    rows = [{**_procedure_proposal(sops, group),
+             "records": tuple(dict.fromkeys(r for c in group for r in members.get(c.cluster_id, ())))}
+            for sops, group in by_sop.items()]
     for c in flagged:
         if c.procedure_linked:
             continue
@@ -77,7 +84,8 @@ def from_systemic(systemic: SystemicResult) -> list[dict]:
                      "proposed_action": f"Cross-site investigation of {c.key}: shared procedure, training or "
                                         "supplier cause before treating the deviations as isolated",
                      "status": STATUS if not c.other_sites else STATUS_CROSS_SITE,
-                     "site_ids": ",".join(c.sites), "partial": bool(c.other_sites)})
+                     "site_ids": ",".join(c.sites), "partial": bool(c.other_sites),
+                     "records": members.get(c.cluster_id, ())})
     return rows
 
 
@@ -128,7 +136,7 @@ def from_drift(drift: DriftResult) -> list[dict]:
                      "evidence": f"EWMA of the daily mean beyond its limit since {s.warning_since:%Y-%m-%d}{shift}",
                      "proposed_action": f"Preventive check of {s.room_name} ({s.parameter}): HVAC, sensor "
                                         "calibration and recent changes, before an action-level excursion",
-                     "status": STATUS, "site_ids": s.site_id, "partial": False})
+                     "status": STATUS, "site_ids": s.site_id, "partial": False, "records": ()})
     return rows
 
 
@@ -165,7 +173,8 @@ def from_control_charts(flags: pd.DataFrame, end: pd.Timestamp, recent_days: int
                      "proposed_action": f"Investigate a shift in {CQA_LABELS.get(cqa, cqa)} of {product} "
                                         f"at {site_id} (materials, equipment, operators) before results leave "
                                         "the specification",
-                     "status": STATUS, "site_ids": site_id, "partial": False})
+                     "status": STATUS, "site_ids": site_id, "partial": False,
+                     "records": tuple(("batch", b) for b in group["batch_id"])})
     return rows
 
 
