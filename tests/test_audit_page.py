@@ -47,7 +47,9 @@ def test_filters_narrow_the_table(audit_app):
                      FILTERS | {"audit-user.value": "t.auditor", "audit-action.value": "login"}).get_json()
     rendered = json.dumps(body)
     assert "entries, newest first" in rendered
-    cells = body["response"]["audit-table"]["children"]["props"]["children"][1]["props"]["children"]
+    region = body["response"]["audit-table"]["children"]  # the focusable region holding the table
+    assert region["props"]["tabIndex"] == "0" and region["props"]["role"] == "region"
+    cells = region["props"]["children"]["props"]["children"][1]["props"]["children"]
     assert cells and all(row["props"]["children"][2]["props"]["children"] == "t.auditor" for row in cells)
     assert all(row["props"]["children"][3]["props"]["children"] == "login" for row in cells)
 

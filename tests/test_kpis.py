@@ -131,8 +131,9 @@ def test_mttd_by_detection_date_does_not_read_low_in_the_latest_window(duckdb_wa
     rng = np.random.default_rng(6)
     days = 730
     occurred = TEST_END - timedelta(days=days) + pd.to_timedelta(np.sort(rng.uniform(0, days, 2 * days)), unit="D")
-    delay_h = rng.exponential(48.0, occurred.size)
-    detected = occurred + pd.to_timedelta(delay_h, unit="h")
+    occurred = occurred.floor("s")  # the warehouse keeps whole seconds here
+    detected = (occurred + pd.to_timedelta(rng.exponential(48.0, occurred.size), unit="h")).floor("s")
+    delay_h = ((detected - occurred).total_seconds() / 3600).to_numpy()
     on_record = detected < pd.Timestamp(TEST_END)
     insert(duckdb_warehouse, deviations=[
         {"site_id": "A", "occurred_at": o.to_pydatetime(), "detected_at": d.to_pydatetime()}
