@@ -263,15 +263,20 @@ class ImportCommand(click.Command):
              short_help="import a CSV, XLSX or Parquet file into a table, all or nothing")
 @click.argument("table")
 @click.argument("file")
-def import_table(settings: Settings, table: str, file: str) -> int:
+@click.option("--profile", metavar="NAME|FILE",
+              help="map another system's export with a profile: a shipped one (generic_eqms_deviations) or a "
+                   ".toml file (format: queries/imports/profiles.py)")
+@click.option("--dry-run", is_flag=True, help="check everything, write nothing")
+def import_table(settings: Settings, table: str, file: str, profile: str | None, dry_run: bool) -> int:
     from queries.imports.importer import ImportError_, import_file
 
     wh = _warehouse(settings)
     try:
-        count = import_file(wh, table, file, audit_as="cli")
+        count = import_file(wh, table, file, audit_as="cli", profile=profile, dry_run=dry_run)
     except ImportError_ as exc:
         raise Refused(f"import refused, nothing written:\n{exc}") from None
-    print(f"imported {count} rows into {table}")
+    print(f"dry run: {count} rows would be imported into {table}; nothing written" if dry_run
+          else f"imported {count} rows into {table}")
     return 0
 
 

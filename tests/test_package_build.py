@@ -27,5 +27,5 @@ def test_wheel_builds_without_deprecation_warnings_and_declares_its_license(tmp_
     assert "License-Expression: Apache-2.0" in text
     # An installed hub reads its SQL and modules from the package: every file of queries/ must be in it.
     sources = {p.relative_to(ROOT).as_posix() for p in (ROOT / "queries").rglob("*")
-               if p.suffix in {".sql", ".py"} and "__pycache__" not in p.parts}
+               if p.suffix in {".sql", ".py", ".toml"} and "__pycache__" not in p.parts}
     assert sources - packed == set()

@@ -85,28 +85,62 @@ def open_file(path: Path) -> pd.DataFrame:
         raise ImportError_([f"{path.name}: cannot be read ({type(exc).__name__}: {exc})"]) from exc
 
 
-def import_file(wh: Warehouse, table: str, path: str | Path, *, audit_as: str | None = None) -> int:
+def import_file(wh: Warehouse, table: str, path: str | Path, *, audit_as: str | None = None,
+                profile: str | None = None, dry_run: bool = False) -> int:
     """Import one file into one table, all or nothing; with ``audit_as`` the audit entry (who, what, how
-    many rows) commits with the rows."""
+    many rows) commits with the rows. ``profile`` (a shipped profile's name or a file: queries/imports/
+    profiles.py) maps another system's export to the table first. ``dry_run`` checks everything a real
+    import checks, the keys already in the warehouse included, and writes nothing."""
     path = Path(path)
     if table not in IMPORTABLE:
         raise ImportError_([f"{path.name}: table {table!r} cannot be imported "
                             f"(importable: {', '.join(sorted(IMPORTABLE))})"])
     columns = table_columns(wh, table)
-    frame = validate(open_file(path), columns, path.name, keys=table_keys(wh, table))
+    raw = open_file(path)
+    if profile is not None:
+        raw = mapped(wh, table, raw, path.name, profile, list(columns["column_name"]))
+    frame = validate(raw, columns, path.name, keys=table_keys(wh, table))
+    if dry_run:
+        problems = already_in_warehouse(wh, table, frame, path.name, columns)
+        if problems:
+            raise ImportError_(problems)
+        logger.info("%s: dry run: %s rows would be imported into %s", path.name, len(frame), table)
+        return len(frame)
     logger.info("%s: %s rows valid; writing to %s in one transaction", path.name, len(frame), table)
     try:
         with wh.transaction() as conn:
             write_rows(wh, conn, table, frame)
             if audit_as is not None:
                 audit.append(wh, user_id=audit_as, action="import", object_type=table, object_id=str(path),
-                             new_value=f"{len(frame)} rows", conn=conn)
+                             new_value=f"{len(frame)} rows" + (f" (profile {profile})" if profile else ""),
+                             conn=conn)
     except WarehouseUnavailable as exc:  # disk full, read-only file, server gone: nothing written
         raise ImportError_([f"{path.name}: nothing was written: {exc}"]) from exc
     except Exception as exc:  # a constraint the database checks (duplicate key, CHECK): nothing written
         raise refusal(wh, table, frame, path.name, exc, columns) from exc
     logger.info("imported %s rows into %s from %s", len(frame), table, path.name)
     return len(frame)
+
+
+def mapped(wh: Warehouse, table: str, raw: pd.DataFrame, file_name: str, profile_name: str,
+           table_fields: list[str]) -> pd.DataFrame:
+    """The export mapped to the table's columns by the profile; a wrong profile or any row it cannot map is
+    an ImportError_ (nothing written)."""
+    from queries.imports import profiles
+
+    try:
+        profile = profiles.load_profile(profile_name)
+        if profile.target != table:
+            raise profiles.ProfileError(f"{file_name}: the profile {profile.path.name} fills {profile.target}, "
+                                        f"not {table}")
+        profiles.check_fields(profile, table_fields)
+    except profiles.ProfileError as exc:
+        raise ImportError_([str(exc)]) from exc
+    zones = dict(wh.query("sql/imports/site_zones").itertuples(index=False, name=None))
+    frame, problems = profiles.apply(profile, raw, file_name, zones)
+    if problems:
+        raise ImportError_(problems)
+    return frame
 
 
 def refusal(wh: Warehouse, table: str, frame: pd.DataFrame, file_name: str, exc: Exception,

@@ -1,0 +1,113 @@
+"""Importing another system's export with a mapping profile (issue 14, first part): `atmp-hub import
+--profile` in a fresh process on a warehouse an earlier process made, DuckDB and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from test_cli_import import cli, count, made_earlier  # noqa: F401 (a fixture)
+
+from queries.engine.warehouse import Warehouse
+from queries.imports import profiles
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "sample_data" / "examples" / "eqms_deviations.csv"
+SITES = [("CHI", "America/Chicago"), ("ATL", "America/New_York"), ("SEA", "America/Los_Angeles")]
+
+
+@pytest.fixture
+def with_sites(made_earlier):  # noqa: F811 (the fixture imported above)
+    wh = Warehouse(made_earlier)
+    with wh.transaction() as conn:
+        wh.bulk_insert(conn, "sites", pd.DataFrame(
+            [{"site_id": s, "name": s, "region": "US", "timezone": z, "kind": "node",
+              "onboarded_at": "2024-01-01"} for s, z in SITES]))
+    wh.dispose()
+    return made_earlier
+
+
+def rows(url: str, sql: str) -> pd.DataFrame:
+    wh = Warehouse(url)
+    try:
+        with wh.engine.connect() as conn:
+            return pd.read_sql(sql, conn)
+    finally:
+        wh.dispose()
+
+
+def test_the_example_eqms_export_imports_with_the_shipped_profile(with_sites):
+    dry = cli(with_sites, "import", "deviations", str(EXAMPLE), "--profile", "generic_eqms_deviations", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "dry run: 3 rows would be imported into deviations; nothing written" in dry.stdout
+    assert count(with_sites, "SELECT COUNT(*) FROM deviations") == 0
+    done = cli(with_sites, "import", "deviations", str(EXAMPLE), "--profile", "generic_eqms_deviations")
+    assert done.returncode == 0, done.stderr
+    got = rows(with_sites, "SELECT * FROM deviations ORDER BY deviation_id").set_index("deviation_id")
+    # Codes mapped from words; times read as US dates in each site's own zone, stored in UTC.
+    assert list(got["severity"]) == ["minor", "major", "critical"]
+    assert list(got["category"]) == ["people", "machine", "environment"]
+    assert list(got["source"]) == ["review", "operator", "operator"]
+    assert pd.Timestamp(got.at["EQMS-2026-0101", "occurred_at"]) == pd.Timestamp("2026-05-20 13:15")  # 08:15 CDT
+    assert pd.Timestamp(got.at["EQMS-2026-0102", "detected_at"]) == pd.Timestamp("2026-05-22 14:30")  # 10:30 EDT
+    assert pd.Timestamp(got.at["EQMS-2026-0103", "occurred_at"]) == pd.Timestamp("2026-05-26 05:50")  # 22:50 PDT
+    assert pd.isna(got.at["EQMS-2026-0102", "closed_at"])
+    # The export's other columns (a person's name) are not imported; the audit entry names the profile.
+    assert "J. Doe" not in got.to_string()
+    assert count(with_sites, "SELECT COUNT(*) FROM audit_log WHERE action = 'import' AND "
+                             "POSITION('profile generic_eqms_deviations' IN new_value) > 0") == 1
+    again = cli(with_sites, "import", "deviations", str(EXAMPLE), "--profile", "generic_eqms_deviations", "--dry-run")
+    assert again.returncode == 2 and "EQMS-2026-0101" in again.stderr  # already imported: named, not doubled
+
+
+def test_rows_the_profile_cannot_map_are_named_and_nothing_is_written(with_sites, tmp_path):
+    frame = pd.read_csv(EXAMPLE, dtype=str, keep_default_na=False)
+    frame.loc[1, "Classification"] = "Severe"
+    frame.loc[2, "Date Discovered"] = "2026-05-26 07:10"
+    frame.loc[0, "Site"] = "ZZZ"
+    bad = tmp_path / "bad.csv"
+    frame.to_csv(bad, index=False)
+    done = cli(with_sites, "import", "deviations", str(bad), "--profile", "generic_eqms_deviations")
+    assert done.returncode == 2
+    assert "bad.csv row 2, column 'Classification': 'Severe' is not in the profile's codes for severity" in done.stderr
+    assert "bad.csv row 3, column 'Date Discovered': '2026-05-26 07:10' is not a time in the format" in done.stderr
+    assert "bad.csv row 1, column 'Date Occurred': no time zone: site 'ZZZ' is not a site of the hub" in done.stderr
+    assert count(with_sites, "SELECT COUNT(*) FROM deviations") == 0
+    missing = tmp_path / "missing.csv"
+    frame.drop(columns=["Record ID"]).to_csv(missing, index=False)
+    done = cli(with_sites, "import", "deviations", str(missing), "--profile", "generic_eqms_deviations")
+    assert done.returncode == 2 and "needs column(s) 'Record ID'" in done.stderr
+
+
+def test_a_wrong_profile_is_refused_with_its_file_and_key(with_sites, tmp_path):
+    wrong_target = tmp_path / "capas.toml"
+    wrong_target.write_text('[profile]\nname = "x"\ntarget = "capas"\n[columns]\ncapa_id = "ID"\n')
+    done = cli(with_sites, "import", "deviations", str(EXAMPLE), "--profile", str(wrong_target))
+    assert done.returncode == 2 and "the profile capas.toml fills capas, not deviations" in done.stderr
+    unknown_field = tmp_path / "field.toml"
+    unknown_field.write_text('[profile]\nname = "x"\ntarget = "deviations"\n[columns]\nseverity_level = "A"\n')
+    done = cli(with_sites, "import", "deviations", str(EXAMPLE), "--profile", str(unknown_field))
+    assert done.returncode == 2 and "field.toml: deviations has no field(s) severity_level" in done.stderr
+    for text, message in (("[profile]\nname = 'x'\n", "[profile] needs target"),
+                          ("[profile]\nname='x'\ntarget='deviations'\n[columns]\na='b'\n[times]\ntimezone='Mars/Base'\n",
+                           "is not \"site\" or an IANA zone"),
+                          ("[profile]\nname='x'\ntarget='deviations'\n[colums]\n", "unknown section(s) colums"),
+                          ("not toml at all [", "not a valid TOML file")):
+        path = tmp_path / "p.toml"
+        path.write_text(text)
+        with pytest.raises(profiles.ProfileError, match=re.escape(message)):
+            profiles.load_profile(str(path))
+
+
+def test_every_shipped_profile_loads_against_its_table():
+    from dashboard.cli import importable_tables
+
+    tables = importable_tables()
+    shipped = profiles.shipped_profiles()
+    assert "generic_eqms_deviations" in shipped
+    for name in shipped:
+        profile = profiles.load_profile(name)
+        assert profile.target in tables
+        profiles.load_profile(name, [column for column, _, _ in tables[profile.target]])
