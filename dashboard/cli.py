@@ -264,8 +264,8 @@ class ImportCommand(click.Command):
 @click.argument("table")
 @click.argument("file")
 @click.option("--profile", metavar="NAME|FILE",
-              help="map another system's export with a profile: a shipped one (generic_eqms_deviations) or a "
-                   ".toml file (format: queries/imports/profiles.py)")
+              help="map another system's export with a profile: a shipped one (generic_eqms_deviations, "
+                   "generic_eqms_capas) or a .toml file (format: queries/imports/profiles.py)")
 @click.option("--dry-run", is_flag=True, help="check everything, write nothing")
 def import_table(settings: Settings, table: str, file: str, profile: str | None, dry_run: bool) -> int:
     from queries.imports.importer import ImportError_, import_file

@@ -111,3 +111,19 @@ def test_every_shipped_profile_loads_against_its_table():
         profile = profiles.load_profile(name)
         assert profile.target in tables
         profiles.load_profile(name, [column for column, _, _ in tables[profile.target]])
+
+
+def test_the_example_capa_export_follows_its_deviations(with_sites):
+    """The eQMS CAPA export, with its deviations imported first: dates in each site's zone, the
+    effectiveness check's words as the hub's boolean, an open CAPA left open and unchecked."""
+    first = cli(with_sites, "import", "deviations", str(EXAMPLE), "--profile", "generic_eqms_deviations")
+    assert first.returncode == 0, first.stderr
+    capas = ROOT / "sample_data" / "examples" / "eqms_capas.csv"
+    done = cli(with_sites, "import", "capas", str(capas), "--profile", "generic_eqms_capas")
+    assert done.returncode == 0, done.stderr
+    got = rows(with_sites, "SELECT * FROM capas ORDER BY capa_id").set_index("capa_id")
+    assert bool(got.at["EQMS-CAPA-0302", "effective"]) is True
+    assert pd.Timestamp(got.at["EQMS-CAPA-0302", "closed_at"]) == pd.Timestamp("2026-05-30 19:30")  # 15:30 EDT
+    assert pd.isna(got.at["EQMS-CAPA-0301", "closed_at"]) and pd.isna(got.at["EQMS-CAPA-0301", "effective"])
+    assert pd.Timestamp(got.at["EQMS-CAPA-0301", "due_at"]) == pd.Timestamp("2026-07-28 22:00")  # 17:00 CDT
+    assert got.at["EQMS-CAPA-0301", "deviation_id"] == "EQMS-2026-0101"
