@@ -107,7 +107,9 @@ def test_every_shipped_profile_loads_against_its_table():
     tables = importable_tables()
     shipped = profiles.shipped_profiles()
     assert "generic_eqms_deviations" in shipped
+    help_text = " ".join(cli("duckdb:///unused.duckdb", "import", "--help").stdout.split())
     for name in shipped:
+        assert name in help_text  # `import --help` names every shipped profile
         profile = profiles.load_profile(name)
         assert profile.target in tables
         profiles.load_profile(name, [column for column, _, _ in tables[profile.target]])
