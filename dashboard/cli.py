@@ -514,6 +514,14 @@ def simulate(settings: Settings, mqtt_url: str | None, direct: bool, interval: f
     return 0
 
 
+@hub_command(cli, "data-model", help="print the open data model (every importable table and field) as Markdown")
+def data_model(settings: Settings) -> int:
+    from queries.imports.data_model import markdown
+
+    print(markdown(importable_tables()), end="")
+    return 0
+
+
 @hub_command(cli, "settings", help="list every setting and its environment variable")
 def list_settings(settings: Settings) -> int:
     for name, default, help_text in Settings.describe():

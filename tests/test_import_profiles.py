@@ -129,3 +129,13 @@ def test_the_example_capa_export_follows_its_deviations(with_sites):
     assert pd.isna(got.at["EQMS-CAPA-0301", "closed_at"]) and pd.isna(got.at["EQMS-CAPA-0301", "effective"])
     assert pd.Timestamp(got.at["EQMS-CAPA-0301", "due_at"]) == pd.Timestamp("2026-07-28 22:00")  # 17:00 CDT
     assert got.at["EQMS-CAPA-0301", "deviation_id"] == "EQMS-2026-0101"
+
+
+def test_the_data_model_document_is_the_schema():
+    """docs/data-model.md is what `atmp-hub data-model` prints from the schema (regenerate it with
+    `atmp-hub data-model > docs/data-model.md` after a schema change)."""
+    printed = cli("duckdb:///unused.duckdb", "data-model")
+    assert printed.returncode == 0, printed.stderr
+    assert printed.stdout == (ROOT / "docs" / "data-model.md").read_text(encoding="utf-8")
+    assert "| `severity` | varchar | yes | minor, major, critical |" in printed.stdout
+    assert "| `human_factors` | varchar |  | cognitive_load, communication, environment, none |" in printed.stdout
