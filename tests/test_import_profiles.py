@@ -139,3 +139,25 @@ def test_the_data_model_document_is_the_schema():
     assert printed.stdout == (ROOT / "docs" / "data-model.md").read_text(encoding="utf-8")
     assert "| `severity` | varchar | yes | minor, major, critical |" in printed.stdout
     assert "| `human_factors` | varchar |  | cognitive_load, communication, environment, none |" in printed.stdout
+
+
+def test_the_dry_run_warns_of_what_a_person_should_look_at(with_sites, tmp_path):
+    """Warnings never refuse a file (the hub cannot know every site's new code), but the dry run names
+    them: a site the hub does not have, a time in the future, a root-cause code no deviation uses yet."""
+    done = cli(with_sites, "import", "deviations", str(EXAMPLE), "--profile", "generic_eqms_deviations")
+    assert done.returncode == 0, done.stderr
+    path = tmp_path / "deviations.csv"
+    pd.DataFrame({"deviation_id": ["D-1", "D-2", "D-3"], "site_id": ["CHI", "XYZ", "CHI"],
+                  "occurred_at": ["2026-05-01T08:00:00", "2026-05-02T08:00:00", "2999-01-01T08:00:00"],
+                  "detected_at": ["2026-05-01T09:00:00", "2026-05-02T09:00:00", "2999-01-01T09:00:00"],
+                  "severity": ["minor"] * 3, "category": ["method"] * 3,
+                  "root_cause_code": ["DOC-ENTRY", "DOC-ENTRY", "DOC-ENTRYY"], "source": ["review"] * 3}).to_csv(
+        path, index=False)
+    dry = cli(with_sites, "import", "deviations", str(path), "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "deviations.csv: warning: field 'site_id': 'XYZ' is not a site of the hub (row 2)" in dry.stderr
+    assert ("deviations.csv: warning: field 'root_cause_code': 'DOC-ENTRYY' is a root-cause code no deviation "
+            "of the hub uses yet (row 3)") in dry.stderr
+    assert "field 'occurred_at': '2999-01-01T08:00:00' is in the future (row 3)" in dry.stderr
+    assert "DOC-ENTRY' is" not in dry.stderr.replace("DOC-ENTRYY", "")  # a known code is no warning
+    assert count(with_sites, "SELECT COUNT(*) FROM deviations") == 3  # the dry run wrote nothing

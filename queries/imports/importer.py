@@ -14,6 +14,7 @@ import io
 import logging
 import math
 import re
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -100,6 +101,8 @@ def import_file(wh: Warehouse, table: str, path: str | Path, *, audit_as: str | 
     if profile is not None:
         raw = mapped(wh, table, raw, path.name, profile, list(columns["column_name"]))
     frame = validate(raw, columns, path.name, keys=table_keys(wh, table))
+    for warning in warnings(wh, table, frame, path.name):
+        logger.warning("%s", warning)
     if dry_run:
         problems = already_in_warehouse(wh, table, frame, path.name, columns)
         if problems:
@@ -120,6 +123,38 @@ def import_file(wh: Warehouse, table: str, path: str | Path, *, audit_as: str | 
         raise refusal(wh, table, frame, path.name, exc, columns) from exc
     logger.info("imported %s rows into %s from %s", len(frame), table, path.name)
     return len(frame)
+
+
+def warnings(wh: Warehouse, table: str, frame: pd.DataFrame, file_name: str) -> list[str]:
+    """What an import may write but a person should look at (shown in the dry run and the import, never
+    refusing it): a site the hub does not have, a time in the future, a root-cause code no deviation has
+    used yet. One line per field and value, with the rows."""
+    found: dict[tuple[str, str, str], list[int]] = {}
+
+    def note(column: str, value, why: str, row: int) -> None:
+        found.setdefault((column, str(value), why), []).append(row)
+
+    checks: list[tuple[str, set | None, str]] = []
+    if "site_id" in frame and table != "sites":
+        checks.append(("site_id", set(wh.query("sql/imports/known_sites")["site_id"]), "is not a site of the hub"))
+    if "root_cause_code" in frame:
+        checks.append(("root_cause_code", set(wh.query("sql/imports/known_root_causes")["root_cause_code"]),
+                       "is a root-cause code no deviation of the hub uses yet"))
+    for column, known, why in checks:
+        for row, value in enumerate(frame[column].tolist(), start=1):
+            if value is not None and value not in known:
+                note(column, value, why, row)
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    for column in frame.columns:
+        for row, value in enumerate(frame[column].tolist(), start=1):
+            if isinstance(value, pd.Timestamp | datetime) and pd.Timestamp(value) > now:
+                note(column, pd.Timestamp(value).isoformat(), "is in the future", row)
+    lines = []
+    for (column, value, why), rows in found.items():
+        where = ", ".join(map(str, rows[:10])) + (f" and {len(rows) - 10} more" if len(rows) > 10 else "")
+        lines.append(f"{file_name}: warning: field {column!r}: {value[:60]!r} {why} (row{'s' if len(rows) > 1 else ''} "
+                     f"{where})")
+    return lines
 
 
 def mapped(wh: Warehouse, table: str, raw: pd.DataFrame, file_name: str, profile_name: str,
