@@ -82,7 +82,11 @@ def test_recurrence_context_lists_own_site_and_counts_the_others_for_a_manager(m
         assert f'"href": "/deviation/{own}"' in manager
     assert not OTHER_SITE_IDS.search(manager)
     leader = page_text(make_client("t.leader"), hub_app, f"/deviation/{deviation_id}")
-    assert "At other sites you may see: " in leader and "At other sites of the network" not in leader
+    assert "At other sites you may see" in leader and "At other sites of the network" not in leader
+    visible = qr.deviation_record(sample_warehouse, _scope("leadership"), deviation_id).earlier_other_visible
+    assert len(visible) == n_elsewhere  # the leader sees every one the manager could only count
+    for other in visible["deviation_id"]:
+        assert f'"href": "/deviation/{other}"' in leader
 
 
 def test_batch_record_shows_cqas_room_excursions_and_vein_to_vein(make_client, hub_app, sample_warehouse, story):

@@ -112,10 +112,13 @@ def recurrence(record: qr.DeviationRecord, tz: str):
                             "severity": "Severity"}, "deviation-recurrence-here", "None at this site."),
     ]
     others = record.earlier_other_visible
-    if len(others):
-        counts = others.groupby("site_id").size()
-        parts.append(html.P("At other sites you may see: " + ", ".join(f"{site} {n}" for site, n in counts.items()),
-                            id="deviation-recurrence-visible"))
+    if len(others):  # sites in the reader's scope: each deviation a link, newest first, by site
+        parts.append(html.H3("At other sites you may see", className="h6"))
+        parts.append(html.Ul([
+            html.Li([html.Strong(f"{site} ({len(group)}): ")]
+                    + [part for i, d in enumerate(group["deviation_id"])
+                       for part in ((", " if i else ""), record_link("deviation", d))])
+            for site, group in others.groupby("site_id", sort=True)], id="deviation-recurrence-visible"))
     if record.earlier_elsewhere is not None:  # None: the reader may not see network aggregates
         n, sites = record.earlier_elsewhere
         if n:  # sites outside the reader's scope: counts only
