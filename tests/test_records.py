@@ -229,3 +229,17 @@ def test_postgres_gives_the_same_records(sample_warehouse, sample_postgres_templ
             pd.testing.assert_frame_equal(c.recurred_after, d.recurred_after, check_dtype=False)
     finally:
         pg.dispose()
+
+
+def test_a_batch_and_an_excursion_agree_on_their_overlap(sample_warehouse):
+    """One product-impact rule from both sides: every batch an excursion's record lists (the monitoring
+    list's rule) lists that excursion, and every excursion a batch lists lists the batch (all CHI)."""
+    scope = _scope("site_manager", "CHI")
+    excursions = sql(sample_warehouse, "SELECT excursion_id FROM excursions WHERE site_id = 'CHI'")["excursion_id"]
+    pairs_from_excursions = {(x, b) for x in excursions
+                             for b in qr.excursion_record(sample_warehouse, scope, x).batches["batch_id"]}
+    batches = {b for _, b in pairs_from_excursions}
+    pairs_from_batches = {(x, b) for b in batches
+                          for x in qr.batch_record(sample_warehouse, scope, b).excursions["excursion_id"]}
+    assert len(pairs_from_excursions) > 10
+    assert pairs_from_excursions == pairs_from_batches

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from queries.analyses.monitoring import impact
 from queries.engine.scope import NotFound, Scope
 from queries.engine.warehouse import Warehouse
 from queries.kpi.catalog import OPTIONS
@@ -76,8 +77,7 @@ def deviation_record(wh: Warehouse, scope: Scope, deviation_id) -> DeviationReco
     here = earlier["site_id"] == deviation["site_id"]
     batches = wh.query("sql/records/deviation_batches", params, scope=scope)
     if len(excursion):  # and every batch in the room while its excursion lasted
-        during = wh.query("sql/records/excursion_batches", {"excursion_id": excursion["excursion_id"].iloc[0]},
-                          scope=scope)
+        during = _impact(wh, scope, excursion["excursion_id"].iloc[0])
         during = during[~during["batch_id"].isin(batches["batch_id"])].assign(
             relation="in the room during the excursion")
         batches = pd.concat([batches, during], ignore_index=True) if len(batches) else during.reset_index(drop=True)
@@ -117,7 +117,13 @@ def excursion_record(wh: Warehouse, scope: Scope, excursion_id) -> ExcursionReco
     excursion_id = _checked_id(excursion_id)
     params = {"excursion_id": excursion_id}
     excursion = _one(wh.query("sql/records/excursion", params, scope=scope), "excursion", excursion_id)
-    return ExcursionRecord(excursion, wh.query("sql/records/excursion_batches", params, scope=scope))
+    return ExcursionRecord(excursion, _impact(wh, scope, excursion_id))
+
+
+def _impact(wh: Warehouse, scope: Scope, excursion_id: str) -> pd.DataFrame:
+    """The batches in an excursion's room while it lasted: the monitoring pages' product-impact rule
+    (queries.analyses.monitoring.impact), to the end of the scope."""
+    return impact(wh, scope, [excursion_id], scope.end).drop(columns=["excursion_id"])
 
 
 def batch_verdict(cqas: pd.DataFrame) -> str:
