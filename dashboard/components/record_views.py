@@ -7,6 +7,21 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import dcc, html
 
+from dashboard import context
+from queries.engine.scope import NotFound
+
+
+def record_layout(page: str, kind: str, read, record_id, render):
+    """A record page's layout: refused for a role without the page, "not found" for an id outside the
+    reader's scope (or none at all), else ``render(read(warehouse, scope, record_id))``."""
+    if not context.allowed(page):
+        return context.denied_page()
+    try:
+        record = read(context.warehouse(), context.scope(None, page), record_id)
+    except NotFound:
+        return not_found(kind, record_id)
+    return render(record)
+
 
 def facts(items: list[tuple[str, object]], element_id: str) -> html.Dl:
     """Label / value pairs as a description list (two columns on wide screens)."""

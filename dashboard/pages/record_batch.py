@@ -9,12 +9,10 @@ import dash
 import pandas as pd
 from dash import html
 
-from dashboard import context
 from dashboard.components.formatting import CQA_VERDICT_TEXT, is_missing, to_local
 from dashboard.components.record_links import record_link
-from dashboard.components.record_views import facts, not_found, record_table, site_link
+from dashboard.components.record_views import facts, record_layout, record_table, site_link
 from queries.analyses.signals import CQA_LABELS
-from queries.engine.scope import NotFound
 from queries.records import quality_records as qr
 
 PAGE = "/batch/<batch_id>"
@@ -22,13 +20,10 @@ dash.register_page(__name__, path_template=PAGE, name="Batch", title="Batch · A
 
 
 def layout(batch_id=None, **_):
-    if not context.allowed(PAGE):
-        return context.denied_page()
-    scope = context.scope(None, PAGE)
-    try:
-        record = qr.batch_record(context.warehouse(), scope, batch_id)
-    except NotFound:
-        return not_found("batch", batch_id)
+    return record_layout(PAGE, "batch", qr.batch_record, batch_id, page)
+
+
+def page(record):
     b, tz = record.batch, record.batch["timezone"]
     return html.Div([
         site_link(b["site_id"], b["site_name"]),

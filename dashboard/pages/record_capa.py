@@ -10,8 +10,7 @@ from dash import html
 from dashboard import context
 from dashboard.components.formatting import is_missing, to_local
 from dashboard.components.record_links import record_link
-from dashboard.components.record_views import facts, not_found, record_table, site_link
-from queries.engine.scope import NotFound
+from dashboard.components.record_views import facts, record_layout, record_table, site_link
 from queries.records import quality_records as qr
 
 PAGE = "/capa/<capa_id>"
@@ -19,12 +18,10 @@ dash.register_page(__name__, path_template=PAGE, name="CAPA", title="CAPA · ATM
 
 
 def layout(capa_id=None, **_):
-    if not context.allowed(PAGE):
-        return context.denied_page()
-    try:
-        record = qr.capa_record(context.warehouse(), context.scope(None, PAGE), capa_id)
-    except NotFound:
-        return not_found("CAPA", capa_id)
+    return record_layout(PAGE, "CAPA", qr.capa_record, capa_id, page)
+
+
+def page(record):
     c, tz = record.capa, record.capa["timezone"]
     overdue = is_missing(c["closed_at"]) and context.now() > c["due_at"]
     if is_missing(c["effective"]):

@@ -9,11 +9,9 @@ import dash
 import pandas as pd
 from dash import html
 
-from dashboard import context
 from dashboard.components.formatting import is_missing, to_local
 from dashboard.components.record_links import record_link
-from dashboard.components.record_views import facts, not_found, record_table, site_link
-from queries.engine.scope import NotFound
+from dashboard.components.record_views import facts, record_layout, record_table, site_link
 from queries.records import quality_records as qr
 
 PAGE = "/deviation/<deviation_id>"
@@ -21,13 +19,10 @@ dash.register_page(__name__, path_template=PAGE, name="Deviation", title="Deviat
 
 
 def layout(deviation_id=None, **_):
-    if not context.allowed(PAGE):
-        return context.denied_page()
-    scope = context.scope(None, PAGE)
-    try:
-        record = qr.deviation_record(context.warehouse(), scope, deviation_id)
-    except NotFound:
-        return not_found("deviation", deviation_id)
+    return record_layout(PAGE, "deviation", qr.deviation_record, deviation_id, page)
+
+
+def page(record):
     d, tz = record.deviation, record.deviation["timezone"]
     return html.Div([
         site_link(d["site_id"], d["site_name"]),

@@ -7,11 +7,9 @@ from __future__ import annotations
 import dash
 from dash import html
 
-from dashboard import context
 from dashboard.components.formatting import format_reading, is_missing, to_local
 from dashboard.components.record_links import record_link
-from dashboard.components.record_views import facts, not_found, record_table, site_link
-from queries.engine.scope import NotFound
+from dashboard.components.record_views import facts, record_layout, record_table, site_link
 from queries.records import quality_records as qr
 
 PAGE = "/excursion/<excursion_id>"
@@ -19,12 +17,10 @@ dash.register_page(__name__, path_template=PAGE, name="Excursion", title="Excurs
 
 
 def layout(excursion_id=None, **_):
-    if not context.allowed(PAGE):
-        return context.denied_page()
-    try:
-        record = qr.excursion_record(context.warehouse(), context.scope(None, PAGE), excursion_id)
-    except NotFound:
-        return not_found("excursion", excursion_id)
+    return record_layout(PAGE, "excursion", qr.excursion_record, excursion_id, page)
+
+
+def page(record):
     e, tz = record.excursion, record.excursion["timezone"]
     if is_missing(e["acknowledged_at"]):
         acknowledged = "not acknowledged"
