@@ -332,3 +332,28 @@ def test_postgres_gives_the_same_signals(sample_warehouse, sample_postgres_templ
         assert chart_b["flagged"].tolist() == chart_a["flagged"].tolist()
     finally:
         pg.dispose()
+
+
+def test_the_sample_flag_rates_docs_signals_states(sample_warehouse):
+    """docs/signals.md: on the sample network's whole history 20 of 4,026 Phase I baseline points are set
+    aside, and Nelson's rules flag 5.4 % of monitoring-phase results, Western Electric's 4.6 %, beyond 3
+    sigma alone 1.3 % (close to the in-control rates the page states)."""
+    with sample_warehouse.engine.connect() as conn:
+        batches = pd.read_sql("SELECT * FROM batches WHERE completed_at IS NOT NULL", conn)
+    shares, set_aside, baseline = {}, 0, 0
+    for rules in signals.RULE_SETS:
+        flagged = monitored = 0
+        for _key, group in batches.groupby(["site_id", "product"]):
+            for cqa in CQA_COLUMNS:
+                chart = signals.control_chart(group, cqa, rules)
+                judged = chart[chart["center"].notna()]
+                monitoring = judged[judged["phase"] == "monitoring"]
+                flagged += int(monitoring["flagged"].sum())
+                monitored += len(monitoring)
+                if rules == "nelson":
+                    set_aside += int(chart["set_aside"].sum())
+                    baseline += int((judged["phase"] == "baseline").sum())
+        shares[rules] = round(100 * flagged / monitored, 1)
+    assert (set_aside, baseline) == (20, 4026)
+    assert shares == {"nelson": 5.4, "western_electric": 4.6, "shewhart": 1.3}
+

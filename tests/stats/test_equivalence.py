@@ -200,6 +200,9 @@ def test_the_claim_rate_at_the_margin_by_simulation() -> None:
           + "; ".join(f"n {n} vs {r}: {e:.1%}, {k:.1%}" for (n, r), (e, k) in rates.items()))
     assert all(0.045 <= e <= 0.08 for e, _ in rates.values())
     assert all(k <= 0.06 for _, k in rates.values())
+    # The figures docs/kpis.md states (seeded, so exact to the rounding).
+    assert {d: (round(100 * e, 1), round(100 * k, 1)) for d, (e, k) in rates.items()} == {
+        (5, 20): (6.5, 5.5), (12, 60): (5.6, 4.4)}
 
 
 def test_a_site_is_comparable_when_every_cqa_is_equivalent() -> None:
@@ -221,6 +224,7 @@ def test_a_site_is_comparable_when_every_cqa_is_equivalent() -> None:
     print(f"\ncomparable on all six CQAs: {rate.to_dict()}")
     assert rate["margin"] <= 0.075
     assert rate["identical"] >= 0.8
+    assert round(100 * rate["margin"], 1) == 4.8  # as docs/kpis.md states
     verdicts = all_equivalent(pd.DataFrame({
         "site_id": ["A", "A", "B", "B", "C", "C"], "cqa": ["x", "y"] * 3,
         "verdict": [EQUIVALENT, EQUIVALENT, EQUIVALENT, NOT_EQUIVALENT, EQUIVALENT, INSUFFICIENT]}))

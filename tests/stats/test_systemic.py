@@ -111,6 +111,11 @@ def test_null_rate_of_surprising_clusters_by_simulation() -> None:
     assert all(n >= 100 for n, *_ in measured.values())
     assert all(among <= 0.06 for rate, (_, among, *_) in measured.items() if rate >= 3)
     assert 0.03 <= np.mean([among for rate, (_, among, *_) in measured.items() if rate >= 3]) <= 0.06
+    # The figures docs/signals.md states (seeded, so exact to the rounding).
+    assert {rate: round(100 * among, 1) for rate, (_, among, _, _) in measured.items()} == {
+        1: 7.6, 3: 4.4, 6: 4.0, 12: 3.5, 24: 3.3}
+    assert [round(100 * old) for *_, old in measured.values()] == [97, 31, 17, 12, 9]
+    assert [round(100 * d, 2) for _, _, d, _ in measured.values()] == [0.90, 1.06, 1.15, 0.91, 0.58]
 
 
 def test_clusters_for_several_keys() -> None:
