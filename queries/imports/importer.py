@@ -145,10 +145,13 @@ def warnings(wh: Warehouse, table: str, frame: pd.DataFrame, file_name: str) -> 
             if value is not None and value not in known:
                 note(column, value, why, row)
     now = pd.Timestamp.now(tz="UTC").tz_localize(None)
-    for column in frame.columns:
-        for row, value in enumerate(frame[column].tolist(), start=1):
-            if isinstance(value, pd.Timestamp | datetime) and pd.Timestamp(value) > now:
-                note(column, pd.Timestamp(value).isoformat(), "is in the future", row)
+    for column in frame.columns:  # one vector comparison per column, not a check per cell
+        times = pd.to_datetime(frame[column], errors="coerce") if frame[column].map(
+            lambda v: isinstance(v, datetime)).any() else None
+        if times is None:
+            continue
+        for row in (times > now).to_numpy().nonzero()[0]:
+            note(column, times.iat[row].isoformat(), "is in the future", int(row) + 1)
     lines = []
     for (column, value, why), rows in found.items():
         where = ", ".join(map(str, rows[:10])) + (f" and {len(rows) - 10} more" if len(rows) > 10 else "")
