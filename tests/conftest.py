@@ -282,14 +282,31 @@ def login(client, user_id: str, password: str = TEST_PASSWORD):
                        headers={"Origin": "http://localhost"})
 
 
+# Session cookies issued by a real login, per (app, user): a new client presents the cookie as a browser
+# would in a second tab. Each login costs an argon2 check (~0.1 s); the suite made ~300 of them.
+_issued_sessions: dict[tuple[int, str], str] = {}
+
+
 @pytest.fixture
 def make_client(hub_app):
-    """make_client('t.leader') -> a Flask test client logged in as that user (None: anonymous)."""
+    """make_client('t.leader') -> a Flask test client logged in as that user (None: anonymous). The first
+    client of a user logs in through /login; later ones reuse its session cookie while the server still
+    accepts it (a logout, role change or idle timeout ends it, and the next client logs in again)."""
+    cookie = hub_app.server.config["SESSION_COOKIE_NAME"]
+
     def _make(user_id: str | None = None):
         client = hub_app.server.test_client()
-        if user_id:
-            response = login(client, user_id)
-            assert response.status_code == 302, f"login as {user_id} failed: {response.status_code}"
+        if not user_id:
+            return client
+        key = (id(hub_app), user_id)
+        if key in _issued_sessions:
+            client.set_cookie(cookie, _issued_sessions[key], domain="localhost")
+            if client.get("/_dash-layout").status_code == 200:
+                return client
+            client.delete_cookie(cookie, domain="localhost")
+        response = login(client, user_id)
+        assert response.status_code == 302, f"login as {user_id} failed: {response.status_code}"
+        _issued_sessions[key] = client.get_cookie(cookie, domain="localhost").value
         return client
     return _make
 
