@@ -215,6 +215,10 @@ table's declared columns first, and every problem is reported at once (file, row
 {cap}, then how many more). Nothing is written unless every row is valid. Times are ISO 8601 (UTC
 unless an offset is given); an empty cell in a column with a default takes the default.
 
+A row is matched to a stored record by the table's key (the source system's record id): a new key
+is inserted, a stored record is updated where a field of the file differs, and left alone where none
+does, so importing the same export twice changes nothing. --dry-run lists every change it would make.
+
 TABLE is the table to fill (listed below); FILE a .csv (UTF-8), .xlsx or .parquet file whose header
 names the table's columns."""
 SCHEMA_DOC = "queries/schema.sql"  # the DDL: each table's columns, types, checks and comments
@@ -268,15 +272,24 @@ class ImportCommand(click.Command):
                    "generic_eqms_capas) or a .toml file (format: queries/imports/profiles.py)")
 @click.option("--dry-run", is_flag=True, help="check everything, write nothing")
 def import_table(settings: Settings, table: str, file: str, profile: str | None, dry_run: bool) -> int:
-    from queries.imports.importer import ImportError_, import_file
+    from queries.imports.importer import ImportError_
+    from queries.imports.plan import import_file
 
     wh = _warehouse(settings)
     try:
-        count = import_file(wh, table, file, audit_as="cli", profile=profile, dry_run=dry_run)
+        plan = import_file(wh, table, file, audit_as="cli", profile=profile, dry_run=dry_run)
     except ImportError_ as exc:
         raise Refused(f"import refused, nothing written:\n{exc}") from None
-    print(f"dry run: {count} rows would be imported into {table}; nothing written" if dry_run
-          else f"imported {count} rows into {table}")
+    c = plan.counts
+    if dry_run:
+        print(f"dry run: {table}: {plan.summary()}; nothing written")
+        for change in plan.changes[:MAX_ERRORS_SHOWN]:
+            print(f"  row {change.row}, {change.record}, {change.field}: {change.stored!r} -> {change.new!r}")
+        if len(plan.changes) > MAX_ERRORS_SHOWN:
+            print(f"  ... and {len(plan.changes) - MAX_ERRORS_SHOWN} more changes")
+    else:
+        print(f"{table}: {c['insert']} inserted, {c['update']} updated, {c['unchanged']} unchanged "
+              f"(sha256 {plan.sha256})")
     return 0
 
 

@@ -54,7 +54,7 @@ def test_import_writes_a_file_into_an_existing_warehouse(made_earlier, tmp_path)
                   "category": ["labelling", "gowning"]}).to_csv(data, index=False)
     done = cli(made_earlier, "import", "near_misses", str(data))
     assert done.returncode == 0, done.stderr
-    assert "imported 2 rows into near_misses" in done.stdout
+    assert "near_misses: 2 inserted, 0 updated, 0 unchanged (sha256 " in done.stdout
     assert count(made_earlier, "SELECT COUNT(*) FROM near_misses") == 2
     assert count(made_earlier, "SELECT COUNT(*) FROM audit_log WHERE action = 'import'") == 1
 

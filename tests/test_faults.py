@@ -18,7 +18,8 @@ from sqlalchemy import text
 
 from dashboard import ids
 from queries.engine.warehouse import Warehouse, WarehouseUnavailable
-from queries.imports.importer import ImportError_, import_file
+from queries.imports.importer import ImportError_
+from queries.imports.plan import import_file
 from queries.records import users
 
 pytestmark = pytest.mark.faults

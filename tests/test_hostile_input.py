@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from dashboard.components.site_grid import site_grid
 from queries.engine.warehouse import Warehouse
-from queries.imports.importer import ImportError_, import_file
+from queries.imports.importer import ImportError_
+from queries.imports.plan import import_file
 from queries.kpi.catalog import CATALOG
 
 ROOT = Path(__file__).resolve().parent.parent

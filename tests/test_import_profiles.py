@@ -38,10 +38,10 @@ def rows(url: str, sql: str) -> pd.DataFrame:
         wh.dispose()
 
 
-def test_the_example_eqms_export_imports_with_the_shipped_profile(with_sites):
+def test_the_example_eqms_export_imports_with_the_shipped_profile(with_sites, tmp_path):
     dry = cli(with_sites, "import", "deviations", str(EXAMPLE), "--profile", "generic_eqms_deviations", "--dry-run")
     assert dry.returncode == 0, dry.stderr
-    assert "dry run: 3 rows would be imported into deviations; nothing written" in dry.stdout
+    assert "dry run: deviations: 3 to insert, 0 to update, 0 unchanged; nothing written" in dry.stdout
     assert count(with_sites, "SELECT COUNT(*) FROM deviations") == 0
     done = cli(with_sites, "import", "deviations", str(EXAMPLE), "--profile", "generic_eqms_deviations")
     assert done.returncode == 0, done.stderr
@@ -58,8 +58,21 @@ def test_the_example_eqms_export_imports_with_the_shipped_profile(with_sites):
     assert "J. Doe" not in got.to_string()
     assert count(with_sites, "SELECT COUNT(*) FROM audit_log WHERE action = 'import' AND "
                              "POSITION('profile generic_eqms_deviations' IN new_value) > 0") == 1
+    # The same export again changes nothing (its local times map to the stored UTC ones); the next month's
+    # export, which closes EQMS-2026-0102, updates that record alone and the dry run says so first.
     again = cli(with_sites, "import", "deviations", str(EXAMPLE), "--profile", "generic_eqms_deviations", "--dry-run")
-    assert again.returncode == 2 and "EQMS-2026-0101" in again.stderr  # already imported: named, not doubled
+    assert "dry run: deviations: 0 to insert, 0 to update, 3 unchanged" in again.stdout, (again.stdout, again.stderr)
+    later = tmp_path / "eqms_deviations_june.csv"
+    export = pd.read_csv(EXAMPLE, dtype=str, keep_default_na=False)
+    export.loc[1, "Date Closed"] = "06/02/2026 11:00"
+    export.to_csv(later, index=False)
+    dry = cli(with_sites, "import", "deviations", str(later), "--profile", "generic_eqms_deviations", "--dry-run")
+    assert "dry run: deviations: 0 to insert, 1 to update, 2 unchanged" in dry.stdout, (dry.stdout, dry.stderr)
+    assert "  row 2, EQMS-2026-0102, closed_at: None -> '2026-06-02 15:00:00'" in dry.stdout, dry.stdout  # 11:00 EDT
+    done = cli(with_sites, "import", "deviations", str(later), "--profile", "generic_eqms_deviations")
+    assert "deviations: 0 inserted, 1 updated, 2 unchanged" in done.stdout, (done.stdout, done.stderr)
+    got = rows(with_sites, "SELECT deviation_id, closed_at FROM deviations ORDER BY deviation_id")
+    assert pd.Timestamp(got.closed_at[1]) == pd.Timestamp("2026-06-02 15:00")
 
 
 def test_rows_the_profile_cannot_map_are_named_and_nothing_is_written(with_sites, tmp_path):

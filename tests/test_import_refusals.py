@@ -1,7 +1,7 @@
-"""Refusals name file, row and field (issue 27 point 3): a key repeated in the file or already in the
-warehouse, an empty cell in a required column, a file that is not UTF-8. Through `atmp-hub import` as
+"""Refusals name file, row and field (issue 27 point 3): a key repeated in the file, an empty cell in a required column, a file that is not UTF-8. Through `atmp-hub import` as
 its own process on a warehouse an earlier process made, on DuckDB and PostgreSQL: the exit code is not 0,
-no traceback is printed and the table keeps its rows. An empty cell in a NOT NULL column with a default
+no traceback is printed and the table keeps its rows. A key already in the warehouse is a re-import:
+the record is updated where the file differs. An empty cell in a NOT NULL column with a default
 (or an XLSX formula with no saved value) takes the default instead of reaching the database as NULL."""
 
 from __future__ import annotations
@@ -58,33 +58,44 @@ def test_a_composite_key_repeated_in_the_file_names_every_key_field(made_earlier
     assert count(made_earlier, "SELECT COUNT(*) FROM sop_executions") == 0
 
 
-def test_a_key_already_in_the_warehouse_is_refused_by_row_field_and_value(made_earlier, tmp_path):
+def test_a_reimport_updates_what_changed_lists_it_first_and_then_changes_nothing(made_earlier, tmp_path):
+    """A row is matched to its stored record by the key: new keys are inserted, a changed field updates
+    its record (listed by the dry run, row by row), an identical row is left alone; the same file twice
+    changes nothing the second time."""
     first = near_misses(tmp_path / "first.csv", ["NM-1", "NM-2"])
     assert cli(made_earlier, "import", "near_misses", str(first)).returncode == 0
-    again = near_misses(tmp_path / "near_misses.csv", ["NM-3", "NM-2", "NM-4", "NM-1"])
-    message = refused(cli(made_earlier, "import", "near_misses", str(again)))
-    assert "near_misses.csv row 2, field 'near_miss_id': 'NM-2' is already in the warehouse " \
-           "(near_miss_id must be unique)" in message, message
-    assert "near_misses.csv row 4, field 'near_miss_id': 'NM-1' is already in the warehouse" in message, message
-    assert "row 1," not in message and "row 3," not in message
-    assert "constraint" not in message.lower()  # named by the importer, not the database's message
-    assert count(made_earlier, "SELECT COUNT(*) FROM near_misses") == 2  # NM-3 and NM-4 not written either
+    again = near_misses(tmp_path / "near_misses.csv", ["NM-3", "NM-2", "NM-4", "NM-1"],
+                        category=["labelling", "gowning", "labelling", "labelling"])
+    dry = cli(made_earlier, "import", "near_misses", str(again), "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "dry run: near_misses: 2 to insert, 1 to update, 1 unchanged; nothing written" in dry.stdout, dry.stdout
+    assert "  row 2, NM-2, category: 'labelling' -> 'gowning'" in dry.stdout, dry.stdout
+    assert dry.stdout.count(" -> ") == 1
+    assert count(made_earlier, "SELECT COUNT(*) FROM near_misses") == 2
+    done = cli(made_earlier, "import", "near_misses", str(again))
+    assert "near_misses: 2 inserted, 1 updated, 1 unchanged" in done.stdout, (done.stdout, done.stderr)
+    assert count(made_earlier, "SELECT COUNT(*) FROM near_misses") == 4
+    assert count(made_earlier, "SELECT COUNT(*) FROM near_misses WHERE near_miss_id = 'NM-2' AND category = 'gowning'") == 1
+    twice = cli(made_earlier, "import", "near_misses", str(again))
+    assert "near_misses: 0 inserted, 0 updated, 4 unchanged" in twice.stdout, (twice.stdout, twice.stderr)
+    assert count(made_earlier, "SELECT COUNT(*) FROM audit_log WHERE action = 'import' AND "
+                               "POSITION('0 inserted, 0 updated, 4 unchanged; sha256 ' IN new_value) > 0") == 1
 
 
-def test_a_composite_key_already_in_the_warehouse_is_named(made_earlier, tmp_path):
+def test_a_composite_key_matches_its_stored_record(made_earlier, tmp_path):
     """A date in the key compares as a date on both engines (the lookup binds typed values)."""
-    def sop_file(name: str, months: list[str]) -> Path:
+    def sop_file(name: str, months: list[str], executions: list[int]) -> Path:
         path = tmp_path / name
         pd.DataFrame({"site_id": "CHI", "sop_id": "SOP-7", "month": months,
-                      "executions": range(len(months))}).to_csv(path, index=False)
+                      "executions": executions}).to_csv(path, index=False)
         return path
 
-    assert cli(made_earlier, "import", "sop_executions", str(sop_file("first.csv", ["2026-01-01"]))).returncode == 0
-    message = refused(cli(made_earlier, "import", "sop_executions",
-                          str(sop_file("sop_executions.csv", ["2026-02-01", "2026-01-01"]))))
-    assert "sop_executions.csv row 2, fields 'site_id', 'sop_id', 'month': ('CHI', 'SOP-7', '2026-01-01') is " \
-           "already in the warehouse" in message, message
-    assert count(made_earlier, "SELECT COUNT(*) FROM sop_executions") == 1
+    assert cli(made_earlier, "import", "sop_executions", str(sop_file("first.csv", ["2026-01-01"], [4]))).returncode == 0
+    dry = cli(made_earlier, "import", "sop_executions",
+              str(sop_file("sop_executions.csv", ["2026-02-01", "2026-01-01"], [3, 5])), "--dry-run")
+    assert "dry run: sop_executions: 1 to insert, 1 to update, 0 unchanged" in dry.stdout, (dry.stdout, dry.stderr)
+    assert "  row 2, ('CHI', 'SOP-7', '2026-01-01'), executions: 4 -> 5" in dry.stdout, dry.stdout
+    assert count(made_earlier, "SELECT executions FROM sop_executions") == 4
 
 
 def test_an_empty_cell_with_a_default_takes_the_default(made_earlier, tmp_path):

@@ -1,11 +1,10 @@
-"""All-or-nothing import of a CSV, XLSX or Parquet file into one warehouse table.
+"""Reading, mapping and checking a CSV, XLSX or Parquet file for one warehouse table (queries/imports/plan.py
+decides what it inserts and updates, and writes it all or nothing).
 
 The whole file is checked against the table's declared columns before anything is written; every
 problem names the file, the row (1-based data row, header excluded) and the field. A key (the table's
 PRIMARY KEY or a UNIQUE constraint, read from the warehouse) that repeats one earlier in the file is
-refused then too; one already in the warehouse is named once the database refuses the write. An empty
-cell in a NOT NULL column with a default takes the default. The write is a single transaction, so a
-refused or failed import leaves the tables as they were."""
+refused. An empty cell in a NOT NULL column with a default takes the default."""
 
 from __future__ import annotations
 
@@ -24,7 +23,6 @@ from sqlalchemy import table as sql_table
 
 from queries.engine.sql_files import QueryError
 from queries.engine.warehouse import Warehouse, WarehouseUnavailable
-from queries.records import audit
 
 logger = logging.getLogger(__name__)
 
@@ -84,45 +82,6 @@ def open_file(path: Path) -> pd.DataFrame:
         raise
     except Exception as exc:
         raise ImportError_([f"{path.name}: cannot be read ({type(exc).__name__}: {exc})"]) from exc
-
-
-def import_file(wh: Warehouse, table: str, path: str | Path, *, audit_as: str | None = None,
-                profile: str | None = None, dry_run: bool = False) -> int:
-    """Import one file into one table, all or nothing; with ``audit_as`` the audit entry (who, what, how
-    many rows) commits with the rows. ``profile`` (a shipped profile's name or a file: queries/imports/
-    profiles.py) maps another system's export to the table first. ``dry_run`` checks everything a real
-    import checks, the keys already in the warehouse included, and writes nothing."""
-    path = Path(path)
-    if table not in IMPORTABLE:
-        raise ImportError_([f"{path.name}: table {table!r} cannot be imported "
-                            f"(importable: {', '.join(sorted(IMPORTABLE))})"])
-    columns = table_columns(wh, table)
-    raw = open_file(path)
-    if profile is not None:
-        raw = mapped(wh, table, raw, path.name, profile, list(columns["column_name"]))
-    frame = validate(raw, columns, path.name, keys=table_keys(wh, table))
-    for warning in warnings(wh, table, frame, path.name):
-        logger.warning("%s", warning)
-    if dry_run:
-        problems = already_in_warehouse(wh, table, frame, path.name, columns)
-        if problems:
-            raise ImportError_(problems)
-        logger.info("%s: dry run: %s rows would be imported into %s", path.name, len(frame), table)
-        return len(frame)
-    logger.info("%s: %s rows valid; writing to %s in one transaction", path.name, len(frame), table)
-    try:
-        with wh.transaction() as conn:
-            write_rows(wh, conn, table, frame)
-            if audit_as is not None:
-                audit.append(wh, user_id=audit_as, action="import", object_type=table, object_id=str(path),
-                             new_value=f"{len(frame)} rows" + (f" (profile {profile})" if profile else ""),
-                             conn=conn)
-    except WarehouseUnavailable as exc:  # disk full, read-only file, server gone: nothing written
-        raise ImportError_([f"{path.name}: nothing was written: {exc}"]) from exc
-    except Exception as exc:  # a constraint the database checks (duplicate key, CHECK): nothing written
-        raise refusal(wh, table, frame, path.name, exc, columns) from exc
-    logger.info("imported %s rows into %s from %s", len(frame), table, path.name)
-    return len(frame)
 
 
 def warnings(wh: Warehouse, table: str, frame: pd.DataFrame, file_name: str) -> list[str]:
@@ -198,12 +157,17 @@ def table_columns(wh: Warehouse, table: str) -> pd.DataFrame:
     return wh.query("sql/import_columns", {"table_name": table})
 
 
+def table_constraints(wh: Warehouse, table: str) -> list[tuple[str, tuple[str, ...]]]:
+    """('PRIMARY KEY' or 'UNIQUE', its columns) of each key of the table, from the warehouse."""
+    keys: dict[str, tuple[str, list[str]]] = {}
+    for row in wh.query("sql/import_keys", {"table_name": table}).itertuples():
+        keys.setdefault(row.constraint_name, (str(row.constraint_type), []))[1].append(str(row.column_name))
+    return [(kind, tuple(key)) for kind, key in keys.values()]
+
+
 def table_keys(wh: Warehouse, table: str) -> list[tuple[str, ...]]:
     """The columns of the table's PRIMARY KEY and of each UNIQUE constraint, from the warehouse."""
-    keys: dict[str, list[str]] = {}
-    for row in wh.query("sql/import_keys", {"table_name": table}).itertuples():
-        keys.setdefault(row.constraint_name, []).append(str(row.column_name))
-    return [tuple(key) for key in keys.values()]
+    return [key for _, key in table_constraints(wh, table)]
 
 
 def write_rows(wh: Warehouse, conn, table: str, frame: pd.DataFrame) -> None:
