@@ -221,6 +221,7 @@ def commit(wh: Warehouse, plan: ImportPlan, *, audit_as: str | None) -> None:
     """Write the plan in one transaction (inserts, updates, the audit entry with the counts and the file's
     SHA-256), or nothing."""
     frame = plan.frame
+    logger.info("%s: %s; writing to %s in one transaction", plan.file_name, plan.summary(), plan.table)
     try:
         with wh.transaction() as conn:
             if plan.insert_rows:
