@@ -25,6 +25,8 @@ PAGE_ROLES: dict[str, frozenset[str]] = {
     "/admin/users": frozenset({"admin"}),
     "/admin/display-tokens": frozenset({"admin"}),
     "/audit": frozenset({"auditor", "admin"}),
+    # Data stewards import; a site manager the own site's rows only (checked row by row on the server).
+    "/import": frozenset({"leadership", "site_manager", "admin"}),
     # Wall display in kiosk mode (dashboard/pages/kiosk.py): the display role, and leadership to set it up.
     "/kiosk": frozenset({"display", "leadership"}),
     # Signals and comparability: site managers see their own site, other sites only pooled/anonymised.

@@ -206,3 +206,14 @@ ADM_REVOKE_SIGNATURE = "admin-revoke-signature"
 ADM_REVOKE_SUBMIT = "admin-revoke-submit"
 ADM_REVOKE_RESULT = "admin-revoke-result"
 ADM_REVOKE_DONE = "admin-revoke-done"
+# Import page (dashboard/pages/data_import.py)
+IMP_TABLE = "import-table"
+IMP_PROFILE = "import-profile"
+IMP_UPLOAD = "import-upload"
+IMP_FILE = "import-file"            # {sha256, name} of the stored upload: the server re-checks its owner
+IMP_RECEIVED = "import-received"    # what the upload callback says about the file
+IMP_DRY_RUN = "import-dry-run"
+IMP_COMMIT = "import-commit"
+IMP_RESULT = "import-result"
+IMP_REPORT = "import-report"        # download the full problem report
+IMP_REPORT_DOWNLOAD = "import-report-download"

@@ -88,6 +88,12 @@ class Settings:
         "", "Append-only file of signed audit checkpoints (entry count and head hash) that `atmp-hub audit "
             "checkpoint` writes and `atmp-hub audit verify` compares with; copy it off the host. Empty: `"
             "<DuckDB file>.audit-checkpoints.jsonl` next to a DuckDB warehouse; with PostgreSQL set it.")
+    # --- imports through the page (queries/imports/uploads.py) ---
+    import_dir: str = _setting(
+        "", "Folder keeping every file uploaded on the import page, under its SHA-256 (the audit entry names "
+            "the hash). Empty: `<DuckDB file>.imports/` next to a DuckDB warehouse; with PostgreSQL set it, "
+            "or the import page stays closed.")
+    import_max_mb: int = _setting(20, "Largest file the import page accepts, in MB (larger: `atmp-hub import`).")
     # --- live environmental monitoring (ingest/) ---
     mqtt_url: str = _setting(
         "", "MQTT broker (mqtt://host:port). Empty: embedded mode, the simulator feeds ingest in-process.")

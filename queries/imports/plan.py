@@ -32,6 +32,7 @@ from queries.records import audit
 
 logger = logging.getLogger(__name__)
 HASH_BLOCK = 1 << 20
+OUTSIDE_SITE = "a site manager imports"  # in every refusal of rows or a table outside the manager's site
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,8 @@ def _classify(wh: Warehouse, plan: ImportPlan, declared: dict, site: str | None)
             continue
         if site is not None and record.get("site_id", site) != site:
             problems.append(f"{plan.file_name} row {position + 1}, {importer._fields(plan.key)}: "
-                            f"{importer._shown(value)} is a record of {record['site_id']}, not of your site ({site})")
+                            f"{importer._shown(value)} is a record of {record['site_id']}, not of your site ({site}); "
+                            f"{OUTSIDE_SITE} the records of their own site only")
             continue
         row_changes = []
         for name in compared:

@@ -1,0 +1,100 @@
+"""Files uploaded on the import page, kept under their SHA-256 with who uploaded them.
+
+<import dir>/<sha256>/<file name> holds the bytes as received; <sha256>/uploads.json lists who uploaded
+them and when (the same file uploaded by two people is kept once, with both). The page keeps only the
+hash in the browser; the server opens an upload for a user who uploaded it, never for anyone else."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import fcntl
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from werkzeug.utils import secure_filename
+
+from queries.engine.settings import Settings
+from queries.imports.importer import ImportError_
+
+SUFFIXES = (".csv", ".xlsx", ".xlsm", ".parquet")
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class Upload:
+    sha256: str
+    path: Path          # the file, under its own (made safe) name
+    size: int
+
+
+def import_dir(settings: Settings) -> Path | None:
+    """ATMP_IMPORT_DIR, or <file>.imports next to a DuckDB file; None with PostgreSQL and no setting."""
+    if settings.import_dir:
+        return Path(settings.import_dir)
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "duckdb" and url.database and url.database != ":memory:":
+        db = Path(url.database)
+        return db.with_name(db.name + ".imports")
+    return None
+
+
+def decode(contents, file_name, max_bytes: int) -> tuple[bytes, str]:
+    """The bytes and a safe name of what dcc.Upload sent ('data:<type>;base64,<data>'); anything else,
+    a file too large, empty or of another type is an ImportError_ naming it."""
+    name = secure_filename(file_name) if isinstance(file_name, str) else ""
+    if not name or not name.lower().endswith(SUFFIXES):
+        shown = file_name if isinstance(file_name, str) else "the file"
+        raise ImportError_([f"{str(shown)[:120]}: unsupported file type (use .csv, .xlsx or .parquet)"])
+    if not isinstance(contents, str) or "," not in contents or ";base64" not in contents.split(",", 1)[0]:
+        raise ImportError_([f"{name}: the upload did not arrive as a file; choose it again"])
+    encoded = contents.split(",", 1)[1]
+    if len(encoded) > (max_bytes * 4) // 3 + 4:
+        raise ImportError_([f"{name}: larger than {max_bytes // 1_000_000} MB; import it with `atmp-hub import`"])
+    try:
+        data = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise ImportError_([f"{name}: the upload did not arrive as a file; choose it again"]) from None
+    if not data:
+        raise ImportError_([f"{name}: the file is empty"])
+    return data, name
+
+
+def save(folder: Path, data: bytes, name: str, user_id: str) -> Upload:
+    """Keep the bytes under their hash (once) and note who uploaded them."""
+    sha = hashlib.sha256(data).hexdigest()
+    home = folder / sha
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / name
+    if not path.exists():
+        partial = home / f".{name}.partial"
+        partial.write_bytes(data)
+        os.replace(partial, path)  # a reader never sees half a file
+    with open(home / "uploads.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        log = home / "uploads.json"
+        entries = json.loads(log.read_text()) if log.exists() else []
+        entries.append({"user_id": user_id, "file": name, "at": datetime.now(UTC).isoformat(timespec="seconds")})
+        log.write_text(json.dumps(entries, indent=1))
+    return Upload(sha, path, len(data))
+
+
+def find(folder: Path, sha, file_name, user_id: str) -> Upload | None:
+    """The upload with this hash and name if ``user_id`` uploaded it; None for anything else (a forged or
+    another user's hash, a name with a path in it)."""
+    if not isinstance(sha, str) or not SHA256.match(sha) or not isinstance(file_name, str):
+        return None
+    if secure_filename(file_name) != file_name:
+        return None
+    log, path = folder / sha / "uploads.json", folder / sha / file_name
+    if not log.is_file() or not path.is_file():
+        return None
+    if not any(e.get("user_id") == user_id and e.get("file") == file_name for e in json.loads(log.read_text())):
+        return None
+    return Upload(sha, path, path.stat().st_size)

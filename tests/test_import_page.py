@@ -1,0 +1,190 @@
+"""The import page through crafted requests to a served app over a copy of the sample network: upload,
+dry run, import and re-import with the shipped profile; every problem by row and field with the full
+report; a site manager held to the own site; auditors and displays refused and audited; another user's
+upload and a profile path from the browser go nowhere."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import PASSWORDS, TEST_END, app_for, dash_call, login
+
+from dashboard import ids
+from queries.engine.warehouse import Warehouse
+from queries.records import users
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "sample_data" / "examples" / "eqms_deviations.csv"
+DRY_RUN = [ids.IMP_DRY_RUN, ids.IMP_COMMIT, ids.IMP_REPORT, ids.IMP_RESULT]
+
+
+@pytest.fixture(scope="module")
+def served(sample_network, tmp_path_factory):
+    """An app of its own (these tests write) over a copy of the sample network, uploads in a temp folder."""
+    root = tmp_path_factory.mktemp("import-page")
+    shutil.copy(sample_network[0], root / "hub.duckdb")
+    wh = Warehouse(f"duckdb:///{root / 'hub.duckdb'}")
+    for user_id, (role, site) in PASSWORDS.items():
+        users.add_user(wh, user_id=user_id, display_name=user_id, role=role, site_id=site,
+                       password="correct-horse-battery")
+    app = app_for(wh, now=TEST_END.isoformat(), import_dir=str(root / "uploads"))
+    yield app, wh, root / "uploads"
+    wh.dispose()
+
+
+def client_of(served, user_id: str):
+    app = served[0]
+    client = app.server.test_client()
+    assert login(client, user_id).status_code == 302
+    return client
+
+
+def upload(client, app, name: str, data: bytes) -> dict:
+    contents = "data:text/csv;base64," + base64.b64encode(data).decode()
+    response = dash_call(client, app, [ids.IMP_FILE, ids.IMP_RECEIVED], {f"{ids.IMP_UPLOAD}.contents": contents},
+                         {f"{ids.IMP_UPLOAD}.filename": name})
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    return response.get_json()["response"][ids.IMP_FILE]["data"]
+
+
+def step(client, app, file, table="deviations", profile="own", commit=0):
+    response = dash_call(client, app, DRY_RUN, {f"{ids.IMP_FILE}.data": file, f"{ids.IMP_TABLE}.value": table,
+                                                f"{ids.IMP_PROFILE}.value": profile,
+                                                f"{ids.IMP_COMMIT}.n_clicks": commit})
+    return response
+
+
+def text_of(response) -> str:
+    return json.dumps(response.get_json())
+
+
+def scalar(wh, sql: str):
+    with wh.engine.connect() as conn:
+        return conn.exec_driver_sql(sql).scalar()
+
+
+def test_upload_dry_run_import_and_reimport_with_the_shipped_profile(served):
+    app, wh, folder = served
+    client = client_of(served, "t.leader")
+    file = upload(client, app, "eqms_deviations.csv", EXAMPLE.read_bytes())
+    assert (folder / file["sha256"] / "eqms_deviations.csv").read_bytes() == EXAMPLE.read_bytes()
+    dry = step(client, app, file, profile="generic_eqms_deviations")
+    body = dry.get_json()["response"]
+    assert "3 to insert" in text_of(dry) and "0 to update" in text_of(dry)
+    assert body[ids.IMP_COMMIT]["disabled"] is False and body[ids.IMP_COMMIT]["children"] == "Import: 3 new, 0 updated"
+    assert scalar(wh, "SELECT COUNT(*) FROM deviations WHERE deviation_id LIKE 'EQMS-%'") == 0
+    done = step(client, app, file, profile="generic_eqms_deviations", commit=1)
+    assert "import-done" in text_of(done) and "3 inserted, 0 updated, 0 unchanged" in text_of(done)
+    assert scalar(wh, "SELECT COUNT(*) FROM deviations WHERE deviation_id LIKE 'EQMS-%'") == 3
+    audited = scalar(wh, "SELECT new_value FROM audit_log WHERE action = 'import' AND user_id = 't.leader' "
+                         "ORDER BY entry_id DESC LIMIT 1")
+    assert f"sha256 {file['sha256']}" in audited and "3 inserted" in audited and "generic_eqms_deviations" in audited
+    # The same export again: nothing to do, and the button says so by staying off.
+    again = step(client, app, upload(client, app, "eqms_deviations.csv", EXAMPLE.read_bytes()),
+                 profile="generic_eqms_deviations")
+    assert "0 to insert" in text_of(again) and "3 unchanged" in text_of(again)
+    assert again.get_json()["response"][ids.IMP_COMMIT]["disabled"] is True
+    # A later export closes one deviation: the change is listed before it is written.
+    later = pd.read_csv(EXAMPLE, dtype=str, keep_default_na=False)
+    later.loc[1, "Date Closed"] = "06/02/2026 11:00"
+    file = upload(client, app, "eqms_deviations_june.csv", later.to_csv(index=False).encode())
+    dry = step(client, app, file, profile="generic_eqms_deviations")
+    assert "1 to update" in text_of(dry) and "EQMS-2026-0102" in text_of(dry) and "2026-06-02 15:00:00" in text_of(dry)
+    assert "import-changes" in text_of(dry)
+
+
+def near_miss_file(rows: int, bad: dict[int, str]) -> bytes:
+    frame = pd.DataFrame({"near_miss_id": [f"NMP-{i}" for i in range(1, rows + 1)], "site_id": "CHI",
+                          "reported_at": "2026-05-01T08:00:00", "category": "labelling"})
+    for row, value in bad.items():
+        frame.loc[row - 1, "reported_at"] = value
+    return frame.to_csv(index=False).encode()
+
+
+def test_every_problem_is_named_by_row_and_field_and_the_report_has_them_all(served):
+    app, wh, _ = served
+    client = client_of(served, "t.leader")
+    file = upload(client, app, "near_misses.csv", near_miss_file(600, {500: "yesterday"}))
+    dry = step(client, app, file, table="near_misses")
+    assert "import-refused" in text_of(dry) and dry.get_json()["response"][ids.IMP_COMMIT]["disabled"] is True
+    assert "500" in text_of(dry) and "'yesterday' is not an ISO 8601 time" in text_of(dry)
+    many = upload(client, app, "many.csv", near_miss_file(300, {i: "soon" for i in range(1, 251)}))
+    dry = step(client, app, many, table="near_misses")
+    assert "the report has all 250" in text_of(dry)
+    assert text_of(dry).count("is not an ISO 8601 time") == 200
+    report = dash_call(client, app, [ids.IMP_REPORT_DOWNLOAD], {f"{ids.IMP_REPORT}.n_clicks": 1},
+                       {f"{ids.IMP_FILE}.data": many, f"{ids.IMP_TABLE}.value": "near_misses",
+                        f"{ids.IMP_PROFILE}.value": "own"})
+    lines = list(csv.reader(io.StringIO(report.get_json()["response"][ids.IMP_REPORT_DOWNLOAD]["data"]["content"])))
+    assert lines[0] == ["kind", "file", "row", "field", "reason"]
+    assert len(lines) == 251 and lines[250][:4] == ["error", "many.csv", "250", "field 'reported_at'"]
+    # Even a crafted commit of a refused file writes nothing.
+    done = step(client, app, many, table="near_misses", commit=1)
+    assert "import-not-done" in text_of(done)
+    assert scalar(wh, "SELECT COUNT(*) FROM near_misses WHERE near_miss_id LIKE 'NMP-%'") == 0
+
+
+def test_a_site_manager_imports_the_own_site_only_and_a_crafted_attempt_is_audited(served):
+    app, wh, _ = served
+    client = client_of(served, "t.manager.chi")
+    mixed = pd.DataFrame({"near_miss_id": ["NMS-1", "NMS-2"], "site_id": ["CHI", "ATL"],
+                          "reported_at": "2026-05-01T08:00:00", "category": "labelling"})
+    file = upload(client, app, "mixed.csv", mixed.to_csv(index=False).encode())
+    dry = step(client, app, file, table="near_misses")
+    assert "'ATL' is not your site (CHI)" in text_of(dry) and text_of(dry).count("is not your site") == 1
+    done = step(client, app, file, table="near_misses", commit=1)
+    assert "import-not-done" in text_of(done)
+    assert scalar(wh, "SELECT COUNT(*) FROM near_misses WHERE near_miss_id LIKE 'NMS-%'") == 0
+    assert scalar(wh, "SELECT COUNT(*) FROM audit_log WHERE action = 'import_refused' AND user_id = 't.manager.chi' "
+                      "AND object_id = 'mixed.csv'") == 1
+    # Updating another site's stored record through an own-site row is refused too.
+    atl_id = scalar(wh, "SELECT deviation_id FROM deviations WHERE site_id = 'ATL' LIMIT 1")
+    stored = pd.read_sql(f"SELECT * FROM deviations WHERE deviation_id = '{atl_id}'", wh.engine.connect())  # noqa: S608
+    stored["site_id"] = "CHI"
+    moved = upload(client, app, "moved.csv", stored.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S").encode())
+    dry = step(client, app, moved, table="deviations")
+    assert f"{atl_id!r} is a record of ATL, not of your site (CHI)" in text_of(dry), text_of(dry)[:800]
+    # A table without a site is not offered, and forging it is refused.
+    assert "import-refused" in text_of(step(client, app, file, table="sites"))
+    own = mixed.iloc[:1]
+    file = upload(client, app, "own.csv", own.to_csv(index=False).encode())
+    assert "import-done" in text_of(step(client, app, file, table="near_misses", commit=1))
+    assert scalar(wh, "SELECT COUNT(*) FROM near_misses WHERE near_miss_id = 'NMS-1'") == 1
+
+
+@pytest.mark.parametrize("user_id", ["t.auditor", "t.display"])
+def test_auditors_and_displays_cannot_import_and_each_attempt_is_audited(served, user_id):
+    app, wh, _ = served
+    client = client_of(served, user_id)
+    before = scalar(wh, f"SELECT COUNT(*) FROM audit_log WHERE action = 'import_refused' AND user_id = '{user_id}'")  # noqa: S608
+    contents = "data:text/csv;base64," + base64.b64encode(EXAMPLE.read_bytes()).decode()
+    refused = dash_call(client, app, [ids.IMP_FILE, ids.IMP_RECEIVED], {f"{ids.IMP_UPLOAD}.contents": contents},
+                        {f"{ids.IMP_UPLOAD}.filename": "eqms_deviations.csv"})
+    assert refused.status_code == 403
+    assert step(client, app, {"sha256": "0" * 64, "name": "x.csv"}, commit=1).status_code == 403
+    after = scalar(wh, f"SELECT COUNT(*) FROM audit_log WHERE action = 'import_refused' AND user_id = '{user_id}'")  # noqa: S608
+    assert after == before + 2
+
+
+def test_another_users_upload_and_a_profile_path_go_nowhere(served):
+    app, wh, _ = served
+    leader = client_of(served, "t.leader")
+    file = upload(leader, app, "eqms_deviations.csv", EXAMPLE.read_bytes())
+    manager = client_of(served, "t.manager.chi")
+    stolen = step(manager, app, file, profile="generic_eqms_deviations")
+    assert "upload the file first" in text_of(stolen) and "EQMS" not in text_of(stolen)
+    for forged in ({"sha256": "../../etc", "name": "passwd"}, {"sha256": file["sha256"], "name": "../hub.duckdb"},
+                   "not a dict", None):
+        assert "EQMS" not in text_of(step(leader, app, forged))
+    path_profile = step(leader, app, file, profile=str(ROOT / "queries/imports/profiles/generic_eqms_capas.toml"))
+    assert "choose a mapping profile offered for this table" in text_of(path_profile)
+    junk = dash_call(leader, app, [ids.IMP_FILE, ids.IMP_RECEIVED], {f"{ids.IMP_UPLOAD}.contents": "data:,x"},
+                     {f"{ids.IMP_UPLOAD}.filename": "../../evil.sh"})
+    assert junk.status_code == 200 and "unsupported file type" in text_of(junk)
