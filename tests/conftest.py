@@ -366,6 +366,13 @@ def console_errors(page: Page):
     return errors
 
 
+def choose(page: Page, dropdown_id: str, option) -> None:
+    """Pick an option of a Dash 4 dcc.Dropdown (a button that opens a listbox of role=option labels)."""
+    page.locator(f"#{dropdown_id}").click()
+    page.get_by_role("option", name=option).click()
+    page.keyboard.press("Escape")
+
+
 def wait_until_drawn(page: Page) -> None:
     """Wait until a page is drawn: no request in flight, no Dash callback loading, every chart drawn."""
     page.wait_for_load_state("networkidle")

@@ -125,6 +125,12 @@ def test_every_problem_is_named_by_row_and_field_and_the_report_has_them_all(ser
     lines = list(csv.reader(io.StringIO(report.get_json()["response"][ids.IMP_REPORT_DOWNLOAD]["data"]["content"])))
     assert lines[0] == ["kind", "file", "row", "field", "reason"]
     assert len(lines) == 251 and lines[250][:4] == ["error", "many.csv", "250", "field 'reported_at'"]
+    # A warning does not refuse the file: it is listed, and the import stays possible.
+    future = upload(client, app, "future.csv", near_miss_file(3, {2: "2099-01-01T00:00:00"}))
+    dry = step(client, app, future, table="near_misses")
+    assert "import-warnings" in text_of(dry) and "'reported_at': '2099-01-01T00:00:00' is in the future (row 2)" \
+        in text_of(dry)
+    assert dry.get_json()["response"][ids.IMP_COMMIT]["disabled"] is False
     # Even a crafted commit of a refused file writes nothing.
     done = step(client, app, many, table="near_misses", commit=1)
     assert "import-not-done" in text_of(done)

@@ -5,17 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import sign_in
+from conftest import choose, sign_in
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
-
-
-def choose(page: Page, dropdown_id: str, option) -> None:
-    """Pick an option of a Dash 4 dcc.Dropdown (a button that opens a listbox of role=option labels)."""
-    page.locator(f"#{dropdown_id}").click()
-    page.get_by_role("option", name=option).click()
-    page.keyboard.press("Escape")
 
 
 def test_people_page_shows_the_coaching_story(page: Page, live_url, output_dir, console_errors):

@@ -28,6 +28,7 @@ from queries.records import audit
 
 PAGE = "/import"
 SHOWN = 200  # problems and changes listed on the page; the report has them all
+PREVIEW = 5  # rows shown as they would be stored
 OWN_FORMAT = "own"  # the profile choice "the hub's own column names"
 dash.register_page(__name__, path=PAGE, name="Import", nav=True, order=80, title="Import · ATMP Quality Hub")
 
@@ -63,10 +64,13 @@ def layout(**_):
                      dcc.Dropdown(id=ids.IMP_PROFILE, options=profile_options("deviations"), value=OWN_FORMAT,
                                   clearable=False)], md=5),
         ], className="g-3 mb-3"),
-        dcc.Upload(id=ids.IMP_UPLOAD, multiple=False, accept=",".join(uploads.SUFFIXES),
-                   max_size=context.settings().import_max_mb * 1_000_000, disabled=folder is None,
-                   className="import-drop mb-3",
-                   children=html.Div(["Drop the file here or ", html.A("choose it", href="#", className="link")])),
+        # The upload's own <input> has no label of its own: a <label> around it names it.
+        html.Label([html.Span("File to import", className="form-label d-block"),
+                    dcc.Upload(id=ids.IMP_UPLOAD, multiple=False, accept=",".join(uploads.SUFFIXES),
+                               max_size=context.settings().import_max_mb * 1_000_000, disabled=folder is None,
+                               className="import-drop", children=html.Div(
+                                   ["Drop the file here or ", html.Span("choose it", className="link-primary")]))],
+                   className="d-block mb-3"),
         dcc.Store(id=ids.IMP_FILE),
         html.Div(id=ids.IMP_RECEIVED, role="status", className="mb-2"),
         dcc.Loading(html.Div(id=ids.IMP_DRY_RUN, className="mb-3"), type="dot"),
@@ -232,6 +236,10 @@ def plan_view(plan: import_plan.ImportPlan) -> html.Div:
                    html.Span(f"{c['update']:,} to update", id="import-count-update"), ", ",
                    html.Span(f"{c['unchanged']:,} unchanged", id="import-count-unchanged"), "."],
                   color="info", id="import-plan"),
+        html.Div([html.H2(f"The first {min(PREVIEW, len(plan.frame))} rows as they would be stored (times in UTC)", className="h6"),
+                  html.Div(table(preview(plan.frame), {c: c for c in plan.frame.columns}, "import-preview-rows",
+                                 "", compact=True), className="import-preview", tabIndex="0",
+                           role="region", **{"aria-label": "Rows as they would be stored"})]),
         html.Div([html.H2("Warnings", className="h6"),
                   html.Ul([html.Li(w) for w in plan.warnings[:SHOWN]], id="import-warnings")]
                  if plan.warnings else None),
@@ -271,6 +279,13 @@ def _lines(problems: list[str]) -> list:
     for problem in problems:
         out += [problem, html.Br()]
     return out
+
+
+def preview(frame: pd.DataFrame) -> pd.DataFrame:
+    """The first rows as text, in the warehouse's terms (UTC times, the hub's codes): what the profile made
+    of the export, for a person to check before importing."""
+    shown = frame.head(PREVIEW).astype(object)
+    return shown.map(lambda v: "" if import_plan.missing(v) else str(import_plan.plain(v)))
 
 
 @callback(

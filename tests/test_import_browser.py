@@ -1,0 +1,81 @@
+"""The import page in headless Chromium at 1920 px, on a server of its own over a copy of the sample network:
+a quality lead uploads the example eQMS export, reads the dry run, imports it and sees it on the overview;
+a file with bad rows shows its problems table and enables the report, not the import."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import test_import_page
+from conftest import choose, sign_in, wait_until_drawn
+from playwright.sync_api import Browser, expect
+from werkzeug.serving import make_server
+
+pytestmark = pytest.mark.browser
+served = test_import_page.served  # fixture: an app over a copy of the sample network, uploads in a temp folder
+EXAMPLE = test_import_page.EXAMPLE
+
+
+@pytest.fixture(scope="module")
+def import_url(served):
+    server = make_server("127.0.0.1", 0, served[0].server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def test_upload_dry_run_import_and_the_problems_table(browser: Browser, import_url, served, output_dir,
+                                                      tmp_path: Path):
+    from test_accessibility import run_axe
+
+    _, wh, _ = served
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    page = context.new_page()
+    sign_in(page, import_url, "t.leader")
+    page.goto(f"{import_url}/import")
+    expect(page.locator("#import-intro")).to_be_visible(timeout=15000)
+    choose(page, "import-profile", "Generic eQMS deviation export")
+    page.locator("#import-upload input[type=file]").set_input_files(str(EXAMPLE))
+    plan = page.locator("#import-plan")
+    expect(plan).to_contain_text("3 to insert, 0 to update, 0 unchanged", timeout=20000)
+    # The rows as the profile maps them: the hub's codes, times in UTC (08:15 CDT is 13:15 UTC).
+    preview = page.locator("#import-preview-rows tbody tr")
+    expect(preview).to_have_count(3)
+    expect(preview.nth(0)).to_contain_text("EQMS-2026-0101")
+    expect(preview.nth(0)).to_contain_text("2026-05-20 13:15:00")
+    expect(preview.nth(0)).to_contain_text("minor")
+    commit = page.get_by_role("button", name="Import: 3 new, 0 updated")
+    expect(commit).to_be_enabled()
+    wait_until_drawn(page)
+    page.screenshot(path=str(output_dir / "import-dry-run-1920.png"), full_page=True)
+    violations = run_axe(page)
+    assert not violations, [(v["id"], [n["target"] for n in v["nodes"]]) for v in violations]
+    commit.click()
+    expect(page.locator("#import-done")).to_contain_text("3 inserted, 0 updated, 0 unchanged", timeout=20000)
+    expect(page.locator("#import-commit")).to_be_disabled()
+    assert test_import_page.scalar(wh, "SELECT COUNT(*) FROM deviations WHERE deviation_id LIKE 'EQMS-%'") == 3
+
+    bad = pd.read_csv(EXAMPLE, dtype=str, keep_default_na=False)
+    bad.loc[1, "Classification"] = "Severe"
+    bad.loc[2, "Date Discovered"] = "yesterday"
+    path = tmp_path / "eqms_deviations_bad.csv"
+    bad.to_csv(path, index=False)
+    page.locator("#import-upload input[type=file]").set_input_files(str(path))
+    expect(page.locator("#import-refused")).to_contain_text("2 problems", timeout=20000)
+    rows = page.locator("#import-errors tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_contain_text("'Severe' is not in the profile's codes for severity")
+    expect(page.get_by_role("button", name="Download the full report (CSV)")).to_be_enabled()
+    expect(page.locator("#import-commit")).to_be_disabled()
+    page.screenshot(path=str(output_dir / "import-refused-1920.png"), full_page=True)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the full report (CSV)").click()
+    report = Path(download.value.path()).read_text()
+    assert report.count("\n") == 3 and "yesterday" in report
+    page.goto(f"{import_url}/deviation/EQMS-2026-0101")
+    expect(page.locator("main, #main").first).to_contain_text("EQMS-2026-0101", timeout=15000)
+    context.close()
