@@ -446,6 +446,36 @@ def _wait_for_signal(stop, every_s: float, report) -> None:
         report()
 
 
+@hub_command(cli, "watch-imports", help="import every file dropped into a folder's inboxes (<table>/ or "
+             "<table>@<profile>/), moving each to done/ or rejected/ with a report beside it; see "
+             "queries/imports/drop_folder.py")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--every", type=float, default=10.0, show_default=True, help="seconds between two scans")
+@click.option("--settle", type=float, default=5.0, show_default=True,
+              help="a file is taken once it has not changed for this many seconds")
+@click.option("--once", is_flag=True, help="one scan, then exit (for cron or a systemd timer)")
+def watch_imports(settings: Settings, folder: Path, every: float, settle: float, once: bool) -> int:
+    import threading
+
+    from queries.imports import drop_folder
+
+    if not folder.is_dir():
+        raise Refused(f"error: {folder}: no such folder (create it with one inbox per table, e.g. "
+                      f"{folder}/deviations@generic_eqms_deviations/)")
+    wh = _warehouse(settings)
+
+    def one_scan() -> None:
+        for outcome in drop_folder.scan(wh, folder, settle_s=settle):
+            print(f"{outcome.verdict}: {outcome.summary} -> {outcome.moved_to}", flush=True)
+
+    one_scan()
+    if once:
+        return 0
+    stop = threading.Event()
+    _wait_for_signal(stop, every, one_scan)
+    return 0
+
+
 @hub_command(cli, "bridge", help="consume sensor readings from MQTT into the warehouse (live ingest)")
 @click.option("--mqtt-url", help="broker, e.g. mqtt://127.0.0.1:1883 (default ATMP_MQTT_URL)")
 @click.option("--report-every", type=float, default=30.0, show_default=True, help="seconds between status lines")
