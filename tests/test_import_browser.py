@@ -76,6 +76,9 @@ def test_upload_dry_run_import_and_the_problems_table(browser: Browser, import_u
         page.get_by_role("button", name="Download the full report (CSV)").click()
     report = Path(download.value.path()).read_text()
     assert report.count("\n") == 3 and "yesterday" in report
+    # The imported deviation is on its site's page and opens as a record.
+    page.goto(f"{import_url}/site/CHI")
+    expect(page.locator("#site-deviation-list")).to_contain_text("EQMS-2026-0101", timeout=20000)
     page.goto(f"{import_url}/deviation/EQMS-2026-0101")
-    expect(page.locator("main, #main").first).to_contain_text("EQMS-2026-0101", timeout=15000)
+    expect(page.locator("main, #main").first).to_contain_text("Missing second-person verification", timeout=15000)
     context.close()

@@ -86,6 +86,10 @@ def test_upload_dry_run_import_and_reimport_with_the_shipped_profile(served):
     audited = scalar(wh, "SELECT new_value FROM audit_log WHERE action = 'import' AND user_id = 't.leader' "
                          "ORDER BY entry_id DESC LIMIT 1")
     assert f"sha256 {file['sha256']}" in audited and "3 inserted" in audited and "generic_eqms_deviations" in audited
+    # Their CAPAs, from the eQMS's CAPA export.
+    capas = upload(client, app, "eqms_capas.csv", (ROOT / "sample_data/examples/eqms_capas.csv").read_bytes())
+    assert "2 inserted" in text_of(step(client, app, capas, table="capas", profile="generic_eqms_capas", commit=1))
+    assert scalar(wh, "SELECT COUNT(*) FROM capas WHERE deviation_id LIKE 'EQMS-%'") == 2
     # The same export again: nothing to do, and the button says so by staying off.
     again = step(client, app, upload(client, app, "eqms_deviations.csv", EXAMPLE.read_bytes()),
                  profile="generic_eqms_deviations")
@@ -194,3 +198,23 @@ def test_another_users_upload_and_a_profile_path_go_nowhere(served):
     junk = dash_call(leader, app, [ids.IMP_FILE, ids.IMP_RECEIVED], {f"{ids.IMP_UPLOAD}.contents": "data:,x"},
                      {f"{ids.IMP_UPLOAD}.filename": "../../evil.sh"})
     assert junk.status_code == 200 and "unsupported file type" in text_of(junk)
+
+
+def test_a_survey_tools_export_goes_through_the_anonymity_rules(served):
+    app, wh, _ = served
+    client = client_of(served, "t.leader")
+    survey = ROOT / "sample_data" / "examples" / "survey_tool_export.csv"
+    options = dash_call(client, app, [ids.IMP_PROFILE], {f"{ids.IMP_TABLE}.value": "survey_responses"})
+    assert "a name or e-mail refuses the file" in text_of(options)
+    file = upload(client, app, "survey_tool_export.csv", survey.read_bytes())
+    assert "6 to insert" in text_of(step(client, app, file, table="survey_responses"))
+    assert "import-done" in text_of(step(client, app, file, table="survey_responses", commit=1))
+    assert scalar(wh, "SELECT COUNT(*) FROM survey_responses WHERE response_id LIKE 'ST-2026Q2-%'") == 6
+    assert "6 unchanged" in text_of(step(client, app, file, table="survey_responses"))
+    named = pd.read_csv(survey, dtype=str).assign(**{"E-mail": "someone@example.org"})
+    file = upload(client, app, "named.csv", named.to_csv(index=False).encode())
+    refused = step(client, app, file, table="survey_responses")
+    assert "import-refused" in text_of(refused) and "could identify a person" in text_of(refused)
+    manager = client_of(served, "t.manager.atl")
+    file = upload(manager, app, "survey_tool_export.csv", survey.read_bytes())
+    assert "'CHI' is not your site (ATL)" in text_of(step(manager, app, file, table="survey_responses"))

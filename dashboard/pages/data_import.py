@@ -96,6 +96,9 @@ def table_options(user) -> list[dict]:
 
 
 def profile_options(table_name) -> list[dict]:
+    if table_name == "survey_responses":  # read by the survey rules (queries/imports/survey_import.py)
+        return [{"label": "A survey tool's export (anonymous: a name or e-mail refuses the file)",
+                 "value": OWN_FORMAT}]
     options = [{"label": "The hub's own column names (docs/data-model.md)", "value": OWN_FORMAT}]
     for name, path in profiles.shipped_profiles().items():
         profile = profiles.load_profile(str(path))

@@ -26,7 +26,7 @@ from sqlalchemy import table as sql_table
 
 from queries.engine import data_version
 from queries.engine.warehouse import Warehouse, WarehouseUnavailable
-from queries.imports import importer
+from queries.imports import importer, survey_import
 from queries.imports.importer import DATABASE_DEFAULT, ImportError_
 from queries.records import audit
 
@@ -89,10 +89,15 @@ def plan_import(wh: Warehouse, table: str, path: str | Path, *, profile: str | N
         raise ImportError_([f"{path.name}: a site manager imports rows of their own site only; {table} has "
                             "no site (network data is imported by quality leadership or an administrator)"])
     raw = importer.open_file(path)
-    if profile is not None:
-        raw = importer.mapped(wh, table, raw, path.name, profile, list(columns["column_name"]))
     keys = importer.table_constraints(wh, table)
-    frame = importer.validate(raw, columns, path.name, keys=[k for _, k in keys])
+    if table == survey_import.TABLE:  # a survey tool's export: its headers, and the anonymity checks
+        if profile is not None:
+            raise ImportError_([f"{path.name}: survey exports are read by their own rules, not a profile"])
+        frame = survey_import.validate_survey(raw, path.name, known_sites=set(wh.query("sql/site_ids")["site_id"]))
+    else:
+        if profile is not None:
+            raw = importer.mapped(wh, table, raw, path.name, profile, list(columns["column_name"]))
+        frame = importer.validate(raw, columns, path.name, keys=[k for _, k in keys])
     if site is not None:
         outside = [f"{path.name} row {row}, field 'site_id': {value!r} is not your site ({site}); a site "
                    "manager imports the rows of their own site only"
