@@ -288,7 +288,7 @@ def import_table(settings: Settings, table: str, file: str, profile: str | None,
         if len(plan.changes) > MAX_ERRORS_SHOWN:
             print(f"  ... and {len(plan.changes) - MAX_ERRORS_SHOWN} more changes")
     else:
-        print(f"{table}: {c['insert']} inserted, {c['update']} updated, {c['unchanged']} unchanged "
+        print(f"{table}: {c['insert']:,} inserted, {c['update']:,} updated, {c['unchanged']:,} unchanged "
               f"(sha256 {plan.sha256})")
     return 0
 

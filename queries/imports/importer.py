@@ -9,6 +9,7 @@ refused. An empty cell in a NOT NULL column with a default takes the default."""
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import logging
 import math
@@ -390,6 +391,7 @@ COLUMN_KINDS: dict[str, tuple[str, int | None]] = {
 TRUE_WORDS, FALSE_WORDS = ("true", "t", "1", "yes", "y"), ("false", "f", "0", "no", "n")
 
 
+@functools.lru_cache(maxsize=64)  # asked once per cell; a handful of types
 def column_kind(data_type: str) -> tuple[str, int | None]:
     """(kind, bits) of a column type; a type the importer does not know is refused, never read as text."""
     name = re.sub(r"\(.*\)$", "", data_type.strip().lower()).strip()

@@ -19,6 +19,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import and_, bindparam, select, tuple_, update
 from sqlalchemy import column as sql_column
@@ -32,6 +33,7 @@ from queries.records import audit
 
 logger = logging.getLogger(__name__)
 HASH_BLOCK = 1 << 20
+STORED_CHUNK = 10_000  # keys per query when reading the stored records a file's rows match
 OUTSIDE_SITE = "a site manager imports"  # in every refusal of rows or a table outside the manager's site
 
 
@@ -65,7 +67,7 @@ class ImportPlan:
 
     def summary(self) -> str:
         c = self.counts
-        return f"{c['insert']} to insert, {c['update']} to update, {c['unchanged']} unchanged"
+        return f"{c['insert']:,} to insert, {c['update']:,} to update, {c['unchanged']:,} unchanged"
 
 
 def sha256_of(path: Path) -> str:
@@ -129,31 +131,37 @@ def _classify(wh: Warehouse, plan: ImportPlan, declared: dict, site: str | None)
         plan.insert_rows = list(range(len(frame)))
         return []
     compared = [c for c in frame.columns if c not in plan.key]
-    stored = stored_records(wh, plan.table, plan.key, compared + (["site_id"] if site and "site_id" not in
-                                                                   compared else []),
-                            [v for v in values if v is not None])
+    fetched = compared + (["site_id"] if site and "site_id" not in compared else [])
+    stored = stored_records(wh, plan.table, plan.key, fetched, [v for v in values if v is not None])
+    where = {value: position for position, value in enumerate(values) if value is not None}
+    matched = [where[k] for k in stored["_key"]]  # file row of each stored record
+    found = set(matched)
+    plan.insert_rows = [p for p in range(len(frame)) if p not in found]
+    if not matched:
+        return []
     problems = []
-    for position, value in enumerate(values):
-        record = stored.get(value) if value is not None else None
-        if record is None:
-            plan.insert_rows.append(position)
-            continue
-        if site is not None and record.get("site_id", site) != site:
-            problems.append(f"{plan.file_name} row {position + 1}, {importer._fields(plan.key)}: "
-                            f"{importer._shown(value)} is a record of {record['site_id']}, not of your site ({site}); "
-                            f"{OUTSIDE_SITE} the records of their own site only")
-            continue
-        row_changes = []
-        for name in compared:
-            new = frame[name].iat[position]
-            if new is DATABASE_DEFAULT or same(new, record[name]):
+    if site is not None:
+        for position, owner in zip(matched, stored["site_id"], strict=True):
+            if owner != site:
+                problems.append(f"{plan.file_name} row {position + 1}, {importer._fields(plan.key)}: "
+                                f"{importer._shown(values[position])} is a record of {owner}, not of your site "
+                                f"({site}); {OUTSIDE_SITE} the records of their own site only")
+        if problems:
+            return problems
+    # Column by column: one vectorised comparison, and `same` (NaN, NaT, float rounding) only where it fails.
+    changed: dict[int, list[Change]] = {}
+    for name in compared:
+        new = frame[name].to_numpy(dtype=object)[matched]
+        old = stored[name].to_numpy(dtype=object)
+        equal = np.asarray(new == old, dtype=bool)
+        for i in np.flatnonzero(~equal):
+            if new[i] is DATABASE_DEFAULT or same(new[i], old[i]):
                 continue
-            row_changes.append(Change(position + 1, _record_label(value), name, plain(record[name]), plain(new)))
-        if row_changes:
-            plan.update_rows.append(position)
-            plan.changes += row_changes
-        else:
-            plan.unchanged += 1
+            changed.setdefault(matched[i], []).append(
+                Change(matched[i] + 1, _record_label(values[matched[i]]), name, plain(old[i]), plain(new[i])))
+    plan.update_rows = sorted(changed)
+    plan.changes = [c for p in plan.update_rows for c in changed[p]]
+    plan.unchanged = len(matched) - len(changed)
     return problems
 
 
@@ -162,19 +170,23 @@ def _record_label(value: tuple) -> str:
 
 
 def stored_records(wh: Warehouse, table: str, key: tuple[str, ...], columns: list[str],
-                   values: list[tuple]) -> dict[tuple, dict]:
-    """The stored records among ``values`` (tuples in key order): key -> {column: stored value}.
-    Identifiers come from the warehouse's catalogue (quoted by SQLAlchemy); values are bound."""
+                   values: list[tuple]) -> pd.DataFrame:
+    """The stored records among ``values`` (tuples in key order): their ``columns`` and ``_key`` (the key
+    tuple). Identifiers come from the warehouse's catalogue (quoted by SQLAlchemy); values are bound."""
     target = sql_table(table, *(sql_column(name) for name in (*key, *columns)))
     key_cols = [target.c[name] for name in key]
-    found: dict[tuple, dict] = {}
+    rows: list = []
     with wh.engine.connect() as conn:
-        for offset in range(0, len(values), importer.KEY_LOOKUP_CHUNK):
-            chunk = values[offset:offset + importer.KEY_LOOKUP_CHUNK]
+        for offset in range(0, len(values), STORED_CHUNK):
+            chunk = values[offset:offset + STORED_CHUNK]
             where = key_cols[0].in_([v[0] for v in chunk]) if len(key) == 1 else tuple_(*key_cols).in_(chunk)
-            for row in conn.execute(select(*key_cols, *(target.c[c] for c in columns)).where(where)):
-                found[tuple(row[:len(key)])] = dict(zip(columns, row[len(key):], strict=True))
-    return found
+            rows += conn.execute(select(*key_cols, *(target.c[c] for c in columns)).where(where)).fetchall()
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=[*key, *columns])
+    if frame.empty:
+        return frame.assign(_key=pd.Series(dtype=object))
+    frame["_key"] = [tuple(r[:len(key)]) for r in rows]
+    wanted = set(values)  # a key the database matched by another rule (case, type) is not this row's record
+    return frame[[k in wanted for k in frame["_key"]]].reset_index(drop=True)
 
 
 def missing(value) -> bool:
@@ -246,7 +258,7 @@ def commit(wh: Warehouse, plan: ImportPlan, *, audit_as: str | None) -> None:
 
 def audit_text(plan: ImportPlan) -> str:
     c = plan.counts
-    return (f"{c['insert']} inserted, {c['update']} updated, {c['unchanged']} unchanged; sha256 {plan.sha256}"
+    return (f"{c['insert']:,} inserted, {c['update']:,} updated, {c['unchanged']:,} unchanged; sha256 {plan.sha256}"
             + (f"; profile {plan.profile}" if plan.profile else ""))
 
 

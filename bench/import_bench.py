@@ -1,0 +1,102 @@
+"""Import benchmark: rows per second and peak memory of `atmp-hub import` on a large deviations file.
+
+    .venv/bin/python bench/import_bench.py                        # 1,000,000 rows, DuckDB file
+    .venv/bin/python bench/import_bench.py --rows 100000 --database-url postgresql+psycopg://...  # empty db
+
+Each step is `atmp-hub import` as its own process (what an analyst runs), timed from start to exit; peak
+memory is that process's maximum resident set (getrusage of the waited-for child). Steps: the dry run
+(read, check, look up every key), the import (the same, then one transaction), and the same file again
+(every row compared with its stored record: all unchanged). The file is the hub's own format, written
+once per row count into bench/.data/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "bench" / ".data"
+SITES = [("CHI", "America/Chicago"), ("ATL", "America/New_York"), ("SEA", "America/Los_Angeles")]
+
+
+def deviations_file(rows: int) -> Path:
+    path = DATA / f"deviations-{rows}.csv"
+    if path.exists():
+        return path
+    DATA.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(14)
+    occurred = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 2 * 365 * 24 * 60, rows), unit="min")
+    frame = pd.DataFrame({
+        "deviation_id": [f"DEV-{i:08d}" for i in range(rows)],
+        "site_id": rng.choice([s for s, _ in SITES], rows),
+        "occurred_at": occurred.strftime("%Y-%m-%dT%H:%M:%S"),
+        "detected_at": (occurred + pd.to_timedelta(rng.integers(10, 4000, rows), unit="min"))
+        .strftime("%Y-%m-%dT%H:%M:%S"),
+        "severity": rng.choice(["minor", "major", "critical"], rows, p=[0.7, 0.25, 0.05]),
+        "category": rng.choice(["people", "method", "machine", "material", "environment", "measurement"], rows),
+        "root_cause_code": rng.choice([f"RC-{i:03d}" for i in range(60)], rows),
+        "source": rng.choice(["operator", "review"], rows),
+        "description": "generated for the import benchmark",
+    })
+    partial = path.with_suffix(".partial")
+    frame.to_csv(partial, index=False)
+    partial.rename(path)
+    return path
+
+
+def timed(url: str, *args: str) -> tuple[float, float, str]:
+    """(seconds, peak MiB, first stdout line) of one `atmp-hub` process; its peak resident set from
+    wait4, which reports that child alone."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "dashboard.cli", *args], cwd=ROOT, stdout=out, stderr=err,
+                                text=True, env={**os.environ, "ATMP_DATABASE_URL": url})
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            raise SystemExit(f"atmp-hub {' '.join(args)} failed:\n{err.read()[-2000:]}")
+        return seconds, usage.ru_maxrss / 1024, (out.read().strip().splitlines() or [""])[0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--database-url", help="an empty warehouse (default: a new DuckDB file in a temp folder)")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    from queries.engine.warehouse import Warehouse
+
+    with tempfile.TemporaryDirectory(prefix="atmp-import-bench-") as scratch:
+        url = args.database_url or f"duckdb:///{Path(scratch) / 'hub.duckdb'}"
+        wh = Warehouse(url)
+        wh.create_schema()
+        with wh.transaction() as conn:
+            wh.bulk_insert(conn, "sites", pd.DataFrame([{"site_id": s, "name": s, "region": "US", "timezone": z,
+                                                          "kind": "node", "onboarded_at": "2024-01-01"}
+                                                         for s, z in SITES]))
+        wh.dispose()
+        path = deviations_file(args.rows)
+        size_mb = path.stat().st_size / 1e6
+        print(f"{args.rows:,} deviations, {size_mb:.0f} MB CSV, {url.split(':')[0]}")
+        print("| step | seconds | rows/s | peak memory (MiB) | said |")
+        print("|---|---:|---:|---:|---|")
+        for step, extra in (("dry run", ["--dry-run"]), ("import", []), ("same file again", [])):
+            seconds, peak, said = timed(url, "import", "deviations", str(path), *extra)
+            print(f"| {step} | {seconds:.1f} | {args.rows / seconds:,.0f} | {peak:,.0f} | {said[:70]} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
