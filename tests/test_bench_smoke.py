@@ -79,3 +79,23 @@ def test_benchmark_runs_every_callback_and_prints_the_table(small_duckdb):
     assert "### Targets (small scale)" in report
     assert "every callback p95 <= 100 ms (warm)" in report
     assert "first call after sensor data only" in report and "duckdb sensor data" in report
+
+
+def test_import_benchmark_runs_its_three_steps():
+    """bench/import_bench.py on 2,000 rows: each step is its own `atmp-hub import` process, reports a time
+    and a peak memory, and says what it did (the second import finds every row unchanged)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "bench/import_bench.py", "--rows", "2000"], cwd=root,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = {line.split("|")[1].strip(): line for line in done.stdout.splitlines() if line.startswith("| ")}
+    assert "2,000 to insert" in rows["dry run"]
+    assert "2,000 inserted" in rows["import"]
+    assert "0 inserted, 0 updated, 2,000 unchanged" in rows["same file again"]
+    for step in ("dry run", "import", "same file again"):
+        seconds, _rate, peak = (float(cell.replace(",", "")) for cell in rows[step].split("|")[2:5])
+        assert seconds > 0 and peak > 50  # a Python process with pandas holds more than 50 MiB
