@@ -17,6 +17,7 @@ from queries.engine import migrate
 from queries.engine.settings import Settings, SettingsError
 from queries.engine.warehouse import Warehouse, WarehouseUnavailable
 from queries.imports.importer import MAX_ERRORS_SHOWN
+from queries.imports.profiles import shipped_profiles
 from queries.records import audit, users
 
 logger = logging.getLogger(__name__)
@@ -219,6 +220,9 @@ A row is matched to a stored record by the table's key (the source system's reco
 is inserted, a stored record is updated where a field of the file differs, and left alone where none
 does, so importing the same export twice changes nothing. --dry-run lists every change it would make.
 
+EM history goes to the table `readings` (sensor_id, ts, value and optionally unit; not listed below):
+each reading must name a sensor of the hub in its unit; the same reading imported again is skipped.
+
 TABLE is the table to fill (listed below); FILE a .csv (UTF-8), .xlsx or .parquet file whose header
 names the table's columns."""
 SCHEMA_DOC = "queries/schema.sql"  # the DDL: each table's columns, types, checks and comments
@@ -268,8 +272,8 @@ class ImportCommand(click.Command):
 @click.argument("table")
 @click.argument("file")
 @click.option("--profile", metavar="NAME|FILE",
-              help="map another system's export with a profile: a shipped one (generic_eqms_deviations, "
-                   "generic_eqms_capas) or a .toml file (format: queries/imports/profiles.py)")
+              help="map another system's export with a profile: a shipped one "
+                   f"({', '.join(shipped_profiles())}) or a .toml file (format: queries/imports/profiles.py)")
 @click.option("--dry-run", is_flag=True, help="check everything, write nothing")
 def import_table(settings: Settings, table: str, file: str, profile: str | None, dry_run: bool) -> int:
     from queries.imports.importer import ImportError_

@@ -218,3 +218,17 @@ def test_a_survey_tools_export_goes_through_the_anonymity_rules(served):
     manager = client_of(served, "t.manager.atl")
     file = upload(manager, app, "survey_tool_export.csv", survey.read_bytes())
     assert "'CHI' is not your site (ATL)" in text_of(step(manager, app, file, table="survey_responses"))
+
+
+def test_em_history_on_the_page_and_a_manager_held_to_the_own_sensors(served):
+    app, wh, _ = served
+    em = ROOT / "sample_data" / "examples" / "em_readings.csv"
+    manager = client_of(served, "t.manager.atl")
+    file = upload(manager, app, "em_readings.csv", em.read_bytes())
+    refused = step(manager, app, file, table="readings", profile="generic_em_readings")
+    assert "'CHI-B1-T' is a sensor of CHI, not of your site (ATL)" in text_of(refused)
+    leader = client_of(served, "t.leader")
+    file = upload(leader, app, "em_readings.csv", em.read_bytes())
+    assert "12 to insert" in text_of(step(leader, app, file, table="readings", profile="generic_em_readings"))
+    assert "12 inserted" in text_of(step(leader, app, file, table="readings", profile="generic_em_readings", commit=1))
+    assert scalar(wh, "SELECT COUNT(*) FROM readings WHERE msg_id LIKE 'import:%'") == 12

@@ -21,8 +21,8 @@ from werkzeug.exceptions import Forbidden
 from dashboard import context, ids
 from dashboard.components.tables import table
 from dashboard.exports.files import neutralise
+from queries.imports import em_history, profiles, uploads
 from queries.imports import plan as import_plan
-from queries.imports import profiles, uploads
 from queries.imports.importer import IMPORTABLE, ImportError_, table_columns
 from queries.records import audit
 
@@ -86,9 +86,9 @@ def importable_for(user) -> list[str]:
     """The tables this user may import into: every importable one for the network's stewards; for a site
     manager those with a site (the rows are then checked one by one)."""
     if user.role != "site_manager":
-        return sorted(IMPORTABLE)
-    return sorted(t for t in IMPORTABLE if t != "sites"
-                  and "site_id" in set(table_columns(context.warehouse(), t)["column_name"]))
+        return sorted(import_plan.TARGETS)
+    return sorted({em_history.TABLE} | {t for t in IMPORTABLE if t != "sites" and "site_id" in set(
+        table_columns(context.warehouse(), t)["column_name"])})  # readings: checked by their sensor's site
 
 
 def table_options(user) -> list[dict]:

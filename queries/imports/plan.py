@@ -27,12 +27,13 @@ from sqlalchemy import table as sql_table
 
 from queries.engine import data_version
 from queries.engine.warehouse import Warehouse, WarehouseUnavailable
-from queries.imports import importer, survey_import
+from queries.imports import em_history, importer, survey_import
 from queries.imports.importer import DATABASE_DEFAULT, ImportError_
 from queries.records import audit
 
 logger = logging.getLogger(__name__)
 HASH_BLOCK = 1 << 20
+TARGETS = importer.IMPORTABLE | {em_history.TABLE}  # readings: EM history, by its own rules (em_history.py)
 STORED_CHUNK = 10_000  # keys per query when reading the stored records a file's rows match
 OUTSIDE_SITE = "a site manager imports"  # in every refusal of rows or a table outside the manager's site
 
@@ -83,9 +84,11 @@ def plan_import(wh: Warehouse, table: str, path: str | Path, *, profile: str | N
     """Everything an import checks, and what it would insert, update and leave alone; writes nothing.
     Raises ImportError_ listing every problem (file, row, field, why)."""
     path = Path(path)
-    if table not in importer.IMPORTABLE:
+    if table not in TARGETS:
         raise ImportError_([f"{path.name}: table {table!r} cannot be imported "
-                            f"(importable: {', '.join(sorted(importer.IMPORTABLE))})"])
+                            f"(importable: {', '.join(sorted(TARGETS))})"])
+    if table == em_history.TABLE:
+        return _plan_readings(wh, path, profile, site)
     columns = importer.table_columns(wh, table)
     if site is not None and (table == "sites" or "site_id" not in set(columns["column_name"])):
         raise ImportError_([f"{path.name}: a site manager imports rows of their own site only; {table} has "
@@ -118,6 +121,19 @@ def plan_import(wh: Warehouse, table: str, path: str | Path, *, profile: str | N
         raise ImportError_(problems)
     plan.warnings = importer.warnings(wh, table, frame, path.name)
     return plan
+
+
+def _plan_readings(wh: Warehouse, path: Path, profile: str | None, site: str | None) -> ImportPlan:
+    raw = importer.open_file(path)
+    if profile is not None:
+        raw = importer.mapped(wh, em_history.TABLE, raw, path.name, profile, list(em_history.FIELDS))
+    frame = em_history.readings_frame(wh, raw, path.name, site, OUTSIDE_SITE)
+    insert, same, problems = em_history.classify(wh, frame, path.name)
+    if problems:
+        raise ImportError_(problems)
+    return ImportPlan(table=em_history.TABLE, file_name=path.name, sha256=sha256_of(path), profile=profile,
+                      frame=frame, key=("msg_id",), insert_rows=insert, unchanged=same,
+                      warnings=importer.warnings(wh, em_history.TABLE, frame, path.name))
 
 
 def _classify(wh: Warehouse, plan: ImportPlan, declared: dict, site: str | None) -> list[str]:
@@ -243,7 +259,9 @@ def commit(wh: Warehouse, plan: ImportPlan, *, audit_as: str | None) -> None:
     logger.info("%s: %s; writing to %s in one transaction", plan.file_name, plan.summary(), plan.table)
     try:
         with wh.transaction() as conn:
-            if plan.insert_rows:
+            if plan.table == em_history.TABLE:
+                em_history.write(wh, conn, frame.iloc[plan.insert_rows])
+            elif plan.insert_rows:
                 importer.write_rows(wh, conn, plan.table, frame.iloc[plan.insert_rows])
             if plan.update_rows:
                 update_rows(conn, plan.table, plan.key, frame.iloc[plan.update_rows])
