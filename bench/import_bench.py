@@ -1,6 +1,7 @@
-"""Import benchmark: rows per second and peak memory of `atmp-hub import` on a large deviations file.
+"""Import benchmark: rows per second and peak memory of `atmp-hub import` on a large file.
 
-    .venv/bin/python bench/import_bench.py                        # 1,000,000 rows, DuckDB file
+    .venv/bin/python bench/import_bench.py                        # 1,000,000 deviations, DuckDB file
+    .venv/bin/python bench/import_bench.py --table readings       # 1,000,000 readings (EM history)
     .venv/bin/python bench/import_bench.py --rows 100000 --database-url postgresql+psycopg://...  # empty db
 
 Each step is `atmp-hub import` as its own process (what an analyst runs), timed from start to exit; peak
@@ -26,6 +27,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / ".data"
 SITES = [("CHI", "America/Chicago"), ("ATL", "America/New_York"), ("SEA", "America/Los_Angeles")]
+SENSORS = [f"{site}-R{room}-T" for site, _ in SITES for room in range(1, 11)]  # 30 temperature sensors
 
 
 def deviations_file(rows: int) -> Path:
@@ -53,6 +55,24 @@ def deviations_file(rows: int) -> Path:
     return path
 
 
+def readings_file(rows: int) -> Path:
+    """EM history in the hub's own reading format: SENSORS sensors, one reading a minute each."""
+    path = DATA / f"readings-{rows}.csv"
+    if path.exists():
+        return path
+    DATA.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(14)
+    minutes = -(-rows // len(SENSORS))
+    times = pd.date_range("2025-01-01", periods=minutes, freq="min").strftime("%Y-%m-%dT%H:%M:%SZ")
+    frame = pd.DataFrame({"sensor_id": np.tile(SENSORS, minutes)[:rows],
+                          "ts": np.repeat(np.asarray(times), len(SENSORS))[:rows],
+                          "value": np.round(20 + rng.normal(0, 0.3, rows), 2), "unit": "degC"})
+    partial = path.with_suffix(".partial")
+    frame.to_csv(partial, index=False)
+    partial.rename(path)
+    return path
+
+
 def timed(url: str, *args: str) -> tuple[float, float, str]:
     """(seconds, peak MiB, first stdout line) of one `atmp-hub` process; its peak resident set from
     wait4, which reports that child alone."""
@@ -73,6 +93,7 @@ def timed(url: str, *args: str) -> tuple[float, float, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--table", choices=("deviations", "readings"), default="deviations")
     parser.add_argument("--database-url", help="an empty warehouse (default: a new DuckDB file in a temp folder)")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
@@ -86,14 +107,20 @@ def main(argv: list[str] | None = None) -> int:
             wh.bulk_insert(conn, "sites", pd.DataFrame([{"site_id": s, "name": s, "region": "US", "timezone": z,
                                                           "kind": "node", "onboarded_at": "2024-01-01"}
                                                          for s, z in SITES]))
+            wh.bulk_insert(conn, "rooms", pd.DataFrame([{"room_id": s.rsplit("-", 1)[0], "site_id": s[:3],
+                                                          "name": s, "grade": "C"} for s in SENSORS]))
+            wh.bulk_insert(conn, "sensors", pd.DataFrame([{"sensor_id": s, "room_id": s.rsplit("-", 1)[0],
+                                                            "site_id": s[:3], "parameter": "temperature",
+                                                            "unit": "degC", "interval_s": 60,
+                                                            "installed_at": "2024-01-01"} for s in SENSORS]))
         wh.dispose()
-        path = deviations_file(args.rows)
+        path = deviations_file(args.rows) if args.table == "deviations" else readings_file(args.rows)
         size_mb = path.stat().st_size / 1e6
-        print(f"{args.rows:,} deviations, {size_mb:.0f} MB CSV, {url.split(':')[0]}")
+        print(f"{args.rows:,} {args.table}, {size_mb:.0f} MB CSV, {url.split(':')[0]}")
         print("| step | seconds | rows/s | peak memory (MiB) | said |")
         print("|---|---:|---:|---:|---|")
         for step, extra in (("dry run", ["--dry-run"]), ("import", []), ("same file again", [])):
-            seconds, peak, said = timed(url, "import", "deviations", str(path), *extra)
+            seconds, peak, said = timed(url, "import", args.table, str(path), *extra)
             print(f"| {step} | {seconds:.1f} | {args.rows / seconds:,.0f} | {peak:,.0f} | {said[:70]} |", flush=True)
     return 0
 
