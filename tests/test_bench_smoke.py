@@ -81,15 +81,16 @@ def test_benchmark_runs_every_callback_and_prints_the_table(small_duckdb):
     assert "first call after sensor data only" in report and "duckdb sensor data" in report
 
 
-def test_import_benchmark_runs_its_three_steps():
-    """bench/import_bench.py on 2,000 rows: each step is its own `atmp-hub import` process, reports a time
+@pytest.mark.parametrize("table", ["deviations", "readings"])
+def test_import_benchmark_runs_its_three_steps(table):
+    """bench/import_bench.py on 2,000 deviations or readings: each step is its own `atmp-hub import` process, reports a time
     and a peak memory, and says what it did (the second import finds every row unchanged)."""
     import subprocess
     import sys
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
-    done = subprocess.run([sys.executable, "bench/import_bench.py", "--rows", "2000"], cwd=root,
+    done = subprocess.run([sys.executable, "bench/import_bench.py", "--rows", "2000", "--table", table], cwd=root,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     rows = {line.split("|")[1].strip(): line for line in done.stdout.splitlines() if line.startswith("| ")}
