@@ -14,8 +14,10 @@ imported history fills trends and completeness, and raises no excursion or devia
 from __future__ import annotations
 
 import math
+import re
 
 import pandas as pd
+import pandera.pandas as pa
 
 from queries.engine import data_version
 from queries.engine.warehouse import Warehouse
@@ -34,7 +36,10 @@ def reading_id(sensor_id: str, ts) -> str:
 
 def readings_frame(wh: Warehouse, raw: pd.DataFrame, file_name: str, site: str | None,
                    outside_site: str) -> pd.DataFrame:
-    """sensor_id, ts, value, msg_id of every row, or ImportError_ naming every problem by row and field."""
+    """sensor_id, ts, value, msg_id of every row, or ImportError_ naming every problem by row and field.
+
+    Each cell is read by the importer's own rules (strict ISO 8601 times, ASCII numbers: pandas' parsing
+    would take 'now' or '12/06/26'); the rules between cells and the hub's sensors are a pandera schema."""
     present = [str(c).strip().lstrip("\ufeff") for c in raw.columns]
     raw = raw.set_axis(present, axis=1)
     problems = [f"{file_name}: unknown column(s) {', '.join(c for c in present if c not in FIELDS)} (a reading "
@@ -46,47 +51,83 @@ def readings_frame(wh: Warehouse, raw: pd.DataFrame, file_name: str, site: str |
         raise ImportError_(problems)
     if raw.empty:
         raise ImportError_([f"{file_name}: no data rows"])
-    sensors = {r.sensor_id: (r.unit, r.site_id) for r in wh.query("sql/imports/sensor_units").itertuples()}
+    read: dict[str, list] = {"sensor_id": [], "ts": [], "value": [], "unit": []}
     units = raw["unit"].tolist() if "unit" in raw else [None] * len(raw)
-    out: dict[str, list] = {"sensor_id": [], "ts": [], "value": [], "msg_id": []}
-    first: dict[tuple, int] = {}
     for row, (sensor, when, number, unit) in enumerate(zip(raw["sensor_id"].tolist(), raw["ts"].tolist(),
                                                             raw["value"].tolist(), units, strict=True), start=1):
-        def problem(field: str, why: str, row=row) -> None:
-            problems.append(f"{file_name} row {row}, field {field!r}: {why}")
-
-        sensor = str(sensor).strip() if isinstance(sensor, str) else None
-        known = sensors.get(sensor) if sensor else None
-        if not sensor:
-            problem("sensor_id", "is empty but required")
-        elif known is None:
-            problem("sensor_id", f"{sensor[:60]!r} is not a sensor of the hub")
-        elif site is not None and known[1] != site:
-            problem("sensor_id", f"{sensor!r} is a sensor of {known[1]}, not of your site ({site}); {outside_site} "
-                                 "the readings of their own site's sensors only")
+        sensor = sensor.strip() if isinstance(sensor, str) and sensor.strip() else None
+        if sensor is None:
+            problems.append(f"{file_name} row {row}, field 'sensor_id': is empty but required")
         ts, error = convert(when, "timestamp")
         if error or ts is None:
-            problem("ts", error or "is empty but required")
+            problems.append(f"{file_name} row {row}, field 'ts': {error or 'is empty but required'}")
         value, error = convert(number, "double")
-        if error or value is None or not math.isfinite(value):
-            problem("value", error or "is empty but required")
-        unit = str(unit).strip() if isinstance(unit, str) and unit.strip() else None
-        if known is not None and unit is not None and unit != known[0]:
-            problem("unit", f"{unit[:20]!r}, but {sensor} measures in {known[0]!r} (convert the export, or map the "
-                            "unit in the profile)")
-        if sensor and ts is not None:
-            seen = first.setdefault((sensor, ts), row)
-            if seen != row:
-                problem("ts", f"{sensor} at {ts.isoformat()} repeats row {seen} of the file")
-            out["msg_id"].append(reading_id(sensor, ts))
-        else:
-            out["msg_id"].append(None)
-        out["sensor_id"].append(sensor)
-        out["ts"].append(ts)
-        out["value"].append(value)
+        if error or value is None:
+            problems.append(f"{file_name} row {row}, field 'value': {error or 'is empty but required'}")
+        read["sensor_id"].append(sensor)
+        read["ts"].append(ts)
+        read["value"].append(value)
+        read["unit"].append(unit.strip() if isinstance(unit, str) and unit.strip() else None)
+    frame = pd.DataFrame(read)
+    frame["ts"] = pd.to_datetime(frame["ts"])
+    frame["value"] = frame["value"].astype(float)
+    problems += rule_problems(wh, frame, file_name, site, outside_site)
     if problems:
-        raise ImportError_(problems)
-    return pd.DataFrame(out)
+        raise ImportError_(sorted(problems, key=_row_of))
+    frame["msg_id"] = [reading_id(s, t) for s, t in zip(frame["sensor_id"], frame["ts"], strict=True)]
+    return frame.drop(columns=["unit"])
+
+
+def _row_of(problem: str) -> int:
+    match = re.search(r" row (\d+),", problem)
+    return int(match.group(1)) if match else 0
+
+
+def rule_problems(wh: Warehouse, frame: pd.DataFrame, file_name: str, site: str | None,
+                  outside_site: str) -> list[str]:
+    """The rules between a file's cells and the hub's sensors, as a pandera schema validated lazily (every
+    failure at once): a sensor of the hub, of the manager's own site; the sensor's unit; one reading per
+    sensor and time. Cells the reading already refused (None, NaT, NaN) are not judged again."""
+    sensors = wh.query("sql/imports/sensor_units").set_index("sensor_id")
+    checked = frame.assign(sensor_unit=frame["sensor_id"].map(sensors["unit"]),
+                           sensor_site=frame["sensor_id"].map(sensors["site_id"]))
+    frame_checks = [pa.Check(lambda d: d["unit"].isna() | d["sensor_unit"].isna() | (d["unit"] == d["sensor_unit"]),
+                             name="unit")]
+    if site is not None:
+        frame_checks.append(pa.Check(lambda d: d["sensor_site"].isna() | (d["sensor_site"] == site), name="site"))
+    schema = pa.DataFrameSchema({
+        # Any dtype: pandas 3 may hold the text as str or as object.
+        "sensor_id": pa.Column(None, pa.Check(lambda s: s.isin(sensors.index) | s.isna(), name="sensor"),
+                               nullable=True),
+        "value": pa.Column(float, nullable=True),  # finite: the reading refused inf and NaN already
+    }, checks=frame_checks, unique=["sensor_id", "ts"], report_duplicates="exclude_first")
+    try:
+        schema.validate(checked, lazy=True)
+    except pa.errors.SchemaErrors as failed:
+        cases = failed.failure_cases
+    else:
+        return []
+    keys = list(zip(frame["sensor_id"], frame["ts"], strict=True))
+    first_row = {key: row for row, key in reversed(list(enumerate(keys, start=1)))}
+    problems = []
+    for check, index in dict.fromkeys(zip(cases["check"], cases["index"], strict=True)):
+        if index is None or pd.isna(index):
+            continue
+        r = checked.loc[int(index)]
+        row = int(index) + 1
+        where = f"{file_name} row {row}, field"
+        if check == "sensor":
+            problems.append(f"{where} 'sensor_id': {str(r.sensor_id)[:60]!r} is not a sensor of the hub")
+        elif check == "site":
+            problems.append(f"{where} 'sensor_id': {r.sensor_id!r} is a sensor of {r.sensor_site}, not of your site "
+                            f"({site}); {outside_site} the readings of their own site's sensors only")
+        elif check == "unit":
+            problems.append(f"{where} 'unit': {str(r.unit)[:20]!r}, but {r.sensor_id} measures in "
+                            f"{r.sensor_unit!r} (convert the export, or map the unit in the profile)")
+        elif check == "multiple_fields_uniqueness" and r.sensor_id is not None and not pd.isna(r.ts):
+            problems.append(f"{where} 'ts': {r.sensor_id} at {r.ts.isoformat()} repeats row "
+                            f"{first_row[(r.sensor_id, r.ts)]} of the file")
+    return problems
 
 
 def classify(wh: Warehouse, frame: pd.DataFrame, file_name: str) -> tuple[list[int], int, list[str]]:
