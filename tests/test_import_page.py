@@ -232,3 +232,40 @@ def test_em_history_on_the_page_and_a_manager_held_to_the_own_sensors(served):
     assert "12 to insert" in text_of(step(leader, app, file, table="readings", profile="generic_em_readings"))
     assert "12 inserted" in text_of(step(leader, app, file, table="readings", profile="generic_em_readings", commit=1))
     assert scalar(wh, "SELECT COUNT(*) FROM readings WHERE msg_id LIKE 'import:%'") == 12
+
+
+@pytest.mark.parametrize(("name", "data", "said"), [
+    ("empty.csv", b"", "the file is empty"),
+    ("header_only.csv", b"near_miss_id,site_id,reported_at,category\n", "no data rows"),
+    ("missing.csv", b"near_miss_id,site_id,category\nNMX-1,CHI,labelling\n",
+     "missing required column(s) reported_at"),
+    ("unknown.csv", b"near_miss_id,site_id,reported_at,category,colour\nNMX-1,CHI,2026-05-01T08:00:00,labelling,red\n",
+     "unknown column(s) colour"),
+    ("twice.csv", b"near_miss_id,site_id,reported_at,category\nNMX-1,CHI,2026-05-01T08:00:00,labelling\n"
+                  b"NMX-1,CHI,2026-05-02T08:00:00,labelling\n", "'NMX-1' repeats row 1 of the file"),
+    ("latin1.csv", "near_miss_id,site_id,reported_at,category\nNMX-1,CHI,2026-05-01T08:00:00,étiquette\n"
+     .encode("latin-1"), "byte 0xE9 at byte offset"),
+    ("notes.txt", b"near_miss_id\nNMX-1\n", "unsupported file type"),
+])
+def test_malformed_uploads_are_named_and_write_nothing(served, name, data, said):
+    app, wh, _ = served
+    client = client_of(served, "t.leader")
+    contents = "data:text/csv;base64," + base64.b64encode(data).decode()
+    received = dash_call(client, app, [ids.IMP_FILE, ids.IMP_RECEIVED], {f"{ids.IMP_UPLOAD}.contents": contents},
+                         {f"{ids.IMP_UPLOAD}.filename": name})
+    file = received.get_json()["response"][ids.IMP_FILE]["data"]
+    answer = text_of(received) if file is None else text_of(step(client, app, file, table="near_misses"))
+    assert said in answer, answer[:600]
+    if file is not None:
+        assert "import-not-done" in text_of(step(client, app, file, table="near_misses", commit=1))
+    assert scalar(wh, "SELECT COUNT(*) FROM near_misses WHERE near_miss_id LIKE 'NMX-%'") == 0
+
+
+def test_a_bom_and_an_unknown_site_do_not_stop_a_good_file(served):
+    app, wh, _ = served
+    client = client_of(served, "t.leader")
+    data = "\ufeffnear_miss_id,site_id,reported_at,category\nNMB-1,CHI,2026-05-01T08:00:00,labelling\n" \
+           "NMB-2,ZZZ,2026-05-01T09:00:00,labelling\n"
+    file = upload(client, app, "bom.csv", data.encode("utf-8"))
+    dry = step(client, app, file, table="near_misses")
+    assert "2 to insert" in text_of(dry) and "'ZZZ' is not a site of the hub (row 2)" in text_of(dry)
