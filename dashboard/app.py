@@ -73,6 +73,11 @@ def create_app(settings: Settings | None = None, warehouse: Warehouse | None = N
     server.extensions["atmp_csp"] = lambda: content_security_policy(app)
     # Live monitoring: embedded simulator or in-app MQTT bridge, as the settings ask (ingest/live.py).
     server.extensions["atmp_live"] = start_live_ingest(settings, server.extensions["atmp_warehouse"])
+    if settings.import_drop_dir:  # the drop folder, watched in-process (the one process a DuckDB file admits)
+        from queries.imports import drop_folder
+
+        server.extensions["atmp_drop_folder"] = drop_folder.start_watching(
+            server.extensions["atmp_warehouse"], Path(settings.import_drop_dir))
     return app
 
 

@@ -102,3 +102,31 @@ def test_a_watcher_killed_mid_import_is_resumed_once(tmp_path):
     assert count(url, "SELECT COUNT(*) FROM audit_log WHERE action = 'import'") == 1
     assert not (drop / "processing" / "near_misses" / "big.csv").exists()
     assert len(list((drop / "done").rglob("big*.csv"))) == 1
+
+
+def test_the_app_watches_its_drop_folder(sample_network, tmp_path):
+    """ATMP_IMPORT_DROP_DIR: the app process itself watches the folder (with DuckDB, the one process that may
+    open the file); its first scan runs as it starts."""
+    import shutil
+
+    from conftest import TEST_END, app_for
+    from live_support import wait_for
+
+    from queries.engine.warehouse import Warehouse
+
+    shutil.copy(sample_network[0], tmp_path / "hub.duckdb")
+    wh = Warehouse(f"duckdb:///{tmp_path / 'hub.duckdb'}")
+    drop = tmp_path / "drop"
+    near_misses(drop / "near_misses" / "from-the-eqms.csv", ["NMW-1", "NMW-2"])
+    app = app_for(wh, now=TEST_END.isoformat(), import_drop_dir=str(drop))
+    try:
+        report = wait_for(lambda: next(drop.glob("done/*/from-the-eqms.csv.report.txt"), None), 30,
+                          message="the app to import the dropped file")
+        assert "2 inserted" in report.read_text()
+        assert wh.query("test/near_miss_count").iat[0, 0] >= 2
+        with wh.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT COUNT(*) FROM audit_log WHERE action = 'import' "
+                                        "AND user_id = 'drop-folder'").scalar() == 1
+    finally:
+        app.server.extensions["atmp_drop_folder"].set()
+        wh.dispose()

@@ -94,6 +94,10 @@ class Settings:
             "the hash). Empty: `<DuckDB file>.imports/` next to a DuckDB warehouse; with PostgreSQL set it, "
             "or the import page stays closed.")
     import_max_mb: int = _setting(20, "Largest file the import page accepts, in MB (larger: `atmp-hub import`).")
+    import_drop_dir: str = _setting(
+        "", "A drop folder the app watches (every 10 s; layout in queries/imports/drop_folder.py): files in its "
+            "<table>/ or <table>@<profile>/ inboxes are imported and moved to done/ or rejected/. Empty: none "
+            "(`atmp-hub watch-imports FOLDER` does the same as its own process).")
     # --- live environmental monitoring (ingest/) ---
     mqtt_url: str = _setting(
         "", "MQTT broker (mqtt://host:port). Empty: embedded mode, the simulator feeds ingest in-process.")

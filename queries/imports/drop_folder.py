@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -131,3 +132,23 @@ def imported_before(wh: Warehouse, table: str, sha: str) -> datetime | None:
     """When a file with this SHA-256 was imported into the table (its audit entry), or None."""
     found = wh.query("sql/imports/imported_hash", {"table": table, "pattern": f"%sha256 {sha}%"})
     return None if found.empty or found.iat[0, 0] is None else found.iat[0, 0]
+
+
+def start_watching(wh: Warehouse, drop: Path, *, every_s: float = 10.0, settle_s: float = 5.0) -> threading.Event:
+    """Scan the drop folder every ``every_s`` seconds on a daemon thread until the returned event is set (the
+    app's in-process watcher, ATMP_IMPORT_DROP_DIR). A failed scan is logged and the next one runs; claims
+    are atomic renames, so several app processes may watch one folder."""
+    stop = threading.Event()
+    Path(drop).mkdir(parents=True, exist_ok=True)
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                for outcome in scan(wh, Path(drop), settle_s=settle_s):
+                    logger.info("drop folder: %s %s", outcome.verdict, outcome.summary)
+            except Exception:  # a full disk, the warehouse away: logged; the files wait for the next scan
+                logger.exception("drop folder %s: scan failed", drop)
+            stop.wait(every_s)
+
+    threading.Thread(target=loop, name="drop-folder", daemon=True).start()
+    return stop
