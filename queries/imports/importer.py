@@ -265,11 +265,11 @@ def key_values(frame: pd.DataFrame, key: tuple[str, ...], declared: dict) -> lis
             for values in zip(*parts, strict=True)]
 
 
-def _fields(key: tuple[str, ...]) -> str:
+def key_fields_text(key: tuple[str, ...]) -> str:
     return f"field {key[0]!r}" if len(key) == 1 else "fields " + ", ".join(repr(name) for name in key)
 
 
-def _shown(value: tuple) -> str:
+def key_value_text(value: tuple) -> str:
     parts = [repr(v.isoformat() if hasattr(v, "isoformat") else v) for v in value]
     return parts[0] if len(parts) == 1 else f"({', '.join(parts)})"
 
@@ -289,7 +289,7 @@ def repeated_in_file(frame: pd.DataFrame, key: tuple[str, ...], declared: dict, 
         if value is None:
             continue
         if value in first_row:
-            problems.append(f"{file_name} row {index}, {_fields(key)}: {_shown(value)} repeats row "
+            problems.append(f"{file_name} row {index}, {key_fields_text(key)}: {key_value_text(value)} repeats row "
                             f"{first_row[value]} of the file ({_must_be_unique(key)})")
         else:
             first_row[value] = index
@@ -314,7 +314,7 @@ def already_in_warehouse(wh: Warehouse, table: str, frame: pd.DataFrame, file_na
                 if value is not None:
                     first_row.setdefault(value, index)
             for value in sorted(stored_keys(wh, table, key, list(first_row)), key=first_row.__getitem__):
-                problems.append(f"{file_name} row {first_row[value]}, {_fields(key)}: {_shown(value)} is "
+                problems.append(f"{file_name} row {first_row[value]}, {key_fields_text(key)}: {key_value_text(value)} is "
                                 f"already in the warehouse ({_must_be_unique(key)})")
         return problems
     except Exception:  # the warehouse cannot say: the database's own message is used instead

@@ -159,8 +159,8 @@ def _classify(wh: Warehouse, plan: ImportPlan, declared: dict, site: str | None)
     if site is not None:
         for position, owner in zip(matched, stored["site_id"], strict=True):
             if owner != site:
-                problems.append(f"{plan.file_name} row {position + 1}, {importer._fields(plan.key)}: "
-                                f"{importer._shown(values[position])} is a record of {owner}, not of your site "
+                problems.append(f"{plan.file_name} row {position + 1}, {importer.key_fields_text(plan.key)}: "
+                                f"{importer.key_value_text(values[position])} is a record of {owner}, not of your site "
                                 f"({site}); {OUTSIDE_SITE} the records of their own site only")
         if problems:
             return problems
@@ -182,7 +182,7 @@ def _classify(wh: Warehouse, plan: ImportPlan, declared: dict, site: str | None)
 
 
 def _record_label(value: tuple) -> str:
-    return str(value[0]) if len(value) == 1 else importer._shown(value)
+    return str(value[0]) if len(value) == 1 else importer.key_value_text(value)
 
 
 def stored_records(wh: Warehouse, table: str, key: tuple[str, ...], columns: list[str],
