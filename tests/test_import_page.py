@@ -144,6 +144,10 @@ def test_every_problem_is_named_by_row_and_field_and_the_report_has_them_all(ser
 def test_a_site_manager_imports_the_own_site_only_and_a_crafted_attempt_is_audited(served):
     app, wh, _ = served
     client = client_of(served, "t.manager.chi")
+    page = dash_call(client, app, ["_pages_content", "_pages_store"],
+                     {"_pages_location.pathname": "/import", "_pages_location.search": ""})
+    assert "you import the rows of CHI alone (into tables that have a site) and the readings of its sensors" \
+        in text_of(page)
     mixed = pd.DataFrame({"near_miss_id": ["NMS-1", "NMS-2"], "site_id": ["CHI", "ATL"],
                           "reported_at": "2026-05-01T08:00:00", "category": "labelling"})
     file = upload(client, app, "mixed.csv", mixed.to_csv(index=False).encode())

@@ -42,8 +42,8 @@ def layout(**_):
         return context.denied_page()
     user = context.user()
     folder = uploads.import_dir(context.settings())
-    scope_note = (f"As the manager of {user.site_id} you import the rows of {user.site_id} alone, into tables "
-                  "that have a site." if user.role == "site_manager" else
+    scope_note = (f"As the manager of {user.site_id} you import the rows of {user.site_id} alone (into tables "
+                  f"that have a site) and the readings of its sensors." if user.role == "site_manager" else
                   "You import for the whole network.")
     closed = None if folder is not None else dbc.Alert(
         "Imports through this page are not configured: set ATMP_IMPORT_DIR (the folder keeping each uploaded "
