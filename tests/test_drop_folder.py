@@ -105,28 +105,33 @@ def test_a_watcher_killed_mid_import_is_resumed_once(tmp_path):
 
 
 def test_the_app_watches_its_drop_folder(sample_network, tmp_path):
-    """ATMP_IMPORT_DROP_DIR: the app process itself watches the folder (with DuckDB, the one process that may
-    open the file); its first scan runs as it starts."""
+    """ATMP_IMPORT_DROP_DIR: a freshly started `atmp-hub serve` watches the folder itself (with DuckDB, the
+    one process that may open the file); its first scan runs as it starts."""
     import shutil
 
-    from conftest import TEST_END, app_for
+    from conftest import TEST_END
     from live_support import wait_for
-
-    from queries.engine.warehouse import Warehouse
+    from test_first_run import free_port
 
     shutil.copy(sample_network[0], tmp_path / "hub.duckdb")
-    wh = Warehouse(f"duckdb:///{tmp_path / 'hub.duckdb'}")
+    url = f"duckdb:///{tmp_path / 'hub.duckdb'}"
     drop = tmp_path / "drop"
     near_misses(drop / "near_misses" / "from-the-eqms.csv", ["NMW-1", "NMW-2"])
-    app = app_for(wh, now=TEST_END.isoformat(), import_drop_dir=str(drop))
+    env = {**os.environ, "ATMP_DATABASE_URL": url, "ATMP_PORT": str(free_port()), "ATMP_HOST": "127.0.0.1",
+           "ATMP_NOW": TEST_END.isoformat(), "ATMP_IMPORT_DROP_DIR": str(drop), "PYTHONUNBUFFERED": "1"}
+    server = subprocess.Popen([sys.executable, "-m", "dashboard.cli", "serve"], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        report = wait_for(lambda: next(drop.glob("done/*/from-the-eqms.csv.report.txt"), None), 30,
-                          message="the app to import the dropped file")
+        report = wait_for(lambda: next(drop.glob("done/*/from-the-eqms.csv.report.txt"), None)
+                          or (server.poll() is not None and pytest.fail(server.communicate()[1][-2000:])),
+                          90, interval=0.5, message="the served app to import the dropped file")
         assert "2 inserted" in report.read_text()
-        assert wh.query("test/near_miss_count").iat[0, 0] >= 2
-        with wh.engine.connect() as conn:
-            assert conn.exec_driver_sql("SELECT COUNT(*) FROM audit_log WHERE action = 'import' "
-                                        "AND user_id = 'drop-folder'").scalar() == 1
     finally:
-        app.server.extensions["atmp_drop_folder"].set()
-        wh.dispose()
+        server.send_signal(signal.SIGINT)
+        try:
+            server.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.communicate()
+    assert count(url, "SELECT COUNT(*) FROM near_misses WHERE near_miss_id LIKE 'NMW-%'") == 2
+    assert count(url, "SELECT COUNT(*) FROM audit_log WHERE action = 'import' AND user_id = 'drop-folder'") == 1

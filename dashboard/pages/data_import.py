@@ -23,7 +23,7 @@ from dashboard.components.tables import table
 from dashboard.exports.files import neutralise
 from queries.imports import em_history, profiles, uploads
 from queries.imports import plan as import_plan
-from queries.imports.importer import IMPORTABLE, ImportError_, table_columns
+from queries.imports.importer import IMPORTABLE, ImportError_
 from queries.records import audit
 
 PAGE = "/import"
@@ -87,8 +87,11 @@ def importable_for(user) -> list[str]:
     manager those with a site (the rows are then checked one by one)."""
     if user.role != "site_manager":
         return sorted(import_plan.TARGETS)
-    return sorted({em_history.TABLE} | {t for t in IMPORTABLE if t != "sites" and "site_id" in set(
-        table_columns(context.warehouse(), t)["column_name"])})  # readings: checked by their sensor's site
+    wh = context.warehouse()
+    with wh.engine.connect() as conn:
+        columns = wh.bulk_columns(conn)  # the schema's tables and columns, read once per process
+    # readings have no site column: each is checked against its sensor's site
+    return sorted({em_history.TABLE} | {t for t in IMPORTABLE if t != "sites" and "site_id" in columns.get(t, ())})
 
 
 def table_options(user) -> list[dict]:

@@ -6,6 +6,7 @@ import logging
 import os
 import secrets
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +139,17 @@ class Settings:
               "recompute it in the background (at most one recomputation behind).")
     workers: int = _setting(4, "gunicorn worker processes for `make serve-prod` (PostgreSQL only).")
     worker_threads: int = _setting(4, "Threads per gunicorn worker (gthread).")
+
+    def beside_duckdb_file(self, suffix: str) -> Path | None:
+        """<DuckDB file><suffix> next to an embedded warehouse file (the default home of what the hub keeps
+        outside the warehouse); None for PostgreSQL or an in-memory DuckDB."""
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.database_url)
+        if url.get_backend_name() == "duckdb" and url.database and url.database != ":memory:":
+            db = Path(url.database)
+            return db.with_name(db.name + suffix)
+        return None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:

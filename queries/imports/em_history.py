@@ -22,7 +22,7 @@ import pandera.pandas as pa
 from queries.engine import data_version
 from queries.engine.warehouse import Warehouse
 from queries.imports import ingest_store
-from queries.imports.importer import KEY_LOOKUP_CHUNK, ImportError_, convert
+from queries.imports.importer import KEY_LOOKUP_CHUNK, ImportError_, check_columns, convert
 
 TABLE = "readings"
 FIELDS = ("sensor_id", "ts", "value", "unit")  # what a file (or a profile) may fill
@@ -42,15 +42,9 @@ def readings_frame(wh: Warehouse, raw: pd.DataFrame, file_name: str, site: str |
     would take 'now' or '12/06/26'); the rules between cells and the hub's sensors are a pandera schema."""
     present = [str(c).strip().lstrip("\ufeff") for c in raw.columns]
     raw = raw.set_axis(present, axis=1)
-    problems = [f"{file_name}: unknown column(s) {', '.join(c for c in present if c not in FIELDS)} (a reading "
-                f"file has {', '.join(FIELDS)})"] if set(present) - set(FIELDS) else []
-    missing = [c for c in REQUIRED if c not in present]
-    if missing:
-        problems.append(f"{file_name}: missing required column(s) {', '.join(missing)}")
-    if problems:
-        raise ImportError_(problems)
-    if raw.empty:
-        raise ImportError_([f"{file_name}: no data rows"])
+    check_columns(raw, file_name, allowed=list(FIELDS), required=list(REQUIRED),
+                  listed=f"a reading file has {', '.join(FIELDS)}")
+    problems: list[str] = []
     read: dict[str, list] = {"sensor_id": [], "ts": [], "value": [], "unit": []}
     units = raw["unit"].tolist() if "unit" in raw else [None] * len(raw)
     for row, (sensor, when, number, unit) in enumerate(zip(raw["sensor_id"].tolist(), raw["ts"].tolist(),

@@ -213,17 +213,8 @@ def validate(raw: pd.DataFrame, columns: pd.DataFrame, file_name: str,
     declared = {r.column_name: r for r in columns.itertuples()}
     present = [str(c).strip() for c in raw.columns]
     raw.columns = present
-    unknown = [c for c in present if c not in declared]
-    if unknown:
-        problems.append(f"{file_name}: unknown column(s) {', '.join(unknown)}")
-    required = [name for name, r in declared.items() if r.is_nullable == "NO" and not r.has_default]
-    missing = [c for c in required if c not in present]
-    if missing:
-        problems.append(f"{file_name}: missing required column(s) {', '.join(missing)}")
-    if problems:
-        raise ImportError_(problems)
-    if raw.empty:
-        raise ImportError_([f"{file_name}: no data rows"])
+    check_columns(raw, file_name, allowed=list(declared),
+                  required=[name for name, r in declared.items() if r.is_nullable == "NO" and not r.has_default])
     out = {}
     for name in present:
         spec = declared[name]
@@ -245,6 +236,24 @@ def validate(raw: pd.DataFrame, columns: pd.DataFrame, file_name: str,
     if problems:
         raise ImportError_(problems)
     return frame
+
+
+def check_columns(raw: pd.DataFrame, file_name: str, *, allowed: list[str], required: list[str],
+                  listed: str = "") -> None:
+    """An ImportError_ for a header with a column the target does not have or without one it requires
+    (``listed``, if given, follows the unknown ones: what a file of this kind holds), or for no data rows."""
+    present = list(raw.columns)
+    problems = []
+    unknown = [c for c in present if c not in allowed]
+    if unknown:
+        problems.append(f"{file_name}: unknown column(s) {', '.join(unknown)}" + (f" ({listed})" if listed else ""))
+    missing = [c for c in required if c not in present]
+    if missing:
+        problems.append(f"{file_name}: missing required column(s) {', '.join(missing)}")
+    if problems:
+        raise ImportError_(problems)
+    if raw.empty:
+        raise ImportError_([f"{file_name}: no data rows"])
 
 
 def key_values(frame: pd.DataFrame, key: tuple[str, ...], declared: dict) -> list[tuple | None] | None:

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
 from werkzeug.utils import secure_filename
 
 from queries.engine.settings import Settings
@@ -38,11 +37,7 @@ def import_dir(settings: Settings) -> Path | None:
     """ATMP_IMPORT_DIR, or <file>.imports next to a DuckDB file; None with PostgreSQL and no setting."""
     if settings.import_dir:
         return Path(settings.import_dir)
-    url = make_url(settings.database_url)
-    if url.get_backend_name() == "duckdb" and url.database and url.database != ":memory:":
-        db = Path(url.database)
-        return db.with_name(db.name + ".imports")
-    return None
+    return settings.beside_duckdb_file(".imports")
 
 
 def decode(contents, file_name, max_bytes: int) -> tuple[bytes, str]:

@@ -25,7 +25,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy.engine import make_url
 
 from queries.engine.settings import Settings
 from queries.engine.warehouse import Warehouse
@@ -189,11 +188,7 @@ def checkpoint_path(settings: Settings) -> Path | None:
     """ATMP_AUDIT_CHECKPOINTS, or <file>.audit-checkpoints.jsonl next to a DuckDB file; None otherwise."""
     if settings.audit_checkpoints:
         return Path(settings.audit_checkpoints)
-    url = make_url(settings.database_url)
-    if url.get_backend_name() == "duckdb" and url.database and url.database != ":memory:":
-        db = Path(url.database)
-        return db.with_name(db.name + ".audit-checkpoints.jsonl")
-    return None
+    return settings.beside_duckdb_file(".audit-checkpoints.jsonl")
 
 
 def _signature(key: bytes, fields: dict) -> str:
