@@ -189,13 +189,19 @@ def _template_db(run_root: Path) -> str:
     return f"atmp_test_template_{hashlib.sha1(str(run_root).encode()).hexdigest()[:12]}"
 
 
+def _worker_id() -> str:
+    """The xdist worker's name ("gw0", ...), or "master" without xdist (also with `-p no:xdist`, where
+    xdist's own worker_id fixture does not exist)."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "master")
+
+
 def _run_root(tmp_path_factory, worker_id: str) -> Path:
     base = tmp_path_factory.getbasetemp()
     return base.parent if worker_id != "master" else base
 
 
 @pytest.fixture(scope="session")
-def sample_postgres_template(tmp_path_factory, worker_id) -> Iterator[str]:
+def sample_postgres_template(tmp_path_factory) -> Iterator[str]:
     """The same small sample network (SAMPLE_SEED, TEST_END, schema by the migrations) in a PostgreSQL
     database, generated once per run and shared by the xdist workers (the first to need it generates it
     under a file lock; the others wait and reuse it): tests read it, or clone it with `clone_postgres`
@@ -205,6 +211,7 @@ def sample_postgres_template(tmp_path_factory, worker_id) -> Iterator[str]:
     from queries.engine import migrate
     from sample_data.generator import populate
 
+    worker_id = _worker_id()
     shared = _run_root(tmp_path_factory, worker_id)
     name = _template_db(shared)
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
@@ -275,6 +282,25 @@ def ready(app):
     monitoring app beside hub_app), each must take its own at once, or a later one gets none."""
     app._setup_server()
     return app
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """Passwords hashed and checked inside the test process at argon2-cffi's cheapest parameters (its
+    profile for tests), as Django's test settings swap in a fast hasher: the suite hashes ~100 and checks
+    ~150 passwords, 0.1 s each at the real cost. Hashes keep their parameters, so a served process checks
+    them cheaply and rehashes at its own cost; processes the tests start (CLI, `atmp-hub serve`) hash at
+    the real cost, which tests/test_cli_admin.py holds."""
+    from argon2 import PasswordHasher, profiles
+
+    from queries.records import users
+
+    real = users._hasher
+    users._hasher = PasswordHasher.from_parameters(profiles.CHEAPEST)
+    users._dummy_hash.cache_clear()
+    yield
+    users._hasher = real
+    users._dummy_hash.cache_clear()
 
 
 def login(client, user_id: str, password: str = TEST_PASSWORD):

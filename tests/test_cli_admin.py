@@ -106,5 +106,9 @@ def test_users_add_refuses_bad_ids_and_passwords_without_a_traceback(hub_file):
         entry = wh.query("sql/audit_all").iloc[-1]
         assert (entry.user_id, entry.action, entry.object_id, entry.new_value) == (
             "cli", "user_added", "newbie", "role=auditor site=None")
+        # The real process hashes at argon2-cffi's recommended cost (RFC 9106's low-memory choice), not at the
+        # cheap test cost tests/conftest.py sets inside the test process.
+        stored = wh.query("sql/user_get", {"user_id": "newbie"}).iloc[0].password_hash
+        assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$"), stored
     finally:
         wh.dispose()

@@ -202,6 +202,7 @@ def test_a_timeline_click_opens_the_deviation_and_a_forged_click_goes_nowhere(ma
     assert refused.status_code == 403
 
 
+@pytest.mark.postgres
 def test_postgres_gives_the_same_records(sample_warehouse, sample_postgres_template, story):
     """The record queries on the PostgreSQL copy of the sample network answer as on DuckDB."""
     from queries.engine.warehouse import Warehouse

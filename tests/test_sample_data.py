@@ -104,6 +104,7 @@ PORTABLE_CHECKS = {  # the same numbers from DuckDB and PostgreSQL (no engine-sp
 
 
 @pytest.mark.postgres
+@pytest.mark.postgres
 def test_postgres_gets_the_same_network(sample_warehouse, sample_postgres_template):
     """The session's sample network (tests/conftest.py), generated on each engine by the same call, is the
     same network: rows, sums, timestamps, and the story dates in schema_info."""

@@ -304,6 +304,7 @@ def test_window_stops_at_scope_end(sample_warehouse):
 
 # --- the same answers from PostgreSQL ------------------------------------------------------------------
 @pytest.mark.postgres
+@pytest.mark.postgres
 def test_postgres_gives_the_same_signals(sample_warehouse, sample_postgres_template):
     """Every signal query is portable: the sample network on PostgreSQL tells the same stories, number
     for number (drift lead time, clusters, the backtest, comparability)."""
