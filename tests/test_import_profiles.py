@@ -38,6 +38,18 @@ def rows(url: str, sql: str) -> pd.DataFrame:
         wh.dispose()
 
 
+def test_a_parquet_export_is_read_as_its_csv_is(with_sites, tmp_path):
+    """The eQMS export saved as Parquet (text columns, as DuckDB writes them): the same plan as the CSV's."""
+    import duckdb
+
+    path = tmp_path / "eqms_deviations.parquet"
+    with duckdb.connect() as con:
+        con.read_csv(str(EXAMPLE), all_varchar=True).write_parquet(str(path))
+    dry = cli(with_sites, "import", "deviations", str(path), "--profile", "generic_eqms_deviations", "--dry-run")
+    assert "dry run: deviations: 3 to insert, 0 to update, 0 unchanged; nothing written" in dry.stdout, dry.stderr
+    assert count(with_sites, "SELECT COUNT(*) FROM deviations") == 0
+
+
 def test_the_example_eqms_export_imports_with_the_shipped_profile(with_sites, tmp_path):
     dry = cli(with_sites, "import", "deviations", str(EXAMPLE), "--profile", "generic_eqms_deviations", "--dry-run")
     assert dry.returncode == 0, dry.stderr

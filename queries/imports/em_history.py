@@ -1,9 +1,11 @@
 """EM history from an environmental-monitoring system's export: readings of the hub's sensors.
 
 A file holds sensor_id, ts, value and, optionally, unit (an EM export states each reading's unit; it must
-be the sensor's, so a Fahrenheit export never lands in a Celsius trend). Every row is checked first:
-a sensor the hub has (of the importing site manager's own site), an ISO 8601 time (UTC unless it carries
-an offset), a finite value, and no sensor and time twice. Each reading gets the id
+be the sensor's, so a Fahrenheit export never lands in a Celsius trend). Every row is checked: a sensor
+the hub has (of the importing site manager's own site), an ISO 8601 time (UTC unless it carries an
+offset), a finite value, and no sensor and time twice. An EM history runs to millions of rows, so the
+file is read CHUNK_ROWS rows at a time, by the dry run and again by the import, which writes each chunk
+inside one transaction that any problem rolls back. Each reading gets the id
 ``import:<sensor>@<time>``, so importing the same export twice stores nothing new; a stored reading whose
 value the file contradicts refuses the file (an import never rewrites measurements).
 
@@ -15,28 +17,88 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass, field
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
 from queries.engine import data_version
 from queries.engine.warehouse import Warehouse
-from queries.imports import ingest_store
+from queries.imports import importer, ingest_store
 from queries.imports.importer import KEY_LOOKUP_CHUNK, ImportError_, check_columns, convert
 
 TABLE = "readings"
 FIELDS = ("sensor_id", "ts", "value", "unit")  # what a file (or a profile) may fill
 REQUIRED = ("sensor_id", "ts", "value")
 ID_PREFIX = "import:"
+CHUNK_ROWS = 100_000  # rows read, checked and written at a time (bench/import_bench.py measures the memory)
+MAX_PROBLEMS = 10_000  # a file this wrong is the wrong file: the pass stops reading
+PREVIEW_ROWS = 20
 
 
 def reading_id(sensor_id: str, ts) -> str:
     return f"{ID_PREFIX}{sensor_id}@{pd.Timestamp(ts).isoformat()}"
 
 
-def readings_frame(wh: Warehouse, raw: pd.DataFrame, file_name: str, site: str | None,
-                   outside_site: str) -> pd.DataFrame:
-    """sensor_id, ts, value, msg_id of every row, or ImportError_ naming every problem by row and field.
+@dataclass
+class Outcome:
+    """What a pass over a readings file found (and, when writing, wrote)."""
+    insert: int = 0
+    unchanged: int = 0
+    preview: pd.DataFrame = field(default_factory=pd.DataFrame)  # the first rows as they would be stored
+    warnings: list[str] = field(default_factory=list)
+
+
+def run(wh: Warehouse, path: Path, *, profile: str | None, site: str | None, outside_site: str,
+        conn=None) -> Outcome:
+    """Check every reading of the file, CHUNK_ROWS rows at a time, and (with ``conn``) write each chunk's
+    new readings in conn's transaction as it goes; memory stays flat however long the file. Any problem
+    raises ImportError_ naming each (file, row, field) at the end of the pass, so a writing pass's
+    transaction is rolled back: all or nothing. After MAX_PROBLEMS problems the pass stops reading."""
+    sensors = wh.query("sql/imports/sensor_units").set_index("sensor_id")
+    seen, outcome, problems = SeenReadings(), Outcome(), []
+    first_row = 1
+    for raw in importer.read_chunks(path, CHUNK_ROWS):
+        rows = len(raw)
+        if profile is not None:
+            try:
+                raw = importer.mapped(wh, TABLE, raw, path.name, profile, list(FIELDS), first_row)
+            except ImportError_ as refused:
+                if not any(_row_of(p) for p in refused.problems):  # the profile or the header: the whole file
+                    raise
+                problems += refused.problems
+                raw = None
+        if raw is not None:
+            frame, found = readings_frame(raw, path.name, first_row, sensors, site, outside_site)
+            seen.add(frame, first_row)
+            problems += found
+            if not found:
+                insert, same, contradicted = classify(wh, frame, path.name, first_row)
+                problems += contradicted
+                outcome.insert += len(insert)
+                outcome.unchanged += same
+                if conn is not None and not problems:
+                    write(wh, conn, frame.iloc[insert])
+            if first_row == 1:
+                outcome.preview = frame.head(PREVIEW_ROWS)
+            outcome.warnings += importer.warnings(wh, TABLE, frame, path.name, first_row)
+        first_row += rows
+        if len(problems) >= MAX_PROBLEMS:
+            problems.append(f"{path.name}: stopped checking at row {first_row - 1:,} after {len(problems):,} "
+                            "problems; mend these and import again")
+            break
+    problems += seen.repeats(path.name)
+    if problems:
+        raise ImportError_(sorted(problems, key=_row_of))
+    return outcome
+
+
+def readings_frame(raw: pd.DataFrame, file_name: str, first_row: int, sensors: pd.DataFrame, site: str | None,
+                   outside_site: str) -> tuple[pd.DataFrame, list[str]]:
+    """sensor_id, ts, value, msg_id of every row of a chunk (raw's first row is the file's ``first_row``),
+    and every problem by row and field.
 
     Each cell is read by the importer's own rules (strict ISO 8601 times, ASCII numbers: pandas' parsing
     would take 'now' or '12/06/26'); the rules between cells and the hub's sensors are a pandera schema."""
@@ -48,7 +110,8 @@ def readings_frame(wh: Warehouse, raw: pd.DataFrame, file_name: str, site: str |
     read: dict[str, list] = {"sensor_id": [], "ts": [], "value": [], "unit": []}
     units = raw["unit"].tolist() if "unit" in raw else [None] * len(raw)
     for row, (sensor, when, number, unit) in enumerate(zip(raw["sensor_id"].tolist(), raw["ts"].tolist(),
-                                                            raw["value"].tolist(), units, strict=True), start=1):
+                                                            raw["value"].tolist(), units, strict=True),
+                                                        start=first_row):
         sensor = sensor.strip() if isinstance(sensor, str) and sensor.strip() else None
         if sensor is None:
             problems.append(f"{file_name} row {row}, field 'sensor_id': is empty but required")
@@ -65,11 +128,10 @@ def readings_frame(wh: Warehouse, raw: pd.DataFrame, file_name: str, site: str |
     frame = pd.DataFrame(read)
     frame["ts"] = pd.to_datetime(frame["ts"])
     frame["value"] = frame["value"].astype(float)
-    problems += rule_problems(wh, frame, file_name, site, outside_site)
-    if problems:
-        raise ImportError_(sorted(problems, key=_row_of))
-    frame["msg_id"] = [reading_id(s, t) for s, t in zip(frame["sensor_id"], frame["ts"], strict=True)]
-    return frame.drop(columns=["unit"])
+    problems += rule_problems(frame, file_name, first_row, sensors, site, outside_site)
+    frame["msg_id"] = [None if s is None or pd.isna(t) else reading_id(s, t)
+                       for s, t in zip(frame["sensor_id"], frame["ts"], strict=True)]
+    return frame.drop(columns=["unit"]), problems
 
 
 def _row_of(problem: str) -> int:
@@ -77,12 +139,12 @@ def _row_of(problem: str) -> int:
     return int(match.group(1)) if match else 0
 
 
-def rule_problems(wh: Warehouse, frame: pd.DataFrame, file_name: str, site: str | None,
+def rule_problems(frame: pd.DataFrame, file_name: str, first_row: int, sensors: pd.DataFrame, site: str | None,
                   outside_site: str) -> list[str]:
-    """The rules between a file's cells and the hub's sensors, as a pandera schema validated lazily (every
-    failure at once): a sensor of the hub, of the manager's own site; the sensor's unit; one reading per
-    sensor and time. Cells the reading already refused (None, NaT, NaN) are not judged again."""
-    sensors = wh.query("sql/imports/sensor_units").set_index("sensor_id")
+    """The rules between a chunk's cells and the hub's sensors (sensor_units.sql, by sensor_id), as a pandera
+    schema validated lazily (every failure at once): a sensor of the hub, of the manager's own site; the
+    sensor's unit. Cells the reading already refused (None, NaT, NaN) are not judged again. (A sensor and
+    time read twice is found across the whole file by SeenReadings.)"""
     checked = frame.assign(sensor_unit=frame["sensor_id"].map(sensors["unit"]),
                            sensor_site=frame["sensor_id"].map(sensors["site_id"]))
     frame_checks = [pa.Check(lambda d: d["unit"].isna() | d["sensor_unit"].isna() | (d["unit"] == d["sensor_unit"]),
@@ -94,22 +156,19 @@ def rule_problems(wh: Warehouse, frame: pd.DataFrame, file_name: str, site: str 
         "sensor_id": pa.Column(None, pa.Check(lambda s: s.isin(sensors.index) | s.isna(), name="sensor"),
                                nullable=True),
         "value": pa.Column(float, nullable=True),  # finite: the reading refused inf and NaN already
-    }, checks=frame_checks, unique=["sensor_id", "ts"], report_duplicates="exclude_first")
+    }, checks=frame_checks)
     try:
         schema.validate(checked, lazy=True)
     except pa.errors.SchemaErrors as failed:
         cases = failed.failure_cases
     else:
         return []
-    keys = list(zip(frame["sensor_id"], frame["ts"], strict=True))
-    first_row = {key: row for row, key in reversed(list(enumerate(keys, start=1)))}
     problems = []
     for check, index in dict.fromkeys(zip(cases["check"], cases["index"], strict=True)):
         if index is None or pd.isna(index):
             continue
         r = checked.loc[int(index)]
-        row = int(index) + 1
-        where = f"{file_name} row {row}, field"
+        where = f"{file_name} row {int(index) + first_row}, field"
         if check == "sensor":
             problems.append(f"{where} 'sensor_id': {str(r.sensor_id)[:60]!r} is not a sensor of the hub")
         elif check == "site":
@@ -118,13 +177,40 @@ def rule_problems(wh: Warehouse, frame: pd.DataFrame, file_name: str, site: str 
         elif check == "unit":
             problems.append(f"{where} 'unit': {str(r.unit)[:20]!r}, but {r.sensor_id} measures in "
                             f"{r.sensor_unit!r} (convert the export, or map the unit in the profile)")
-        elif check == "multiple_fields_uniqueness" and r.sensor_id is not None and not pd.isna(r.ts):
-            problems.append(f"{where} 'ts': {r.sensor_id} at {r.ts.isoformat()} repeats row "
-                            f"{first_row[(r.sensor_id, r.ts)]} of the file")
     return problems
 
 
-def classify(wh: Warehouse, frame: pd.DataFrame, file_name: str) -> tuple[list[int], int, list[str]]:
+class SeenReadings:
+    """The sensor and time of every row read so far, in numpy arrays (20 bytes a row, so ten million rows
+    take 200 MB), to find a reading the file repeats however far apart its chunks are."""
+
+    def __init__(self):
+        self._codes: dict[str, int] = {}
+        self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def add(self, frame: pd.DataFrame, first_row: int) -> None:
+        known = (frame["sensor_id"].notna() & frame["ts"].notna()).to_numpy()
+        codes = np.fromiter((self._codes.setdefault(s, len(self._codes)) for s in frame["sensor_id"][known]),
+                            dtype=np.int32, count=int(known.sum()))
+        ts = frame["ts"][known].to_numpy(dtype="datetime64[ns]").view("int64")
+        self._parts.append((codes, ts, np.flatnonzero(known).astype(np.int64) + first_row))
+
+    def repeats(self, file_name: str) -> list[str]:
+        """A problem for each row whose sensor and time an earlier row has, naming that row."""
+        if not self._parts:
+            return []
+        codes, ts, rows = (np.concatenate(p) for p in zip(*self._parts, strict=True))
+        order = np.lexsort((rows, ts, codes))  # by sensor, then time, then row
+        codes, ts, rows = codes[order], ts[order], rows[order]
+        again = np.zeros(len(rows), dtype=bool)
+        again[1:] = (codes[1:] == codes[:-1]) & (ts[1:] == ts[:-1])
+        first = rows[np.maximum.accumulate(np.where(again, 0, np.arange(len(rows))))]  # each run's first row
+        names = list(self._codes)
+        return [f"{file_name} row {rows[i]}, field 'ts': {names[codes[i]]} at {pd.Timestamp(ts[i]).isoformat()} "
+                f"repeats row {first[i]} of the file" for i in np.flatnonzero(again)]
+
+
+def classify(wh: Warehouse, frame: pd.DataFrame, file_name: str, first_row: int = 1) -> tuple[list[int], int, list[str]]:
     """(positions to insert, how many are stored already with the same value, problems: stored readings
     the file contradicts)."""
     ids = frame["msg_id"].tolist()
@@ -139,7 +225,7 @@ def classify(wh: Warehouse, frame: pd.DataFrame, file_name: str) -> tuple[list[i
         elif math.isclose(stored[msg_id], value, rel_tol=1e-12, abs_tol=0.0):
             same += 1
         else:
-            problems.append(f"{file_name} row {position + 1}, field 'value': {value!r}, but the reading of "
+            problems.append(f"{file_name} row {position + first_row}, field 'value': {value!r}, but the reading of "
                             f"{frame.at[position, 'sensor_id']} at {frame.at[position, 'ts'].isoformat()} is stored "
                             f"as {stored[msg_id]!r}; an import does not change stored readings")
     return insert, same, problems

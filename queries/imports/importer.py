@@ -14,9 +14,11 @@ import io
 import logging
 import math
 import re
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 from sqlalchemy import column as sql_column
 from sqlalchemy import select, tuple_
@@ -34,6 +36,7 @@ IMPORTABLE = frozenset({
     "sop_executions",
 })
 MAX_ERRORS_SHOWN = 50
+PARQUET_VECTORS = 50  # DuckDB vectors (2,048 rows each) per frame when a whole Parquet file is read
 KEY_LOOKUP_CHUNK = 2_000  # file keys per query when naming the ones already in the warehouse
 
 
@@ -69,8 +72,56 @@ def read_file(path: Path) -> pd.DataFrame:
     if suffix in (".xlsx", ".xlsm"):
         return pd.read_excel(path, dtype=str, keep_default_na=False, na_values=[""])
     if suffix == ".parquet":
-        return pd.read_parquet(path).astype(object)
+        return pd.concat(list(parquet_chunks(path, PARQUET_VECTORS * 2048)), ignore_index=True)
     raise ImportError_([f"{path.name}: unsupported file type {suffix!r} (use .csv, .xlsx or .parquet)"])
+
+
+def parquet_chunks(path: Path, rows: int) -> Iterator[pd.DataFrame]:
+    """A Parquet file's rows as pandas frames of about ``rows`` rows (whole DuckDB vectors of 2,048), values
+    as Python objects; read by DuckDB, which the hub has already, instead of a second Parquet library. The
+    first frame may be empty (a file without rows)."""
+    vectors = max(1, rows // 2048)
+    with duckdb.connect() as reader:
+        reader.execute("SET TimeZone = 'UTC'")
+        reader.execute("SELECT * FROM read_parquet($path)", {"path": str(path)})
+        chunk = reader.fetch_df_chunk(vectors)
+        yield chunk.astype(object)
+        while True:
+            chunk = reader.fetch_df_chunk(vectors)
+            if chunk.empty:
+                return
+            yield chunk.astype(object)
+
+
+def read_chunks(path: Path, rows: int) -> Iterator[pd.DataFrame]:
+    """The file's cells as text, ``rows`` rows at a time (each chunk indexed from 0), read as read_file
+    reads them; the first chunk may be empty (a header without rows). An unreadable part is an ImportError_
+    naming the file, however far into it."""
+    if not path.is_file():
+        raise ImportError_([f"{path}: no such file"])
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            with pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8",
+                             chunksize=rows) as reader:
+                yielded = False
+                for chunk in reader:
+                    yielded = True
+                    yield chunk.reset_index(drop=True)
+                if not yielded:  # a header and no rows
+                    yield pd.read_csv(path, dtype=str, nrows=0, encoding="utf-8")
+        elif suffix == ".parquet":
+            yield from parquet_chunks(path, rows)
+        else:  # a spreadsheet holds at most 1,048,576 rows: read whole, handed on in chunks
+            frame = read_file(path)
+            for offset in range(0, max(len(frame), 1), rows):
+                yield frame.iloc[offset:offset + rows].reset_index(drop=True)
+    except ImportError_:
+        raise
+    except UnicodeDecodeError as exc:
+        raise ImportError_([not_utf8(path)]) from exc
+    except Exception as exc:
+        raise ImportError_([f"{path.name}: cannot be read ({type(exc).__name__}: {exc})"]) from exc
 
 
 def open_file(path: Path) -> pd.DataFrame:
@@ -85,10 +136,10 @@ def open_file(path: Path) -> pd.DataFrame:
         raise ImportError_([f"{path.name}: cannot be read ({type(exc).__name__}: {exc})"]) from exc
 
 
-def warnings(wh: Warehouse, table: str, frame: pd.DataFrame, file_name: str) -> list[str]:
+def warnings(wh: Warehouse, table: str, frame: pd.DataFrame, file_name: str, first_row: int = 1) -> list[str]:
     """What an import may write but a person should look at (shown in the dry run and the import, never
     refusing it): a site the hub does not have, a time in the future, a root-cause code no deviation has
-    used yet. One line per field and value, with the rows."""
+    used yet. One line per field and value, with the rows (frame's first is the file's ``first_row``)."""
     found: dict[tuple[str, str, str], list[int]] = {}
 
     def note(column: str, value, why: str, row: int) -> None:
@@ -101,7 +152,7 @@ def warnings(wh: Warehouse, table: str, frame: pd.DataFrame, file_name: str) -> 
         checks.append(("root_cause_code", set(wh.query("sql/imports/known_root_causes")["root_cause_code"]),
                        "is a root-cause code no deviation of the hub uses yet"))
     for column, known, why in checks:
-        for row, value in enumerate(frame[column].tolist(), start=1):
+        for row, value in enumerate(frame[column].tolist(), start=first_row):
             if value is not None and value not in known:
                 note(column, value, why, row)
     now = pd.Timestamp.now(tz="UTC").tz_localize(None)
@@ -111,7 +162,7 @@ def warnings(wh: Warehouse, table: str, frame: pd.DataFrame, file_name: str) -> 
         if times is None:
             continue
         for row in (times > now).to_numpy().nonzero()[0]:
-            note(column, times.iat[row].isoformat(), "is in the future", int(row) + 1)
+            note(column, times.iat[row].isoformat(), "is in the future", int(row) + first_row)
     lines = []
     for (column, value, why), rows in found.items():
         where = ", ".join(map(str, rows[:10])) + (f" and {len(rows) - 10} more" if len(rows) > 10 else "")
@@ -121,9 +172,9 @@ def warnings(wh: Warehouse, table: str, frame: pd.DataFrame, file_name: str) -> 
 
 
 def mapped(wh: Warehouse, table: str, raw: pd.DataFrame, file_name: str, profile_name: str,
-           table_fields: list[str]) -> pd.DataFrame:
+           table_fields: list[str], first_row: int = 1) -> pd.DataFrame:
     """The export mapped to the table's columns by the profile; a wrong profile or any row it cannot map is
-    an ImportError_ (nothing written)."""
+    an ImportError_ (nothing written). ``first_row``: the file's row number of raw's first row."""
     from queries.imports import profiles
 
     try:
@@ -135,7 +186,7 @@ def mapped(wh: Warehouse, table: str, raw: pd.DataFrame, file_name: str, profile
     except profiles.ProfileError as exc:
         raise ImportError_([str(exc)]) from exc
     zones = dict(wh.query("sql/imports/site_zones").itertuples(index=False, name=None))
-    frame, problems = profiles.apply(profile, raw, file_name, zones)
+    frame, problems = profiles.apply(profile, raw, file_name, zones, first_row=first_row)
     if problems:
         raise ImportError_(problems)
     return frame

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy import table as sql_table
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.schema import DropTable
 
 from queries.engine.sql_files import load_sql
 from queries.engine.warehouse import QueryError, Warehouse
@@ -29,8 +31,8 @@ STAGES: dict[str, tuple[str, ...]] = {
 
 
 def stage(wh: Warehouse, conn: Connection, name: str, columns: dict[str, list]) -> None:
-    """Make `columns` (equal-length lists) readable as `name` inside the caller's transaction.
-    One use per name and transaction."""
+    """Make `columns` (equal-length lists) readable as `name` inside the caller's transaction, in place
+    of what an earlier stage of that name in the transaction held (an import stages chunk after chunk)."""
     if name not in STAGES or list(columns) != list(STAGES[name]):
         raise QueryError(f"unknown staging relation {name!r} or columns {list(columns)}")
     raw = conn.connection.dbapi_connection
@@ -38,6 +40,7 @@ def stage(wh: Warehouse, conn: Connection, name: str, columns: dict[str, list]) 
     if wh.dialect == "duckdb":
         raw.execute(load_sql(f"{ddl}_duckdb"), columns)  # $name parameters, one list each
         return
+    conn.execute(DropTable(sql_table(name), if_exists=True))  # an earlier chunk's stage in this transaction
     conn.execute(text(load_sql(f"{ddl}_pg")))  # ON COMMIT DROP
     col_list = ", ".join(columns)  # whitelisted above
     with raw.cursor() as cur, cur.copy(f"COPY {name} ({col_list}) FROM STDIN") as copy:

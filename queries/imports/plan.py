@@ -61,9 +61,16 @@ class ImportPlan:
     unchanged: int = 0
     changes: list[Change] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # A file read in chunks (readings): frame holds its first rows only, the counts are kept here, and
+    # commit reads the file (source, for site) again.
+    counted: dict[str, int] | None = None
+    source: Path | None = None
+    site: str | None = None
 
     @property
     def counts(self) -> dict[str, int]:
+        if self.counted is not None:
+            return dict(self.counted)
         return {"insert": len(self.insert_rows), "update": len(self.update_rows), "unchanged": self.unchanged}
 
     def summary(self) -> str:
@@ -124,16 +131,11 @@ def plan_import(wh: Warehouse, table: str, path: str | Path, *, profile: str | N
 
 
 def _plan_readings(wh: Warehouse, path: Path, profile: str | None, site: str | None) -> ImportPlan:
-    raw = importer.open_file(path)
-    if profile is not None:
-        raw = importer.mapped(wh, em_history.TABLE, raw, path.name, profile, list(em_history.FIELDS))
-    frame = em_history.readings_frame(wh, raw, path.name, site, OUTSIDE_SITE)
-    insert, same, problems = em_history.classify(wh, frame, path.name)
-    if problems:
-        raise ImportError_(problems)
+    found = em_history.run(wh, path, profile=profile, site=site, outside_site=OUTSIDE_SITE)
     return ImportPlan(table=em_history.TABLE, file_name=path.name, sha256=sha256_of(path), profile=profile,
-                      frame=frame, key=("msg_id",), insert_rows=insert, unchanged=same,
-                      warnings=importer.warnings(wh, em_history.TABLE, frame, path.name))
+                      frame=found.preview, key=("msg_id",), warnings=found.warnings,
+                      counted={"insert": found.insert, "update": 0, "unchanged": found.unchanged},
+                      source=path, site=site)
 
 
 def _classify(wh: Warehouse, plan: ImportPlan, declared: dict, site: str | None) -> list[str]:
@@ -259,8 +261,8 @@ def commit(wh: Warehouse, plan: ImportPlan, *, audit_as: str | None) -> None:
     logger.info("%s: %s; writing to %s in one transaction", plan.file_name, plan.summary(), plan.table)
     try:
         with wh.transaction() as conn:
-            if plan.table == em_history.TABLE:
-                em_history.write(wh, conn, frame.iloc[plan.insert_rows])
+            if plan.source is not None:
+                _write_chunked(wh, conn, plan)
             elif plan.insert_rows:
                 importer.write_rows(wh, conn, plan.table, frame.iloc[plan.insert_rows])
             if plan.update_rows:
@@ -268,10 +270,22 @@ def commit(wh: Warehouse, plan: ImportPlan, *, audit_as: str | None) -> None:
             if audit_as is not None:
                 audit.append(wh, user_id=audit_as, action="import", object_type=plan.table,
                              object_id=plan.file_name, new_value=audit_text(plan), conn=conn)
+    except ImportError_:  # a chunked file's second reading found a problem: rolled back
+        raise
     except WarehouseUnavailable as exc:  # disk full, read-only file, server gone: nothing written
         raise ImportError_([f"{plan.file_name}: nothing was written: {exc}"]) from exc
     except Exception as exc:  # a constraint the database checks (CHECK, a racing writer): nothing written
         raise importer.refusal(wh, plan.table, frame.iloc[plan.insert_rows], plan.file_name, exc) from exc
+
+
+def _write_chunked(wh: Warehouse, conn, plan: ImportPlan) -> None:
+    """A readings file, read, checked and written again chunk by chunk in conn's transaction; the plan's
+    counts become what was written (another import may have stored some of it since the dry run)."""
+    if sha256_of(plan.source) != plan.sha256:
+        raise ImportError_([f"{plan.file_name}: the file changed after its dry run; nothing was written"])
+    done = em_history.run(wh, plan.source, profile=plan.profile, site=plan.site, outside_site=OUTSIDE_SITE,
+                          conn=conn)
+    plan.counted = {"insert": done.insert, "update": 0, "unchanged": done.unchanged}
 
 
 def audit_text(plan: ImportPlan) -> str:

@@ -136,10 +136,11 @@ def check_fields(profile: Profile, table_fields: list[str]) -> None:
         raise ProfileError(f"{profile.path.name}: {profile.target} has no field(s) {', '.join(foreign)}")
 
 
-def apply(profile: Profile, raw: pd.DataFrame, file_name: str, site_zones: dict[str, str]) -> tuple[pd.DataFrame,
-                                                                                                  list[str]]:
+def apply(profile: Profile, raw: pd.DataFrame, file_name: str, site_zones: dict[str, str],
+          first_row: int = 1) -> tuple[pd.DataFrame, list[str]]:
     """The export's rows in the hub's column names (text cells; times as UTC ISO 8601) and every problem
-    found (file, row, export column, what). Columns of the export the profile does not name are ignored."""
+    found (file, row, export column, what). Columns of the export the profile does not name are ignored.
+    ``first_row``: the file's row number of raw's first row (a file read in chunks)."""
     header = {str(c).strip().lstrip("\ufeff"): c for c in raw.columns}
     missing = [source for source in profile.columns.values() if source not in header]
     if missing:
@@ -152,7 +153,7 @@ def apply(profile: Profile, raw: pd.DataFrame, file_name: str, site_zones: dict[
         if target in profile.codes:
             known = profile.codes[target]
             mapped = []
-            for row, value in enumerate(values, start=1):
+            for row, value in enumerate(values, start=first_row):
                 if value is None or (isinstance(value, float) and pd.isna(value)) or str(value).strip() == "":
                     mapped.append(None)
                 elif _normal(value) in known:
@@ -168,14 +169,16 @@ def apply(profile: Profile, raw: pd.DataFrame, file_name: str, site_zones: dict[
     frame = pd.DataFrame(out, index=range(len(raw)))
     for target in profile.time_fields:
         source = profile.columns.get(target, target)
-        frame[target] = [_utc_text(value, row, frame, profile, site_zones, file_name, source, problems)
-                         for row, value in enumerate(frame[target].tolist(), start=1)]
+        frame[target] = [_utc_text(value, position, first_row, frame, profile, site_zones, file_name, source, problems)
+                         for position, value in enumerate(frame[target].tolist())]
     return frame, problems
 
 
-def _utc_text(value, row: int, frame: pd.DataFrame, profile: Profile, site_zones: dict[str, str], file_name: str,
-              source: str, problems: list[str]) -> str | None:
-    """One time cell as naive UTC ISO text (the warehouse's convention), or None with a problem noted."""
+def _utc_text(value, position: int, first_row: int, frame: pd.DataFrame, profile: Profile,
+              site_zones: dict[str, str], file_name: str, source: str, problems: list[str]) -> str | None:
+    """One time cell (at ``position`` in frame, the file's row first_row + position) as naive UTC ISO text
+    (the warehouse's convention), or None with a problem noted."""
+    row = first_row + position
     if value is None or (isinstance(value, float) and pd.isna(value)) or str(value).strip() == "":
         return None
     text = str(value).strip()
@@ -188,7 +191,7 @@ def _utc_text(value, row: int, frame: pd.DataFrame, profile: Profile, site_zones
     if moment.tzinfo is None:
         zone = profile.timezone
         if zone == "site":
-            site = frame.at[row - 1, "site_id"]
+            site = frame.at[position, "site_id"]
             zone = site_zones.get(site)
             if zone is None:
                 problems.append(f"{file_name} row {row}, column {source!r}: no time zone: site {site!r} is not a "
