@@ -27,7 +27,7 @@ import pandera.pandas as pa
 from queries.engine import data_version
 from queries.engine.warehouse import Warehouse
 from queries.imports import importer, ingest_store
-from queries.imports.importer import KEY_LOOKUP_CHUNK, ImportError_, check_columns, convert
+from queries.imports.importer import ImportError_, check_columns, convert
 
 TABLE = "readings"
 FIELDS = ("sensor_id", "ts", "value", "unit")  # what a file (or a profile) may fill
@@ -58,7 +58,25 @@ def run(wh: Warehouse, path: Path, *, profile: str | None, site: str | None, out
     raises ImportError_ naming each (file, row, field) at the end of the pass, so a writing pass's
     transaction is rolled back: all or nothing. After MAX_PROBLEMS problems the pass stops reading."""
     sensors = wh.query("sql/imports/sensor_units").set_index("sensor_id")
-    seen, outcome, problems = SeenReadings(), Outcome(), []
+    seen, problems = SeenReadings(), []
+    if conn is None:  # a dry run: a transaction for the staging tables only, rolled back
+        with wh.engine.connect() as dry, dry.begin() as checking:
+            outcome = _check_chunks(wh, path, profile, site, outside_site, sensors, dry, write_new=False,
+                                    seen=seen, problems=problems)
+            checking.rollback()
+    else:
+        outcome = _check_chunks(wh, path, profile, site, outside_site, sensors, conn, write_new=True,
+                                seen=seen, problems=problems)
+    problems += seen.repeats(path.name)
+    if problems:
+        raise ImportError_(sorted(problems, key=_row_of))
+    return outcome
+
+
+def _check_chunks(wh: Warehouse, path: Path, profile: str | None, site: str | None, outside_site: str,
+                  sensors: pd.DataFrame, conn, *, write_new: bool, seen: SeenReadings,
+                  problems: list[str]) -> Outcome:
+    outcome = Outcome()
     first_row = 1
     for raw in importer.read_chunks(path, CHUNK_ROWS):
         rows = len(raw)
@@ -75,12 +93,12 @@ def run(wh: Warehouse, path: Path, *, profile: str | None, site: str | None, out
             seen.add(frame, first_row)
             problems += found
             if not found:
-                insert, same, contradicted = classify(wh, frame, path.name, first_row)
+                insert, same, contradicted = classify(wh, conn, frame, path.name, first_row)
                 problems += contradicted
                 outcome.insert += len(insert)
                 outcome.unchanged += same
-                if conn is not None and not problems:
-                    write(wh, conn, frame.iloc[insert])
+                if write_new and not problems:
+                    write(wh, conn)
             if first_row == 1:
                 outcome.preview = frame.head(PREVIEW_ROWS)
             outcome.warnings += importer.warnings(wh, TABLE, frame, path.name, first_row)
@@ -89,9 +107,6 @@ def run(wh: Warehouse, path: Path, *, profile: str | None, site: str | None, out
             problems.append(f"{path.name}: stopped checking at row {first_row - 1:,} after {len(problems):,} "
                             "problems; mend these and import again")
             break
-    problems += seen.repeats(path.name)
-    if problems:
-        raise ImportError_(sorted(problems, key=_row_of))
     return outcome
 
 
@@ -210,14 +225,16 @@ class SeenReadings:
                 f"repeats row {first[i]} of the file" for i in np.flatnonzero(again)]
 
 
-def classify(wh: Warehouse, frame: pd.DataFrame, file_name: str, first_row: int = 1) -> tuple[list[int], int, list[str]]:
+def classify(wh: Warehouse, conn, frame: pd.DataFrame, file_name: str,
+             first_row: int = 1) -> tuple[list[int], int, list[str]]:
     """(positions to insert, how many are stored already with the same value, problems: stored readings
-    the file contradicts)."""
+    the file contradicts). The chunk is staged as ingest_stage_readings in conn's transaction and looked up
+    with one join (write() inserts it from there)."""
     ids = frame["msg_id"].tolist()
-    stored: dict[str, float] = {}
-    for offset in range(0, len(ids), KEY_LOOKUP_CHUNK):
-        found = wh.query("sql/imports/stored_readings", {"ids": ids[offset:offset + KEY_LOOKUP_CHUNK]})
-        stored.update(zip(found["msg_id"], found["value"], strict=True))
+    ingest_store.stage(wh, conn, "ingest_stage_readings", {
+        "sensor_id": frame["sensor_id"].tolist(), "ts": list(frame["ts"].dt.to_pydatetime()),
+        "value": frame["value"].tolist(), "msg_id": ids})
+    stored = dict(wh.execute(conn, "sql/imports/staged_readings_stored").fetchall())
     insert, same, problems = [], 0, []
     for position, (msg_id, value) in enumerate(zip(ids, frame["value"].tolist(), strict=True)):
         if msg_id not in stored:
@@ -231,16 +248,10 @@ def classify(wh: Warehouse, frame: pd.DataFrame, file_name: str, first_row: int 
     return insert, same, problems
 
 
-def write(wh: Warehouse, conn, frame: pd.DataFrame) -> None:
-    """The readings and their rollups, in the caller's transaction (not the live tiles' newest values:
-    history is never shown as live)."""
-    if frame.empty:
-        return
-    ts = [pd.Timestamp(t).to_pydatetime() for t in frame["ts"]]
-    new = ingest_store.insert_readings(wh, conn, {"sensor_id": frame["sensor_id"].tolist(), "ts": ts,
-                                                  "value": [float(v) for v in frame["value"]],
-                                                  "msg_id": frame["msg_id"].tolist()})
-    if new:  # staged as ingest_stage_new by insert_readings
+def write(wh: Warehouse, conn) -> None:
+    """The chunk classify() staged, its new readings and their rollups, in the caller's transaction (not
+    the live tiles' newest values: history is never shown as live)."""
+    if ingest_store.insert_staged_readings(wh, conn):  # the new ones staged as ingest_stage_new
         wh.execute(conn, "ingest/upsert_rollups")
     for table in ("readings", "reading_rollups"):  # a history load: trends and drift change at once
         data_version.note_write(conn, table)

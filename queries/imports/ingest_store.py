@@ -54,6 +54,11 @@ def insert_readings(wh: Warehouse, conn: Connection, columns: dict[str, list]) -
     if not columns["msg_id"]:
         return []
     stage(wh, conn, "ingest_stage_readings", columns)
+    return insert_staged_readings(wh, conn)
+
+
+def insert_staged_readings(wh: Warehouse, conn: Connection) -> list[tuple]:
+    """insert_readings for a batch already staged as ingest_stage_readings."""
     new = [tuple(r) for r in wh.execute(conn, "ingest/insert_readings").fetchall()]
     if new:
         sensor_id, ts, value = (list(c) for c in zip(*new, strict=True))

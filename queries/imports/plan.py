@@ -245,12 +245,24 @@ def import_file(wh: Warehouse, table: str, path: str | Path, *, audit_as: str | 
     """Plan the import of one file into one table and, unless ``dry_run``, write it all or nothing (with
     ``audit_as`` the audit entry commits with the rows). ``profile`` (a shipped profile's name or a file:
     queries/imports/profiles.py) maps another system's export to the table first."""
-    plan = plan_import(wh, table, path, profile=profile, site=site)
+    path = Path(path)
+    if table == em_history.TABLE and not dry_run:  # a long file is read once: checked as it is written
+        if not path.is_file():
+            raise ImportError_([f"{path}: no such file"])
+        plan = ImportPlan(table=table, file_name=path.name, sha256=sha256_of(path), profile=profile,
+                          frame=pd.DataFrame(), key=("msg_id",), source=path, site=site)
+    else:
+        plan = plan_import(wh, table, path, profile=profile, site=site)
+    if not dry_run:
+        try:
+            commit(wh, plan, audit_as=audit_as)
+        except ImportError_:
+            if plan.counted is None:  # refused while written: a dry run names the problems as they stand
+                plan_import(wh, table, path, profile=profile, site=site)  # (the chunks it wrote were rolled back)
+            raise
+        logger.info("%s into %s: %s", plan.file_name, table, audit_text(plan))
     for warning in plan.warnings:
         logger.warning("%s", warning)
-    if not dry_run:
-        commit(wh, plan, audit_as=audit_as)
-        logger.info("%s into %s: %s", plan.file_name, table, audit_text(plan))
     return plan
 
 
@@ -258,7 +270,9 @@ def commit(wh: Warehouse, plan: ImportPlan, *, audit_as: str | None) -> None:
     """Write the plan in one transaction (inserts, updates, the audit entry with the counts and the file's
     SHA-256), or nothing."""
     frame = plan.frame
-    logger.info("%s: %s; writing to %s in one transaction", plan.file_name, plan.summary(), plan.table)
+    known = plan.source is None or plan.counted is not None  # else counted as it is written
+    logger.info("%s: %s; writing to %s in one transaction", plan.file_name,
+                plan.summary() if known else "checked as it is written", plan.table)
     try:
         with wh.transaction() as conn:
             if plan.source is not None:
@@ -286,6 +300,7 @@ def _write_chunked(wh: Warehouse, conn, plan: ImportPlan) -> None:
     done = em_history.run(wh, plan.source, profile=plan.profile, site=plan.site, outside_site=OUTSIDE_SITE,
                           conn=conn)
     plan.counted = {"insert": done.insert, "update": 0, "unchanged": done.unchanged}
+    plan.frame, plan.warnings = done.preview, done.warnings
 
 
 def audit_text(plan: ImportPlan) -> str:
