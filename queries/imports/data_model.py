@@ -45,4 +45,14 @@ def markdown(tables: dict[str, list[tuple[str, str, bool]]]) -> str:
             allowed, comment = notes.get((table, name), ("", ""))
             lines.append(f"| `{name}` | {kind} | {'yes' if required else ''} | {allowed} | {comment} |")
         lines.append("")
+    from queries.imports import em_history
+
+    lines += [f"## {em_history.TABLE} (EM history)", "",
+              "Readings of the hub's sensors from an environmental-monitoring system's export, stored under the id",
+              f"`{em_history.ID_PREFIX}<sensor_id>@<UTC time>` (the same export again stores nothing new; a stored",
+              "value the file contradicts refuses it) with the trends' rollups. They raise no excursion.", "",
+              "| field | type | required | allowed values | meaning |", "|---|---|---|---|---|"]
+    lines += [f"| `{name}` | {kind} | {'yes' if required else ''} |  | {meaning} |"
+              for name, kind, required, meaning in em_history.FIELD_TABLE]
+    lines.append("")
     return "\n".join(lines)

@@ -30,8 +30,15 @@ from queries.imports import importer, ingest_store
 from queries.imports.importer import ImportError_, check_columns, convert
 
 TABLE = "readings"
-FIELDS = ("sensor_id", "ts", "value", "unit")  # what a file (or a profile) may fill
-REQUIRED = ("sensor_id", "ts", "value")
+# What a file (or a profile) may fill: (field, type, required, meaning), for docs/data-model.md too.
+FIELD_TABLE = (
+    ("sensor_id", "text", True, "a sensor of the hub (sensors.sensor_id); a site manager's own site's only"),
+    ("ts", "timestamp", True, "when it was measured; ISO 8601, UTC unless an offset is given; once per sensor"),
+    ("value", "double", True, "the measurement, a finite number"),
+    ("unit", "text", False, "if given, the sensor's own unit (sensors.unit); a file in another unit is refused"),
+)
+FIELDS = tuple(name for name, *_ in FIELD_TABLE)
+REQUIRED = tuple(name for name, _, required, _ in FIELD_TABLE if required)
 ID_PREFIX = "import:"
 CHUNK_ROWS = 100_000  # rows read, checked and written at a time (bench/import_bench.py measures the memory)
 MAX_PROBLEMS = 10_000  # a file this wrong is the wrong file: the pass stops reading
@@ -59,11 +66,10 @@ def run(wh: Warehouse, path: Path, *, profile: str | None, site: str | None, out
     transaction is rolled back: all or nothing. After MAX_PROBLEMS problems the pass stops reading."""
     sensors = wh.query("sql/imports/sensor_units").set_index("sensor_id")
     seen, problems = SeenReadings(), []
-    if conn is None:  # a dry run: a transaction for the staging tables only, rolled back
-        with wh.engine.connect() as dry, dry.begin() as checking:
+    if conn is None:  # a dry run: a transaction per chunk for its staging table, rolled back after it
+        with wh.engine.connect() as dry:
             outcome = _check_chunks(wh, path, profile, site, outside_site, sensors, dry, write_new=False,
                                     seen=seen, problems=problems)
-            checking.rollback()
     else:
         outcome = _check_chunks(wh, path, profile, site, outside_site, sensors, conn, write_new=True,
                                 seen=seen, problems=problems)
@@ -99,6 +105,8 @@ def _check_chunks(wh: Warehouse, path: Path, profile: str | None, site: str | No
                 outcome.unchanged += same
                 if write_new and not problems:
                     write(wh, conn)
+                elif not write_new:  # (one transaction over every chunk kept each replaced stage: 1.5 GB at 10 M rows)
+                    conn.rollback()
             if first_row == 1:
                 outcome.preview = frame.head(PREVIEW_ROWS)
             outcome.warnings += importer.warnings(wh, TABLE, frame, path.name, first_row)
@@ -215,6 +223,7 @@ class SeenReadings:
         if not self._parts:
             return []
         codes, ts, rows = (np.concatenate(p) for p in zip(*self._parts, strict=True))
+        self._parts = []  # (freed: the sort below copies each array once more)
         order = np.lexsort((rows, ts, codes))  # by sensor, then time, then row
         codes, ts, rows = codes[order], ts[order], rows[order]
         again = np.zeros(len(rows), dtype=bool)
@@ -233,7 +242,7 @@ def classify(wh: Warehouse, conn, frame: pd.DataFrame, file_name: str,
     ids = frame["msg_id"].tolist()
     ingest_store.stage(wh, conn, "ingest_stage_readings", {
         "sensor_id": frame["sensor_id"].tolist(), "ts": list(frame["ts"].dt.to_pydatetime()),
-        "value": frame["value"].tolist(), "msg_id": ids})
+        "value": frame["value"].tolist(), "msg_id": ids}, chunked=True)
     stored = dict(wh.execute(conn, "sql/imports/staged_readings_stored").fetchall())
     insert, same, problems = [], 0, []
     for position, (msg_id, value) in enumerate(zip(ids, frame["value"].tolist(), strict=True)):
@@ -251,7 +260,7 @@ def classify(wh: Warehouse, conn, frame: pd.DataFrame, file_name: str,
 def write(wh: Warehouse, conn) -> None:
     """The chunk classify() staged, its new readings and their rollups, in the caller's transaction (not
     the live tiles' newest values: history is never shown as live)."""
-    if ingest_store.insert_staged_readings(wh, conn):  # the new ones staged as ingest_stage_new
+    if ingest_store.insert_staged_readings(wh, conn, chunked=True):  # the new ones staged as ingest_stage_new
         wh.execute(conn, "ingest/upsert_rollups")
     for table in ("readings", "reading_rollups"):  # a history load: trends and drift change at once
         data_version.note_write(conn, table)
