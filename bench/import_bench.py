@@ -6,7 +6,8 @@
 
 Each step is `atmp-hub import` as its own process (what an analyst runs), timed from start to exit; peak
 memory is that process's maximum resident set (getrusage of the waited-for child). Steps: the dry run
-(read, check, look up every key), the import (the same, then one transaction), and the same file again
+(read, check, look up every key), the import (the same, then one transaction; a readings file is checked
+and written chunk by chunk in that transaction, in one reading of the file), and the same file again
 (every row compared with its stored record: all unchanged). The file is the hub's own format, written
 once per row count into bench/.data/.
 """

@@ -105,7 +105,7 @@ def _check_chunks(wh: Warehouse, path: Path, profile: str | None, site: str | No
                 outcome.unchanged += same
                 if write_new and not problems:
                     write(wh, conn)
-                elif not write_new:  # (one transaction over every chunk kept each replaced stage: 1.5 GB at 10 M rows)
+                elif not write_new:  # (one transaction over all chunks kept each replaced stage: 1.5 GB at 10 M)
                     conn.rollback()
             if first_row == 1:
                 outcome.preview = frame.head(PREVIEW_ROWS)
@@ -242,7 +242,7 @@ def classify(wh: Warehouse, conn, frame: pd.DataFrame, file_name: str,
     ids = frame["msg_id"].tolist()
     ingest_store.stage(wh, conn, "ingest_stage_readings", {
         "sensor_id": frame["sensor_id"].tolist(), "ts": list(frame["ts"].dt.to_pydatetime()),
-        "value": frame["value"].tolist(), "msg_id": ids}, chunked=True)
+        "value": frame["value"].tolist(), "msg_id": ids})
     stored = dict(wh.execute(conn, "sql/imports/staged_readings_stored").fetchall())
     insert, same, problems = [], 0, []
     for position, (msg_id, value) in enumerate(zip(ids, frame["value"].tolist(), strict=True)):
@@ -260,7 +260,7 @@ def classify(wh: Warehouse, conn, frame: pd.DataFrame, file_name: str,
 def write(wh: Warehouse, conn) -> None:
     """The chunk classify() staged, its new readings and their rollups, in the caller's transaction (not
     the live tiles' newest values: history is never shown as live)."""
-    if ingest_store.insert_staged_readings(wh, conn, chunked=True):  # the new ones staged as ingest_stage_new
+    if ingest_store.insert_staged_readings(wh, conn):  # the new ones staged as ingest_stage_new
         wh.execute(conn, "ingest/upsert_rollups")
     for table in ("readings", "reading_rollups"):  # a history load: trends and drift change at once
         data_version.note_write(conn, table)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 
-import pandas as pd
 from sqlalchemy import table as sql_table
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -31,21 +30,15 @@ STAGES: dict[str, tuple[str, ...]] = {
 }
 
 
-def stage(wh: Warehouse, conn: Connection, name: str, columns: dict[str, list], *, chunked: bool = False) -> None:
+def stage(wh: Warehouse, conn: Connection, name: str, columns: dict[str, list]) -> None:
     """Make `columns` (equal-length lists) readable as `name` inside the caller's transaction, in place
-    of what an earlier stage of that name in the transaction held. ``chunked``: one of many stages in a
-    long transaction (an import): on DuckDB the lists are registered as a view rather than copied into a
-    temporary table, because a transaction keeps every table it replaced until it ends (10 M imported
-    readings held 1.3 GB of them)."""
+    of what an earlier stage of that name in the transaction held (an import stages chunk after chunk)."""
     if name not in STAGES or list(columns) != list(STAGES[name]):
         raise QueryError(f"unknown staging relation {name!r} or columns {list(columns)}")
     raw = conn.connection.dbapi_connection
     ddl = f"ingest/{name.removeprefix('ingest_')}"
     if wh.dialect == "duckdb":
-        if chunked:
-            raw.register(name, pd.DataFrame(columns))  # replaces the earlier chunk's view
-        else:
-            raw.execute(load_sql(f"{ddl}_duckdb"), columns)  # $name parameters, one list each
+        raw.execute(load_sql(f"{ddl}_duckdb"), columns)  # $name parameters, one list each
         return
     conn.execute(DropTable(sql_table(name), if_exists=True))  # an earlier chunk's stage in this transaction
     conn.execute(text(load_sql(f"{ddl}_pg")))  # ON COMMIT DROP
@@ -64,12 +57,12 @@ def insert_readings(wh: Warehouse, conn: Connection, columns: dict[str, list]) -
     return insert_staged_readings(wh, conn)
 
 
-def insert_staged_readings(wh: Warehouse, conn: Connection, *, chunked: bool = False) -> list[tuple]:
-    """insert_readings for a batch already staged as ingest_stage_readings (``chunked``: see stage)."""
+def insert_staged_readings(wh: Warehouse, conn: Connection) -> list[tuple]:
+    """insert_readings for a batch already staged as ingest_stage_readings."""
     new = [tuple(r) for r in wh.execute(conn, "ingest/insert_readings").fetchall()]
     if new:
         sensor_id, ts, value = (list(c) for c in zip(*new, strict=True))
-        stage(wh, conn, "ingest_stage_new", {"sensor_id": sensor_id, "ts": ts, "value": value}, chunked=chunked)
+        stage(wh, conn, "ingest_stage_new", {"sensor_id": sensor_id, "ts": ts, "value": value})
     return new
 
 
