@@ -4,8 +4,8 @@ A file holds sensor_id, ts, value and, optionally, unit (an EM export states eac
 be the sensor's, so a Fahrenheit export never lands in a Celsius trend). Every row is checked: a sensor
 the hub has (of the importing site manager's own site), an ISO 8601 time (UTC unless it carries an
 offset), a finite value, and no sensor and time twice. An EM history runs to millions of rows, so the
-file is read CHUNK_ROWS rows at a time, by the dry run and again by the import, which writes each chunk
-inside one transaction that any problem rolls back. Each reading gets the id
+file is read CHUNK_ROWS rows at a time: a dry run checks every chunk, and an import checks and writes
+chunk after chunk inside one transaction that any problem rolls back. Each reading gets the id
 ``import:<sensor>@<time>``, so importing the same export twice stores nothing new; a stored reading whose
 value the file contradicts refuses the file (an import never rewrites measurements).
 
@@ -61,7 +61,8 @@ class Outcome:
 def run(wh: Warehouse, path: Path, *, profile: str | None, site: str | None, outside_site: str,
         conn=None) -> Outcome:
     """Check every reading of the file, CHUNK_ROWS rows at a time, and (with ``conn``) write each chunk's
-    new readings in conn's transaction as it goes; memory stays flat however long the file. Any problem
+    new readings in conn's transaction as it goes: this process's memory does not grow with the file, but
+    a warehouse may hold the transaction's rows in memory until the commit (DuckDB does). Any problem
     raises ImportError_ naming each (file, row, field) at the end of the pass, so a writing pass's
     transaction is rolled back: all or nothing. After MAX_PROBLEMS problems the pass stops reading."""
     sensors = wh.query("sql/imports/sensor_units").set_index("sensor_id")
