@@ -35,7 +35,6 @@ def deviations_file(rows: int) -> Path:
     path = DATA / f"deviations-{rows}.csv"
     if path.exists():
         return path
-    DATA.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(14)
     occurred = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 2 * 365 * 24 * 60, rows), unit="min")
     frame = pd.DataFrame({
@@ -50,10 +49,7 @@ def deviations_file(rows: int) -> Path:
         "source": rng.choice(["operator", "review"], rows),
         "description": "generated for the import benchmark",
     })
-    partial = path.with_suffix(".partial")
-    frame.to_csv(partial, index=False)
-    partial.rename(path)
-    return path
+    return written(frame, path)
 
 
 def readings_file(rows: int) -> Path:
@@ -61,13 +57,18 @@ def readings_file(rows: int) -> Path:
     path = DATA / f"readings-{rows}.csv"
     if path.exists():
         return path
-    DATA.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(14)
     minutes = -(-rows // len(SENSORS))
     times = pd.date_range("2025-01-01", periods=minutes, freq="min").strftime("%Y-%m-%dT%H:%M:%SZ")
     frame = pd.DataFrame({"sensor_id": np.tile(SENSORS, minutes)[:rows],
                           "ts": np.repeat(np.asarray(times), len(SENSORS))[:rows],
                           "value": np.round(20 + rng.normal(0, 0.3, rows), 2), "unit": "degC"})
+    return written(frame, path)
+
+
+def written(frame: pd.DataFrame, path: Path) -> Path:
+    """The frame as CSV at path, whole or not at all (a run stopped mid-write leaves no half file to reuse)."""
+    DATA.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
     frame.to_csv(partial, index=False)
     partial.rename(path)

@@ -172,3 +172,30 @@ def test_a_file_read_in_chunks_is_checked_across_them_and_written_all_or_nothing
         assert import_file(wh, "readings", path).counts == {"insert": 0, "update": 0, "unchanged": 30}
     finally:
         wh.dispose()
+
+
+def test_the_command_reads_a_file_longer_than_a_chunk_whole(copy_of_sample, tmp_path):
+    """Through `atmp-hub import` in its own process, a file of more than one chunk (CHUNK_ROWS + 10 rows):
+    a repeat in the second chunk of a row of the first refuses it with both rows named and nothing
+    written; mended, every row is stored, then the same file again stores nothing new."""
+    from queries.imports import em_history
+
+    url = copy_of_sample
+    readings_before = count(url, "SELECT COUNT(*) FROM readings")
+    rows = em_history.CHUNK_ROWS + 10
+    history = _long_history(rows)
+    bad = history.copy()
+    bad.loc[rows - 1, "ts"] = bad.loc[2, "ts"]
+    path = tmp_path / "long.csv"
+    bad.to_csv(path, index=False)
+    refused = cli(url, "import", "readings", str(path))
+    assert refused.returncode == 2
+    assert (f"long.csv row {rows}, field 'ts': CHI-B1-T at 2026-04-01T00:02:00 repeats row 3 of the file"
+            in refused.stderr), refused.stderr
+    assert count(url, "SELECT COUNT(*) FROM readings") == readings_before
+    history.to_csv(path, index=False)
+    done = cli(url, "import", "readings", str(path))
+    assert f"readings: {rows:,} inserted, 0 updated, 0 unchanged" in done.stdout, done.stderr
+    assert count(url, "SELECT COUNT(*) FROM readings") == readings_before + rows
+    again = cli(url, "import", "readings", str(path))
+    assert f"readings: 0 inserted, 0 updated, {rows:,} unchanged" in again.stdout, again.stderr

@@ -118,10 +118,8 @@ def read_chunks(path: Path, rows: int) -> Iterator[pd.DataFrame]:
                 yield frame.iloc[offset:offset + rows].reset_index(drop=True)
     except ImportError_:
         raise
-    except UnicodeDecodeError as exc:
-        raise ImportError_([not_utf8(path)]) from exc
     except Exception as exc:
-        raise ImportError_([f"{path.name}: cannot be read ({type(exc).__name__}: {exc})"]) from exc
+        raise unreadable(path, exc) from exc
 
 
 def open_file(path: Path) -> pd.DataFrame:
@@ -133,7 +131,14 @@ def open_file(path: Path) -> pd.DataFrame:
     except ImportError_:
         raise
     except Exception as exc:
-        raise ImportError_([f"{path.name}: cannot be read ({type(exc).__name__}: {exc})"]) from exc
+        raise unreadable(path, exc) from exc
+
+
+def unreadable(path: Path, exc: Exception) -> ImportError_:
+    """The refusal of a file the reader failed on (not UTF-8, not a spreadsheet, a broken Parquet file...)."""
+    if isinstance(exc, UnicodeDecodeError):
+        return ImportError_([not_utf8(path)])
+    return ImportError_([f"{path.name}: cannot be read ({type(exc).__name__}: {exc})"])
 
 
 def warnings(wh: Warehouse, table: str, frame: pd.DataFrame, file_name: str, first_row: int = 1) -> list[str]:
