@@ -33,6 +33,7 @@ $(VENV)/.test: pyproject.toml | $(BIN)/python
 run: $(VENV)/.runtime
 	$(BIN)/atmp-hub generate --scale $(SCALE) --if-missing
 	$(BIN)/atmp-hub users demo
+	$(BIN)/atmp-hub notify demo
 	$(BIN)/atmp-hub serve
 
 # Each test file on one worker (module fixtures such as a served app or a broker are built once per

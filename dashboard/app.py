@@ -73,6 +73,10 @@ def create_app(settings: Settings | None = None, warehouse: Warehouse | None = N
     server.extensions["atmp_csp"] = lambda: content_security_policy(app)
     # Live monitoring: embedded simulator or in-app MQTT bridge, as the settings ask (ingest/live.py).
     server.extensions["atmp_live"] = start_live_ingest(settings, server.extensions["atmp_warehouse"])
+    # Notifications: the outbox's dispatcher in this process (notify/dispatcher.py), unless run on its own.
+    from notify.dispatcher import start_in_app
+
+    server.extensions["atmp_notify"] = start_in_app(settings, server.extensions["atmp_warehouse"])
     if settings.import_drop_dir:  # the drop folder, watched in-process (the one process a DuckDB file admits)
         from queries.imports import drop_folder
 

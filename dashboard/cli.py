@@ -1,4 +1,4 @@
-"""The `atmp-hub` command: generate, serve, users, import, audit."""
+"""The `atmp-hub` command: generate, serve, users, import, audit, notify."""
 
 from __future__ import annotations
 
@@ -538,7 +538,8 @@ def simulate(settings: Settings, mqtt_url: str | None, direct: bool, interval: f
         sensors = sample_network_sensors(scale)
     stop = threading.Event()
     if direct:
-        writer = IngestWriter(wh, limits=validation_limits(settings), source="simulator")
+        writer = IngestWriter(wh, limits=validation_limits(settings), source="simulator",
+                              public_url=settings.public_url)
         service = IngestService(writer, batch_max=settings.ingest_batch_max,
                                 batch_wait_ms=settings.ingest_batch_wait_ms).start()
         simulator = SensorSimulator(sensors, interval_s=settings.simulator_interval_s,
@@ -607,6 +608,107 @@ def configure_logging(stream=None) -> None:
     dash_logger = logging.getLogger("dash.dash")
     if not dash_logger.handlers:
         dash_logger.addHandler(logging.NullHandler())
+
+
+@cli.group("notify", help="notifications: rules, the outbox, the dispatcher (notify/)")
+def notify_group() -> None:
+    pass
+
+
+@hub_command(notify_group, "run", help="send what the outbox holds as it falls due (the dispatcher as its own "
+             "process; several may run against one PostgreSQL warehouse)")
+@click.option("--once", is_flag=True, help="send what is due now, then exit")
+def notify_run(settings: Settings, once: bool) -> int:
+    import threading
+
+    from notify.dispatcher import Dispatcher
+
+    dispatcher = Dispatcher(_warehouse(settings), settings)
+    via = getattr(dispatcher.sender, "server", None)
+    print(f"notifications {'by e-mail via ' + via.describe() if via else 'printed to the log (ATMP_SMTP_URL is not set)'}",
+          flush=True)
+    if once:
+        for result in dispatcher.dispatch_due():
+            print(f"{result.notification_id}: {result.outcome}: {result.response}", flush=True)
+        return 0
+    stop = threading.Event()
+    threading.Thread(target=dispatcher.run, args=(stop,), name="notify-dispatcher", daemon=True).start()
+    _wait_for_signal(stop, 60, lambda: None)
+    return 0
+
+
+@notify_group.group("rules", help="who is told about what (every change audited)")
+def notify_rules() -> None:
+    pass
+
+
+@hub_command(notify_rules, "add", refuses=(ValueError,), help="add a rule: one step of an escalation path")
+@click.option("--event", required=True, help="excursion_action, excursion_alert or import_rejected")
+@click.option("--email", "recipient", required=True, help="the address to notify")
+@click.option("--site", help="only this site (default every site)")
+@click.option("--room", help="only this room (excursions)")
+@click.option("--parameter", help="only this parameter (excursions)")
+@click.option("--delay", type=int, default=0, show_default=True, help="seconds after the event")
+@click.option("--repeat-every", type=int, default=0, help="seconds between reminders until acknowledged")
+@click.option("--repeat-max", type=int, default=0, help="most reminders")
+@click.option("--user", default="cli", show_default=True, help="who adds it (the audit trail)")
+@click.option("--reason", required=True)
+def notify_rules_add(settings: Settings, event: str, recipient: str, site: str | None, room: str | None,
+                     parameter: str | None, delay: int, repeat_every: int, repeat_max: int, user: str,
+                     reason: str) -> int:
+    from queries.notifications import rules
+
+    rule = rules.Rule(event=event, recipient=recipient, site_id=site, room_id=room, parameter=parameter,
+                      delay_s=delay, repeat_every_s=repeat_every, repeat_max=repeat_max)
+    rule_id = rules.add(_warehouse(settings), rule, by=user, reason=reason)
+    print(f"{rule_id}: {rules.describe(rule)}")
+    return 0
+
+
+@hub_command(notify_rules, "list", help="every rule, active or not")
+def notify_rules_list(settings: Settings) -> int:
+    from queries.notifications import rules
+
+    for row in rules.all_rules(_warehouse(settings)).to_dict("records"):
+        print(f"{row['rule_id']} {'active  ' if row['active'] else 'inactive'} {rules.describe(row)}")
+    return 0
+
+
+@hub_command(notify_rules, "deactivate", refuses=(ValueError,), help="switch a rule off (audited)")
+@click.argument("rule_id")
+@click.option("--user", default="cli", show_default=True)
+@click.option("--reason", required=True)
+def notify_rules_deactivate(settings: Settings, rule_id: str, user: str, reason: str) -> int:
+    from queries.notifications import rules
+
+    rules.set_active(_warehouse(settings), rule_id, False, by=user, reason=reason)
+    print(f"{rule_id} deactivated")
+    return 0
+
+
+@hub_command(notify_group, "demo", help="the demo escalation path (when no rule exists yet): on-call, then the "
+             "quality lead, and the data steward for refused imports; example.org addresses")
+def notify_demo(settings: Settings) -> int:
+    from queries.notifications import rules
+
+    wh = _warehouse(settings)
+    if not rules.all_rules(wh).empty:
+        print("notification rules exist already; none added (atmp-hub notify rules list)")
+        return 0
+    for rule, why in rules.DEMO_RULES:
+        print(f"{rules.add(wh, rule, by='demo', reason=why)}: {rules.describe(rule)}")
+    if not settings.smtp_url:
+        print("ATMP_SMTP_URL is not set: the app prints each notification to its log instead of mailing it")
+    return 0
+
+
+@hub_command(notify_group, "outbox", help="the newest messages and their delivery state")
+@click.option("--last", type=int, default=20, show_default=True)
+def notify_outbox(settings: Settings, last: int) -> int:
+    for row in _warehouse(settings).query("notifications/outbox_recent", {"n": last}).to_dict("records"):
+        print(f"{row['notification_id']} {row['status']:<9} attempts {row['attempts']} due {row['due_at']:%Y-%m-%d %H:%M:%S} "
+              f"to {row['recipient']}: {row['subject']} | {row['last_response'] or ''}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

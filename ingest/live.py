@@ -65,7 +65,8 @@ def _start(settings: Settings, warehouse: Warehouse) -> LiveIngest:
     if not settings.mqtt_url:
         if not simulate:
             return LiveIngest("off")
-        writer = IngestWriter(warehouse, limits=validation_limits(settings), source="embedded-simulator")
+        writer = IngestWriter(warehouse, limits=validation_limits(settings), source="embedded-simulator",
+                              public_url=settings.public_url)
         service = IngestService(writer, batch_max=settings.ingest_batch_max,
                                 batch_wait_ms=settings.ingest_batch_wait_ms).start()
         simulator = SensorSimulator(sensors_from_frame(warehouse.query("ingest/sensor_limits")),

@@ -19,8 +19,10 @@ import pandas as pd
 
 from ingest.excursions import Change, ExcursionEngine, ExcursionRecord, History, SensorLimits
 from ingest.validation import DEFAULT_LIMITS, Limits, Reading, Rejected, SensorInfo, validate
+from queries.engine.settings import Settings
 from queries.engine.warehouse import Warehouse
 from queries.imports import ingest_store
+from queries.notifications import outbox
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +75,10 @@ class IngestWriter:
     """Validates and writes batches for one process; holds the sensor registry and the engine state."""
 
     def __init__(self, warehouse: Warehouse, *, limits: Limits = DEFAULT_LIMITS, source: str = "mqtt-bridge",
-                 reorder_window_s: float = 3600, clock: Callable[[], datetime] = utc_now):
+                 reorder_window_s: float = 3600, clock: Callable[[], datetime] = utc_now,
+                 public_url: str = Settings.public_url):
         self.wh = warehouse
+        self.public_url = public_url  # links in notifications
         self.limits = limits
         self.source = source
         # Fed by the sensor simulator ("simulator", "embedded-simulator"): its excursions are logged as simulated.
@@ -205,6 +209,8 @@ class IngestWriter:
                 "site_id": rec.site_id, "parameter": rec.parameter, "level": rec.level,
                 "started_at": rec.started_at, "detected_at": rec.detected_at, "ended_at": rec.ended_at,
                 "peak": rec.peak, "deviation_id": rec.deviation_id})
+            # The messages its rules call for, committed with the excursion (queries/notifications/outbox.py).
+            outbox.queue_excursion(self.wh, conn, rec, public_url=self.public_url, simulated=self.simulated)
             if self.simulated:  # the demo simulator's planned excursions: not a real room going out of limits
                 logger.info("simulated excursion %s (from the %s): %s %s in %s (peak %s)", rec.excursion_id,
                             self.source, rec.level, rec.parameter, rec.room_id, rec.peak)

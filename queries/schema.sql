@@ -322,6 +322,58 @@ CREATE TABLE IF NOT EXISTS capa_proposal_decisions (
     record_sha256 TEXT NOT NULL
 );
 
+-- Notifications (notify/): who is told about which event, what is queued, and every delivery attempt.
+-- A rule: one step of an escalation path. An event matching it queues its messages in the event's own
+-- transaction (queries/notifications/outbox.py), due `delay_s` after the event and again every `repeat_every_s` up to
+-- `repeat_max` times; an acknowledgement cancels what is still due.
+CREATE TABLE IF NOT EXISTS notification_rules (
+    rule_id TEXT PRIMARY KEY,
+    event TEXT NOT NULL CHECK (event IN ('excursion_action', 'excursion_alert', 'import_rejected')),
+    site_id TEXT,                        -- NULL: every site
+    room_id TEXT,                        -- NULL: every room (excursions only)
+    parameter TEXT,                      -- NULL: every parameter (excursions only)
+    channel TEXT NOT NULL CHECK (channel IN ('email')),
+    recipient TEXT NOT NULL,             -- an e-mail address
+    delay_s INTEGER NOT NULL DEFAULT 0,
+    repeat_every_s INTEGER NOT NULL DEFAULT 0,
+    repeat_max INTEGER NOT NULL DEFAULT 0,
+    active BOOLEAN NOT NULL DEFAULT TRUE,
+    created_by TEXT NOT NULL,
+    created_at TIMESTAMP NOT NULL
+);
+
+-- The transactional outbox: one row per message to send. notification_id is derived from the event, the
+-- rule and the repeat, so an event queued twice queues nothing new; it is also the message's Message-ID.
+CREATE TABLE IF NOT EXISTS notification_outbox (
+    notification_id TEXT PRIMARY KEY,
+    event TEXT NOT NULL,
+    event_id TEXT NOT NULL,              -- the excursion id, or the rejected file's name
+    site_id TEXT,
+    rule_id TEXT NOT NULL,
+    repeat_no INTEGER NOT NULL,          -- 0 the first message, 1.. the repeats
+    channel TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    due_at TIMESTAMP NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'sending', 'sent', 'printed', 'cancelled')),
+    next_attempt_at TIMESTAMP NOT NULL,
+    claimed_until TIMESTAMP,             -- a dispatcher's lease while sending; past it, another may take over
+    attempts INTEGER NOT NULL DEFAULT 0,
+    finished_at TIMESTAMP,
+    last_response TEXT                   -- the server's reply, the error, or why it was cancelled
+);
+
+CREATE TABLE IF NOT EXISTS notification_attempts (
+    notification_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    attempted_at TIMESTAMP NOT NULL,
+    outcome TEXT NOT NULL CHECK (outcome IN ('sent', 'printed', 'failed', 'interrupted')),
+    response TEXT NOT NULL,
+    PRIMARY KEY (notification_id, attempt)
+);
+
 -- Append-only and hash-chained: entry_hash = sha256(prev_hash || canonical entry).
 CREATE SEQUENCE IF NOT EXISTS audit_log_seq;
 CREATE TABLE IF NOT EXISTS audit_log (
@@ -372,3 +424,4 @@ LEFT JOIN limits l
 CREATE INDEX IF NOT EXISTS deviations_site_detected ON deviations (site_id, detected_at);
 CREATE INDEX IF NOT EXISTS batches_site_started ON batches (site_id, started_at);
 CREATE INDEX IF NOT EXISTS heartbeats_site_ts ON ingest_heartbeats (site_id, ts);
+CREATE INDEX IF NOT EXISTS notification_outbox_due ON notification_outbox (status, next_attempt_at);

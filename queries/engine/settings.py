@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +50,36 @@ def _parse(name: str, kind, raw: str):
             raise SettingsError(f"{name}={raw!r} is not a number (for example 2.5)")
         return value
     return raw
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    host: str
+    port: int
+    tls: str          # none | starttls | implicit
+    user: str | None
+    password: str | None
+
+    @classmethod
+    def from_url(cls, url: str) -> SmtpServer:
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            shown = re.sub(r"//([^:/@]*):[^@]*@", r"//\1:***@", url)  # never echo a password
+            raise SettingsError(f"ATMP_SMTP_URL={shown!r}: expected smtp://host[:port] or smtps://host[:port] "
+                                "(optionally user:password@ and ?starttls=true)")
+        query = {k: v[-1].lower() for k, v in parse_qs(parts.query).items()}
+        unknown = set(query) - {"starttls"}
+        if unknown:
+            raise SettingsError(f"ATMP_SMTP_URL: unknown option(s) {sorted(unknown)} (only starttls=true)")
+        starttls = query.get("starttls", "false") in ("1", "true", "yes", "on")
+        tls = "implicit" if parts.scheme == "smtps" else "starttls" if starttls else "none"
+        port = parts.port or (465 if tls == "implicit" else 587 if starttls else 25)
+        return cls(parts.hostname, port, tls, unquote(parts.username) if parts.username else None,
+                   unquote(parts.password) if parts.password else None)
+
+    def describe(self) -> str:
+        return f"smtp{'s' if self.tls == 'implicit' else ''}://{self.host}:{self.port}"
+
 
 
 @dataclass(frozen=True)
@@ -126,6 +158,22 @@ class Settings:
     ingest_max_age_days: int = _setting(30, "Readings stamped longer ago are quarantined (clock faults).")
     stale_after_s: int = _setting(60, "A sensor silent for longer is shown as stale, not with its last value.")
     monitoring_refresh_s: int = _setting(5, "Refresh period of the live tiles (seconds).")
+    # --- notifications (notify/) ---
+    smtp_url: str = _setting(
+        "", "Mail server for notifications: smtp://[user:password@]host[:port][?starttls=true] or smtps://... "
+            "(TLS from the start). Empty: each notification is printed to the app's log instead, saying so.")
+    notify_from: str = _setting("atmp-hub@localhost", "Sender address of notification e-mails.")
+    public_url: str = _setting(
+        "http://127.0.0.1:8050", "The hub's address as recipients reach it: links in notifications start with it.")
+    notify_in_app: bool = _setting(
+        True, "Run the notification dispatcher inside the app process (required for DuckDB; with several "
+              "PostgreSQL workers it may run in each, or set false and run `atmp-hub notify run`).")
+    notify_poll_s: float = _setting(1.0, "Seconds between two looks of the dispatcher for messages due.")
+    notify_send_timeout_s: float = _setting(
+        20.0, "Longest wait for the mail server on one message. A dispatcher stopped mid-send leaves its "
+              "message to another (or itself, restarted) after twice this.")
+    notify_retry_max_s: float = _setting(
+        300.0, "Longest pause between two attempts at a message that failed (the pause doubles from 5 s).")
     # --- scale: server mode, caching (queries/engine/result_cache.py) ---
     redis_url: str = _setting(
         "", "Redis for the result cache shared by every worker (redis://127.0.0.1:6379/0). Empty: each "
@@ -170,6 +218,8 @@ class Settings:
                 raise SettingsError("ATMP_SECRET_KEY must be set in production")
             # Development only: a fresh key per process, so sessions end when the server restarts.
             settings = replace(settings, secret_key=secrets.token_hex(32))
+        if settings.smtp_url:  # a mistyped mail server refuses the start, as any other setting does
+            SmtpServer.from_url(settings.smtp_url)
         if settings.environment == "production" and not settings.audit_key_file:
             raise SettingsError("ATMP_AUDIT_KEY_FILE must be set in production")
         return settings

@@ -27,6 +27,7 @@ from pathlib import Path
 from queries.engine.warehouse import Warehouse
 from queries.imports import importer, plan, profiles
 from queries.imports.importer import ImportError_
+from queries.notifications import outbox
 from queries.records import audit
 
 logger = logging.getLogger(__name__)
@@ -100,10 +101,17 @@ def _import(wh: Warehouse, drop: Path, claimed: Path, table: str, profile: str |
         result = plan.import_file(wh, table, claimed, audit_as=AUDIT_USER, profile=profile)
     except ImportError_ as exc:
         summary = f"{name}: refused, nothing written ({len(exc.problems)} problem(s)):\n" + "\n".join(exc.problems)
-        audit.append(wh, user_id=AUDIT_USER, action="import_rejected", object_type=table, object_id=name,
-                     reason=f"{exc.problems[0][:300]}" + (f" and {len(exc.problems) - 1} more"
-                                                           if len(exc.problems) > 1 else ""),
-                     new_value=f"sha256 {sha}")
+        # The audit entry and the messages the rules call for commit together, before the file moves: a
+        # process killed in between refuses the file again on its next scan, and the same file (hash)
+        # queues no second message (queries/notifications/outbox.py).
+        with wh.transaction() as conn:
+            audit.append(wh, user_id=AUDIT_USER, action="import_rejected", object_type=table, object_id=name,
+                         reason=f"{exc.problems[0][:300]}" + (f" and {len(exc.problems) - 1} more"
+                                                               if len(exc.problems) > 1 else ""),
+                         new_value=f"sha256 {sha}", conn=conn)
+            outbox.queue_import_rejected(wh, conn, file_name=name, table=table, sha=sha, problems=exc.problems,
+                                         at=datetime.now(UTC).replace(tzinfo=None),
+                                         report=str(drop / "rejected" / day / f"{name}.report.txt"))
         logger.error("drop folder: %s rejected: %s", name, exc.problems[0])
         return _finish(claimed, drop / "rejected" / day, name, table, "rejected", summary)
     lines = [f"{name}: imported into {table}: {plan.audit_text(result)}", *result.warnings]

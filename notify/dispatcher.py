@@ -1,0 +1,158 @@
+"""Sending what the outbox holds: claim, send, record; retry with back-off; never lose, rarely repeat.
+
+One pass (`dispatch_due`):
+
+1. Claim the next due message in one short transaction: status 'sending' under a lease (now + twice the send
+   timeout). On PostgreSQL the claim skips rows another dispatcher has locked, so a dispatcher per server
+   (or per gunicorn worker) share the work without a leader.
+2. Per message, outside any transaction (a slow mail server never holds up ingest): an excursion already
+   acknowledged cancels what is still due of its escalation; otherwise the channel sends it.
+3. Record the attempt (sent, printed, failed with the server's reply) and its result in one transaction,
+   with an audit entry for each message delivered or cancelled. A failure makes the message pending
+   again after a back-off (5 s, doubling, at most ATMP_NOTIFY_RETRY_MAX_S); nothing gives up.
+
+A dispatcher killed mid-send leaves its claimed messages 'sending'; once the lease runs out any
+dispatcher (the same one, restarted) claims them again. That is the one way a message goes out twice:
+when the kill falls between the server's acceptance and step 3's commit, a window of milliseconds. The
+copy carries the same Message-ID (the outbox id), so a mail client or gateway shows it once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+
+from notify.channels import DeliveryFailed, sender_for
+from queries.engine.settings import Settings
+from queries.engine.warehouse import Warehouse
+from queries.notifications.outbox import EXCURSION_EVENTS
+from queries.records import audit
+
+logger = logging.getLogger(__name__)
+
+AUDIT_USER = "notifier"
+FIRST_RETRY_S = 5.0
+# One message per claim: a dispatcher stopped mid-send holds exactly the message it was sending, so the
+# attempt recorded as interrupted is that one (a claim costs one short transaction).
+CLAIM_BATCH = 1
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class Result:
+    notification_id: str
+    outcome: str     # sent | printed | cancelled | failed
+    response: str
+
+
+class Dispatcher:
+    def __init__(self, wh: Warehouse, settings: Settings, *, sender=None,
+                 clock: Callable[[], datetime] = utc_now):
+        self.wh, self.settings, self.clock = wh, settings, clock
+        self.sender = sender or sender_for(settings)
+        self.lease = timedelta(seconds=2 * settings.notify_send_timeout_s)
+        self.claim_sql = "notifications/outbox_claim_pg" if wh.dialect == "postgresql" else \
+            "notifications/outbox_claim_duckdb"
+
+    def backoff_s(self, attempts: int) -> float:
+        return min(FIRST_RETRY_S * 2 ** max(attempts - 1, 0), self.settings.notify_retry_max_s)
+
+    def next_due(self) -> datetime | None:
+        value = self.wh.scalar("notifications/outbox_next_due")
+        return None if value is None or pd.isna(value) else pd.Timestamp(value).to_pydatetime()
+
+    def dispatch_due(self) -> list[Result]:
+        """One pass: everything due now, claimed CLAIM_BATCH at a time, each recorded as it ends."""
+        results: list[Result] = []
+        while True:
+            now = self.clock()
+            due = self.next_due()
+            if due is None or due > now:
+                return results
+            with self.wh.transaction() as conn:
+                self.wh.execute(conn, "notifications/attempts_interrupted", {"now": now})
+                claimed = self.wh.execute(conn, self.claim_sql, {
+                    "now": now, "lease_until": now + self.lease, "n": CLAIM_BATCH}).mappings().all()
+            if not claimed:
+                return results
+            results.extend(self._deliver(dict(row)) for row in claimed)
+
+    def _deliver(self, row: dict) -> Result:
+        nid = row["notification_id"]
+        cancel = self._cancelled_by(row)
+        if cancel:
+            return self._record(row, "cancelled", cancel)
+        try:
+            delivered = self.sender.send(nid, row["recipient"], row["subject"], row["body"])
+        except DeliveryFailed as exc:
+            return self._record(row, "failed", str(exc))
+        return self._record(row, delivered.outcome, delivered.response)
+
+    def _cancelled_by(self, row: dict) -> str | None:
+        """Why a claimed message is no longer to be sent: its excursion was acknowledged."""
+        if row["event"] not in EXCURSION_EVENTS.values():
+            return None
+        state = self.wh.query("notifications/excursion_state", {"excursion_id": row["event_id"]})
+        if state.empty or pd.isna(state.iat[0, 0]):
+            return None
+        return f"not sent: {row['event_id']} acknowledged by {state.iat[0, 1]} at {pd.Timestamp(state.iat[0, 0]):%Y-%m-%d %H:%M:%S} UTC"
+
+    def _record(self, row: dict, outcome: str, response: str) -> Result:
+        nid, now = row["notification_id"], self.clock()
+        with self.wh.transaction() as conn:
+            if outcome != "cancelled":
+                self.wh.execute(conn, "notifications/attempt_insert", {
+                    "notification_id": nid, "attempt": int(row["attempts"]), "attempted_at": now, "outcome": outcome,
+                    "response": response[:2000]})
+            if outcome == "failed":
+                self.wh.execute(conn, "notifications/outbox_retry", {
+                    "notification_id": nid, "response": response[:2000],
+                    "next_attempt_at": now + timedelta(seconds=self.backoff_s(int(row["attempts"])))})
+            else:
+                self.wh.execute(conn, "notifications/outbox_finish", {
+                    "notification_id": nid, "status": outcome, "now": now, "response": response[:2000]})
+                audit.append(self.wh, user_id=AUDIT_USER, action=f"notification_{outcome}", object_type=row["event"],
+                             object_id=row["event_id"], reason=response[:300],
+                             new_value=f"{nid} to {row['recipient']} by {row['channel']} (rule {row['rule_id']}, "
+                                       f"message {int(row['repeat_no']) + 1}): {row['subject']}",
+                             conn=conn)
+        if outcome == "failed":
+            logger.error("notification %s to %s failed (attempt %s): %s", nid, row["recipient"], row["attempts"],
+                         response)
+        else:
+            logger.info("notification %s %s: %s", nid, outcome, response)
+        return Result(nid, outcome, response)
+
+    # -- running -------------------------------------------------------------------------------------
+    def run(self, stop: threading.Event) -> None:
+        """Dispatch until `stop` is set: look every ATMP_NOTIFY_POLL_S seconds. A failed pass (the warehouse
+        away) is logged and the next one runs."""
+        while not stop.is_set():
+            try:
+                self.dispatch_due()
+            except Exception:
+                logger.exception("notification dispatch failed; trying again")
+            stop.wait(self.settings.notify_poll_s)
+
+    def start(self) -> threading.Event:
+        stop = threading.Event()
+        threading.Thread(target=self.run, args=(stop,), name="notify-dispatcher", daemon=True).start()
+        return stop
+
+
+def start_in_app(settings: Settings, wh: Warehouse) -> threading.Event | None:
+    """The app's own dispatcher (ATMP_NOTIFY_IN_APP)."""
+    if not settings.notify_in_app:
+        return None
+    dispatcher = Dispatcher(wh, settings)
+    logger.info("notifications: %s", "e-mail via " + dispatcher.sender.server.describe()
+                if hasattr(dispatcher.sender, "server") else "printed to this log (ATMP_SMTP_URL is not set)")
+    return dispatcher.start()

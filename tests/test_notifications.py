@@ -1,0 +1,404 @@
+"""Notifications (issue 12) with real parts: a real SMTP server on loopback (tests/mail_support.py), the
+MQTT bridge on a real Mosquitto, the dispatcher as its own process killed with -9, both engines.
+
+What is checked: an event and its messages commit together (queries/notifications/outbox.py); the message
+names site, room, sensor, parameter, value, limit, start in local time and UTC and a link; escalation
+steps and reminders stop at the acknowledgement; a mail server away is retried until it answers, every
+attempt recorded; a dispatcher killed mid-send is replaced and no message is lost or doubled."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+
+import pytest
+from cli_runner import atmp_hub
+from conftest import throwaway_postgres
+from live_support import (
+    PASSWORD,
+    bridge_settings,
+    mosquitto,
+    publish_all,
+    publisher,
+    ramp,
+    seed_network,
+    utc_now,
+    wait_for,
+)
+from mail_support import Mailbox, free_port
+from sqlalchemy import text
+
+from ingest.writer import IngestWriter, Message
+from notify.dispatcher import Dispatcher
+from queries.analyses.monitoring import acknowledge
+from queries.engine.scope import build_scope
+from queries.engine.settings import Settings
+from queries.engine.warehouse import Warehouse
+from queries.notifications import outbox, rules
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def rows(wh, sql: str, **params) -> list:
+    with wh.engine.connect() as conn:
+        return conn.execute(text(sql), params).fetchall()
+
+
+def settings_for(wh: Warehouse, mailbox: Mailbox | None, **overrides) -> Settings:
+    return Settings.from_env({}, database_url=wh.url, secret_key="test", smtp_url=mailbox.url if mailbox else "",
+                             public_url="https://hub.example.org", **overrides)
+
+
+class Clock:
+    """The dispatcher's clock, moved by the test (escalation and back-off without waiting)."""
+
+    def __init__(self, now):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def mailbox():
+    box = Mailbox(free_port()).start()
+    yield box
+    box.stop()
+
+
+def action_excursion(wh: Warehouse, at, tag: str = "t") -> str:
+    """CHI-B1-T above its action limit (grade B: 22.0 degC, 60 s delay; alert 21.5 degC, 300 s) at 22.6 degC for
+    six minutes, written as ingest writes it: an action excursion inside an alert one."""
+    pairs = ramp("CHI-B1-T", "degC", [21.0] * 3 + [22.6] * 37, start=at - timedelta(minutes=7), step_s=10, tag=tag)
+    IngestWriter(wh, clock=lambda: at, public_url="https://hub.example.org").write([Message(t, p, at) for t, p in pairs])
+    (found,) = rows(wh, "SELECT excursion_id FROM excursions WHERE sensor_id = 'CHI-B1-T' AND level = 'action'")
+    return found[0]
+
+
+def test_an_action_excursion_is_mailed_with_what_where_and_when(warehouse, mailbox):
+    seed_network(warehouse)
+    rules.add(warehouse, rules.Rule(event="excursion_action", recipient="oncall.chi@example.org", site_id="CHI"),
+              by="lead", reason="on-call at CHI")
+    rules.add(warehouse, rules.Rule(event="excursion_action", recipient="oncall.atl@example.org", site_id="ATL"),
+              by="lead", reason="on-call at ATL")
+    now = utc_now().replace(microsecond=0)
+    excursion_id = action_excursion(warehouse, now)
+
+    queued = rows(warehouse, "SELECT recipient, status, due_at FROM notification_outbox")
+    assert [(r[0], r[1]) for r in queued] == [("oncall.chi@example.org", "pending")]  # not ATL's on-call
+    results = Dispatcher(warehouse, settings_for(warehouse, mailbox)).dispatch_due()
+    assert [r.outcome for r in results] == ["sent"]
+
+    (mail,) = mailbox.received
+    assert mail["X-Envelope-To"] == "oncall.chi@example.org"
+    assert mail["Message-ID"] == f"<{results[0].notification_id}@atmp-hub>"
+    assert mail["Subject"].startswith("[ATMP Hub] ACTION excursion: temperature in CHI-B1 (CHI), 22.6 degC")
+    body = mail.get_payload(decode=True).decode()
+    for expected in (excursion_id, "CHI-B1-T", "grade B", "temperature", "22.6 degC", "action limit >",
+                     "UTC)", f"https://hub.example.org/excursion/{excursion_id}",
+                     "Proposed deviation: DEV-"):
+        assert expected in body, (expected, body)
+    # Start in the site's local time (CHI: America/Chicago, CST or CDT) and in UTC.
+    start_line = next(line for line in body.splitlines() if line.startswith("Started:"))
+    assert ("CST" in start_line or "CDT" in start_line) and start_line.endswith("UTC)")
+
+    (state,) = rows(warehouse, "SELECT status, attempts, last_response FROM notification_outbox")
+    assert state[0] == "sent" and state[1] == 1 and "250" in state[2]
+    (attempt,) = rows(warehouse, "SELECT attempt, outcome, response FROM notification_attempts")
+    assert attempt[:2] == (1, "sent") and "accepted" in attempt[2]
+    audited = rows(warehouse, "SELECT action, object_id, new_value FROM audit_log WHERE action LIKE 'notification%' "
+                              "ORDER BY entry_id")
+    assert [a[0] for a in audited] == ["notification_rule_added", "notification_rule_added", "notification_sent"]
+    assert audited[-1][1] == excursion_id and "oncall.chi@example.org" in audited[-1][2]
+    # A second pass sends nothing more; the same excursion written again queues nothing more.
+    assert Dispatcher(warehouse, settings_for(warehouse, mailbox)).dispatch_due() == []
+    assert len(mailbox.received) == 1
+
+
+def test_an_event_rolled_back_queues_nothing(duckdb_warehouse):
+    """The outbox row is written in the event's transaction: an event that does not commit is never sent."""
+    wh = duckdb_warehouse
+    seed_network(wh)
+    rules.add(wh, rules.Rule(event="excursion_action", recipient="oncall@example.org"), by="lead", reason="all sites")
+
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom), wh.transaction() as conn:
+        outbox.queue(wh, conn, outbox.matching_rules(wh, conn, "excursion_action", "CHI"), event="excursion_action",
+                     event_id="EXC-x", site_id="CHI", at=utc_now(), message=outbox.Message("s", "b"))
+        assert rows(wh, "SELECT COUNT(*) FROM notification_outbox")[0][0] == 0  # not visible outside yet
+        raise Boom
+    assert rows(wh, "SELECT COUNT(*) FROM notification_outbox")[0][0] == 0
+
+
+def test_escalation_and_reminders_stop_at_the_acknowledgement(duckdb_warehouse, mailbox):
+    wh = duckdb_warehouse
+    seed_network(wh, with_users=True)
+    rules.add(wh, rules.Rule(event="excursion_action", recipient="oncall@example.org", site_id="CHI",
+                             repeat_every_s=600, repeat_max=3), by="lead", reason="step 1: on-call, reminders")
+    rules.add(wh, rules.Rule(event="excursion_action", recipient="manager@example.org", site_id="CHI", delay_s=1200),
+              by="lead", reason="step 2: site manager at 20 min")
+    rules.add(wh, rules.Rule(event="excursion_alert", recipient="alerts@example.org"), by="lead", reason="alerts")
+    start = utc_now().replace(microsecond=0)
+    excursion_id = action_excursion(wh, start)
+    clock = Clock(start)
+    dispatcher = Dispatcher(wh, settings_for(wh, mailbox), clock=clock)
+
+    def to(address):
+        return [m["Subject"] for m in mailbox.received if m["X-Envelope-To"] == address]
+
+    dispatcher.dispatch_due()
+    assert len(to("oncall@example.org")) == 1 and to("manager@example.org") == []
+    assert len(to("alerts@example.org")) == 1  # the alert excursion around the action one: its own rule
+    clock.now = start + timedelta(seconds=600)
+    dispatcher.dispatch_due()
+    assert to("oncall@example.org")[-1].endswith("(reminder 1: not acknowledged)")
+    assert to("manager@example.org") == []
+    scope = build_scope(user_id="mgr.chi", role="site_manager", own_site="CHI", all_sites=["ATL", "CHI"],
+                        end=start + timedelta(hours=1), days=7)
+    acknowledge(wh, scope, user_id="mgr.chi", role="site_manager", own_site="CHI", excursion_id=excursion_id,
+                password=PASSWORD, comment="door left open during transfer; closed", now=start + timedelta(seconds=700))
+    clock.now = start + timedelta(hours=2)
+    results = dispatcher.dispatch_due()
+    assert to("manager@example.org") == [] and len(to("oncall@example.org")) == 2
+    cancelled = sorted(r.outcome for r in results)
+    assert cancelled == ["cancelled"] * 3  # reminders 2 and 3, and step 2
+    assert all("acknowledged by mgr.chi" in r.response for r in results)
+    statuses = dict(rows(wh, "SELECT status, COUNT(*) FROM notification_outbox GROUP BY status"))
+    assert statuses == {"sent": 3, "cancelled": 3}
+    assert rows(wh, "SELECT COUNT(*) FROM audit_log WHERE action = 'notification_cancelled'")[0][0] == 3
+
+
+def test_a_mail_server_away_is_retried_until_it_answers_and_every_attempt_is_recorded(warehouse):
+    seed_network(warehouse)
+    rules.add(warehouse, rules.Rule(event="excursion_action", recipient="oncall@example.org"), by="lead", reason="x")
+    start = utc_now().replace(microsecond=0)
+    action_excursion(warehouse, start)
+    mailbox = Mailbox(free_port())  # not started: nothing listens on its port
+    clock = Clock(start)
+    dispatcher = Dispatcher(warehouse, settings_for(warehouse, mailbox, notify_retry_max_s=60), clock=clock)
+
+    for minute in (0, 1, 2):  # two minutes of a server that is away: an attempt at each back-off
+        clock.now = start + timedelta(minutes=minute, seconds=1)
+        dispatcher.dispatch_due()
+    failed = rows(warehouse, "SELECT attempt, outcome, response FROM notification_attempts ORDER BY attempt")
+    assert [f[1] for f in failed] == ["failed"] * 3
+    assert all("ConnectionRefusedError" in f[2] and f"127.0.0.1:{mailbox.port}" in f[2] for f in failed)
+    (pending,) = rows(warehouse, "SELECT status, next_attempt_at FROM notification_outbox")
+    assert pending[0] == "pending" and pending[1] > clock.now  # waiting for its next attempt
+    mailbox.start()
+    try:
+        clock.now = start + timedelta(minutes=4)
+        dispatcher.dispatch_due()
+        clock.now = start + timedelta(minutes=30)
+        dispatcher.dispatch_due()
+        assert len(mailbox.received) == 1
+    finally:
+        mailbox.stop()
+    assert [r[1] for r in rows(warehouse, "SELECT attempt, outcome FROM notification_attempts ORDER BY attempt")] == \
+        ["failed", "failed", "failed", "sent"]
+
+
+def test_without_a_mail_server_each_message_is_printed_and_recorded_as_printed(duckdb_warehouse, caplog):
+    wh = duckdb_warehouse
+    seed_network(wh)
+    rules.add(wh, rules.Rule(event="excursion_action", recipient="oncall@example.org"), by="lead", reason="x")
+    action_excursion(wh, utc_now())
+    with caplog.at_level("WARNING", logger="notify.channels"):
+        (result,) = Dispatcher(wh, settings_for(wh, None)).dispatch_due()
+    assert result.outcome == "printed"
+    assert "NOT e-mailed (ATMP_SMTP_URL is not set)" in caplog.text and "ACTION excursion" in caplog.text
+    assert rows(wh, "SELECT status FROM notification_outbox")[0][0] == "printed"
+    assert rows(wh, "SELECT outcome FROM notification_attempts")[0][0] == "printed"
+
+
+@pytest.mark.mqtt
+def test_a_reading_published_to_the_broker_ends_in_a_mailbox(duckdb_warehouse, mailbox, tmp_path):
+    """Sensor messages over a real Mosquitto, the bridge, the excursion, the outbox, the dispatcher, SMTP."""
+    wh = duckdb_warehouse
+    seed_network(wh)
+    rules.add(wh, rules.Rule(event="excursion_action", recipient="oncall@example.org", site_id="CHI"),
+              by="lead", reason="x")
+    from ingest.bridge import MqttBridge
+
+    with mosquitto(tmp_path) as broker:
+        settings = bridge_settings(broker, smtp_url=mailbox.url, notify_poll_s=0.1)
+        bridge = MqttBridge(settings, wh).start()
+        stop = Dispatcher(wh, settings).start()
+        try:
+            assert bridge.wait_connected(10)
+            client = publisher(broker)
+            now = utc_now()
+            published = time.monotonic()
+            publish_all(client, ramp("CHI-B1-T", "degC", [21.0, 21.0] + [22.6] * 9, start=now - timedelta(seconds=100),
+                                     step_s=10, tag="mq"))
+            wait_for(lambda: mailbox.received, 20, message="the e-mail")
+            latency = time.monotonic() - published
+            client.disconnect()
+        finally:
+            stop.set()
+            bridge.stop()
+    (mail,) = mailbox.received
+    assert "ACTION excursion: temperature in CHI-B1" in mail["Subject"]
+    print(f"published -> accepted by the SMTP server: {latency:.2f} s")
+
+
+def test_rules_through_the_command_line_are_checked_and_audited(tmp_path):
+    url = f"duckdb:///{tmp_path / 'hub.duckdb'}"
+    wh = Warehouse(url)
+    wh.create_schema()
+    seed_network(wh)
+    wh.dispose()
+    env = {"ATMP_DATABASE_URL": url}
+    fresh = f"duckdb:///{tmp_path / 'demo.duckdb'}"
+    empty = Warehouse(fresh)
+    empty.create_schema()
+    empty.dispose()
+    demo = atmp_hub("notify", "demo", env={"ATMP_DATABASE_URL": fresh})  # what `make run` does
+    assert demo.returncode == 0, demo.stderr
+    assert demo.stdout.count(": excursion_action") == 2 and demo.stdout.count(": import_rejected") == 1
+    assert "ATMP_SMTP_URL is not set: the app prints each notification to its log" in demo.stdout
+    refused = atmp_hub("notify", "rules", "add", "--event", "excursion_action", "--email", "not-an-address",
+                       "--site", "XXX", "--reason", "r", env=env)
+    assert refused.returncode == 2
+    assert "recipient 'not-an-address' is not one e-mail address" in refused.stderr
+    assert "site 'XXX' is not a site of the network" in refused.stderr
+    added = atmp_hub("notify", "rules", "add", "--event", "excursion_action", "--email", "qa@example.org",
+                     "--site", "CHI", "--delay", "60", "--repeat-every", "600", "--repeat-max", "2",
+                     "--user", "lead", "--reason", "step 1", env=env)
+    assert added.returncode == 0, added.stderr
+    rule_id = added.stdout.split(":")[0]
+    listed = atmp_hub("notify", "rules", "list", env=env)
+    assert f"{rule_id} active" in listed.stdout
+    assert "excursion_action (site_id CHI) -> email qa@example.org after 60 s, then every 600 s up to 2 more" in listed.stdout
+    off = atmp_hub("notify", "rules", "deactivate", rule_id, "--user", "lead", "--reason", "left", env=env)
+    assert off.returncode == 0 and f"{rule_id} inactive" in atmp_hub("notify", "rules", "list", env=env).stdout
+    again = atmp_hub("notify", "rules", "deactivate", rule_id, "--reason", "again", env=env)
+    assert again.returncode == 2 and f"no active rule '{rule_id}'" in again.stderr
+    demo = atmp_hub("notify", "demo", env=env)
+    assert "notification rules exist already; none added" in demo.stdout
+    wh = Warehouse(url)
+    try:
+        assert [r[0] for r in rows(wh, "SELECT action FROM audit_log ORDER BY entry_id")] == [
+            "notification_rule_added", "notification_rule_deactivated"]
+    finally:
+        wh.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.faults  # the dispatcher process is killed with -9 mid-send
+def test_a_dispatcher_killed_mid_send_is_replaced_and_every_message_arrives_once(tmp_path):
+    n = 12
+    mailbox = Mailbox(free_port(), accept_delay_s=0.3).start()
+    with throwaway_postgres() as url:
+        wh = Warehouse(url)
+        try:
+            wh.create_schema()
+            seed_network(wh)
+            rules.add(wh, rules.Rule(event="excursion_action", recipient="oncall@example.org"), by="lead", reason="x")
+            at = utc_now()
+            with wh.transaction() as conn:
+                found = outbox.matching_rules(wh, conn, "excursion_action", "CHI")
+                for i in range(n):
+                    outbox.queue(wh, conn, found, event="excursion_action", event_id=f"EXC-{i:02d}", site_id="CHI",
+                                 at=at, message=outbox.Message(f"excursion {i}", "body"))
+            env = {**os.environ, "ATMP_DATABASE_URL": url, "ATMP_SMTP_URL": mailbox.url,
+                   "ATMP_NOTIFY_POLL_S": "0.1", "ATMP_NOTIFY_SEND_TIMEOUT_S": "1"}
+
+            def dispatcher() -> subprocess.Popen:
+                return subprocess.Popen([sys.executable, "-m", "dashboard.cli", "notify", "run"], cwd=ROOT, env=env,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            first = dispatcher()
+            wait_for(lambda: len(mailbox.received) >= 4, 30, message="four messages accepted")
+            mailbox.receiving.clear()
+            assert mailbox.receiving.wait(10)  # the next one is in DATA, not yet accepted
+            first.send_signal(signal.SIGKILL)
+            first.wait(10)
+            killed_at = len(mailbox.received)
+            second = dispatcher()
+            try:
+                wait_for(lambda: rows(wh, "SELECT COUNT(*) FROM notification_outbox WHERE status = 'sent'")[0][0] == n,
+                         60, interval=0.1, message="every message sent")
+            finally:
+                second.terminate()
+                second.wait(10)
+            ids = mailbox.message_ids()
+            assert len(ids) == n and len(set(ids)) == n  # each arrived, and once
+            assert killed_at < n
+            interrupted = rows(wh, "SELECT notification_id, attempt FROM notification_attempts WHERE outcome = 'interrupted'")
+            assert len(interrupted) == 1  # the one in flight at the kill, then sent by the second dispatcher
+            (after,) = rows(wh, "SELECT outcome FROM notification_attempts WHERE notification_id = :i AND attempt = 2",
+                            i=interrupted[0][0])
+            assert after[0] == "sent"
+        finally:
+            wh.dispose()
+            mailbox.stop()
+
+
+def test_a_file_the_drop_folder_refuses_is_mailed_once_through_the_commands(tmp_path, mailbox):
+    """`atmp-hub watch-imports --once` refuses a file and queues its message with the audit entry;
+    `atmp-hub notify run --once` (another process) mails it; the same file dropped again mails nothing new."""
+    url = f"duckdb:///{tmp_path / 'hub.duckdb'}"
+    wh = Warehouse(url)
+    wh.create_schema()
+    seed_network(wh)
+    rules.add(wh, rules.Rule(event="import_rejected", recipient="steward@example.org"), by="lead", reason="x")
+    wh.dispose()
+    drop = tmp_path / "drop"
+    (drop / "deviations").mkdir(parents=True)
+    bad = "deviation_id,site_id,occurred_at\nDEV-1,CHI,not a date\n"
+    env = {"ATMP_DATABASE_URL": url, "ATMP_SMTP_URL": mailbox.url}
+    for _ in range(2):
+        (drop / "deviations" / "export.csv").write_text(bad)
+        watched = atmp_hub("watch-imports", str(drop), "--settle", "0", "--once", env=env)
+        assert watched.returncode == 0 and "rejected: export.csv" in watched.stdout, watched.stdout + watched.stderr
+        sent = atmp_hub("notify", "run", "--once", env=env)
+        assert sent.returncode == 0, sent.stderr
+    (mail,) = mailbox.received  # the second drop of the same bytes: refused and audited again, not mailed again
+    assert mail["Subject"].startswith("[ATMP Hub] import refused: export.csv (deviations)")
+    body = mail.get_payload(decode=True).decode()
+    assert "nothing was written" in body and "SHA-256: " in body and "rejected/" in body
+    assert "missing" in body  # the problems themselves, as the report names them
+    wh = Warehouse(url)
+    try:
+        assert rows(wh, "SELECT COUNT(*) FROM audit_log WHERE action = 'import_rejected'")[0][0] == 2
+        assert rows(wh, "SELECT status FROM notification_outbox") == [("sent",)]
+    finally:
+        wh.dispose()
+
+
+def test_the_served_app_mails_what_its_own_drop_folder_refuses(tmp_path, mailbox):
+    """`atmp-hub serve` as a newcomer starts it: the app's own dispatcher (ATMP_NOTIFY_IN_APP, on by default)
+    mails the refusal of a file its own drop folder watcher took."""
+    url = f"duckdb:///{tmp_path / 'hub.duckdb'}"
+    wh = Warehouse(url)
+    wh.create_schema()
+    seed_network(wh)
+    rules.add(wh, rules.Rule(event="import_rejected", recipient="steward@example.org"), by="lead", reason="x")
+    wh.dispose()
+    drop = tmp_path / "drop"
+    (drop / "capas").mkdir(parents=True)
+    dropped = drop / "capas" / "capas.csv"
+    dropped.write_text("capa_id\nCAPA-1\n")
+    os.utime(dropped, (time.time() - 60, time.time() - 60))  # settled: taken at the first scan
+    env = {**os.environ, "ATMP_DATABASE_URL": url, "ATMP_PORT": str(free_port()), "ATMP_SMTP_URL": mailbox.url,
+           "ATMP_IMPORT_DROP_DIR": str(drop), "ATMP_SIMULATOR": "false", "ATMP_ENVIRONMENT": "development"}
+    server = subprocess.Popen([sys.executable, "-m", "dashboard.cli", "serve"], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: mailbox.received or server.poll() is not None, 90, interval=0.2, message="the mail")
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            _, err = server.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            _, err = server.communicate()
+    assert len(mailbox.received) == 1, err
+    assert mailbox.received[0]["Subject"].startswith("[ATMP Hub] import refused: capas.csv (capas)")
+    assert "notifications: e-mail via smtp://127.0.0.1" in err
