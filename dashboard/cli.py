@@ -624,9 +624,7 @@ def notify_run(settings: Settings, once: bool) -> int:
     from notify.dispatcher import Dispatcher
 
     dispatcher = Dispatcher(_warehouse(settings), settings)
-    via = getattr(dispatcher.sender, "server", None)
-    print(f"notifications {'by e-mail via ' + via.describe() if via else 'printed to the log (ATMP_SMTP_URL is not set)'}",
-          flush=True)
+    print(f"notifications: {dispatcher.describe()}", flush=True)
     if once:
         for result in dispatcher.dispatch_due():
             print(f"{result.notification_id}: {result.outcome}: {result.response}", flush=True)
@@ -644,7 +642,8 @@ def notify_rules() -> None:
 
 @hub_command(notify_rules, "add", refuses=(ValueError,), help="add a rule: one step of an escalation path")
 @click.option("--event", required=True, help="excursion_action, excursion_alert or import_rejected")
-@click.option("--email", "recipient", required=True, help="the address to notify")
+@click.option("--email", help="the address to notify")
+@click.option("--webhook", help="or the URL to POST the signed JSON message to (https://)")
 @click.option("--site", help="only this site (default every site)")
 @click.option("--room", help="only this room (excursions)")
 @click.option("--parameter", help="only this parameter (excursions)")
@@ -653,12 +652,14 @@ def notify_rules() -> None:
 @click.option("--repeat-max", type=int, default=0, help="most reminders")
 @click.option("--user", default="cli", show_default=True, help="who adds it (the audit trail)")
 @click.option("--reason", required=True)
-def notify_rules_add(settings: Settings, event: str, recipient: str, site: str | None, room: str | None,
-                     parameter: str | None, delay: int, repeat_every: int, repeat_max: int, user: str,
-                     reason: str) -> int:
+def notify_rules_add(settings: Settings, event: str, email: str | None, webhook: str | None, site: str | None,
+                     room: str | None, parameter: str | None, delay: int, repeat_every: int, repeat_max: int,
+                     user: str, reason: str) -> int:
     from queries.notifications import rules
 
-    rule = rules.Rule(event=event, recipient=recipient, site_id=site, room_id=room, parameter=parameter,
+    if bool(email) == bool(webhook):
+        raise Refused("error: give one of --email ADDRESS or --webhook URL")
+    rule = rules.Rule(event=event, recipient=email or webhook, channel="email" if email else "webhook", site_id=site, room_id=room, parameter=parameter,
                       delay_s=delay, repeat_every_s=repeat_every, repeat_max=repeat_max)
     rule_id = rules.add(_warehouse(settings), rule, by=user, reason=reason)
     print(f"{rule_id}: {rules.describe(rule)}")

@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
-from notify.channels import DeliveryFailed, sender_for
+from notify.channels import DeliveryFailed, senders_for
 from queries.engine.settings import Settings
 from queries.engine.warehouse import Warehouse
 from queries.notifications.outbox import EXCURSION_EVENTS
@@ -54,13 +54,20 @@ class Result:
 
 
 class Dispatcher:
-    def __init__(self, wh: Warehouse, settings: Settings, *, sender=None,
-                 clock: Callable[[], datetime] = utc_now):
+    def __init__(self, wh: Warehouse, settings: Settings, *, clock: Callable[[], datetime] = utc_now):
         self.wh, self.settings, self.clock = wh, settings, clock
-        self.sender = sender or sender_for(settings)
+        self.senders = senders_for(settings)
         self.lease = timedelta(seconds=2 * settings.notify_send_timeout_s)
         self.claim_sql = "notifications/outbox_claim_pg" if wh.dialect == "postgresql" else \
             "notifications/outbox_claim_duckdb"
+
+    def describe(self) -> str:
+        email = self.senders["email"]
+        how = f"e-mail via {email.server.describe()}" if hasattr(email, "server") else \
+            "e-mail printed to the log (ATMP_SMTP_URL is not set)"
+        signed = "signed webhooks" if self.senders["webhook"].secret else \
+            "no webhooks (ATMP_WEBHOOK_SECRET_FILE is not set)"
+        return f"{how}; {signed}"
 
     def backoff_s(self, attempts: int) -> float:
         return min(FIRST_RETRY_S * 2 ** max(attempts - 1, 0), self.settings.notify_retry_max_s)
@@ -86,12 +93,11 @@ class Dispatcher:
             results.extend(self._deliver(dict(row)) for row in claimed)
 
     def _deliver(self, row: dict) -> Result:
-        nid = row["notification_id"]
         cancel = self._cancelled_by(row)
         if cancel:
             return self._record(row, "cancelled", cancel)
         try:
-            delivered = self.sender.send(nid, row["recipient"], row["subject"], row["body"])
+            delivered = self.senders[row["channel"]].send(row)
         except DeliveryFailed as exc:
             return self._record(row, "failed", str(exc))
         return self._record(row, delivered.outcome, delivered.response)
@@ -153,6 +159,5 @@ def start_in_app(settings: Settings, wh: Warehouse) -> threading.Event | None:
     if not settings.notify_in_app:
         return None
     dispatcher = Dispatcher(wh, settings)
-    logger.info("notifications: %s", "e-mail via " + dispatcher.sender.server.describe()
-                if hasattr(dispatcher.sender, "server") else "printed to this log (ATMP_SMTP_URL is not set)")
+    logger.info("notifications: %s", dispatcher.describe())
     return dispatcher.start()

@@ -29,7 +29,7 @@ from live_support import (
     utc_now,
     wait_for,
 )
-from mail_support import Mailbox, free_port
+from receivers import Mailbox, WebhookReceiver, free_port
 from sqlalchemy import text
 
 from ingest.writer import IngestWriter, Message
@@ -268,6 +268,12 @@ def test_rules_through_the_command_line_are_checked_and_audited(tmp_path):
     assert refused.returncode == 2
     assert "recipient 'not-an-address' is not one e-mail address" in refused.stderr
     assert "site 'XXX' is not a site of the network" in refused.stderr
+    neither = atmp_hub("notify", "rules", "add", "--event", "excursion_action", "--reason", "r", env=env)
+    assert neither.returncode == 2 and "give one of --email ADDRESS or --webhook URL" in neither.stderr
+    short = tmp_path / "short.secret"
+    short.write_text("too short")
+    unstartable = atmp_hub("notify", "run", "--once", env={**env, "ATMP_WEBHOOK_SECRET_FILE": str(short)})
+    assert unstartable.returncode == 2 and "holds 9 bytes, fewer than 32" in unstartable.stderr
     added = atmp_hub("notify", "rules", "add", "--event", "excursion_action", "--email", "qa@example.org",
                      "--site", "CHI", "--delay", "60", "--repeat-every", "600", "--repeat-max", "2",
                      "--user", "lead", "--reason", "step 1", env=env)
@@ -402,3 +408,37 @@ def test_the_served_app_mails_what_its_own_drop_folder_refuses(tmp_path, mailbox
     assert len(mailbox.received) == 1, err
     assert mailbox.received[0]["Subject"].startswith("[ATMP Hub] import refused: capas.csv (capas)")
     assert "notifications: e-mail via smtp://127.0.0.1" in err
+
+
+def test_a_webhook_is_signed_retried_on_a_server_error_and_refused_without_its_secret(duckdb_warehouse, tmp_path):
+    wh = duckdb_warehouse
+    seed_network(wh)
+    secret_file = tmp_path / "webhook.secret"
+    secret_file.write_text("7f" * 32)
+    with pytest.raises(ValueError, match="is not an https:// URL"):
+        rules.add(wh, rules.Rule(event="excursion_action", channel="webhook", recipient="http://example.org/x"),
+                  by="lead", reason="x")
+    with WebhookReceiver(secret_file.read_bytes().strip()) as receiver:
+        rules.add(wh, rules.Rule(event="excursion_action", channel="webhook", recipient=receiver.url),
+                  by="lead", reason="the paging gateway")
+        start = utc_now().replace(microsecond=0)
+        excursion_id = action_excursion(wh, start)
+        clock = Clock(start)
+        unsigned = Dispatcher(wh, settings_for(wh, None), clock=clock)  # no secret: not sent, and says why
+        (result,) = unsigned.dispatch_due()
+        assert result.outcome == "failed" and "ATMP_WEBHOOK_SECRET_FILE is not set" in result.response
+        receiver.answers.append(503)  # the gateway busy once
+        dispatcher = Dispatcher(wh, settings_for(wh, None, webhook_secret_file=str(secret_file)), clock=clock)
+        clock.now = start + timedelta(minutes=1)
+        (busy,) = dispatcher.dispatch_due()
+        assert busy.outcome == "failed" and "answered HTTP 503: try again later" in busy.response
+        clock.now = start + timedelta(minutes=5)
+        (sent,) = dispatcher.dispatch_due()
+        assert sent.outcome == "sent" and "answered HTTP 200" in sent.response
+    assert receiver.refused == []  # every request carried a valid signature
+    (hook,) = receiver.accepted
+    assert hook["headers"]["x-atmp-notification"] == sent.notification_id
+    assert hook["json"]["event_id"] == excursion_id and hook["json"]["site_id"] == "CHI"
+    assert "ACTION excursion" in hook["json"]["subject"] and "CHI-B1-T" in hook["json"]["body"]
+    assert [r[0] for r in rows(wh, "SELECT outcome FROM notification_attempts ORDER BY attempt")] == \
+        ["failed", "failed", "sent"]

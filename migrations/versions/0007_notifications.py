@@ -24,8 +24,8 @@ UPGRADE = [
         site_id TEXT,                        -- NULL: every site
         room_id TEXT,                        -- NULL: every room (excursions only)
         parameter TEXT,                      -- NULL: every parameter (excursions only)
-        channel TEXT NOT NULL CHECK (channel IN ('email')),
-        recipient TEXT NOT NULL,             -- an e-mail address
+        channel TEXT NOT NULL CHECK (channel IN ('email', 'webhook')),
+        recipient TEXT NOT NULL,             -- an e-mail address, or a webhook's https:// URL
         delay_s INTEGER NOT NULL DEFAULT 0,
         repeat_every_s INTEGER NOT NULL DEFAULT 0,
         repeat_max INTEGER NOT NULL DEFAULT 0,

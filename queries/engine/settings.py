@@ -52,6 +52,19 @@ def _parse(name: str, kind, raw: str):
     return raw
 
 
+MIN_SECRET_BYTES = 32
+
+
+def _check_secret_file(name: str, path: str) -> None:
+    try:
+        size = len(Path(path).read_bytes().strip())
+    except OSError as exc:
+        raise SettingsError(f"{name}={path!r} cannot be read: {exc.strerror or exc}") from None
+    if size < MIN_SECRET_BYTES:
+        raise SettingsError(f"{name}={path!r} holds {size} bytes, fewer than {MIN_SECRET_BYTES} "
+                            "(write one with `openssl rand -hex 32`)")
+
+
 @dataclass(frozen=True)
 class SmtpServer:
     host: str
@@ -165,6 +178,9 @@ class Settings:
     notify_from: str = _setting("atmp-hub@localhost", "Sender address of notification e-mails.")
     public_url: str = _setting(
         "http://127.0.0.1:8050", "The hub's address as recipients reach it: links in notifications start with it.")
+    webhook_secret_file: str = _setting(
+        "", "File holding the shared secret (at least 32 bytes) that signs every webhook notification "
+            "(X-ATMP-Signature, docs/notifications.md). Empty: webhook rules fail to send, and say why.")
     notify_in_app: bool = _setting(
         True, "Run the notification dispatcher inside the app process (required for DuckDB; with several "
               "PostgreSQL workers it may run in each, or set false and run `atmp-hub notify run`).")
@@ -220,6 +236,8 @@ class Settings:
             settings = replace(settings, secret_key=secrets.token_hex(32))
         if settings.smtp_url:  # a mistyped mail server refuses the start, as any other setting does
             SmtpServer.from_url(settings.smtp_url)
+        if settings.webhook_secret_file:
+            _check_secret_file("ATMP_WEBHOOK_SECRET_FILE", settings.webhook_secret_file)
         if settings.environment == "production" and not settings.audit_key_file:
             raise SettingsError("ATMP_AUDIT_KEY_FILE must be set in production")
         return settings

@@ -7,6 +7,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import pandas as pd
 
@@ -14,7 +15,8 @@ from queries.engine.warehouse import Warehouse
 from queries.notifications.outbox import EVENTS, EXCURSION_EVENTS
 from queries.records import audit
 
-CHANNELS = ("email",)
+CHANNELS = ("email", "webhook")
+LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 PARAMETERS = ("temperature", "humidity", "diff_pressure", "particles_0_5", "particles_5_0")
 EMAIL = re.compile(r"[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+|[^@\s,;<>]+@localhost")
 MAX_DELAY_S = 7 * 24 * 3600
@@ -39,8 +41,10 @@ class Rule:
             found.append(f"event {self.event!r} is not one of {', '.join(EVENTS)}")
         if self.channel not in CHANNELS:
             found.append(f"channel {self.channel!r} is not one of {', '.join(CHANNELS)}")
-        if not EMAIL.fullmatch(self.recipient or ""):
+        if self.channel == "email" and not EMAIL.fullmatch(self.recipient or ""):
             found.append(f"recipient {self.recipient!r} is not one e-mail address")
+        if self.channel == "webhook" and not _webhook_url(self.recipient or ""):
+            found.append(f"webhook {self.recipient!r} is not an https:// URL (http:// only to this host)")
         if self.parameter is not None and self.parameter not in PARAMETERS:
             found.append(f"parameter {self.parameter!r} is not one of {', '.join(PARAMETERS)}")
         if self.event not in EXCURSION_EVENTS.values():
@@ -55,6 +59,14 @@ class Rule:
         if self.repeat_max and self.repeat_every_s < 60:
             found.append("repeats need an interval of at least 60 s")
         return found
+
+
+def _webhook_url(url: str) -> bool:
+    parts = urlsplit(url)
+    if not parts.hostname or any(c.isspace() for c in url):
+        return False
+    return parts.scheme == "https" or (parts.scheme == "http" and parts.netloc.rsplit("@", 1)[-1].rsplit(":", 1)[0]
+                                       in LOOPBACK)
 
 
 def add(wh: Warehouse, rule: Rule, *, by: str, reason: str) -> str:
