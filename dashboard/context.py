@@ -38,6 +38,9 @@ PAGE_ROLES: dict[str, frozenset[str]] = {
     # checked per excursion (leadership, or the site manager of the excursion's site).
     "/monitoring": frozenset({"leadership", "site_manager", "auditor", "display"}),
     "/monitoring/<site_id>": frozenset({"leadership", "site_manager", "auditor", "display"}),
+    # Notifications: rules and deliveries of the whole network; leadership and administrators change rules
+    # (checked again on the server), auditors read.
+    "/notifications": frozenset({"leadership", "admin", "auditor"}),
 }
 WINDOW_CHOICES = (30, 90, 180, 365)
 # Where a role lands after signing in (and what "/" points to when the role may not open it).

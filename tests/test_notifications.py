@@ -281,7 +281,7 @@ def test_rules_through_the_command_line_are_checked_and_audited(tmp_path):
     rule_id = added.stdout.split(":")[0]
     listed = atmp_hub("notify", "rules", "list", env=env)
     assert f"{rule_id} active" in listed.stdout
-    assert "excursion_action (site_id CHI) -> email qa@example.org after 60 s, then every 600 s up to 2 more" in listed.stdout
+    assert "excursion_action (site CHI) → email qa@example.org after 1 min, then every 10 min up to 2 more" in listed.stdout
     off = atmp_hub("notify", "rules", "deactivate", rule_id, "--user", "lead", "--reason", "left", env=env)
     assert off.returncode == 0 and f"{rule_id} inactive" in atmp_hub("notify", "rules", "list", env=env).stdout
     again = atmp_hub("notify", "rules", "deactivate", rule_id, "--reason", "again", env=env)

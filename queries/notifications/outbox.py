@@ -19,6 +19,7 @@ from queries.engine.warehouse import Warehouse
 
 EXCURSION_EVENTS = {"action": "excursion_action", "alert": "excursion_alert"}
 IMPORT_REJECTED = "import_rejected"
+TEST = "test"  # a test message asked for on the Notifications page (never matched by a rule)
 EVENTS = (*EXCURSION_EVENTS.values(), IMPORT_REJECTED)
 SUBJECT_PREFIX = "[ATMP Hub]"
 
