@@ -100,3 +100,22 @@ def test_import_benchmark_runs_its_three_steps(table):
     for step in ("dry run", "import", "same file again"):
         seconds, _rate, peak = (float(cell.replace(",", "")) for cell in rows[step].split("|")[2:5])
         assert seconds > 0 and peak > 50  # a Python process with pandas holds more than 50 MiB
+
+
+def test_notification_benchmark_mails_every_excursion_it_publishes(tmp_path):
+    """bench/notify_bench.py on 3 excursions: a real broker, bridge, dispatcher and SMTP server; every
+    excursion's e-mail accepted, latencies reported in order (p50 <= p95 <= max)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    out = tmp_path / "notify.json"
+    done = subprocess.run([sys.executable, "bench/notify_bench.py", "--events", "3", "--every", "1", "--json",
+                           str(out)], cwd=root, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    figures = json.loads(out.read_text())
+    assert figures["events"] == figures["delivered"] == 3
+    assert 0 < figures["p50_s"] <= figures["p95_s"] <= figures["max_s"]
+    assert "3 e-mails accepted" in done.stdout
