@@ -218,6 +218,7 @@ IMP_RESULT = "import-result"
 IMP_REPORT = "import-report"        # download the full problem report
 IMP_REPORT_DOWNLOAD = "import-report-download"
 # Notifications page (dashboard/pages/notifications.py)
+NOT_ALARMS = "notifications-alarms"        # open system alarms
 NOT_OPEN = "notifications-open"            # messages waiting, being sent or retrying
 NOT_FAILURES = "notifications-failures"
 NOT_HISTORY = "notifications-history"

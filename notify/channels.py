@@ -92,15 +92,18 @@ class EmailSender:
 
 
 class LogSender:
-    """No mail server configured: the message goes to the log, and the record says it was only printed."""
+    """No mail server configured (or no address for system alarms): the message goes to the log, and the
+    record says it was only printed."""
 
     channel = "email"
 
+    def __init__(self, because: str):
+        self.because = because
+
     def send(self, row: dict) -> Delivered:
-        logger.warning("notification %s NOT e-mailed (ATMP_SMTP_URL is not set), printed here instead:\n"
-                       "To: %s\nSubject: %s\n\n%s", row["notification_id"], row["recipient"], row["subject"],
-                       row["body"])
-        return Delivered("printed", "printed to the app's log: ATMP_SMTP_URL is not set")
+        logger.warning("notification %s NOT e-mailed (%s), printed here instead:\nTo: %s\nSubject: %s\n\n%s",
+                       row["notification_id"], self.because, row["recipient"], row["subject"], row["body"])
+        return Delivered("printed", f"printed to the app's log: {self.because}")
 
 
 class WebhookSender:
@@ -156,6 +159,7 @@ def webhook_secret(settings: Settings) -> bytes | None:
 
 def senders_for(settings: Settings) -> dict[str, EmailSender | LogSender | WebhookSender]:
     """The sender of each channel, as the settings configure them."""
-    email = LogSender() if not settings.smtp_url else EmailSender(
+    email = LogSender("ATMP_SMTP_URL is not set") if not settings.smtp_url else EmailSender(
         SmtpServer.from_url(settings.smtp_url), settings.notify_from, settings.notify_send_timeout_s)
-    return {"email": email, "webhook": WebhookSender(webhook_secret(settings), settings.notify_send_timeout_s)}
+    return {"email": email, "webhook": WebhookSender(webhook_secret(settings), settings.notify_send_timeout_s),
+            "log": LogSender("ATMP_SYSTEM_ALARM_TO is not set")}

@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
+from notify.alarms import Watchdog
 from notify.channels import DeliveryFailed, senders_for
 from queries.engine.settings import Settings
 from queries.engine.warehouse import Warehouse
@@ -139,10 +141,15 @@ class Dispatcher:
 
     # -- running -------------------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
-        """Dispatch until `stop` is set: look every ATMP_NOTIFY_POLL_S seconds. A failed pass (the warehouse
-        away) is logged and the next one runs."""
+        """Dispatch until `stop` is set: look every ATMP_NOTIFY_POLL_S seconds, and check the system alarms
+        every ATMP_ALARM_CHECK_S. A failed pass (the warehouse away) is logged and the next one runs."""
+        watchdog = Watchdog(self.wh, self.settings, self.clock)
+        checked_at = None
         while not stop.is_set():
             try:
+                if checked_at is None or time.monotonic() - checked_at >= self.settings.alarm_check_s:
+                    checked_at = time.monotonic()
+                    watchdog.check()
                 self.dispatch_due()
             except Exception:
                 logger.exception("notification dispatch failed; trying again")

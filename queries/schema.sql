@@ -374,6 +374,18 @@ CREATE TABLE IF NOT EXISTS notification_attempts (
     PRIMARY KEY (notification_id, attempt)
 );
 
+-- System alarms (notify/alarms.py): conditions of the hub itself, raised once while they last and cleared
+-- when they end; raising one queues its messages to ATMP_SYSTEM_ALARM_TO whatever the rules say.
+CREATE TABLE IF NOT EXISTS system_alarms (
+    alarm_id TEXT PRIMARY KEY,           -- kind/subject/since: the same condition is raised once
+    kind TEXT NOT NULL CHECK (kind IN ('sensor_silent', 'ingest_stopped', 'audit_chain', 'delivery_failing')),
+    subject TEXT NOT NULL,               -- a sensor, 'network', 'audit_log', a notification id
+    site_id TEXT,
+    detail TEXT NOT NULL,
+    raised_at TIMESTAMP NOT NULL,
+    cleared_at TIMESTAMP
+);
+
 -- Append-only and hash-chained: entry_hash = sha256(prev_hash || canonical entry).
 CREATE SEQUENCE IF NOT EXISTS audit_log_seq;
 CREATE TABLE IF NOT EXISTS audit_log (

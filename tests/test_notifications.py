@@ -442,3 +442,89 @@ def test_a_webhook_is_signed_retried_on_a_server_error_and_refused_without_its_s
     assert "ACTION excursion" in hook["json"]["subject"] and "CHI-B1-T" in hook["json"]["body"]
     assert [r[0] for r in rows(wh, "SELECT outcome FROM notification_attempts ORDER BY attempt")] == \
         ["failed", "failed", "sent"]
+
+
+def subject(mail) -> str:
+    """The Subject header unfolded (a long one is folded over lines, RFC 5322)."""
+    return " ".join(str(mail["Subject"]).split())
+
+
+def write_readings(wh: Warehouse, at, sensors: dict[str, str], tag: str) -> None:
+    """One calm reading of each sensor (id -> unit), stored by ingest at `at`."""
+    values = {"degC": 20.0, "pct_rh": 45.0, "Pa": 20.0, "count_m3": 100.0}
+    IngestWriter(wh, clock=lambda: at).write([Message(*ramp(s, unit, [values[unit]], start=at - timedelta(seconds=5),
+                                                           step_s=1, tag=f"{tag}-{s}")[0], at)
+                                              for s, unit in sensors.items()])
+
+
+def test_system_alarms_reach_their_addresses_without_any_rule_and_clear(duckdb_warehouse, mailbox):
+    """A silent sensor, then ingest stopped altogether, then the audit trail tampered with: each a system
+    alarm, mailed to ATMP_SYSTEM_ALARM_TO although no rule exists, raised once, cleared when it ends."""
+    from notify.alarms import Watchdog
+
+    wh = duckdb_warehouse
+    seed_network(wh)
+    sensors = {"CHI-B1-T": "degC", "CHI-B1-RH": "pct_rh", "ATL-B1-T": "degC"}
+    interval = rows(wh, "SELECT MAX(interval_s) FROM sensors WHERE sensor_id IN ('CHI-B1-T', 'CHI-B1-RH', 'ATL-B1-T')")[0][0]
+    start = utc_now().replace(microsecond=0)
+    write_readings(wh, start, sensors, "t0")
+    clock = Clock(start)
+    settings = settings_for(wh, mailbox, system_alarm_to="qa-systems@example.org, it-oncall@example.org",
+                            alarm_audit_check_s=0)  # verified at every check
+    watchdog, dispatcher = Watchdog(wh, settings, clock), Dispatcher(wh, settings, clock=clock)
+
+    clock.now = start + timedelta(seconds=interval * 5)
+    assert watchdog.check() == []
+    later = start + timedelta(seconds=interval * 11)
+    write_readings(wh, later, {"CHI-B1-T": "degC", "ATL-B1-T": "degC"}, "t1")  # CHI-B1-RH stays silent
+    clock.now = later + timedelta(seconds=5)
+    (raised,) = watchdog.check()
+    assert raised.startswith("sensor_silent/CHI-B1-RH/")
+    assert watchdog.check() == []  # raised once while it lasts
+    dispatcher.dispatch_due()
+    assert sorted(m["X-Envelope-To"] for m in mailbox.received) == ["it-oncall@example.org", "qa-systems@example.org"]
+    assert "SYSTEM ALARM: sensor CHI-B1-RH (humidity, room CHI-B1, CHI) silent since" in subject(mailbox.received[0])
+
+    back = later + timedelta(seconds=30)
+    write_readings(wh, back, {"CHI-B1-RH": "pct_rh"}, "t2")
+    clock.now = back + timedelta(seconds=1)
+    assert watchdog.check() == []
+    assert rows(wh, "SELECT COUNT(*) FROM system_alarms WHERE cleared_at IS NULL")[0][0] == 0
+
+    clock.now = back + timedelta(seconds=interval * 12)  # nothing stored from anyone: one alarm, not three
+    (stopped,) = watchdog.check()
+    assert stopped.startswith("ingest_stopped/network/")
+
+    with wh.engine.begin() as conn:  # someone edits the trail behind the hub's back
+        conn.exec_driver_sql("INSERT INTO audit_log (ts, user_id, action, prev_hash, entry_hash) "
+                             "VALUES (now(), 'x', 'forged', 'bad', 'bad')")
+    raised = watchdog.check()
+    assert [a.split("/")[0] for a in raised] == ["audit_chain"]
+    dispatcher.dispatch_due()
+    subjects = [subject(m) for m in mailbox.received]
+    assert sum("SYSTEM ALARM: ingest stopped" in s for s in subjects) == 2
+    assert sum("SYSTEM ALARM: the audit trail fails verification" in s for s in subjects) == 2
+
+
+def test_a_notification_that_keeps_failing_is_itself_an_alarm(duckdb_warehouse, caplog):
+    from notify.alarms import Watchdog
+
+    wh = duckdb_warehouse
+    seed_network(wh)
+    rules.add(wh, rules.Rule(event="excursion_action", recipient="oncall@example.org"), by="lead", reason="x")
+    start = utc_now().replace(microsecond=0)
+    action_excursion(wh, start)
+    clock = Clock(start)
+    settings = settings_for(wh, Mailbox(free_port()))  # nothing listens; no ATMP_SYSTEM_ALARM_TO
+    dispatcher, watchdog = Dispatcher(wh, settings, clock=clock), Watchdog(wh, settings, clock)
+    for minute in (0, 1, 2):
+        clock.now = start + timedelta(minutes=minute, seconds=1)
+        assert watchdog.check() == []
+        dispatcher.dispatch_due()
+    (raised,) = watchdog.check()
+    assert raised.startswith("delivery_failing/N-")
+    with caplog.at_level("WARNING", logger="notify.channels"):
+        results = dispatcher.dispatch_due()
+    assert [r.outcome for r in results if r.response.startswith("printed")] == ["printed"]
+    assert "NOT e-mailed (ATMP_SYSTEM_ALARM_TO is not set)" in caplog.text
+    assert "not delivered after 3 attempts" in caplog.text

@@ -19,7 +19,7 @@ from queries.engine.settings import Settings
 
 ADD = [ids.NOT_ADD_RESULT, ids.NOT_ADD_SIGNATURE, ids.NOT_ADD_DONE, ids.NOT_ADD_REASON]
 OFF = [ids.NOT_OFF_RESULT, ids.NOT_OFF_SIGNATURE, ids.NOT_OFF_DONE, ids.NOT_OFF_REASON]
-LISTS = [ids.NOT_OPEN, ids.NOT_FAILURES, ids.NOT_HISTORY]
+LISTS = [ids.NOT_ALARMS, ids.NOT_OPEN, ids.NOT_FAILURES, ids.NOT_HISTORY]
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
-"""Notifications (/notifications; leadership, administrators, auditors): what is escalating now, what failed
-to deliver, what went out, and the rules. Leadership and administrators add a rule or switch one off
+"""Notifications (/notifications; leadership, administrators, auditors): the open system alarms, what is
+escalating now, what failed to deliver, what went out, and the rules. Leadership and administrators add a rule or switch one off
 (signed: reason and password, audited) and send a rule a test message; auditors read.
 
 Every callback asks the server who is signed in; the checks, the signature and the audit entries are
@@ -46,7 +46,9 @@ def layout(**_):
                 "Times are UTC. How it works: ", html.Code("docs/notifications.md"), "."],
                className="text-body-secondary"),
         dcc.Interval(id=ids.NOT_REFRESH, interval=REFRESH_MS),
-        html.H2("Escalating now", className="h5 mt-3"),
+        html.H2("System alarms now", className="h5 mt-3"),
+        html.Div(_alarms(), id=ids.NOT_ALARMS),
+        html.H2("Escalating now", className="h5 mt-4"),
         html.Div(_open(), id=ids.NOT_OPEN),
         html.H2(f"Delivery failures (last {FAILURE_DAYS} days)", className="h5 mt-4"),
         html.Div(_failures(), id=ids.NOT_FAILURES),
@@ -89,6 +91,15 @@ def _open():
         ("Next attempt (UTC)", lambda r: _when(r.next_attempt_at)), ("Attempts", lambda r: int(r.attempts)),
         ("Last answer", lambda r: r.last_response or "–"),
     ], "notifications-open-table", "Nothing is waiting to be sent.")
+
+
+def _alarms():
+    frame = context.warehouse().query("notifications/alarms_open")
+    return _table(frame, [
+        ("Raised (UTC)", lambda r: _when(r.raised_at)), ("Kind", lambda r: r.kind.replace("_", " ")),
+        ("What", lambda r: r.detail),
+    ], "notifications-alarms-table", "No system alarm: sensors report, ingest writes, the audit trail verifies "
+                                     "and notifications are delivered.")
 
 
 def _failures():
@@ -175,6 +186,7 @@ def _forms():
 
 
 @callback(
+    Output(ids.NOT_ALARMS, "children"),
     Output(ids.NOT_OPEN, "children"),
     Output(ids.NOT_FAILURES, "children"),
     Output(ids.NOT_HISTORY, "children"),
@@ -184,7 +196,7 @@ def _forms():
 def refresh_lists(_):
     """The delivery lists, read again every REFRESH_MS (messages go out whether or not anyone looks)."""
     context.require_page(PAGE)
-    return _open(), _failures(), _history()
+    return _alarms(), _open(), _failures(), _history()
 
 
 @callback(

@@ -1,4 +1,5 @@
-"""Notifications (issue 12): rules, the transactional outbox and every delivery attempt (notify/).
+"""Notifications (issue 12): rules, the transactional outbox, every delivery attempt and the system alarms
+(notify/).
 
 Idempotent: a database created by create_schema() already has the tables and is left as it is.
 
@@ -15,8 +16,19 @@ down_revision = "0006_sensor_effective_limits"
 branch_labels = None
 depends_on = None
 
-TABLES = ("notification_rules", "notification_outbox", "notification_attempts")
+TABLES = ("notification_rules", "notification_outbox", "notification_attempts", "system_alarms")
 UPGRADE = [
+    """
+    CREATE TABLE IF NOT EXISTS system_alarms (
+        alarm_id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('sensor_silent', 'ingest_stopped', 'audit_chain', 'delivery_failing')),
+        subject TEXT NOT NULL,
+        site_id TEXT,
+        detail TEXT NOT NULL,
+        raised_at TIMESTAMP NOT NULL,
+        cleared_at TIMESTAMP
+    )
+    """,
     """
     CREATE TABLE IF NOT EXISTS notification_rules (
         rule_id TEXT PRIMARY KEY,

@@ -190,6 +190,17 @@ class Settings:
               "message to another (or itself, restarted) after twice this.")
     notify_retry_max_s: float = _setting(
         300.0, "Longest pause between two attempts at a message that failed (the pause doubles from 5 s).")
+    system_alarm_to: str = _setting(
+        "", "Comma-separated e-mail addresses that receive every system alarm (a silent sensor, ingest stopped, "
+            "the audit chain failing verification, a notification failing to deliver; notify/alarms.py), "
+            "whatever the rules say. Empty: system alarms are printed to the log and listed on the "
+            "Notifications page.")
+    alarm_silent_intervals: int = _setting(
+        10, "A sensor that reported in the last day is silent (a system alarm) after this many of its "
+            "expected intervals without a stored reading.")
+    alarm_check_s: float = _setting(30.0, "Seconds between two checks of the system alarms by the dispatcher.")
+    alarm_audit_check_s: float = _setting(
+        3600.0, "Seconds between two verifications of the audit chain by the dispatcher (a failure is an alarm).")
     # --- scale: server mode, caching (queries/engine/result_cache.py) ---
     redis_url: str = _setting(
         "", "Redis for the result cache shared by every worker (redis://127.0.0.1:6379/0). Empty: each "
