@@ -41,6 +41,8 @@ PAGE_ROLES: dict[str, frozenset[str]] = {
     # Notifications: rules and deliveries of the whole network; leadership and administrators change rules
     # (checked again on the server), auditors read.
     "/notifications": frozenset({"leadership", "admin", "auditor"}),
+    # The link in an excursion's message: those who may acknowledge (the site is checked per excursion).
+    "/ack/<token>": frozenset({"leadership", "site_manager"}),
 }
 WINDOW_CHOICES = (30, 90, 180, 365)
 # Where a role lands after signing in (and what "/" points to when the role may not open it).

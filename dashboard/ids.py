@@ -248,3 +248,10 @@ NOT_TEST_RULE = "notifications-test-rule"
 NOT_TEST_SUBMIT = "notifications-test-submit"
 NOT_TEST_RESULT = "notifications-test-result"
 NOT_REFRESH = "notifications-refresh"      # the lists are read again every 10 s
+# Remote acknowledgement page (dashboard/pages/ack_link.py)
+ACKL_TOKEN = "ack-link-token"              # the link's token (the server looks it up again on submit)
+ACKL_COMMENT = "ack-link-comment"
+ACKL_DEVIATION = "ack-link-deviation"
+ACKL_PASSWORD = "ack-link-password"
+ACKL_SUBMIT = "ack-link-submit"
+ACKL_RESULT = "ack-link-result"

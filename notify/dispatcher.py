@@ -32,6 +32,7 @@ from notify.alarms import Watchdog
 from notify.channels import DeliveryFailed, senders_for
 from queries.engine.settings import Settings
 from queries.engine.warehouse import Warehouse
+from queries.notifications import ack_links
 from queries.notifications.outbox import EXCURSION_EVENTS
 from queries.records import audit
 
@@ -98,11 +99,21 @@ class Dispatcher:
         cancel = self._cancelled_by(row)
         if cancel:
             return self._record(row, "cancelled", cancel)
+        if row["event"] in EXCURSION_EVENTS.values():
+            row = {**row, "body": row["body"] + self._ack_link(row)}
         try:
             delivered = self.senders[row["channel"]].send(row)
         except DeliveryFailed as exc:
             return self._record(row, "failed", str(exc))
         return self._record(row, delivered.outcome, delivered.response)
+
+    def _ack_link(self, row: dict) -> str:
+        """A single-use, expiring link for this message (issued now: no token is kept in the outbox)."""
+        token = ack_links.issue(self.wh, excursion_id=row["event_id"], notification_id=row["notification_id"],
+                                recipient=row["recipient"], now=self.clock(), hours=self.settings.ack_link_hours)
+        return (f"\nOr acknowledge from here (this link works once, for {self.settings.ack_link_hours:g} hours; "
+                f"sign-in and your signature are still required):\n"
+                f"{self.settings.public_url.rstrip('/')}/ack/{token}\n")
 
     def _cancelled_by(self, row: dict) -> str | None:
         """Why a claimed message is no longer to be sent: its excursion was acknowledged."""

@@ -374,6 +374,19 @@ CREATE TABLE IF NOT EXISTS notification_attempts (
     PRIMARY KEY (notification_id, attempt)
 );
 
+-- Remote acknowledgement links (queries/notifications/ack_links.py): one per excursion message sent, single
+-- use, expiring. Only the SHA-256 of the token is stored; the token exists only in the message.
+CREATE TABLE IF NOT EXISTS ack_links (
+    token_hash TEXT PRIMARY KEY,
+    excursion_id TEXT NOT NULL,
+    notification_id TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    expires_at TIMESTAMP NOT NULL,
+    used_at TIMESTAMP,
+    used_by TEXT
+);
+
 -- System alarms (notify/alarms.py): conditions of the hub itself, raised once while they last and cleared
 -- when they end; raising one queues its messages to ATMP_SYSTEM_ALARM_TO whatever the rules say.
 CREATE TABLE IF NOT EXISTS system_alarms (

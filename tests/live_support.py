@@ -330,3 +330,22 @@ class AckClock:
     def _on_publish(self, client, userdata, mid, reason_code, properties):
         if not reason_code.is_failure:
             self.acked_ns.setdefault(mid, time.time_ns())
+
+
+def open_excursion_with_link(path: Path) -> tuple[Warehouse, str, str]:
+    """A small network (test users) in a new DuckDB file with one open, unacknowledged CHI action excursion
+    and a remote acknowledgement link to it: (warehouse, excursion id, token)."""
+    from ingest.writer import IngestWriter, Message
+    from queries.notifications import ack_links
+
+    wh = Warehouse(f"duckdb:///{path}")
+    wh.create_schema()
+    seed_network(wh, with_users=True)
+    now = utc_now().replace(microsecond=0)
+    pairs = ramp("CHI-B1-T", "degC", [21.0] * 3 + [22.6] * 12, start=now - timedelta(minutes=3), step_s=10, tag="open")
+    IngestWriter(wh, clock=lambda: now).write([Message(t, p, now) for t, p in pairs])
+    with wh.engine.connect() as conn:
+        excursion_id = conn.exec_driver_sql("SELECT excursion_id FROM excursions WHERE level = 'action'").scalar()
+    token = ack_links.issue(wh, excursion_id=excursion_id, notification_id="N-test", recipient="oncall.chi@example.org",
+                            now=now, hours=24)
+    return wh, excursion_id, token

@@ -29,7 +29,9 @@ USERS = {"leadership": "t.leader", "site_manager": "t.manager.chi", "auditor": "
          "display": "t.display", "admin": "t.admin"}
 # Records of the sample network (seed 7): the CHI excursion story's deviation, batch, CAPA and excursion.
 SAMPLE_VALUES = {"<site_id>": "CHI", "<deviation_id>": "DEV-CHI-0086", "<batch_id>": "CHI-B0214",
-                 "<capa_id>": "CAPA-CHI-0022", "<excursion_id>": "EXC-CHI-20260402140000-b9e308"}
+                 "<capa_id>": "CAPA-CHI-0022", "<excursion_id>": "EXC-CHI-20260402140000-b9e308",
+                 # No link in the sample: the refusal page here; the form is checked in test_notifications_browser.
+                 "<token>": "not-a-link-of-this-hub-0000000000"}
 EXTRA_QUERY = {"/kiosk": "?pages=overview,excursions,site:CHI&interval=3600"}
 
 

@@ -29,7 +29,7 @@ def _callback_ids(dep: dict) -> set[str]:
     return {n for n in names if not n.startswith("{")}  # pattern-matching ids are checked by type below
 
 
-def test_every_callback_id_is_in_some_layout(make_client, hub_app):
+def test_every_callback_id_is_in_some_layout(make_client, hub_app, tmp_path):
     found: set[str] = set()
     for user_id in ("t.leader", "t.admin", "t.display"):
         client = make_client(user_id)
@@ -47,6 +47,21 @@ def test_every_callback_id_is_in_some_layout(make_client, hub_app):
                      {"site-id.data": "CHI"})
     assert site.status_code == 200
     _ids(site.get_json(), found)
+    # The remote acknowledgement form shows only for a valid link to an open excursion (none in the sample).
+    from conftest import app_for, login
+    from live_support import PASSWORD, open_excursion_with_link
+
+    wh, _excursion, token = open_excursion_with_link(tmp_path / "ack.duckdb")
+    try:
+        ack_app = app_for(wh, simulator=False)
+        manager = ack_app.server.test_client()
+        assert login(manager, "mgr.chi", PASSWORD).status_code == 302
+        ack = dash_call(manager, ack_app, ["_pages_content", "_pages_store"],
+                        {"_pages_location.pathname": f"/ack/{token}", "_pages_location.search": ""})
+        assert ack.status_code == 200 and "ack-link-submit" in json.dumps(ack.get_json())
+        _ids(ack.get_json(), found)
+    finally:
+        wh.dispose()
     deps = leader.get("/_dash-dependencies").get_json()
     missing = {}
     for dep in deps:

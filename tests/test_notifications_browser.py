@@ -10,6 +10,7 @@ import uuid
 import pytest
 from conftest import TEST_PASSWORD, sign_in
 from playwright.sync_api import Page, expect
+from test_accessibility import run_axe
 
 pytestmark = pytest.mark.browser
 
@@ -50,4 +51,43 @@ def test_leadership_edits_the_rules_and_queues_a_test(page: Page, live_url, outp
     tests.get_by_role("button", name="Sign and switch the rule off").click()
     expect(page.locator("#notifications-off-result-done")).to_contain_text(f"Rule {rule_id} switched off")
     expect(page.locator("#notifications-rules tbody tr", has_text=address)).to_contain_text("✕ off", timeout=30000)
+    assert not [e for e in console_errors if "Content Security Policy" in e or "Refused" in e], console_errors
+
+
+@pytest.fixture
+def served_excursion(tmp_path):
+    """An app serving a small network with an open CHI action excursion, and a link to acknowledge it."""
+    import threading
+
+    from conftest import app_for
+    from live_support import open_excursion_with_link
+    from werkzeug.serving import make_server
+
+    wh, excursion_id, token = open_excursion_with_link(tmp_path / "hub.duckdb")
+    server = make_server("127.0.0.1", 0, app_for(wh, simulator=False).server, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}", excursion_id, token
+    server.shutdown()
+    wh.dispose()
+
+
+def test_the_link_in_a_message_signs_in_and_acknowledges(page: Page, served_excursion, output_dir, console_errors):
+    """The remote acknowledgement as a site manager meets it: the link opens the sign-in page, which leads
+    back to the link; a comment and the password acknowledge the excursion; the link then is used up."""
+    base, excursion_id, token = served_excursion
+    page.goto(f"{base}/ack/{token}")
+    expect(page).to_have_url(re.compile(r"/login"))
+    page.get_by_label("User name").fill("mgr.chi")
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{base}/ack/{token}", timeout=15000)
+    expect(page.locator("h1")).to_have_text(f"Acknowledge excursion {excursion_id}")
+    assert run_axe(page) == []  # no serious or critical accessibility violation on the form
+    page.get_by_label(re.compile("^Comment")).fill("Reviewed from the e-mail: HVAC reset, no batch affected")
+    page.get_by_label("Password of mgr.chi (electronic signature)").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Sign and acknowledge").click()
+    expect(page.locator("#ack-done")).to_contain_text(f"{excursion_id} acknowledged by mgr.chi", timeout=30000)
+    page.screenshot(path=str(output_dir / "ack-link.png"), full_page=True)
+    page.goto(f"{base}/ack/{token}")
+    expect(page.locator("#ack-link-refused")).to_contain_text("used already, by mgr.chi")
     assert not [e for e in console_errors if "Content Security Policy" in e or "Refused" in e], console_errors

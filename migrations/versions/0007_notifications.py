@@ -1,5 +1,5 @@
-"""Notifications (issue 12): rules, the transactional outbox, every delivery attempt and the system alarms
-(notify/).
+"""Notifications (issue 12): rules, the transactional outbox, every delivery attempt, the system alarms
+and the remote acknowledgement links (notify/, queries/notifications/).
 
 Idempotent: a database created by create_schema() already has the tables and is left as it is.
 
@@ -16,8 +16,20 @@ down_revision = "0006_sensor_effective_limits"
 branch_labels = None
 depends_on = None
 
-TABLES = ("notification_rules", "notification_outbox", "notification_attempts", "system_alarms")
+TABLES = ("notification_rules", "notification_outbox", "notification_attempts", "system_alarms", "ack_links")
 UPGRADE = [
+    """
+    CREATE TABLE IF NOT EXISTS ack_links (
+        token_hash TEXT PRIMARY KEY,
+        excursion_id TEXT NOT NULL,
+        notification_id TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        created_at TIMESTAMP NOT NULL,
+        expires_at TIMESTAMP NOT NULL,
+        used_at TIMESTAMP,
+        used_by TEXT
+    )
+    """,
     """
     CREATE TABLE IF NOT EXISTS system_alarms (
         alarm_id TEXT PRIMARY KEY,

@@ -153,12 +153,15 @@ def record_digest(row: dict, batches: list[str]) -> str:
 
 def acknowledge(wh: Warehouse, scope: Scope, *, user_id: str, role: str, own_site: str | None,
                 excursion_id, password, comment, now: datetime, deviation_decision="keep",
-                attempt_allowed: Callable[[], bool] | None = None) -> Acknowledged:
+                attempt_allowed: Callable[[], bool] | None = None,
+                within: Callable[[object], None] | None = None) -> Acknowledged:
     """Sign off one excursion: role, scope, password and comment checked here, on the server; the
     update and its audit entry (who, when, what = record hash, why = comment, meaning) commit together.
 
     ``deviation_decision`` ('keep', 'confirm' or 'reject', ``DEVIATION_DECISIONS``) is what the same
     signature decides about the excursion's proposed deviation: only a confirmed one enters ``deviations``.
+    ``within(conn)`` runs inside the acknowledgement's transaction (a remote link marked used with it); a
+    SignatureRefused it raises undoes everything.
     """
     def refuse(message: str, reason: str) -> SignatureRefused:
         esignature.audit_refusal(wh, user_id=user_id, action="excursion_ack_refused", object_type="excursion",
@@ -210,6 +213,8 @@ def acknowledge(wh: Warehouse, scope: Scope, *, user_id: str, role: str, own_sit
                 raise SignatureRefused("The proposed deviation was already decided.")
             if decision == "confirmed":
                 wh.execute(conn, "monitoring/confirm_deviation", {"deviation_id": row["deviation_id"]})
+        if within is not None:
+            within(conn)
         audit.append(wh, user_id=user_id, action="excursion_acknowledged", object_type="excursion",
                      object_id=excursion_id, reason=note,
                      old_value=json.dumps({"acknowledged_at": None}),

@@ -181,6 +181,9 @@ class Settings:
     webhook_secret_file: str = _setting(
         "", "File holding the shared secret (at least 32 bytes) that signs every webhook notification "
             "(X-ATMP-Signature, docs/notifications.md). Empty: webhook rules fail to send, and say why.")
+    ack_link_hours: float = _setting(
+        24.0, "Hours an acknowledgement link in an excursion's message stays valid (single use; sign-in and "
+              "signature still required).")
     notify_in_app: bool = _setting(
         True, "Run the notification dispatcher inside the app process (required for DuckDB; with several "
               "PostgreSQL workers it may run in each, or set false and run `atmp-hub notify run`).")

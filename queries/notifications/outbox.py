@@ -91,10 +91,11 @@ def excursion_message(record, context: dict, public_url: str, *, simulated: bool
         f"Started:    {_clock_text(record.started_at, context.get('timezone') or 'UTC')}",
         f"Detected:   {_clock_text(record.detected_at, context.get('timezone') or 'UTC')}",
         "",
-        f"Acknowledge it on its record (sign-in required): {link}",
+        f"Its record: {link}",
+        f"Acknowledge it on the site's monitoring page: {public_url.rstrip('/')}/monitoring/{record.site_id}",
     ]
     if record.deviation_id:
-        lines.insert(-2, f"Proposed deviation: {record.deviation_id} (provisional until QA review)")
+        lines.insert(-3, f"Proposed deviation: {record.deviation_id} (provisional until QA review)")
     return Message(subject, "\n".join(lines) + "\n")
 
 
