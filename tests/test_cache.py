@@ -413,7 +413,8 @@ def test_no_query_reads_the_role_so_roles_of_the_same_sites_share_answers(sample
     """The result cache keys a scope by its sites, network row and window, not by role: sound only while
     an answer under a scope never depends on who asks. Every KPI under a leader's and an auditor's scope,
     and under a site manager's and a leader's narrowed to that site, is the same frame; and no module of
-    the query layer reads a role except those that manage accounts."""
+    the query layer reads a role except those that manage accounts and the notification rules' check of
+    who may change them (none of them answers through the cache)."""
     import re
     from pathlib import Path
 
@@ -433,5 +434,5 @@ def test_no_query_reads_the_role_so_roles_of_the_same_sites_share_answers(sample
         pd.testing.assert_frame_equal(first, second)
     root = Path(__file__).resolve().parent.parent / "queries"
     readers = sorted(p.name for p in root.rglob("*.py") if re.search(r"\.role\b", p.read_text()))
-    assert readers == ["administration.py", "display_tokens.py", "users.py"], readers
+    assert readers == ["administration.py", "display_tokens.py", "rules.py", "users.py"], readers
     assert result_cache._key_part(pairs[0][0]) == result_cache._key_part(pairs[0][1])
