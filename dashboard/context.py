@@ -104,6 +104,13 @@ def now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def ack_followup_url() -> str | None:
+    """What an acknowledgement passes as `tell_notified`: the hub's public address when those already
+    notified of an excursion are to hear of its acknowledgement (ATMP_NOTIFY_ON_ACK), else None."""
+    chosen = settings()
+    return chosen.public_url if chosen.notify_on_ack else None
+
+
 def window_days(value) -> int:
     """A window from the browser is only ever one of the offered choices."""
     try:

@@ -7,6 +7,9 @@
 - audit_chain: the audit trail fails verification (queries/records/audit.py), checked every
   ATMP_ALARM_AUDIT_CHECK_S.
 - delivery_failing: a notification has failed three attempts and is still not delivered.
+- The warehouse unreachable: it cannot hold its own alarm, so `Outage` sends that one straight to the
+  same addresses (not through the outbox) once it has lasted ATMP_ALARM_CHECK_S, logs it, and sends and
+  audits the all-clear when the warehouse answers again.
 
 The dispatcher (notify/dispatcher.py) runs `Watchdog.check` every ATMP_ALARM_CHECK_S. An alarm is a row
 of `system_alarms`, raised once while its condition lasts (its id names kind, subject and since when, so
@@ -137,3 +140,54 @@ class Watchdog:
                           f"notification {r.notification_id} to {r.recipient} ({r.channel}) not delivered after "
                           f"{int(r.failures)} attempts (the Notifications page shows each answer)")
                 for r in failing.itertuples()]
+
+
+class Outage:
+    """The warehouse unreachable, seen by a dispatcher's failing passes (see the module's docstring)."""
+
+    def __init__(self, settings: Settings, senders: dict, clock: Callable[[], datetime]):
+        self.settings, self.senders, self.clock = settings, senders, clock
+        self.since: datetime | None = None
+        self.alarmed = False
+        self.reason = ""
+
+    def failed(self, reason: str) -> None:
+        now = self.clock()
+        if self.since is None:
+            self.since, self.reason = now, reason
+        if not self.alarmed and (now - self.since).total_seconds() >= self.settings.alarm_check_s:
+            self.alarmed = True
+            logger.error("SYSTEM ALARM warehouse unreachable since %s UTC: %s", f"{self.since:%Y-%m-%d %H:%M:%S}",
+                         self.reason)
+            self._tell("alarm", f"SYSTEM ALARM: the warehouse is unreachable since {self.since:%Y-%m-%d %H:%M:%S} UTC",
+                       f"The notification dispatcher cannot reach the warehouse:\n\n{self.reason}\n\nNothing is "
+                       "lost: events written before stay queued, and ingest holds new readings at the broker. "
+                       "Another message follows when it answers again.\n")
+
+    def succeeded(self, wh: Warehouse) -> None:
+        if self.since is None:
+            return
+        since, alarmed, self.since, self.alarmed = self.since, self.alarmed, None, False
+        if not alarmed:
+            return
+        now = self.clock()
+        logger.warning("system alarm cleared: the warehouse answers again (unreachable %s to %s UTC)",
+                       f"{since:%H:%M:%S}", f"{now:%H:%M:%S}")
+        self._tell("cleared", f"cleared: the warehouse answers again (unreachable since {since:%Y-%m-%d %H:%M:%S} UTC)",
+                   f"The warehouse answers again at {now:%Y-%m-%d %H:%M:%S} UTC; it was unreachable from "
+                   f"{since:%Y-%m-%d %H:%M:%S} UTC ({self.reason}).\n")
+        audit.append(wh, user_id="notifier", action="system_alarm_cleared", object_type="warehouse",
+                     object_id="warehouse_unreachable", reason=self.reason[:300],
+                     new_value=f"unreachable {since:%Y-%m-%d %H:%M:%S} to {now:%Y-%m-%d %H:%M:%S} UTC")
+
+    def _tell(self, kind: str, headline: str, body: str) -> None:
+        at = self.since or self.clock()
+        for target in recipients(self.settings):
+            row = {"notification_id": f"N-outage-{at:%Y%m%dT%H%M%S}-{kind}",
+                   "event": EVENT, "event_id": f"warehouse_unreachable/{at:%Y%m%dT%H%M%S}", "site_id": None,
+                   "subject": f"{outbox.SUBJECT_PREFIX} {headline}", "body": body, "due_at": at, **target}
+            try:
+                result = self.senders[target["channel"]].send(row)
+                logger.info("warehouse alarm to %s: %s", target["recipient"], result.response)
+            except Exception as exc:  # the mail server may be down with it: the log keeps it
+                logger.error("warehouse alarm to %s not delivered: %s", target["recipient"], exc)

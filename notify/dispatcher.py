@@ -28,10 +28,10 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
-from notify.alarms import Watchdog
+from notify.alarms import Outage, Watchdog
 from notify.channels import DeliveryFailed, senders_for
 from queries.engine.settings import Settings
-from queries.engine.warehouse import Warehouse
+from queries.engine.warehouse import Warehouse, WarehouseUnavailable
 from queries.notifications import ack_links
 from queries.notifications.outbox import EXCURSION_EVENTS
 from queries.records import audit
@@ -155,6 +155,7 @@ class Dispatcher:
         """Dispatch until `stop` is set: look every ATMP_NOTIFY_POLL_S seconds, and check the system alarms
         every ATMP_ALARM_CHECK_S. A failed pass (the warehouse away) is logged and the next one runs."""
         watchdog = Watchdog(self.wh, self.settings, self.clock)
+        outage = Outage(self.settings, self.senders, self.clock)
         checked_at = None
         while not stop.is_set():
             try:
@@ -162,6 +163,11 @@ class Dispatcher:
                     checked_at = time.monotonic()
                     watchdog.check()
                 self.dispatch_due()
+                outage.succeeded(self.wh)
+            except WarehouseUnavailable as exc:
+                logger.error("notification dispatch: %s; trying again", exc)
+                outage.failed(str(exc))
+                checked_at = None  # check the alarms first thing once it answers
             except Exception:
                 logger.exception("notification dispatch failed; trying again")
             stop.wait(self.settings.notify_poll_s)

@@ -87,7 +87,7 @@ def test_the_mail_carries_a_single_use_link_and_no_token_is_stored(mailed):
 
 
 def test_only_the_right_signer_uses_the_link_once_and_the_escalation_stops(mailed):
-    app, wh, settings, token, _ = mailed
+    app, wh, _settings, token, _ = mailed
     excursion_id = rows(wh, "SELECT event_id FROM notification_outbox LIMIT 1")[0][0]
     other_site = client_of(app, "mgr.atl")
     assert "not one you may acknowledge" in open_page(other_site, app, token)
@@ -108,8 +108,17 @@ def test_only_the_right_signer_uses_the_link_once_and_the_escalation_stops(maile
     assert "used already, by mgr.chi" in open_page(client_of(app, "lead"), app, token)
     assert "not valid" in open_page(manager, app, "x" * 40)
 
-    results = Dispatcher(wh, settings, clock=lambda: utc_now() + timedelta(hours=1)).dispatch_due()
-    assert [r.outcome for r in results] == ["cancelled"] * 3  # the three reminders
+    box = Mailbox(free_port()).start()
+    try:
+        later = Dispatcher(wh, Settings.from_env({}, database_url=wh.url, secret_key="x", smtp_url=box.url),
+                           clock=lambda: utc_now() + timedelta(hours=1))
+        results = later.dispatch_due()
+    finally:
+        box.stop()
+    assert sorted(r.outcome for r in results) == ["cancelled"] * 3 + ["sent"]  # the reminders; the news
+    (news,) = box.received
+    assert news["X-Envelope-To"] == "oncall.chi@example.org" and "ACKNOWLEDGED" in news["Subject"]
+    assert "door seal checked; room back in limits" in news.get_payload(decode=True).decode()
     refused = rows(wh, "SELECT user_id, reason FROM audit_log WHERE action = 'ack_link_refused' ORDER BY entry_id")
     assert ("mgr.atl", "excursion outside the user's scope") in refused
     assert any(user == "mgr.chi" and reason.startswith("This link was used already") for user, reason in refused)

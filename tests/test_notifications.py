@@ -150,7 +150,7 @@ def test_escalation_and_reminders_stop_at_the_acknowledgement(duckdb_warehouse, 
     dispatcher = Dispatcher(wh, settings_for(wh, mailbox), clock=clock)
 
     def to(address):
-        return [m["Subject"] for m in mailbox.received if m["X-Envelope-To"] == address]
+        return [subject(m) for m in mailbox.received if m["X-Envelope-To"] == address]
 
     dispatcher.dispatch_due()
     assert len(to("oncall@example.org")) == 1 and to("manager@example.org") == []
@@ -162,15 +162,21 @@ def test_escalation_and_reminders_stop_at_the_acknowledgement(duckdb_warehouse, 
     scope = build_scope(user_id="mgr.chi", role="site_manager", own_site="CHI", all_sites=["ATL", "CHI"],
                         end=start + timedelta(hours=1), days=7)
     acknowledge(wh, scope, user_id="mgr.chi", role="site_manager", own_site="CHI", excursion_id=excursion_id,
-                password=PASSWORD, comment="door left open during transfer; closed", now=start + timedelta(seconds=700))
+                password=PASSWORD, comment="door left open during transfer; closed", now=start + timedelta(seconds=700),
+                tell_notified="https://hub.example.org")
     clock.now = start + timedelta(hours=2)
     results = dispatcher.dispatch_due()
-    assert to("manager@example.org") == [] and len(to("oncall@example.org")) == 2
-    cancelled = sorted(r.outcome for r in results)
-    assert cancelled == ["cancelled"] * 3  # reminders 2 and 3, and step 2
-    assert all("acknowledged by mgr.chi" in r.response for r in results)
+    assert to("manager@example.org") == []  # step 2 never went out
+    # The on-call, who had been told, hears who acknowledged and why; nobody else does.
+    assert len(to("oncall@example.org")) == 3
+    assert to("oncall@example.org")[-1] == f"[ATMP Hub] ACKNOWLEDGED: excursion {excursion_id} (CHI) by mgr.chi"
+    told = next(m for m in mailbox.received if "ACKNOWLEDGED" in m["Subject"]).get_payload(decode=True).decode()
+    assert "door left open during transfer; closed" in told
+    cancelled = [r for r in results if r.outcome == "cancelled"]
+    assert len(cancelled) == 3 and len(results) == 4  # reminders 2 and 3, and step 2; and the news
+    assert all("acknowledged by mgr.chi" in r.response for r in cancelled)
     statuses = dict(rows(wh, "SELECT status, COUNT(*) FROM notification_outbox GROUP BY status"))
-    assert statuses == {"sent": 3, "cancelled": 3}
+    assert statuses == {"sent": 4, "cancelled": 3}
     assert rows(wh, "SELECT COUNT(*) FROM audit_log WHERE action = 'notification_cancelled'")[0][0] == 3
 
 
@@ -528,3 +534,42 @@ def test_a_notification_that_keeps_failing_is_itself_an_alarm(duckdb_warehouse, 
     assert [r.outcome for r in results if r.response.startswith("printed")] == ["printed"]
     assert "NOT e-mailed (ATMP_SYSTEM_ALARM_TO is not set)" in caplog.text
     assert "not delivered after 3 attempts" in caplog.text
+
+
+@pytest.mark.postgres
+def test_a_warehouse_that_does_not_answer_is_an_alarm_sent_around_it_and_cleared(mailbox):
+    """The warehouse cannot hold its own alarm: a dispatcher pointed at a PostgreSQL database that does not
+    exist yet mails the alarm straight to ATMP_SYSTEM_ALARM_TO; once the database is there, the all-clear."""
+    import threading
+    import uuid
+
+    from conftest import PG_ADMIN_URL
+    from sqlalchemy import create_engine
+
+    name = f"atmp_test_outage_{uuid.uuid4().hex[:8]}"
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    wh = Warehouse(url)
+    settings = Settings.from_env({}, database_url=url, secret_key="x", smtp_url=mailbox.url,
+                                 system_alarm_to="it-oncall@example.org", alarm_check_s=0.3, notify_poll_s=0.1)
+    stop = threading.Event()
+    runner = threading.Thread(target=Dispatcher(wh, settings).run, args=(stop,), daemon=True)
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    runner.start()
+    try:
+        wait_for(lambda: mailbox.received, 20, message="the alarm")
+        assert "SYSTEM ALARM: the warehouse is unreachable since" in subject(mailbox.received[0])
+        assert name in mailbox.received[0].get_payload(decode=True).decode()  # the driver's own words
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        wh.create_schema()
+        wait_for(lambda: len(mailbox.received) == 2, 20, message="the all-clear")
+        assert "cleared: the warehouse answers again" in subject(mailbox.received[1])
+        assert rows(wh, "SELECT object_id FROM audit_log WHERE action = 'system_alarm_cleared'") == [
+            ("warehouse_unreachable",)]
+    finally:
+        stop.set()
+        runner.join(10)
+        wh.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

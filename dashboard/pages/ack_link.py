@@ -99,7 +99,8 @@ def acknowledge(n_clicks, token, comment, deviation_decision, password):
         done = monitoring.acknowledge(wh, scope, user_id=user.user_id, role=user.role, own_site=user.site_id,
                                       excursion_id=link.excursion_id, password=password, comment=comment, now=now,
                                       deviation_decision=deviation_decision,
-                                      attempt_allowed=auth.signature_attempts_of(user.user_id), within=use_link)
+                                      attempt_allowed=auth.signature_attempts_of(user.user_id),
+                                      tell_notified=context.ack_followup_url(), within=use_link)
     except monitoring.SignatureRefused as refused:
         return dbc.Alert(["✕ Not acknowledged: ", str(refused)], color="danger", id="ack-refused"), ""
     return dbc.Alert([f"✓ {done.excursion_id} acknowledged by {done.user_id} at {done.at:%Y-%m-%d %H:%M:%S} UTC; "

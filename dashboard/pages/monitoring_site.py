@@ -158,7 +158,8 @@ def acknowledge(n_clicks, excursion_id, comment, password, deviation_decision):
         done = monitoring.acknowledge(context.warehouse(), scope, user_id=user.user_id, role=user.role,
                                       own_site=user.site_id, excursion_id=excursion_id, password=password,
                                       comment=comment, now=context.now(), deviation_decision=deviation_decision,
-                                      attempt_allowed=auth.signature_attempts_of(user.user_id))
+                                      attempt_allowed=auth.signature_attempts_of(user.user_id),
+                                      tell_notified=context.ack_followup_url())
     except monitoring.SignatureRefused as refused:
         return dbc.Alert(["✕ Not acknowledged: ", str(refused)], color="danger", className="mb-0",
                          id="ack-refused"), "", dash.no_update

@@ -15,6 +15,7 @@ import pandas as pd
 
 from queries.engine.scope import NotFound, Scope
 from queries.engine.warehouse import Warehouse
+from queries.notifications import outbox
 from queries.records import audit, esignature
 
 logger = logging.getLogger(__name__)
@@ -154,14 +155,15 @@ def record_digest(row: dict, batches: list[str]) -> str:
 def acknowledge(wh: Warehouse, scope: Scope, *, user_id: str, role: str, own_site: str | None,
                 excursion_id, password, comment, now: datetime, deviation_decision="keep",
                 attempt_allowed: Callable[[], bool] | None = None,
-                within: Callable[[object], None] | None = None) -> Acknowledged:
+                within: Callable[[object], None] | None = None, tell_notified: str | None = None) -> Acknowledged:
     """Sign off one excursion: role, scope, password and comment checked here, on the server; the
     update and its audit entry (who, when, what = record hash, why = comment, meaning) commit together.
 
     ``deviation_decision`` ('keep', 'confirm' or 'reject', ``DEVIATION_DECISIONS``) is what the same
     signature decides about the excursion's proposed deviation: only a confirmed one enters ``deviations``.
     ``within(conn)`` runs inside the acknowledgement's transaction (a remote link marked used with it); a
-    SignatureRefused it raises undoes everything.
+    SignatureRefused it raises undoes everything. ``tell_notified`` (the hub's public address, when
+    ATMP_NOTIFY_ON_ACK) queues, in the same transaction, a message to everyone already notified of it.
     """
     def refuse(message: str, reason: str) -> SignatureRefused:
         esignature.audit_refusal(wh, user_id=user_id, action="excursion_ack_refused", object_type="excursion",
@@ -215,6 +217,9 @@ def acknowledge(wh: Warehouse, scope: Scope, *, user_id: str, role: str, own_sit
                 wh.execute(conn, "monitoring/confirm_deviation", {"deviation_id": row["deviation_id"]})
         if within is not None:
             within(conn)
+        if tell_notified is not None:
+            outbox.queue_acknowledged(wh, conn, excursion_id=excursion_id, site_id=row["site_id"], by=user_id,
+                                      comment=note, at=now, public_url=tell_notified)
         audit.append(wh, user_id=user_id, action="excursion_acknowledged", object_type="excursion",
                      object_id=excursion_id, reason=note,
                      old_value=json.dumps({"acknowledged_at": None}),

@@ -184,6 +184,8 @@ class Settings:
     ack_link_hours: float = _setting(
         24.0, "Hours an acknowledgement link in an excursion's message stays valid (single use; sign-in and "
               "signature still required).")
+    notify_on_ack: bool = _setting(
+        True, "When an excursion is acknowledged, tell everyone already sent its message: by whom, when, the comment.")
     notify_in_app: bool = _setting(
         True, "Run the notification dispatcher inside the app process (required for DuckDB; with several "
               "PostgreSQL workers it may run in each, or set false and run `atmp-hub notify run`).")

@@ -19,6 +19,7 @@ from queries.engine.warehouse import Warehouse
 
 EXCURSION_EVENTS = {"action": "excursion_action", "alert": "excursion_alert"}
 IMPORT_REJECTED = "import_rejected"
+ACKNOWLEDGED = "excursion_acknowledged"  # told to those already sent the excursion's message
 TEST = "test"  # a test message asked for on the Notifications page (never matched by a rule)
 EVENTS = (*EXCURSION_EVENTS.values(), IMPORT_REJECTED)
 SUBJECT_PREFIX = "[ATMP Hub]"
@@ -127,3 +128,19 @@ def queue_import_rejected(wh: Warehouse, conn, *, file_name: str, table: str, sh
     # The event id holds the hash: the same name dropped again with other content is another event.
     return queue(wh, conn, rules, event=IMPORT_REJECTED, event_id=f"{table}/{file_name}/{sha[:16]}", site_id=None,
                  at=at, message=Message(subject, body))
+
+
+def queue_acknowledged(wh: Warehouse, conn, *, excursion_id: str, site_id: str, by: str, comment: str,
+                       at: datetime, public_url: str) -> int:
+    """Tell everyone already sent a message about the excursion that it was acknowledged (in the
+    acknowledgement's transaction); its escalation's later steps are cancelled by the dispatcher."""
+    notified = wh.fetch(conn, "notifications/notified_for_event", {"event_id": excursion_id}).to_dict("records")
+    if not notified:
+        return 0
+    rules = [{**r, "delay_s": 0, "repeat_every_s": 0, "repeat_max": 0} for r in notified]
+    subject = f"{SUBJECT_PREFIX} ACKNOWLEDGED: excursion {excursion_id} ({site_id}) by {by}"
+    body = (f"Excursion {excursion_id} at {site_id} was acknowledged by {by} at {at:%Y-%m-%d %H:%M:%S} UTC, with "
+            f"the comment:\n\n{comment}\n\nReminders and later escalation steps are cancelled.\n"
+            f"Its record: {public_url.rstrip('/')}/excursion/{excursion_id}\n")
+    return queue(wh, conn, rules, event=ACKNOWLEDGED, event_id=excursion_id, site_id=site_id, at=at,
+                 message=Message(subject, body))
