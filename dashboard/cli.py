@@ -642,7 +642,7 @@ def notify_rules() -> None:
 
 @hub_command(notify_rules, "add", refuses=(ValueError,), help="add a rule: one step of an escalation path")
 @click.option("--event", required=True, help="excursion_action, excursion_alert or import_rejected")
-@click.option("--email", help="the address to notify")
+@click.option("--email", help="the address to notify, or on-call (whoever is on call at the site then)")
 @click.option("--webhook", help="or the URL to POST the signed JSON message to (https://)")
 @click.option("--site", help="only this site (default every site)")
 @click.option("--room", help="only this room (excursions)")
@@ -684,6 +684,50 @@ def notify_rules_deactivate(settings: Settings, rule_id: str, user: str, reason:
 
     rules.set_active(_warehouse(settings), rule_id, False, by=user, reason=reason)
     print(f"{rule_id} deactivated")
+    return 0
+
+
+@notify_group.group("on-call", help="who is on call at each site, by weekday and local time (rules with "
+                    "--email on-call reach them)")
+def notify_on_call() -> None:
+    pass
+
+
+@hub_command(notify_on_call, "add", refuses=(ValueError,), help="add a shift (audited)")
+@click.option("--site", required=True)
+@click.option("--days", required=True, help="weekdays it starts on, 1 (Monday) to 7 (Sunday), e.g. 12345")
+@click.option("--from", "starts", required=True, help="HH:MM, the site's local time")
+@click.option("--to", "ends", required=True, help="HH:MM; earlier than --from: into the next day; equal: 24 h")
+@click.option("--email", required=True)
+@click.option("--user", default="cli", show_default=True)
+@click.option("--reason", required=True)
+def notify_on_call_add(settings: Settings, site: str, days: str, starts: str, ends: str, email: str, user: str,
+                       reason: str) -> int:
+    from queries.notifications import on_call
+
+    shift_id = on_call.add(_warehouse(settings), site_id=site, days=days, starts=starts, ends=ends, recipient=email,
+                           by=user, reason=reason)
+    print(f"{shift_id}: {site} days {days} {starts}-{ends} local time: {email}")
+    return 0
+
+
+@hub_command(notify_on_call, "list", help="every shift, active or not")
+def notify_on_call_list(settings: Settings) -> int:
+    for r in _warehouse(settings).query("notifications/shifts_all").to_dict("records"):
+        print(f"{r['shift_id']} {'active  ' if r['active'] else 'inactive'} {r['site_id']} days {r['days']} "
+              f"{r['starts']}-{r['ends']} local: {r['recipient']}")
+    return 0
+
+
+@hub_command(notify_on_call, "deactivate", refuses=(ValueError,), help="switch a shift off (audited)")
+@click.argument("shift_id")
+@click.option("--user", default="cli", show_default=True)
+@click.option("--reason", required=True)
+def notify_on_call_deactivate(settings: Settings, shift_id: str, user: str, reason: str) -> int:
+    from queries.notifications import on_call
+
+    on_call.deactivate(_warehouse(settings), shift_id, by=user, reason=reason)
+    print(f"{shift_id} deactivated")
     return 0
 
 

@@ -51,10 +51,11 @@ class EmailSender:
         self.server, self.sender, self.timeout_s = server, sender, timeout_s
 
     def send(self, row: dict) -> Delivered:
-        notification_id, recipient = row["notification_id"], row["recipient"]
+        """To `row["to"]` (the addresses an on-call recipient stands for) or else `row["recipient"]`."""
+        notification_id, addresses = row["notification_id"], row.get("to") or [row["recipient"]]
         message = EmailMessage()
         message["From"] = self.sender
-        message["To"] = recipient
+        message["To"] = ", ".join(addresses)
         message["Subject"] = row["subject"]
         message["Date"] = formatdate(localtime=False, usegmt=True)
         message["Message-ID"] = f"<{notification_id}@{MESSAGE_ID_DOMAIN}>"
@@ -78,9 +79,10 @@ class EmailSender:
                 code, reply = smtp.mail(self.sender)
                 if code != 250:
                     raise DeliveryFailed(f"{where} refused the sender: {code} {reply.decode(errors='replace')}")
-                code, reply = smtp.rcpt(recipient)
-                if code not in (250, 251):
-                    raise DeliveryFailed(f"{where} refused {recipient}: {code} {reply.decode(errors='replace')}")
+                for recipient in addresses:
+                    code, reply = smtp.rcpt(recipient)
+                    if code not in (250, 251):
+                        raise DeliveryFailed(f"{where} refused {recipient}: {code} {reply.decode(errors='replace')}")
                 code, reply = smtp.data(message.as_bytes(policy=policy.SMTP))  # CRLF lines
                 if code != 250:
                     raise DeliveryFailed(f"{where} refused the message: {code} {reply.decode(errors='replace')}")
@@ -88,7 +90,8 @@ class EmailSender:
             raise
         except (OSError, smtplib.SMTPException) as exc:
             raise DeliveryFailed(f"{where}: {type(exc).__name__}: {exc}") from None
-        return Delivered("sent", f"{where} accepted it: {code} {reply.decode(errors='replace')}")
+        return Delivered("sent", f"{where} accepted it for {', '.join(addresses)}: {code} "
+                                 f"{reply.decode(errors='replace')}")
 
 
 class LogSender:

@@ -32,8 +32,8 @@ from notify.alarms import Outage, Watchdog
 from notify.channels import DeliveryFailed, senders_for
 from queries.engine.settings import Settings
 from queries.engine.warehouse import Warehouse, WarehouseUnavailable
-from queries.notifications import ack_links
-from queries.notifications.outbox import EXCURSION_EVENTS
+from queries.notifications import ack_links, on_call
+from queries.notifications.outbox import EXCURSION_EVENTS, ON_CALL
 from queries.records import audit
 
 logger = logging.getLogger(__name__)
@@ -99,13 +99,22 @@ class Dispatcher:
         cancel = self._cancelled_by(row)
         if cancel:
             return self._record(row, "cancelled", cancel)
-        if row["event"] in EXCURSION_EVENTS.values():
-            row = {**row, "body": row["body"] + self._ack_link(row)}
         try:
+            if row["recipient"] == ON_CALL:
+                row = {**row, "to": self._on_call(row)}
+            if row["event"] in EXCURSION_EVENTS.values():
+                row = {**row, "body": row["body"] + self._ack_link(row)}
             delivered = self.senders[row["channel"]].send(row)
         except DeliveryFailed as exc:
             return self._record(row, "failed", str(exc))
         return self._record(row, delivered.outcome, delivered.response)
+
+    def _on_call(self, row: dict) -> list[str]:
+        """Whoever is on call at the event's site when the message falls due (queries/notifications/on_call.py)."""
+        shifts, local = on_call.who(self.wh, row["site_id"], pd.Timestamp(row["due_at"]).to_pydatetime())
+        if not shifts:
+            raise DeliveryFailed(f"nobody on call at {local} (see `atmp-hub notify on-call list`)")
+        return sorted({s.recipient for s in shifts})
 
     def _ack_link(self, row: dict) -> str:
         """A single-use, expiring link for this message (issued now: no token is kept in the outbox)."""

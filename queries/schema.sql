@@ -374,6 +374,20 @@ CREATE TABLE IF NOT EXISTS notification_attempts (
     PRIMARY KEY (notification_id, attempt)
 );
 
+-- Who is on call at a site, by weekday and local time (queries/notifications/on_call.py): a rule whose
+-- recipient is "on-call" reaches whoever's shift covers the moment its message falls due.
+CREATE TABLE IF NOT EXISTS on_call_shifts (
+    shift_id TEXT PRIMARY KEY,
+    site_id TEXT NOT NULL,
+    days TEXT NOT NULL,                  -- the weekdays a shift starts on, 1 (Monday) to 7, e.g. '12345'
+    starts TEXT NOT NULL,                -- 'HH:MM' in the site's time zone
+    ends TEXT NOT NULL,                  -- 'HH:MM'; earlier than starts: into the next day; equal: 24 hours
+    recipient TEXT NOT NULL,             -- an e-mail address
+    active BOOLEAN NOT NULL DEFAULT TRUE,
+    created_by TEXT NOT NULL,
+    created_at TIMESTAMP NOT NULL
+);
+
 -- Remote acknowledgement links (queries/notifications/ack_links.py): one per excursion message sent, single
 -- use, expiring. Only the SHA-256 of the token is stored; the token exists only in the message.
 CREATE TABLE IF NOT EXISTS ack_links (

@@ -573,3 +573,85 @@ def test_a_warehouse_that_does_not_answer_is_an_alarm_sent_around_it_and_cleared
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def test_who_is_on_call_follows_the_sites_clock_through_nights_weekends_and_daylight_saving():
+    from datetime import datetime
+
+    from queries.notifications.on_call import Shift, on_call_at
+
+    day = Shift("12345", "07:00", "19:00", "day@example.org")
+    night = Shift("12345", "19:00", "07:00", "night@example.org")  # starts Monday..Friday evening
+    weekend = Shift("67", "07:00", "07:00", "weekend@example.org")  # Saturday and Sunday 07:00, 24 h each
+
+    def who(utc: str) -> list[str]:
+        return [s.recipient for s in on_call_at([day, night, weekend], datetime.fromisoformat(utc), "America/Chicago")]
+    assert who("2026-12-07T16:00") == ["day@example.org"]       # Monday 10:00 CST
+    assert who("2026-12-08T01:00") == ["night@example.org"]     # Monday 19:00 CST: the day shift has ended
+    assert who("2026-12-07T12:59") == ["weekend@example.org"]   # Monday 06:59: Sunday's 24 h run to 07:00
+    assert who("2026-12-12T12:59") == ["night@example.org"]     # Saturday 06:59: Friday's night shift
+    assert who("2026-12-12T13:00") == ["weekend@example.org"]   # Saturday 07:00
+    assert who("2026-12-14T13:00") == ["day@example.org"]       # Monday 07:00: the weekend is over
+    # Daylight saving: Sunday 2026-03-08 07:00 in Chicago is 12:00 UTC (CDT), no longer 13:00 (CST).
+    assert who("2026-03-09T12:00") == ["day@example.org"]       # Monday 07:00 CDT
+    assert who("2026-03-09T12:59") == ["day@example.org"]
+    assert who("2026-03-02T12:59") == ["weekend@example.org"]   # a week before, 06:59 CST: still Sunday's
+    assert on_call_at([Shift("1", "09:00", "10:00", "x@example.org")], datetime(2026, 12, 7, 15, 30),
+                      "America/Chicago")[0].recipient == "x@example.org"
+
+
+def test_an_on_call_rule_reaches_whoever_is_on_call_and_a_gap_is_never_silent(duckdb_warehouse, mailbox):
+    from queries.notifications import on_call
+
+    wh = duckdb_warehouse
+    seed_network(wh)
+    rules.add(wh, rules.Rule(event="excursion_action", recipient="on-call"), by="lead", reason="the on-call rota")
+    with pytest.raises(ValueError, match="excursion events and the e-mail channel only"):
+        rules.add(wh, rules.Rule(event="import_rejected", recipient="on-call"), by="lead", reason="x")
+    on_call.add(wh, site_id="CHI", days="1234567", starts="00:00", ends="00:00", recipient="chi-rota@example.org",
+                by="lead", reason="round the clock")
+    on_call.add(wh, site_id="CHI", days="1234567", starts="00:00", ends="00:00", recipient="chi-backup@example.org",
+                by="lead", reason="second on call")
+    start = utc_now().replace(microsecond=0)
+    action_excursion(wh, start)
+    (sent,) = Dispatcher(wh, settings_for(wh, mailbox), clock=Clock(start)).dispatch_due()
+    assert sent.outcome == "sent" and "for chi-backup@example.org, chi-rota@example.org" in sent.response
+    (mail,) = mailbox.received
+    assert mail["X-Envelope-To"] == "chi-backup@example.org, chi-rota@example.org"
+
+    # ATL has no one on call: the message fails, says why, and after three tries is a system alarm.
+    pairs = ramp("ATL-B1-T", "degC", [21.0] * 3 + [22.6] * 37, start=start - timedelta(minutes=7), step_s=10, tag="atl")
+    IngestWriter(wh, clock=lambda: start).write([Message(t, p, start) for t, p in pairs])
+    clock = Clock(start)
+    dispatcher = Dispatcher(wh, settings_for(wh, mailbox), clock=clock)
+    for minute in (0, 1, 2):
+        clock.now = start + timedelta(minutes=minute, seconds=1)
+        (failed,) = dispatcher.dispatch_due()
+        assert failed.outcome == "failed" and failed.response.startswith("nobody on call at ATL ")
+    from notify.alarms import Watchdog
+
+    (alarm,) = Watchdog(wh, settings_for(wh, mailbox), clock).check()
+    assert alarm.startswith("delivery_failing/")
+
+
+def test_on_call_shifts_through_the_command_line(tmp_path):
+    url = f"duckdb:///{tmp_path / 'hub.duckdb'}"
+    wh = Warehouse(url)
+    wh.create_schema()
+    seed_network(wh)
+    wh.dispose()
+    env = {"ATMP_DATABASE_URL": url}
+    bad = atmp_hub("notify", "on-call", "add", "--site", "CHI", "--days", "8", "--from", "7:00", "--to", "19:00",
+                   "--email", "x@example.org", "--reason", "r", env=env)
+    assert bad.returncode == 2 and "days '8'" in bad.stderr and "start '7:00' is not a time HH:MM" in bad.stderr
+    added = atmp_hub("notify", "on-call", "add", "--site", "CHI", "--days", "54321", "--from", "07:00", "--to",
+                     "19:00", "--email", "day@example.org", "--user", "lead", "--reason", "rota", env=env)
+    assert added.returncode == 0, added.stderr
+    shift_id = added.stdout.split(":")[0]
+    assert f"{shift_id} active   CHI days 12345 07:00-19:00 local: day@example.org" in \
+        atmp_hub("notify", "on-call", "list", env=env).stdout
+    assert atmp_hub("notify", "on-call", "deactivate", shift_id, "--reason", "rota changed", env=env).returncode == 0
+    assert f"{shift_id} inactive" in atmp_hub("notify", "on-call", "list", env=env).stdout
+    rule = atmp_hub("notify", "rules", "add", "--event", "excursion_action", "--email", "on-call", "--reason", "r",
+                    env=env)
+    assert rule.returncode == 0 and "→ email on-call at once" in rule.stdout

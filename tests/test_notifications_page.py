@@ -114,7 +114,7 @@ def test_a_rule_switched_off_and_a_test_message_mailed(page_app):
     finally:
         mailbox.stop()
     lists = text_of(dash_call(client, app, LISTS, {f"{ids.NOT_REFRESH}.n_intervals": 1}))
-    assert f"test message for rule {rule_id}" in lists and "accepted it: 250" in lists
+    assert f"test message for rule {rule_id}" in lists and "accepted it for to-test@example.org: 250" in lists
 
     state = {f"{ids.NOT_OFF_RULE}.value": rule_id, f"{ids.NOT_OFF_REASON}.value": "left the team",
              f"{ids.NOT_OFF_SIGNATURE}.value": TEST_PASSWORD, f"{ids.NOT_OFF_DONE}.data": 0}

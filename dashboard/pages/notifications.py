@@ -54,6 +54,12 @@ def layout(**_):
         html.Div(_failures(), id=ids.NOT_FAILURES),
         html.H2("Rules", className="h5 mt-4"),
         html.Div(_rules_table(), id=ids.NOT_RULES_HOST),
+        html.H2("On call", className="h5 mt-4"),
+        html.P(["A rule whose recipient is ", html.Code("on-call"), " reaches whoever's shift covers the moment "
+                "its message falls due, in the site's local time; nobody on call is a delivery failure, and after "
+                "three a system alarm. Shifts are kept with ", html.Code("atmp-hub notify on-call"), "."],
+               className="small text-body-secondary"),
+        _shifts_table(),
     ]
     if _editor():
         parts += [html.H2("Change rules", className="h5 mt-4"), _forms()]
@@ -129,6 +135,19 @@ def _rules_table():
         ("State", lambda r: "✓ active" if r.active else "✕ off"),
         ("Added", lambda r: f"{_when(r.created_at)} by {r.created_by}"),
     ], ids.NOT_RULES, "No rule yet: nobody is notified of anything.")
+
+
+def _shifts_table():
+    frame = context.warehouse().query("notifications/shifts_all")
+    days = dict(zip("1234567", ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), strict=True))
+    return _table(frame, [
+        ("Shift", lambda r: html.Code(r.shift_id)), ("Site", lambda r: r.site_id),
+        ("Starts on", lambda r: " ".join(days[d] for d in r.days)),
+        ("Local time", lambda r: f"{r.starts}–{r.ends}" + (" (24 h)" if r.starts == r.ends else
+                                                          " (next day)" if r.ends < r.starts else "")),
+        ("To", lambda r: r.recipient), ("State", lambda r: "✓ active" if r.active else "✕ off"),
+        ("Added", lambda r: f"{_when(r.created_at)} by {r.created_by}"),
+    ], "notifications-shifts-table", "No on-call shift: a rule for 'on-call' reaches nobody (and says so).")
 
 
 def _active_rules() -> list[dict]:

@@ -1,5 +1,5 @@
-"""Notifications (issue 12): rules, the transactional outbox, every delivery attempt, the system alarms
-and the remote acknowledgement links (notify/, queries/notifications/).
+"""Notifications (issue 12): rules, the transactional outbox, every delivery attempt, the system alarms,
+the remote acknowledgement links and the on-call shifts (notify/, queries/notifications/).
 
 Idempotent: a database created by create_schema() already has the tables and is left as it is.
 
@@ -16,8 +16,22 @@ down_revision = "0006_sensor_effective_limits"
 branch_labels = None
 depends_on = None
 
-TABLES = ("notification_rules", "notification_outbox", "notification_attempts", "system_alarms", "ack_links")
+TABLES = ("notification_rules", "notification_outbox", "notification_attempts", "system_alarms", "ack_links",
+          "on_call_shifts")
 UPGRADE = [
+    """
+    CREATE TABLE IF NOT EXISTS on_call_shifts (
+        shift_id TEXT PRIMARY KEY,
+        site_id TEXT NOT NULL,
+        days TEXT NOT NULL,
+        starts TEXT NOT NULL,
+        ends TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        active BOOLEAN NOT NULL DEFAULT TRUE,
+        created_by TEXT NOT NULL,
+        created_at TIMESTAMP NOT NULL
+    )
+    """,
     """
     CREATE TABLE IF NOT EXISTS ack_links (
         token_hash TEXT PRIMARY KEY,

@@ -11,6 +11,7 @@ address at 1 min, step 2 the site manager at 20 min, step 3 leadership at 60 min
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -23,6 +24,8 @@ ACKNOWLEDGED = "excursion_acknowledged"  # told to those already sent the excurs
 TEST = "test"  # a test message asked for on the Notifications page (never matched by a rule)
 EVENTS = (*EXCURSION_EVENTS.values(), IMPORT_REJECTED)
 SUBJECT_PREFIX = "[ATMP Hub]"
+EMAIL = re.compile(r"[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+|[^@\s,;<>]+@localhost")  # one address
+ON_CALL = "on-call"  # a rule's recipient meaning whoever is on call at the event's site then (on_call.py)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ Refusals of a role or of a rule that does not exist are audited; plain input mis
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,14 +17,22 @@ from urllib.parse import urlsplit
 import pandas as pd
 
 from queries.engine.warehouse import Warehouse
-from queries.notifications.outbox import EVENTS, EXCURSION_EVENTS, SUBJECT_PREFIX, TEST, Message, queue
+from queries.notifications.outbox import (
+    EMAIL,
+    EVENTS,
+    EXCURSION_EVENTS,
+    ON_CALL,
+    SUBJECT_PREFIX,
+    TEST,
+    Message,
+    queue,
+)
 from queries.records import audit, esignature, users
 from queries.records.administration import NotAdmin, Refused
 
 CHANNELS = ("email", "webhook")
 LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 PARAMETERS = ("temperature", "humidity", "diff_pressure", "particles_0_5", "particles_5_0")
-EMAIL = re.compile(r"[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+|[^@\s,;<>]+@localhost")
 MAX_DELAY_S = 7 * 24 * 3600
 MAX_REPEATS = 50
 
@@ -48,8 +55,12 @@ class Rule:
             found.append(f"event {self.event!r} is not one of {', '.join(EVENTS)}")
         if self.channel not in CHANNELS:
             found.append(f"channel {self.channel!r} is not one of {', '.join(CHANNELS)}")
-        if self.channel == "email" and not EMAIL.fullmatch(self.recipient or ""):
-            found.append(f"recipient {self.recipient!r} is not one e-mail address")
+        if self.recipient == ON_CALL:
+            if self.channel != "email" or self.event not in EXCURSION_EVENTS.values():
+                found.append("'on-call' reaches the e-mail of whoever is on call at an excursion's site: "
+                             "excursion events and the e-mail channel only")
+        elif self.channel == "email" and not EMAIL.fullmatch(self.recipient or ""):
+            found.append(f"recipient {self.recipient!r} is not one e-mail address (or 'on-call')")
         if self.channel == "webhook" and not _webhook_url(self.recipient or ""):
             found.append(f"webhook {self.recipient!r} is not an https:// URL (http:// only to this host)")
         if self.parameter is not None and self.parameter not in PARAMETERS:
