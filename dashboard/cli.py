@@ -646,6 +646,7 @@ def notify_rules() -> None:
 @click.option("--webhook", help="or the URL to POST the signed JSON message to (https://)")
 @click.option("--site", help="only this site (default every site)")
 @click.option("--room", help="only this room (excursions)")
+@click.option("--grade", help="only rooms of this grade: A, B, C, D or CNC (excursions)")
 @click.option("--parameter", help="only this parameter (excursions)")
 @click.option("--delay", type=int, default=0, show_default=True, help="seconds after the event")
 @click.option("--repeat-every", type=int, default=0, help="seconds between reminders until acknowledged")
@@ -653,13 +654,13 @@ def notify_rules() -> None:
 @click.option("--user", default="cli", show_default=True, help="who adds it (the audit trail)")
 @click.option("--reason", required=True)
 def notify_rules_add(settings: Settings, event: str, email: str | None, webhook: str | None, site: str | None,
-                     room: str | None, parameter: str | None, delay: int, repeat_every: int, repeat_max: int,
+                     room: str | None, grade: str | None, parameter: str | None, delay: int, repeat_every: int, repeat_max: int,
                      user: str, reason: str) -> int:
     from queries.notifications import rules
 
     if bool(email) == bool(webhook):
         raise Refused("error: give one of --email ADDRESS or --webhook URL")
-    rule = rules.Rule(event=event, recipient=email or webhook, channel="email" if email else "webhook", site_id=site, room_id=room, parameter=parameter,
+    rule = rules.Rule(event=event, recipient=email or webhook, channel="email" if email else "webhook", site_id=site, room_id=room, grade=grade, parameter=parameter,
                       delay_s=delay, repeat_every_s=repeat_every, repeat_max=repeat_max)
     rule_id = rules.add(_warehouse(settings), rule, by=user, reason=reason)
     print(f"{rule_id}: {rules.describe(rule)}")

@@ -331,6 +331,7 @@ CREATE TABLE IF NOT EXISTS notification_rules (
     event TEXT NOT NULL CHECK (event IN ('excursion_action', 'excursion_alert', 'import_rejected')),
     site_id TEXT,                        -- NULL: every site
     room_id TEXT,                        -- NULL: every room (excursions only)
+    grade TEXT,                          -- NULL: every cleanroom grade (excursions only)
     parameter TEXT,                      -- NULL: every parameter (excursions only)
     channel TEXT NOT NULL CHECK (channel IN ('email', 'webhook')),
     recipient TEXT NOT NULL,             -- an e-mail address, or a webhook's https:// URL

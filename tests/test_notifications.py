@@ -85,11 +85,20 @@ def test_an_action_excursion_is_mailed_with_what_where_and_when(warehouse, mailb
               by="lead", reason="on-call at CHI")
     rules.add(warehouse, rules.Rule(event="excursion_action", recipient="oncall.atl@example.org", site_id="ATL"),
               by="lead", reason="on-call at ATL")
+    rules.add(warehouse, rules.Rule(event="excursion_action", recipient="isolators@example.org", grade="A"),
+              by="lead", reason="grade A rooms only")
+    rules.add(warehouse, rules.Rule(event="excursion_action", recipient="b-temp@example.org", grade="B",
+                                    parameter="temperature"), by="lead", reason="grade B temperature")
     now = utc_now().replace(microsecond=0)
     excursion_id = action_excursion(warehouse, now)
 
     queued = rows(warehouse, "SELECT recipient, status, due_at FROM notification_outbox")
-    assert [(r[0], r[1]) for r in queued] == [("oncall.chi@example.org", "pending")]  # not ATL's on-call
+    # CHI's on-call and the grade B temperature rule: not ATL's on-call, not the grade A rule.
+    assert sorted((r[0], r[1]) for r in queued) == [("b-temp@example.org", "pending"),
+                                                    ("oncall.chi@example.org", "pending")]
+    # The grade B rule matched (above); the rest of this test follows the on-call message alone.
+    with warehouse.engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM notification_outbox WHERE recipient = 'b-temp@example.org'")
     results = Dispatcher(warehouse, settings_for(warehouse, mailbox)).dispatch_due()
     assert [r.outcome for r in results] == ["sent"]
 
@@ -112,7 +121,7 @@ def test_an_action_excursion_is_mailed_with_what_where_and_when(warehouse, mailb
     assert attempt[:2] == (1, "sent") and "accepted" in attempt[2]
     audited = rows(warehouse, "SELECT action, object_id, new_value FROM audit_log WHERE action LIKE 'notification%' "
                               "ORDER BY entry_id")
-    assert [a[0] for a in audited] == ["notification_rule_added", "notification_rule_added", "notification_sent"]
+    assert [a[0] for a in audited] == ["notification_rule_added"] * 4 + ["notification_sent"]
     assert audited[-1][1] == excursion_id and "oncall.chi@example.org" in audited[-1][2]
     # A second pass sends nothing more; the same excursion written again queues nothing more.
     assert Dispatcher(warehouse, settings_for(warehouse, mailbox)).dispatch_due() == []

@@ -176,8 +176,11 @@ def _forms():
                                                              autoComplete="off")),
             field("Room (optional, excursions)", dbc.Input(id=ids.NOT_ADD_ROOM, maxLength=40, autoComplete="off",
                                                            placeholder="e.g. CHI-B1")),
-            field("Parameter (optional, excursions)", dbc.Select(id=ids.NOT_ADD_PARAMETER, value=rules.EVERY, options=[
-                {"label": "every parameter", "value": rules.EVERY}, *({"label": p, "value": p} for p in rules.PARAMETERS)])),
+            field("Grade (excursions)", dbc.Select(id=ids.NOT_ADD_GRADE, value=rules.EVERY, options=[
+                {"label": "every grade", "value": rules.EVERY}, *({"label": g, "value": g} for g in rules.GRADES)]), 3),
+            field("Parameter (excursions)", dbc.Select(id=ids.NOT_ADD_PARAMETER, value=rules.EVERY, options=[
+                {"label": "every parameter", "value": rules.EVERY}, *({"label": p, "value": p} for p in rules.PARAMETERS)]),
+                  3),
             field("Delay after the event (minutes)", dbc.Input(id=ids.NOT_ADD_DELAY, type="number", min=0, value=0), 4),
             field("Remind every (minutes)", dbc.Input(id=ids.NOT_ADD_EVERY, type="number", min=0, value=0), 4),
             field("Reminders, at most", dbc.Input(id=ids.NOT_ADD_REPEATS, type="number", min=0, value=0), 4),
@@ -245,6 +248,7 @@ def refresh_rules(*done):
     State(ids.NOT_ADD_RECIPIENT, "value"),
     State(ids.NOT_ADD_SITE, "value"),
     State(ids.NOT_ADD_ROOM, "value"),
+    State(ids.NOT_ADD_GRADE, "value"),
     State(ids.NOT_ADD_PARAMETER, "value"),
     State(ids.NOT_ADD_DELAY, "value"),
     State(ids.NOT_ADD_EVERY, "value"),
@@ -254,15 +258,15 @@ def refresh_rules(*done):
     State(ids.NOT_ADD_DONE, "data"),
     prevent_initial_call=True,
 )
-def add_rule(n_clicks, event, channel, recipient, site, room, parameter, delay, every, repeats, reason, password,
-             done):
+def add_rule(n_clicks, event, channel, recipient, site, room, grade, parameter, delay, every, repeats, reason,
+             password, done):
     if not signed_form.clicked(n_clicks):
         raise PreventUpdate
     actor = context.require_page(PAGE)  # who signs is the session's user, never a field of the form
     alert, ok = signed_form.run(
         lambda: rules.signed_add(
             context.warehouse(), actor_id=actor.user_id, event=event, channel=channel, recipient=recipient,
-            site_id=site, room_id=room, parameter=parameter, delay_min=delay, repeat_every_min=every,
+            site_id=site, room_id=room, grade=grade, parameter=parameter, delay_min=delay, repeat_every_min=every,
             repeat_max=repeats, reason=reason, password=password,
             attempt_allowed=auth.signature_attempts_of(actor.user_id)),
         lambda added: [f"✓ Rule {added[0]} added: {rules.describe(added[1])}. Signature recorded in the audit trail."],

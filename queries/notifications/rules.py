@@ -32,6 +32,7 @@ from queries.records.administration import NotAdmin, Refused
 
 CHANNELS = ("email", "webhook")
 LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
+GRADES = ("A", "B", "C", "D", "CNC")
 PARAMETERS = ("temperature", "humidity", "diff_pressure", "particles_0_5", "particles_5_0")
 MAX_DELAY_S = 7 * 24 * 3600
 MAX_REPEATS = 50
@@ -44,6 +45,7 @@ class Rule:
     channel: str = "email"
     site_id: str | None = None
     room_id: str | None = None
+    grade: str | None = None
     parameter: str | None = None
     delay_s: int = 0
     repeat_every_s: int = 0
@@ -63,11 +65,13 @@ class Rule:
             found.append(f"recipient {self.recipient!r} is not one e-mail address (or 'on-call')")
         if self.channel == "webhook" and not _webhook_url(self.recipient or ""):
             found.append(f"webhook {self.recipient!r} is not an https:// URL (http:// only to this host)")
+        if self.grade is not None and self.grade not in GRADES:
+            found.append(f"grade {self.grade!r} is not one of {', '.join(GRADES)}")
         if self.parameter is not None and self.parameter not in PARAMETERS:
             found.append(f"parameter {self.parameter!r} is not one of {', '.join(PARAMETERS)}")
         if self.event not in EXCURSION_EVENTS.values():
-            if self.room_id or self.parameter or self.site_id:
-                found.append("an import rejection has no site, room or parameter: leave them empty")
+            if self.room_id or self.parameter or self.site_id or self.grade:
+                found.append("an import rejection has no site, room, grade or parameter: leave them empty")
             if self.repeat_max:
                 found.append("only an acknowledgement stops repeats, and an import rejection has none: no repeats")
         if not 0 <= self.delay_s <= MAX_DELAY_S:
@@ -120,7 +124,7 @@ def all_rules(wh: Warehouse) -> pd.DataFrame:
 def describe(rule) -> str:
     """One line a reviewer reads: what, where, whom, when."""
     get = rule.get if isinstance(rule, dict) else rule.__dict__.get
-    where = ", ".join(f"{k.removesuffix('_id')} {get(k)}" for k in ("site_id", "room_id", "parameter")
+    where = ", ".join(f"{k.removesuffix('_id')} {get(k)}" for k in ("site_id", "room_id", "grade", "parameter")
                       if get(k) is not None and get(k) == get(k)) or "every site"
     repeat = (f", then every {_duration(get('repeat_every_s'))} up to {int(get('repeat_max'))} more times until "
               "acknowledged") if get("repeat_max") else ""
@@ -201,13 +205,13 @@ def _signed(wh: Warehouse, actor_id, password, reason, object_id, attempt_allowe
     return why
 
 
-def signed_add(wh: Warehouse, *, actor_id: str, event, channel, recipient, site_id, room_id, parameter,
+def signed_add(wh: Warehouse, *, actor_id: str, event, channel, recipient, site_id, room_id, grade, parameter,
                delay_min, repeat_every_min, repeat_max, reason, password,
                attempt_allowed: Callable[[], bool] | None = None) -> tuple[str, Rule]:
     """A rule from the page's form (minutes there, seconds stored), signed; (rule id, rule)."""
     _editor(wh, actor_id, None)
     rule = Rule(event=_text(event) or "", channel=_text(channel) or "", recipient=_text(recipient) or "",
-                site_id=_chosen(site_id), room_id=_text(room_id, 40), parameter=_chosen(parameter),
+                site_id=_chosen(site_id), room_id=_text(room_id, 40), grade=_chosen(grade), parameter=_chosen(parameter),
                 delay_s=_whole(delay_min, "The delay", 60), repeat_every_s=_whole(repeat_every_min, "The interval", 60),
                 repeat_max=_whole(repeat_max, "The number of reminders"))
     problems = rule.problems()
