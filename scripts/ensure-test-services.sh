@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs and starts what the test suite talks to, when missing: Debian's chromium (+ driver),
-# a PostgreSQL server, Mosquitto and Redis. Installing needs root (apt-get); otherwise it says what to do.
+# a PostgreSQL server, Mosquitto, Redis and the openssl command. Installing needs root (apt-get); otherwise it says what to do.
 set -euo pipefail
 
 PG_HOST=127.0.0.1
@@ -29,6 +29,13 @@ if [ ! -x /usr/bin/chromium ]; then
   need_root chromium "sudo apt-get install chromium chromium-driver"
   echo "installing Debian chromium and chromium-driver..."
   apt_install chromium chromium-driver
+fi
+
+# The openssl command: the notification tests make a throwaway certificate for their TLS mail server.
+if ! command -v openssl >/dev/null; then
+  need_root openssl "sudo apt-get install openssl"
+  echo "installing openssl..."
+  apt_install openssl
 fi
 
 # 2. PostgreSQL: tests create and drop a throwaway database per run.

@@ -26,6 +26,7 @@ from aiosmtpd.controller import Controller
 class Mailbox:
     port: int
     accept_delay_s: float = 0.0
+    controller_options: dict = field(default_factory=dict)  # TLS and authentication (aiosmtpd's Controller)
     received: list[Message] = field(default_factory=list)
     receiving: threading.Event = field(default_factory=threading.Event)  # a DATA has begun
     _controller: Controller | None = None
@@ -46,7 +47,7 @@ class Mailbox:
         return "250 2.0.0 Ok: queued"
 
     def start(self) -> Mailbox:
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port, **self.controller_options)
         self._controller.start()
         return self
 
@@ -109,3 +110,15 @@ class WebhookReceiver:
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def self_signed_certificate(directory) -> tuple[str, str]:
+    """(certificate, key) files for 127.0.0.1, made by the openssl command, valid for a day."""
+    import subprocess
+    from pathlib import Path
+
+    cert, key = Path(directory) / "smtp.crt", Path(directory) / "smtp.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-days", "1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    return str(cert), str(key)

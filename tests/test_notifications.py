@@ -49,8 +49,8 @@ def rows(wh, sql: str, **params) -> list:
 
 
 def settings_for(wh: Warehouse, mailbox: Mailbox | None, **overrides) -> Settings:
-    return Settings.from_env({}, database_url=wh.url, secret_key="test", smtp_url=mailbox.url if mailbox else "",
-                             public_url="https://hub.example.org", **overrides)
+    chosen = {"smtp_url": mailbox.url if mailbox else "", "public_url": "https://hub.example.org", **overrides}
+    return Settings.from_env({}, database_url=wh.url, secret_key="test", **chosen)
 
 
 class Clock:
@@ -75,8 +75,8 @@ def action_excursion(wh: Warehouse, at, tag: str = "t") -> str:
     six minutes, written as ingest writes it: an action excursion inside an alert one."""
     pairs = ramp("CHI-B1-T", "degC", [21.0] * 3 + [22.6] * 37, start=at - timedelta(minutes=7), step_s=10, tag=tag)
     IngestWriter(wh, clock=lambda: at, public_url="https://hub.example.org").write([Message(t, p, at) for t, p in pairs])
-    (found,) = rows(wh, "SELECT excursion_id FROM excursions WHERE sensor_id = 'CHI-B1-T' AND level = 'action'")
-    return found[0]
+    return rows(wh, "SELECT excursion_id FROM excursions WHERE sensor_id = 'CHI-B1-T' AND level = 'action' "
+                    "ORDER BY detected_at DESC LIMIT 1")[0][0]
 
 
 def test_an_action_excursion_is_mailed_with_what_where_and_when(warehouse, mailbox):
@@ -664,3 +664,54 @@ def test_on_call_shifts_through_the_command_line(tmp_path):
     rule = atmp_hub("notify", "rules", "add", "--event", "excursion_action", "--email", "on-call", "--reason", "r",
                     env=env)
     assert rule.returncode == 0 and "→ email on-call at once" in rule.stdout
+
+
+def test_mail_goes_over_starttls_or_tls_with_a_login_and_a_refused_login_is_recorded(duckdb_warehouse, tmp_path,
+                                                                                     monkeypatch):
+    """ATMP_SMTP_URL's TLS and login against a real server that requires them: STARTTLS with a login, TLS
+    from the start (smtps://), the server's certificate verified (trusted here through SSL_CERT_FILE), and a
+    wrong password a failed attempt with the server's answer."""
+    import ssl
+
+    from aiosmtpd.smtp import AuthResult
+    from receivers import self_signed_certificate
+
+    cert, key = self_signed_certificate(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", cert)  # the client trusts this server's certificate, and only so
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = auth_data.login == b"hub" and auth_data.password == b"s3cret pass"
+        return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535 itself
+
+    wh = duckdb_warehouse
+    seed_network(wh)
+    rules.add(wh, rules.Rule(event="excursion_action", recipient="oncall@example.org"), by="lead", reason="x")
+    start = utc_now().replace(microsecond=0)
+    action_excursion(wh, start)
+    starttls = Mailbox(free_port(), controller_options={
+        "tls_context": server_tls, "require_starttls": True, "authenticator": authenticator,
+        "auth_require_tls": True}).start()
+    try:
+        url = f"smtp://hub:wrong@127.0.0.1:{starttls.port}?starttls=true"
+        (refused,) = Dispatcher(wh, settings_for(wh, None, smtp_url=url), clock=Clock(start)).dispatch_due()
+        assert refused.outcome == "failed" and "SMTPAuthenticationError" in refused.response and "535" in refused.response
+        url = f"smtp://hub:s3cret%20pass@127.0.0.1:{starttls.port}?starttls=true"
+        (sent,) = Dispatcher(wh, settings_for(wh, None, smtp_url=url),
+                             clock=Clock(start + timedelta(minutes=1))).dispatch_due()
+        assert sent.outcome == "sent", sent.response
+        assert len(starttls.received) == 1
+    finally:
+        starttls.stop()
+
+    implicit = Mailbox(free_port(), controller_options={"ssl_context": server_tls}).start()
+    try:
+        action_excursion(wh, start + timedelta(minutes=10), tag="second")  # a new excursion, a new message
+        url = f"smtps://127.0.0.1:{implicit.port}"
+        results = Dispatcher(wh, settings_for(wh, None, smtp_url=url),
+                             clock=Clock(start + timedelta(minutes=20))).dispatch_due()
+        assert [r.outcome for r in results] == ["sent"] and "smtps://127.0.0.1" in results[0].response
+        assert len(implicit.received) == 1
+    finally:
+        implicit.stop()
