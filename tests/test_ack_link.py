@@ -121,6 +121,7 @@ def test_only_the_right_signer_uses_the_link_once_and_the_escalation_stops(maile
     assert "door seal checked; room back in limits" in news.get_payload(decode=True).decode()
     refused = rows(wh, "SELECT user_id, reason FROM audit_log WHERE action = 'ack_link_refused' ORDER BY entry_id")
     assert ("mgr.atl", "excursion outside the user's scope") in refused
+    assert refused.count(("audit", "role auditor may not acknowledge excursions")) == 2  # the page, the signature
     assert any(user == "mgr.chi" and reason.startswith("This link was used already") for user, reason in refused)
     assert any(user == "mgr.chi" and reason == "This link is not valid." for user, reason in refused)
     assert rows(wh, "SELECT COUNT(*) FROM audit_log WHERE action = 'excursion_ack_refused' AND user_id = 'mgr.atl'")[0][0] >= 1

@@ -25,6 +25,7 @@ dash.register_page(__name__, path_template=PAGE, name="Acknowledge", title="Ackn
 
 def layout(token=None, **_):
     if not context.allowed(PAGE):
+        _refuse_role(token)
         return context.denied_page()
     user = context.user()
     wh = context.warehouse()
@@ -65,6 +66,13 @@ def layout(token=None, **_):
     ], id="ack-link-page")
 
 
+def _refuse_role(token) -> None:
+    """A signed-in user whose role may not acknowledge followed a link: audited (then refused)."""
+    user = context.user()
+    ack_links.refuse(context.warehouse(), user_id=user.user_id, token=token,
+                     link=ack_links.Link(None, None, f"role {user.role} may not acknowledge excursions"))
+
+
 def _refused(message: str):
     return html.Div([html.H1("Acknowledge an excursion", className="h3"),
                      dbc.Alert(message, color="warning", id="ack-link-refused"),
@@ -84,7 +92,9 @@ def _refused(message: str):
 def acknowledge(n_clicks, token, comment, deviation_decision, password):
     if not n_clicks:
         raise PreventUpdate
-    scope = context.scope(None, PAGE)  # who signs, and where, is the server-side user's
+    if not context.allowed(PAGE):
+        _refuse_role(token)
+    scope = context.scope(None, PAGE)  # who signs, and where, is the server-side user's (403 for this role)
     user = context.user()
     wh, now = context.warehouse(), context.now()
     link = ack_links.look_up(wh, token, now)
