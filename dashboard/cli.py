@@ -172,6 +172,21 @@ def users_set_role(settings: Settings, user_id: str, role: str, site: str | None
     return 0
 
 
+@hub_command(users_group, "set-email", refuses=(ValueError,),
+             help="where notifications reach a user (a rule for site-managers, their acknowledgement links); "
+                  "audited; --none to remove it")
+@click.argument("user_id")
+@click.argument("email", required=False)
+@click.option("--none", "remove", is_flag=True, help="remove the address")
+@click.option("--reason", required=True)
+def users_set_email(settings: Settings, user_id: str, email: str | None, remove: bool, reason: str) -> int:
+    if bool(email) == remove:
+        raise Refused("error: give an address, or --none to remove it")
+    users.set_email(_warehouse(settings), user_id, email=None if remove else email, changed_by="cli", reason=reason)
+    print(f"user {user_id}: " + ("no e-mail address" if remove else f"notifications to {email}"))
+    return 0
+
+
 def _set_active(settings: Settings, user_id: str, reason: str, *, active: bool) -> int:
     record = users.set_active(_warehouse(settings), user_id, active=active, changed_by="cli", reason=reason)
     print(f"user {record.user_id} {'reactivated' if record.active else 'deactivated'}; their sessions have ended")

@@ -33,7 +33,7 @@ from notify.channels import DeliveryFailed, senders_for
 from queries.engine.settings import Settings
 from queries.engine.warehouse import Warehouse, WarehouseUnavailable
 from queries.notifications import ack_links, on_call
-from queries.notifications.outbox import EXCURSION_EVENTS, ON_CALL
+from queries.notifications.outbox import EXCURSION_EVENTS, ON_CALL, SITE_MANAGERS
 from queries.records import audit
 
 logger = logging.getLogger(__name__)
@@ -102,6 +102,8 @@ class Dispatcher:
         try:
             if row["recipient"] == ON_CALL:
                 row = {**row, "to": self._on_call(row)}
+            elif row["recipient"] == SITE_MANAGERS:
+                row = {**row, "to": self._site_managers(row)}
             if row["event"] in EXCURSION_EVENTS.values():
                 row = {**row, "body": row["body"] + self._ack_link(row)}
             delivered = self.senders[row["channel"]].send(row)
@@ -116,10 +118,19 @@ class Dispatcher:
             raise DeliveryFailed(f"nobody on call at {local} (see `atmp-hub notify on-call list`)")
         return sorted({s.recipient for s in shifts})
 
+    def _site_managers(self, row: dict) -> list[str]:
+        """The addresses of the event's site's active site managers, read now (a role changed is followed)."""
+        found = self.wh.query("notifications/site_managers_email", {"site_id": row["site_id"]})
+        if found.empty:
+            raise DeliveryFailed(f"no active site manager of {row['site_id']} has an e-mail address "
+                                 "(atmp-hub users set-email)")
+        return sorted(set(found["email"]))
+
     def _ack_link(self, row: dict) -> str:
         """A single-use, expiring link for this message (issued now: no token is kept in the outbox)."""
         token = ack_links.issue(self.wh, excursion_id=row["event_id"], notification_id=row["notification_id"],
-                                recipient=row["recipient"], now=self.clock(), hours=self.settings.ack_link_hours)
+                                recipient=", ".join(row.get("to") or [row["recipient"]]), now=self.clock(),
+                                hours=self.settings.ack_link_hours)
         return (f"\nOr acknowledge from here (this link works once, for {self.settings.ack_link_hours:g} hours; "
                 f"sign-in and your signature are still required):\n"
                 f"{self.settings.public_url.rstrip('/')}/ack/{token}\n")

@@ -292,6 +292,9 @@ CREATE TABLE IF NOT EXISTS users (
     active BOOLEAN NOT NULL DEFAULT TRUE,
     created_at TIMESTAMP NOT NULL
 );
+-- Where notifications reach a person (a rule for 'site-managers'; the owner of an acknowledgement link).
+-- Added after the table (issue 12): ALTER so that a warehouse made before gains it too.
+ALTER TABLE users ADD COLUMN IF NOT EXISTS email TEXT;
 
 -- Long-lived, revocable tokens that sign a wall display in without a password (queries/records/display_tokens.py).
 -- Only the SHA-256 of the secret part is stored; the token is shown once, when it is created.

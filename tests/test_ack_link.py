@@ -136,3 +136,24 @@ def test_an_expired_link_is_refused(mailed):
     later = app_for(wh, simulator=False, now=(utc_now() + timedelta(hours=2)).isoformat())
     assert "This link expired at" in open_page(client_of(later, "lead"), later, fresh)
     assert "This link expired at" in sign(client_of(later, "lead"), later, fresh)[1]
+
+
+def test_a_link_sent_to_a_users_address_is_that_users_alone(mailed):
+    """An address that belongs to a user binds the link to that user: anyone else who may acknowledge is
+    refused (audited); an address of no user (the shared on-call mailbox above) binds to no one."""
+    from queries.notifications import ack_links
+    from queries.records import users
+
+    app, wh, _settings, _token, _ = mailed
+    users.set_email(wh, "mgr.chi", email="Mgr.Chi@example.org", changed_by="lead", reason="notifications")
+    excursion_id = rows(wh, "SELECT event_id FROM notification_outbox LIMIT 1")[0][0]
+    token = ack_links.issue(wh, excursion_id=excursion_id, notification_id="N-x", recipient="mgr.chi@example.org",
+                            now=utc_now(), hours=1)
+    leader = client_of(app, "lead")
+    page = open_page(leader, app, token)
+    assert "This link was sent to mgr.chi@example.org, not to you: only mgr.chi may use it." in page
+    assert "only mgr.chi may use it" in sign(leader, app, token)[1]
+    assert rows(wh, "SELECT COUNT(*) FROM audit_log WHERE action = 'ack_link_refused' AND user_id = 'lead' AND "
+                    "reason LIKE '%not to you%'")[0][0] == 2
+    assert rows(wh, "SELECT new_value FROM audit_log WHERE action = 'user_email_changed'") == [
+        ("email=Mgr.Chi@example.org",)]

@@ -715,3 +715,34 @@ def test_mail_goes_over_starttls_or_tls_with_a_login_and_a_refused_login_is_reco
         assert len(implicit.received) == 1
     finally:
         implicit.stop()
+
+
+def test_a_rule_for_site_managers_reaches_the_managers_of_the_excursions_site(tmp_path, mailbox):
+    """Recipient 'site-managers': the addresses of the site's active site managers when the message goes
+    out (`atmp-hub users set-email`, audited); a site whose managers have none fails and says so."""
+    url = f"duckdb:///{tmp_path / 'hub.duckdb'}"
+    wh = Warehouse(url)
+    wh.create_schema()
+    seed_network(wh, with_users=True)
+    rules.add(wh, rules.Rule(event="excursion_action", recipient="site-managers"), by="lead", reason="managers")
+    wh.dispose()
+    env = {"ATMP_DATABASE_URL": url}
+    done = atmp_hub("users", "set-email", "mgr.chi", "chi.manager@example.org", "--reason", "notifications", env=env)
+    assert done.returncode == 0 and "notifications to chi.manager@example.org" in done.stdout
+    refused = atmp_hub("users", "set-email", "mgr.chi", "not an address", "--reason", "x", env=env)
+    assert refused.returncode == 2 and "is not one e-mail address" in refused.stderr
+    wh = Warehouse(url)
+    try:
+        start = utc_now().replace(microsecond=0)
+        action_excursion(wh, start)
+        pairs = ramp("ATL-B1-T", "degC", [21.0] * 3 + [22.6] * 37, start=start - timedelta(minutes=7), step_s=10,
+                     tag="atl")
+        IngestWriter(wh, clock=lambda: start).write([Message(t, p, start) for t, p in pairs])
+        results = {r.response.split(":")[0]: r for r in
+                   Dispatcher(wh, settings_for(wh, mailbox), clock=Clock(start)).dispatch_due()}
+        (mail,) = mailbox.received
+        assert mail["X-Envelope-To"] == "chi.manager@example.org"
+        (atl,) = [r for r in results.values() if r.outcome == "failed"]
+        assert atl.response == "no active site manager of ATL has an e-mail address (atmp-hub users set-email)"
+    finally:
+        wh.dispose()

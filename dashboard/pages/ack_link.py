@@ -29,9 +29,8 @@ def layout(token=None, **_):
         return context.denied_page()
     user = context.user()
     wh = context.warehouse()
-    link = ack_links.look_up(wh, token, context.now())
+    link = _usable(wh, token, context.now(), user.user_id)
     if link.problem:
-        ack_links.refuse(wh, user_id=user.user_id, token=token, link=link)
         return _refused(link.problem)
     try:
         record = qr.excursion_record(wh, context.scope(None, PAGE), link.excursion_id)
@@ -66,6 +65,17 @@ def layout(token=None, **_):
     ], id="ack-link-page")
 
 
+def _usable(wh, token, now, user_id: str) -> ack_links.Link:
+    """The link as this user may use it now; a problem (unknown, used, expired, someone else's) is audited."""
+    link = ack_links.look_up(wh, token, now)
+    if not link.problem:
+        other = ack_links.addressed_to(wh, link, user_id)
+        link = link if other is None else ack_links.Link(link.excursion_id, link.recipient, other, link.expires_at)
+    if link.problem:
+        ack_links.refuse(wh, user_id=user_id, token=token, link=link)
+    return link
+
+
 def _refuse_role(token) -> None:
     """A signed-in user whose role may not acknowledge followed a link: audited (then refused)."""
     user = context.user()
@@ -97,9 +107,8 @@ def acknowledge(n_clicks, token, comment, deviation_decision, password):
     scope = context.scope(None, PAGE)  # who signs, and where, is the server-side user's (403 for this role)
     user = context.user()
     wh, now = context.warehouse(), context.now()
-    link = ack_links.look_up(wh, token, now)
+    link = _usable(wh, token, now, user.user_id)
     if link.problem:
-        ack_links.refuse(wh, user_id=user.user_id, token=token, link=link)
         return dbc.Alert(["✕ Not acknowledged: ", link.problem], color="danger", id="ack-refused"), ""
 
     def use_link(conn) -> None:

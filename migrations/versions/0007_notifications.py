@@ -1,5 +1,6 @@
 """Notifications (issue 12): rules, the transactional outbox, every delivery attempt, the system alarms,
-the remote acknowledgement links and the on-call shifts (notify/, queries/notifications/).
+the remote acknowledgement links, the on-call shifts and users' e-mail addresses (notify/,
+queries/notifications/).
 
 Idempotent: a database created by create_schema() already has the tables and is left as it is.
 
@@ -19,6 +20,7 @@ depends_on = None
 TABLES = ("notification_rules", "notification_outbox", "notification_attempts", "system_alarms", "ack_links",
           "on_call_shifts")
 UPGRADE = [
+    "ALTER TABLE users ADD COLUMN IF NOT EXISTS email TEXT",
     """
     CREATE TABLE IF NOT EXISTS on_call_shifts (
         shift_id TEXT PRIMARY KEY,
@@ -121,3 +123,4 @@ def downgrade() -> None:
     conn = op.get_bind()
     for table in reversed(TABLES):
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
+    conn.exec_driver_sql("ALTER TABLE users DROP COLUMN IF EXISTS email")

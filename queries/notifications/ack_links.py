@@ -6,9 +6,9 @@ reader to sign in, and acknowledging asks for a comment and the password (electr
 same role and site checks as the monitoring page (queries/analyses/monitoring.acknowledge). The link is
 marked used in the acknowledgement's own transaction. Only the token's SHA-256 is stored.
 
-A link is bound to the excursion and to the address it was sent to; users have no e-mail address in the
-hub, so it cannot check that the person signing in is that address's owner (the signature says who it
-was, and the audit trail keeps both).
+A link is bound to the excursion and to the address(es) it was sent to: when an address belongs to a user
+(`atmp-hub users set-email`), only that user may use it (`addressed_to`); an address of no user (a shared
+mailbox, an alias) leaves it to whoever may acknowledge the excursion, and the signature says who it was.
 """
 
 from __future__ import annotations
@@ -80,3 +80,13 @@ def mark_used(wh: Warehouse, conn, *, token: str, user_id: str, now: datetime) -
     """In the acknowledgement's transaction: False if it was used (or expired) a moment ago."""
     return bool(wh.execute(conn, "notifications/ack_link_use", {
         "token_hash": _hash(token), "used_by": user_id, "used_at": now}).fetchall())
+
+
+def addressed_to(wh: Warehouse, link: Link, user_id: str) -> str | None:
+    """Why this user may not use the link (it was sent to other people's addresses), or None."""
+    owners = set()
+    for address in (link.recipient or "").split(", "):
+        owners |= set(wh.query("sql/user_by_email", {"email": address})["user_id"])
+    if owners and user_id not in owners:
+        return f"This link was sent to {link.recipient}, not to you: only {', '.join(sorted(owners))} may use it."
+    return None

@@ -26,6 +26,7 @@ EVENTS = (*EXCURSION_EVENTS.values(), IMPORT_REJECTED)
 SUBJECT_PREFIX = "[ATMP Hub]"
 EMAIL = re.compile(r"[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+|[^@\s,;<>]+@localhost")  # one address
 ON_CALL = "on-call"  # a rule's recipient meaning whoever is on call at the event's site then (on_call.py)
+SITE_MANAGERS = "site-managers"  # a rule's recipient meaning the site managers of the event's site (their e-mail)
 
 
 @dataclass(frozen=True)

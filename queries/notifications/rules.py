@@ -22,6 +22,7 @@ from queries.notifications.outbox import (
     EVENTS,
     EXCURSION_EVENTS,
     ON_CALL,
+    SITE_MANAGERS,
     SUBJECT_PREFIX,
     TEST,
     Message,
@@ -57,12 +58,12 @@ class Rule:
             found.append(f"event {self.event!r} is not one of {', '.join(EVENTS)}")
         if self.channel not in CHANNELS:
             found.append(f"channel {self.channel!r} is not one of {', '.join(CHANNELS)}")
-        if self.recipient == ON_CALL:
+        if self.recipient in (ON_CALL, SITE_MANAGERS):
             if self.channel != "email" or self.event not in EXCURSION_EVENTS.values():
-                found.append("'on-call' reaches the e-mail of whoever is on call at an excursion's site: "
+                found.append(f"'{self.recipient}' reaches people at an excursion's site by e-mail: "
                              "excursion events and the e-mail channel only")
         elif self.channel == "email" and not EMAIL.fullmatch(self.recipient or ""):
-            found.append(f"recipient {self.recipient!r} is not one e-mail address (or 'on-call')")
+            found.append(f"recipient {self.recipient!r} is not one e-mail address (or 'on-call', 'site-managers')")
         if self.channel == "webhook" and not _webhook_url(self.recipient or ""):
             found.append(f"webhook {self.recipient!r} is not an https:// URL (http:// only to this host)")
         if self.grade is not None and self.grade not in GRADES:

@@ -1,0 +1,1 @@
+UPDATE users SET email = :email WHERE user_id = :user_id
