@@ -554,7 +554,7 @@ def simulate(settings: Settings, mqtt_url: str | None, direct: bool, interval: f
     stop = threading.Event()
     if direct:
         writer = IngestWriter(wh, limits=validation_limits(settings), source="simulator",
-                              public_url=settings.public_url)
+                              public_url=settings.public_url, notify_on_clear=settings.notify_on_clear)
         service = IngestService(writer, batch_max=settings.ingest_batch_max,
                                 batch_wait_ms=settings.ingest_batch_wait_ms).start()
         simulator = SensorSimulator(sensors, interval_s=settings.simulator_interval_s,

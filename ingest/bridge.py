@@ -75,7 +75,8 @@ class MqttBridge:
         self.address = BrokerAddress.parse(settings.mqtt_url)
         self.topic = subscription(settings.mqtt_topic_prefix)
         self.writer = writer or IngestWriter(warehouse, limits=validation_limits(settings), source="mqtt-bridge",
-                                                  public_url=settings.public_url)
+                                                  public_url=settings.public_url,
+                                                  notify_on_clear=settings.notify_on_clear)
         self.service = IngestService(self.writer, batch_max=settings.ingest_batch_max,
                                      batch_wait_ms=settings.ingest_batch_wait_ms, on_commit=on_commit,
                                      dead_letter_path=dead_letter_path)

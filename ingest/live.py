@@ -66,7 +66,7 @@ def _start(settings: Settings, warehouse: Warehouse) -> LiveIngest:
         if not simulate:
             return LiveIngest("off")
         writer = IngestWriter(warehouse, limits=validation_limits(settings), source="embedded-simulator",
-                              public_url=settings.public_url)
+                              public_url=settings.public_url, notify_on_clear=settings.notify_on_clear)
         service = IngestService(writer, batch_max=settings.ingest_batch_max,
                                 batch_wait_ms=settings.ingest_batch_wait_ms).start()
         simulator = SensorSimulator(sensors_from_frame(warehouse.query("ingest/sensor_limits")),

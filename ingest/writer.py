@@ -76,9 +76,10 @@ class IngestWriter:
 
     def __init__(self, warehouse: Warehouse, *, limits: Limits = DEFAULT_LIMITS, source: str = "mqtt-bridge",
                  reorder_window_s: float = 3600, clock: Callable[[], datetime] = utc_now,
-                 public_url: str = Settings.public_url):
+                 public_url: str = Settings.public_url, notify_on_clear: bool = Settings.notify_on_clear):
         self.wh = warehouse
         self.public_url = public_url  # links in notifications
+        self.notify_on_clear = notify_on_clear
         self.limits = limits
         self.source = source
         # Fed by the sensor simulator ("simulator", "embedded-simulator"): its excursions are logged as simulated.
@@ -221,6 +222,9 @@ class IngestWriter:
         self.wh.execute(conn, "ingest/update_excursion", {
             "excursion_id": rec.excursion_id, "started_at": rec.started_at, "ended_at": rec.ended_at,
             "peak": rec.peak})
+        if self.notify_on_clear and rec.ended_at is not None and change.previous is not None \
+                and change.previous.ended_at is None:  # it just ended: those told of it hear so
+            outbox.queue_cleared(self.wh, conn, rec, at=now, public_url=self.public_url)
         if change.previous is not None and rec.started_at != change.previous.started_at:
             self.wh.execute(conn, "ingest/update_deviation_occurred",
                                  {"excursion_id": rec.excursion_id, "occurred_at": rec.started_at})

@@ -746,3 +746,26 @@ def test_a_rule_for_site_managers_reaches_the_managers_of_the_excursions_site(tm
         assert atl.response == "no active site manager of ATL has an e-mail address (atmp-hub users set-email)"
     finally:
         wh.dispose()
+
+
+def test_those_told_of_an_excursion_hear_when_it_ends(duckdb_warehouse, mailbox):
+    wh = duckdb_warehouse
+    seed_network(wh)
+    rules.add(wh, rules.Rule(event="excursion_action", recipient="oncall@example.org", site_id="CHI"),
+              by="lead", reason="x")
+    start = utc_now().replace(microsecond=0)
+    writer = IngestWriter(wh, clock=lambda: start, public_url="https://hub.example.org")
+    above = ramp("CHI-B1-T", "degC", [21.0] * 3 + [22.6] * 12, start=start - timedelta(minutes=4), step_s=10, tag="up")
+    writer.write([Message(t, p, start) for t, p in above])
+    dispatcher = Dispatcher(wh, settings_for(wh, mailbox), clock=Clock(start))
+    assert [r.outcome for r in dispatcher.dispatch_due()] == ["sent"]
+    back = ramp("CHI-B1-T", "degC", [21.0] * 3, start=start - timedelta(minutes=1) + timedelta(seconds=5), step_s=10,
+                tag="down")
+    writer.write([Message(t, p, start) for t, p in back])
+    assert [r.outcome for r in dispatcher.dispatch_due()] == ["sent"]
+    excursion_id = rows(wh, "SELECT excursion_id FROM excursions WHERE level = 'action'")[0][0]
+    cleared = subject(mailbox.received[-1])
+    assert cleared == (f"[ATMP Hub] CLEARED: excursion {excursion_id} (CHI), temperature back within the action "
+                       "limit")
+    assert "It still needs acknowledging" in mailbox.received[-1].get_payload(decode=True).decode()
+    assert rows(wh, "SELECT ended_at IS NOT NULL FROM excursions WHERE excursion_id = :e", e=excursion_id) == [(True,)]

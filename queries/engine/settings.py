@@ -186,6 +186,9 @@ class Settings:
               "signature still required).")
     notify_on_ack: bool = _setting(
         True, "When an excursion is acknowledged, tell everyone already sent its message: by whom, when, the comment.")
+    notify_on_clear: bool = _setting(
+        True, "When an excursion ends (back within its limit), tell everyone already sent its message (it still "
+              "needs acknowledging; the escalation goes on).")
     notify_in_app: bool = _setting(
         True, "Run the notification dispatcher inside the app process (required for DuckDB; with several "
               "PostgreSQL workers it may run in each, or set false and run `atmp-hub notify run`).")

@@ -21,6 +21,7 @@ from queries.engine.warehouse import Warehouse
 EXCURSION_EVENTS = {"action": "excursion_action", "alert": "excursion_alert"}
 IMPORT_REJECTED = "import_rejected"
 ACKNOWLEDGED = "excursion_acknowledged"  # told to those already sent the excursion's message
+CLEARED = "excursion_cleared"  # likewise, when the excursion ends (back within the limit)
 TEST = "test"  # a test message asked for on the Notifications page (never matched by a rule)
 EVENTS = (*EXCURSION_EVENTS.values(), IMPORT_REJECTED)
 SUBJECT_PREFIX = "[ATMP Hub]"
@@ -135,17 +136,33 @@ def queue_import_rejected(wh: Warehouse, conn, *, file_name: str, table: str, sh
                  at=at, message=Message(subject, body))
 
 
+def _tell_notified(wh: Warehouse, conn, *, event: str, excursion_id: str, site_id: str, at: datetime,
+                   message: Message) -> int:
+    """Queue a follow-up to everyone already sent a message about the excursion (in the caller's transaction)."""
+    notified = wh.fetch(conn, "notifications/notified_for_event", {"event_id": excursion_id}).to_dict("records")
+    rules = [{**r, "delay_s": 0, "repeat_every_s": 0, "repeat_max": 0} for r in notified]
+    return queue(wh, conn, rules, event=event, event_id=excursion_id, site_id=site_id, at=at, message=message)
+
+
 def queue_acknowledged(wh: Warehouse, conn, *, excursion_id: str, site_id: str, by: str, comment: str,
                        at: datetime, public_url: str) -> int:
-    """Tell everyone already sent a message about the excursion that it was acknowledged (in the
-    acknowledgement's transaction); its escalation's later steps are cancelled by the dispatcher."""
-    notified = wh.fetch(conn, "notifications/notified_for_event", {"event_id": excursion_id}).to_dict("records")
-    if not notified:
-        return 0
-    rules = [{**r, "delay_s": 0, "repeat_every_s": 0, "repeat_max": 0} for r in notified]
+    """Tell everyone already notified that the excursion was acknowledged; the dispatcher cancels the rest of
+    its escalation."""
     subject = f"{SUBJECT_PREFIX} ACKNOWLEDGED: excursion {excursion_id} ({site_id}) by {by}"
     body = (f"Excursion {excursion_id} at {site_id} was acknowledged by {by} at {at:%Y-%m-%d %H:%M:%S} UTC, with "
             f"the comment:\n\n{comment}\n\nReminders and later escalation steps are cancelled.\n"
             f"Its record: {public_url.rstrip('/')}/excursion/{excursion_id}\n")
-    return queue(wh, conn, rules, event=ACKNOWLEDGED, event_id=excursion_id, site_id=site_id, at=at,
-                 message=Message(subject, body))
+    return _tell_notified(wh, conn, event=ACKNOWLEDGED, excursion_id=excursion_id, site_id=site_id, at=at,
+                          message=Message(subject, body))
+
+
+def queue_cleared(wh: Warehouse, conn, record, *, at: datetime, public_url: str) -> int:
+    """Tell everyone already notified that the excursion ended (in the ingest transaction that ends it). It
+    still needs acknowledging: its escalation goes on until then."""
+    subject = (f"{SUBJECT_PREFIX} CLEARED: excursion {record.excursion_id} ({record.site_id}), {record.parameter} "
+               f"back within the {record.level} limit")
+    body = (f"Excursion {record.excursion_id} ({record.level} level, {record.parameter} in {record.room_id}) ended "
+            f"at {record.ended_at:%Y-%m-%d %H:%M:%S} UTC; worst value {record.peak:g}. It still needs "
+            f"acknowledging: {public_url.rstrip('/')}/monitoring/{record.site_id}\n")
+    return _tell_notified(wh, conn, event=CLEARED, excursion_id=record.excursion_id, site_id=record.site_id, at=at,
+                          message=Message(subject, body))
