@@ -26,7 +26,9 @@ ROLE = [ids.ADM_ROLE_RESULT, ids.ADM_ROLE_SIGNATURE, ids.ADM_ROLE_DONE, ids.ADM_
 ACTIVE = [ids.ADM_ACTIVE_RESULT, ids.ADM_ACTIVE_SIGNATURE, ids.ADM_ACTIVE_DONE, ids.ADM_ACTIVE_REASON]
 RESET = [ids.ADM_RESET_RESULT, ids.ADM_RESET_SIGNATURE, ids.ADM_RESET_PASSWORD, ids.ADM_RESET_DONE,
          ids.ADM_RESET_REASON]
-USERS_REFRESH = [ids.ADM_USERS_TABLE_HOST, ids.ADM_ROLE_USER, ids.ADM_ACTIVE_USER, ids.ADM_RESET_USER]
+USERS_REFRESH = [ids.ADM_USERS_TABLE_HOST, ids.ADM_ROLE_USER, ids.ADM_ACTIVE_USER, ids.ADM_RESET_USER,
+                 ids.ADM_EMAIL_USER]
+EMAIL = [ids.ADM_EMAIL_RESULT, ids.ADM_EMAIL_SIGNATURE, ids.ADM_EMAIL_DONE, ids.ADM_EMAIL_REASON]
 TOKEN = [ids.ADM_TOKEN_RESULT, ids.ADM_TOKEN_SIGNATURE, ids.ADM_TOKEN_DONE, ids.ADM_TOKEN_LABEL,
          ids.ADM_TOKEN_REASON]
 REVOKE = [ids.ADM_REVOKE_RESULT, ids.ADM_REVOKE_SIGNATURE, ids.ADM_REVOKE_DONE, ids.ADM_REVOKE_REASON]
@@ -387,3 +389,29 @@ def test_text_the_warehouse_cannot_store_is_refused_not_raised(small):
         administration.reset_password(wh, actor_id="ada", user_id="lee", new_password=NEW_INITIAL, reason=broken,
                                       password=TEST_PASSWORD)
     assert users.get_user(wh, "newbie") is None
+
+
+def test_admin_sets_and_removes_a_notification_address_signed(admin_app, admin):
+    app, wh = admin_app
+    client, admin_id = admin
+    new_id = _unique("t.mail")
+    body(add(client, app, new_id, role="site_manager", site="CHI"))
+
+    def set_address(address, signature=TEST_PASSWORD):
+        return text(call(client, app, EMAIL, ids.ADM_EMAIL_SUBMIT, **{
+            ids.ADM_EMAIL_USER: new_id, ids.ADM_EMAIL_ADDRESS: address, ids.ADM_EMAIL_REASON: "on the CHI rota",
+            ids.ADM_EMAIL_SIGNATURE: signature, ids.ADM_EMAIL_DONE: 0}))
+    assert "is not one e-mail address" in set_address("not an address")
+    assert "Signature failed" in set_address("mgr@example.org", signature="wrong")
+    assert f"Notifications for {new_id} go to mgr@example.org" in set_address("mgr@example.org")
+    entry = last(wh, "user_email_changed")
+    assert (entry["user_id"], entry["object_id"], entry["new_value"], entry["meaning"]) == (
+        admin_id, new_id, "email=mgr@example.org", administration.USERS_MEANING)
+    refreshed = json.dumps(body(dash_call(client, app, USERS_REFRESH, {f"{ids.ADM_EMAIL_DONE}.data": 1})))
+    assert "mgr@example.org" in refreshed
+    assert f"{new_id} has no notification address now" in set_address("")
+    assert last(wh, "user_email_changed")["new_value"] == "email=None"
+    manager = _client(app, "t.manager.chi")
+    assert call(manager, app, EMAIL, ids.ADM_EMAIL_SUBMIT, **{
+        ids.ADM_EMAIL_USER: new_id, ids.ADM_EMAIL_ADDRESS: "x@example.org", ids.ADM_EMAIL_REASON: "r",
+        ids.ADM_EMAIL_SIGNATURE: TEST_PASSWORD, ids.ADM_EMAIL_DONE: 0}).status_code == 403

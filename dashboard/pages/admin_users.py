@@ -86,6 +86,16 @@ def layout(**_):
               submit_id=ids.ADM_RESET_SUBMIT, result_id=ids.ADM_RESET_RESULT, done_id=ids.ADM_RESET_DONE,
               button="Sign and reset the password"),
     ], id="admin-reset-form")
+    email = dbc.Form([
+        _user_select(ids.ADM_EMAIL_USER, people),
+        dbc.Label("E-mail address for notifications (empty: none)", html_for=ids.ADM_EMAIL_ADDRESS),
+        dbc.Input(id=ids.ADM_EMAIL_ADDRESS, type="email", maxLength=300, autoComplete="off", className="mb-2"),
+        html.P("Rules for 'site-managers' reach site managers here; an acknowledgement link sent to it is this "
+               "user's alone.", className="small"),
+        *sign(reason_id=ids.ADM_EMAIL_REASON, signature_id=ids.ADM_EMAIL_SIGNATURE,
+              submit_id=ids.ADM_EMAIL_SUBMIT, result_id=ids.ADM_EMAIL_RESULT, done_id=ids.ADM_EMAIL_DONE,
+              button="Sign and set the address"),
+    ], id="admin-email-form")
     return html.Div([
         html.H1("Users", className="h3"),
         html.P(["Each change needs a reason and your password (electronic signature) and is written to the ",
@@ -94,7 +104,8 @@ def layout(**_):
         html.Div(_table(), id=ids.ADM_USERS_TABLE_HOST),
         html.H2("Change users", className="h5 mt-4"),
         dbc.Row([signed_form.card("Add a user", add), signed_form.card("Change role or site", role),
-                 signed_form.card("Deactivate or activate", active), signed_form.card("Reset password", reset)],
+                 signed_form.card("Deactivate or activate", active), signed_form.card("Reset password", reset),
+                 signed_form.card("Notification address", email)],
                 className="g-3"),
     ], id="admin-users-page")
 
@@ -102,10 +113,10 @@ def layout(**_):
 def _table():
     listed = context.warehouse().query("sql/users_list")
     head = html.Thead(html.Tr([html.Th(h, scope="col")
-                               for h in ("User", "Name", "Role", "Site", "Active", "Created (UTC)")]))
+                               for h in ("User", "Name", "Role", "Site", "E-mail", "Active", "Created (UTC)")]))
     body = html.Tbody([html.Tr([
         html.Td(r.user_id), html.Td(r.display_name), html.Td(r.role), html.Td(_site(r.site_id) or "–"),
-        html.Td("✓ yes" if r.active else "✕ no"),
+        html.Td("–" if is_missing(r.email) or not r.email else r.email), html.Td("✓ yes" if r.active else "✕ no"),
         html.Td("–" if is_missing(r.created_at) else f"{r.created_at:%Y-%m-%d %H:%M}"),
     ]) for r in listed.itertuples()])
     return dbc.Table([head, body], size="sm", hover=True, responsive=True, id=ids.ADM_USERS_TABLE)
@@ -143,10 +154,12 @@ def _chosen_site(value):
     Output(ids.ADM_ROLE_USER, "options"),
     Output(ids.ADM_ACTIVE_USER, "options"),
     Output(ids.ADM_RESET_USER, "options"),
+    Output(ids.ADM_EMAIL_USER, "options"),
     Input(ids.ADM_ADD_DONE, "data"),
     Input(ids.ADM_ROLE_DONE, "data"),
     Input(ids.ADM_ACTIVE_DONE, "data"),
     Input(ids.ADM_RESET_DONE, "data"),
+    Input(ids.ADM_EMAIL_DONE, "data"),
     prevent_initial_call=True,
 )
 def refresh(*done):
@@ -155,7 +168,7 @@ def refresh(*done):
     if not signed_form.changed(done):
         raise PreventUpdate
     people = _user_options()
-    return _table(), people, people, people
+    return _table(), people, people, people, people
 
 
 @callback(
@@ -277,3 +290,30 @@ def reset_password(n_clicks, user_id, new_password, reason, password, done):
                          "password in person. Signature recorded in the audit trail."],
         ids.ADM_RESET_RESULT)
     return (alert, "", "", signed_form.count(done), "") if ok else (alert, "", "", dash.no_update, dash.no_update)
+
+
+@callback(
+    Output(ids.ADM_EMAIL_RESULT, "children"),
+    Output(ids.ADM_EMAIL_SIGNATURE, "value"),
+    Output(ids.ADM_EMAIL_DONE, "data"),
+    Output(ids.ADM_EMAIL_REASON, "value"),
+    Input(ids.ADM_EMAIL_SUBMIT, "n_clicks"),
+    State(ids.ADM_EMAIL_USER, "value"),
+    State(ids.ADM_EMAIL_ADDRESS, "value"),
+    State(ids.ADM_EMAIL_REASON, "value"),
+    State(ids.ADM_EMAIL_SIGNATURE, "value"),
+    State(ids.ADM_EMAIL_DONE, "data"),
+    prevent_initial_call=True,
+)
+def set_email(n_clicks, user_id, email, reason, password, done):
+    if not signed_form.clicked(n_clicks):
+        raise PreventUpdate
+    actor = context.user()
+    alert, ok = signed_form.run(
+        lambda: administration.set_email(
+            context.warehouse(), actor_id=actor.user_id, user_id=user_id, email=email, reason=reason,
+            password=password, attempt_allowed=auth.signature_attempts_of(actor.user_id)),
+        lambda changed: [f"✓ Notifications for {changed[0]} go to {changed[1]}." if changed[1] else
+                         f"✓ {changed[0]} has no notification address now.", " Signature recorded in the audit trail."],
+        ids.ADM_EMAIL_RESULT)
+    return (alert, "", signed_form.count(done), "") if ok else (alert, "", dash.no_update, dash.no_update)

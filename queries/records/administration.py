@@ -211,6 +211,23 @@ def reset_password(wh: Warehouse, *, actor_id: str, user_id, new_password, reaso
     return changed
 
 
+def set_email(wh: Warehouse, *, actor_id: str, user_id, email, reason, password,
+              attempt_allowed: Callable[[], bool] | None = None) -> tuple[str, str | None]:
+    """Where notifications reach a user (empty: nowhere); (user id, address)."""
+    actor = _admin(wh, actor_id, "user", user_id)
+    target = _target(wh, actor, user_id)
+    address = _text(email, 300) or None
+    why = _reason(reason)
+    try:
+        users.check_email(address)
+    except ValueError as bad:
+        raise Refused(_sentence(bad)) from None
+    _sign(wh, actor, password, "user", target.user_id, USERS_MEANING, attempt_allowed)
+    users.set_email(wh, target.user_id, email=address, changed_by=actor.user_id, reason=why, meaning=USERS_MEANING)
+    logger.info("notification address of %s set by %s", target.user_id, actor.user_id)
+    return target.user_id, address
+
+
 def create_token(wh: Warehouse, *, actor_id: str, user_id, label, reason, password,
                  attempt_allowed: Callable[[], bool] | None = None) -> NewToken:
     """A display token for an active user with the display role; the token is returned once, to show."""

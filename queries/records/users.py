@@ -167,23 +167,28 @@ def set_role(wh: Warehouse, user_id: str, *, role: str, site_id: str | None, cha
     return get_user(wh, user_id)
 
 
-def set_email(wh: Warehouse, user_id: str, *, email: str | None, changed_by: str, reason: str) -> None:
-    """Where notifications reach the user (None: nowhere); audited with old and new values."""
+def check_email(email: str | None) -> None:
     from queries.notifications.outbox import EMAIL  # one definition of an address
 
+    if email is not None and not EMAIL.fullmatch(email):
+        raise ValueError(f"{email!r} is not one e-mail address")
+
+
+def set_email(wh: Warehouse, user_id: str, *, email: str | None, changed_by: str, reason: str,
+              meaning: str | None = None) -> None:
+    """Where notifications reach the user (None: nowhere); audited with old and new values."""
     before = wh.query("sql/users_list")
     row = before[before["user_id"] == user_id]
     if row.empty:
         raise ValueError(f"no user {user_id!r}")
-    if email is not None and not EMAIL.fullmatch(email):
-        raise ValueError(f"{email!r} is not one e-mail address")
+    check_email(email)
     if not (reason or "").strip():
         raise ValueError("a reason is required")
     with wh.transaction() as conn:
         wh.run(conn, "sql/user_set_email", {"user_id": user_id, "email": email})
         audit.append(wh, user_id=changed_by, action="user_email_changed", object_type="user", object_id=user_id,
                      reason=reason.strip(), old_value=f"email={row.iloc[0].get('email')}", new_value=f"email={email}",
-                     conn=conn)
+                     meaning=meaning, conn=conn)
 
 
 def set_active(wh: Warehouse, user_id: str, *, active: bool, changed_by: str, reason: str,
