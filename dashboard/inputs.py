@@ -225,7 +225,8 @@ def _product(value):
 # messages, by the query layer that records the signature (queries/analyses/monitoring.py, queries/analyses/proposals.py).
 SIGNED_FORM_FIELDS = (ids.MON_ACK_EXCURSION, ids.MON_ACK_COMMENT, ids.MON_ACK_PASSWORD, ids.MON_ACK_DEVIATION,
                       ids.SIG_REVIEW_PROPOSAL, ids.SIG_REVIEW_DECISION, ids.SIG_REVIEW_CAPA_REF,
-                      ids.SIG_REVIEW_REASON, ids.SIG_REVIEW_PASSWORD)
+                      ids.SIG_REVIEW_REASON, ids.SIG_REVIEW_PASSWORD, ids.ACKL_COMMENT, ids.ACKL_PASSWORD,
+                      ids.ACKL_DEVIATION)
 
 
 def _kinds() -> dict[tuple[str, str], Callable]:
@@ -240,6 +241,7 @@ def _kinds() -> dict[tuple[str, str], Callable]:
         (ids.SIG_SYSTEMIC_ALL, "value"): as_str_list,  # a checklist
         (ids.SITE_TIMELINE, "clickData"): clicked_id,  # a timeline point: its deviation id
         (ids.PPL_TEAMS, "value"): as_str_list,  # a multi-select
+        (ids.NOT_SHIFT_DAYS, "value"): as_str_list,  # a checklist of weekdays
         (ids.KIOSK_PLAYLIST, "data"): _playlist,
         (ids.SIG_PRODUCT, "value"): _product,
         (ids.CMP_PRODUCT, "value"): _product,

@@ -123,3 +123,37 @@ def test_a_rule_switched_off_and_a_test_message_mailed(page_app):
     assert rows(wh, "SELECT active FROM notification_rules WHERE rule_id = :r", r=rule_id) == [(False,)]
     again = dash_call(client, app, OFF, {f"{ids.NOT_OFF_SUBMIT}.n_clicks": 1}, state)
     assert "Choose an active rule" in text_of(again)
+
+
+SHIFT = [ids.NOT_SHIFT_RESULT, ids.NOT_SHIFT_SIGNATURE, ids.NOT_SHIFT_DONE, ids.NOT_SHIFT_REASON]
+SHIFT_OFF = [ids.NOT_SHIFT_OFF_RESULT, ids.NOT_SHIFT_OFF_SIGNATURE, ids.NOT_SHIFT_OFF_DONE, ids.NOT_SHIFT_OFF_REASON]
+
+
+def test_on_call_shifts_are_kept_on_the_page_signed(page_app):
+    app, wh = page_app
+
+    def add_shift(client, days, starts="19:00", ends="07:00", password=TEST_PASSWORD):
+        return dash_call(client, app, SHIFT, {f"{ids.NOT_SHIFT_SUBMIT}.n_clicks": 1}, {
+            f"{ids.NOT_SHIFT_SITE}.value": "CHI", f"{ids.NOT_SHIFT_DAYS}.value": days,
+            f"{ids.NOT_SHIFT_FROM}.value": starts, f"{ids.NOT_SHIFT_TO}.value": ends,
+            f"{ids.NOT_SHIFT_EMAIL}.value": "nights.chi@example.org", f"{ids.NOT_SHIFT_REASON}.value": "night rota",
+            f"{ids.NOT_SHIFT_SIGNATURE}.value": password, f"{ids.NOT_SHIFT_DONE}.data": 0})
+    assert add_shift(client_of(app, "t.manager.chi"), ["1"]).status_code == 403
+    leader = client_of(app, "t.leader")
+    assert "Days '': the weekdays" in text_of(add_shift(leader, []))
+    assert "Start '25:00' is not a time" in text_of(add_shift(leader, ["1"], starts="25:00"))
+    assert "Signature failed" in text_of(add_shift(leader, ["1"], password="wrong"))
+    done = text_of(add_shift(leader, ["5", "1", "2", "3", "4"]))
+    assert "added. Signature recorded" in done
+    (shift,) = rows(wh, "SELECT shift_id, days, starts, ends, created_by FROM on_call_shifts WHERE active "
+                        "AND recipient = 'nights.chi@example.org'")
+    assert shift[1:] == ("12345", "19:00", "07:00", "t.leader")
+    listed = text_of(dash_call(leader, app, [ids.NOT_SHIFTS_HOST, ids.NOT_SHIFT_OFF],
+                               {f"{ids.NOT_SHIFT_DONE}.data": 1}))
+    assert "Mon Tue Wed Thu Fri" in listed and "19:00\\u201307:00 (next day)" in listed
+    off = dash_call(leader, app, SHIFT_OFF, {f"{ids.NOT_SHIFT_OFF_SUBMIT}.n_clicks": 1}, {
+        f"{ids.NOT_SHIFT_OFF}.value": shift[0], f"{ids.NOT_SHIFT_OFF_REASON}.value": "rota changed",
+        f"{ids.NOT_SHIFT_OFF_SIGNATURE}.value": TEST_PASSWORD, f"{ids.NOT_SHIFT_OFF_DONE}.data": 0})
+    assert f"Shift {shift[0]} switched off" in text_of(off)
+    assert [r[0] for r in rows(wh, "SELECT action FROM audit_log WHERE object_id = :s ORDER BY entry_id",
+                               s=shift[0])] == ["on_call_shift_added", "on_call_shift_deactivated"]

@@ -1,6 +1,7 @@
 """Notifications (/notifications; leadership, administrators, auditors): the open system alarms, what is
 escalating now, what failed to deliver, what went out, and the rules. Leadership and administrators add a rule or switch one off
-(signed: reason and password, audited) and send a rule a test message; auditors read.
+(signed: reason and password, audited), send a rule a test message, and keep the on-call shifts; auditors
+read.
 
 Every callback asks the server who is signed in; the checks, the signature and the audit entries are
 queries/notifications/rules.py's. Times are UTC."""
@@ -28,6 +29,7 @@ FAILURE_DAYS = 7
 REFRESH_MS = 10_000
 EVENT_LABELS = {"excursion_action": "action-level excursion", "excursion_alert": "alert-level excursion",
                 "import_rejected": "file refused by the drop folder"}
+WEEKDAYS = dict(zip("1234567", ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), strict=True))
 STATUS_LABELS = {"pending": "○ waiting", "sending": "➜ sending", "sent": "✓ sent",
                  "printed": "✎ printed to the log (no mail server)", "cancelled": "✕ cancelled"}
 
@@ -57,12 +59,12 @@ def layout(**_):
         html.H2("On call", className="h5 mt-4"),
         html.P(["A rule whose recipient is ", html.Code("on-call"), " reaches whoever's shift covers the moment "
                 "its message falls due, in the site's local time; nobody on call is a delivery failure, and after "
-                "three a system alarm. Shifts are kept with ", html.Code("atmp-hub notify on-call"), "."],
-               className="small text-body-secondary"),
-        _shifts_table(),
+                "three a system alarm."], className="small text-body-secondary"),
+        html.Div(_shifts_table(), id=ids.NOT_SHIFTS_HOST),
     ]
     if _editor():
-        parts += [html.H2("Change rules", className="h5 mt-4"), _forms()]
+        parts += [html.H2("Change rules", className="h5 mt-4"), _forms(),
+                  html.H2("Change who is on call", className="h5 mt-4"), _shift_forms()]
     parts += [html.H2(f"Sent, printed and cancelled (newest {SHOWN})", className="h5 mt-4"),
               html.Div(_history(), id=ids.NOT_HISTORY)]
     return html.Div(parts, id="notifications-page")
@@ -139,10 +141,9 @@ def _rules_table():
 
 def _shifts_table():
     frame = context.warehouse().query("notifications/shifts_all")
-    days = dict(zip("1234567", ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), strict=True))
     return _table(frame, [
         ("Shift", lambda r: html.Code(r.shift_id)), ("Site", lambda r: r.site_id),
-        ("Starts on", lambda r: " ".join(days[d] for d in r.days)),
+        ("Starts on", lambda r: " ".join(WEEKDAYS[d] for d in r.days)),
         ("Local time", lambda r: f"{r.starts}–{r.ends}" + (" (24 h)" if r.starts == r.ends else
                                                           " (next day)" if r.ends < r.starts else "")),
         ("To", lambda r: r.recipient), ("State", lambda r: "✓ active" if r.active else "✕ off"),
@@ -205,6 +206,116 @@ def _forms():
     ], id="notifications-off-form")
     return dbc.Row([signed_form.card("Add a rule", add), signed_form.card("Switch a rule off, or test it", off)],
                    className="g-3")
+
+
+def _active_shifts() -> list[dict]:
+    frame = context.warehouse().query("notifications/shifts_all")
+    return [{"label": f"{r.shift_id}: {r.site_id} {' '.join(WEEKDAYS[d] for d in r.days)} {r.starts}–{r.ends} "
+                      f"{r.recipient}", "value": r.shift_id} for r in frame.itertuples() if r.active]
+
+
+def _shift_forms():
+    sign = partial(signed_form.signature_fields, signer=context.user().display_name, meaning=rules.RULES_MEANING)
+    sites = context.warehouse().query("sql/site_ids")["site_id"]
+    add = dbc.Form([
+        dbc.Row([
+            dbc.Col([dbc.Label("Site", html_for=ids.NOT_SHIFT_SITE),
+                     dbc.Select(id=ids.NOT_SHIFT_SITE, options=[{"label": x, "value": x} for x in sites],
+                                placeholder="Choose a site")], md=6),
+            dbc.Col([dbc.Label("E-mail address", html_for=ids.NOT_SHIFT_EMAIL),
+                     dbc.Input(id=ids.NOT_SHIFT_EMAIL, type="email", maxLength=300, autoComplete="off")], md=6),
+        ], className="g-2 mb-2"),
+        dbc.Label("Starts on (weekdays)", html_for=ids.NOT_SHIFT_DAYS),
+        dbc.Checklist(id=ids.NOT_SHIFT_DAYS, inline=True, value=list("12345"), className="mb-2",
+                      options=[{"label": name, "value": d} for d, name in WEEKDAYS.items()]),
+        dbc.Row([
+            dbc.Col([dbc.Label("From (site's local time)", html_for=ids.NOT_SHIFT_FROM),
+                     dbc.Input(id=ids.NOT_SHIFT_FROM, type="time", value="07:00")], md=6),
+            dbc.Col([dbc.Label("To (earlier: next day; same: 24 h)", html_for=ids.NOT_SHIFT_TO),
+                     dbc.Input(id=ids.NOT_SHIFT_TO, type="time", value="19:00")], md=6),
+        ], className="g-2 mb-2"),
+        *sign(reason_id=ids.NOT_SHIFT_REASON, signature_id=ids.NOT_SHIFT_SIGNATURE, submit_id=ids.NOT_SHIFT_SUBMIT,
+              result_id=ids.NOT_SHIFT_RESULT, done_id=ids.NOT_SHIFT_DONE, button="Sign and add the shift"),
+    ], id="notifications-shift-form")
+    off = dbc.Form([
+        dbc.Label("Shift", html_for=ids.NOT_SHIFT_OFF),
+        dbc.Select(id=ids.NOT_SHIFT_OFF, options=_active_shifts(), placeholder="Choose an active shift",
+                   className="mb-2"),
+        *sign(reason_id=ids.NOT_SHIFT_OFF_REASON, signature_id=ids.NOT_SHIFT_OFF_SIGNATURE,
+              submit_id=ids.NOT_SHIFT_OFF_SUBMIT, result_id=ids.NOT_SHIFT_OFF_RESULT, done_id=ids.NOT_SHIFT_OFF_DONE,
+              button="Sign and switch the shift off"),
+    ], id="notifications-shift-off-form")
+    return dbc.Row([signed_form.card("Add an on-call shift", add), signed_form.card("Switch a shift off", off)],
+                   className="g-3")
+
+
+@callback(
+    Output(ids.NOT_SHIFTS_HOST, "children"),
+    Output(ids.NOT_SHIFT_OFF, "options"),
+    Input(ids.NOT_SHIFT_DONE, "data"),
+    Input(ids.NOT_SHIFT_OFF_DONE, "data"),
+    prevent_initial_call=True,
+)
+def refresh_shifts(*done):
+    context.require_page(PAGE)
+    if not signed_form.changed(done):
+        raise PreventUpdate
+    return _shifts_table(), _active_shifts()
+
+
+@callback(
+    Output(ids.NOT_SHIFT_RESULT, "children"),
+    Output(ids.NOT_SHIFT_SIGNATURE, "value"),
+    Output(ids.NOT_SHIFT_DONE, "data"),
+    Output(ids.NOT_SHIFT_REASON, "value"),
+    Input(ids.NOT_SHIFT_SUBMIT, "n_clicks"),
+    State(ids.NOT_SHIFT_SITE, "value"),
+    State(ids.NOT_SHIFT_DAYS, "value"),
+    State(ids.NOT_SHIFT_FROM, "value"),
+    State(ids.NOT_SHIFT_TO, "value"),
+    State(ids.NOT_SHIFT_EMAIL, "value"),
+    State(ids.NOT_SHIFT_REASON, "value"),
+    State(ids.NOT_SHIFT_SIGNATURE, "value"),
+    State(ids.NOT_SHIFT_DONE, "data"),
+    prevent_initial_call=True,
+)
+def add_shift(n_clicks, site, days, starts, ends, email, reason, password, done):
+    if not signed_form.clicked(n_clicks):
+        raise PreventUpdate
+    actor = context.require_page(PAGE)
+    alert, ok = signed_form.run(
+        lambda: rules.signed_add_shift(
+            context.warehouse(), actor_id=actor.user_id, site_id=site, days=days, starts=starts, ends=ends,
+            recipient=email, reason=reason, password=password,
+            attempt_allowed=auth.signature_attempts_of(actor.user_id)),
+        lambda shift_id: [f"✓ Shift {shift_id} added. Signature recorded in the audit trail."],
+        ids.NOT_SHIFT_RESULT)
+    return (alert, "", signed_form.count(done), "") if ok else (alert, "", dash.no_update, dash.no_update)
+
+
+@callback(
+    Output(ids.NOT_SHIFT_OFF_RESULT, "children"),
+    Output(ids.NOT_SHIFT_OFF_SIGNATURE, "value"),
+    Output(ids.NOT_SHIFT_OFF_DONE, "data"),
+    Output(ids.NOT_SHIFT_OFF_REASON, "value"),
+    Input(ids.NOT_SHIFT_OFF_SUBMIT, "n_clicks"),
+    State(ids.NOT_SHIFT_OFF, "value"),
+    State(ids.NOT_SHIFT_OFF_REASON, "value"),
+    State(ids.NOT_SHIFT_OFF_SIGNATURE, "value"),
+    State(ids.NOT_SHIFT_OFF_DONE, "data"),
+    prevent_initial_call=True,
+)
+def deactivate_shift(n_clicks, shift_id, reason, password, done):
+    if not signed_form.clicked(n_clicks):
+        raise PreventUpdate
+    actor = context.require_page(PAGE)
+    alert, ok = signed_form.run(
+        lambda: rules.signed_deactivate_shift(context.warehouse(), actor_id=actor.user_id, shift_id=shift_id,
+                                              reason=reason, password=password,
+                                              attempt_allowed=auth.signature_attempts_of(actor.user_id)),
+        lambda off: [f"✓ Shift {off} switched off. Signature recorded in the audit trail."],
+        ids.NOT_SHIFT_OFF_RESULT)
+    return (alert, "", signed_form.count(done), "") if ok else (alert, "", dash.no_update, dash.no_update)
 
 
 @callback(

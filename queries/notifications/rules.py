@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 
 from queries.engine.warehouse import Warehouse
+from queries.notifications import on_call
 from queries.notifications.outbox import (
     EMAIL,
     EVENTS,
@@ -257,3 +258,31 @@ def queue_test(wh: Warehouse, *, actor_id: str, rule_id) -> str:
         audit.append(wh, user_id=actor_id, action="notification_test_queued", object_type="notification_rule",
                      object_id=rule_id, new_value=f"to {rule['recipient']} by {rule['channel']}", conn=conn)
     return str(rule["recipient"])
+
+
+def signed_add_shift(wh: Warehouse, *, actor_id: str, site_id, days, starts, ends, recipient, reason, password,
+                     attempt_allowed: Callable[[], bool] | None = None) -> str:
+    """An on-call shift from the page's form (days: the weekdays chosen), signed; its id."""
+    _editor(wh, actor_id, None)
+    chosen = "".join(sorted({d for d in days if isinstance(d, str)})) if isinstance(days, list) else ""
+    fields = {"site_id": _text(site_id) or "", "days": chosen, "starts": _text(starts) or "",
+              "ends": _text(ends) or "", "recipient": _text(recipient) or ""}
+    found = on_call.problems(fields["days"], fields["starts"], fields["ends"])
+    if found:
+        raise Refused("; ".join(p[:1].upper() + p[1:] for p in found) + ".")
+    why = _signed(wh, actor_id, password, reason, None, attempt_allowed)
+    try:
+        return on_call.add(wh, **fields, by=actor_id, reason=why)
+    except ValueError as exc:
+        raise Refused(str(exc)[:1].upper() + str(exc)[1:] + ".") from None
+
+
+def signed_deactivate_shift(wh: Warehouse, *, actor_id: str, shift_id, reason, password,
+                            attempt_allowed: Callable[[], bool] | None = None) -> str:
+    _editor(wh, actor_id, shift_id)
+    active = wh.query("notifications/shifts_all").query("active")["shift_id"]
+    if not isinstance(shift_id, str) or shift_id not in set(active):
+        raise Refused("Choose an active shift.")
+    why = _signed(wh, actor_id, password, reason, shift_id, attempt_allowed)
+    on_call.deactivate(wh, shift_id, by=actor_id, reason=why)
+    return shift_id
