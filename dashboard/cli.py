@@ -657,7 +657,8 @@ def notify_rules() -> None:
 
 @hub_command(notify_rules, "add", refuses=(ValueError,), help="add a rule: one step of an escalation path")
 @click.option("--event", required=True, help="excursion_action, excursion_alert or import_rejected")
-@click.option("--email", help="the address to notify, or on-call (whoever is on call at the site then)")
+@click.option("--email", help="the address to notify; or on-call (whoever is on call at the site then), "
+              "site-managers (the site's), leadership (every quality leader)")
 @click.option("--webhook", help="or the URL to POST the signed JSON message to (https://)")
 @click.option("--site", help="only this site (default every site)")
 @click.option("--room", help="only this room (excursions)")

@@ -33,7 +33,7 @@ from notify.channels import DeliveryFailed, senders_for
 from queries.engine.settings import Settings
 from queries.engine.warehouse import Warehouse, WarehouseUnavailable
 from queries.notifications import ack_links, on_call
-from queries.notifications.outbox import EXCURSION_EVENTS, ON_CALL, SITE_MANAGERS
+from queries.notifications.outbox import EXCURSION_EVENTS, LEADERSHIP, ON_CALL, SITE_MANAGERS
 from queries.records import audit
 
 logger = logging.getLogger(__name__)
@@ -102,8 +102,8 @@ class Dispatcher:
         try:
             if row["recipient"] == ON_CALL:
                 row = {**row, "to": self._on_call(row)}
-            elif row["recipient"] == SITE_MANAGERS:
-                row = {**row, "to": self._site_managers(row)}
+            elif row["recipient"] in (SITE_MANAGERS, LEADERSHIP):
+                row = {**row, "to": self._people(row)}
             if row["event"] in EXCURSION_EVENTS.values():
                 row = {**row, "body": row["body"] + self._ack_link(row)}
             delivered = self.senders[row["channel"]].send(row)
@@ -118,12 +118,17 @@ class Dispatcher:
             raise DeliveryFailed(f"nobody on call at {local} (see `atmp-hub notify on-call list`)")
         return sorted({s.recipient for s in shifts})
 
-    def _site_managers(self, row: dict) -> list[str]:
-        """The addresses of the event's site's active site managers, read now (a role changed is followed)."""
-        found = self.wh.query("notifications/site_managers_email", {"site_id": row["site_id"]})
+    def _people(self, row: dict) -> list[str]:
+        """The addresses of the event's site's managers, or of the quality leaders, read now (a changed role
+        or site is followed)."""
+        if row["recipient"] == SITE_MANAGERS:
+            found = self.wh.query("notifications/site_managers_email", {"site_id": row["site_id"]})
+            who = f"site manager of {row['site_id']}"
+        else:
+            found = self.wh.query("notifications/leadership_email")
+            who = "quality leader"
         if found.empty:
-            raise DeliveryFailed(f"no active site manager of {row['site_id']} has an e-mail address "
-                                 "(atmp-hub users set-email)")
+            raise DeliveryFailed(f"no active {who} has an e-mail address (the Users page, or atmp-hub users set-email)")
         return sorted(set(found["email"]))
 
     def _ack_link(self, row: dict) -> str:

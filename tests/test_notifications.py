@@ -39,6 +39,7 @@ from queries.engine.scope import build_scope
 from queries.engine.settings import Settings
 from queries.engine.warehouse import Warehouse
 from queries.notifications import outbox, rules
+from queries.records import users
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -720,14 +721,17 @@ def test_mail_goes_over_starttls_or_tls_with_a_login_and_a_refused_login_is_reco
         implicit.stop()
 
 
-def test_a_rule_for_site_managers_reaches_the_managers_of_the_excursions_site(tmp_path, mailbox):
+def test_rules_for_site_managers_and_leadership_reach_their_addresses(tmp_path, mailbox):
     """Recipient 'site-managers': the addresses of the site's active site managers when the message goes
-    out (`atmp-hub users set-email`, audited); a site whose managers have none fails and says so."""
+    out (`atmp-hub users set-email`, audited); a site whose managers have none fails and says so.
+    Recipient 'leadership' (step 3 of the issue's example path): every active quality leader's address."""
     url = f"duckdb:///{tmp_path / 'hub.duckdb'}"
     wh = Warehouse(url)
     wh.create_schema()
     seed_network(wh, with_users=True)
     rules.add(wh, rules.Rule(event="excursion_action", recipient="site-managers"), by="lead", reason="managers")
+    rules.add(wh, rules.Rule(event="excursion_action", recipient="leadership", site_id="CHI", delay_s=3600),
+              by="lead", reason="step 3: quality leadership after an hour")
     wh.dispose()
     env = {"ATMP_DATABASE_URL": url}
     done = atmp_hub("users", "set-email", "mgr.chi", "chi.manager@example.org", "--reason", "notifications", env=env)
@@ -746,7 +750,15 @@ def test_a_rule_for_site_managers_reaches_the_managers_of_the_excursions_site(tm
         (mail,) = mailbox.received
         assert mail["X-Envelope-To"] == "chi.manager@example.org"
         (atl,) = [r for r in results.values() if r.outcome == "failed"]
-        assert atl.response == "no active site manager of ATL has an e-mail address (atmp-hub users set-email)"
+        assert atl.response == ("no active site manager of ATL has an e-mail address (the Users page, or atmp-hub "
+                                "users set-email)")
+        later = Dispatcher(wh, settings_for(wh, mailbox), clock=Clock(start + timedelta(hours=2)))
+        (no_leader,) = [r for r in later.dispatch_due() if "quality leader" in r.response]
+        assert no_leader.outcome == "failed"
+        users.set_email(wh, "lead", email="qa.lead@example.org", changed_by="t", reason="rota")
+        later.clock = Clock(start + timedelta(hours=3))
+        assert [r.outcome for r in later.dispatch_due() if "qa.lead" in r.response] == ["sent"]
+        assert mailbox.received[-1]["X-Envelope-To"] == "qa.lead@example.org"
     finally:
         wh.dispose()
 

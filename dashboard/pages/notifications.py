@@ -173,8 +173,9 @@ def _forms():
                 {"label": "every site", "value": rules.EVERY}, *({"label": s, "value": s} for s in sites)])),
             field("Channel", dbc.Select(id=ids.NOT_ADD_CHANNEL, value="email", options=[
                 {"label": "e-mail", "value": "email"}, {"label": "webhook (signed JSON POST)", "value": "webhook"}])),
-            field("E-mail address or webhook URL", dbc.Input(id=ids.NOT_ADD_RECIPIENT, maxLength=300,
-                                                             autoComplete="off")),
+            field("E-mail address or webhook URL", dbc.Input(
+                id=ids.NOT_ADD_RECIPIENT, maxLength=300, autoComplete="off",
+                placeholder="an address, on-call, site-managers or leadership")),
             field("Room (optional, excursions)", dbc.Input(id=ids.NOT_ADD_ROOM, maxLength=40, autoComplete="off",
                                                            placeholder="e.g. CHI-B1")),
             field("Grade (excursions)", dbc.Select(id=ids.NOT_ADD_GRADE, value=rules.EVERY, options=[

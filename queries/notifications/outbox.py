@@ -28,6 +28,7 @@ SUBJECT_PREFIX = "[ATMP Hub]"
 EMAIL = re.compile(r"[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+|[^@\s,;<>]+@localhost")  # one address
 ON_CALL = "on-call"  # a rule's recipient meaning whoever is on call at the event's site then (on_call.py)
 SITE_MANAGERS = "site-managers"  # a rule's recipient meaning the site managers of the event's site (their e-mail)
+LEADERSHIP = "leadership"  # a rule's recipient meaning every active quality leader (their e-mail)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from queries.notifications.outbox import (
     EMAIL,
     EVENTS,
     EXCURSION_EVENTS,
+    LEADERSHIP,
     ON_CALL,
     SITE_MANAGERS,
     SUBJECT_PREFIX,
@@ -63,8 +64,11 @@ class Rule:
             if self.channel != "email" or self.event not in EXCURSION_EVENTS.values():
                 found.append(f"'{self.recipient}' reaches people at an excursion's site by e-mail: "
                              "excursion events and the e-mail channel only")
+        elif self.recipient == LEADERSHIP:
+            if self.channel != "email":
+                found.append("'leadership' reaches the quality leaders by e-mail: the e-mail channel only")
         elif self.channel == "email" and not EMAIL.fullmatch(self.recipient or ""):
-            found.append(f"recipient {self.recipient!r} is not one e-mail address (or 'on-call', 'site-managers')")
+            found.append(f"recipient {self.recipient!r} is not one e-mail address (or 'on-call', 'site-managers', 'leadership')")
         if self.channel == "webhook" and not _webhook_url(self.recipient or ""):
             found.append(f"webhook {self.recipient!r} is not an https:// URL (http:// only to this host)")
         if self.grade is not None and self.grade not in GRADES:
