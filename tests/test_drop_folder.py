@@ -29,7 +29,9 @@ def near_misses(path: Path, ids: list[str], reported: str = "2026-01-01T08:00:00
 
 
 def watch_once(url: str, drop: Path) -> subprocess.CompletedProcess:
-    return cli(url, "watch-imports", str(drop), "--once", "--settle", "5")
+    # Settled files are a minute old; a file touched just before is "still being written" (30 s of margin
+    # for a slow start of the command on a busy machine).
+    return cli(url, "watch-imports", str(drop), "--once", "--settle", "30")
 
 
 def test_dropped_files_are_imported_rejected_and_never_twice(with_sites, tmp_path):  # noqa: F811

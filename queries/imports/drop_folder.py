@@ -67,7 +67,10 @@ def ready_files(folder: Path, settle_s: float, now: float | None = None) -> list
 
 
 def scan(wh: Warehouse, drop: Path, *, settle_s: float = 5.0) -> list[Outcome]:
-    """Take every settled file of every inbox (and what a killed run left in processing/) and import it."""
+    """Take every settled file of every inbox (and what a killed run left in processing/) and import it.
+    Settled means unchanged for `settle_s` before the scan began: a file a writer touched just before it
+    is left alone however long the imports ahead of it take."""
+    began = time.time()
     drop = Path(drop)
     processing = drop / "processing"
     processing.mkdir(parents=True, exist_ok=True)
@@ -77,7 +80,7 @@ def scan(wh: Warehouse, drop: Path, *, settle_s: float = 5.0) -> list[Outcome]:
         for left in sorted(p for p in (processing / folder.name).glob("*") if p.is_file()):
             outcomes.append(_import(wh, drop, left, table, profile))
     for folder, (table, profile) in boxes.items():
-        for path in ready_files(folder, settle_s):
+        for path in ready_files(folder, settle_s, began):
             claimed = processing / folder.name / path.name
             claimed.parent.mkdir(exist_ok=True)
             try:
