@@ -71,13 +71,27 @@ def mailbox():
     box.stop()
 
 
-def action_excursion(wh: Warehouse, at, tag: str = "t") -> str:
-    """CHI-B1-T above its action limit (grade B: 22.0 degC, 60 s delay; alert 21.5 degC, 300 s) at 22.6 degC for
-    six minutes, written as ingest writes it: an action excursion inside an alert one."""
-    pairs = ramp("CHI-B1-T", "degC", [21.0] * 3 + [22.6] * 37, start=at - timedelta(minutes=7), step_s=10, tag=tag)
+def action_excursion(wh: Warehouse, at, tag: str = "t", sensor: str = "CHI-B1-T") -> str:
+    """A grade B temperature sensor (CHI-B1-T unless told) above its action limit (22.0 degC, 60 s delay; alert
+    21.5 degC, 300 s) at 22.6 degC for six minutes, written as ingest writes it: an action excursion inside an
+    alert one."""
+    pairs = ramp(sensor, "degC", [21.0] * 3 + [22.6] * 37, start=at - timedelta(minutes=7), step_s=10, tag=tag)
     IngestWriter(wh, clock=lambda: at, public_url="https://hub.example.org").write([Message(t, p, at) for t, p in pairs])
-    return rows(wh, "SELECT excursion_id FROM excursions WHERE sensor_id = 'CHI-B1-T' AND level = 'action' "
-                    "ORDER BY detected_at DESC LIMIT 1")[0][0]
+    return rows(wh, "SELECT excursion_id FROM excursions WHERE sensor_id = :s AND level = 'action' "
+                    "ORDER BY detected_at DESC LIMIT 1", s=sensor)[0][0]
+
+
+def warehouse_file(tmp_path, *added: rules.Rule, with_users: bool = False, name: str = "hub.duckdb") -> str:
+    """A DuckDB file with the small network (and its rules), made and closed by this process: the URL for
+    the commands a test then runs as processes of their own."""
+    url = f"duckdb:///{tmp_path / name}"
+    wh = Warehouse(url)
+    wh.create_schema()
+    seed_network(wh, with_users=with_users)
+    for rule in added:
+        rules.add(wh, rule, by="lead", reason="test rule")
+    wh.dispose()
+    return url
 
 
 def test_an_action_excursion_is_mailed_with_what_where_and_when(warehouse, mailbox):
@@ -265,11 +279,7 @@ def test_a_reading_published_to_the_broker_ends_in_a_mailbox(duckdb_warehouse, m
 
 
 def test_rules_through_the_command_line_are_checked_and_audited(tmp_path):
-    url = f"duckdb:///{tmp_path / 'hub.duckdb'}"
-    wh = Warehouse(url)
-    wh.create_schema()
-    seed_network(wh)
-    wh.dispose()
+    url = warehouse_file(tmp_path)
     env = {"ATMP_DATABASE_URL": url}
     fresh = f"duckdb:///{tmp_path / 'demo.duckdb'}"
     empty = Warehouse(fresh)
@@ -365,12 +375,7 @@ def test_a_dispatcher_killed_mid_send_is_replaced_and_every_message_arrives_once
 def test_a_file_the_drop_folder_refuses_is_mailed_once_through_the_commands(tmp_path, mailbox):
     """`atmp-hub watch-imports --once` refuses a file and queues its message with the audit entry;
     `atmp-hub notify run --once` (another process) mails it; the same file dropped again mails nothing new."""
-    url = f"duckdb:///{tmp_path / 'hub.duckdb'}"
-    wh = Warehouse(url)
-    wh.create_schema()
-    seed_network(wh)
-    rules.add(wh, rules.Rule(event="import_rejected", recipient="steward@example.org"), by="lead", reason="x")
-    wh.dispose()
+    url = warehouse_file(tmp_path, rules.Rule(event="import_rejected", recipient="steward@example.org"))
     drop = tmp_path / "drop"
     (drop / "deviations").mkdir(parents=True)
     bad = "deviation_id,site_id,occurred_at\nDEV-1,CHI,not a date\n"
@@ -392,17 +397,16 @@ def test_a_file_the_drop_folder_refuses_is_mailed_once_through_the_commands(tmp_
         assert rows(wh, "SELECT status FROM notification_outbox") == [("sent",)]
     finally:
         wh.dispose()
+    listed = atmp_hub("notify", "outbox", "--last", "5", env=env)
+    assert listed.returncode == 0 and listed.stdout.count("\n") == 1
+    assert "sent      attempts 1" in listed.stdout and "to steward@example.org: [ATMP Hub] import refused" in listed.stdout
+    assert "accepted it for steward@example.org: 250" in listed.stdout
 
 
 def test_the_served_app_mails_what_its_own_drop_folder_refuses(tmp_path, mailbox):
     """`atmp-hub serve` as a newcomer starts it: the app's own dispatcher (ATMP_NOTIFY_IN_APP, on by default)
     mails the refusal of a file its own drop folder watcher took."""
-    url = f"duckdb:///{tmp_path / 'hub.duckdb'}"
-    wh = Warehouse(url)
-    wh.create_schema()
-    seed_network(wh)
-    rules.add(wh, rules.Rule(event="import_rejected", recipient="steward@example.org"), by="lead", reason="x")
-    wh.dispose()
+    url = warehouse_file(tmp_path, rules.Rule(event="import_rejected", recipient="steward@example.org"))
     drop = tmp_path / "drop"
     (drop / "capas").mkdir(parents=True)
     dropped = drop / "capas" / "capas.csv"
@@ -630,8 +634,7 @@ def test_an_on_call_rule_reaches_whoever_is_on_call_and_a_gap_is_never_silent(du
     assert mail["X-Envelope-To"] == "chi-backup@example.org, chi-rota@example.org"
 
     # ATL has no one on call: the message fails, says why, and after three tries is a system alarm.
-    pairs = ramp("ATL-B1-T", "degC", [21.0] * 3 + [22.6] * 37, start=start - timedelta(minutes=7), step_s=10, tag="atl")
-    IngestWriter(wh, clock=lambda: start).write([Message(t, p, start) for t, p in pairs])
+    action_excursion(wh, start, tag="atl", sensor="ATL-B1-T")
     clock = Clock(start)
     dispatcher = Dispatcher(wh, settings_for(wh, mailbox), clock=clock)
     for minute in (0, 1, 2):
@@ -645,11 +648,7 @@ def test_an_on_call_rule_reaches_whoever_is_on_call_and_a_gap_is_never_silent(du
 
 
 def test_on_call_shifts_through_the_command_line(tmp_path):
-    url = f"duckdb:///{tmp_path / 'hub.duckdb'}"
-    wh = Warehouse(url)
-    wh.create_schema()
-    seed_network(wh)
-    wh.dispose()
+    url = warehouse_file(tmp_path)
     env = {"ATMP_DATABASE_URL": url}
     bad = atmp_hub("notify", "on-call", "add", "--site", "CHI", "--days", "8", "--from", "7:00", "--to", "19:00",
                    "--email", "x@example.org", "--reason", "r", env=env)
@@ -725,14 +724,9 @@ def test_rules_for_site_managers_and_leadership_reach_their_addresses(tmp_path, 
     """Recipient 'site-managers': the addresses of the site's active site managers when the message goes
     out (`atmp-hub users set-email`, audited); a site whose managers have none fails and says so.
     Recipient 'leadership' (step 3 of the issue's example path): every active quality leader's address."""
-    url = f"duckdb:///{tmp_path / 'hub.duckdb'}"
-    wh = Warehouse(url)
-    wh.create_schema()
-    seed_network(wh, with_users=True)
-    rules.add(wh, rules.Rule(event="excursion_action", recipient="site-managers"), by="lead", reason="managers")
-    rules.add(wh, rules.Rule(event="excursion_action", recipient="leadership", site_id="CHI", delay_s=3600),
-              by="lead", reason="step 3: quality leadership after an hour")
-    wh.dispose()
+    url = warehouse_file(tmp_path, rules.Rule(event="excursion_action", recipient="site-managers"),
+                         rules.Rule(event="excursion_action", recipient="leadership", site_id="CHI", delay_s=3600),
+                         with_users=True)
     env = {"ATMP_DATABASE_URL": url}
     done = atmp_hub("users", "set-email", "mgr.chi", "chi.manager@example.org", "--reason", "notifications", env=env)
     assert done.returncode == 0 and "notifications to chi.manager@example.org" in done.stdout
@@ -742,9 +736,7 @@ def test_rules_for_site_managers_and_leadership_reach_their_addresses(tmp_path, 
     try:
         start = utc_now().replace(microsecond=0)
         action_excursion(wh, start)
-        pairs = ramp("ATL-B1-T", "degC", [21.0] * 3 + [22.6] * 37, start=start - timedelta(minutes=7), step_s=10,
-                     tag="atl")
-        IngestWriter(wh, clock=lambda: start).write([Message(t, p, start) for t, p in pairs])
+        action_excursion(wh, start, tag="atl", sensor="ATL-B1-T")
         results = {r.response.split(":")[0]: r for r in
                    Dispatcher(wh, settings_for(wh, mailbox), clock=Clock(start)).dispatch_due()}
         (mail,) = mailbox.received
