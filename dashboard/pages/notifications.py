@@ -161,6 +161,7 @@ def _active_rules() -> list[dict]:
 def _forms():
     sign = partial(signed_form.signature_fields, signer=context.user().display_name, meaning=rules.RULES_MEANING)
     sites = context.warehouse().query("sql/site_ids")["site_id"]
+    choices = _active_rules()  # one read for both selects
 
     def field(label, component, width=6):
         return dbc.Col([dbc.Label(label, html_for=component.id), component], md=width, className="mb-2")
@@ -192,7 +193,7 @@ def _forms():
     ], id="notifications-add-form")
     off = dbc.Form([
         dbc.Label("Rule", html_for=ids.NOT_OFF_RULE),
-        dbc.Select(id=ids.NOT_OFF_RULE, options=_active_rules(), placeholder="Choose an active rule",
+        dbc.Select(id=ids.NOT_OFF_RULE, options=choices, placeholder="Choose an active rule",
                    className="mb-2"),
         html.P("Messages it already queued still go out; it queues no new ones.", className="small"),
         *sign(reason_id=ids.NOT_OFF_REASON, signature_id=ids.NOT_OFF_SIGNATURE, submit_id=ids.NOT_OFF_SUBMIT,
@@ -200,7 +201,7 @@ def _forms():
         html.Hr(),
         html.H3("Send a test message", className="h6"),
         dbc.Label("Rule", html_for=ids.NOT_TEST_RULE),
-        dbc.Select(id=ids.NOT_TEST_RULE, options=_active_rules(), placeholder="Choose an active rule",
+        dbc.Select(id=ids.NOT_TEST_RULE, options=choices, placeholder="Choose an active rule",
                    className="mb-2"),
         dbc.Button("Queue a test message", id=ids.NOT_TEST_SUBMIT, color="secondary", n_clicks=0),
         html.Div(id=ids.NOT_TEST_RESULT, role="status", className="mt-3"),
@@ -346,7 +347,8 @@ def refresh_rules(*done):
     context.require_page(PAGE)
     if not signed_form.changed(done):
         raise PreventUpdate
-    return _rules_table(), _active_rules(), _active_rules()
+    choices = _active_rules()
+    return _rules_table(), choices, choices
 
 
 @callback(

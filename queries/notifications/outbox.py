@@ -45,10 +45,10 @@ def notification_id(event: str, event_id: str, rule_id: str, repeat_no: int) -> 
 
 
 def matching_rules(wh: Warehouse, conn, event: str, site_id: str | None, room_id: str | None = None,
-                   parameter: str | None = None, grade: str | None = None) -> list[dict]:
+                   parameter: str | None = None) -> list[dict]:
+    """The active rules an event matches (the room's grade is read with them)."""
     return wh.fetch(conn, "notifications/rules_for_event", {
-        "event": event, "site_id": site_id, "room_id": room_id, "parameter": parameter,
-        "grade": grade}).to_dict("records")
+        "event": event, "site_id": site_id, "room_id": room_id, "parameter": parameter}).to_dict("records")
 
 
 def queue(wh: Warehouse, conn, rules: list[dict], *, event: str, event_id: str, site_id: str | None,
@@ -110,11 +110,11 @@ def excursion_message(record, context: dict, public_url: str, *, simulated: bool
 def queue_excursion(wh: Warehouse, conn, record, *, public_url: str, simulated: bool) -> int:
     """Queue the messages a new excursion calls for (in the transaction that inserts it)."""
     event = EXCURSION_EVENTS[record.level]
+    rules = matching_rules(wh, conn, event, record.site_id, record.room_id, record.parameter)
+    if not rules:  # the common case: no context query in the ingest transaction
+        return 0
     found = wh.fetch(conn, "notifications/excursion_context", {"sensor_id": record.sensor_id})
     context = {k: (None if v != v else v) for k, v in found.iloc[0].items()} if not found.empty else {}
-    rules = matching_rules(wh, conn, event, record.site_id, record.room_id, record.parameter, context.get("grade"))
-    if not rules:
-        return 0
     message = excursion_message(record, context, public_url, simulated=simulated)
     return queue(wh, conn, rules, event=event, event_id=record.excursion_id, site_id=record.site_id,
                  at=record.detected_at, message=message)

@@ -4,6 +4,6 @@ FROM notification_rules
 WHERE active AND event = :event
   AND (site_id IS NULL OR site_id = :site_id)
   AND (room_id IS NULL OR room_id = :room_id)
-  AND (grade IS NULL OR grade = :grade)
+  AND (grade IS NULL OR grade = (SELECT r.grade FROM rooms r WHERE r.room_id = :room_id))
   AND (parameter IS NULL OR parameter = :parameter)
 ORDER BY delay_s, rule_id
