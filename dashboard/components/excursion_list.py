@@ -96,13 +96,34 @@ def ack_form(user_name: str, role_label: str) -> dbc.Card:
         dbc.Label("Excursion", html_for=ids.MON_ACK_EXCURSION),
         dcc.Dropdown(id=ids.MON_ACK_EXCURSION, options=[], placeholder="Choose an unacknowledged excursion",
                      className="mb-2"),
-        dbc.Label("Comment (required): what was reviewed and decided", html_for=ids.MON_ACK_COMMENT),
-        dbc.Textarea(id=ids.MON_ACK_COMMENT, maxLength=1000, rows=3, className="mb-2"),
-        dbc.Label("The deviation the excursion proposed (if any)", html_for=ids.MON_ACK_DEVIATION),
-        dbc.RadioItems(id=ids.MON_ACK_DEVIATION, value="keep", className="mb-2",
-                       options=[{"label": label, "value": key} for key, label in DECISION_LABELS.items()]),
-        dbc.Label(f"Password of {user_name} ({role_label})", html_for=ids.MON_ACK_PASSWORD),
-        dbc.Input(id=ids.MON_ACK_PASSWORD, type="password", autoComplete="current-password", className="mb-3"),
-        dbc.Button("Sign and acknowledge", id=ids.MON_ACK_SUBMIT, color="primary", n_clicks=0),
-        html.Div(id=ids.MON_ACK_RESULT, role="status", className="mt-3"),
+        *ack_fields(ids.MON_ACK_COMMENT, ids.MON_ACK_DEVIATION, ids.MON_ACK_PASSWORD, ids.MON_ACK_SUBMIT,
+                    ids.MON_ACK_RESULT, f"Password of {user_name} ({role_label})"),
     ]), className="ack-form mt-3")
+
+
+def ack_fields(comment_id: str, deviation_id: str, password_id: str, submit_id: str, result_id: str,
+               password_label: str) -> list:
+    """An acknowledgement's signed fields: comment, the proposed deviation's fate, password, button, result
+    (the monitoring page's form and the remote acknowledgement page, dashboard/pages/ack_link.py)."""
+    return [
+        dbc.Label("Comment (required): what was reviewed and decided", html_for=comment_id),
+        dbc.Textarea(id=comment_id, maxLength=1000, rows=3, className="mb-2"),
+        dbc.Label("The deviation the excursion proposed (if any)", html_for=deviation_id),
+        dbc.RadioItems(id=deviation_id, value="keep", className="mb-2",
+                       options=[{"label": label, "value": key} for key, label in DECISION_LABELS.items()]),
+        dbc.Label(password_label, html_for=password_id),
+        dbc.Input(id=password_id, type="password", autoComplete="current-password", className="mb-3"),
+        dbc.Button("Sign and acknowledge", id=submit_id, color="primary", n_clicks=0),
+        html.Div(id=result_id, role="status", className="mt-3"),
+    ]
+
+
+def ack_refused(reason: str) -> dbc.Alert:
+    return dbc.Alert(["✕ Not acknowledged: ", reason], color="danger", className="mb-0", id="ack-refused")
+
+
+def ack_done(done, then: str = "") -> dbc.Alert:
+    """What a recorded acknowledgement (queries.analyses.monitoring.Acknowledged) says; `then` adds a sentence."""
+    return dbc.Alert([f"✓ {done.excursion_id} acknowledged by {done.user_id} at {done.at:%Y-%m-%d %H:%M:%S} UTC{then}. "
+                      "Signature recorded in the audit trail (record hash ", html.Code(done.record_sha256[:12]),
+                      "…)."], color="success", className="mb-0", id="ack-done")

@@ -12,7 +12,7 @@ from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
 from dashboard import auth, context, ids
-from dashboard.components.excursion_list import DECISION_LABELS
+from dashboard.components.excursion_list import ack_done, ack_fields, ack_refused
 from dashboard.components.formatting import is_missing, to_local
 from queries.analyses import monitoring
 from queries.analyses.monitoring import SIGNATURE_MEANING
@@ -52,15 +52,8 @@ def layout(token=None, **_):
         dcc.Store(id=ids.ACKL_TOKEN, data=token),
         dbc.Card(dbc.CardBody([
             html.P([html.Strong("Meaning of the signature: "), SIGNATURE_MEANING], className="small"),
-            dbc.Label("Comment (required): what was reviewed and decided", html_for=ids.ACKL_COMMENT),
-            dbc.Textarea(id=ids.ACKL_COMMENT, maxLength=1000, rows=3, className="mb-2"),
-            dbc.Label("The deviation the excursion proposed (if any)", html_for=ids.ACKL_DEVIATION),
-            dbc.RadioItems(id=ids.ACKL_DEVIATION, value="keep", className="mb-2",
-                           options=[{"label": label, "value": key} for key, label in DECISION_LABELS.items()]),
-            dbc.Label(f"Password of {user.user_id} (electronic signature)", html_for=ids.ACKL_PASSWORD),
-            dbc.Input(id=ids.ACKL_PASSWORD, type="password", autoComplete="current-password", className="mb-3"),
-            dbc.Button("Sign and acknowledge", id=ids.ACKL_SUBMIT, color="primary", n_clicks=0),
-            html.Div(id=ids.ACKL_RESULT, role="status", className="mt-3"),
+            *ack_fields(ids.ACKL_COMMENT, ids.ACKL_DEVIATION, ids.ACKL_PASSWORD, ids.ACKL_SUBMIT, ids.ACKL_RESULT,
+                        f"Password of {user.user_id} (electronic signature)"),
         ]), className="ack-form"),
     ], id="ack-link-page")
 
@@ -109,7 +102,7 @@ def acknowledge(n_clicks, token, comment, deviation_decision, password):
     wh, now = context.warehouse(), context.now()
     link = _usable(wh, token, now, user.user_id)
     if link.problem:
-        return dbc.Alert(["✕ Not acknowledged: ", link.problem], color="danger", id="ack-refused"), ""
+        return ack_refused(link.problem), ""
 
     def use_link(conn) -> None:
         if not ack_links.mark_used(wh, conn, token=token, user_id=user.user_id, now=now):
@@ -121,7 +114,5 @@ def acknowledge(n_clicks, token, comment, deviation_decision, password):
                                       attempt_allowed=auth.signature_attempts_of(user.user_id),
                                       tell_notified=context.ack_followup_url(), within=use_link)
     except monitoring.SignatureRefused as refused:
-        return dbc.Alert(["✕ Not acknowledged: ", str(refused)], color="danger", id="ack-refused"), ""
-    return dbc.Alert([f"✓ {done.excursion_id} acknowledged by {done.user_id} at {done.at:%Y-%m-%d %H:%M:%S} UTC; "
-                      "its escalation stops. Signature recorded in the audit trail (record hash ",
-                      html.Code(done.record_sha256[:12]), "…)."], color="success", id="ack-done"), ""
+        return ack_refused(str(refused)), ""
+    return ack_done(done, "; its escalation stops"), ""

@@ -12,7 +12,7 @@ from dash.exceptions import PreventUpdate
 
 from dashboard import auth, context, data, ids, inputs, page_items
 from dashboard.components import export
-from dashboard.components.excursion_list import ack_form, ack_options, excursion_table
+from dashboard.components.excursion_list import ack_done, ack_form, ack_options, ack_refused, excursion_table
 from dashboard.components.formatting import to_local
 from dashboard.components.live_tiles import room_cards
 from dashboard.components.trend_chart import trend_figure
@@ -161,9 +161,5 @@ def acknowledge(n_clicks, excursion_id, comment, password, deviation_decision):
                                       attempt_allowed=auth.signature_attempts_of(user.user_id),
                                       tell_notified=context.ack_followup_url())
     except monitoring.SignatureRefused as refused:
-        return dbc.Alert(["✕ Not acknowledged: ", str(refused)], color="danger", className="mb-0",
-                         id="ack-refused"), "", dash.no_update
-    return dbc.Alert([f"✓ {done.excursion_id} acknowledged by {done.user_id} at {done.at:%Y-%m-%d %H:%M:%S} UTC. "
-                      "Signature recorded in the audit trail (record hash ",
-                      html.Code(done.record_sha256[:12]), "…)."], color="success", className="mb-0",
-                     id="ack-done"), "", ""
+        return ack_refused(str(refused)), "", dash.no_update
+    return ack_done(done), "", ""
