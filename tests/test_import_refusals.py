@@ -120,7 +120,7 @@ def test_an_empty_key_cell_takes_its_default_before_the_keys_are_compared(made_e
     assert "limits.csv row 3, fields 'parameter', 'grade', 'room_id': ('temperature', 'A', '*') repeats row 1 " \
            "of the file" in message, message
     assert count(made_earlier, "SELECT COUNT(*) FROM limits") == 0
-    data.write_text(data.read_text().replace("temperature,A,*,", "pressure,A,*,"))
+    data.write_text(data.read_text().replace("temperature,A,*,", "diff_pressure,A,*,"))
     done = cli(made_earlier, "import", "limits", str(data))
     assert done.returncode == 0, done.stderr
     assert count(made_earlier, "SELECT COUNT(*) FROM limits WHERE room_id = '*'") == 3

@@ -1,5 +1,6 @@
 """The open data model as Markdown (docs/data-model.md): every importable table and field, its type, whether
-it is required, the values a CHECK allows, and the comment queries/schema.sql gives it, so another system
+it is required, the values a CHECK or the import's rules (record_rules.py) allow, the rules between a
+record's fields, and the comment queries/schema.sql gives it, so another system
 can produce files the hub imports. Built from the schema itself (`atmp-hub data-model`); a test holds the
 committed document to it."""
 
@@ -7,6 +8,8 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+
+from queries.imports import record_rules
 
 SCHEMA = Path(__file__).resolve().parent.parent / "schema.sql"
 TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+) \((.*?)\n\);", re.S)
@@ -43,8 +46,12 @@ def markdown(tables: dict[str, list[tuple[str, str, bool]]]) -> str:
         lines += [f"## {table}", "", "| field | type | required | allowed values | meaning |", "|---|---|---|---|---|"]
         for name, kind, required in columns:
             allowed, comment = notes.get((table, name), ("", ""))
+            allowed = record_rules.allowed_text(table, name) or allowed
             lines.append(f"| `{name}` | {kind} | {'yes' if required else ''} | {allowed} | {comment} |")
         lines.append("")
+        between = record_rules.record_text(table)
+        if between:
+            lines += ["Each row also meets:", "", *(f"- {rule}" for rule in between), ""]
     from queries.imports import em_history
 
     lines += [f"## {em_history.TABLE} (EM history)", "",

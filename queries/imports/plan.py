@@ -27,7 +27,7 @@ from sqlalchemy import table as sql_table
 
 from queries.engine import data_version
 from queries.engine.warehouse import Warehouse, WarehouseUnavailable
-from queries.imports import em_history, importer, survey_import
+from queries.imports import em_history, importer, record_rules, survey_import
 from queries.imports.importer import DATABASE_DEFAULT, ImportError_
 from queries.records import audit
 
@@ -110,6 +110,9 @@ def plan_import(wh: Warehouse, table: str, path: str | Path, *, profile: str | N
         if profile is not None:
             raw = importer.mapped(wh, table, raw, path.name, profile, list(columns["column_name"]))
         frame = importer.validate(raw, columns, path.name, keys=[k for _, k in keys])
+        broken = record_rules.problems(table, frame, path.name)
+        if broken:
+            raise ImportError_(broken)
     if site is not None:
         outside = [f"{path.name} row {row}, field 'site_id': {value!r} is not your site ({site}); a site "
                    "manager imports the rows of their own site only"
