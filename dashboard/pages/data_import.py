@@ -132,8 +132,10 @@ def chosen(user, table_name, profile_name) -> tuple[str, str | None]:
     return table_name, profile_name
 
 
-def planned(user, file, table_name, profile_name) -> import_plan.ImportPlan:
-    """The plan for the user's own upload, with the user's site scope; ImportError_ if it cannot be made."""
+def planned(user, file, table_name, profile_name, *, read: bool = True) -> import_plan.ImportPlan:
+    """The plan for the user's own upload, with the user's site scope (``read``: its rows checked and
+    counted, as a dry run; else only prepared for commit, which checks them as it writes); ImportError_
+    if it cannot be made."""
     folder = uploads.import_dir(context.settings())
     upload = uploads.find(folder, (file or {}).get("sha256"), (file or {}).get("name"), user.user_id) \
         if folder is not None and isinstance(file, dict) else None
@@ -141,7 +143,8 @@ def planned(user, file, table_name, profile_name) -> import_plan.ImportPlan:
         raise ImportError_(["upload the file first"])
     table_name, profile_name = chosen(user, table_name, profile_name)
     site = user.site_id if user.role == "site_manager" else None
-    return import_plan.plan_import(context.warehouse(), table_name, upload.path, profile=profile_name, site=site)
+    make = import_plan.plan_import if read else import_plan.prepare
+    return make(context.warehouse(), table_name, upload.path, profile=profile_name, site=site)
 
 
 def problems_frame(problems: list[str]) -> pd.DataFrame:
@@ -259,7 +262,7 @@ def plan_view(plan: import_plan.ImportPlan) -> html.Div:
 def imported(user, file, table_name, profile_name):
     """Plan the user's upload again and write it all or nothing; what happened, as an alert."""
     try:
-        plan = planned(user, file, table_name, profile_name)
+        plan = planned(user, file, table_name, profile_name, read=False)
         import_plan.commit(context.warehouse(), plan, audit_as=user.user_id)
     except ImportError_ as exc:
         if user.role == "site_manager" and any(import_plan.OUTSIDE_SITE in p for p in exc.problems):

@@ -16,7 +16,6 @@ imported history fills trends and completeness, and raises no excursion or devia
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,7 +75,7 @@ def run(wh: Warehouse, path: Path, *, profile: str | None, site: str | None, out
                                 seen=seen, problems=problems)
     problems += seen.repeats(path.name)
     if problems:
-        raise ImportError_(sorted(problems, key=_row_of))
+        raise ImportError_(sorted(problems, key=importer.row_of))
     return outcome
 
 
@@ -84,6 +83,7 @@ def _check_chunks(wh: Warehouse, path: Path, profile: str | None, site: str | No
                   sensors: pd.DataFrame, conn, *, write_new: bool, seen: SeenReadings,
                   problems: list[str]) -> Outcome:
     outcome = Outcome()
+    notes = importer.WarningNotes(wh, TABLE, path.name)
     first_row = 1
     for raw in importer.read_chunks(path, CHUNK_ROWS):
         rows = len(raw)
@@ -91,7 +91,7 @@ def _check_chunks(wh: Warehouse, path: Path, profile: str | None, site: str | No
             try:
                 raw = importer.mapped(wh, TABLE, raw, path.name, profile, list(FIELDS), first_row)
             except ImportError_ as refused:
-                if not any(_row_of(p) for p in refused.problems):  # the profile or the header: the whole file
+                if not any(importer.row_of(p) for p in refused.problems):  # the profile or the header: the whole file
                     raise
                 problems += refused.problems
                 raw = None
@@ -110,12 +110,13 @@ def _check_chunks(wh: Warehouse, path: Path, profile: str | None, site: str | No
                     conn.rollback()
             if first_row == 1:
                 outcome.preview = frame.head(PREVIEW_ROWS)
-            outcome.warnings += importer.warnings(wh, TABLE, frame, path.name, first_row)
+            notes.add(frame, first_row)
         first_row += rows
         if len(problems) >= MAX_PROBLEMS:
             problems.append(f"{path.name}: stopped checking at row {first_row - 1:,} after {len(problems):,} "
                             "problems; mend these and import again")
             break
+    outcome.warnings = notes.lines()
     return outcome
 
 
@@ -156,11 +157,6 @@ def readings_frame(raw: pd.DataFrame, file_name: str, first_row: int, sensors: p
     frame["msg_id"] = [None if s is None or pd.isna(t) else reading_id(s, t)
                        for s, t in zip(frame["sensor_id"], frame["ts"], strict=True)]
     return frame.drop(columns=["unit"]), problems
-
-
-def _row_of(problem: str) -> int:
-    match = re.search(r" row (\d+),", problem)
-    return int(match.group(1)) if match else 0
 
 
 def rule_problems(frame: pd.DataFrame, file_name: str, first_row: int, sensors: pd.DataFrame, site: str | None,

@@ -38,6 +38,7 @@ IMPORTABLE = frozenset({
 MAX_ERRORS_SHOWN = 50
 PARQUET_VECTORS = 50  # DuckDB vectors (2,048 rows each) per frame when a whole Parquet file is read
 KEY_LOOKUP_CHUNK = 2_000  # file keys per query when naming the ones already in the warehouse
+ROW = re.compile(r" row (\d+),")  # where a problem names its row: '<file> row 12, field ...'
 
 
 class _DatabaseDefault:
@@ -59,6 +60,12 @@ class ImportError_(ValueError):
         shown = problems[:MAX_ERRORS_SHOWN]
         more = f"\n... and {len(problems) - len(shown)} more" if len(problems) > len(shown) else ""
         super().__init__("\n".join(shown) + more)
+
+
+def row_of(problem: str) -> int:
+    """The file row a problem names (0 for a problem of the whole file: its header, its profile)."""
+    match = ROW.search(problem)
+    return int(match.group(1)) if match else 0
 
 
 def read_file(path: Path) -> pd.DataFrame:
@@ -141,39 +148,52 @@ def unreadable(path: Path, exc: Exception) -> ImportError_:
     return ImportError_([f"{path.name}: cannot be read ({type(exc).__name__}: {exc})"])
 
 
-def warnings(wh: Warehouse, table: str, frame: pd.DataFrame, file_name: str, first_row: int = 1) -> list[str]:
+class WarningNotes:
     """What an import may write but a person should look at (shown in the dry run and the import, never
     refusing it): a site the hub does not have, a time in the future, a root-cause code no deviation has
-    used yet. One line per field and value, with the rows (frame's first is the file's ``first_row``)."""
-    found: dict[tuple[str, str, str], list[int]] = {}
+    used yet. Gathered chunk by chunk (``add``); ``lines()`` gives one line per field and value, with
+    its rows, however many chunks they span."""
 
-    def note(column: str, value, why: str, row: int) -> None:
-        found.setdefault((column, str(value), why), []).append(row)
+    def __init__(self, wh: Warehouse, table: str, file_name: str):
+        self.wh, self.table, self.file_name = wh, table, file_name
+        self.found: dict[tuple[str, str, str], list[int]] = {}
+        self._known: dict[str, set] = {}
 
-    checks: list[tuple[str, set | None, str]] = []
-    if "site_id" in frame and table != "sites":
-        checks.append(("site_id", set(wh.query("sql/imports/known_sites")["site_id"]), "is not a site of the hub"))
-    if "root_cause_code" in frame:
-        checks.append(("root_cause_code", set(wh.query("sql/imports/known_root_causes")["root_cause_code"]),
-                       "is a root-cause code no deviation of the hub uses yet"))
-    for column, known, why in checks:
-        for row, value in enumerate(frame[column].tolist(), start=first_row):
-            if value is not None and value not in known:
-                note(column, value, why, row)
-    now = pd.Timestamp.now(tz="UTC").tz_localize(None)
-    for column in frame.columns:  # one vector comparison per column, not a check per cell
-        times = pd.to_datetime(frame[column], errors="coerce") if frame[column].map(
-            lambda v: isinstance(v, datetime)).any() else None
-        if times is None:
-            continue
-        for row in (times > now).to_numpy().nonzero()[0]:
-            note(column, times.iat[row].isoformat(), "is in the future", int(row) + first_row)
-    lines = []
-    for (column, value, why), rows in found.items():
-        where = ", ".join(map(str, rows[:10])) + (f" and {len(rows) - 10} more" if len(rows) > 10 else "")
-        lines.append(f"{file_name}: warning: field {column!r}: {value[:60]!r} {why} (row{'s' if len(rows) > 1 else ''} "
-                     f"{where})")
-    return lines
+    def _known_values(self, column: str) -> set:
+        if column not in self._known:
+            self._known[column] = set(self.wh.query("sql/imports/known_sites")["site_id"]) if column == "site_id" \
+                else set(self.wh.query("sql/imports/known_root_causes")["root_cause_code"])
+        return self._known[column]
+
+    def add(self, frame: pd.DataFrame, first_row: int = 1) -> None:
+        """Note the chunk's rows (frame's first is the file's ``first_row``)."""
+        checks = []
+        if "site_id" in frame and self.table != "sites":
+            checks.append(("site_id", "is not a site of the hub"))
+        if "root_cause_code" in frame:
+            checks.append(("root_cause_code", "is a root-cause code no deviation of the hub uses yet"))
+        for column, why in checks:
+            known = self._known_values(column)
+            for row, value in enumerate(frame[column].tolist(), start=first_row):
+                if value is not None and value not in known:
+                    self.found.setdefault((column, str(value), why), []).append(row)
+        now = pd.Timestamp.now(tz="UTC").tz_localize(None)
+        for column in frame.columns:  # one vector comparison per column, not a check per cell
+            times = pd.to_datetime(frame[column], errors="coerce") if frame[column].map(
+                lambda v: isinstance(v, datetime)).any() else None
+            if times is None:
+                continue
+            for row in (times > now).to_numpy().nonzero()[0]:
+                self.found.setdefault((column, times.iat[row].isoformat(), "is in the future"), []).append(
+                    int(row) + first_row)
+
+    def lines(self) -> list[str]:
+        lines = []
+        for (column, value, why), rows in self.found.items():
+            where = ", ".join(map(str, rows[:10])) + (f" and {len(rows) - 10} more" if len(rows) > 10 else "")
+            lines.append(f"{self.file_name}: warning: field {column!r}: {value[:60]!r} {why} "
+                         f"(row{'s' if len(rows) > 1 else ''} {where})")
+        return lines
 
 
 def mapped(wh: Warehouse, table: str, raw: pd.DataFrame, file_name: str, profile_name: str,
@@ -198,11 +218,12 @@ def mapped(wh: Warehouse, table: str, raw: pd.DataFrame, file_name: str, profile
 
 
 def refusal(wh: Warehouse, table: str, frame: pd.DataFrame, file_name: str, exc: Exception,
-            columns: pd.DataFrame | None = None) -> ImportError_:
+            columns: pd.DataFrame | None = None, rows: list[int] | None = None) -> ImportError_:
     """The ImportError_ for a write the database refused (the transaction is rolled back): the rows
-    whose key is already in the warehouse, by row, field and value; else the database's own message."""
+    whose key is already in the warehouse, by row (``rows``: each frame row's file row; else 1, 2, ...),
+    field and value; else the database's own message."""
     problems = [] if isinstance(exc, WarehouseUnavailable) else already_in_warehouse(wh, table, frame, file_name,
-                                                                                     columns)
+                                                                                     columns, rows)
     if problems:
         return ImportError_(problems)
     first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -265,17 +286,30 @@ def default_value(spec):
 
 def validate(raw: pd.DataFrame, columns: pd.DataFrame, file_name: str,
              keys: list[tuple[str, ...]] = ()) -> pd.DataFrame:
+    """The file's cells in the table's types, or ImportError_ naming every problem (file, row, field)."""
+    frame, problems = read_rows(raw, columns, file_name, keys)
+    if problems:
+        raise ImportError_(problems)
+    return frame
+
+
+def read_rows(raw: pd.DataFrame, columns: pd.DataFrame, file_name: str, keys: list[tuple[str, ...]] = (),
+              first_row: int = 1, seen: dict[tuple[str, ...], dict] | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """A chunk's cells in the table's types (raw's first row is the file's ``first_row``) and every cell
+    problem and repeated key by row and field; ``seen`` (key -> {value: file row}) carries the keys of
+    earlier chunks, so a key repeated chunks apart is found. A header the table cannot take raises."""
     problems: list[str] = []
     declared = {r.column_name: r for r in columns.itertuples()}
     present = [str(c).strip() for c in raw.columns]
     raw.columns = present
     check_columns(raw, file_name, allowed=list(declared),
-                  required=[name for name, r in declared.items() if r.is_nullable == "NO" and not r.has_default])
+                  required=[name for name, r in declared.items() if r.is_nullable == "NO" and not r.has_default],
+                  rows_expected=first_row == 1)
     out = {}
     for name in present:
         spec = declared[name]
         converted = []
-        for index, cell in enumerate(raw[name].tolist(), start=1):
+        for index, cell in enumerate(raw[name].tolist(), start=first_row):
             value, error = convert(cell, spec.data_type)
             if error is None and value is None and spec.is_nullable == "NO":
                 if spec.has_default:  # an empty cell (or a formula with no saved value) takes the default
@@ -287,17 +321,17 @@ def validate(raw: pd.DataFrame, columns: pd.DataFrame, file_name: str,
             converted.append(value)
         out[name] = converted
     frame = pd.DataFrame(out)
+    seen = seen if seen is not None else {}
     for key in keys:
-        problems += repeated_in_file(frame, key, declared, file_name)
-    if problems:
-        raise ImportError_(problems)
-    return frame
+        problems += repeated_in_file(frame, key, declared, file_name, first_row, seen.setdefault(key, {}))
+    return frame, problems
 
 
 def check_columns(raw: pd.DataFrame, file_name: str, *, allowed: list[str], required: list[str],
-                  listed: str = "") -> None:
+                  listed: str = "", rows_expected: bool = True) -> None:
     """An ImportError_ for a header with a column the target does not have or without one it requires
-    (``listed``, if given, follows the unknown ones: what a file of this kind holds), or for no data rows."""
+    (``listed``, if given, follows the unknown ones: what a file of this kind holds), or for no data rows
+    (``rows_expected``: the file's first chunk)."""
     present = list(raw.columns)
     problems = []
     unknown = [c for c in present if c not in allowed]
@@ -308,7 +342,7 @@ def check_columns(raw: pd.DataFrame, file_name: str, *, allowed: list[str], requ
         problems.append(f"{file_name}: missing required column(s) {', '.join(missing)}")
     if problems:
         raise ImportError_(problems)
-    if raw.empty:
+    if raw.empty and rows_expected:
         raise ImportError_([f"{file_name}: no data rows"])
 
 
@@ -344,40 +378,45 @@ def _must_be_unique(key: tuple[str, ...]) -> str:
         f"{', '.join(key[:-1])} and {key[-1]} must be unique together"
 
 
-def repeated_in_file(frame: pd.DataFrame, key: tuple[str, ...], declared: dict, file_name: str) -> list[str]:
-    """A problem for every row whose key repeats an earlier row's."""
+def repeated_in_file(frame: pd.DataFrame, key: tuple[str, ...], declared: dict, file_name: str, first_row: int = 1,
+                     seen: dict | None = None) -> list[str]:
+    """A problem for every row whose key repeats an earlier row's (``seen``: {value: file row} of earlier
+    chunks, extended with this one's)."""
     values = key_values(frame, key, declared)
     if values is None:
         return []
-    problems, first_row = [], {}
-    for index, value in enumerate(values, start=1):
+    problems = []
+    seen = seen if seen is not None else {}
+    for index, value in enumerate(values, start=first_row):
         if value is None:
             continue
-        if value in first_row:
+        if value in seen:
             problems.append(f"{file_name} row {index}, {key_fields_text(key)}: {key_value_text(value)} repeats row "
-                            f"{first_row[value]} of the file ({_must_be_unique(key)})")
+                            f"{seen[value]} of the file ({_must_be_unique(key)})")
         else:
-            first_row[value] = index
+            seen[value] = index
     return problems
 
 
 def already_in_warehouse(wh: Warehouse, table: str, frame: pd.DataFrame, file_name: str,
-                         columns: pd.DataFrame | None = None) -> list[str]:
+                         columns: pd.DataFrame | None = None, rows: list[int] | None = None) -> list[str]:
     """A problem for every row whose key (PRIMARY KEY or UNIQUE, from the warehouse) is already in the
-    table. Asked after the database refused a write, so a good import pays nothing for it; if the
-    question cannot be answered the caller falls back to the database's message."""
+    table (``rows``: each frame row's file row; else 1, 2, ...). Asked after the database refused a
+    write, so a good import pays nothing for it; if the question cannot be answered the caller falls
+    back to the database's message."""
     try:
         declared = {r.column_name: r for r in (columns if columns is not None else table_columns(wh, table))
                     .itertuples()}
+        rows = rows if rows is not None else list(range(1, len(frame) + 1))
         problems = []
         for key in table_keys(wh, table):
             values = key_values(frame, key, declared)
             if values is None:
                 continue
             first_row: dict[tuple, int] = {}
-            for index, value in enumerate(values, start=1):
+            for row, value in zip(rows, values, strict=True):
                 if value is not None:
-                    first_row.setdefault(value, index)
+                    first_row.setdefault(value, row)
             for value in sorted(stored_keys(wh, table, key, list(first_row)), key=first_row.__getitem__):
                 problems.append(f"{file_name} row {first_row[value]}, {key_fields_text(key)}: {key_value_text(value)} is "
                                 f"already in the warehouse ({_must_be_unique(key)})")

@@ -7,13 +7,20 @@ alone when none does: importing the same export twice changes nothing. The plan 
 (row, record, field, stored value, file value) so the dry run shows it before it happens.
 
 A site manager (``site`` set) imports the rows of their own site only, into tables that have a site: a
-row of another site, or an update of another site's record, refuses the whole file."""
+row of another site, or an update of another site's record, refuses the whole file.
+
+A file is read RECORD_CHUNK_ROWS rows at a time (readings: em_history.CHUNK_ROWS), so memory does not grow
+with it: a dry run checks every chunk; an import reads the file again and checks and writes chunk after
+chunk in one transaction that any problem rolls back. A survey tool's export is read whole (its anonymity
+rules judge whole groups)."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 import math
+from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -35,6 +42,9 @@ logger = logging.getLogger(__name__)
 HASH_BLOCK = 1 << 20
 TARGETS = importer.IMPORTABLE | {em_history.TABLE}  # readings: EM history, by its own rules (em_history.py)
 STORED_CHUNK = 10_000  # keys per query when reading the stored records a file's rows match
+RECORD_CHUNK_ROWS = 50_000  # rows of a record file read, checked and written at a time
+PREVIEW_ROWS = 20  # rows the dry run shows as they would be stored
+MAX_PROBLEMS = em_history.MAX_PROBLEMS  # a file this wrong is the wrong file: the pass stops reading
 OUTSIDE_SITE = "a site manager imports"  # in every refusal of rows or a table outside the manager's site
 
 
@@ -54,24 +64,17 @@ class ImportPlan:
     file_name: str
     sha256: str
     profile: str | None
-    frame: pd.DataFrame                  # the validated rows, in the table's types
+    frame: pd.DataFrame                  # the first PREVIEW_ROWS rows as they would be stored
     key: tuple[str, ...]                 # the PRIMARY KEY the rows are matched on (empty: insert all)
-    insert_rows: list[int] = field(default_factory=list)   # 0-based positions in frame
-    update_rows: list[int] = field(default_factory=list)
-    unchanged: int = 0
+    source: Path                         # the file: a dry run reads it, and the import reads it again
+    site: str | None = None              # a site manager's own site: rows of other sites are refused
+    counted: dict[str, int] = field(default_factory=lambda: {"insert": 0, "update": 0, "unchanged": 0})
     changes: list[Change] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    # A file read in chunks (readings): frame holds its first rows only, the counts are kept here, and
-    # commit reads the file (source, for site) again.
-    counted: dict[str, int] | None = None
-    source: Path | None = None
-    site: str | None = None
 
     @property
     def counts(self) -> dict[str, int]:
-        if self.counted is not None:
-            return dict(self.counted)
-        return {"insert": len(self.insert_rows), "update": len(self.update_rows), "unchanged": self.unchanged}
+        return dict(self.counted)
 
     def summary(self) -> str:
         c = self.counts
@@ -86,89 +89,155 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def plan_import(wh: Warehouse, table: str, path: str | Path, *, profile: str | None = None,
-                site: str | None = None) -> ImportPlan:
-    """Everything an import checks, and what it would insert, update and leave alone; writes nothing.
-    Raises ImportError_ listing every problem (file, row, field, why)."""
+def prepare(wh: Warehouse, table: str, path: str | Path, *, profile: str | None = None,
+            site: str | None = None) -> ImportPlan:
+    """The plan of a file before any row is read: its table, key and SHA-256 (commit reads the rows)."""
     path = Path(path)
     if table not in TARGETS:
         raise ImportError_([f"{path.name}: table {table!r} cannot be imported "
                             f"(importable: {', '.join(sorted(TARGETS))})"])
-    if table == em_history.TABLE:
-        return _plan_readings(wh, path, profile, site)
-    columns = importer.table_columns(wh, table)
-    if site is not None and (table == "sites" or "site_id" not in set(columns["column_name"])):
-        raise ImportError_([f"{path.name}: a site manager imports rows of their own site only; {table} has "
-                            "no site (network data is imported by quality leadership or an administrator)"])
-    raw = importer.open_file(path)
-    keys = importer.table_constraints(wh, table)
-    if table == survey_import.TABLE:  # a survey tool's export: its headers, and the anonymity checks
-        if profile is not None:
-            raise ImportError_([f"{path.name}: survey exports are read by their own rules, not a profile"])
-        frame = survey_import.validate_survey(raw, path.name, known_sites=set(wh.query("sql/site_ids")["site_id"]))
-    else:
-        if profile is not None:
-            raw = importer.mapped(wh, table, raw, path.name, profile, list(columns["column_name"]))
-        frame = importer.validate(raw, columns, path.name, keys=[k for _, k in keys])
-        broken = record_rules.problems(table, frame, path.name)
-        if broken:
-            raise ImportError_(broken)
-    if site is not None:
-        outside = [f"{path.name} row {row}, field 'site_id': {value!r} is not your site ({site}); a site "
-                   "manager imports the rows of their own site only"
-                   for row, value in enumerate(frame["site_id"].tolist(), start=1) if value != site]
-        if outside:
-            raise ImportError_(outside)
-    primary = next((k for kind, k in keys if kind == "PRIMARY KEY"), ())
-    plan = ImportPlan(table=table, file_name=path.name, sha256=sha256_of(path), profile=profile, frame=frame,
-                      key=primary)
-    declared = {r.column_name: r for r in columns.itertuples()}
-    unique = [k for kind, k in keys if kind != "PRIMARY KEY"]
-    problems = _classify(wh, plan, declared, site)
-    if unique:  # a UNIQUE key other than the record id may not collide with a stored record
-        problems += importer.already_in_warehouse(wh, table, frame.iloc[plan.insert_rows], path.name, columns)
-    if problems:
-        raise ImportError_(problems)
-    plan.warnings = importer.warnings(wh, table, frame, path.name)
+    if not path.is_file():
+        raise ImportError_([f"{path}: no such file"])
+    key = ("msg_id",) if table == em_history.TABLE else next(
+        (k for kind, k in importer.table_constraints(wh, table) if kind == "PRIMARY KEY"), ())
+    return ImportPlan(table=table, file_name=path.name, sha256=sha256_of(path), profile=profile,
+                      frame=pd.DataFrame(), key=key, source=path, site=site)
+
+
+def plan_import(wh: Warehouse, table: str, path: str | Path, *, profile: str | None = None,
+                site: str | None = None) -> ImportPlan:
+    """Everything an import checks, and what it would insert, update and leave alone; writes nothing.
+    Raises ImportError_ listing every problem (file, row, field, why)."""
+    plan = prepare(wh, table, path, profile=profile, site=site)
+    _read(wh, plan, conn=None)
     return plan
 
 
-def _plan_readings(wh: Warehouse, path: Path, profile: str | None, site: str | None) -> ImportPlan:
-    found = em_history.run(wh, path, profile=profile, site=site, outside_site=OUTSIDE_SITE)
-    return ImportPlan(table=em_history.TABLE, file_name=path.name, sha256=sha256_of(path), profile=profile,
-                      frame=found.preview, key=("msg_id",), warnings=found.warnings,
-                      counted={"insert": found.insert, "update": 0, "unchanged": found.unchanged},
-                      source=path, site=site)
+def _read(wh: Warehouse, plan: ImportPlan, conn) -> None:
+    """One pass over the file: every row checked and sorted into insert / update / unchanged, and with
+    ``conn`` written in its transaction as it goes. Any problem raises ImportError_ at the end of the pass
+    (a writing pass's transaction is then rolled back)."""
+    if plan.table == em_history.TABLE:
+        done = em_history.run(wh, plan.source, profile=plan.profile, site=plan.site, outside_site=OUTSIDE_SITE,
+                              conn=conn)
+        plan.counted = {"insert": done.insert, "update": 0, "unchanged": done.unchanged}
+        plan.frame, plan.warnings = done.preview, done.warnings
+        return
+    _read_records(wh, plan, conn)
 
 
-def _classify(wh: Warehouse, plan: ImportPlan, declared: dict, site: str | None) -> list[str]:
-    """Sort the rows into insert / update / unchanged by their primary key; the changes of each update."""
-    frame = plan.frame
-    if not plan.key:
-        plan.insert_rows = list(range(len(frame)))
-        return []
-    values = importer.key_values(frame, plan.key, declared)
-    if values is None:  # the file leaves a key column to the database: every row is new
-        plan.insert_rows = list(range(len(frame)))
-        return []
+def _record_chunks(wh: Warehouse, plan: ImportPlan) -> Iterator[pd.DataFrame]:
+    """The file's cells, RECORD_CHUNK_ROWS rows at a time; a survey tool's export whole, already checked by
+    its own rules (the anonymity checks judge whole groups)."""
+    if plan.table != survey_import.TABLE:
+        yield from importer.read_chunks(plan.source, RECORD_CHUNK_ROWS)
+        return
+    if plan.profile is not None:
+        raise ImportError_([f"{plan.file_name}: survey exports are read by their own rules, not a profile"])
+    yield survey_import.validate_survey(importer.open_file(plan.source), plan.file_name,
+                                        known_sites=set(wh.query("sql/site_ids")["site_id"]))
+
+
+def _read_records(wh: Warehouse, plan: ImportPlan, conn) -> None:
+    """_read for the record tables: each chunk is read into the table's types, checked against the record
+    rules and the user's site, matched with the stored records by key, and (with conn) written. Memory
+    holds a chunk, the keys read so far (to find a key the file repeats) and the list of changes."""
+    table, name, site = plan.table, plan.file_name, plan.site
+    columns = importer.table_columns(wh, table)
+    if site is not None and (table == "sites" or "site_id" not in set(columns["column_name"])):
+        raise ImportError_([f"{name}: a site manager imports rows of their own site only; {table} has "
+                            "no site (network data is imported by quality leadership or an administrator)"])
+    keys = importer.table_constraints(wh, table)
+    declared = {r.column_name: r for r in columns.itertuples()}
+    unique = [k for kind, k in keys if kind != "PRIMARY KEY"]
+    seen: dict[tuple[str, ...], dict] = {}
+    notes = importer.WarningNotes(wh, table, name)
+    problems: list[str] = []
+    plan.counted, plan.changes = {"insert": 0, "update": 0, "unchanged": 0}, []
+    first_row = 1
+    for raw in _record_chunks(wh, plan):
+        rows = len(raw)
+        if table == survey_import.TABLE:
+            frame, found = raw, []
+        else:
+            try:
+                if plan.profile is not None:
+                    raw = importer.mapped(wh, table, raw, name, plan.profile, list(columns["column_name"]), first_row)
+                frame, found = importer.read_rows(raw, columns, name, [k for _, k in keys], first_row, seen)
+            except ImportError_ as refused:
+                if not any(importer.row_of(p) for p in refused.problems):  # the header or the profile: the file
+                    raise
+                problems += refused.problems
+                first_row += rows
+                continue
+            found += record_rules.problems(table, frame, name, first_row)
+        if site is not None:
+            found += [f"{name} row {row}, field 'site_id': {value!r} is not your site ({site}); a site "
+                      "manager imports the rows of their own site only"
+                      for row, value in enumerate(frame["site_id"].tolist(), start=first_row) if value != site]
+        if not found:
+            inserts, updates, found = _classify(wh, plan, frame, declared, first_row, conn)
+            if unique and inserts:  # a UNIQUE key other than the record id may not collide with a stored record
+                found += importer.already_in_warehouse(wh, table, frame.iloc[inserts], name, columns,
+                                                       rows=[p + first_row for p in inserts])
+            if conn is not None and not found and not problems:
+                _write(wh, conn, plan, frame, inserts, updates, columns, first_row)
+        problems += found
+        if first_row == 1:
+            plan.frame = frame.head(PREVIEW_ROWS)
+        notes.add(frame, first_row)
+        first_row += rows
+        if len(problems) >= MAX_PROBLEMS:
+            problems.append(f"{name}: stopped checking at row {first_row - 1:,} after {len(problems):,} "
+                            "problems; mend these and import again")
+            break
+    if problems:
+        raise ImportError_(sorted(problems, key=importer.row_of))
+    plan.warnings = notes.lines()
+
+
+def _write(wh: Warehouse, conn, plan: ImportPlan, frame: pd.DataFrame, inserts: list[int], updates: list[int],
+           columns: pd.DataFrame, first_row: int) -> None:
+    """A chunk's new and changed records, in conn's transaction; a write the database refuses (a key
+    another writer stored since) names its rows."""
+    try:
+        if inserts:
+            importer.write_rows(wh, conn, plan.table, frame.iloc[inserts])
+        if updates:
+            update_rows(conn, plan.table, plan.key, frame.iloc[updates])
+    except WarehouseUnavailable:
+        raise
+    except Exception as exc:
+        raise importer.refusal(wh, plan.table, frame.iloc[inserts], plan.file_name, exc, columns,
+                               rows=[p + first_row for p in inserts]) from exc
+
+
+def _classify(wh: Warehouse, plan: ImportPlan, frame: pd.DataFrame, declared: dict, first_row: int,
+              conn) -> tuple[list[int], list[int], list[str]]:
+    """(positions to insert, positions to update, problems) of a chunk, by its rows' primary keys; the
+    plan's counts and changes grow with it. A site manager may not update another site's record."""
+    everything = list(range(len(frame)))
+    values = importer.key_values(frame, plan.key, declared) if plan.key else None
+    if values is None:  # no key, or the file leaves a key column to the database: every row is new
+        plan.counted["insert"] += len(frame)
+        return everything, [], []
     compared = [c for c in frame.columns if c not in plan.key]
-    fetched = compared + (["site_id"] if site and "site_id" not in compared else [])
-    stored = stored_records(wh, plan.table, plan.key, fetched, [v for v in values if v is not None])
+    fetched = compared + (["site_id"] if plan.site and "site_id" not in compared else [])
+    stored = stored_records(wh, plan.table, plan.key, fetched, [v for v in values if v is not None], conn)
     where = {value: position for position, value in enumerate(values) if value is not None}
-    matched = [where[k] for k in stored["_key"]]  # file row of each stored record
+    matched = [where[k] for k in stored["_key"]]  # chunk position of each stored record
     found = set(matched)
-    plan.insert_rows = [p for p in range(len(frame)) if p not in found]
+    inserts = [p for p in everything if p not in found]
     if not matched:
-        return []
-    problems = []
-    if site is not None:
-        for position, owner in zip(matched, stored["site_id"], strict=True):
-            if owner != site:
-                problems.append(f"{plan.file_name} row {position + 1}, {importer.key_fields_text(plan.key)}: "
-                                f"{importer.key_value_text(values[position])} is a record of {owner}, not of your site "
-                                f"({site}); {OUTSIDE_SITE} the records of their own site only")
+        plan.counted["insert"] += len(inserts)
+        return inserts, [], []
+    if plan.site is not None:
+        problems = [f"{plan.file_name} row {position + first_row}, {importer.key_fields_text(plan.key)}: "
+                    f"{importer.key_value_text(values[position])} is a record of {owner}, not of your site "
+                    f"({plan.site}); {OUTSIDE_SITE} the records of their own site only"
+                    for position, owner in zip(matched, stored["site_id"], strict=True) if owner != plan.site]
         if problems:
-            return problems
+            return [], [], problems
     # Column by column: one vectorised comparison, and `same` (NaN, NaT, float rounding) only where it fails.
     changed: dict[int, list[Change]] = {}
     for name in compared:
@@ -179,11 +248,13 @@ def _classify(wh: Warehouse, plan: ImportPlan, declared: dict, site: str | None)
             if new[i] is DATABASE_DEFAULT or same(new[i], old[i]):
                 continue
             changed.setdefault(matched[i], []).append(
-                Change(matched[i] + 1, _record_label(values[matched[i]]), name, plain(old[i]), plain(new[i])))
-    plan.update_rows = sorted(changed)
-    plan.changes = [c for p in plan.update_rows for c in changed[p]]
-    plan.unchanged = len(matched) - len(changed)
-    return problems
+                Change(matched[i] + first_row, _record_label(values[matched[i]]), name, plain(old[i]), plain(new[i])))
+    updates = sorted(changed)
+    plan.changes += [c for p in updates for c in changed[p]]
+    plan.counted["insert"] += len(inserts)
+    plan.counted["update"] += len(updates)
+    plan.counted["unchanged"] += len(matched) - len(changed)
+    return inserts, updates, []
 
 
 def _record_label(value: tuple) -> str:
@@ -191,17 +262,18 @@ def _record_label(value: tuple) -> str:
 
 
 def stored_records(wh: Warehouse, table: str, key: tuple[str, ...], columns: list[str],
-                   values: list[tuple]) -> pd.DataFrame:
+                   values: list[tuple], conn=None) -> pd.DataFrame:
     """The stored records among ``values`` (tuples in key order): their ``columns`` and ``_key`` (the key
-    tuple). Identifiers come from the warehouse's catalogue (quoted by SQLAlchemy); values are bound."""
+    tuple), read in ``conn`` (an import's transaction) or a connection of its own. Identifiers come from
+    the warehouse's catalogue (quoted by SQLAlchemy); values are bound."""
     target = sql_table(table, *(sql_column(name) for name in (*key, *columns)))
     key_cols = [target.c[name] for name in key]
     rows: list = []
-    with wh.engine.connect() as conn:
+    with (nullcontext(conn) if conn is not None else wh.engine.connect()) as reader:
         for offset in range(0, len(values), STORED_CHUNK):
             chunk = values[offset:offset + STORED_CHUNK]
             where = key_cols[0].in_([v[0] for v in chunk]) if len(key) == 1 else tuple_(*key_cols).in_(chunk)
-            rows += conn.execute(select(*key_cols, *(target.c[c] for c in columns)).where(where)).fetchall()
+            rows += reader.execute(select(*key_cols, *(target.c[c] for c in columns)).where(where)).fetchall()
     frame = pd.DataFrame([tuple(r) for r in rows], columns=[*key, *columns])
     if frame.empty:
         return frame.assign(_key=pd.Series(dtype=object))
@@ -245,24 +317,14 @@ def same(new, stored) -> bool:
 
 def import_file(wh: Warehouse, table: str, path: str | Path, *, audit_as: str | None = None,
                 profile: str | None = None, site: str | None = None, dry_run: bool = False) -> ImportPlan:
-    """Plan the import of one file into one table and, unless ``dry_run``, write it all or nothing (with
-    ``audit_as`` the audit entry commits with the rows). ``profile`` (a shipped profile's name or a file:
-    queries/imports/profiles.py) maps another system's export to the table first."""
-    path = Path(path)
-    if table == em_history.TABLE and not dry_run:  # a long file is read once: checked as it is written
-        if not path.is_file():
-            raise ImportError_([f"{path}: no such file"])
-        plan = ImportPlan(table=table, file_name=path.name, sha256=sha256_of(path), profile=profile,
-                          frame=pd.DataFrame(), key=("msg_id",), source=path, site=site)
-    else:
+    """Check the import of one file into one table and, unless ``dry_run``, write it all or nothing in the
+    same pass (with ``audit_as`` the audit entry commits with the rows). ``profile`` (a shipped profile's
+    name or a file: queries/imports/profiles.py) maps another system's export to the table first."""
+    if dry_run:
         plan = plan_import(wh, table, path, profile=profile, site=site)
-    if not dry_run:
-        try:
-            commit(wh, plan, audit_as=audit_as)
-        except ImportError_:
-            if plan.counted is None:  # refused while written: a dry run names the problems as they stand
-                plan_import(wh, table, path, profile=profile, site=site)  # (the chunks it wrote were rolled back)
-            raise
+    else:
+        plan = prepare(wh, table, path, profile=profile, site=site)
+        commit(wh, plan, audit_as=audit_as)
         logger.info("%s into %s: %s", plan.file_name, table, audit_text(plan))
     for warning in plan.warnings:
         logger.warning("%s", warning)
@@ -270,40 +332,27 @@ def import_file(wh: Warehouse, table: str, path: str | Path, *, audit_as: str | 
 
 
 def commit(wh: Warehouse, plan: ImportPlan, *, audit_as: str | None) -> None:
-    """Write the plan in one transaction (inserts, updates, the audit entry with the counts and the file's
-    SHA-256), or nothing."""
-    frame = plan.frame
-    known = plan.source is None or plan.counted is not None  # else counted as it is written
-    logger.info("%s: %s; writing to %s in one transaction", plan.file_name,
-                plan.summary() if known else "checked as it is written", plan.table)
+    """Read the file again and write it in one transaction, checking every row as it goes (another import
+    may have stored some of it since the dry run: the counts become what was written), with the audit
+    entry (the counts and the file's SHA-256); or nothing."""
+    logger.info("%s: checking and writing to %s in one transaction", plan.file_name, plan.table)
+    if sha256_of(plan.source) != plan.sha256:
+        raise ImportError_([f"{plan.file_name}: the file changed after its dry run; nothing was written"])
     try:
         with wh.transaction() as conn:
-            if plan.source is not None:
-                _write_chunked(wh, conn, plan)
-            elif plan.insert_rows:
-                importer.write_rows(wh, conn, plan.table, frame.iloc[plan.insert_rows])
-            if plan.update_rows:
-                update_rows(conn, plan.table, plan.key, frame.iloc[plan.update_rows])
+            _read(wh, plan, conn)
             if audit_as is not None:
                 audit.append(wh, user_id=audit_as, action="import", object_type=plan.table,
                              object_id=plan.file_name, new_value=audit_text(plan), conn=conn)
-    except ImportError_:  # a chunked file's second reading found a problem: rolled back
+    except ImportError_:
+        # Rolled back. The writing pass compared later chunks with the rows it had written from earlier
+        # ones; a dry run names the problems as the warehouse holds them (if it finds none, the pass's stand).
+        _read(wh, plan, conn=None)
         raise
     except WarehouseUnavailable as exc:  # disk full, read-only file, server gone: nothing written
         raise ImportError_([f"{plan.file_name}: nothing was written: {exc}"]) from exc
-    except Exception as exc:  # a constraint the database checks (CHECK, a racing writer): nothing written
-        raise importer.refusal(wh, plan.table, frame.iloc[plan.insert_rows], plan.file_name, exc) from exc
-
-
-def _write_chunked(wh: Warehouse, conn, plan: ImportPlan) -> None:
-    """A readings file, read, checked and written again chunk by chunk in conn's transaction; the plan's
-    counts become what was written (another import may have stored some of it since the dry run)."""
-    if sha256_of(plan.source) != plan.sha256:
-        raise ImportError_([f"{plan.file_name}: the file changed after its dry run; nothing was written"])
-    done = em_history.run(wh, plan.source, profile=plan.profile, site=plan.site, outside_site=OUTSIDE_SITE,
-                          conn=conn)
-    plan.counted = {"insert": done.insert, "update": 0, "unchanged": done.unchanged}
-    plan.frame, plan.warnings = done.preview, done.warnings
+    except Exception as exc:  # anything else the database refused: nothing written
+        raise importer.refusal(wh, plan.table, pd.DataFrame(), plan.file_name, exc) from exc
 
 
 def audit_text(plan: ImportPlan) -> str:
