@@ -173,7 +173,7 @@ def page_timings(url: str, repeats: int) -> list[tuple[str, float, float]]:
     user = f"bench-{uuid.uuid4().hex[:6]}"
     users.add_user(wh, user_id=user, display_name="bench", role="leadership", site_id=None, password="bench-password-1")
     end = wh.scalar("bench/generator_end")
-    settings = Settings.from_env({}, database_url=url, secret_key="bench", now=str(end), simulator=False)
+    settings = Settings.from_env({}, database_url=url, secret_key="bench", now=str(end), simulator=False, prewarm=False)
     app = ready(create_app(settings, wh))
     client = app.server.test_client()
     client.post("/login", data={"username": user, "password": "bench-password-1"},

@@ -77,6 +77,10 @@ def create_app(settings: Settings | None = None, warehouse: Warehouse | None = N
     from notify.dispatcher import start_in_app
 
     server.extensions["atmp_notify"] = start_in_app(settings, server.extensions["atmp_warehouse"])
+    # The network overview computed ahead, so the first sign-in after a start finds it (dashboard/prewarm.py).
+    from dashboard import prewarm
+
+    server.extensions["atmp_prewarm"] = prewarm.start(server)
     if settings.import_drop_dir:  # the drop folder, watched in-process (the one process a DuckDB file admits)
         from queries.imports import drop_folder
 

@@ -263,13 +263,14 @@ def app_for(wh: Warehouse, **settings):
     """The app factory of the tests: create_app over ``wh`` with test settings (a secret key, generous
     login limits: the suite logs in many times; test_auth tightens them where it tests them; no in-app
     notification dispatcher: a test session builds many apps that are never stopped, and each would poll
-    the outbox for the rest of it; tests/test_notifications.py runs dispatchers of its own), given settings
+    the outbox for the rest of it; tests/test_notifications.py runs dispatchers of its own; no prewarm:
+    each app would compute the overview in the background while other tests run), given settings
     on top, its page callbacks taken at once (see ready)."""
     from dashboard.app import create_app
     from queries.engine.settings import Settings
 
     chosen = {"secret_key": "test-secret-key", "login_rate_per_address": "10000 per minute",
-              "login_rate_per_user": "10000 per minute", "notify_in_app": False, **settings}
+              "login_rate_per_user": "10000 per minute", "notify_in_app": False, "prewarm": False, **settings}
     return ready(create_app(Settings.from_env({}, database_url=wh.url, **chosen), wh))
 
 

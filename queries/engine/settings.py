@@ -220,6 +220,9 @@ class Settings:
     cache_refresh_behind: bool = _setting(
         True, "After sensor data or a new slot (not quality data), serve the newest answer at once and "
               "recompute it in the background (at most one recomputation behind).")
+    prewarm: bool = _setting(
+        True, "Compute the network overview in the background as the app starts, so the first sign-in and "
+              "every wall display after a restart find it computed (dashboard/prewarm.py).")
     workers: int = _setting(4, "gunicorn worker processes for `make serve-prod` (PostgreSQL only).")
     worker_threads: int = _setting(4, "Threads per gunicorn worker (gthread).")
 

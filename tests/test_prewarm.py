@@ -1,0 +1,66 @@
+"""The network overview computed at start-up (dashboard/prewarm.py): once the app's prewarm has run, the
+first overview a leader or a wall display asks for reads nothing but the user and the list of sites (every
+answer is in the result cache); without the prewarm, the same request runs the KPI catalogue's queries. The real app and warehouse
+answer; a spy only records which named queries Warehouse.query runs."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import TEST_END, app_for, dash_call, login
+
+from dashboard import ids
+from queries.engine.warehouse import Warehouse
+from queries.kpi import catalog
+
+KPI_QUERIES = {k.query for k in catalog.CATALOG if k.query}  # (computed KPIs have none)
+
+
+@pytest.fixture
+def queries_run(monkeypatch) -> list[str]:
+    """The names of the queries Warehouse.query runs from now on (each still runs for real)."""
+    names: list[str] = []
+    real = Warehouse.query
+
+    def recording(self, name, *args, **kwargs):
+        names.append(name)
+        return real(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(Warehouse, "query", recording)
+    return names
+
+
+def first_overview(app, user_id: str):
+    client = app.server.test_client()
+    assert login(client, user_id).status_code == 302
+    response = dash_call(client, app, list(ids.OV_REFRESH), {f"{ids.OV_WINDOW}.value": 90})
+    assert response.status_code == 200, response.data[:300]
+    return response.get_json()
+
+
+@pytest.mark.parametrize("user_id", ["t.leader", "t.display"])
+def test_the_first_overview_after_a_start_finds_every_kpi_computed(sample_warehouse, queries_run, user_id):
+    app = app_for(sample_warehouse, now=TEST_END.isoformat(), prewarm=True, default_window_days=90)
+    prewarm = app.server.extensions["atmp_prewarm"]
+    assert prewarm is not None
+    prewarm.join(timeout=300)
+    assert not prewarm.is_alive()
+    assert KPI_QUERIES <= set(queries_run), "the prewarm ran the catalogue's queries"
+    queries_run.clear()
+    body = first_overview(app, user_id)
+    assert body["response"][ids.OV_TILES]["children"], "the overview drew its tiles"
+    # Only who is asking and the list of sites (the scope is built per request) are read: no KPI, not even
+    # the computed ones (prediction accuracy, prevented failures: the risk model's reads).
+    assert set(queries_run) <= {"sql/user_get", "sql/site_ids"}, sorted(set(queries_run))
+
+
+def test_without_the_prewarm_the_first_overview_computes_the_catalogue(sample_warehouse, queries_run):
+    """Negative control: the spy sees what the test above says is absent."""
+    app = app_for(sample_warehouse, now=TEST_END.isoformat(), prewarm=False, default_window_days=90)
+    assert app.server.extensions["atmp_prewarm"] is None
+    first_overview(app, "t.leader")
+    assert KPI_QUERIES <= set(queries_run)
+
+
+def test_no_prewarm_when_the_result_cache_is_off(sample_warehouse):
+    app = app_for(sample_warehouse, now=TEST_END.isoformat(), prewarm=True, cache_ttl_s=0)
+    assert app.server.extensions["atmp_prewarm"] is None
