@@ -402,10 +402,27 @@ def choose(page: Page, dropdown_id: str, option) -> None:
     page.keyboard.press("Escape")
 
 
+# Dash's renderer keeps its state in a Redux store (window.store): the page is settled when the app is
+# hydrated, every callback queue is empty and no component is loading, on three polls in a row (a callback
+# that waits on another's output is queued between two of them). Playwright's "networkidle" asked the same
+# of the network but waited 500 ms of quiet after every page. A page without Dash (sign-in) is drawn once loaded.
+DASH_SETTLED = """() => {
+    if (!document.getElementById('react-entry-point')) return true;  // a plain page (sign-in): loaded is drawn
+    const state = window.store && window.store.getState();
+    const queues = ['requested', 'prioritized', 'blocked', 'executing', 'watched', 'executed', 'stored'];
+    const settled = !!state && state.appLifecycle === 'HYDRATED' && !!state.callbacks
+        && queues.every(name => (state.callbacks[name] || []).length === 0)
+        && !document.querySelector("[data-dash-is-loading='true']");
+    window.__atmpSettledPolls = settled ? (window.__atmpSettledPolls || 0) + 1 : 0;
+    return window.__atmpSettledPolls >= 3;
+}"""
+
+
 def wait_until_drawn(page: Page) -> None:
-    """Wait until a page is drawn: no request in flight, no Dash callback loading, every chart drawn."""
-    page.wait_for_load_state("networkidle")
-    expect(page.locator("[data-dash-is-loading='true']")).to_have_count(0, timeout=30000)
+    """Wait until a page is drawn: loaded, Dash settled (no callback pending or loading), every chart drawn."""
+    page.wait_for_load_state("load")
+    page.evaluate("() => { window.__atmpSettledPolls = 0; }")
+    page.wait_for_function(DASH_SETTLED, polling=50, timeout=30000)
     expect(page.locator(".js-plotly-plot:not(:has(.main-svg))")).to_have_count(0, timeout=30000)
 
 
