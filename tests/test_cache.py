@@ -436,3 +436,33 @@ def test_no_query_reads_the_role_so_roles_of_the_same_sites_share_answers(sample
     readers = sorted(p.name for p in root.rglob("*.py") if re.search(r"\.role\b", p.read_text()))
     assert readers == ["administration.py", "display_tokens.py", "rules.py", "users.py"], readers
     assert result_cache._key_part(pairs[0][0]) == result_cache._key_part(pairs[0][1])
+
+
+def test_systemic_clusters_are_computed_once_per_signals_visit(sample_warehouse, tmp_path, monkeypatch):
+    """The clusters' callback and the CAPA proposals both read systemic_signals: with the result cache on,
+    the clustering runs once for the two, and again after quality data (a new version)."""
+    from export_helpers import copied_app
+
+    from queries.analyses import proposals, signals
+    from queries.stats import systemic
+
+    runs = []
+    real = systemic.clusters_for_keys
+
+    def counted(*args, **kwargs):
+        runs.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(signals, "clusters_for_keys", counted)
+    with copied_app(sample_warehouse, tmp_path) as (_app, wh):
+        leader = build_scope(user_id="t.leader", role="leadership", own_site=None, days=90, end=TEST_END,
+                             all_sites=list(wh.query("sql/site_ids")["site_id"]))
+        first = signals.systemic_signals(wh, leader, signals.SYSTEMIC_DEFAULT_WINDOW)
+        proposals.for_scope(wh, leader, signals.SYSTEMIC_DEFAULT_WINDOW)
+        assert len(runs) == 1
+        assert signals.systemic_signals(wh, leader, signals.SYSTEMIC_DEFAULT_WINDOW).clusters.equals(first.clusters)
+        assert len(runs) == 1
+        with wh.transaction() as conn:
+            data_version.note_write(conn, "deviations")
+        signals.systemic_signals(wh, leader, signals.SYSTEMIC_DEFAULT_WINDOW)
+        assert len(runs) == 2

@@ -11,6 +11,7 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
+from queries.engine.result_cache import cached
 from queries.engine.scope import Scope
 from queries.engine.warehouse import Warehouse
 from queries.kpi.catalog import CQA_COLUMNS
@@ -198,6 +199,9 @@ class SystemicResult:
     threshold: float = SYSTEMIC_ALPHA  # surprise p below which a cluster is flagged (Bonferroni over keys)
 
 
+# One result-cache answer per scope, window and quality data: a /signals visit asks twice (the clusters'
+# callback, and the CAPA proposals, which read the flagged clusters).
+@cached("signals.systemic_signals")
 def systemic_signals(wh: Warehouse, scope: Scope, window_days: int = SYSTEMIC_DEFAULT_WINDOW) -> SystemicResult:
     """Same root cause or SOP at two or more sites within ``window_days``, clusters ending in the window.
 
