@@ -224,6 +224,8 @@ IMP_COMMIT = "import-commit"
 IMP_RESULT = "import-result"
 IMP_REPORT = "import-report"        # download the full problem report
 IMP_REPORT_DOWNLOAD = "import-report-download"
+IMP_PROGRESS = "import-progress"    # rows checked (or written) so far, while a dry run or an import runs
+IMP_POLL = "import-poll"            # reads that progress, enabled only while one runs
 # Notifications page (dashboard/pages/notifications.py)
 NOT_ALARMS = "notifications-alarms"        # open system alarms
 NOT_OPEN = "notifications-open"            # messages waiting, being sent or retrying

@@ -4,6 +4,7 @@ a file with bad rows shows its problems table and enables the report, not the im
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 
@@ -81,4 +82,27 @@ def test_upload_dry_run_import_and_the_problems_table(browser: Browser, import_u
     expect(page.locator("#site-deviation-list")).to_contain_text("EQMS-2026-0101", timeout=20000)
     page.goto(f"{import_url}/deviation/EQMS-2026-0101")
     expect(page.locator("main, #main").first).to_contain_text("Missing second-person verification", timeout=15000)
+    context.close()
+
+
+def test_a_long_dry_run_shows_its_progress_then_its_result(browser: Browser, import_url, output_dir, tmp_path: Path):
+    """150,000 near misses (about 10 MB): while the dry run reads them, a progress bar counts the rows
+    against the file's; it goes away when the result is shown."""
+    rows = 150_000
+    big = tmp_path / "near_misses_big.csv"
+    pd.DataFrame({"near_miss_id": [f"NMB-{i:07d}" for i in range(rows)], "site_id": "CHI",
+                  "reported_at": "2026-01-01T08:00:00", "category": "labelling"}).to_csv(big, index=False)
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    page = context.new_page()
+    sign_in(page, import_url, "t.leader")
+    page.goto(f"{import_url}/import")
+    expect(page.locator("#import-intro")).to_be_visible(timeout=15000)
+    choose(page, "import-table", "Near misses")
+    page.locator("#import-upload input[type=file]").set_input_files(str(big))
+    progress = page.locator("#import-progress-text")
+    expect(progress).to_contain_text(re.compile(r"Checking: [\d,]+ of about 150,000 rows \(\d+ %\)"), timeout=60000)
+    expect(page.locator("#import-progress progress")).to_be_visible()
+    page.screenshot(path=str(output_dir / "import-progress-1920.png"))
+    expect(page.locator("#import-plan")).to_contain_text("150,000 to insert", timeout=120000)
+    expect(page.locator("#import-progress")).to_be_hidden()
     context.close()

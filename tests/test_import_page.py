@@ -273,3 +273,27 @@ def test_a_bom_and_an_unknown_site_do_not_stop_a_good_file(served):
     file = upload(client, app, "bom.csv", data.encode("utf-8"))
     dry = step(client, app, file, table="near_misses")
     assert "2 to insert" in text_of(dry) and "'ZZZ' is not a site of the hub (row 2)" in text_of(dry)
+
+
+def test_the_progress_of_a_dry_run_reaches_only_the_user_who_runs_it(served):
+    """The page's progress bar reads a note the running dry run writes beside the upload, per user; the
+    poll answers only about the asking user's own upload (another user naming its hash learns nothing),
+    and the note is gone once the dry run has finished."""
+    from queries.imports import uploads
+
+    app, _, folder = served
+    leader, manager = client_of(served, "t.leader"), client_of(served, "t.manager.chi")
+    file = upload(leader, app, "progress.csv", EXAMPLE.read_bytes())
+
+    def poll(client) -> str:
+        response = dash_call(client, app, [ids.IMP_PROGRESS], {f"{ids.IMP_POLL}.n_intervals": 1},
+                             {f"{ids.IMP_FILE}.data": file})
+        assert response.status_code == 200
+        return text_of(response)
+
+    own = uploads.find(folder, file["sha256"], file["name"], "t.leader")
+    uploads.write_progress(uploads.progress_path(own, "t.leader"), "Checking", 50_000, 200_000)  # as a run does
+    assert "Checking: 50,000 of about 200,000 rows (25 %)" in poll(leader)
+    assert "50,000" not in poll(manager) and "Reading the file" in poll(manager)
+    assert step(leader, app, file, profile="generic_eqms_deviations").status_code == 200
+    assert not uploads.progress_path(own, "t.leader").exists()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from contextlib import contextmanager
 
 import dash
 import dash_bootstrap_components as dbc
@@ -30,6 +31,7 @@ PAGE = "/import"
 SHOWN = 200  # problems and changes listed on the page; the report has them all
 PREVIEW = 5  # rows shown as they would be stored
 OWN_FORMAT = "own"  # the profile choice "the hub's own column names"
+PROGRESS_POLL_MS = 500  # how often the page reads the progress of a running dry run or import
 dash.register_page(__name__, path=PAGE, name="Import", nav=True, order=80, title="Import · ATMP Quality Hub")
 
 # "<file> row 3, field 'x': why" / "<file> row 3, column 'X': why" / "<file>: why"
@@ -73,6 +75,8 @@ def layout(**_):
                    className="d-block mb-3"),
         dcc.Store(id=ids.IMP_FILE),
         html.Div(id=ids.IMP_RECEIVED, role="status", className="mb-2"),
+        html.Div(id=ids.IMP_PROGRESS, hidden=True, role="status", className="mb-2"),
+        dcc.Interval(id=ids.IMP_POLL, interval=PROGRESS_POLL_MS, disabled=True),
         dcc.Loading(html.Div(id=ids.IMP_DRY_RUN, className="mb-3"), type="dot"),
         html.Div([dbc.Button("Import", id=ids.IMP_COMMIT, color="primary", disabled=True, n_clicks=0),
                   dbc.Button("Download the full report (CSV)", id=ids.IMP_REPORT, color="secondary", n_clicks=0,
@@ -132,19 +136,38 @@ def chosen(user, table_name, profile_name) -> tuple[str, str | None]:
     return table_name, profile_name
 
 
+def own_upload(user, file) -> uploads.Upload | None:
+    """The upload the browser names, if this user uploaded it (never anyone else's)."""
+    folder = uploads.import_dir(context.settings())
+    if folder is None or not isinstance(file, dict):
+        return None
+    return uploads.find(folder, file.get("sha256"), file.get("name"), user.user_id)
+
+
 def planned(user, file, table_name, profile_name, *, read: bool = True) -> import_plan.ImportPlan:
     """The plan for the user's own upload, with the user's site scope (``read``: its rows checked and
-    counted, as a dry run; else only prepared for commit, which checks them as it writes); ImportError_
-    if it cannot be made."""
-    folder = uploads.import_dir(context.settings())
-    upload = uploads.find(folder, (file or {}).get("sha256"), (file or {}).get("name"), user.user_id) \
-        if folder is not None and isinstance(file, dict) else None
+    counted, as a dry run, noting its progress for the page; else only prepared for commit, which checks
+    them as it writes); ImportError_ if it cannot be made."""
+    upload = own_upload(user, file)
     if upload is None:
         raise ImportError_(["upload the file first"])
     table_name, profile_name = chosen(user, table_name, profile_name)
     site = user.site_id if user.role == "site_manager" else None
-    make = import_plan.plan_import if read else import_plan.prepare
-    return make(context.warehouse(), table_name, upload.path, profile=profile_name, site=site)
+    if not read:
+        return import_plan.prepare(context.warehouse(), table_name, upload.path, profile=profile_name, site=site)
+    with noted_progress(user, upload, "Checking") as progress:
+        return import_plan.plan_import(context.warehouse(), table_name, upload.path, profile=profile_name,
+                                       site=site, progress=progress)
+
+
+@contextmanager
+def noted_progress(user, upload: uploads.Upload, step: str):
+    """A progress callback that notes rows read for the page's progress bar; the note is removed after."""
+    path = uploads.progress_path(upload, user.user_id)
+    try:
+        yield lambda rows, total: uploads.write_progress(path, step, rows, total)
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def problems_frame(problems: list[str]) -> pd.DataFrame:
@@ -200,6 +223,7 @@ def receive(contents, file_name):
     Input(ids.IMP_TABLE, "value"),
     Input(ids.IMP_PROFILE, "value"),
     Input(ids.IMP_COMMIT, "n_clicks"),
+    running=[(Output(ids.IMP_POLL, "disabled"), False, True), (Output(ids.IMP_PROGRESS, "hidden"), False, True)],
 )
 def dry_run_or_import(file, table_name, profile_name, n_clicks):
     """A new file or choice: the dry run. The Import button: plan again on the server and write it."""
@@ -215,6 +239,31 @@ def dry_run_or_import(file, table_name, profile_name, n_clicks):
     c = plan.counts
     nothing = c["insert"] == 0 and c["update"] == 0
     return plan_view(plan), nothing, f"Import: {c['insert']:,} new, {c['update']:,} updated", False, None
+
+
+@callback(
+    Output(ids.IMP_PROGRESS, "children"),
+    Input(ids.IMP_POLL, "n_intervals"),
+    State(ids.IMP_FILE, "data"),
+    prevent_initial_call=True,
+)
+def show_progress(_n_intervals, file):
+    """How far the running dry run or import of the user's own upload has read: a bar against the file's
+    row count where it is known, else the rows so far."""
+    user = steward("progress")
+    upload = own_upload(user, file)
+    note = uploads.read_progress(uploads.progress_path(upload, user.user_id)) \
+        if upload is not None else None
+    if not note:
+        return html.P("Reading the file...", className="small mb-0")
+    rows, total = int(note.get("rows", 0)), note.get("total")
+    step = "Importing" if note.get("step") == "Importing" else "Checking"
+    if isinstance(total, int) and total > 0:
+        percent = min(100, round(100 * rows / total))
+        text = f"{step}: {rows:,} of about {total:,} rows ({percent} %)"
+        return [html.P(text, className="small mb-1", id="import-progress-text"),
+                html.Progress(value=str(percent), max="100", className="w-100", **{"aria-label": text})]
+    return html.P(f"{step}: {rows:,} rows so far", className="small mb-0", id="import-progress-text")
 
 
 def refused_view(problems: list[str]) -> html.Div:
@@ -263,7 +312,8 @@ def imported(user, file, table_name, profile_name):
     """Plan the user's upload again and write it all or nothing; what happened, as an alert."""
     try:
         plan = planned(user, file, table_name, profile_name, read=False)
-        import_plan.commit(context.warehouse(), plan, audit_as=user.user_id)
+        with noted_progress(user, own_upload(user, file), "Importing") as progress:
+            import_plan.commit(context.warehouse(), plan, audit_as=user.user_id, progress=progress)
     except ImportError_ as exc:
         if user.role == "site_manager" and any(import_plan.OUTSIDE_SITE in p for p in exc.problems):
             audit.append(context.warehouse(), user_id=user.user_id, action="import_refused",

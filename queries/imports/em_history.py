@@ -58,7 +58,7 @@ class Outcome:
 
 
 def run(wh: Warehouse, path: Path, *, profile: str | None, site: str | None, outside_site: str,
-        conn=None) -> Outcome:
+        conn=None, progress=None) -> Outcome:
     """Check every reading of the file, CHUNK_ROWS rows at a time, and (with ``conn``) write each chunk's
     new readings in conn's transaction as it goes: this process's memory does not grow with the file, but
     a warehouse may hold the transaction's rows in memory until the commit (DuckDB does). Any problem
@@ -69,10 +69,10 @@ def run(wh: Warehouse, path: Path, *, profile: str | None, site: str | None, out
     if conn is None:  # a dry run: a transaction per chunk for its staging table, rolled back after it
         with wh.engine.connect() as dry:
             outcome = _check_chunks(wh, path, profile, site, outside_site, sensors, dry, write_new=False,
-                                    seen=seen, problems=problems)
+                                    seen=seen, problems=problems, progress=progress)
     else:
         outcome = _check_chunks(wh, path, profile, site, outside_site, sensors, conn, write_new=True,
-                                seen=seen, problems=problems)
+                                seen=seen, problems=problems, progress=progress)
     problems += seen.repeats(path.name)
     if problems:
         raise ImportError_(sorted(problems, key=importer.row_of))
@@ -81,7 +81,7 @@ def run(wh: Warehouse, path: Path, *, profile: str | None, site: str | None, out
 
 def _check_chunks(wh: Warehouse, path: Path, profile: str | None, site: str | None, outside_site: str,
                   sensors: pd.DataFrame, conn, *, write_new: bool, seen: SeenReadings,
-                  problems: list[str]) -> Outcome:
+                  problems: list[str], progress=None) -> Outcome:
     outcome = Outcome()
     notes = importer.WarningNotes(wh, TABLE, path.name)
     first_row = 1
@@ -112,6 +112,8 @@ def _check_chunks(wh: Warehouse, path: Path, profile: str | None, site: str | No
                 outcome.preview = frame.head(PREVIEW_ROWS)
             notes.add(frame, first_row)
         first_row += rows
+        if progress is not None:  # (rows read so far)
+            progress(first_row - 1)
         if len(problems) >= MAX_PROBLEMS:
             problems.append(f"{path.name}: stopped checking at row {first_row - 1:,} after {len(problems):,} "
                             "problems; mend these and import again")

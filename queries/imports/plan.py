@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -45,6 +45,7 @@ STORED_CHUNK = 10_000  # keys per query when reading the stored records a file's
 RECORD_CHUNK_ROWS = 50_000  # rows of a record file read, checked and written at a time
 PREVIEW_ROWS = 20  # rows the dry run shows as they would be stored
 MAX_PROBLEMS = em_history.MAX_PROBLEMS  # a file this wrong is the wrong file: the pass stops reading
+Progress = Callable[[int, "int | None"], None]  # (rows read so far, rows in the file if known)
 OUTSIDE_SITE = "a site manager imports"  # in every refusal of rows or a table outside the manager's site
 
 
@@ -105,25 +106,34 @@ def prepare(wh: Warehouse, table: str, path: str | Path, *, profile: str | None 
 
 
 def plan_import(wh: Warehouse, table: str, path: str | Path, *, profile: str | None = None,
-                site: str | None = None) -> ImportPlan:
+                site: str | None = None, progress: Progress | None = None) -> ImportPlan:
     """Everything an import checks, and what it would insert, update and leave alone; writes nothing.
-    Raises ImportError_ listing every problem (file, row, field, why)."""
+    Raises ImportError_ listing every problem (file, row, field, why). ``progress(rows read, rows in the
+    file or None)`` is called after each chunk."""
     plan = prepare(wh, table, path, profile=profile, site=site)
-    _read(wh, plan, conn=None)
+    _read(wh, plan, conn=None, progress=progress)
     return plan
 
 
-def _read(wh: Warehouse, plan: ImportPlan, conn) -> None:
+def _read(wh: Warehouse, plan: ImportPlan, conn, progress: Progress | None = None) -> None:
     """One pass over the file: every row checked and sorted into insert / update / unchanged, and with
     ``conn`` written in its transaction as it goes. Any problem raises ImportError_ at the end of the pass
     (a writing pass's transaction is then rolled back)."""
     if plan.table == em_history.TABLE:
         done = em_history.run(wh, plan.source, profile=plan.profile, site=plan.site, outside_site=OUTSIDE_SITE,
-                              conn=conn)
+                              conn=conn, progress=_counted(plan, progress))
         plan.counted = {"insert": done.insert, "update": 0, "unchanged": done.unchanged}
         plan.frame, plan.warnings = done.preview, done.warnings
         return
-    _read_records(wh, plan, conn)
+    _read_records(wh, plan, conn, _counted(plan, progress))
+
+
+def _counted(plan: ImportPlan, progress: Progress | None):
+    """``progress`` told the file's row count too (read once, before the first chunk): rows read -> call."""
+    if progress is None:
+        return None
+    total = importer.count_rows(plan.source)
+    return lambda rows: progress(rows, total)
 
 
 def _record_chunks(wh: Warehouse, plan: ImportPlan) -> Iterator[pd.DataFrame]:
@@ -138,7 +148,7 @@ def _record_chunks(wh: Warehouse, plan: ImportPlan) -> Iterator[pd.DataFrame]:
                                         known_sites=set(wh.query("sql/site_ids")["site_id"]))
 
 
-def _read_records(wh: Warehouse, plan: ImportPlan, conn) -> None:
+def _read_records(wh: Warehouse, plan: ImportPlan, conn, progress=None) -> None:
     """_read for the record tables: each chunk is read into the table's types, checked against the record
     rules and the user's site, matched with the stored records by key, and (with conn) written. Memory
     holds a chunk, the keys read so far (to find a key the file repeats) and the list of changes."""
@@ -169,6 +179,8 @@ def _read_records(wh: Warehouse, plan: ImportPlan, conn) -> None:
                     raise
                 problems += refused.problems
                 first_row += rows
+                if progress is not None:
+                    progress(first_row - 1)
                 continue
             found += record_rules.problems(table, frame, name, first_row)
         if site is not None:
@@ -187,6 +199,8 @@ def _read_records(wh: Warehouse, plan: ImportPlan, conn) -> None:
             plan.frame = frame.head(PREVIEW_ROWS)
         notes.add(frame, first_row)
         first_row += rows
+        if progress is not None:
+            progress(first_row - 1)
         if len(problems) >= MAX_PROBLEMS:
             problems.append(f"{name}: stopped checking at row {first_row - 1:,} after {len(problems):,} "
                             "problems; mend these and import again")
@@ -331,7 +345,7 @@ def import_file(wh: Warehouse, table: str, path: str | Path, *, audit_as: str | 
     return plan
 
 
-def commit(wh: Warehouse, plan: ImportPlan, *, audit_as: str | None) -> None:
+def commit(wh: Warehouse, plan: ImportPlan, *, audit_as: str | None, progress: Progress | None = None) -> None:
     """Read the file again and write it in one transaction, checking every row as it goes (another import
     may have stored some of it since the dry run: the counts become what was written), with the audit
     entry (the counts and the file's SHA-256); or nothing."""
@@ -340,7 +354,7 @@ def commit(wh: Warehouse, plan: ImportPlan, *, audit_as: str | None) -> None:
         raise ImportError_([f"{plan.file_name}: the file changed after its dry run; nothing was written"])
     try:
         with wh.transaction() as conn:
-            _read(wh, plan, conn)
+            _read(wh, plan, conn, progress)
             if audit_as is not None:
                 audit.append(wh, user_id=audit_as, action="import", object_type=plan.table,
                              object_id=plan.file_name, new_value=audit_text(plan), conn=conn)

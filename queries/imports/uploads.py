@@ -93,3 +93,22 @@ def find(folder: Path, sha, file_name, user_id: str) -> Upload | None:
     if not any(e.get("user_id") == user_id and e.get("file") == file_name for e in json.loads(log.read_text())):
         return None
     return Upload(sha, path, path.stat().st_size)
+
+
+def progress_path(upload: Upload, user_id: str) -> Path:
+    """Where a dry run or an import of this upload by this user notes how far it has read (the page's
+    progress bar reads it; every worker process of the host sees the same file)."""
+    return upload.path.parent / f"progress-{hashlib.sha256(user_id.encode()).hexdigest()[:16]}.json"
+
+
+def write_progress(path: Path, step: str, rows: int, total: int | None) -> None:
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps({"step": step, "rows": rows, "total": total}))
+    os.replace(partial, path)  # a reader never sees half of it
+
+
+def read_progress(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
