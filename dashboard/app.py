@@ -77,6 +77,10 @@ def create_app(settings: Settings | None = None, warehouse: Warehouse | None = N
     from notify.dispatcher import start_in_app
 
     server.extensions["atmp_notify"] = start_in_app(settings, server.extensions["atmp_warehouse"])
+    # The import page's file uploads, streamed to disk (dashboard/import_upload.py).
+    from dashboard.import_upload import init_upload_route
+
+    init_upload_route(server)
     # The network overview computed ahead, so the first sign-in after a start finds it (dashboard/prewarm.py).
     from dashboard import prewarm
 

@@ -216,7 +216,9 @@ ADM_REVOKE_DONE = "admin-revoke-done"
 # Import page (dashboard/pages/data_import.py)
 IMP_TABLE = "import-table"
 IMP_PROFILE = "import-profile"
-IMP_UPLOAD = "import-upload"
+IMP_UPLOAD = "import-upload"        # the drop zone; assets/import_upload.js sends its file to the upload route
+IMP_SENDING = "import-sending"      # how much of the file has been sent (set by the script)
+IMP_SEND_STATUS = "import-send-status"  # what the script says about the sending (or the server's refusal)
 IMP_FILE = "import-file"            # {sha256, name} of the stored upload: the server re-checks its owner
 IMP_RECEIVED = "import-received"    # what the upload callback says about the file
 IMP_DRY_RUN = "import-dry-run"

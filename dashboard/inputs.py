@@ -73,15 +73,6 @@ def as_text(value, max_len: int = MAX_TEXT, default: str | None = None) -> str |
     return _clean(value)
 
 
-def upload_contents(value) -> str | None:
-    """A dcc.Upload's file as a data URL, up to the import page's size (ATMP_IMPORT_MAX_MB, in base64 with
-    its header); anything else, or larger, is None (the page then asks for the file again)."""
-    limit = current_app.extensions["atmp_settings"].import_max_mb * 1_000_000 * 4 // 3 + 200
-    if not isinstance(value, str) or len(value) > limit or not value.startswith("data:"):
-        return None
-    return value
-
-
 def form_text(value) -> str | None:
     """A field of a signed form (a comment, a reason, a password, the record or decision signed): text as
     sent, or None when none was sent. Anything else becomes "" rather than None, because a form may read
@@ -249,7 +240,6 @@ def _kinds() -> dict[tuple[str, str], Callable]:
         (ids.SIG_CQA, "value"): _choice(CQA_COLUMNS),
         (ids.SIG_SYSTEMIC_WINDOW, "value"): _choice(signals.SYSTEMIC_WINDOWS),
         (ids.MON_TREND_WINDOW, "value"): _choice(monitoring.TREND_WINDOWS),
-        (ids.IMP_UPLOAD, "contents"): upload_contents,
     } | {(field, "value"): form_text for field in SIGNED_FORM_FIELDS}
 
 

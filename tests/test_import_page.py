@@ -5,7 +5,6 @@ upload and a profile path from the browser go nowhere."""
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import json
@@ -46,12 +45,17 @@ def client_of(served, user_id: str):
     return client
 
 
+def send(client, name: str, data: bytes, origin: str = "http://localhost"):
+    """What the page's script does with the chosen file: its bytes as the body of POST /import/upload."""
+    return client.post(f"/import/upload?name={name}", data=data,
+                       headers={"Origin": origin, "Content-Type": "application/octet-stream"})
+
+
 def upload(client, app, name: str, data: bytes) -> dict:
-    contents = "data:text/csv;base64," + base64.b64encode(data).decode()
-    response = dash_call(client, app, [ids.IMP_FILE, ids.IMP_RECEIVED], {f"{ids.IMP_UPLOAD}.contents": contents},
-                         {f"{ids.IMP_UPLOAD}.filename": name})
+    response = send(client, name, data)
     assert response.status_code == 200, response.get_data(as_text=True)[:300]
-    return response.get_json()["response"][ids.IMP_FILE]["data"]
+    answer = response.get_json()
+    return {"sha256": answer["sha256"], "name": answer["name"]}
 
 
 def step(client, app, file, table="deviations", profile="own", commit=0):
@@ -178,9 +182,7 @@ def test_auditors_and_displays_cannot_import_and_each_attempt_is_audited(served,
     app, wh, _ = served
     client = client_of(served, user_id)
     before = scalar(wh, f"SELECT COUNT(*) FROM audit_log WHERE action = 'import_refused' AND user_id = '{user_id}'")  # noqa: S608
-    contents = "data:text/csv;base64," + base64.b64encode(EXAMPLE.read_bytes()).decode()
-    refused = dash_call(client, app, [ids.IMP_FILE, ids.IMP_RECEIVED], {f"{ids.IMP_UPLOAD}.contents": contents},
-                        {f"{ids.IMP_UPLOAD}.filename": "eqms_deviations.csv"})
+    refused = send(client, "eqms_deviations.csv", EXAMPLE.read_bytes())
     assert refused.status_code == 403
     assert step(client, app, {"sha256": "0" * 64, "name": "x.csv"}, commit=1).status_code == 403
     after = scalar(wh, f"SELECT COUNT(*) FROM audit_log WHERE action = 'import_refused' AND user_id = '{user_id}'")  # noqa: S608
@@ -199,9 +201,9 @@ def test_another_users_upload_and_a_profile_path_go_nowhere(served):
         assert "EQMS" not in text_of(step(leader, app, forged))
     path_profile = step(leader, app, file, profile=str(ROOT / "queries/imports/profiles/generic_eqms_capas.toml"))
     assert "choose a mapping profile offered for this table" in text_of(path_profile)
-    junk = dash_call(leader, app, [ids.IMP_FILE, ids.IMP_RECEIVED], {f"{ids.IMP_UPLOAD}.contents": "data:,x"},
-                     {f"{ids.IMP_UPLOAD}.filename": "../../evil.sh"})
-    assert junk.status_code == 200 and "unsupported file type" in text_of(junk)
+    junk = send(leader, "../../evil.sh", b"x")
+    assert junk.status_code == 400 and "unsupported file type" in junk.get_json()["error"]
+    assert not list(served[2].rglob("evil*")) and not list((served[2] / ".incoming").iterdir())
 
 
 def test_a_survey_tools_export_goes_through_the_anonymity_rules(served):
@@ -254,11 +256,9 @@ def test_em_history_on_the_page_and_a_manager_held_to_the_own_sensors(served):
 def test_malformed_uploads_are_named_and_write_nothing(served, name, data, said):
     app, wh, _ = served
     client = client_of(served, "t.leader")
-    contents = "data:text/csv;base64," + base64.b64encode(data).decode()
-    received = dash_call(client, app, [ids.IMP_FILE, ids.IMP_RECEIVED], {f"{ids.IMP_UPLOAD}.contents": contents},
-                         {f"{ids.IMP_UPLOAD}.filename": name})
-    file = received.get_json()["response"][ids.IMP_FILE]["data"]
-    answer = text_of(received) if file is None else text_of(step(client, app, file, table="near_misses"))
+    received = send(client, name, data)
+    file = {"sha256": received.get_json()["sha256"], "name": name} if received.status_code == 200 else None
+    answer = received.get_json()["error"] if file is None else text_of(step(client, app, file, table="near_misses"))
     assert said in answer, answer[:600]
     if file is not None:
         assert "import-not-done" in text_of(step(client, app, file, table="near_misses", commit=1))
@@ -297,3 +297,41 @@ def test_the_progress_of_a_dry_run_reaches_only_the_user_who_runs_it(served):
     assert "50,000" not in poll(manager) and "Reading the file" in poll(manager)
     assert step(leader, app, file, profile="generic_eqms_deviations").status_code == 200
     assert not uploads.progress_path(own, "t.leader").exists()
+
+
+def test_the_upload_route_streams_within_the_limit_and_refuses_what_it_must(served, tmp_path):
+    """POST /import/upload: a file over ATMP_IMPORT_MAX_MB is refused whether or not it says its size, and
+    nothing of it stays; no session is sent to sign in; another origin is refused; a kept upload is the
+    bytes sent, under their SHA-256, with who sent them."""
+    import hashlib
+
+    from queries.imports import uploads
+    from queries.imports.importer import ImportError_
+
+    _, wh, _ = served
+    folder = tmp_path / "uploads"
+    small = app_for(wh, now=TEST_END.isoformat(), import_dir=str(folder), import_max_mb=1)
+    client = small.server.test_client()
+    assert login(client, "t.leader").status_code == 302
+    big = b"near_miss_id,site_id,reported_at,category\n" + b"NMZ-1,CHI,2026-05-01T08:00:00,labelling\n" * 40_000
+    assert len(big) > 1_000_000
+    refused = send(client, "big.csv", big)
+    assert refused.status_code == 400 and "larger than 1 MB" in refused.get_json()["error"]
+
+    # A body that does not announce its size (sent chunked): refused once it grows past the limit.
+    with pytest.raises(ImportError_, match="larger than 1 MB"):
+        uploads.receive(folder, io.BytesIO(big), "big.csv", "t.leader", 1_000_000, announced=None)
+    assert [p.name for p in folder.rglob("*") if p.is_file()] == []  # nothing of it stays
+
+    anonymous = small.server.test_client().post("/import/upload?name=a.csv", data=b"x",
+                                                 headers={"Origin": "http://localhost"})
+    assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
+    assert send(client, "a.csv", EXAMPLE.read_bytes(), origin="http://evil.example").status_code == 403
+
+    kept = send(client, "eqms_deviations.csv", EXAMPLE.read_bytes())
+    assert kept.status_code == 200
+    sha = hashlib.sha256(EXAMPLE.read_bytes()).hexdigest()
+    assert kept.get_json() == {"sha256": sha, "name": "eqms_deviations.csv", "size": EXAMPLE.stat().st_size}
+    found = uploads.find(folder, sha, "eqms_deviations.csv", "t.leader")
+    assert found is not None and found.path.read_bytes() == EXAMPLE.read_bytes()
+    assert uploads.find(folder, sha, "eqms_deviations.csv", "t.manager.chi") is None

@@ -17,17 +17,16 @@ import dash
 import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import Input, Output, State, callback, dcc, html, no_update
-from werkzeug.exceptions import Forbidden
 
 from dashboard import context, ids
 from dashboard.components.tables import table
 from dashboard.exports.files import neutralise
+from dashboard.import_upload import PAGE, UPLOAD_PATH, steward
 from queries.imports import em_history, profiles, uploads
 from queries.imports import plan as import_plan
 from queries.imports.importer import IMPORTABLE, ImportError_
 from queries.records import audit
 
-PAGE = "/import"
 SHOWN = 200  # problems and changes listed on the page; the report has them all
 PREVIEW = 5  # rows shown as they would be stored
 OWN_FORMAT = "own"  # the profile choice "the hub's own column names"
@@ -66,13 +65,17 @@ def layout(**_):
                      dcc.Dropdown(id=ids.IMP_PROFILE, options=profile_options("deviations"), value=OWN_FORMAT,
                                   clearable=False)], md=5),
         ], className="g-3 mb-3"),
-        # The upload's own <input> has no label of its own: a <label> around it names it.
+        # The upload's own <input> has no label of its own: a <label> around it names it. The file never
+        # reaches dcc.Upload's callback: assets/import_upload.js takes it first (chosen or dropped) and sends
+        # it to the upload route as it reads it, with a progress bar.
         html.Label([html.Span("File to import", className="form-label d-block"),
                     dcc.Upload(id=ids.IMP_UPLOAD, multiple=False, accept=",".join(uploads.SUFFIXES),
-                               max_size=context.settings().import_max_mb * 1_000_000, disabled=folder is None,
-                               className="import-drop", children=html.Div(
+                               disabled=folder is None, className="import-drop", children=html.Div(
                                    ["Drop the file here or ", html.Span("choose it", className="link-primary")]))],
-                   className="d-block mb-3"),
+                   className="d-block mb-2", **{"data-url": UPLOAD_PATH}),
+        html.Progress(id=ids.IMP_SENDING, max="100", value="0", hidden=True, className="w-100",
+                      **{"aria-label": "How much of the file has been sent"}),
+        html.Div(id=ids.IMP_SEND_STATUS, role="status", className="small mb-2"),
         dcc.Store(id=ids.IMP_FILE),
         html.Div(id=ids.IMP_RECEIVED, role="status", className="mb-2"),
         html.Div(id=ids.IMP_PROGRESS, hidden=True, role="status", className="mb-2"),
@@ -112,16 +115,6 @@ def profile_options(table_name) -> list[dict]:
         if profile.target == table_name:
             options.append({"label": profile.name, "value": name})
     return options
-
-
-def steward(action: str, detail: str = ""):
-    """The signed-in user if they may import; otherwise the refusal is audited and the request refused."""
-    user = context.user()
-    if user.role not in context.PAGE_ROLES[PAGE]:
-        audit.append(context.warehouse(), user_id=user.user_id, action="import_refused", object_type="import",
-                     object_id=action, reason=f"role {user.role} may not import" + (f" ({detail})" if detail else ""))
-        raise Forbidden(f"role {user.role} may not import")
-    return user
 
 
 def chosen(user, table_name, profile_name) -> tuple[str, str | None]:
@@ -192,25 +185,19 @@ def profiles_for_table(table_name):
 
 
 @callback(
-    Output(ids.IMP_FILE, "data"),
     Output(ids.IMP_RECEIVED, "children"),
-    Input(ids.IMP_UPLOAD, "contents"),
-    State(ids.IMP_UPLOAD, "filename"),
+    Input(ids.IMP_FILE, "data"),
     prevent_initial_call=True,
 )
-def receive(contents, file_name):
+def received(file):
+    """What the server holds of the file the page sent (the upload route gave the page its hash): for its
+    own uploader only."""
     user = steward("upload")
-    folder = uploads.import_dir(context.settings())
-    if folder is None:
-        return None, dbc.Alert("Imports through this page are not configured (ATMP_IMPORT_DIR).", color="warning")
-    try:
-        data, name = uploads.decode(contents, file_name, context.settings().import_max_mb * 1_000_000)
-    except ImportError_ as exc:
-        return None, dbc.Alert(str(exc), color="danger", id="import-upload-refused")
-    upload = uploads.save(folder, data, name, user.user_id)
-    return ({"sha256": upload.sha256, "name": name},
-            html.P([html.Strong(name), f" received: {upload.size:,} bytes, SHA-256 ",
-                    html.Code(upload.sha256, id="import-sha256")], className="small"))
+    upload = own_upload(user, file)
+    if upload is None:
+        return None
+    return html.P([html.Strong(upload.path.name), f" received: {upload.size:,} bytes, SHA-256 ",
+                   html.Code(upload.sha256, id="import-sha256")], className="small")
 
 
 @callback(

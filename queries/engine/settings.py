@@ -139,7 +139,9 @@ class Settings:
         "", "Folder keeping every file uploaded on the import page, under its SHA-256 (the audit entry names "
             "the hash). Empty: `<DuckDB file>.imports/` next to a DuckDB warehouse; with PostgreSQL set it, "
             "or the import page stays closed.")
-    import_max_mb: int = _setting(20, "Largest file the import page accepts, in MB (larger: `atmp-hub import`).")
+    import_max_mb: int = _setting(
+        500, "Largest file the import page accepts, in MB (it is written to disk as it arrives; larger: "
+             "`atmp-hub import` or the drop folder).")
     import_drop_dir: str = _setting(
         "", "A drop folder the app watches (every 10 s; layout in queries/imports/drop_folder.py): files in its "
             "<table>/ or <table>@<profile>/ inboxes are imported and moved to done/ or rejected/. Empty: none "

@@ -1,21 +1,22 @@
 """Files uploaded on the import page, kept under their SHA-256 with who uploaded them.
 
-<import dir>/<sha256>/<file name> holds the bytes as received; <sha256>/uploads.json lists who uploaded
+The page sends a file's bytes to POST /import/upload (dashboard/import_upload.py), which writes them to
+<import dir>/.incoming as they arrive; <import dir>/<sha256>/<file name> then holds them as received; <sha256>/uploads.json lists who uploaded
 them and when (the same file uploaded by two people is kept once, with both). The page keeps only the
 hash in the browser; the server opens an upload for a user who uploaded it, never for anyone else."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import fcntl
 import hashlib
 import json
 import os
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from werkzeug.utils import secure_filename
 
@@ -24,6 +25,7 @@ from queries.imports.importer import ImportError_
 
 SUFFIXES = (".csv", ".xlsx", ".xlsm", ".parquet")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
+BLOCK = 1 << 20  # bytes read from the request and written to disk at a time
 
 
 @dataclass(frozen=True)
@@ -40,44 +42,60 @@ def import_dir(settings: Settings) -> Path | None:
     return settings.beside_duckdb_file(".imports")
 
 
-def decode(contents, file_name, max_bytes: int) -> tuple[bytes, str]:
-    """The bytes and a safe name of what dcc.Upload sent ('data:<type>;base64,<data>'); anything else,
-    a file too large, empty or of another type is an ImportError_ naming it."""
+def safe_name(file_name) -> str:
+    """The file's name made safe (no path, no odd characters), or an ImportError_ for one the import
+    cannot read."""
     name = secure_filename(file_name) if isinstance(file_name, str) else ""
     if not name or not name.lower().endswith(SUFFIXES):
-        shown = file_name if isinstance(file_name, str) else "the file"
+        shown = file_name if isinstance(file_name, str) and file_name else "the file"
         raise ImportError_([f"{str(shown)[:120]}: unsupported file type (use .csv, .xlsx or .parquet)"])
-    if not isinstance(contents, str) or "," not in contents or ";base64" not in contents.split(",", 1)[0]:
-        raise ImportError_([f"{name}: the upload did not arrive as a file; choose it again"])
-    encoded = contents.split(",", 1)[1]
-    if len(encoded) > (max_bytes * 4) // 3 + 4:
-        raise ImportError_([f"{name}: larger than {max_bytes // 1_000_000} MB; import it with `atmp-hub import`"])
+    return name
+
+
+def receive(folder: Path, stream: BinaryIO, file_name, user_id: str, max_bytes: int,
+            announced: int | None = None) -> Upload:
+    """Write an upload's bytes to disk as they arrive (memory holds one block), hashing them on the way,
+    then keep them under their hash (once) and note who uploaded them. A file larger than ``max_bytes``
+    (as announced, or as it turns out), empty, or of another type is an ImportError_ and nothing stays."""
+    name = safe_name(file_name)
+    too_large = ImportError_([f"{name}: larger than {max_bytes // 1_000_000} MB; import it with `atmp-hub "
+                              "import` or the drop folder (or raise ATMP_IMPORT_MAX_MB)"])
+    if announced is not None and announced > max_bytes:
+        raise too_large
+    incoming = folder / ".incoming"
+    incoming.mkdir(parents=True, exist_ok=True)
+    partial = incoming / f"{uuid.uuid4().hex}.partial"
+    digest, size = hashlib.sha256(), 0
     try:
-        data = base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError):
-        raise ImportError_([f"{name}: the upload did not arrive as a file; choose it again"]) from None
-    if not data:
-        raise ImportError_([f"{name}: the file is empty"])
-    return data, name
+        with partial.open("wb") as out:
+            for block in iter(lambda: stream.read(BLOCK), b""):
+                size += len(block)
+                if size > max_bytes:
+                    raise too_large
+                digest.update(block)
+                out.write(block)
+        if size == 0:
+            raise ImportError_([f"{name}: the file is empty"])
+        return _keep(folder, partial, digest.hexdigest(), name, user_id, size)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
-def save(folder: Path, data: bytes, name: str, user_id: str) -> Upload:
-    """Keep the bytes under their hash (once) and note who uploaded them."""
-    sha = hashlib.sha256(data).hexdigest()
+def _keep(folder: Path, partial: Path, sha: str, name: str, user_id: str, size: int) -> Upload:
+    """The received bytes under <folder>/<sha>/<name> (kept once: a reader never sees half a file), and
+    who uploaded them."""
     home = folder / sha
     home.mkdir(parents=True, exist_ok=True)
     path = home / name
     if not path.exists():
-        partial = home / f".{name}.partial"
-        partial.write_bytes(data)
-        os.replace(partial, path)  # a reader never sees half a file
+        os.replace(partial, path)
     with open(home / "uploads.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         log = home / "uploads.json"
         entries = json.loads(log.read_text()) if log.exists() else []
         entries.append({"user_id": user_id, "file": name, "at": datetime.now(UTC).isoformat(timespec="seconds")})
         log.write_text(json.dumps(entries, indent=1))
-    return Upload(sha, path, len(data))
+    return Upload(sha, path, size)
 
 
 def find(folder: Path, sha, file_name, user_id: str) -> Upload | None:
