@@ -106,3 +106,27 @@ def test_a_long_dry_run_shows_its_progress_then_its_result(browser: Browser, imp
     expect(page.locator("#import-plan")).to_contain_text("150,000 to insert", timeout=120000)
     expect(page.locator("#import-progress")).to_be_hidden()
     context.close()
+
+
+def test_a_dropped_file_is_sent_and_a_refused_one_says_why(browser: Browser, import_url):
+    """Dropped on the zone instead of chosen: the file goes the same way (the upload route, then the dry
+    run); a file of another type is refused by the server with its message, and nothing is planned."""
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    page = context.new_page()
+    sign_in(page, import_url, "t.leader")
+    page.goto(f"{import_url}/import")
+    expect(page.locator("#import-intro")).to_be_visible(timeout=15000)
+    choose(page, "import-table", "Near misses")
+
+    def drop(name: str, text: str) -> None:
+        transfer = page.evaluate_handle("""([name, text]) => { const t = new DataTransfer();
+            t.items.add(new File([text], name, {type: 'text/csv'})); return t; }""", [name, text])
+        page.locator("#import-upload").dispatch_event("drop", {"dataTransfer": transfer})
+
+    drop("notes.txt", "near_miss_id\nNMD-1\n")
+    expect(page.locator("#import-send-status")).to_contain_text("unsupported file type", timeout=15000)
+    expect(page.locator("#import-plan")).to_have_count(0)
+    drop("dropped.csv", "near_miss_id,site_id,reported_at,category\nNMD-1,CHI,2026-01-01T08:00:00,labelling\n")
+    expect(page.locator("#import-sha256")).to_be_visible(timeout=15000)
+    expect(page.locator("#import-plan")).to_contain_text("1 to insert", timeout=30000)
+    context.close()
