@@ -167,18 +167,22 @@ class Outage:
     def succeeded(self, wh: Warehouse) -> None:
         if self.since is None:
             return
-        since, alarmed, self.since, self.alarmed = self.since, self.alarmed, None, False
-        if not alarmed:
+        since = self.since
+        if not self.alarmed:
+            self.since = None
             return
         now = self.clock()
+        # The audit entry first: a warehouse that answers but cannot take it yet (its schema half made)
+        # raises here, and the alarm stands until a later pass records its end.
+        audit.append(wh, user_id="notifier", action="system_alarm_cleared", object_type="warehouse",
+                     object_id="warehouse_unreachable", reason=self.reason[:300],
+                     new_value=f"unreachable {since:%Y-%m-%d %H:%M:%S} to {now:%Y-%m-%d %H:%M:%S} UTC")
+        self.since, self.alarmed = None, False
         logger.warning("system alarm cleared: the warehouse answers again (unreachable %s to %s UTC)",
                        f"{since:%H:%M:%S}", f"{now:%H:%M:%S}")
         self._tell("cleared", f"cleared: the warehouse answers again (unreachable since {since:%Y-%m-%d %H:%M:%S} UTC)",
                    f"The warehouse answers again at {now:%Y-%m-%d %H:%M:%S} UTC; it was unreachable from "
                    f"{since:%Y-%m-%d %H:%M:%S} UTC ({self.reason}).\n")
-        audit.append(wh, user_id="notifier", action="system_alarm_cleared", object_type="warehouse",
-                     object_id="warehouse_unreachable", reason=self.reason[:300],
-                     new_value=f"unreachable {since:%Y-%m-%d %H:%M:%S} to {now:%Y-%m-%d %H:%M:%S} UTC")
 
     def _tell(self, kind: str, headline: str, body: str) -> None:
         at = self.since or self.clock()
