@@ -50,7 +50,8 @@ class Broker:
         return f"mqtt://{self.host}:{self.port}"
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on now (for a server a test starts)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -77,7 +78,7 @@ def mosquitto(tmp_path: Path) -> Iterator[Broker]:
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
     for attempt in range(3):  # another process (an xdist worker) may take the free port first
-        port = _free_port()
+        port = free_port()
         conf = tmp_path / f"mosquitto-{port}.conf"
         # max_queued_messages: the default 1000 per offline client silently drops the rest.
         conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
@@ -300,7 +301,7 @@ def configured_mosquitto(tmp_path: Path, template: str | None = None, *, append:
     broker = None
     try:
         for attempt in range(3):  # another process (an xdist worker) may take the free port first
-            port = _free_port()
+            port = free_port()
             conf = tmp_path / f"mosquitto-{port}.conf"
             conf.write_text(broker_config(template, port, persistence_dir) + append)
             broker = ConfiguredBroker(conf, port, persistence_dir, tmp_path / f"mosquitto-{port}.log")

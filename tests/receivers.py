@@ -13,7 +13,6 @@ import email
 import hashlib
 import hmac
 import json
-import socket
 import threading
 from dataclasses import dataclass, field
 from email.message import Message
@@ -59,12 +58,6 @@ class Mailbox:
     def message_ids(self) -> list[str]:
         with self._lock:
             return [m["Message-ID"] for m in self.received]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class WebhookReceiver:

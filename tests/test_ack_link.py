@@ -11,8 +11,8 @@ from datetime import timedelta
 
 import pytest
 from conftest import app_for, dash_call, login
-from live_support import PASSWORD, ramp, seed_network, utc_now
-from receivers import Mailbox, free_port
+from live_support import PASSWORD, free_port, ramp, seed_network, utc_now
+from receivers import Mailbox
 from sqlalchemy import text
 
 from dashboard import ids

@@ -344,10 +344,10 @@ def test_a_bridge_killed_mid_stream_loses_nothing_and_stores_nothing_twice(tmp_p
 def test_a_listener_added_to_the_shipped_config_refuses_anonymous_clients(tmp_path):
     """per_listener_settings: `allow_anonymous true` is the loopback listener's alone."""
     import paho.mqtt.client as mqtt
-    from live_support import _free_port
+    from live_support import free_port
     from paho.mqtt.enums import CallbackAPIVersion
 
-    extra = _free_port()
+    extra = free_port()
     with configured_mosquitto(tmp_path, append=f"listener {extra} 127.0.0.1\n") as broker:
         results = {}
         for port in (broker.port, extra):

@@ -112,8 +112,7 @@ def test_the_app_watches_its_drop_folder(sample_network, tmp_path):
     import shutil
 
     from conftest import TEST_END
-    from live_support import wait_for
-    from test_first_run import free_port
+    from live_support import free_port, wait_for
 
     shutil.copy(sample_network[0], tmp_path / "hub.duckdb")
     url = f"duckdb:///{tmp_path / 'hub.duckdb'}"

@@ -8,7 +8,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
-from live_support import ramp, seed_network
+from live_support import free_port, ramp, seed_network
 
 from dashboard.cli import importable_tables
 from ingest.writer import IngestWriter, Message
@@ -31,12 +30,6 @@ ROOT = Path(__file__).resolve().parent.parent
 def cli(env: dict, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "dashboard.cli", *args], cwd=ROOT, env={**os.environ, **env},
                           capture_output=True, text=True, timeout=timeout)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def copy_of(sample_warehouse, directory: Path) -> str:

@@ -21,6 +21,7 @@ from conftest import throwaway_postgres
 from live_support import (
     PASSWORD,
     bridge_settings,
+    free_port,
     mosquitto,
     publish_all,
     publisher,
@@ -29,7 +30,7 @@ from live_support import (
     utc_now,
     wait_for,
 )
-from receivers import Mailbox, WebhookReceiver, free_port
+from receivers import Mailbox, WebhookReceiver
 from sqlalchemy import text
 
 from ingest.writer import IngestWriter, Message

@@ -10,7 +10,8 @@ import json
 import pytest
 from conftest import TEST_PASSWORD, dash_call, login
 from export_helpers import copied_app
-from receivers import Mailbox, free_port
+from live_support import free_port
+from receivers import Mailbox
 from sqlalchemy import text
 
 from dashboard import ids
