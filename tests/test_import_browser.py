@@ -29,16 +29,22 @@ def import_url(served):
     server.shutdown()
 
 
+def import_page(browser: Browser, base: str):
+    """A 1920 px browser context signed in as the quality lead, on /import, drawn."""
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    page = context.new_page()
+    sign_in(page, base, "t.leader")
+    page.goto(f"{base}/import")
+    expect(page.locator("#import-intro")).to_be_visible(timeout=15000)
+    return context, page
+
+
 def test_upload_dry_run_import_and_the_problems_table(browser: Browser, import_url, served, output_dir,
                                                       tmp_path: Path):
     from test_accessibility import run_axe
 
     _, wh, _ = served
-    context = browser.new_context(viewport={"width": 1920, "height": 1080})
-    page = context.new_page()
-    sign_in(page, import_url, "t.leader")
-    page.goto(f"{import_url}/import")
-    expect(page.locator("#import-intro")).to_be_visible(timeout=15000)
+    context, page = import_page(browser, import_url)
     choose(page, "import-profile", "Generic eQMS deviation export")
     page.locator("#import-upload input[type=file]").set_input_files(str(EXAMPLE))
     plan = page.locator("#import-plan")
@@ -92,11 +98,7 @@ def test_a_long_dry_run_shows_its_progress_then_its_result(browser: Browser, imp
     big = tmp_path / "near_misses_big.csv"
     pd.DataFrame({"near_miss_id": [f"NMB-{i:07d}" for i in range(rows)], "site_id": "CHI",
                   "reported_at": "2026-01-01T08:00:00", "category": "labelling"}).to_csv(big, index=False)
-    context = browser.new_context(viewport={"width": 1920, "height": 1080})
-    page = context.new_page()
-    sign_in(page, import_url, "t.leader")
-    page.goto(f"{import_url}/import")
-    expect(page.locator("#import-intro")).to_be_visible(timeout=15000)
+    context, page = import_page(browser, import_url)
     choose(page, "import-table", "Near misses")
     page.locator("#import-upload input[type=file]").set_input_files(str(big))
     progress = page.locator("#import-progress-text")
@@ -111,11 +113,7 @@ def test_a_long_dry_run_shows_its_progress_then_its_result(browser: Browser, imp
 def test_a_dropped_file_is_sent_and_a_refused_one_says_why(browser: Browser, import_url):
     """Dropped on the zone instead of chosen: the file goes the same way (the upload route, then the dry
     run); a file of another type is refused by the server with its message, and nothing is planned."""
-    context = browser.new_context(viewport={"width": 1920, "height": 1080})
-    page = context.new_page()
-    sign_in(page, import_url, "t.leader")
-    page.goto(f"{import_url}/import")
-    expect(page.locator("#import-intro")).to_be_visible(timeout=15000)
+    context, page = import_page(browser, import_url)
     choose(page, "import-table", "Near misses")
 
     def drop(name: str, text: str) -> None:
