@@ -64,3 +64,38 @@ def test_without_the_prewarm_the_first_overview_computes_the_catalogue(sample_wa
 def test_no_prewarm_when_the_result_cache_is_off(sample_warehouse):
     app = app_for(sample_warehouse, now=TEST_END.isoformat(), prewarm=True, cache_ttl_s=0)
     assert app.server.extensions["atmp_prewarm"] is None
+
+
+def test_a_freshly_started_server_computes_the_overview_before_anyone_asks(sample_network, tmp_path):
+    """`atmp-hub serve` as its own process, on a copy of the sample network, with the settings' defaults:
+    before any request, it says it has computed the network overview."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import threading
+    import urllib.request
+    from pathlib import Path
+
+    from live_support import free_port, wait_for
+
+    shutil.copy(sample_network[0], tmp_path / "hub.duckdb")
+    port = free_port()
+    env = {**os.environ, "ATMP_DATABASE_URL": f"duckdb:///{tmp_path / 'hub.duckdb'}", "ATMP_PORT": str(port),
+           "ATMP_HOST": "127.0.0.1", "ATMP_NOW": TEST_END.isoformat(), "ATMP_SIMULATOR": "false",
+           "PYTHONUNBUFFERED": "1"}
+    env.pop("ATMP_PREWARM", None)
+    server = subprocess.Popen([sys.executable, "-m", "dashboard.cli", "serve"], env=env, text=True,
+                              cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
+    said: list[str] = []
+    threading.Thread(target=lambda: said.extend(server.stderr), daemon=True).start()
+    try:
+        wait_for(lambda: any("prewarm: the network overview is computed" in line for line in said), 120,
+                 message="the prewarm's line")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=10) as response:
+            assert response.status == 200
+        assert not any("not computed ahead" in line for line in said), said
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
