@@ -292,11 +292,11 @@ def test_the_progress_of_a_dry_run_reaches_only_the_user_who_runs_it(served):
         return text_of(response)
 
     own = uploads.find(folder, file["sha256"], file["name"], "t.leader")
-    uploads.write_progress(uploads.progress_path(own, "t.leader"), "Checking", 50_000, 200_000)  # as a run does
+    uploads.write_progress(uploads.progress_path(own.path, "t.leader"), "Checking", 50_000, 200_000)  # as a run does
     assert "Checking: 50,000 of about 200,000 rows (25 %)" in poll(leader)
     assert "50,000" not in poll(manager) and "Reading the file" in poll(manager)
     assert step(leader, app, file, profile="generic_eqms_deviations").status_code == 200
-    assert not uploads.progress_path(own, "t.leader").exists()
+    assert not uploads.progress_path(own.path, "t.leader").exists()
 
 
 def test_the_upload_route_streams_within_the_limit_and_refuses_what_it_must(served, tmp_path):

@@ -12,6 +12,7 @@ import csv
 import io
 import re
 from contextlib import contextmanager
+from pathlib import Path
 
 import dash
 import dash_bootstrap_components as dbc
@@ -148,15 +149,15 @@ def planned(user, file, table_name, profile_name, *, read: bool = True) -> impor
     site = user.site_id if user.role == "site_manager" else None
     if not read:
         return import_plan.prepare(context.warehouse(), table_name, upload.path, profile=profile_name, site=site)
-    with noted_progress(user, upload, "Checking") as progress:
+    with noted_progress(user, upload.path, "Checking") as progress:
         return import_plan.plan_import(context.warehouse(), table_name, upload.path, profile=profile_name,
                                        site=site, progress=progress)
 
 
 @contextmanager
-def noted_progress(user, upload: uploads.Upload, step: str):
+def noted_progress(user, uploaded: Path, step: str):
     """A progress callback that notes rows read for the page's progress bar; the note is removed after."""
-    path = uploads.progress_path(upload, user.user_id)
+    path = uploads.progress_path(uploaded, user.user_id)
     try:
         yield lambda rows, total: uploads.write_progress(path, step, rows, total)
     finally:
@@ -239,7 +240,7 @@ def show_progress(_n_intervals, file):
     row count where it is known, else the rows so far."""
     user = steward("progress")
     upload = own_upload(user, file)
-    note = uploads.read_progress(uploads.progress_path(upload, user.user_id)) \
+    note = uploads.read_progress(uploads.progress_path(upload.path, user.user_id)) \
         if upload is not None else None
     if not note:
         return html.P("Reading the file...", className="small mb-0")
@@ -299,7 +300,7 @@ def imported(user, file, table_name, profile_name):
     """Plan the user's upload again and write it all or nothing; what happened, as an alert."""
     try:
         plan = planned(user, file, table_name, profile_name, read=False)
-        with noted_progress(user, own_upload(user, file), "Importing") as progress:
+        with noted_progress(user, plan.source, "Importing") as progress:
             import_plan.commit(context.warehouse(), plan, audit_as=user.user_id, progress=progress)
     except ImportError_ as exc:
         if user.role == "site_manager" and any(import_plan.OUTSIDE_SITE in p for p in exc.problems):

@@ -113,10 +113,10 @@ def find(folder: Path, sha, file_name, user_id: str) -> Upload | None:
     return Upload(sha, path, path.stat().st_size)
 
 
-def progress_path(upload: Upload, user_id: str) -> Path:
-    """Where a dry run or an import of this upload by this user notes how far it has read (the page's
-    progress bar reads it; every worker process of the host sees the same file)."""
-    return upload.path.parent / f"progress-{hashlib.sha256(user_id.encode()).hexdigest()[:16]}.json"
+def progress_path(uploaded: Path, user_id: str) -> Path:
+    """Where a dry run or an import of this uploaded file by this user notes how far it has read (the
+    page's progress bar reads it; every worker process of the host sees the same file)."""
+    return uploaded.parent / f"progress-{hashlib.sha256(user_id.encode()).hexdigest()[:16]}.json"
 
 
 def write_progress(path: Path, step: str, rows: int, total: int | None) -> None:
