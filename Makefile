@@ -5,12 +5,13 @@ BIN := $(VENV)/bin
 SCALE ?= small
 export ATMP_DATABASE_URL ?= duckdb:///hub.duckdb
 
-.PHONY: run test test-fast lint bench load serve-prod migrate clean-data help
+.PHONY: run test test-fast lint bench load serve-prod migrate clean-data help validate constraints
 
 help:
 	@echo "make run    - install, generate the sample network (if missing), serve on http://127.0.0.1:8050"
 	@echo "make test   - install test dependencies (Chromium, PostgreSQL, Mosquitto when missing) and run pytest"
 	@echo "make test-fast - the suite without browser, benchmark and fault-injection tests (while working)"
+	@echo "make validate - installation and operational qualification: a PDF and JSON report (validation-report/)"
 	@echo "make lint   - ruff"
 	@echo "make serve-prod - gunicorn workers on PostgreSQL (ATMP_DATABASE_URL), Alembic first, MQTT bridge as its own process"
 	@echo "make migrate    - bring the PostgreSQL schema up to date (Alembic)"
@@ -22,12 +23,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.runtime: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+$(VENV)/.runtime: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -c constraints.txt -e .
 	@touch $@
 
-$(VENV)/.test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+$(VENV)/.test: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	@touch $@ $(VENV)/.runtime
 
 run: $(VENV)/.runtime
@@ -47,7 +48,7 @@ XDIST ?= --dist loadfile --no-loadscope-reorder
 test: $(VENV)/.test
 	scripts/ensure-test-services.sh
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n 3 $(XDIST) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 3 $(XDIST) --requirements-trace=test-output/requirements-trace.json $(PYTEST_ARGS)
 
 # While working: everything but the browser, benchmark and fault-injection tests (they run in `make test`).
 test-fast: $(VENV)/.test
@@ -57,8 +58,8 @@ test-fast: $(VENV)/.test
 lint: $(VENV)/.test
 	$(BIN)/ruff check .
 
-$(VENV)/.bench: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test,bench]'
+$(VENV)/.bench: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,bench]'
 	@touch $@ $(VENV)/.test $(VENV)/.runtime
 
 migrate: $(VENV)/.runtime
@@ -76,6 +77,15 @@ bench: $(VENV)/.bench
 load: $(VENV)/.bench
 	scripts/ensure-test-services.sh
 	$(BIN)/python -m bench load $(LOAD_ARGS)
+
+# The exact versions installs use and `atmp-hub validate` checks (after changing pyproject.toml's dependencies).
+constraints: $(VENV)/.bench
+	{ sed -n '1,2p' constraints.txt; $(BIN)/pip freeze --exclude-editable | sort -f; } > constraints.tmp && mv constraints.tmp constraints.txt
+
+# The installation and operational qualification of this installation (the app stopped when on DuckDB).
+validate: $(VENV)/.test
+	scripts/ensure-test-services.sh
+	$(BIN)/atmp-hub validate $(VALIDATE_ARGS)
 
 clean-data:
 	rm -f hub.duckdb hub.duckdb.wal

@@ -8,7 +8,7 @@ import logging
 import os
 import re
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -19,6 +19,7 @@ from queries.engine.warehouse import Warehouse, WarehouseUnavailable
 from queries.imports.importer import MAX_ERRORS_SHOWN
 from queries.imports.profiles import shipped_profiles
 from queries.records import audit, users
+from validation import requirements, trace
 
 logger = logging.getLogger(__name__)
 # The page that does a command's job while the app holds the DuckDB file (which admits one process).
@@ -583,6 +584,45 @@ def data_model(settings: Settings) -> int:
 
     print(markdown(importable_tables()), end="")
     return 0
+
+
+@hub_command(cli, "compliance-matrix", refuses=(requirements.RequirementsError, trace.CollectionFailed),
+             help="print the Part 11 / Annex 11 compliance matrix (requirements traced to tests) as Markdown")
+def compliance_matrix(settings: Settings) -> int:
+    print(trace.compliance_matrix(requirements.load(), trace.collect_markers()), end="")
+    return 0
+
+
+@hub_command(cli, "validate", refuses=(requirements.RequirementsError,),
+             help="installation and operational qualification of this installation: a JSON record and a PDF report")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="folder for the report (default validation-report/<UTC time>)")
+@click.option("--workers", type=click.IntRange(1, 8), default=2, show_default=True, help="pytest workers for the OQ")
+@click.option("--iq-only", is_flag=True, help="the installation checks only (the report says no requirement is verified)")
+def validate(settings: Settings, out_dir: Path | None, workers: int, iq_only: bool) -> int:
+    from validation import qualify, report
+
+    catalogue = requirements.load()
+    out = out_dir or Path("validation-report") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out.mkdir(parents=True, exist_ok=True)
+    env = qualify.environment(settings)
+    print(f"installation qualification: {env['warehouse']}", file=sys.stderr)
+    checks, code = qualify.installation(settings)
+    trace: dict = {"tests": {}}
+    if not iq_only:
+        print(f"operational qualification: the requirement tests in scratch warehouses, {workers} workers "
+              f"(log: {out / 'oq-pytest.log'})", file=sys.stderr)
+        oq_checks, trace = qualify.operational(settings, out, workers)
+        checks += oq_checks
+    record = report.build(catalogue, checks, trace, code, qualify.code_manifest(), env,
+                          oq_run=not iq_only)
+    sha = report.write_json(record, out / "validation-report.json")
+    report.write_pdf(record, sha, out / "validation-report.pdf", out)
+    summary = record["summary"]
+    print(f"{summary['verdict']}; {summary['checks_passed']} of {summary['checks']} checks passed; "
+          f"{summary['verified_by_test']} of {summary['verifiable_by_test']} test-verified requirements verified")
+    print(f"report: {out / 'validation-report.pdf'}; record: {out / 'validation-report.json'} (SHA-256 {sha})")
+    return 0 if not record["deviations"] else 1
 
 
 @hub_command(cli, "settings", help="list every setting and its environment variable")

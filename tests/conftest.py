@@ -21,6 +21,9 @@ from werkzeug.serving import make_server
 from queries.engine.sql_files import add_tool_sql_dir
 from queries.engine.warehouse import Warehouse
 
+# Tests declare the requirements they verify (@pytest.mark.requirement); see validation/pytest_plugin.py.
+pytest_plugins = ["validation.pytest_plugin"]
+
 # Reads only the tests need (counts, a row by id, a clean-up) live in tests/sql/, outside the runtime package.
 add_tool_sql_dir("test", Path(__file__).resolve().parent / "sql")
 

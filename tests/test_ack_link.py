@@ -78,6 +78,7 @@ def sign(client, app, token, password=PASSWORD, comment="door seal checked; room
     return response.status_code, json.dumps(response.get_json()) if response.status_code == 200 else ""
 
 
+@pytest.mark.requirement("URS-SIG-009")
 def test_the_mail_carries_a_single_use_link_and_no_token_is_stored(mailed):
     app, wh, _settings, token, body = mailed
     assert "this link works once, for 24 hours" in body
@@ -86,6 +87,8 @@ def test_the_mail_carries_a_single_use_link_and_no_token_is_stored(mailed):
     assert stored and not any(token in str(r[0]) for r in stored)  # the token exists only in the message
 
 
+@pytest.mark.requirement("URS-NOT-003")
+@pytest.mark.requirement("URS-SIG-009", "URS-SIG-001", "URS-SIG-003", "URS-ACC-004")
 def test_only_the_right_signer_uses_the_link_once_and_the_escalation_stops(mailed):
     app, wh, _settings, token, _ = mailed
     excursion_id = rows(wh, "SELECT event_id FROM notification_outbox LIMIT 1")[0][0]
@@ -127,6 +130,7 @@ def test_only_the_right_signer_uses_the_link_once_and_the_escalation_stops(maile
     assert rows(wh, "SELECT COUNT(*) FROM audit_log WHERE action = 'excursion_ack_refused' AND user_id = 'mgr.atl'")[0][0] >= 1
 
 
+@pytest.mark.requirement("URS-SIG-009")
 def test_an_expired_link_is_refused(mailed):
     _app, wh, settings, _token, _ = mailed
     from queries.notifications import ack_links
@@ -138,6 +142,7 @@ def test_an_expired_link_is_refused(mailed):
     assert "This link expired at" in sign(client_of(later, "lead"), later, fresh)[1]
 
 
+@pytest.mark.requirement("URS-SIG-009")
 def test_a_link_sent_to_a_users_address_is_that_users_alone(mailed):
     """An address that belongs to a user binds the link to that user: anyone else who may acknowledge is
     refused (audited); an address of no user (the shared on-call mailbox above) binds to no one."""

@@ -98,6 +98,7 @@ def last(wh: Warehouse, action: str) -> dict:
     return entries[entries["action"] == action].iloc[-1].to_dict()
 
 
+@pytest.mark.requirement("URS-ACC-009", "URS-ACC-007", "URS-ACC-010", "URS-AUD-002", "URS-AUD-003", "URS-AUD-012", "URS-SIG-005")
 def test_admin_adds_changes_deactivates_activates_and_resets_a_user(admin_app, admin):
     app, wh = admin_app
     client, admin_id = admin
@@ -160,6 +161,7 @@ def test_admin_adds_changes_deactivates_activates_and_resets_a_user(admin_app, a
     assert "a-brand-new-password" not in log(wh).to_json(date_format="iso")
 
 
+@pytest.mark.requirement("URS-ACC-009", "URS-ACC-010")
 def test_a_wrong_signature_is_refused_and_audited(admin_app, admin):
     app, wh = admin_app
     client, admin_id = admin
@@ -185,6 +187,7 @@ def test_a_wrong_signature_is_refused_and_audited(admin_app, admin):
 
 
 @pytest.mark.parametrize("user_id", ["t.leader", "t.manager.chi"])
+@pytest.mark.requirement("URS-ACC-009", "URS-ACC-002")
 def test_other_roles_are_refused_whatever_they_send(admin_app, user_id):
     app, wh = admin_app
     client = _client(app, user_id)  # their own password is TEST_PASSWORD: a valid signature for them
@@ -225,6 +228,7 @@ def test_other_roles_are_refused_whatever_they_send(admin_app, user_id):
         assert "page-denied" in page and "users-table" not in page
 
 
+@pytest.mark.requirement("URS-SIG-004", "URS-AUD-002", "URS-ACC-009")
 def test_forged_fields_never_choose_the_actor(admin_app, admin):
     app, wh = admin_app
     client, admin_id = admin
@@ -260,6 +264,7 @@ def test_forged_fields_never_choose_the_actor(admin_app, admin):
         users.set_active(wh, other_admin, active=False, changed_by="test", reason="test over")
 
 
+@pytest.mark.requirement("URS-ACC-009")
 def test_the_last_administrator_cannot_demote_or_deactivate_themselves(admin_app):
     app, wh = admin_app
     listed = wh.query("sql/users_list")
@@ -278,6 +283,7 @@ def test_the_last_administrator_cannot_demote_or_deactivate_themselves(admin_app
     assert last(wh, administration.REFUSED)["reason"] == "would leave no active administrator (deactivate)"
 
 
+@pytest.mark.requirement("URS-ACC-008", "URS-AUD-012")
 def test_admin_creates_shows_once_lists_and_revokes_a_display_token(admin_app, admin):
     app, wh = admin_app
     client, admin_id = admin
@@ -352,6 +358,7 @@ def small(warehouse: Warehouse) -> Warehouse:
     return warehouse
 
 
+@pytest.mark.requirement("URS-ACC-009")
 def test_one_administrator_is_always_left(small):
     wh = small
     with pytest.raises(administration.Refused, match="last active administrator"):

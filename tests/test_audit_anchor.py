@@ -122,6 +122,7 @@ def hub(request, tmp_path, monkeypatch) -> Iterator[Hub]:
             yield made(url, tmp_path / "elsewhere" / "checkpoints.jsonl")
 
 
+@pytest.mark.requirement("URS-AUD-005", "URS-AUD-006", "URS-BAK-006")
 def test_intact_chain_passes_once_a_checkpoint_anchors_it(hub):
     if hub.kind == "postgres":  # no default location next to a file: the setting is needed
         unset = {"ATMP_AUDIT_CHECKPOINTS": ""}
@@ -157,6 +158,7 @@ def test_intact_chain_passes_once_a_checkpoint_anchors_it(hub):
     assert len(hub.checkpoints.read_text().splitlines()) == 2
 
 
+@pytest.mark.requirement("URS-AUD-005", "URS-AUD-006", "URS-BAK-006")
 def test_deleted_newest_entries_are_named(hub):
     assert hub.cli("audit", "checkpoint").returncode == 0
     ids = hub.ids()
@@ -181,6 +183,7 @@ def test_deleted_newest_entries_are_named(hub):
     assert len(hub.checkpoints.read_text().splitlines()) == 1
 
 
+@pytest.mark.requirement("URS-AUD-004", "URS-AUD-006", "URS-BAK-006")
 def test_rewrite_with_the_public_formula_is_detected(hub):
     assert hub.cli("audit", "checkpoint").returncode == 0
     ids = hub.ids()
@@ -204,6 +207,7 @@ def test_rewrite_with_the_public_formula_is_detected(hub):
     assert hub.cli("audit", "checkpoint").returncode == 1
 
 
+@pytest.mark.requirement("URS-AUD-004", "URS-AUD-006", "URS-BAK-006")
 def test_rewrite_with_a_wrong_key_is_detected(hub):
     assert hub.cli("audit", "checkpoint").returncode == 0
     ids = hub.ids()
@@ -216,6 +220,7 @@ def test_rewrite_with_a_wrong_key_is_detected(hub):
     assert second.startswith(f"audit trail BROKEN: entries up to entry {ids[-1]} rewritten (checkpoint of ")
 
 
+@pytest.mark.requirement("URS-AUD-005", "URS-AUD-006")
 def test_altered_checkpoint_file_is_detected(hub):
     assert hub.cli("audit", "checkpoint").returncode == 0
     hub.append(2)
@@ -246,6 +251,7 @@ def test_altered_checkpoint_file_is_detected(hub):
     assert hub.cli("audit", "checkpoint").returncode == 1  # an altered file is not extended
 
 
+@pytest.mark.requirement("URS-AUD-004", "URS-AUD-007")
 def test_unkeyed_entries_from_before_the_keyed_chain(tmp_path, monkeypatch):
     """A warehouse written before the chain was keyed: its plain SHA-256 entries fail verify until a keyed
     entry follows them (which covers them); then a rewrite of them breaks the keyed entry's link."""
@@ -291,6 +297,7 @@ def test_unkeyed_entries_from_before_the_keyed_chain(tmp_path, monkeypatch):
         f"audit trail BROKEN: entry {keyed}: entry before {keyed} (after {ids[2]}) is missing or altered"]
 
 
+@pytest.mark.requirement("URS-AUD-007", "URS-BAK-007", "URS-ACC-011")
 def test_key_problems_are_one_line(tmp_path, monkeypatch):
     monkeypatch.delenv("ATMP_AUDIT_CHECKPOINTS", raising=False)
     hub = Hub("duckdb", f"duckdb:///{tmp_path / 'hub.duckdb'}", tmp_path / "hub.duckdb.audit-checkpoints.jsonl")

@@ -14,6 +14,7 @@ from queries.records import audit
 pytestmark = pytest.mark.browser
 
 
+@pytest.mark.requirement("URS-AUD-008")
 def test_audit_entries_fit_the_screen_and_every_cell_is_reachable(browser: Browser, live_url, sample_warehouse,
                                                                   output_dir):
     from test_accessibility import run_axe

@@ -32,6 +32,7 @@ def _client(app, user):
 
 @pytest.mark.parametrize(("user", "status"), [("t.auditor", 200), ("t.admin", 200), ("t.leader", 403),
                                               ("t.manager.chi", 403), ("t.display", 403)])
+@pytest.mark.requirement("URS-AUD-008", "URS-ACC-002")
 def test_only_auditors_and_admins(audit_app, user, status):
     app, _ = audit_app
     client = _client(app, user)
@@ -40,6 +41,7 @@ def test_only_auditors_and_admins(audit_app, user, status):
     assert dash_call(client, app, ["audit-download"], {"audit-csv.n_clicks": 1}, FILTERS).status_code == status
 
 
+@pytest.mark.requirement("URS-AUD-008")
 def test_filters_narrow_the_table(audit_app):
     app, _ = audit_app
     client = _client(app, "t.auditor")
@@ -54,6 +56,7 @@ def test_filters_narrow_the_table(audit_app):
     assert all(row["props"]["children"][3]["props"]["children"] == "login" for row in cells)
 
 
+@pytest.mark.requirement("URS-AUD-009", "URS-EXP-010")
 def test_csv_export_neutralises_injection_and_is_audited(audit_app):
     app, wh = audit_app
     # An attacker controls the user name typed on the login form, which the audit trail records.
@@ -73,6 +76,7 @@ def test_csv_export_neutralises_injection_and_is_audited(audit_app):
     assert json.loads(last.new_value)["file"] == data["filename"]
 
 
+@pytest.mark.requirement("URS-AUD-010")
 def test_verify_names_the_tampered_entry(audit_app):
     app, wh = audit_app
     client = _client(app, "t.auditor")

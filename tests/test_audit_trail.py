@@ -27,12 +27,14 @@ def _tamper(wh, sql: str, **params) -> None:
             conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER USER"))
 
 
+@pytest.mark.requirement("URS-AUD-004")
 def test_intact_chain_verifies(warehouse):
     ids = _fill(warehouse)
     check = audit.verify(warehouse)
     assert check.ok and check.entries == len(ids) and check.first_bad_entry is None
 
 
+@pytest.mark.requirement("URS-AUD-004")
 def test_altered_entry_is_named(warehouse):
     ids = _fill(warehouse)
     _tamper(warehouse, "UPDATE audit_log SET new_value = 'entry 99' WHERE entry_id = :id", id=ids[2])
@@ -41,6 +43,7 @@ def test_altered_entry_is_named(warehouse):
     assert check.first_bad_entry == ids[2] and check.problem == "entry content was altered"
 
 
+@pytest.mark.requirement("URS-AUD-004")
 def test_rehashed_entry_breaks_the_next_link(warehouse):
     """A forger who also recomputes the altered entry's own hash still breaks the link after it."""
     ids = _fill(warehouse)
@@ -54,6 +57,7 @@ def test_rehashed_entry_breaks_the_next_link(warehouse):
     assert check.problem == f"entry before {ids[2]} (after {ids[1]}) is missing or altered"
 
 
+@pytest.mark.requirement("URS-AUD-004")
 def test_deleted_entry_is_named(warehouse):
     ids = _fill(warehouse)
     _tamper(warehouse, "DELETE FROM audit_log WHERE entry_id = :id", id=ids[3])
@@ -63,6 +67,7 @@ def test_deleted_entry_is_named(warehouse):
 
 
 @pytest.mark.postgres
+@pytest.mark.requirement("URS-AUD-001")
 def test_postgres_trigger_refuses_update_delete_truncate(tmp_path):
     from conftest import make_warehouse
 
@@ -81,6 +86,7 @@ def test_postgres_trigger_refuses_update_delete_truncate(tmp_path):
         assert audit.verify(wh).entries == 4
 
 
+@pytest.mark.requirement("URS-AUD-008")
 def test_search_filters(warehouse):
     _fill(warehouse, 4)
     audit.append(warehouse, user_id="u1", action="export", object_type="site", object_id="CHI/report")

@@ -25,6 +25,7 @@ def _concrete(rule: str) -> str:
     return path
 
 
+@pytest.mark.requirement("URS-ACC-001")
 def test_every_route_denies_anonymous_users(hub_app):
     client = hub_app.server.test_client()
     checked = []
@@ -49,6 +50,7 @@ def test_every_route_denies_anonymous_users(hub_app):
         assert internal in checked
 
 
+@pytest.mark.requirement("URS-ACC-006", "URS-AUD-003")
 def test_wrong_password_gets_generic_error_and_is_audited(hub_app, sample_warehouse):
     client = hub_app.server.test_client()
     bad = login(client, "t.leader", "wrong-password-123")
@@ -63,12 +65,14 @@ def test_wrong_password_gets_generic_error_and_is_audited(hub_app, sample_wareho
     assert client.get("/_dash-layout").status_code == 401
 
 
+@pytest.mark.requirement("URS-ACC-010")
 def test_passwords_are_stored_as_argon2id_hashes(sample_warehouse):
     stored = sample_warehouse.query("sql/user_get", {"user_id": "t.leader"}).iloc[0].password_hash
     assert stored.startswith("$argon2id$")
     assert TEST_PASSWORD not in stored
 
 
+@pytest.mark.requirement("URS-ACC-012")
 def test_login_sets_strict_httponly_cookie_and_security_headers(hub_app):
     client = hub_app.server.test_client()
     response = login(client, "t.leader")
@@ -82,6 +86,7 @@ def test_login_sets_strict_httponly_cookie_and_security_headers(hub_app):
     assert page.headers["X-Content-Type-Options"] == "nosniff"
 
 
+@pytest.mark.requirement("URS-ACC-007")
 def test_logout_kills_copied_cookie(hub_app):
     client = hub_app.server.test_client()
     login(client, "t.auditor")
@@ -93,6 +98,7 @@ def test_logout_kills_copied_cookie(hub_app):
     assert thief.get("/_dash-layout").status_code == 401
 
 
+@pytest.mark.requirement("URS-ACC-007")
 def test_a_logout_in_another_process_ends_the_session_within_the_recheck_window(hub_app, sample_warehouse):
     """Each process re-reads a session's user at most every users.RECHECK_S seconds. A logout in this
     process is seen at once (test above); one in another worker (here: the session version bumped
@@ -109,6 +115,7 @@ def test_a_logout_in_another_process_ends_the_session_within_the_recheck_window(
     assert client.get("/_dash-layout").status_code == 401
 
 
+@pytest.mark.requirement("URS-ACC-012")
 def test_open_redirect_refused(hub_app):
     client = hub_app.server.test_client()
     response = client.post("/login", data={"username": "t.leader", "password": TEST_PASSWORD,
@@ -116,6 +123,7 @@ def test_open_redirect_refused(hub_app):
     assert response.headers["Location"] == "/"
 
 
+@pytest.mark.requirement("URS-ACC-012")
 def test_cross_origin_and_non_json_posts_refused(make_client, hub_app):
     client = make_client("t.leader")
     cross = client.post("/_dash-update-component", json={}, headers={"Origin": "http://evil.example"})
@@ -133,6 +141,7 @@ def _grid_site_ids(response) -> set[str]:
     return set(re.findall(r'<th scope="row"><(?:a|span) [^>]*>([A-Z]{3}) ·', grid))
 
 
+@pytest.mark.requirement("URS-ACC-003")
 def test_overview_scope_per_role(make_client, hub_app):
     leader = dash_call(make_client("t.leader"), hub_app, OVERVIEW_OUTPUTS, {"overview-window.value": 90})
     assert leader.status_code == 200
@@ -143,6 +152,7 @@ def test_overview_scope_per_role(make_client, hub_app):
     assert "Network" in json.dumps(manager.get_json())
 
 
+@pytest.mark.requirement("URS-KPI-008")
 def test_forged_window_falls_back_to_default(make_client, hub_app):
     response = dash_call(make_client("t.leader"), hub_app, OVERVIEW_OUTPUTS,
                          {"overview-window.value": "100000; DROP TABLE sites"})
@@ -152,6 +162,7 @@ def test_forged_window_falls_back_to_default(make_client, hub_app):
 
 
 @pytest.mark.parametrize("forged", ["ATL", "SEA", "NOPE", "' OR 1=1 --", None, ["CHI", "ATL"], {"site": "ATL"}])
+@pytest.mark.requirement("URS-ACC-003")
 def test_site_manager_cannot_read_another_site(make_client, hub_app, forged):
     response = dash_call(make_client("t.manager.chi"), hub_app, SITE_OUTPUTS,
                          {"site-window.value": 90}, {"site-id.data": forged})
@@ -162,6 +173,7 @@ def test_site_manager_cannot_read_another_site(make_client, hub_app, forged):
     assert "ATL-" not in text and "DEN-" not in text  # no batch, room or deviation ids of other sites
 
 
+@pytest.mark.requirement("URS-ACC-003")
 def test_site_manager_sees_own_site(make_client, hub_app):
     response = dash_call(make_client("t.manager.chi"), hub_app, SITE_OUTPUTS,
                          {"site-window.value": 90}, {"site-id.data": "CHI"})
@@ -171,6 +183,7 @@ def test_site_manager_sees_own_site(make_client, hub_app):
 
 
 @pytest.mark.parametrize("user_id", ["t.display", "t.admin"])
+@pytest.mark.requirement("URS-ACC-002")
 def test_roles_without_site_pages_are_refused_by_callbacks(make_client, hub_app, user_id):
     response = dash_call(make_client(user_id), hub_app, SITE_OUTPUTS,
                          {"site-window.value": 90}, {"site-id.data": "CHI"})
@@ -178,11 +191,13 @@ def test_roles_without_site_pages_are_refused_by_callbacks(make_client, hub_app,
     assert b"CHI-" not in response.data
 
 
+@pytest.mark.requirement("URS-ACC-002")
 def test_admin_gets_no_quality_data(make_client, hub_app):
     response = dash_call(make_client("t.admin"), hub_app, OVERVIEW_OUTPUTS, {"overview-window.value": 90})
     assert response.status_code == 403
 
 
+@pytest.mark.requirement("URS-ACC-005")
 def test_idle_timeout_ends_session_and_ticks_do_not_extend_it(make_client, hub_app, monkeypatch):
     client = make_client("t.leader")
     assert client.get("/_dash-layout").status_code == 200
@@ -201,6 +216,7 @@ def test_idle_timeout_ends_session_and_ticks_do_not_extend_it(make_client, hub_a
 
 
 @pytest.mark.parametrize("user_id", sorted(PASSWORDS))
+@pytest.mark.requirement("URS-AUD-003")
 def test_login_is_audited_per_role(hub_app, sample_warehouse, user_id):
     client = hub_app.server.test_client()
     assert login(client, user_id).status_code == 302
@@ -224,6 +240,7 @@ def strict_login_limits(hub_app, monkeypatch):
     limiter.reset()
 
 
+@pytest.mark.requirement("URS-ACC-006", "URS-AUD-003")
 def test_login_attempts_are_rate_limited_per_user(hub_app, sample_warehouse, strict_login_limits):
     limit = strict_login_limits
     client = hub_app.server.test_client()
@@ -236,6 +253,7 @@ def test_login_attempts_are_rate_limited_per_user(hub_app, sample_warehouse, str
     assert ((entries.action == "login_rate_limited") & (entries.user_id == "t.auditor")).any()
 
 
+@pytest.mark.requirement("URS-ACC-006")
 def test_login_attempts_are_rate_limited_per_address(hub_app, strict_login_limits):
     client = hub_app.server.test_client()
     # 20 per minute per address, whatever the user names tried (a spray across many accounts).
@@ -243,6 +261,7 @@ def test_login_attempts_are_rate_limited_per_address(hub_app, strict_login_limit
     assert codes[:20] == [401] * 20 and codes[20] == 429
 
 
+@pytest.mark.requirement("URS-ACC-001")
 def test_component_suites_serve_only_files_to_anonymous_users(make_client):
     client = make_client()
     for path in ("/_dash-component-suites/x", "/_dash-component-suites/../_dash-layout",
@@ -255,12 +274,14 @@ def test_component_suites_serve_only_files_to_anonymous_users(make_client):
     assert client.get(script.split("?")[0]).status_code == 200  # a real component file stays public
 
 
+@pytest.mark.requirement("URS-ACC-012")
 def test_origin_must_match_the_scheme_too(make_client, hub_app):
     client = make_client("t.leader")
     https = client.post("/_dash-update-component", json={}, headers={"Origin": "https://localhost"})
     assert https.status_code == 403  # an https page is not this http server's origin
 
 
+@pytest.mark.requirement("URS-ACC-012")
 def test_behind_a_trusted_proxy_the_forwarded_scheme_counts(sample_warehouse):
     app = app_for(sample_warehouse, now=TEST_END.isoformat(), trusted_proxies=1)
     client = app.server.test_client()

@@ -57,6 +57,7 @@ def _call(client, app, dep, value):
     return dash_call(client, app, outputs, inputs, state)
 
 
+@pytest.mark.requirement("URS-ACC-002")
 def test_every_callback_function_derives_scope_on_the_server():
     from dash._callback import GLOBAL_CALLBACK_MAP
 
@@ -72,6 +73,7 @@ def test_every_callback_function_derives_scope_on_the_server():
     assert not unguarded, "callbacks that never ask the server who the user is:\n" + "\n".join(unguarded)
 
 
+@pytest.mark.requirement("URS-ACC-001")
 def test_anonymous_and_expired_sessions_get_nothing(hub_app):
     anonymous = hub_app.server.test_client()
     assert anonymous.get("/_dash-dependencies").status_code == 401
@@ -86,7 +88,9 @@ def test_anonymous_and_expired_sessions_get_nothing(hub_app):
         assert "CHI" not in response.get_data(as_text=True)
 
 
+@pytest.mark.requirement("URS-KIO-007")
 @pytest.mark.parametrize("user_id", sorted(PASSWORDS))
+@pytest.mark.requirement("URS-ACC-002", "URS-ACC-003")
 def test_sweep_every_callback_with_forged_inputs(make_client, hub_app, user_id):
     role, own_site = PASSWORDS[user_id]
     client = make_client(user_id)
@@ -115,6 +119,8 @@ def test_sweep_every_callback_with_forged_inputs(make_client, hub_app, user_id):
     assert checked > 0
 
 
+@pytest.mark.requirement("URS-KIO-006")
+@pytest.mark.requirement("URS-ACC-002")
 def test_every_page_layout_is_refused_to_roles_without_it(make_client, hub_app):
     from dashboard.context import PAGE_ROLES
 

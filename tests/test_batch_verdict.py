@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
 from conftest import TEST_END, dash_call
 from export_helpers import downloaded, export_call
 from pypdf import PdfReader
@@ -21,6 +22,7 @@ def chi_batches(wh):
     return wh.query("sql/site_batches", scope=scope.for_site("CHI"))
 
 
+@pytest.mark.requirement("URS-EXP-007")
 def test_the_verdict_follows_the_results_recorded(sample_warehouse):
     batches = chi_batches(sample_warehouse)
     untested = batches[batches[CQAS].isna().all(axis=1)]
@@ -33,6 +35,7 @@ def test_the_verdict_follows_the_results_recorded(sample_warehouse):
     assert within[CQAS].notna().all(axis=None) and not within["oos"].any()
 
 
+@pytest.mark.requirement("URS-EXP-007")
 def test_site_page_and_binder_never_certify_an_untested_batch(sample_warehouse, make_client, hub_app):
     batches = chi_batches(sample_warehouse)
     shown = batches.head(40)

@@ -103,6 +103,7 @@ def without_autosave(template: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+@pytest.mark.requirement("URS-ING-006")
 def test_a_graceful_broker_restart_keeps_the_offline_bridges_queue(duckdb_warehouse, tmp_path):
     """SIGTERM: Mosquitto saves on the way down. The 2,000 readings queued for the offline bridge, and
     100 published after the restart but before the bridge is back, all arrive: 0 lost, 0 re-delivered."""
@@ -140,6 +141,7 @@ def test_a_graceful_broker_restart_keeps_the_offline_bridges_queue(duckdb_wareho
           f"0 re-delivered; stop -> all stored {took:.2f} s")
 
 
+@pytest.mark.requirement("URS-ING-006")
 def test_a_broker_crash_loses_only_what_was_acknowledged_after_its_last_save(duckdb_warehouse, tmp_path):
     """kill -9 with the shipped autosave (every ~2 s), the bridge offline. The 2,000 readings queued
     before a save all survive. Then a stream of 1,500 readings at 600/s, the broker killed right after
@@ -229,6 +231,7 @@ def test_a_broker_crash_with_the_default_autosave_loses_the_whole_queue_and_the_
           f"{len(orphans)} of {len(orphans)} published before the bridge reconnected")
 
 
+@pytest.mark.requirement("URS-ING-006")
 def test_a_broker_crash_mid_stream_with_the_bridge_online(duckdb_warehouse, tmp_path):
     """The usual case: the bridge keeps up, so the broker's queue is nearly empty when it dies. A stream
     at 1,000 readings/s, the broker killed after 3,000 acknowledgements and started again; the bridge
@@ -278,6 +281,7 @@ def test_a_broker_crash_mid_stream_with_the_bridge_online(duckdb_warehouse, tmp_
           f"after the restart")
 
 
+@pytest.mark.requirement("URS-ING-001", "URS-ING-002")
 def test_a_bridge_killed_mid_stream_loses_nothing_and_stores_nothing_twice(tmp_path):
     """`atmp-hub bridge` as its own process on a DuckDB file, killed with SIGKILL once it has stored 3,000
     of 10,000 streaming readings (wherever it is: inside a batch, between a commit and its

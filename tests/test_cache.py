@@ -83,6 +83,7 @@ def test_writes_change_their_domain_versions_and_logins_do_not(warehouse, monkey
     assert data_version.current(warehouse) == bulk  # nothing committed, nothing changed
 
 
+@pytest.mark.requirement("URS-KPI-012")
 def test_kpis_assembled_from_cached_entries_equal_kpi_frame(hub_app, sample_warehouse):
     from dashboard import data
     from queries.kpi import catalog
@@ -122,6 +123,7 @@ class Counting:
         return int(wh.scalar("sql/site_count"))
 
 
+@pytest.mark.requirement("URS-KPI-012")
 def test_answers_are_cached_until_new_data_lands(warehouse):
     cache = result_cache.ResultCache(SimpleCache(), result_cache.namespace_for(warehouse))
     fn = Counting()
@@ -227,6 +229,7 @@ def test_workers_share_answers_through_redis_and_a_write_anywhere_invalidates(tm
 OVERVIEW = list(ids.OV_REFRESH)
 
 
+@pytest.mark.requirement("URS-KPI-012")
 def test_cached_overview_is_the_uncached_answer_and_is_shared_only_within_a_scope(hub_app, make_client,
                                                                                    sample_warehouse):
     stats = hub_app.server.extensions["atmp_response_cache_stats"]

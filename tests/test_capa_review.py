@@ -55,8 +55,10 @@ def actions(wh) -> list[str]:
     return list(wh.query("sql/audit_all")["action"])
 
 
+@pytest.mark.requirement("URS-STA-008")
 @pytest.mark.parametrize("warehouse", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)],
                          indirect=True)
+@pytest.mark.requirement("URS-SIG-002", "URS-SIG-003", "URS-SIG-005", "URS-SIG-006", "URS-SIG-007", "URS-AUD-002")
 def test_a_site_manager_accepts_a_proposal_of_their_site_once(reviewers):
     wh = reviewers
     done = decide(wh, "mgr.chi", "site_manager", "CHI")
@@ -84,6 +86,7 @@ def test_a_site_manager_accepts_a_proposal_of_their_site_once(reviewers):
 
 @pytest.mark.parametrize("warehouse", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)],
                          indirect=True)
+@pytest.mark.requirement("URS-SIG-002", "URS-SIG-003", "URS-ACC-004")
 def test_refusals_name_the_reason_and_write_no_decision(reviewers):
     wh = reviewers
     cases = [
@@ -116,6 +119,7 @@ def test_refusals_name_the_reason_and_write_no_decision(reviewers):
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("warehouse", ["postgres"], indirect=True)
+@pytest.mark.requirement("URS-SIG-007")
 def test_postgresql_keeps_a_decision_as_signed(reviewers):
     wh = reviewers
     decide(wh, "lead", "leadership", None)
@@ -144,6 +148,8 @@ def submit(client, app, **state):
                       **{f"{k}.value": v for k, v in state.items()}})
 
 
+@pytest.mark.requirement("URS-STA-008")
+@pytest.mark.requirement("URS-SIG-003", "URS-SIG-004", "URS-SIG-005", "URS-ACC-004")
 def test_review_through_the_page_respects_the_signed_in_user(make_client, hub_app, sample_warehouse):
     # SEA's transduction chart raises a single-site proposal in the sample (CHI's and ATL's are cross-site).
     if users.get_user(sample_warehouse, "t.manager.sea") is None:
@@ -190,6 +196,7 @@ def _cluster(key, sites, first, *, other=0, behind=(), behind_other=0, sops=("SO
             "procedure_linked": len(behind) + behind_other >= 2, "root_cause_key": True, "flagged": flagged}
 
 
+@pytest.mark.requirement("URS-STA-008")
 def test_clusters_behind_the_same_outdated_procedure_make_one_proposal():
     clusters = pd.DataFrame([
         _cluster("MAT-SUPPLIER · SOP-016", ["ATL", "BOS"], "2026-03-01", behind=["ATL", "BOS"]),
@@ -213,6 +220,7 @@ def test_clusters_behind_the_same_outdated_procedure_make_one_proposal():
     assert [r["proposal_id"] for r in proposals.from_systemic(result)] == [r["proposal_id"] for r in rows]
 
 
+@pytest.mark.requirement("URS-SIG-008")
 def test_signature_attempts_are_limited_per_user_and_audited(make_client, hub_app, sample_warehouse):
     if users.get_user(sample_warehouse, "t.leader.esign") is None:
         users.add_user(sample_warehouse, user_id="t.leader.esign", display_name="t.leader.esign", role="leadership",

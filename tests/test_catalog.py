@@ -32,6 +32,7 @@ def leadership(wh: Warehouse, days: int = 90):
                        days=days)
 
 
+@pytest.mark.requirement("URS-KPI-001")
 def test_every_kpi_reads_exactly_the_queries_the_catalogue_lists(network, monkeypatch):
     """The definitions page lists kpi.queries as what a KPI reads: the queries its computation runs."""
     ran: list[str] = []
@@ -49,6 +50,7 @@ def test_every_kpi_reads_exactly_the_queries_the_catalogue_lists(network, monkey
         assert set(ran) == set(kpi.queries), f"{kpi.id}: runs {sorted(set(ran))}, declares {sorted(kpi.queries)}"
 
 
+@pytest.mark.requirement("URS-KPI-001", "URS-KPI-006")
 def test_a_kpi_gets_the_options_it_declares_and_no_other(network):
     """A setting reaches the KPIs that declare it: the recurrence window changes recurrence, and an
     option no KPI knows is refused rather than ignored."""
@@ -64,6 +66,7 @@ def test_a_kpi_gets_the_options_it_declares_and_no_other(network):
             assert callable(kpi.computation()), kpi.id
 
 
+@pytest.mark.requirement("URS-KPI-002", "URS-KPI-006")
 def test_texts_state_the_settings_in_force():
     """Texts are templates over the options; rendered, they name the values of the settings."""
     settings = Settings()
@@ -83,6 +86,7 @@ def test_texts_state_the_settings_in_force():
 
 
 @pytest.mark.parametrize("kpi", [k for k in CATALOG if k.kind == "ratio"], ids=lambda k: k.id)
+@pytest.mark.requirement("URS-KPI-003")
 def test_a_ratio_kpi_is_its_scaled_pooled_ratio(network, kpi):
     """Every site row: value = scale x numerator / denominator; the network row pools the sites' numerators
     and denominators (a site suppressed for its size enters no aggregate)."""
@@ -103,6 +107,7 @@ def test_a_ratio_kpi_is_its_scaled_pooled_ratio(network, kpi):
     assert not math.isnan(network_row["value"])
 
 
+@pytest.mark.requirement("URS-KPI-001")
 def test_the_catalogue_declares_each_kpi_once():
     assert len({k.id for k in CATALOG}) == len(CATALOG)
     assert catalog.HEADLINE == tuple(k for k in CATALOG if k.headline)

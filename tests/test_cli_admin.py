@@ -88,6 +88,7 @@ def test_users_add_refuses_a_bad_role_or_site_before_asking_for_a_password(hub_f
     assert (done.returncode, done.stdout, done.stderr.splitlines()) == (2, "", [message])
 
 
+@pytest.mark.requirement("URS-ACC-010", "URS-ACC-009")
 def test_users_add_refuses_bad_ids_and_passwords_without_a_traceback(hub_file):
     _, url = hub_file
     for args, stdin, message in (

@@ -47,6 +47,7 @@ def made_earlier(request, tmp_path):
             yield url
 
 
+@pytest.mark.requirement("URS-IMP-006")
 def test_import_writes_a_file_into_an_existing_warehouse(made_earlier, tmp_path):
     data = tmp_path / "near_misses.csv"
     pd.DataFrame({"near_miss_id": ["NM-1", "NM-2"], "site_id": ["CHI", "ATL"],
@@ -67,6 +68,7 @@ def import_chi(url: str, tmp_path: Path) -> None:
     assert cli(url, "import", "sites", str(sites)).returncode == 0
 
 
+@pytest.mark.requirement("URS-PPL-001")
 def test_import_survey_writes_into_an_existing_warehouse(made_earlier, tmp_path):
     import_chi(made_earlier, tmp_path)  # a survey names a known site
     data = tmp_path / "survey.csv"
@@ -79,6 +81,7 @@ def test_import_survey_writes_into_an_existing_warehouse(made_earlier, tmp_path)
     assert count(made_earlier, "SELECT COUNT(*) FROM survey_responses") == 5
 
 
+@pytest.mark.requirement("URS-IMP-002")
 def test_import_accepts_iso_8601_times_only(made_earlier, tmp_path):
     """'now' and 'today' would stamp the moment of the import into quality data; '12/06/26' is ambiguous."""
     data = tmp_path / "near_misses.csv"

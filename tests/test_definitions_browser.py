@@ -31,6 +31,7 @@ def assert_landed(page: Page, kpi_id: str) -> None:
     assert page.evaluate("document.activeElement.id") == f"kpi-{kpi_id}"  # keyboard users start there too
 
 
+@pytest.mark.requirement("URS-KPI-002")
 def test_definition_links_scroll_to_and_highlight_the_definition(page: Page, live_url, output_dir,
                                                                   console_errors):
     sign_in(page, live_url, "t.leader")

@@ -34,6 +34,7 @@ def watch_once(url: str, drop: Path) -> subprocess.CompletedProcess:
     return cli(url, "watch-imports", str(drop), "--once", "--settle", "30")
 
 
+@pytest.mark.requirement("URS-IMP-003", "URS-IMP-006", "URS-IMP-008")
 def test_dropped_files_are_imported_rejected_and_never_twice(with_sites, tmp_path):  # noqa: F811
     url, drop = with_sites, tmp_path / "drop"
     (drop / "deviations@generic_eqms_deviations").mkdir(parents=True)
@@ -74,6 +75,7 @@ def test_dropped_files_are_imported_rejected_and_never_twice(with_sites, tmp_pat
     assert count(url, "SELECT COUNT(*) FROM audit_log WHERE action = 'import' AND object_type = 'deviations'") == 1
 
 
+@pytest.mark.requirement("URS-IMP-006", "URS-IMP-008")
 @pytest.mark.faults
 def test_a_watcher_killed_mid_import_is_resumed_once(tmp_path):
     """The watcher is killed while its one write transaction runs; the file stays in processing/ and no
@@ -106,6 +108,7 @@ def test_a_watcher_killed_mid_import_is_resumed_once(tmp_path):
     assert len(list((drop / "done").rglob("big*.csv"))) == 1
 
 
+@pytest.mark.requirement("URS-IMP-008")
 def test_the_app_watches_its_drop_folder(sample_network, tmp_path):
     """ATMP_IMPORT_DROP_DIR: a freshly started `atmp-hub serve` watches the folder itself (with DuckDB, the
     one process that may open the file); its first scan runs as it starts."""

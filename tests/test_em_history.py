@@ -23,6 +23,7 @@ def copy_of_sample(sample_network, tmp_path) -> str:
     return f"duckdb:///{tmp_path / 'hub.duckdb'}"
 
 
+@pytest.mark.requirement("URS-IMP-009")
 def test_the_em_export_imports_with_its_profile_and_the_rollups_follow(copy_of_sample):
     url = copy_of_sample
     readings_before, hour_before = count(url, "SELECT COUNT(*) FROM readings"), count(url, HOUR_13)
@@ -42,6 +43,7 @@ def test_the_em_export_imports_with_its_profile_and_the_rollups_follow(copy_of_s
     assert count(url, HOUR_13) == hour_before + 4
 
 
+@pytest.mark.requirement("URS-IMP-002", "URS-IMP-003", "URS-IMP-009")
 def test_every_bad_reading_is_named_and_nothing_is_written(copy_of_sample, tmp_path):
     url = copy_of_sample
     assert cli(url, "import", "readings", str(EXAMPLE), "--profile", "generic_em_readings").returncode == 0
@@ -91,6 +93,7 @@ def _as_parquet(csv_path: Path, parquet_path: Path) -> Path:
     return parquet_path
 
 
+@pytest.mark.requirement("URS-IMP-001")
 def test_a_parquet_export_imports_as_its_csv_does(copy_of_sample, tmp_path):
     url = copy_of_sample
     readings_before = count(url, "SELECT COUNT(*) FROM readings")
@@ -110,6 +113,7 @@ def _long_history(rows: int) -> pd.DataFrame:
                          "value": [f"{20 + (i % 7) / 10:.1f}" for i in range(rows)]})
 
 
+@pytest.mark.requirement("URS-IMP-002", "URS-IMP-004")
 def test_a_file_read_in_chunks_is_checked_across_them_and_written_all_or_nothing(copy_of_sample, tmp_path,
                                                                                    monkeypatch):
     """The chunking itself, at 7 rows a chunk in this process (a real file takes 100,000 at a time): row

@@ -7,6 +7,7 @@ import random
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -60,12 +61,14 @@ class Store:
 
 
 # --- delay ------------------------------------------------------------------------------------------
+@pytest.mark.requirement("URS-MON-003")
 def test_shorter_than_the_delay_is_a_transient():
     store = Store(TEMP)
     store.feed(series([21.0, 22.5, 22.5, 22.5, 22.5, 22.5, 21.0]))  # beyond 10..50 s, back at 60: 50 s
     assert store.levels("action") == []
 
 
+@pytest.mark.requirement("URS-MON-003")
 def test_excursion_opens_once_the_delay_has_passed():
     store = Store(TEMP)
     store.feed(series([21.0, 22.5, 22.5, 22.5, 22.5, 22.5, 22.5]))  # beyond 10..60 s: 50 s, not yet
@@ -77,6 +80,7 @@ def test_excursion_opens_once_the_delay_has_passed():
     assert rec.detected_at == NOW  # processing time, never before the confirming reading
 
 
+@pytest.mark.requirement("URS-MON-003")
 def test_detected_at_is_never_before_the_confirming_reading():
     store = Store(PART)
     store.feed(series([100.0, 5000.0]), now=at(5))  # sensor clock slightly ahead of ours
@@ -84,6 +88,7 @@ def test_detected_at_is_never_before_the_confirming_reading():
     assert rec.detected_at == at(10)
 
 
+@pytest.mark.requirement("URS-MON-003")
 def test_episode_ending_exactly_at_the_delay_counts():
     # Beyond from 10 s; the reading back inside comes at 70 s: it lasted 60 s = the delay.
     store = Store(TEMP)
@@ -92,6 +97,7 @@ def test_episode_ending_exactly_at_the_delay_counts():
     assert (rec.started_at, rec.ended_at) == (at(10), at(70))
 
 
+@pytest.mark.requirement("URS-MON-003", "URS-MON-004")
 def test_zero_delay_opens_at_the_first_reading():
     store = Store(PART)
     store.feed(series([200.0, 4000.0]))
@@ -103,6 +109,7 @@ def test_zero_delay_opens_at_the_first_reading():
     assert store.records[alert.excursion_id].ended_at == at(20)
 
 
+@pytest.mark.requirement("URS-MON-001")
 def test_alert_and_action_are_separate_records_with_their_own_delays():
     store = Store(TEMP)
     store.feed(series([21.0] + [22.4] * 40 + [21.0]))  # 400 s above 22 (and above 21.5)
@@ -116,6 +123,7 @@ def test_alert_and_action_are_separate_records_with_their_own_delays():
 
 
 # --- at the limit and hysteresis ------------------------------------------------------------------
+@pytest.mark.requirement("URS-MON-001")
 def test_a_reading_exactly_at_the_limit_is_within_it():
     store = Store(PART)
     store.feed(series([1760.0, 1000.0, 1760.0]))  # equal to the alert limit: no excursion
@@ -126,6 +134,7 @@ def test_a_reading_exactly_at_the_limit_is_within_it():
     assert len(store.levels("action")) == 1
 
 
+@pytest.mark.requirement("URS-MON-004")
 def test_without_hysteresis_a_reading_at_the_limit_ends_the_excursion():
     store = Store(PART)
     store.feed(series([3600.0, 3520.0]))
@@ -133,6 +142,7 @@ def test_without_hysteresis_a_reading_at_the_limit_ends_the_excursion():
     assert rec.ended_at == at(10)
 
 
+@pytest.mark.requirement("URS-MON-004")
 def test_hysteresis_keeps_the_excursion_open_until_the_value_is_clearly_back():
     store = Store(TEMP)
     store.feed(series([22.5] * 7))  # confirmed at 60 s
@@ -143,6 +153,7 @@ def test_hysteresis_keeps_the_excursion_open_until_the_value_is_clearly_back():
     assert store.records[rec.excursion_id].ended_at == at(100)
 
 
+@pytest.mark.requirement("URS-MON-001", "URS-MON-004")
 def test_low_side_limits_and_hysteresis():
     store = Store(DP)
     store.feed(series([15.0, 10.0, 12.0]))  # exactly at the action and alert minima: within
@@ -155,6 +166,7 @@ def test_low_side_limits_and_hysteresis():
 
 
 # --- order ------------------------------------------------------------------------------------------
+@pytest.mark.requirement("URS-MON-005")
 def test_shuffled_batch_gives_the_same_excursions_as_ordered_delivery():
     values = [21.0, 22.5, 22.6, 22.9, 22.4, 22.3, 22.2, 22.1, 21.9, 21.7, 21.0, 22.3, 21.0]
     ordered, shuffled = Store(TEMP), Store(TEMP)
@@ -166,6 +178,7 @@ def test_shuffled_batch_gives_the_same_excursions_as_ordered_delivery():
     assert key and key == [(r.level, r.started_at, r.ended_at, r.peak) for r in shuffled.levels("action")]
 
 
+@pytest.mark.requirement("URS-MON-005")
 def test_late_reading_inside_the_window_moves_the_start_earlier():
     store = Store(TEMP)
     store.feed(series([21.0, 21.0, 21.0, 22.5, 22.5, 22.5, 22.5, 22.5, 22.5, 22.5]))  # beyond from 30 s
@@ -178,6 +191,7 @@ def test_late_reading_inside_the_window_moves_the_start_earlier():
     assert store.records[rec.excursion_id].detected_at == rec.detected_at
 
 
+@pytest.mark.requirement("URS-MON-005")
 def test_late_reading_completes_a_pending_episode():
     store = Store(TEMP)
     store.feed(series([22.5], start_s=0) + series([21.0], start_s=100))  # 0 s beyond, back at 100 s
@@ -188,6 +202,7 @@ def test_late_reading_completes_a_pending_episode():
     assert len(store2.levels("action")) == 1
 
 
+@pytest.mark.requirement("URS-MON-005")
 def test_a_confirmed_excursion_is_never_withdrawn_by_late_data():
     store = Store(TEMP)
     store.feed(series([22.5] * 13))  # 0..120 s beyond: confirmed at 60 s
@@ -198,6 +213,7 @@ def test_a_confirmed_excursion_is_never_withdrawn_by_late_data():
     assert (kept.started_at, kept.ended_at) == (at(0), None)
 
 
+@pytest.mark.requirement("URS-MON-005")
 def test_reading_older_than_the_reorder_window_is_replayed_from_history():
     store = Store(PART, reorder_window_s=600)
     store.feed(series([100.0] * 61, step_s=60))  # an hour of calm readings
@@ -208,6 +224,7 @@ def test_reading_older_than_the_reorder_window_is_replayed_from_history():
     assert (rec.started_at, rec.ended_at, rec.detected_at) == (at(1805), at(1860), NOW)
 
 
+@pytest.mark.requirement("URS-MON-005")
 def test_restart_resumes_an_open_excursion_from_its_record():
     store = Store(TEMP, reorder_window_s=300)
     store.feed(series([22.5] * 100))  # 0..990 s beyond
@@ -220,6 +237,7 @@ def test_restart_resumes_an_open_excursion_from_its_record():
     assert all(c.kind == "update" for c in changes)
 
 
+@pytest.mark.requirement("URS-MON-005")
 def test_detect_series_matches_the_incremental_engine_for_in_order_data():
     values = [21.0, 22.5, 22.5, 22.5, 22.5, 22.5, 22.5, 22.5, 21.0, 17.5, 17.0, 17.0, 17.0, 17.0, 17.0, 17.0,
               17.0, 17.0, 20.0]
@@ -232,6 +250,7 @@ def test_detect_series_matches_the_incremental_engine_for_in_order_data():
 
 
 # --- property: delivery order never hides an excursion ------------------------------------------------
+@pytest.mark.requirement("URS-MON-005")
 def test_a_new_episode_at_a_moved_record_s_first_start_gets_an_id_of_its_own():
     """Found by the property test below (seed 4349). An action episode first seen starting at 01:40 gets
     the id of that start; late readings move its start to 00:25 and end it at 01:25; then the episode
@@ -247,6 +266,7 @@ def test_a_new_episode_at_a_moved_record_s_first_start_gets_an_id_of_its_own():
     assert len({r.excursion_id for r in action}) == 2
 
 
+@pytest.mark.requirement("URS-MON-005")
 @settings(max_examples=150, deadline=None)
 @given(values=st.lists(st.sampled_from([20.0, 21.6, 21.9, 22.0, 22.1, 22.5, 18.3, 17.9]), min_size=1, max_size=40),
        gaps=st.lists(st.integers(min_value=5, max_value=90), min_size=40, max_size=40),

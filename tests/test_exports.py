@@ -36,6 +36,7 @@ def _last_export_entry(wh) -> dict:
     return {**row.to_dict(), "payload": json.loads(row.new_value)}
 
 
+@pytest.mark.requirement("URS-EXP-001", "URS-EXP-003", "URS-EXP-004")
 def test_chart_png_carries_provenance_in_text_chunks_and_footer(make_client, sample_warehouse):
     content, name = _export(make_client, "t.auditor", "site", "deviations", "png", site_id="CHI")
     assert name.startswith("atmp_site_CHI_deviations_") and name.endswith(".png")
@@ -56,6 +57,7 @@ def test_chart_png_carries_provenance_in_text_chunks_and_footer(make_client, sam
     assert entry["payload"]["export_id"] == prov["Export id"]
 
 
+@pytest.mark.requirement("URS-EXP-001", "URS-EXP-003", "URS-KPI-002")
 def test_chart_pdf_and_svg_carry_provenance(make_client):
     pdf, _ = _export(make_client, "t.leader", "overview", "headline", "pdf")
     reader = PdfReader(io.BytesIO(pdf))
@@ -78,6 +80,7 @@ def test_chart_pdf_and_svg_carry_provenance(make_client):
     assert b"Exported by t.leader" in svg  # the visible footer too
 
 
+@pytest.mark.requirement("URS-EXP-001", "URS-EXP-003", "URS-KPI-002", "URS-KPI-010")
 def test_csv_has_provenance_header_then_data(make_client):
     content, name = _export(make_client, "t.auditor", "site", "kpis", "csv", site_id="CHI")
     assert name.endswith(".csv")
@@ -94,6 +97,7 @@ def test_csv_has_provenance_header_then_data(make_client):
     assert {"site_value", "network_value", "target", "status"} <= set(data.columns)
 
 
+@pytest.mark.requirement("URS-EXP-001", "URS-EXP-003")
 def test_xlsx_has_data_and_provenance_sheet(make_client):
     content, _ = _export(make_client, "t.leader", "overview", "kpis", "xlsx")
     wb = load_workbook(io.BytesIO(content))
@@ -110,6 +114,7 @@ def test_xlsx_has_data_and_provenance_sheet(make_client):
     assert wb.properties.creator == "t.leader (t.leader)"
 
 
+@pytest.mark.requirement("URS-EXP-010")
 def test_csv_and_xlsx_neutralise_formula_injection():
     frame = pd.DataFrame({"text": ["=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "safe"],
                           "number": [-1.5, 2, 3, 4, 5, 6, 7]})
@@ -128,6 +133,7 @@ def test_csv_and_xlsx_neutralise_formula_injection():
                 assert cell.data_type != "f", (ws.title, cell.coordinate, cell.value)
 
 
+@pytest.mark.requirement("URS-EXP-006", "URS-EXP-004", "URS-KPI-002")
 def test_inspection_binder_is_one_multi_page_pdf(make_client, sample_warehouse):
     content, name = _export(make_client, "t.auditor", "site", "report", "pdf", site_id="CHI")
     assert name.startswith("atmp_site_CHI_report_")
@@ -151,6 +157,7 @@ def test_inspection_binder_is_one_multi_page_pdf(make_client, sample_warehouse):
     assert entry["object_id"] == "CHI/report" and entry["payload"]["sha256"] == hashlib.sha256(content).hexdigest()
 
 
+@pytest.mark.requirement("URS-EXP-001")
 def test_overview_report(make_client):
     content, _ = _export(make_client, "t.leader", "overview", "report", "pdf")
     reader = PdfReader(io.BytesIO(content))
@@ -175,6 +182,7 @@ def small_group_app(sample_warehouse, tmp_path_factory):
         yield app
 
 
+@pytest.mark.requirement("URS-EXP-011")
 def test_survey_suppression_holds_in_exports(small_group_app):
     client = small_group_app.server.test_client()
     login(client, "t.auditor")
@@ -209,6 +217,7 @@ def test_survey_suppression_holds_in_exports(small_group_app):
     ("t.auditor", "site", "../../etc", "csv", "CHI", "not found"),
     ("t.auditor", "site", "kpis", "exe", "CHI", "not found"),
 ])
+@pytest.mark.requirement("URS-EXP-005")
 def test_export_scope_and_roles(make_client, user, page, item, fmt, site, status):
     response = export_call(make_client(user), page, item, fmt, site_id=site, formats=(fmt,))
     if status == "not found":
@@ -219,6 +228,7 @@ def test_export_scope_and_roles(make_client, user, page, item, fmt, site, status
         assert response.status_code == status
 
 
+@pytest.mark.requirement("URS-EXP-005", "URS-KPI-008")
 def test_forged_window_falls_back_to_default(make_client):
     content, _ = _export(make_client, "t.auditor", "site", "kpis", "csv", site_id="CHI", days=100000)
     assert "# Window,last 90 days" in content.decode("utf-8-sig")

@@ -13,6 +13,7 @@ from pypdf import PdfReader
 pytestmark = pytest.mark.browser
 
 
+@pytest.mark.requirement("URS-EXP-006")
 def test_inspection_binder_in_one_click(page: Page, live_url, output_dir, console_errors):
     sign_in(page, live_url, "t.auditor")
     page.goto(f"{live_url}/site/CHI")
@@ -37,6 +38,7 @@ def test_inspection_binder_in_one_click(page: Page, live_url, output_dir, consol
     assert not [e for e in console_errors if "Content Security Policy" in e or "Refused" in e], console_errors
 
 
+@pytest.mark.requirement("URS-EXP-005")
 def test_display_and_site_manager_see_only_their_exports(page: Page, live_url):
     sign_in(page, live_url, "t.manager.chi")
     expect(page.locator(".site-grid tbody tr").first).to_be_visible(timeout=20000)

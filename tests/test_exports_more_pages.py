@@ -105,6 +105,7 @@ def assert_refused(response, status):
 
 
 # --- /signals ----------------------------------------------------------------------------------------
+@pytest.mark.requirement("URS-EXP-001", "URS-EXP-002", "URS-EXP-003", "URS-EXP-004", "URS-EXP-009")
 def test_signals_control_chart_csv_and_png(make_client, sample_warehouse):
     client = make_client("t.manager.chi")
     states = {ids.SIG_SITE: "CHI", **IMR, ids.SIG_RULES: "western_electric"}
@@ -134,6 +135,7 @@ def test_signals_control_chart_csv_and_png(make_client, sample_warehouse):
     assert_audited(sample_warehouse, png, name, "signals", "CHI/imr", "t.manager.chi")
 
 
+@pytest.mark.requirement("URS-EXP-001", "URS-EXP-002", "URS-EXP-004")
 def test_signals_drift_xlsx_and_pdf(make_client, sample_warehouse):
     client = make_client("t.leader")
     states = {ids.SIG_SITE: "CHI", ids.SIG_SENSOR: "CHI-B1-T"}
@@ -158,6 +160,7 @@ def test_signals_drift_xlsx_and_pdf(make_client, sample_warehouse):
 
 
 # --- /comparability ----------------------------------------------------------------------------------
+@pytest.mark.requirement("URS-EXP-002", "URS-EXP-004", "URS-EXP-005")
 def test_comparability_tost_csv_for_a_site_manager_holds_only_their_site(make_client, sample_warehouse):
     client = make_client("t.manager.chi")
     states = {ids.CMP_PRODUCT: "CD19 CAR-T"}
@@ -176,6 +179,7 @@ def test_comparability_tost_csv_for_a_site_manager_holds_only_their_site(make_cl
     assert_audited(sample_warehouse, content, name, "comparability", "network/tost", "t.manager.chi")
 
 
+@pytest.mark.requirement("URS-EXP-001", "URS-EXP-002")
 def test_comparability_ppk_xlsx(make_client, sample_warehouse):
     content, name = fetch(make_client("t.auditor"), "comparability", "ppk", "xlsx", days=365,
                           states={ids.CMP_PRODUCT: "BCMA CAR-T"})
@@ -191,6 +195,7 @@ def test_comparability_ppk_xlsx(make_client, sample_warehouse):
     assert_audited(sample_warehouse, content, name, "comparability", "network/ppk", "t.auditor")
 
 
+@pytest.mark.requirement("URS-EXP-001", "URS-EXP-002", "URS-EXP-004")
 def test_comparability_funnel_csv_and_png(make_client, sample_warehouse):
     client = make_client("t.leader")
     content, name = fetch(client, "comparability", "funnel", "csv", states={ids.CMP_PRODUCT: "CD19 CAR-T"})
@@ -209,6 +214,7 @@ def test_comparability_funnel_csv_and_png(make_client, sample_warehouse):
 
 
 # --- /monitoring/<site_id> ---------------------------------------------------------------------------
+@pytest.mark.requirement("URS-EXP-001", "URS-EXP-002", "URS-EXP-004", "URS-EXP-008")
 def test_monitoring_trend_csv_and_pdf(make_client, sample_warehouse):
     client = make_client("t.manager.chi")
     states = {ids.MON_SITE_ID: "CHI", ids.MON_TREND_SENSOR: "CHI-B1-T", ids.MON_TREND_WINDOW: "7d"}
@@ -253,6 +259,7 @@ def excursion_app(sample_warehouse, tmp_path_factory):
         yield app, wh
 
 
+@pytest.mark.requirement("URS-EXP-001")
 def test_monitoring_excursion_history_csv_and_xlsx(excursion_app):
     app, wh = excursion_app
     client = app.server.test_client()
@@ -312,6 +319,7 @@ TREND_CHI = {ids.MON_SITE_ID: "CHI", ids.MON_TREND_SENSOR: "CHI-B1-T", ids.MON_T
     ("t.admin", "comparability", "ppk", "csv", {ids.CMP_PRODUCT: "CD19 CAR-T"}, 403),
     ("t.admin", "monitoring_site", "trend", "csv", TREND_CHI, 403),
 ])
+@pytest.mark.requirement("URS-EXP-005", "URS-EXP-004")
 def test_exports_are_refused_outside_the_users_choices(make_client, sample_warehouse, user, page, item, fmt, states,
                                                        status):
     before = len(export_entries(sample_warehouse))
@@ -321,6 +329,7 @@ def test_exports_are_refused_outside_the_users_choices(make_client, sample_wareh
 
 # --- in the browser ----------------------------------------------------------------------------------
 @pytest.mark.browser
+@pytest.mark.requirement("URS-EXP-001")
 def test_signals_export_menu_downloads_the_control_chart_csv(page: Page, live_url, output_dir, console_errors):
     """A site manager changes the run rules on /signals and takes the chart's data from its export menu:
     the file follows the page's selections and the user's own site."""

@@ -116,6 +116,7 @@ def _plain(component) -> object:
 
 
 # --- 3. times carry their offset and agree with the page ------------------------------------------
+@pytest.mark.requirement("URS-EXP-008")
 def test_a_stored_utc_time_is_written_with_its_offset_in_csv_and_xlsx():
     """CHI-B0134: stored 08:31 UTC, shown 02:31 CST on the site page; the file must say which."""
     frame = pd.DataFrame({"batch_id": ["CHI-B0134"], "started_at": [pd.Timestamp("2026-11-20 08:31")],
@@ -134,6 +135,7 @@ def test_a_stored_utc_time_is_written_with_its_offset_in_csv_and_xlsx():
     assert data.loc[0, "started_at"] == "2026-11-20T08:31:00+00:00" and "in UTC" in header["Times in the data"]
 
 
+@pytest.mark.requirement("URS-EXP-008", "URS-EXP-002")
 def test_batches_csv_times_have_offsets_and_agree_with_the_site_page(export, hub_app, sample_warehouse):
     header, data = _csv(export("t.auditor", "site", "batches", "csv", "CHI"))
     assert "local time at the site (America/Chicago)" in header["Times in the data"]
@@ -165,6 +167,7 @@ def test_batches_csv_times_have_offsets_and_agree_with_the_site_page(export, hub
         assert page_text == f"{moment:%Y-%m-%d %H:%M} {moment.astimezone(CHICAGO).tzname()}", batch_id
 
 
+@pytest.mark.requirement("URS-EXP-008")
 def test_capas_xlsx_times_have_offsets(export, sample_warehouse):
     prov, sheet = _xlsx(export("t.auditor", "site", "capas", "xlsx", "CHI"))
     assert "America/Chicago" in prov["Times in the data"]
@@ -178,6 +181,7 @@ def test_capas_xlsx_times_have_offsets(export, sample_warehouse):
             assert _as_stored(_aware(cell)) == pd.Timestamp(stored.at[row.capa_id, column]).to_pydatetime()
 
 
+@pytest.mark.requirement("URS-EXP-008", "URS-EXP-006")
 def test_binder_tables_print_times_with_offsets_in_the_time_the_provenance_names(export, sample_warehouse,
                                                                                output_dir):
     content = export("t.auditor", "site", "report", "pdf", "CHI")
@@ -195,6 +199,7 @@ def test_binder_tables_print_times_with_offsets_in_the_time_the_provenance_names
 
 
 # --- 4. provenance states the filter applied to the rows ------------------------------------------
+@pytest.mark.requirement("URS-EXP-009")
 def test_people_survey_export_says_it_holds_every_wave_and_which(export):
     header, data = _csv(export("t.auditor", "people", "survey", "csv"))
     waves = sorted(set(data["wave"]))
@@ -207,6 +212,7 @@ def test_people_survey_export_says_it_holds_every_wave_and_which(export):
     assert sheet["respondents"].dropna().map(lambda v: isinstance(v, int)).all()  # counts as integers
 
 
+@pytest.mark.requirement("URS-EXP-009")
 def test_site_survey_export_names_its_waves(export):
     header, data = _csv(export("t.auditor", "site", "survey", "csv", "CHI"))
     waves = sorted(set(data["wave"]))
@@ -214,6 +220,7 @@ def test_site_survey_export_names_its_waves(export):
     assert f"{waves[0]} to {waves[-1]} ({len(waves)} waves)" in header["Rows"]
 
 
+@pytest.mark.requirement("URS-EXP-009")
 def test_site_items_state_the_rows_they_hold(export):
     start, end = WINDOW_START.replace(tzinfo=UTC), TEST_END.replace(tzinfo=UTC)
     header, capas = _csv(export("t.auditor", "site", "capas", "csv", "CHI"))
@@ -296,6 +303,7 @@ def test_overview_report_counts_are_integers(overview_report):
 PSYCH = catalog.get("psych_safety")  # 0 decimals, target >= 70
 
 
+@pytest.mark.requirement("URS-KPI-011")
 def test_status_is_decided_on_the_value_as_shown():
     from dashboard.components.formatting import format_number, kpi_status, shown_value, status_parts
 
@@ -319,6 +327,7 @@ def _nyc_sea_frame() -> tuple[pd.DataFrame, pd.DataFrame]:
     return frame, sites
 
 
+@pytest.mark.requirement("URS-KPI-011")
 def test_every_view_gives_70_05_and_69_96_one_status(hub_app):
     from dashboard.components.kiosk_slides import Slide, _tile, overview_slide
     from dashboard.components.kpi_chart import kpi_by_site
@@ -354,6 +363,7 @@ def test_every_view_gives_70_05_and_69_96_one_status(hub_app):
     assert set(long["status"]) == {"✓ On target"}
 
 
+@pytest.mark.requirement("URS-KPI-011")
 def test_no_view_decides_a_kpi_status_on_its_own():
     """One function decides: views call formatting.kpi_status (or status_parts), never Kpi.status."""
     root = Path(__file__).resolve().parent.parent / "dashboard"

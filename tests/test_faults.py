@@ -43,6 +43,7 @@ def _set_connections(database: str, allowed: bool) -> None:
     admin.dispose()
 
 
+@pytest.mark.requirement("URS-ING-010")
 @pytest.mark.postgres
 def test_warehouse_outage_shows_banner_and_recovers(hub_app, monkeypatch):
     with throwaway_postgres() as url:
@@ -92,6 +93,7 @@ def tiny_disk(tmp_path):
     subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
+@pytest.mark.requirement("URS-IMP-002")
 def test_disk_full_import_is_refused_cleanly(tiny_disk, tmp_path):
     wh = Warehouse(f"duckdb:///{tiny_disk / 'hub.duckdb'}")
     wh.create_schema()
@@ -133,6 +135,7 @@ def _start_import(url: str, tmp_path: Path, rows: int) -> subprocess.Popen:
                             cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.requirement("URS-IMP-002")
 @pytest.mark.postgres
 def test_kill_in_the_middle_of_the_write_leaves_no_partial_rows(tmp_path):
     """PostgreSQL shows that the kill landed mid-write: the table's pages grow with the import's
@@ -168,6 +171,7 @@ def test_kill_in_the_middle_of_the_write_leaves_no_partial_rows(tmp_path):
         watcher.dispose()
 
 
+@pytest.mark.requirement("URS-IMP-002")
 def test_kill_during_import_leaves_no_partial_rows(tmp_path):
     db = tmp_path / "hub.duckdb"
     wh = Warehouse(f"duckdb:///{db}")

@@ -66,6 +66,7 @@ def test_any_text_round_trips_as_a_value(hostile_wh, tmp_path, description, cate
     assert _count(hostile_wh) == before + 1
 
 
+@pytest.mark.requirement("URS-IMP-002", "URS-IMP-003")
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(score=weird_numbers, attempt=weird_numbers, when=weird_times)
 def test_bad_numbers_and_times_are_refused_with_row_and_field(hostile_wh, tmp_path, score, attempt, when):

@@ -74,6 +74,7 @@ def scalar(wh, sql: str):
         return conn.exec_driver_sql(sql).scalar()
 
 
+@pytest.mark.requirement("URS-IMP-001", "URS-IMP-004", "URS-IMP-005", "URS-IMP-006")
 def test_upload_dry_run_import_and_reimport_with_the_shipped_profile(served):
     app, wh, folder = served
     client = client_of(served, "t.leader")
@@ -116,6 +117,7 @@ def near_miss_file(rows: int, bad: dict[int, str]) -> bytes:
     return frame.to_csv(index=False).encode()
 
 
+@pytest.mark.requirement("URS-IMP-003", "URS-IMP-004")
 def test_every_problem_is_named_by_row_and_field_and_the_report_has_them_all(served):
     app, wh, _ = served
     client = client_of(served, "t.leader")
@@ -145,6 +147,7 @@ def test_every_problem_is_named_by_row_and_field_and_the_report_has_them_all(ser
     assert scalar(wh, "SELECT COUNT(*) FROM near_misses WHERE near_miss_id LIKE 'NMP-%'") == 0
 
 
+@pytest.mark.requirement("URS-IMP-006", "URS-IMP-007")
 def test_a_site_manager_imports_the_own_site_only_and_a_crafted_attempt_is_audited(served):
     app, wh, _ = served
     client = client_of(served, "t.manager.chi")
@@ -177,7 +180,9 @@ def test_a_site_manager_imports_the_own_site_only_and_a_crafted_attempt_is_audit
     assert scalar(wh, "SELECT COUNT(*) FROM near_misses WHERE near_miss_id = 'NMS-1'") == 1
 
 
+@pytest.mark.requirement("URS-IMP-006", "URS-IMP-007", "URS-KIO-006")
 @pytest.mark.parametrize("user_id", ["t.auditor", "t.display"])
+@pytest.mark.requirement("URS-ACC-004")
 def test_auditors_and_displays_cannot_import_and_each_attempt_is_audited(served, user_id):
     app, wh, _ = served
     client = client_of(served, user_id)
@@ -189,6 +194,7 @@ def test_auditors_and_displays_cannot_import_and_each_attempt_is_audited(served,
     assert after == before + 2
 
 
+@pytest.mark.requirement("URS-IMP-005")
 def test_another_users_upload_and_a_profile_path_go_nowhere(served):
     app, wh, _ = served
     leader = client_of(served, "t.leader")
@@ -206,6 +212,7 @@ def test_another_users_upload_and_a_profile_path_go_nowhere(served):
     assert not list(served[2].rglob("evil*")) and not list((served[2] / ".incoming").iterdir())
 
 
+@pytest.mark.requirement("URS-PPL-002")
 def test_a_survey_tools_export_goes_through_the_anonymity_rules(served):
     app, wh, _ = served
     client = client_of(served, "t.leader")
@@ -226,6 +233,7 @@ def test_a_survey_tools_export_goes_through_the_anonymity_rules(served):
     assert "'CHI' is not your site (ATL)" in text_of(step(manager, app, file, table="survey_responses"))
 
 
+@pytest.mark.requirement("URS-IMP-007", "URS-IMP-009")
 def test_em_history_on_the_page_and_a_manager_held_to_the_own_sensors(served):
     app, wh, _ = served
     em = ROOT / "sample_data" / "examples" / "em_readings.csv"
@@ -240,6 +248,7 @@ def test_em_history_on_the_page_and_a_manager_held_to_the_own_sensors(served):
     assert scalar(wh, "SELECT COUNT(*) FROM readings WHERE msg_id LIKE 'import:%'") == 12
 
 
+@pytest.mark.requirement("URS-IMP-002")
 @pytest.mark.parametrize(("name", "data", "said"), [
     ("empty.csv", b"", "the file is empty"),
     ("header_only.csv", b"near_miss_id,site_id,reported_at,category\n", "no data rows"),
@@ -299,6 +308,7 @@ def test_the_progress_of_a_dry_run_reaches_only_the_user_who_runs_it(served):
     assert not uploads.progress_path(own.path, "t.leader").exists()
 
 
+@pytest.mark.requirement("URS-IMP-005")
 def test_the_upload_route_streams_within_the_limit_and_refuses_what_it_must(served, tmp_path):
     """POST /import/upload: a file over ATMP_IMPORT_MAX_MB is refused whether or not it says its size, and
     nothing of it stays; no session is sent to sign in; another origin is refused; a kept upload is the

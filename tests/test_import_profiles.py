@@ -38,6 +38,7 @@ def rows(url: str, sql: str) -> pd.DataFrame:
         wh.dispose()
 
 
+@pytest.mark.requirement("URS-IMP-001")
 def test_a_parquet_export_is_read_as_its_csv_is(with_sites, tmp_path):
     """The eQMS export saved as Parquet (text columns, as DuckDB writes them): the same plan as the CSV's."""
     import duckdb
@@ -50,6 +51,7 @@ def test_a_parquet_export_is_read_as_its_csv_is(with_sites, tmp_path):
     assert count(with_sites, "SELECT COUNT(*) FROM deviations") == 0
 
 
+@pytest.mark.requirement("URS-IMP-001")
 def test_the_example_eqms_export_imports_with_the_shipped_profile(with_sites, tmp_path):
     dry = cli(with_sites, "import", "deviations", str(EXAMPLE), "--profile", "generic_eqms_deviations", "--dry-run")
     assert dry.returncode == 0, dry.stderr
@@ -87,6 +89,7 @@ def test_the_example_eqms_export_imports_with_the_shipped_profile(with_sites, tm
     assert pd.Timestamp(got.closed_at[1]) == pd.Timestamp("2026-06-02 15:00")
 
 
+@pytest.mark.requirement("URS-IMP-003")
 def test_rows_the_profile_cannot_map_are_named_and_nothing_is_written(with_sites, tmp_path):
     frame = pd.read_csv(EXAMPLE, dtype=str, keep_default_na=False)
     frame.loc[1, "Classification"] = "Severe"
@@ -106,6 +109,7 @@ def test_rows_the_profile_cannot_map_are_named_and_nothing_is_written(with_sites
     assert done.returncode == 2 and "needs column(s) 'Record ID'" in done.stderr
 
 
+@pytest.mark.requirement("URS-IMP-001")
 def test_a_wrong_profile_is_refused_with_its_file_and_key(with_sites, tmp_path):
     wrong_target = tmp_path / "capas.toml"
     wrong_target.write_text('[profile]\nname = "x"\ntarget = "capas"\n[columns]\ncapa_id = "ID"\n')
@@ -126,6 +130,7 @@ def test_a_wrong_profile_is_refused_with_its_file_and_key(with_sites, tmp_path):
             profiles.load_profile(str(path))
 
 
+@pytest.mark.requirement("URS-IMP-001")
 def test_every_shipped_profile_loads_against_its_table():
     from dashboard.cli import importable_tables
 
@@ -169,6 +174,7 @@ def test_the_data_model_document_is_the_schema():
     assert "| `human_factors` | varchar |  | cognitive_load, communication, environment, none |" in printed.stdout
 
 
+@pytest.mark.requirement("URS-IMP-004")
 def test_the_dry_run_warns_of_what_a_person_should_look_at(with_sites, tmp_path):
     """Warnings never refuse a file (the hub cannot know every site's new code), but the dry run names
     them: a site the hub does not have, a time in the future, a root-cause code no deviation uses yet."""

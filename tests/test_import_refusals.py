@@ -11,6 +11,7 @@ from pathlib import Path
 
 import openpyxl
 import pandas as pd
+import pytest
 import test_cli_import
 from sqlalchemy import text
 
@@ -34,6 +35,7 @@ def refused(done: subprocess.CompletedProcess) -> str:
     return done.stderr
 
 
+@pytest.mark.requirement("URS-IMP-002", "URS-IMP-003")
 def test_a_key_repeated_in_the_file_is_refused_by_row_field_and_value(made_earlier, tmp_path):
     data = near_misses(tmp_path / "near_misses.csv", ["NM-1", "NM-2", "NM-1", "NM-3", "NM-2"])
     message = refused(cli(made_earlier, "import", "near_misses", str(data)))
@@ -44,6 +46,7 @@ def test_a_key_repeated_in_the_file_is_refused_by_row_field_and_value(made_earli
     assert count(made_earlier, "SELECT COUNT(*) FROM near_misses") == 0
 
 
+@pytest.mark.requirement("URS-IMP-002")
 def test_a_composite_key_repeated_in_the_file_names_every_key_field(made_earlier, tmp_path):
     """The key comes from the warehouse's catalogue: (site_id, sop_id, month) for sop_executions; the
     same month written two ways is the same key."""
@@ -58,6 +61,7 @@ def test_a_composite_key_repeated_in_the_file_names_every_key_field(made_earlier
     assert count(made_earlier, "SELECT COUNT(*) FROM sop_executions") == 0
 
 
+@pytest.mark.requirement("URS-IMP-004", "URS-IMP-006")
 def test_a_reimport_updates_what_changed_lists_it_first_and_then_changes_nothing(made_earlier, tmp_path):
     """A row is matched to its stored record by the key: new keys are inserted, a changed field updates
     its record (listed by the dry run, row by row), an identical row is left alone; the same file twice
@@ -82,6 +86,7 @@ def test_a_reimport_updates_what_changed_lists_it_first_and_then_changes_nothing
                                "POSITION('0 inserted, 0 updated, 4 unchanged; sha256 ' IN new_value) > 0") == 1
 
 
+@pytest.mark.requirement("URS-IMP-004")
 def test_a_composite_key_matches_its_stored_record(made_earlier, tmp_path):
     """A date in the key compares as a date on both engines (the lookup binds typed values)."""
     def sop_file(name: str, months: list[str], executions: list[int]) -> Path:
@@ -139,6 +144,7 @@ def formula_workbook(path: Path, rows: list[list]) -> Path:
     return path
 
 
+@pytest.mark.requirement("URS-IMP-001")
 def test_an_xlsx_formula_with_no_saved_value_takes_the_default(made_earlier, tmp_path):
     data = formula_workbook(tmp_path / "near_misses.xlsx", [["NM-1", "CHI", REPORTED, "labelling", '=UPPER("x")'],
                                                             ["NM-2", "CHI", REPORTED, "gowning", "kept"]])
@@ -148,6 +154,7 @@ def test_an_xlsx_formula_with_no_saved_value_takes_the_default(made_earlier, tmp
                                "AND description = ''") == 1
 
 
+@pytest.mark.requirement("URS-IMP-002")
 def test_an_empty_required_cell_without_a_default_is_refused_by_row_and_field(made_earlier, tmp_path):
     csv_file = near_misses(tmp_path / "near_misses.csv", ["NM-1", "NM-2"], category=["labelling", ""])
     message = refused(cli(made_earlier, "import", "near_misses", str(csv_file)))
@@ -158,6 +165,7 @@ def test_an_empty_required_cell_without_a_default_is_refused_by_row_and_field(ma
     assert count(made_earlier, "SELECT COUNT(*) FROM near_misses") == 0
 
 
+@pytest.mark.requirement("URS-IMP-002", "URS-IMP-003")
 def test_a_file_that_is_not_utf8_is_refused_by_row_field_line_and_byte(made_earlier, tmp_path):
     """Windows-1252 text (Excel's plain 'CSV'): the message names the data row as the importer counts
     them (a blank line is skipped; a quoted cell may span lines), the field, the line and the byte."""

@@ -78,6 +78,7 @@ def valid_readings(prefix: str, tag: str, n: int) -> list[tuple[str, bytes]]:
     return [(prefix + t, p) for t, p in (reading(SENSOR, now, 20.0 + i / 100, UNIT, f"{tag}-{i}") for i in range(n))]
 
 
+@pytest.mark.requirement("URS-ING-003", "URS-ING-004")
 @pytest.mark.mqtt
 def test_a_nul_byte_burst_is_quarantined_byte_exact_and_valid_readings_follow(warehouse, broker):
     """200 poison messages (4x Receive Maximum), then 100 valid readings: all stored, nothing paused,
@@ -122,6 +123,7 @@ def test_a_nul_byte_burst_is_quarantined_byte_exact_and_valid_readings_follow(wa
     assert scalar(warehouse, "SELECT COUNT(*) FROM quarantine") == POISON
 
 
+@pytest.mark.requirement("URS-ING-004")
 @pytest.mark.mqtt
 def test_a_message_neither_stored_nor_quarantined_is_dead_lettered_and_acknowledged(warehouse, broker, tmp_path):
     """The quarantine table refuses every insert (here: it is gone). Each poison message fails as a
@@ -189,6 +191,7 @@ def set_connections(database: str, allowed: bool) -> None:
 OUTAGE_S = 8.0  # long enough for a doubling backoff (0.5, 1, 2, 4, 8 s) to have grown past 4 s
 
 
+@pytest.mark.requirement("URS-ING-005")
 @pytest.mark.mqtt
 @pytest.mark.postgres
 def test_ingest_resumes_at_the_first_probe_after_the_database_comes_back(broker):
@@ -229,6 +232,7 @@ def test_ingest_resumes_at_the_first_probe_after_the_database_comes_back(broker)
             wh.dispose()
 
 
+@pytest.mark.requirement("URS-ING-010")
 @pytest.mark.postgres
 def test_readyz_tells_the_truth_while_the_warehouse_is_down(hub_app, monkeypatch):
     """/healthz says the process is up; /readyz says whether the warehouse answers, and why not,
@@ -271,6 +275,7 @@ class _HangingWarehouse:
         self.release.wait(10)
 
 
+@pytest.mark.requirement("URS-ING-010")
 def test_a_hanging_warehouse_is_not_ready_within_the_deadline_and_gets_one_probe_at_a_time():
     wh = _HangingWarehouse()
     started = time.monotonic()
@@ -287,6 +292,7 @@ OFF_PATTERN = ("sites/CHI/rooms/CHI-B1/sensors/CHI-B1-T",  # a gateway with its 
                "site/CHI/room/CHI-B1")  # a level short
 
 
+@pytest.mark.requirement("URS-ING-003", "URS-ING-009")
 @pytest.mark.mqtt
 def test_messages_outside_the_topic_pattern_are_quarantined_and_counted_on_the_monitoring_page(
         duckdb_warehouse, broker):
@@ -321,6 +327,7 @@ def test_messages_outside_the_topic_pattern_are_quarantined_and_counted_on_the_m
                 "children"][1]["props"]["children"]
 
 
+@pytest.mark.requirement("URS-ING-003")
 def test_the_subscription_covers_everything_under_the_prefix():
     assert subscription("it27-x/") == "it27-x/#"
     assert subscription("plant/1/") == "plant/1/#"
@@ -333,6 +340,7 @@ def _poison_message(acks: list) -> Message:
                    ack=lambda: acks.append(1))
 
 
+@pytest.mark.requirement("URS-ING-004")
 def test_a_dead_letter_file_that_cannot_be_written_leaves_the_message_in_the_log_and_acknowledged(
         duckdb_warehouse, tmp_path, caplog):
     wh = duckdb_warehouse
@@ -347,6 +355,7 @@ def test_a_dead_letter_file_that_cannot_be_written_leaves_the_message_in_the_log
     assert len(logged) == 1 and '"payload_b64":"ewD/"' in logged[0] and "quarantine_failed" in logged[0]
 
 
+@pytest.mark.requirement("URS-ING-005")
 def test_writes_refused_while_the_warehouse_answers_back_off(duckdb_warehouse, monkeypatch):
     """A read-only or full disk: probes succeed, writes fail. Retries wait 0.2, 0.4, 0.8 s (doubling)."""
     monkeypatch.setattr(service_module, "FIRST_BACKOFF_S", 0.2)
@@ -398,6 +407,7 @@ def test_readyz_answers_are_reused_for_a_second():
     assert wh.calls == 1
 
 
+@pytest.mark.requirement("URS-ING-003")
 def test_a_nul_in_topic_or_reason_is_stored_escaped_and_the_payload_raw(warehouse):
     with warehouse.transaction() as conn:
         ingest_store.quarantine(warehouse, conn, {"received_at": [utc_now()], "topic": ["a\x00b"],

@@ -39,6 +39,7 @@ def test_round_trip_of_the_publisher_format():
     assert got == Reading("CHI-B1-T", datetime(2026, 6, 1, 11, 0, 0, 250000), 19.75, "x")
 
 
+@pytest.mark.requirement("URS-ING-003")
 @pytest.mark.parametrize(("topic", "payload", "code"), [
     (TOPIC, b"{not json", "malformed_json"),
     (TOPIC, b"\xff\xfe garbage", "malformed_json"),
@@ -79,12 +80,14 @@ def test_bad_messages_are_rejected_with_their_reason(topic, payload, code):
     assert str(got.reason).startswith(f"{code}: ") and len(got.reason.detail) > 5
 
 
+@pytest.mark.requirement("URS-ING-003")
 def test_value_exactly_at_the_future_tolerance_is_accepted():
     limits = Limits(max_future_s=300)
     assert isinstance(validate(TOPIC, body(ts="2026-06-01T12:05:00Z"), SENSORS, NOW, limits), Reading)
     assert isinstance(validate(TOPIC, body(ts="2026-06-01T12:05:00.001Z"), SENSORS, NOW, limits), Rejected)
 
 
+@pytest.mark.requirement("URS-ING-003")
 def test_oversized_payload_is_kept_only_in_part():
     got = validate(TOPIC, b"x" * 1_000_000, SENSORS, NOW)
     assert got.reason.code == "oversized_payload" and len(got.payload) == 4096
@@ -96,6 +99,7 @@ def test_topic_prefix():
     assert parse_topic("site/CHI/room//sensor/CHI-B1-T") is None
 
 
+@pytest.mark.requirement("URS-ING-003")
 def test_physically_possible_edges_are_readings():
     zero = validate("site/CHI/room/CHI-A1/sensor/CHI-A1-P05", body(value=0, unit="count_m3"), SENSORS, NOW)
     full = validate("site/CHI/room/CHI-A1/sensor/CHI-A1-RH", body(value=100, unit="pct_rh"), SENSORS, NOW)

@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from ingest.writer import IngestWriter, Message
 from queries.analyses import monitoring
+from queries.analyses.limits import default_limits
 from queries.engine.scope import build_scope
 from queries.imports import ingest_store
 
@@ -45,6 +46,7 @@ def writer_for(wh, **kw) -> IngestWriter:
     return IngestWriter(wh, clock=lambda: NOW, **kw)
 
 
+@pytest.mark.requirement("URS-ING-002", "URS-ING-008")
 def test_batch_is_stored_exactly_once_with_exact_rollups(network):
     wh = network
     pairs = (ramp("CHI-B1-T", "degC", [20.0 + (i % 7) / 10 for i in range(90)], start=START, step_s=2, tag="t")
@@ -71,6 +73,7 @@ def test_batch_is_stored_exactly_once_with_exact_rollups(network):
     assert list(beats.site_id) == ["CHI"] and beats.sensor_id.isna().all()
 
 
+@pytest.mark.requirement("URS-ING-003")
 def test_bad_messages_go_to_quarantine_and_their_neighbours_are_stored(network):
     wh = network
     good = [reading("CHI-B1-T", START + timedelta(seconds=i), 20.0, "degC", f"good-{i}") for i in range(8)]
@@ -97,6 +100,7 @@ def test_bad_messages_go_to_quarantine_and_their_neighbours_are_stored(network):
     assert bytes(rows.payload[0]) == b"{oops" and len(rows.payload[5]) == 4096  # raw bytes (BYTEA)
 
 
+@pytest.mark.requirement("URS-MON-003", "URS-MON-009", "URS-MON-010")
 def test_action_excursion_proposes_a_deviation_and_names_the_batches(network):
     wh = network
     values = [21.0] * 5 + [22.4] * 12 + [21.0] * 3  # above 22 degC from 10:... for 120 s (delay 60 s)
@@ -122,6 +126,22 @@ def test_action_excursion_proposes_a_deviation_and_names_the_batches(network):
     assert monitoring.impact(wh, other, [row.excursion_id], NOW).empty  # another site's: nothing
 
 
+@pytest.mark.requirement("URS-MON-001")
+def test_a_room_s_own_limits_replace_its_grade_s(network):
+    """A limits row for one room (CHI-B1: grade B temperature, action above 21.0 degC) applies to that room's
+    sensor; another grade B room (ATL-B1) keeps the grade's 22.0 degC."""
+    wh = network
+    grade_b = default_limits().query("parameter == 'temperature' and grade == 'B'")
+    with wh.transaction() as conn:
+        wh.bulk_insert(conn, "limits", grade_b.assign(room_id="CHI-B1", alert_high=20.5, action_high=21.0))
+    values = [20.0] * 3 + [21.4] * 12 + [20.0] * 3  # 120 s above 21.0 (delay 60 s), below the grade's 21.5
+    writer_for(wh).write(messages(ramp("CHI-B1-T", "degC", values, start=START, step_s=10, tag="room")
+                                  + ramp("ATL-B1-T", "degC", values, start=START, step_s=10, tag="grade")))
+    exc = table(wh, "SELECT sensor_id, level FROM excursions ORDER BY sensor_id, level")
+    assert list(zip(exc.sensor_id, exc.level, strict=True)) == [("CHI-B1-T", "action")]  # alert: 120 s < its 300 s
+
+
+@pytest.mark.requirement("URS-MON-005")
 def test_late_reading_moves_the_start_and_the_deviation(network):
     wh = network
     writer = writer_for(wh)
@@ -136,6 +156,7 @@ def test_late_reading_moves_the_start_and_the_deviation(network):
     assert pd.Timestamp(dev.occurred_at) == pd.Timestamp(START + timedelta(seconds=5))
 
 
+@pytest.mark.requirement("URS-ING-007")
 def test_failed_transaction_leaves_nothing_and_the_retry_is_exact(network, monkeypatch):
     wh = network
     writer = writer_for(wh)
@@ -158,6 +179,7 @@ def test_failed_transaction_leaves_nothing_and_the_retry_is_exact(network, monke
     assert table(wh, "SELECT SUM(n) AS n FROM reading_rollups WHERE grain = 'minute'").n[0] == 4
 
 
+@pytest.mark.requirement("URS-MON-005")
 def test_a_new_process_continues_an_open_excursion(network):
     wh = network
     writer_for(wh).write(messages(ramp("CHI-A1-P05", "count_m3", [100, 5000, 5200], start=START, step_s=10,

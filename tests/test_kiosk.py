@@ -44,6 +44,7 @@ def _kiosk_client(app, token: str, query="pages=overview,excursions,site:CHI&int
     return client, response
 
 
+@pytest.mark.requirement("URS-KIO-004")
 def test_a_kiosk_address_signs_nobody_in_until_its_form_is_posted_from_the_hub(kiosk_app, token):
     """A GET (a link, an image, a prefetch) cannot replace a visitor's session; a cross-site POST is refused."""
     app, wh = kiosk_app
@@ -68,6 +69,7 @@ def _actions(wh, n=5) -> list[tuple]:
     return list(zip(rows.action, rows.object_id, rows.reason, strict=True))
 
 
+@pytest.mark.requirement("URS-KIO-004")
 def test_token_signs_in_and_leaves_the_address_bar(kiosk_app, token):
     app, wh = kiosk_app
     client, response = _kiosk_client(app, token.token)
@@ -82,6 +84,7 @@ def test_token_signs_in_and_leaves_the_address_bar(kiosk_app, token):
     assert token.token.split(".")[1] not in json.dumps(stored.astype(str).to_dict())
 
 
+@pytest.mark.requirement("URS-KIO-005")
 def test_invalid_tokens_are_refused_and_audited(kiosk_app, token):
     app, wh = kiosk_app
     for bad in (token.token[:-1] + ("A" if token.token[-1] != "A" else "B"), "dt_000000000000." + "x" * 43, "junk"):
@@ -92,6 +95,8 @@ def test_invalid_tokens_are_refused_and_audited(kiosk_app, token):
     assert _actions(wh, 1)[0][1] == "(malformed)"
 
 
+@pytest.mark.requirement("URS-KIO-006")
+@pytest.mark.requirement("URS-ACC-002", "URS-EXP-005")
 def test_display_reaches_only_display_pages_and_callbacks(kiosk_app, token):
     app, _ = kiosk_app
     client, _ = _kiosk_client(app, token.token)
@@ -113,6 +118,7 @@ def test_display_reaches_only_display_pages_and_callbacks(kiosk_app, token):
     assert export_call(client, "site", "report", "pdf", site_id="CHI").status_code == 403
 
 
+@pytest.mark.requirement("URS-KIO-007")
 def test_kiosk_slides_hold_no_personal_data(kiosk_app, token, sample_warehouse):
     app, _ = kiosk_app
     client, _ = _kiosk_client(app, token.token)
@@ -126,6 +132,7 @@ def test_kiosk_slides_hold_no_personal_data(kiosk_app, token, sample_warehouse):
     assert not leaked
 
 
+@pytest.mark.requirement("URS-KIO-008")
 def test_forged_playlist_is_parsed_again_under_the_scope(kiosk_app, token):
     app, _ = kiosk_app
     client, _ = _kiosk_client(app, token.token)
@@ -136,6 +143,8 @@ def test_forged_playlist_is_parsed_again_under_the_scope(kiosk_app, token):
     assert [s["props"]["aria-label"] for s in sections] == ["Site CHI"]
 
 
+@pytest.mark.requirement("URS-KIO-005")
+@pytest.mark.requirement("URS-ACC-008")
 def test_revoked_token_stops_working(kiosk_app, token):
     app, wh = kiosk_app
     client, _ = _kiosk_client(app, token.token)
@@ -156,6 +165,7 @@ def test_revoked_token_stops_working(kiosk_app, token):
     assert audit.verify(wh).ok
 
 
+@pytest.mark.requirement("URS-KIO-004")
 def test_screen_signs_in_again_from_its_cookie_after_the_session_is_lost(kiosk_app, token):
     """What a server restart (new session keys) looks like to the screen: only the kiosk cookie is left."""
     app, wh = kiosk_app
@@ -169,6 +179,7 @@ def test_screen_signs_in_again_from_its_cookie_after_the_session_is_lost(kiosk_a
     assert _actions(wh, 1)[0] == ("display_token_login", token.token_id, "session resumed from the kiosk cookie")
 
 
+@pytest.mark.requirement("URS-ACC-008")
 def test_tokens_only_for_display_users(kiosk_app):
     _, wh = kiosk_app
     with pytest.raises(ValueError, match="display role"):
@@ -177,6 +188,7 @@ def test_tokens_only_for_display_users(kiosk_app):
         display_tokens.create(wh, user_id="nobody", label="x", created_by="test")
 
 
+@pytest.mark.requirement("URS-ACC-008")
 def test_cli_create_list_revoke(kiosk_app):
     _, wh = kiosk_app
 
@@ -198,6 +210,8 @@ def test_cli_create_list_revoke(kiosk_app):
     assert refused.returncode == 2 and "only for users with the display role" in refused.stderr, refused.stderr
 
 
+@pytest.mark.requirement("URS-KIO-005")
+@pytest.mark.requirement("URS-ACC-006")
 def test_token_guessing_is_rate_limited(sample_warehouse, tmp_path):
     with copied_app(sample_warehouse, tmp_path) as (app, wh):
         app.server.extensions["atmp_settings"] = replace(app.server.extensions["atmp_settings"],
@@ -229,6 +243,7 @@ def _kiosk_module(app):
     return sys.modules[next(p["module"] for p in dash.page_registry.values() if p["path"] == "/kiosk")]
 
 
+@pytest.mark.requirement("URS-KIO-008")
 def test_playlist_reader_names_each_ignored_entry_and_why(kiosk_app):
     kiosk = _kiosk_module(kiosk_app[0])
     read_playlist, NO_SITE, TOO_MANY, UNKNOWN_PAGE = (kiosk.read_playlist, kiosk.NO_SITE, kiosk.TOO_MANY,  # noqa: N806
@@ -277,6 +292,7 @@ def _text(node) -> str:
     return "" if node is None else str(node)
 
 
+@pytest.mark.requirement("URS-KIO-008")
 def test_kiosk_shows_and_logs_the_ignored_entries(kiosk_app, token, caplog):
     app, _ = kiosk_app
     client, _ = _kiosk_client(app, token.token, "pages=overview,foo,site:XXX&interval=30")
@@ -311,6 +327,7 @@ def test_kiosk_shows_and_logs_the_ignored_entries(kiosk_app, token, caplog):
     assert not [r for r in caplog.records if "kiosk playlist" in r.getMessage()]
 
 
+@pytest.mark.requirement("URS-KIO-008")
 def test_notice_entries_are_text_and_shortened(kiosk_app, token):
     app, _ = kiosk_app
     client, _ = _kiosk_client(app, token.token)

@@ -48,6 +48,7 @@ def _slide_read_inside_a_slot(page: Page, titles: list[str], interval_s: int, ti
     raise AssertionError("no reading inside one slot")
 
 
+@pytest.mark.requirement("URS-KIO-001", "URS-KIO-004")
 def test_playlist_rotates_and_survives_reload_and_lost_session(page: Page, live_url, token, sample_warehouse,
                                                                 console_errors):
     titles = ["Network overview", "Site CHI"]
@@ -102,6 +103,7 @@ def _count(wh, reason: str) -> int:
     return int(((entries.action == "display_token_login") & (entries.reason == reason)).sum())
 
 
+@pytest.mark.requirement("URS-KIO-002")
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_kiosk_screenshots(browser: Browser, live_url, token, output_dir, size):
     width, height = size
@@ -124,6 +126,7 @@ def test_kiosk_screenshots(browser: Browser, live_url, token, output_dir, size):
     context.close()
 
 
+@pytest.mark.requirement("URS-KIO-008")
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_ignored_playlist_entries_are_named_on_the_screen_for_a_minute(browser: Browser, live_url, token,
                                                                        output_dir, size):
@@ -207,6 +210,7 @@ def open_excursion_url(sample_network, tmp_path_factory):
     wh.dispose()
 
 
+@pytest.mark.requirement("URS-KIO-002", "URS-KIO-003")
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_open_excursion_tiles_read_from_across_the_room(browser: Browser, open_excursion_url, output_dir, size):
     """Issue 28: on the wall an open excursion's tile scales with the screen like the rest of the kiosk

@@ -89,6 +89,7 @@ def approx(expected: dict[str, float]):
     return pytest.approx(expected, rel=1e-9, nan_ok=True)
 
 
+@pytest.mark.requirement("URS-KPI-004")
 def test_every_catalogue_kpi_is_tested_here():
     """A KPI added to the catalogue without a hand-computed test here fails this test."""
     tested = {name.removeprefix("test_").split("__")[0] for name in globals() if name.startswith("test_")}
@@ -96,6 +97,7 @@ def test_every_catalogue_kpi_is_tested_here():
 
 
 # -- deviations ---------------------------------------------------------------------------------
+@pytest.mark.requirement("URS-KPI-004", "URS-KPI-003", "URS-KPI-005", "URS-KPI-008")
 def test_mttd(warehouse):
     insert(warehouse, excursions=[
         {"excursion_id": "EX-1", "site_id": "B", "started_at": at(10), "detected_at": at(10, 1),
@@ -121,6 +123,7 @@ def test_mttd(warehouse):
     assert kpi(warehouse, "mttd", "p90_h") == approx({"A": 9.2, "B": 30.0, NETWORK: 26.0})
 
 
+@pytest.mark.requirement("URS-KPI-004", "URS-KPI-005")
 def test_mttd_by_detection_date_does_not_read_low_in_the_latest_window(duckdb_warehouse):
     """Issue 18 (6). A deviation has no record until it is detected, so a window by *occurrence* would
     count only the quick detections of its last days and read low. MTTD counts the deviations *detected*
@@ -152,6 +155,7 @@ def test_mttd_by_detection_date_does_not_read_low_in_the_latest_window(duckdb_wa
     assert values["found_late"]["A"] == found_late > 0
 
 
+@pytest.mark.requirement("URS-KPI-004", "URS-KPI-003", "URS-KPI-006", "URS-KPI-008")
 def test_recurrence(warehouse):
     def dev(site, code, detected):
         return {"site_id": site, "root_cause_code": code, "occurred_at": detected, "detected_at": detected}
@@ -175,6 +179,7 @@ def test_recurrence(warehouse):
         {"A": 200 / 3, "B": 100.0, NETWORK: 75.0})
 
 
+@pytest.mark.requirement("URS-KPI-004")
 def test_closure_time(warehouse):
     def dev(site, closed, days_open):
         return {"site_id": site, "occurred_at": closed - timedelta(days=days_open),
@@ -194,6 +199,7 @@ def test_closure_time(warehouse):
     assert kpi(warehouse, "closure_time", "p90_days")["A"] == pytest.approx(8.8)
 
 
+@pytest.mark.requirement("URS-KPI-004")
 def test_human_error_share(warehouse):
     insert(warehouse, deviations=[
         {"site_id": s, "category": c, "occurred_at": t, "detected_at": t} for s, c, t in [
@@ -204,6 +210,7 @@ def test_human_error_share(warehouse):
     assert kpi(warehouse, "human_error_share") == approx({"A": 200 / 3, "B": 0.0, NETWORK: 50.0})
 
 
+@pytest.mark.requirement("URS-KPI-004")
 def test_deviation_rate(warehouse):
     insert(warehouse, batches=[
         {"batch_id": b, "site_id": b[0], "started_at": t} for b, t in [
@@ -221,6 +228,7 @@ def test_deviation_rate(warehouse):
 
 
 # -- CAPA ---------------------------------------------------------------------------------------
+@pytest.mark.requirement("URS-KPI-004")
 def test_capa_on_time(warehouse):
     insert(warehouse, capas=[
         {"site_id": "A", "due_at": START, "closed_at": START - timedelta(days=1)},  # on time, due at start
@@ -235,6 +243,7 @@ def test_capa_on_time(warehouse):
     assert kpi(warehouse, "capa_on_time", "denominator") == approx({"A": 4, "B": 1, NETWORK: 5})
 
 
+@pytest.mark.requirement("URS-KPI-004")
 def test_capa_effectiveness(warehouse):
     insert(warehouse, capas=[
         {"site_id": s, "due_at": at(1), "effective": e, "effectiveness_checked_at": t} for s, e, t in [
@@ -258,6 +267,7 @@ def survey(site: str, answers: tuple[int, ...], submitted: datetime = START) -> 
     return {"site_id": site, "submitted_at": submitted, **{f"q{i}": a for i, a in enumerate(answers, 1)}}
 
 
+@pytest.mark.requirement("URS-KPI-004")
 def test_psych_safety(warehouse):
     insert(warehouse, survey_responses=[
         survey("A", BEST), survey("A", BEST, at(1)), survey("A", NEUTRAL), survey("A", MIXED),
@@ -275,6 +285,7 @@ def test_psych_safety(warehouse):
     assert kpi(warehouse, "psych_safety", "suppressed") == {"A": False, "B": True, NETWORK: False}
 
 
+@pytest.mark.requirement("URS-KPI-004")
 def test_psych_safety__whole_waves_only(warehouse):
     # A's 2026-Q2 wave has answers before and inside the window; it closed inside, so all 6 count.
     insert(warehouse, survey_responses=[
@@ -292,6 +303,7 @@ def test_psych_safety__whole_waves_only(warehouse):
     assert kpi(warehouse, "psych_safety", sc=early) == approx({NETWORK: math.nan})
 
 
+@pytest.mark.requirement("URS-KPI-004")
 def test_psych_safety__network_suppressed_below_five(warehouse):
     insert(warehouse, survey_responses=[survey("A", BEST), survey("A", BEST), survey("B", WORST)])
     # 3 respondents in the whole network: every row suppressed, no value and no count leaves SQL
@@ -300,6 +312,7 @@ def test_psych_safety__network_suppressed_below_five(warehouse):
     assert kpi(warehouse, "psych_safety", "suppressed") == {"A": True, "B": True, NETWORK: True}
 
 
+@pytest.mark.requirement("URS-KPI-004")
 def test_psych_safety__no_subtraction_reveals_a_small_group(warehouse):
     insert(warehouse, survey_responses=[*[survey("A", NEUTRAL)] * 5, *[survey("B", WORST)] * 3])
     # A is shown (5), B is suppressed (3) and left out of the network: network - A = 0 answers.
@@ -314,6 +327,7 @@ def test_psych_safety__no_subtraction_reveals_a_small_group(warehouse):
         assert values[NETWORK] in (50.0,) or math.isnan(values[NETWORK])
 
 
+@pytest.mark.requirement("URS-KPI-004")
 def test_psych_safety__site_manager_sees_network_of_other_full_waves(warehouse):
     insert(warehouse, survey_responses=[*[survey("A", NEUTRAL)] * 5, *[survey("B", WORST)] * 5])
     # network - A = B's 5 respondents: a group at the threshold may be shown.
@@ -322,6 +336,7 @@ def test_psych_safety__site_manager_sees_network_of_other_full_waves(warehouse):
     assert values == approx({"A": 50.0, NETWORK: 25.0})
 
 
+@pytest.mark.requirement("URS-KPI-004")
 def test_near_miss_rate(warehouse):
     insert(warehouse, near_misses=[{"site_id": s, "reported_at": t} for s, t in [
         ("A", START), ("A", at(1)), ("A", at(2)), ("B", at(3)),
@@ -336,6 +351,7 @@ def test_near_miss_rate(warehouse):
     assert kpi(warehouse, "near_miss_rate", "denominator") == approx({"A": 2, "B": 4, NETWORK: 6})
 
 
+@pytest.mark.requirement("URS-KPI-004")
 def test_cert_pass_rate(warehouse):
     insert(warehouse, training_records=[
         {"site_id": s, "operator_ref": op, "attempt_no": n, "attempt_at": t, "passed": p}
@@ -356,6 +372,7 @@ def test_cert_pass_rate(warehouse):
     assert kpi(warehouse, "cert_pass_rate", "suppressed") == {"A": 1.0, "B": 1.0, NETWORK: 1.0}  # minimum 5
 
 
+@pytest.mark.requirement("URS-KPI-004")
 def test_time_to_competency(warehouse):
     def cert(site, op, started, certified, attempt=1):
         return {"site_id": site, "operator_ref": op, "started_at": started, "attempt_no": attempt,
@@ -378,6 +395,7 @@ def test_time_to_competency(warehouse):
     assert kpi(warehouse, "time_to_competency", "suppressed") == {"A": 1.0, "B": 1.0, NETWORK: 1.0}  # minimum 5
 
 
+@pytest.mark.requirement("URS-KPI-004")
 def test_training_performance(warehouse):
     operators = {"A": [("a1", 90, 0), ("a2", 80, 1), ("a3", 70, 2), ("a4", 60, 3)],
                  "B": [("b1", 85, 1), ("b2", 75, 0), ("b3", 65, 3)]}
@@ -420,6 +438,7 @@ def test_training_performance(warehouse):
 
 
 # -- systems and data ---------------------------------------------------------------------------
+@pytest.mark.requirement("URS-KPI-004")
 def test_uptime(warehouse):
     start = TEST_END - timedelta(days=10)  # 240 hours
     onboard_b = TEST_END - timedelta(hours=48)  # onboarded mid-window
@@ -440,6 +459,7 @@ def test_uptime(warehouse):
     assert kpi(warehouse, "uptime", "denominator", sc=sc) == approx({"A": 240, "B": 48, NETWORK: 288})
 
 
+@pytest.mark.requirement("URS-KPI-004")
 def test_uptime__partial_first_hour_never_exceeds_100(warehouse):
     onboard = TEST_END - timedelta(hours=47, minutes=30)  # onboarded at half past the hour
     insert(warehouse, sites=[{"site_id": "A", "name": "Site A", "onboarded_at": onboard}],
@@ -452,6 +472,7 @@ def test_uptime__partial_first_hour_never_exceeds_100(warehouse):
         "clock hours (48) but expects FLOOR(47.5) = 47 hours, so a partial first hour gives > 100 %")
 
 
+@pytest.mark.requirement("URS-KPI-004")
 def test_data_completeness(warehouse):
     start = TEST_END - timedelta(days=1)  # 24 h window
     hour = timedelta(hours=1)
@@ -475,6 +496,7 @@ def test_data_completeness(warehouse):
         {"A": 1440, "B": 72, NETWORK: 1512})
 
 
+@pytest.mark.requirement("URS-KPI-004")
 def test_batch_record_completeness(warehouse):
     def batch(site, completed, **cqas):
         return {"site_id": site, "completed_at": completed, **FULL_CQAS, **cqas}
@@ -488,6 +510,7 @@ def test_batch_record_completeness(warehouse):
     assert kpi(warehouse, "batch_record_completeness") == approx({"A": 200 / 3, "B": 0.0, NETWORK: 50.0})
 
 
+@pytest.mark.requirement("URS-KPI-004")
 def test_inspection_findings(warehouse):
     def insp(site, day: date, critical=0, major=0, minor=0, classification="NAI"):
         return {"site_id": site, "inspected_on": day, "classification": classification,
@@ -507,6 +530,7 @@ def test_inspection_findings(warehouse):
 
 
 # -- batches ------------------------------------------------------------------------------------
+@pytest.mark.requirement("URS-KPI-004")
 def test_manufacturing_turnaround(warehouse):
     def batch(site, released, days):
         return {"site_id": site, "started_at": released - timedelta(days=days), "released_at": released,
@@ -520,6 +544,7 @@ def test_manufacturing_turnaround(warehouse):
     assert kpi(warehouse, "manufacturing_turnaround") == approx({"A": 16.0, "B": 12.0, NETWORK: 15.0})
 
 
+@pytest.mark.requirement("URS-KPI-004")
 def test_vein_to_vein(warehouse):
     def batch(site, infused, days):
         return {"site_id": site, "apheresis_at": None if days is None else infused - timedelta(days=days),
@@ -539,6 +564,7 @@ SPECS = [{"product": "P1", "cqa": "viability_pct", "lower_limit": 70.0, "upper_l
          {"product": "P1", "cqa": "endotoxin_eu_ml", "lower_limit": None, "upper_limit": 5.0}]
 
 
+@pytest.mark.requirement("URS-KPI-004")
 def test_right_first_time(warehouse):
     def batch(batch_id, site, released, status="released", completed=None, **cqas):
         return {"batch_id": batch_id, "site_id": site, "status": status, "released_at": released,
@@ -562,6 +588,7 @@ def _completed(site, completed, **cqas):
     return {"site_id": site, "completed_at": completed, **FULL_CQAS, **cqas}
 
 
+@pytest.mark.requirement("URS-KPI-004")
 def test_oos_rate(warehouse):
     insert(warehouse, specifications=SPECS, batches=[
         _completed("A", START), _completed("A", at(1), viability_pct=60.0),  # below the lower limit: OOS
@@ -574,6 +601,7 @@ def test_oos_rate(warehouse):
     assert kpi(warehouse, "oos_rate") == approx({"A": 50.0, "B": 0.0, NETWORK: 100 / 3})
 
 
+@pytest.mark.requirement("URS-KPI-004")
 def test_oos_rate__denominator_is_batches_with_results(warehouse):
     no_results = dict.fromkeys(FULL_CQAS)
     insert(warehouse, specifications=SPECS, batches=[
@@ -591,6 +619,7 @@ def test_oos_rate__denominator_is_batches_with_results(warehouse):
 
 
 # -- consistency (TOST, queries/stats/equivalence.py) --------------------------------------------
+@pytest.mark.requirement("URS-KPI-004", "URS-KPI-007")
 def test_consistency(warehouse):
     wiggle = [-1.0, 1.0] * 4  # 8 batches, sd 1.07
     base = {"viability_pct": 85.0, "transduction_pct": 40.0, "cd3_pct": 95.0, "vcn": 2.0, "dose": 5.0,
@@ -633,6 +662,7 @@ def _daily(sensor_id: str, days: pd.DatetimeIndex, shift_from: str, shift_to: st
     return rows
 
 
+@pytest.mark.requirement("URS-KPI-004")
 def test_prevented_failures(warehouse):
     """Window 2026-02-01 to 2026-06-01 (120 days), baseline the 60 days before. Each sensor is alone of its
     parameter at its site (no common-mode adjustment). A shift of 0.9 (about 9 sd of the baseline) lifts
@@ -669,6 +699,7 @@ def test_prevented_failures(warehouse):
     assert kpi(warehouse, "prevented_failures", "denominator", sc=sc) == approx({"A": 2.0, "B": 1.0, NETWORK: 3.0})
 
 
+@pytest.mark.requirement("URS-KPI-004")
 def test_prediction_accuracy(warehouse):
     """Sites A and B have a major deviation on the 10th of every month from Jan 2024, C and D never.
     Site-months start 180 days after the first data (Aug 2024); the backtest scores the last 12 months
@@ -695,6 +726,7 @@ def test_prediction_accuracy(warehouse):
 
 
 # -- scope --------------------------------------------------------------------------------------
+@pytest.mark.requirement("URS-ACC-003")
 def test_site_manager_sees_own_site_and_network_only(warehouse):
     insert(warehouse, deviations=[
         {"site_id": s, "occurred_at": at(1), "detected_at": at(1, h)}
@@ -709,6 +741,7 @@ def test_site_manager_sees_own_site_and_network_only(warehouse):
     assert kpi(warehouse, "mttd", sc=manager.for_site("A")) == approx({"A": 4.0})
 
 
+@pytest.mark.requirement("URS-ACC-002")
 def test_admin_scope_gets_no_rows(warehouse):
     insert(warehouse, deviations=[{"site_id": "A", "occurred_at": at(1), "detected_at": at(1, 4)}])
     admin = scope(role="admin")
@@ -723,6 +756,7 @@ def test_admin_scope_gets_no_rows(warehouse):
     assert frame.empty, frame
 
 
+@pytest.mark.requirement("URS-ACC-003")
 def test_for_site_outside_scope_is_not_found():
     manager = scope(role="site_manager", own_site="A")
     with pytest.raises(NotFound):
@@ -733,6 +767,7 @@ def test_for_site_outside_scope_is_not_found():
 
 @pytest.mark.parametrize("forged", [{"sites": ["B"]}, {"start": datetime(2000, 1, 1)},
                                     {"end": TEST_END}, {"network": True}])
+@pytest.mark.requirement("URS-ACC-003")
 def test_query_refuses_scope_params_from_caller(duckdb_warehouse, forged):
     manager = scope(role="site_manager", own_site="A")
     with pytest.raises(QueryError, match="come from the scope"):

@@ -90,6 +90,7 @@ def body(response) -> str:
 
 
 # --- overview tiles ---------------------------------------------------------------------------------
+@pytest.mark.requirement("URS-MON-006")
 def test_overview_tiles_show_open_excursions_within_scope(live):
     app, wh = live
     leader = body(dash_call(client_for(app, "lead"), app, TILE_OUTPUTS, {f"{ids.OV_EXC_TICK}.n_intervals": 3}))
@@ -101,6 +102,7 @@ def test_overview_tiles_show_open_excursions_within_scope(live):
     assert "ATL" not in manager.replace("ATL-", "") and "at other sites (network aggregate)" in manager
 
 
+@pytest.mark.requirement("URS-MON-007", "URS-MON-008", "URS-MON-009")
 def test_site_page_refresh_shows_live_values_stale_sensors_and_impact(live):
     app, wh = live
     out = body(dash_call(client_for(app, "lead"), app, REFRESH_OUTPUTS, {f"{ids.MON_TICK}.n_intervals": 1},
@@ -112,6 +114,7 @@ def test_site_page_refresh_shows_live_values_stale_sensors_and_impact(live):
     assert "Live data as of" in out and "America/Chicago" in out
 
 
+@pytest.mark.requirement("URS-KIO-007")
 def test_excursion_ids_link_to_their_records_for_roles_that_may_open_them(live):
     """Issue 28: an open excursion's tile and row link to its record, its batches to theirs; the wall
     display (which may open no record) gets the same facts without the links."""
@@ -130,6 +133,7 @@ def test_excursion_ids_link_to_their_records_for_roles_that_may_open_them(live):
     assert not re.search(r'"href": "/(excursion|batch|deviation)/', tiles + out)
 
 
+@pytest.mark.requirement("URS-ACC-003")
 def test_forged_site_or_sensor_returns_nothing_of_another_site(live):
     app, wh = live
     manager = client_for(app, "mgr.chi")
@@ -144,6 +148,7 @@ def test_forged_site_or_sensor_returns_nothing_of_another_site(live):
     assert all(not values(trace.get("y")) for trace in figure["data"]) and "400000" not in json.dumps(figure)
 
 
+@pytest.mark.requirement("URS-MON-011")
 def test_trend_comes_from_rollups_with_limit_lines_and_excursion_spans(live):
     app, wh = live
     response = dash_call(client_for(app, "lead"), app, [ids.MON_TREND], {
@@ -159,6 +164,7 @@ def test_trend_comes_from_rollups_with_limit_lines_and_excursion_spans(live):
     assert "minute rollups" in figure["layout"]["title"]["text"]
 
 
+@pytest.mark.requirement("URS-MON-011")
 def test_choose_grain_keeps_a_year_under_the_point_cap():
     assert monitoring.choose_grain(timedelta(hours=24)) == "minute"
     assert monitoring.choose_grain(timedelta(days=30)) == "hour"
@@ -178,11 +184,13 @@ def acknowledged(wh, excursion_id):
                 x=excursion_id)[0]
 
 
+@pytest.mark.requirement("URS-KIO-006")
 @pytest.mark.parametrize(("user_id", "message"), [
     ("audit", "Your role cannot acknowledge"),
     ("wall", "Your role cannot acknowledge"),
     ("mgr.atl", "Excursion not found"),  # another site's excursion is outside a site manager's scope
 ])
+@pytest.mark.requirement("URS-SIG-003", "URS-ACC-004")
 def test_acknowledgement_is_refused_for_other_roles_and_sites(live, user_id, message):
     app, wh = live
     excursion = open_excursion(wh, "CHI")
@@ -193,6 +201,7 @@ def test_acknowledgement_is_refused_for_other_roles_and_sites(live, user_id, mes
     assert ((entries.action == "excursion_ack_refused") & (entries.user_id == user_id)).any()
 
 
+@pytest.mark.requirement("URS-SIG-001")
 def test_wrong_password_or_missing_comment_is_refused(live):
     app, wh = live
     excursion = open_excursion(wh, "ATL")
@@ -206,6 +215,7 @@ def test_wrong_password_or_missing_comment_is_refused(live):
     assert len(failed) == 1 and failed.iloc[0].user_id == "lead"
 
 
+@pytest.mark.requirement("URS-SIG-001", "URS-SIG-005", "URS-SIG-006", "URS-SIG-007", "URS-AUD-002", "URS-AUD-003")
 def test_leadership_signs_and_the_audit_trail_records_who_when_what_why_and_meaning(live):
     app, wh = live
     excursion = open_excursion(wh, "ATL")
@@ -226,6 +236,7 @@ def test_leadership_signs_and_the_audit_trail_records_who_when_what_why_and_mean
     assert "Already acknowledged by lead" in again
 
 
+@pytest.mark.requirement("URS-SIG-003")
 def test_site_manager_signs_for_own_site(live):
     app, wh = live
     (excursion,) = [r[0] for r in rows(wh, "SELECT excursion_id FROM excursions WHERE sensor_id = 'CHI-A1-P05' "
@@ -234,6 +245,7 @@ def test_site_manager_signs_for_own_site(live):
     assert acknowledged(wh, excursion)[1] == "mgr.chi"
 
 
+@pytest.mark.requirement("URS-ACC-005")
 def test_ticks_do_not_keep_a_session_alive(live):
     app, _ = live
     client = app.server.test_client()
@@ -263,6 +275,8 @@ def chi_kpis(wh) -> dict:
     return {r.kpi_id: (r.n, r.numerator) for r in frame[frame.site_id == "CHI"].itertuples()}
 
 
+@pytest.mark.requirement("URS-MON-010")
+@pytest.mark.requirement("URS-KPI-009")
 def test_a_proposed_deviation_counts_in_no_kpi_until_confirmed_by_signature(live):
     app, wh = live
     excursion = open_excursion(wh, "CHI")
@@ -288,6 +302,8 @@ def test_a_proposed_deviation_counts_in_no_kpi_until_confirmed_by_signature(live
     assert audit.verify(wh).ok
 
 
+@pytest.mark.requirement("URS-MON-010")
+@pytest.mark.requirement("URS-KPI-009")
 def test_rejecting_a_proposal_keeps_it_out_and_a_forged_decision_is_refused(live):
     app, wh = live
     start = utc_now() - timedelta(seconds=40)
@@ -303,6 +319,7 @@ def test_rejecting_a_proposal_keeps_it_out_and_a_forged_decision_is_refused(live
     assert not rows(wh, "SELECT 1 FROM deviations WHERE deviation_id = :d", d=deviation_id)
 
 
+@pytest.mark.requirement("URS-MON-011")
 def test_the_sensor_trend_breaks_where_readings_are_missing():
     from dashboard.components.trend_chart import trend_figure
 
@@ -319,6 +336,7 @@ def test_the_sensor_trend_breaks_where_readings_are_missing():
     assert list(joined.data[2].y) == [20.0, 20.1]  # consecutive buckets stay joined
 
 
+@pytest.mark.requirement("URS-MON-011")
 def test_hourly_history_before_live_minutes_is_not_broken_at_every_point():
     from dashboard.components.trend_chart import with_gaps
 

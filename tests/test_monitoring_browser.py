@@ -52,6 +52,7 @@ def live_site(tmp_path_factory, broker):
     wh.dispose()
 
 
+@pytest.mark.requirement("URS-MON-006", "URS-MON-007", "URS-MON-009")
 def test_action_excursion_reaches_the_overview_tile_and_names_the_impacted_batches(
         page: Page, live_site, broker, output_dir, console_errors):
     base, wh = live_site

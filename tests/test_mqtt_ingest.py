@@ -40,6 +40,7 @@ def broker(tmp_path):
         yield b
 
 
+@pytest.mark.requirement("URS-ING-001", "URS-ING-002")
 @pytest.mark.faults  # the bridge is stopped mid-stream and restarted
 def test_no_reading_is_lost_or_doubled_across_a_bridge_restart(warehouse, broker):
     """50,000 readings; the bridge stops mid-stream (unwritten messages unacknowledged) and a new
@@ -110,6 +111,7 @@ def test_no_reading_is_lost_or_doubled_across_a_bridge_restart(warehouse, broker
           f"{second.service.stats['duplicates']}")
 
 
+@pytest.mark.requirement("URS-ING-003")
 def test_bad_messages_over_mqtt_land_in_quarantine_beside_stored_neighbours(duckdb_warehouse, broker):
     wh = duckdb_warehouse
     seed_network(wh)
@@ -151,6 +153,7 @@ def test_bad_messages_over_mqtt_land_in_quarantine_beside_stored_neighbours(duck
     assert rows.topic.iloc[1].endswith("CHI-B1-ZZ")
 
 
+@pytest.mark.requirement("URS-ING-006")
 def test_bridge_reconnects_and_resubscribes_after_a_broker_restart(duckdb_warehouse, broker, tmp_path):
     wh = duckdb_warehouse
     seed_network(wh)

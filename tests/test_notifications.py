@@ -95,6 +95,7 @@ def warehouse_file(tmp_path, *added: rules.Rule, with_users: bool = False, name:
     return url
 
 
+@pytest.mark.requirement("URS-NOT-001", "URS-NOT-002", "URS-NOT-004")
 def test_an_action_excursion_is_mailed_with_what_where_and_when(warehouse, mailbox):
     seed_network(warehouse)
     rules.add(warehouse, rules.Rule(event="excursion_action", recipient="oncall.chi@example.org", site_id="CHI"),
@@ -144,6 +145,7 @@ def test_an_action_excursion_is_mailed_with_what_where_and_when(warehouse, mailb
     assert len(mailbox.received) == 1
 
 
+@pytest.mark.requirement("URS-NOT-001")
 def test_an_event_rolled_back_queues_nothing(duckdb_warehouse):
     """The outbox row is written in the event's transaction: an event that does not commit is never sent."""
     wh = duckdb_warehouse
@@ -161,6 +163,7 @@ def test_an_event_rolled_back_queues_nothing(duckdb_warehouse):
     assert rows(wh, "SELECT COUNT(*) FROM notification_outbox")[0][0] == 0
 
 
+@pytest.mark.requirement("URS-NOT-001", "URS-NOT-003")
 def test_escalation_and_reminders_stop_at_the_acknowledgement(duckdb_warehouse, mailbox):
     wh = duckdb_warehouse
     seed_network(wh, with_users=True)
@@ -205,6 +208,7 @@ def test_escalation_and_reminders_stop_at_the_acknowledgement(duckdb_warehouse, 
     assert rows(wh, "SELECT COUNT(*) FROM audit_log WHERE action = 'notification_cancelled'")[0][0] == 3
 
 
+@pytest.mark.requirement("URS-NOT-004")
 def test_a_mail_server_away_is_retried_until_it_answers_and_every_attempt_is_recorded(warehouse):
     seed_network(warehouse)
     rules.add(warehouse, rules.Rule(event="excursion_action", recipient="oncall@example.org"), by="lead", reason="x")
@@ -235,6 +239,7 @@ def test_a_mail_server_away_is_retried_until_it_answers_and_every_attempt_is_rec
         ["failed", "failed", "failed", "sent"]
 
 
+@pytest.mark.requirement("URS-NOT-004")
 def test_without_a_mail_server_each_message_is_printed_and_recorded_as_printed(duckdb_warehouse, caplog):
     wh = duckdb_warehouse
     seed_network(wh)
@@ -248,6 +253,7 @@ def test_without_a_mail_server_each_message_is_printed_and_recorded_as_printed(d
     assert rows(wh, "SELECT outcome FROM notification_attempts")[0][0] == "printed"
 
 
+@pytest.mark.requirement("URS-NOT-001")
 @pytest.mark.mqtt
 def test_a_reading_published_to_the_broker_ends_in_a_mailbox(duckdb_warehouse, mailbox, tmp_path):
     """Sensor messages over a real Mosquitto, the bridge, the excursion, the outbox, the dispatcher, SMTP."""
@@ -279,6 +285,7 @@ def test_a_reading_published_to_the_broker_ends_in_a_mailbox(duckdb_warehouse, m
     print(f"published -> accepted by the SMTP server: {latency:.2f} s")
 
 
+@pytest.mark.requirement("URS-NOT-009", "URS-NOT-010")
 def test_rules_through_the_command_line_are_checked_and_audited(tmp_path):
     url = warehouse_file(tmp_path)
     env = {"ATMP_DATABASE_URL": url}
@@ -323,6 +330,7 @@ def test_rules_through_the_command_line_are_checked_and_audited(tmp_path):
         wh.dispose()
 
 
+@pytest.mark.requirement("URS-NOT-005")
 @pytest.mark.postgres
 @pytest.mark.faults  # the dispatcher process is killed with -9 mid-send
 def test_a_dispatcher_killed_mid_send_is_replaced_and_every_message_arrives_once(tmp_path):
@@ -373,6 +381,7 @@ def test_a_dispatcher_killed_mid_send_is_replaced_and_every_message_arrives_once
             mailbox.stop()
 
 
+@pytest.mark.requirement("URS-NOT-011")
 def test_a_file_the_drop_folder_refuses_is_mailed_once_through_the_commands(tmp_path, mailbox):
     """`atmp-hub watch-imports --once` refuses a file and queues its message with the audit entry;
     `atmp-hub notify run --once` (another process) mails it; the same file dropped again mails nothing new."""
@@ -404,6 +413,7 @@ def test_a_file_the_drop_folder_refuses_is_mailed_once_through_the_commands(tmp_
     assert "accepted it for steward@example.org: 250" in listed.stdout
 
 
+@pytest.mark.requirement("URS-NOT-011")
 def test_the_served_app_mails_what_its_own_drop_folder_refuses(tmp_path, mailbox):
     """`atmp-hub serve` as a newcomer starts it: the app's own dispatcher (ATMP_NOTIFY_IN_APP, on by default)
     mails the refusal of a file its own drop folder watcher took."""
@@ -431,6 +441,7 @@ def test_the_served_app_mails_what_its_own_drop_folder_refuses(tmp_path, mailbox
     assert "notifications: e-mail via smtp://127.0.0.1" in err
 
 
+@pytest.mark.requirement("URS-NOT-004", "URS-NOT-009")
 def test_a_webhook_is_signed_retried_on_a_server_error_and_refused_without_its_secret(duckdb_warehouse, tmp_path):
     wh = duckdb_warehouse
     seed_network(wh)
@@ -478,6 +489,8 @@ def write_readings(wh: Warehouse, at, sensors: dict[str, str], tag: str) -> None
                                               for s, unit in sensors.items()])
 
 
+@pytest.mark.requirement("URS-NOT-008")
+@pytest.mark.requirement("URS-AUD-011")
 def test_system_alarms_reach_their_addresses_without_any_rule_and_clear(duckdb_warehouse, mailbox):
     """A silent sensor, then ingest stopped altogether, then the audit trail tampered with: each a system
     alarm, mailed to ATMP_SYSTEM_ALARM_TO although no rule exists, raised once, cleared when it ends."""
@@ -527,6 +540,7 @@ def test_system_alarms_reach_their_addresses_without_any_rule_and_clear(duckdb_w
     assert sum("SYSTEM ALARM: the audit trail fails verification" in s for s in subjects) == 2
 
 
+@pytest.mark.requirement("URS-NOT-008")
 def test_a_notification_that_keeps_failing_is_itself_an_alarm(duckdb_warehouse, caplog):
     from notify.alarms import Watchdog
 
@@ -551,6 +565,7 @@ def test_a_notification_that_keeps_failing_is_itself_an_alarm(duckdb_warehouse, 
     assert "not delivered after 3 attempts" in caplog.text
 
 
+@pytest.mark.requirement("URS-NOT-008")
 @pytest.mark.postgres
 def test_a_warehouse_that_does_not_answer_is_an_alarm_sent_around_it_and_cleared(mailbox):
     """The warehouse cannot hold its own alarm: a dispatcher pointed at a PostgreSQL database that does not
@@ -590,6 +605,7 @@ def test_a_warehouse_that_does_not_answer_is_an_alarm_sent_around_it_and_cleared
         admin.dispose()
 
 
+@pytest.mark.requirement("URS-NOT-006")
 def test_who_is_on_call_follows_the_sites_clock_through_nights_weekends_and_daylight_saving():
     from datetime import datetime
 
@@ -615,6 +631,7 @@ def test_who_is_on_call_follows_the_sites_clock_through_nights_weekends_and_dayl
                       "America/Chicago")[0].recipient == "x@example.org"
 
 
+@pytest.mark.requirement("URS-NOT-006", "URS-NOT-008")
 def test_an_on_call_rule_reaches_whoever_is_on_call_and_a_gap_is_never_silent(duckdb_warehouse, mailbox):
     from queries.notifications import on_call
 
@@ -648,6 +665,7 @@ def test_an_on_call_rule_reaches_whoever_is_on_call_and_a_gap_is_never_silent(du
     assert alarm.startswith("delivery_failing/")
 
 
+@pytest.mark.requirement("URS-NOT-006", "URS-NOT-010")
 def test_on_call_shifts_through_the_command_line(tmp_path):
     url = warehouse_file(tmp_path)
     env = {"ATMP_DATABASE_URL": url}
@@ -667,6 +685,7 @@ def test_on_call_shifts_through_the_command_line(tmp_path):
     assert rule.returncode == 0 and "→ email on-call at once" in rule.stdout
 
 
+@pytest.mark.requirement("URS-NOT-004")
 def test_mail_goes_over_starttls_or_tls_with_a_login_and_a_refused_login_is_recorded(duckdb_warehouse, tmp_path,
                                                                                      monkeypatch):
     """ATMP_SMTP_URL's TLS and login against a real server that requires them: STARTTLS with a login, TLS
@@ -721,6 +740,7 @@ def test_mail_goes_over_starttls_or_tls_with_a_login_and_a_refused_login_is_reco
         implicit.stop()
 
 
+@pytest.mark.requirement("URS-NOT-007")
 def test_rules_for_site_managers_and_leadership_reach_their_addresses(tmp_path, mailbox):
     """Recipient 'site-managers': the addresses of the site's active site managers when the message goes
     out (`atmp-hub users set-email`, audited); a site whose managers have none fails and says so.
@@ -756,6 +776,7 @@ def test_rules_for_site_managers_and_leadership_reach_their_addresses(tmp_path, 
         wh.dispose()
 
 
+@pytest.mark.requirement("URS-NOT-003")
 def test_those_told_of_an_excursion_hear_when_it_ends(duckdb_warehouse, mailbox):
     wh = duckdb_warehouse
     seed_network(wh)

@@ -57,6 +57,7 @@ def text_of(response) -> str:
     return json.dumps(response.get_json())
 
 
+@pytest.mark.requirement("URS-NOT-010")
 def test_leadership_adds_a_rule_signed_and_a_wrong_signature_adds_nothing(page_app):
     app, wh = page_app
     client = client_of(app, "t.leader")
@@ -81,6 +82,8 @@ def test_leadership_adds_a_rule_signed_and_a_wrong_signature_adds_nothing(page_a
     assert entry == ("t.leader", "on-call QA at CHI")
 
 
+@pytest.mark.requirement("URS-NOT-010")
+@pytest.mark.requirement("URS-ACC-004")
 def test_only_leadership_and_administrators_change_rules_and_auditors_read(page_app):
     app, wh = page_app
     for user_id in ("t.manager.chi", "t.display"):
@@ -96,6 +99,7 @@ def test_only_leadership_and_administrators_change_rules_and_auditors_read(page_
     assert "added" in text_of(add(admin, app, recipient="admin-added@example.org", site="*"))
 
 
+@pytest.mark.requirement("URS-NOT-010")
 def test_a_rule_switched_off_and_a_test_message_mailed(page_app):
     app, wh = page_app
     client = client_of(app, "t.leader")
@@ -130,6 +134,7 @@ SHIFT = [ids.NOT_SHIFT_RESULT, ids.NOT_SHIFT_SIGNATURE, ids.NOT_SHIFT_DONE, ids.
 SHIFT_OFF = [ids.NOT_SHIFT_OFF_RESULT, ids.NOT_SHIFT_OFF_SIGNATURE, ids.NOT_SHIFT_OFF_DONE, ids.NOT_SHIFT_OFF_REASON]
 
 
+@pytest.mark.requirement("URS-NOT-010")
 def test_on_call_shifts_are_kept_on_the_page_signed(page_app):
     app, wh = page_app
 

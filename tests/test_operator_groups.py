@@ -8,6 +8,7 @@ import itertools
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -60,6 +61,7 @@ def small_derivable_unions(members: pd.DataFrame, site_ids: list[str], network: 
     return found
 
 
+@pytest.mark.requirement("URS-PPL-008")
 def test_the_one_operator_module_and_what_reveals_it():
     """A: M1 by six operators, M2 by one (who also did M1). B and C: six in each module."""
     rows = [("A", "M1", f"a{i}", True, True) for i in range(1, 7)] + [("A", "M2", "a1", True, False)]
@@ -79,6 +81,7 @@ def test_the_one_operator_module_and_what_reveals_it():
     assert not small_derivable_unions(members, ["A"], True, manager, 5)
 
 
+@pytest.mark.requirement("URS-PPL-008")
 def test_one_operator_in_several_modules_counts_once():
     rows = [("A", m, "a1", True, True) for m in ("M1", "M2", "M3", "M4", "M5")]
     rows += [("A", "M6", f"a{i}", True, True) for i in range(2, 8)]
@@ -103,6 +106,7 @@ def grids(draw):
     return members_frame(rows), scope_sites, draw(st.sampled_from([3, 5]))
 
 
+@pytest.mark.requirement("URS-PPL-008")
 @settings(max_examples=250, deadline=None)
 @given(grids())
 def test_no_small_group_is_derivable_from_what_a_role_sees(grid):

@@ -102,6 +102,7 @@ def raw_groups(wh) -> pd.DataFrame:
 
 
 # -- roles -------------------------------------------------------------------------------------------
+@pytest.mark.requirement("URS-PPL-009")
 @pytest.mark.parametrize("user", ["t.display", "t.admin"])
 def test_roles_without_the_page_get_403_and_no_data(make_client, hub_app, user):
     client = make_client(user)
@@ -120,12 +121,14 @@ def test_anonymous_callback_gets_401(make_client):
     assert response.status_code == 401
 
 
+@pytest.mark.requirement("URS-PPL-009")
 def test_page_is_in_the_navigation_of_leaders_only_roles(make_client):
     layout = make_client("t.manager.chi").get("/_dash-layout").get_json()
     assert "/people" in json.dumps(layout)
     assert "/people" not in json.dumps(make_client("t.display").get("/_dash-layout").get_json())
 
 
+@pytest.mark.requirement("URS-PPL-005")
 def test_site_manager_forged_site_is_not_found(make_client, hub_app):
     client = make_client("t.manager.chi")
     body = survey(client, hub_app, "ATL")
@@ -139,6 +142,7 @@ def test_site_manager_forged_site_is_not_found(make_client, hub_app):
         assert "Site not found" in texts(survey(client, hub_app, forged))
 
 
+@pytest.mark.requirement("URS-PPL-009")
 def test_site_manager_sees_own_site_and_anonymised_network_only(make_client, hub_app, sample_warehouse):
     client = make_client("t.manager.chi")
     body = survey(client, hub_app, "CHI", ["Manufacturing", "Quality Control", "Facilities & EM"])
@@ -156,6 +160,7 @@ def test_site_manager_sees_own_site_and_anonymised_network_only(make_client, hub
     assert not any(t.startswith("OP-") for t in texts(training))
 
 
+@pytest.mark.requirement("URS-PPL-005")
 def test_forged_filter_values_get_an_answer_not_an_error(make_client, hub_app):
     client = make_client("t.leader")
     for wave, teams in ((["2024-Q3"], "Manufacturing"), ({"$gt": ""}, {"a": 1}), (7, [1, None])):
@@ -179,6 +184,7 @@ def shown_counts(body) -> list[tuple[str, float]]:
     return out
 
 
+@pytest.mark.requirement("URS-PPL-003")
 def test_small_team_is_suppressed_in_the_response(make_client, hub_app, sample_warehouse):
     truth = raw_groups(sample_warehouse)
     small = truth[(truth["n"] < MIN_N) & (truth["site_id"] == "CHI")].iloc[0]  # CHI Facilities & EM, 2024-Q3
@@ -195,6 +201,7 @@ def test_small_team_is_suppressed_in_the_response(make_client, hub_app, sample_w
     assert not any(t.get("hovertemplate") for t in suppressed_markers)
 
 
+@pytest.mark.requirement("URS-PPL-004", "URS-PPL-005")
 def test_team_filter_cannot_narrow_to_a_small_group_by_subtraction(make_client, hub_app, sample_warehouse):
     """Every team subset and the site total: no shown counts subtract to a group of 1 to 4."""
     truth = raw_groups(sample_warehouse)
@@ -229,6 +236,7 @@ def test_team_filter_cannot_narrow_to_a_small_group_by_subtraction(make_client, 
     assert counts[("CHI", "2024-Q3")] == 23  # the site total stays: it is shown on other pages too
 
 
+@pytest.mark.requirement("URS-PPL-004")
 def test_network_minus_shown_sites_never_reveals_a_small_group(make_client, hub_app, sample_warehouse):
     truth = raw_groups(sample_warehouse).groupby(["wave", "site_id"], as_index=False)["n"].sum()
     for user in ("t.leader", "t.manager.chi", "t.manager.atl"):
@@ -244,6 +252,7 @@ def test_network_minus_shown_sites_never_reveals_a_small_group(make_client, hub_
         assert checked >= 6, user  # most waves show a network value
 
 
+@pytest.mark.requirement("URS-PPL-004")
 def test_network_is_suppressed_for_a_site_manager_when_the_rest_is_small(sample_warehouse):
     """Direct check of the rule on the sample: a scope of one site whose complement is under 5."""
     groups = people.survey_groups(sample_warehouse, scope_for(sample_warehouse, "site_manager", "CHI"))
@@ -251,6 +260,7 @@ def test_network_is_suppressed_for_a_site_manager_when_the_rest_is_small(sample_
     assert (groups.loc[groups["suppressed"], people.SURVEY_VALUES].isna()).all().all()
 
 
+@pytest.mark.requirement("URS-PPL-006")
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_export_keeps_suppression_and_is_audited(make_client, sample_warehouse, fmt):
     content, filename = downloaded(export_call(make_client("t.auditor"), "people", "survey", fmt), "people",
@@ -280,6 +290,7 @@ def test_export_chart_as_png(make_client):
     assert content.startswith(b"\x89PNG") and filename.endswith(".png")
 
 
+@pytest.mark.requirement("URS-PPL-009")
 def test_export_refused_to_roles_without_the_page(make_client):
     for user in ("t.display", "t.admin"):
         assert export_call(make_client(user), "people", "survey", "csv", formats=("csv",)).status_code == 403
@@ -340,6 +351,7 @@ def module_rows(training) -> dict[str, list[str]]:
     return {row[0]: row[1:] for row in rows}
 
 
+@pytest.mark.requirement("URS-PPL-008")
 def test_one_operators_training_result_is_not_shown_to_a_site_manager(make_client, hub_app, sample_warehouse):
     """CHI, last 90 days: fewer than 5 operators made a first CAR-T attempt (when one did, the page
     showed '0 % (0/1)' and '17 days (n = 1)'); the group is suppressed, as survey groups are."""

@@ -58,6 +58,7 @@ def row(groups: pd.DataFrame, level: str, site: str, team: str | None = None) ->
     return pick.iloc[0]
 
 
+@pytest.mark.requirement("URS-PPL-007")
 def test_sql_scoring_matches_pure_functions(warehouse):
     written = add_responses(warehouse, {("2026-Q2", "A", "T1"): 6, ("2026-Q2", "A", "T2"): 7,
                                         ("2026-Q2", "B", "T1"): 9})
@@ -76,6 +77,7 @@ def test_sql_scoring_matches_pure_functions(warehouse):
     assert network["alpha"] == pytest.approx(cronbach_alpha(scored_items(written)))
 
 
+@pytest.mark.requirement("URS-PPL-003", "URS-PPL-004")
 def test_small_team_and_the_team_that_would_reveal_it_by_subtraction_are_suppressed(warehouse):
     add_responses(warehouse, {("2026-Q2", "A", "T1"): 6, ("2026-Q2", "A", "T2"): 9, ("2026-Q2", "A", "T3"): 3,
                               ("2026-Q2", "B", "T1"): 12})
@@ -94,6 +96,7 @@ def test_small_team_and_the_team_that_would_reveal_it_by_subtraction_are_suppres
             .round(9) == 100).all()
 
 
+@pytest.mark.requirement("URS-PPL-003")
 def test_a_small_site_wave_enters_no_aggregate_for_leaders_and_site_managers(warehouse):
     add_responses(warehouse, {("2026-Q2", "A", "T1"): 8, ("2026-Q2", "A", "T2"): 8, ("2026-Q2", "B", "T1"): 3})
     leader = people.survey_groups(warehouse, scope())
@@ -108,6 +111,7 @@ def test_a_small_site_wave_enters_no_aggregate_for_leaders_and_site_managers(war
     assert not row(manager, "site", "A")["suppressed"]
 
 
+@pytest.mark.requirement("URS-PPL-004")
 def test_people_page_and_kpi_count_the_same_respondents_so_no_small_group_is_recovered(warehouse):
     """The reproduction of the security sweep: with a 3-respondent site-wave, a site manager read n 205 on
     the people page and n 202 on the KPI, and (205 x 69.16 - 202 x 68.95) / 3 was that group's exact index."""
@@ -123,6 +127,7 @@ def test_people_page_and_kpi_count_the_same_respondents_so_no_small_group_is_rec
     assert recovered == pytest.approx(0, abs=1e-6)  # the difference holds nobody
 
 
+@pytest.mark.requirement("URS-PPL-004")
 def test_network_shown_when_the_hidden_rest_is_large_enough(warehouse):
     add_responses(warehouse, {("2026-Q2", "A", "T1"): 8, ("2026-Q2", "B", "T1"): 6})
     manager = people.survey_groups(warehouse, scope("site_manager", "B"))
@@ -130,6 +135,7 @@ def test_network_shown_when_the_hidden_rest_is_large_enough(warehouse):
     assert set(manager["site_id"]) == {"B", NETWORK}
 
 
+@pytest.mark.requirement("URS-PPL-005")
 def test_select_groups_only_picks_rows_never_new_aggregates(warehouse):
     add_responses(warehouse, {("2026-Q2", "A", "T1"): 6, ("2026-Q2", "A", "T2"): 9, ("2026-Q2", "A", "T3"): 3})
     groups = people.survey_groups(warehouse, scope())
@@ -142,6 +148,8 @@ def test_select_groups_only_picks_rows_never_new_aggregates(warehouse):
             assert set(shown.loc[shown["level"] == "team", "team"]) <= {"T2"}
 
 
+@pytest.mark.requirement("URS-PPL-006")
+@pytest.mark.requirement("URS-EXP-011")
 def test_export_carries_no_suppressed_value(warehouse):
     add_responses(warehouse, {("2026-Q2", "A", "T1"): 6, ("2026-Q2", "A", "T2"): 4})
     export = people.survey_export(people.survey_groups(warehouse, scope()))
@@ -165,6 +173,7 @@ def all_remainders_safe(groups: pd.DataFrame, min_n: int = 5) -> bool:
     return True
 
 
+@pytest.mark.requirement("URS-PPL-004")
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.lists(st.integers(1, 16), min_size=1, max_size=4), min_size=1, max_size=4))
 def test_protection_leaves_no_small_remainder(site_teams):
@@ -313,6 +322,7 @@ def derivable_groups(frame: pd.DataFrame, sites: list[str], all_sites: list[str]
     return found
 
 
+@pytest.mark.requirement("URS-PPL-008")
 def test_one_operators_training_result_is_suppressed_for_leaders_and_site_managers(warehouse):
     """Issue 25.7: 'Isolator operation 0 % (0/1), 11 days (n = 1)' was one operator's result."""
     truth = one_operator_module(warehouse)
@@ -382,6 +392,7 @@ def _membership(figure: tuple[int, int], atoms: list[tuple[int, int]]) -> list[t
             if sum(atoms[i][0] for i in subset) == figure[0] and sum(atoms[i][1] for i in subset) == figure[1]]
 
 
+@pytest.mark.requirement("URS-PPL-004")
 @settings(max_examples=25, deadline=None)
 @given(st.lists(st.lists(st.integers(1, 12), min_size=1, max_size=3), min_size=2, max_size=4),
        st.integers(0, 10_000))

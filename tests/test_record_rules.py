@@ -30,6 +30,7 @@ def deviation(number: int, **fields) -> dict:
             "root_cause_code": "DOC-ENTRY", "source": "operator", **fields}
 
 
+@pytest.mark.requirement("URS-IMP-002", "URS-IMP-003")
 def test_every_broken_rule_of_every_row_is_named_and_nothing_is_written(made_earlier, tmp_path):
     data = tmp_path / "deviations.csv"
     pd.DataFrame([
@@ -52,6 +53,7 @@ def test_every_broken_rule_of_every_row_is_named_and_nothing_is_written(made_ear
     assert problem_lines(refused(dry)) == problem_lines(message)
 
 
+@pytest.mark.requirement("URS-IMP-002")
 def test_ranges_and_a_release_without_its_time_are_refused(made_earlier, tmp_path):
     data = tmp_path / "batches.csv"
     batch = {"site_id": "CHI", "room_id": "CHI-B1", "product": "CAR-T-19", "process_version": "v1",
@@ -71,6 +73,7 @@ def test_ranges_and_a_release_without_its_time_are_refused(made_earlier, tmp_pat
     assert count(made_earlier, "SELECT COUNT(*) FROM batches") == 0
 
 
+@pytest.mark.requirement("URS-IMP-002")
 def test_a_site_with_a_time_zone_that_does_not_exist_is_refused(made_earlier, tmp_path):
     data = tmp_path / "sites.csv"
     pd.DataFrame([{"site_id": "MAR", "name": "Mars base", "region": "Far", "timezone": "Mars/Olympus",
@@ -126,6 +129,7 @@ def test_each_table_s_rules_can_fail(table):
         assert len(found) == 1 and found[0].startswith("x.csv row 1, field "), (table, case, found)
 
 
+@pytest.mark.requirement("URS-IMP-002", "URS-IMP-004")
 def test_a_record_file_read_in_chunks_is_checked_across_them_and_written_all_or_nothing(made_earlier, tmp_path,
                                                                                        monkeypatch):
     """The chunking itself, at 7 rows a chunk in this process (a real file takes 50,000 at a time): row

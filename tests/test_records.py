@@ -36,6 +36,7 @@ def story(sample_warehouse) -> dict:
     return row.to_dict()
 
 
+@pytest.mark.requirement("URS-KPI-010")
 def test_deviation_record_shows_what_it_is_and_what_it_touches(make_client, hub_app, sample_warehouse, story):
     text = page_text(make_client("t.leader"), hub_app, f"/deviation/{story['deviation_id']}")
     assert "deviation-record" in text and f"Deviation {story['deviation_id']}" in text
@@ -60,6 +61,7 @@ def _scope(role: str, site: str | None = None):
     return build_scope(user_id="t", role=role, own_site=site, all_sites=sites, end=TEST_END, days=90)
 
 
+@pytest.mark.requirement("URS-KPI-010", "URS-ACC-003")
 def test_recurrence_context_lists_own_site_and_counts_the_others_for_a_manager(make_client, hub_app,
                                                                               sample_warehouse):
     """A CHI deviation whose root cause also occurred earlier elsewhere: the leader sees the other sites'
@@ -89,6 +91,7 @@ def test_recurrence_context_lists_own_site_and_counts_the_others_for_a_manager(m
         assert f'"href": "/deviation/{other}"' in leader
 
 
+@pytest.mark.requirement("URS-KPI-010")
 def test_batch_record_shows_cqas_room_excursions_and_vein_to_vein(make_client, hub_app, sample_warehouse, story):
     text = page_text(make_client("t.manager.chi"), hub_app, f"/batch/{story['batch_id']}")
     assert f"Batch {story['batch_id']}" in text and "batch-record" in text
@@ -102,6 +105,7 @@ def test_batch_record_shows_cqas_room_excursions_and_vein_to_vein(make_client, h
     assert f"{total:.1f} days from apheresis (collection) to infused." in text
 
 
+@pytest.mark.requirement("URS-EXP-007")
 def test_an_untested_batch_is_pending_never_within_specification(make_client, hub_app, sample_warehouse):
     batch_id = sql(sample_warehouse, "SELECT batch_id FROM batches WHERE site_id = 'CHI' AND viability_pct IS NULL "
                                      "AND transduction_pct IS NULL ORDER BY started_at DESC LIMIT 1")["batch_id"].iloc[0]
@@ -110,6 +114,7 @@ def test_an_untested_batch_is_pending_never_within_specification(make_client, hu
     assert "testing pending" in text
 
 
+@pytest.mark.requirement("URS-EXP-007")
 def test_batch_page_verdict_is_the_site_tables_for_every_batch(sample_warehouse):
     """One rule, two readers: the record's verdict equals queries/sql/site_batches.sql's for every CHI batch."""
     scope = _scope("site_manager", "CHI")
@@ -119,6 +124,7 @@ def test_batch_page_verdict_is_the_site_tables_for_every_batch(sample_warehouse)
         assert qr.batch_record(sample_warehouse, scope, batch_id).verdict == verdict, batch_id
 
 
+@pytest.mark.requirement("URS-KPI-010")
 def test_capa_record_and_what_recurred_after_it(make_client, hub_app, sample_warehouse):
     """A CHI CAPA whose root cause came back at CHI after it was opened: the page lists those deviations
     (links), the deviation it answers, and its effectiveness."""
@@ -137,6 +143,8 @@ def test_capa_record_and_what_recurred_after_it(make_client, hub_app, sample_war
     assert "Effectiveness" in text and ("not checked yet" in text or "effective" in text)
 
 
+@pytest.mark.requirement("URS-MON-009")
+@pytest.mark.requirement("URS-KPI-010")
 def test_excursion_record_with_its_product_impact(make_client, hub_app, sample_warehouse, story):
     text = page_text(make_client("t.auditor"), hub_app, f"/excursion/{story['excursion_id']}")
     record = qr.excursion_record(sample_warehouse, _scope("auditor"), story["excursion_id"])
@@ -151,6 +159,7 @@ def test_excursion_record_with_its_product_impact(make_client, hub_app, sample_w
 
 
 @pytest.mark.parametrize("path", ["/capa/CAPA-ATL-0001", "/excursion/EXC-ATL-20250112080000-296600"])
+@pytest.mark.requirement("URS-ACC-003")
 def test_foreign_capa_and_excursion_are_not_found(make_client, hub_app, path):
     text = page_text(make_client("t.manager.chi"), hub_app, path)
     assert "record-not-found" in text and "ATL" not in text.replace(path.rsplit("/", 1)[1], "")
@@ -158,6 +167,7 @@ def test_foreign_capa_and_excursion_are_not_found(make_client, hub_app, path):
 
 @pytest.mark.parametrize("path", ["/deviation/DEV-ATL-0038", "/batch/ATL-B0001", "/deviation/NOPE",
                                   "/batch/' OR 1=1 --", "/deviation/" + "X" * 500, "/batch/%2e%2e%2fsite"])
+@pytest.mark.requirement("URS-ACC-003")
 def test_foreign_and_forged_ids_are_not_found(make_client, hub_app, path):
     """A CHI manager gets the same "not found" for another site's record as for an id that does not exist
     (the id typed is echoed, cut to 120 characters; nothing of the record)."""
@@ -172,12 +182,15 @@ def test_foreign_and_forged_ids_are_not_found(make_client, hub_app, path):
     assert sentence.sub("-", text) == sentence.sub("-", unknown)
 
 
+@pytest.mark.requirement("URS-KIO-006")
 @pytest.mark.parametrize("user_id", ["t.display", "t.admin"])
+@pytest.mark.requirement("URS-ACC-002")
 def test_roles_without_records_are_refused(make_client, hub_app, story, user_id):
     text = page_text(make_client(user_id), hub_app, f"/deviation/{story['deviation_id']}")
     assert "page-denied" in text and story["deviation_id"] not in text
 
 
+@pytest.mark.requirement("URS-KPI-010")
 def test_site_page_links_every_id_to_its_record(make_client, hub_app):
     response = dash_call(make_client("t.leader"), hub_app, ["site-title", "site-body", "site-as-of"],
                          {"site-window.value": 90}, {"site-id.data": "CHI"})
@@ -232,6 +245,7 @@ def test_postgres_gives_the_same_records(sample_warehouse, sample_postgres_templ
         pg.dispose()
 
 
+@pytest.mark.requirement("URS-MON-009")
 def test_a_batch_and_an_excursion_agree_on_their_overlap(sample_warehouse):
     """One product-impact rule from both sides: every batch an excursion's record lists (the monitoring
     list's rule) lists that excursion, and every excursion a batch lists lists the batch (all CHI)."""

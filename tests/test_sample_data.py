@@ -161,6 +161,7 @@ def test_network_shape(wh):
         str(SEED), "small", END.isoformat())
 
 
+@pytest.mark.requirement("URS-MON-002")
 def test_limits_follow_annex1_and_are_written(wh):
     limits = default_limits().set_index(["parameter", "grade"])
     assert limits.loc[("particles_0_5", "A"), "action_high"] == 3520

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from queries.engine.settings import Settings
 from queries.records import audit
 from queries.records.settings_audit import record_if_changed
 
 
+@pytest.mark.requirement("URS-AUD-003", "URS-AUD-012")
 def test_changed_settings_are_recorded_once_without_secrets(duckdb_warehouse):
     wh = duckdb_warehouse
     base = Settings.from_env({}, database_url="postgresql+psycopg://hub:s3cret@db/hub", secret_key="k" * 32)

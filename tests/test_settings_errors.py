@@ -26,6 +26,7 @@ def run(args: list[str], **env: str) -> subprocess.CompletedProcess:
     ("ATMP_SIMULATOR", "ture", "is not a yes/no value: use one of 1, true, yes, on or 0, false, no, off"),
     ("ATMP_ENVIRONMENT", "Production", "is not one of development or production"),
 ])
+@pytest.mark.requirement("URS-ACC-011")
 def test_the_command_refuses_a_mistyped_setting_in_one_line(variable, value, accepted):
     done = run([sys.executable, "-m", "dashboard.cli", "settings"], **{variable: value})
     assert done.returncode == 2
@@ -47,3 +48,13 @@ def test_yes_no_words_both_ways_and_nothing_else():
         with pytest.raises(SettingsError, match=f"ATMP_SIMULATOR={word!r} is not a yes/no value"):
             Settings.from_env({"ATMP_SIMULATOR": word})
     assert Settings.from_env({"ATMP_CACHE_TTL_S": " 60 "}).cache_ttl_s == 60
+
+
+@pytest.mark.requirement("URS-ACC-011")
+def test_production_refuses_to_start_without_its_session_key_or_audit_key():
+    with pytest.raises(SettingsError, match="ATMP_SECRET_KEY must be set in production"):
+        Settings.from_env({"ATMP_ENVIRONMENT": "production", "ATMP_AUDIT_KEY_FILE": "/etc/atmp/audit.key"})
+    with pytest.raises(SettingsError, match="ATMP_AUDIT_KEY_FILE must be set in production"):
+        Settings.from_env({"ATMP_ENVIRONMENT": "production", "ATMP_SECRET_KEY": "s" * 64})
+    # Development without a key: a fresh random one per process, never a fixed default.
+    assert Settings.from_env({}).secret_key != Settings.from_env({}).secret_key

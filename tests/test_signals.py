@@ -30,6 +30,7 @@ def scope(days=90, role="leadership", own_site=None):
 
 
 # --- (a) CHI grade B temperature drift -----------------------------------------------------------------
+@pytest.mark.requirement("URS-STA-003")
 @pytest.mark.parametrize("days", [90, 180])
 def test_drift_warning_precedes_the_chi_action_excursion(sample_warehouse, days):
     result = sensor_drift.analyse(sample_warehouse, scope(days).for_site("CHI"))
@@ -49,6 +50,7 @@ def test_drift_warning_precedes_the_chi_action_excursion(sample_warehouse, days)
     assert row["n_peers"] == 3  # adjusted by the three other CHI temperature sensors
 
 
+@pytest.mark.requirement("URS-STA-003")
 def test_season_alone_raises_few_warnings(sample_warehouse):
     """Without the common-mode adjustment every temperature and humidity sensor warns each winter; with it,
     a sustained warning on a sensor other than the drifting one is the exception."""
@@ -61,6 +63,7 @@ def test_season_alone_raises_few_warnings(sample_warehouse):
 
 
 # --- (b) the DOC-ENTRY cluster at ATL and DEN -------------------------------------------------------------
+@pytest.mark.requirement("URS-STA-004", "URS-STA-008", "URS-STA-010")
 def test_doc_entry_cluster_is_flagged_with_the_outdated_sop(sample_warehouse):
     result = signals.systemic_signals(sample_warehouse, scope(90), window_days=14)
     # The counts docs/signals.md states for the test sample's last 90 days.
@@ -82,6 +85,7 @@ def test_doc_entry_cluster_is_flagged_with_the_outdated_sop(sample_warehouse):
     assert all(p["status"].startswith("proposed") for p in proposed)
 
 
+@pytest.mark.requirement("URS-STA-009")
 def test_site_manager_sees_the_cluster_with_the_other_site_anonymised(sample_warehouse):
     result = signals.systemic_signals(sample_warehouse, scope(90, "site_manager", "ATL"), window_days=14)
     cluster = result.clusters[result.clusters["key"].str.contains("DOC-ENTRY")].iloc[0]
@@ -108,6 +112,7 @@ def test_sea_converges_to_the_network_after_onboarding(sample_warehouse):
     assert summary["equivalent_pct"].iloc[-1] >= summary["equivalent_pct"].iloc[0]
 
 
+@pytest.mark.requirement("URS-STA-009")
 def test_onboarding_view_is_scoped(sample_warehouse):
     with pytest.raises(NotFound):
         comparability.onboarding_trajectory(sample_warehouse, scope(365, "site_manager", "CHI"), "SEA")
@@ -115,6 +120,7 @@ def test_onboarding_view_is_scoped(sample_warehouse):
 
 
 # --- comparability -------------------------------------------------------------------------------------
+@pytest.mark.requirement("URS-STA-009")
 def test_comparability_for_a_site_manager_pools_the_other_sites(sample_warehouse):
     result = comparability.comparability(sample_warehouse, scope(180, "site_manager", "CHI"), "CD19 CAR-T")
     assert set(result.tost["site_id"]) == {"CHI"}
@@ -125,6 +131,7 @@ def test_comparability_for_a_site_manager_pools_the_other_sites(sample_warehouse
     assert set(result.scores["site_id"]) == {"CHI", NETWORK}
 
 
+@pytest.mark.requirement("URS-STA-005")
 def test_ppk_uses_the_specification_table(sample_warehouse):
     result = comparability.comparability(sample_warehouse, scope(180), "CD19 CAR-T")
     viability = result.capability[(result.capability["site_id"] == "ATL") & (result.capability["cqa"] == "viability_pct")]
@@ -135,6 +142,7 @@ def test_ppk_uses_the_specification_table(sample_warehouse):
     assert viability["lower_limit"].iloc[0] == 70.0
 
 
+@pytest.mark.requirement("URS-STA-010")
 def test_the_sample_s_funnel_positions_are_the_ones_docs_state(sample_warehouse):
     """docs/signals.md: on the test sample no site is above 95 % at 90, 180 or 365 days; PHX is below."""
     for days in (90, 180, 365):
@@ -143,6 +151,7 @@ def test_the_sample_s_funnel_positions_are_the_ones_docs_state(sample_warehouse)
         assert funnel.loc["PHX", "position"] == "below 95 %", days
 
 
+@pytest.mark.requirement("URS-STA-005")
 def test_deviation_funnel_uses_the_catalogue_rate(sample_warehouse):
     funnel, curve, rate = comparability.deviation_funnel(sample_warehouse, scope(365))
     frame = kpi_frame(sample_warehouse, scope(365), ["deviation_rate"])
@@ -155,6 +164,7 @@ def test_deviation_funnel_uses_the_catalogue_rate(sample_warehouse):
 
 
 # --- risk model ----------------------------------------------------------------------------------------
+@pytest.mark.requirement("URS-STA-006", "URS-STA-010")
 def test_risk_backtest_gives_finite_figures(sample_warehouse):
     result = risk.network_risk(sample_warehouse, scope(90))
     bt = result.backtest
@@ -189,6 +199,7 @@ def known_before(events: RiskEvents, t: pd.Timestamp) -> RiskEvents:
                       signals_before=risk.signals_known_before(devs, batches))
 
 
+@pytest.mark.requirement("URS-STA-006")
 def test_a_cqa_flag_is_known_when_every_point_up_to_it_has_completed():
     """20 baseline batches (viability alternating 80/82), then batch 21 far below (rule 1) and batch 22
     also below. Batch 20 started before 21 but completed after it: 21's flag needs 20 (it is in the
@@ -212,6 +223,7 @@ def test_a_cqa_flag_is_known_when_every_point_up_to_it_has_completed():
         "baseline").all() and len(flags) > 2
 
 
+@pytest.mark.requirement("URS-STA-006")
 def test_risk_features_at_t_are_what_was_known_before_t(sample_warehouse):
     """Every month the backtest trains or tests on: the features computed from the whole history equal
     those computed from only the rows known before that month. Any later row that reached a feature (a
@@ -241,6 +253,7 @@ def test_prediction_accuracy_kpi_is_the_backtest_auc(sample_warehouse):
     assert prevented["denominator"] >= 1 and prevented["value"] == 0
 
 
+@pytest.mark.requirement("URS-STA-007")
 def test_the_sample_s_model_earns_its_ranking_and_the_negative_control_does_not(sample_warehouse,
                                                                                  control_warehouse):
     """With the sample's staffing-strain mechanism the model beats chance and the naive baseline beyond
@@ -266,6 +279,7 @@ def test_the_sample_s_model_earns_its_ranking_and_the_negative_control_does_not(
     assert 0.52 < sample_warehouse.query("test", sql=first).iat[0, 0] < 0.62
 
 
+@pytest.mark.requirement("URS-STA-009")
 def test_an_earned_ranking_shows_a_site_manager_only_their_site(sample_warehouse):
     network = risk.risk_view(sample_warehouse, scope(90))
     mine = risk.risk_view(sample_warehouse, scope(90, "site_manager", "CHI"))
@@ -276,6 +290,7 @@ def test_an_earned_ranking_shows_a_site_manager_only_their_site(sample_warehouse
 
 
 # --- control charts ---------------------------------------------------------------------------------
+@pytest.mark.requirement("URS-STA-001")
 def test_cqa_chart_limits_come_from_the_phase_one_baseline(sample_warehouse):
     sc = scope(365)
     chart = signals.cqa_chart(sample_warehouse, sc, "SEA", "CD19 CAR-T", "viability_pct")
@@ -291,6 +306,7 @@ def test_cqa_chart_limits_come_from_the_phase_one_baseline(sample_warehouse):
         signals.cqa_chart(sample_warehouse, scope(90, "site_manager", "CHI"), "ATL", "CD19 CAR-T", "viability_pct")
 
 
+@pytest.mark.requirement("URS-STA-003")
 def test_window_stops_at_scope_end(sample_warehouse):
     """Nothing after the scope's end leaks into the drift or the systemic signals."""
     early = build_scope(user_id="t", role="leadership", own_site=None, all_sites=SITES,
@@ -303,6 +319,7 @@ def test_window_stops_at_scope_end(sample_warehouse):
 
 
 # --- the same answers from PostgreSQL ------------------------------------------------------------------
+@pytest.mark.requirement("URS-STA-010")
 @pytest.mark.postgres
 @pytest.mark.postgres
 def test_postgres_gives_the_same_signals(sample_warehouse, sample_postgres_template):
@@ -335,6 +352,7 @@ def test_postgres_gives_the_same_signals(sample_warehouse, sample_postgres_templ
         pg.dispose()
 
 
+@pytest.mark.requirement("URS-STA-010")
 def test_the_sample_flag_rates_docs_signals_states(sample_warehouse):
     """docs/signals.md: on the sample network's whole history 20 of 4,026 Phase I baseline points are set
     aside, and Nelson's rules flag 5.4 % of monitoring-phase results, Western Electric's 4.6 %, beyond 3

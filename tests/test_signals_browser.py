@@ -78,6 +78,7 @@ def control_site(control_warehouse):
     server.shutdown()
 
 
+@pytest.mark.requirement("URS-STA-007")
 def test_a_risk_ranking_not_earned_is_withheld_in_words(page: Page, control_site, output_dir, console_errors):
     sign_in(page, control_site, "t.leader")
     expect(page.locator("#whoami")).to_contain_text("Quality leadership", timeout=15000)

@@ -35,6 +35,7 @@ def response(resp) -> dict:
     return resp.get_json()["response"]
 
 
+@pytest.mark.requirement("URS-STA-003")
 def test_leader_gets_the_chi_drift_story(make_client, hub_app):
     body = response(dash_call(make_client("t.leader"), hub_app, DRIFT, drift_inputs("CHI")))
     assert body[ids.SIG_SENSOR]["value"] == "CHI-B1-T"  # the sensor whose warning preceded an excursion
@@ -44,6 +45,7 @@ def test_leader_gets_the_chi_drift_story(make_client, hub_app):
     assert "CHI-B1-T" in json.dumps(body[ids.SIG_DRIFT]["figure"]["layout"]["title"])
 
 
+@pytest.mark.requirement("URS-STA-001")
 def test_leader_gets_a_control_chart_with_limits(make_client, hub_app):
     body = response(dash_call(make_client("t.leader"), hub_app, IMR, imr_inputs("SEA", rules="western_electric")))
     figure = body[ids.SIG_IMR]["figure"]
@@ -57,6 +59,7 @@ def test_leader_gets_a_control_chart_with_limits(make_client, hub_app):
     assert points < 3000 * len(figure["data"])
 
 
+@pytest.mark.requirement("URS-STA-002")
 @pytest.mark.parametrize("rules", ["nelson", "western_electric", "shewhart"])
 def test_the_chart_states_its_rules_in_control_false_alarm_rate(make_client, hub_app, rules):
     """Issue 18 (3): beside the chart, the share of batches the chosen rules flag in a process that never
@@ -70,6 +73,7 @@ def test_the_chart_states_its_rules_in_control_false_alarm_rate(make_client, hub
     assert re.search(r"set aside and the limits recomputed \(\d+ in this window\)", summary)
 
 
+@pytest.mark.requirement("URS-STA-009")
 @pytest.mark.parametrize("forged", ["ATL", "NOPE", "' OR 1=1 --", None, ["CHI", "ATL"], {"site": "ATL"}])
 def test_site_manager_forging_another_site_gets_not_found(make_client, hub_app, forged):
     client = make_client("t.manager.chi")
@@ -88,6 +92,7 @@ def test_site_manager_own_site_works_and_forged_sensor_is_ignored(make_client, h
     assert "ATL-" not in json.dumps(body)
 
 
+@pytest.mark.requirement("URS-STA-009")
 def test_site_manager_sees_only_own_rows_in_systemic_risk_and_comparability(make_client, hub_app):
     client = make_client("t.manager.chi")
     systemic = json.dumps(response(dash_call(client, hub_app, SYSTEMIC, {
@@ -110,6 +115,7 @@ def test_site_manager_sees_only_own_rows_in_systemic_risk_and_comparability(make
     assert not any(f'"{site}"' in body or f"{site}-" in body for site in OTHER_SITES)
 
 
+@pytest.mark.requirement("URS-STA-007")
 def test_a_ranking_not_earned_reaches_no_one(control_warehouse):
     """The negative control (the sample without its leading-indicator mechanism): every role gets the
     backtest and the words, no ranking; a site manager's per-site backtest names their site only."""

@@ -48,6 +48,7 @@ def snapshot(wh: Warehouse) -> tuple:
     return len(responses), tuple(responses["response_id"]), len(wh.query("sql/audit_all"))
 
 
+@pytest.mark.requirement("URS-PPL-001")
 @pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
 def test_csv_and_xlsx_import_and_are_audited(survey_wh, tmp_path, suffix):
     count = import_survey(survey_wh, write(tmp_path, GOOD, suffix=suffix), user_id="t.leader")
@@ -64,6 +65,7 @@ def test_csv_and_xlsx_import_and_are_audited(survey_wh, tmp_path, suffix):
     assert audit.verify(survey_wh).ok
 
 
+@pytest.mark.requirement("URS-PPL-001")
 def test_errors_name_row_and_field(survey_wh, tmp_path):
     rows = [
         ["R-1", "A", "Manufacturing", "2026-Q2", "", 8, 6, 1, 6, 2, 7, 6],  # q1 out of range
@@ -86,6 +88,7 @@ def test_errors_name_row_and_field(survey_wh, tmp_path):
     assert snapshot(survey_wh) == (0, (), 0)
 
 
+@pytest.mark.requirement("URS-PPL-002")
 @pytest.mark.parametrize("column", ["Name", "E-mail address", "Employee ID", "email", "Staff number",
                                     "user_id", "Respondent"])
 def test_identifying_column_refuses_the_whole_file(survey_wh, tmp_path, column):
@@ -95,6 +98,7 @@ def test_identifying_column_refuses_the_whole_file(survey_wh, tmp_path, column):
     assert snapshot(survey_wh) == (0, (), 0)
 
 
+@pytest.mark.requirement("URS-PPL-002")
 def test_an_email_in_any_cell_refuses_the_whole_file(survey_wh, tmp_path):
     rows = [list(r) for r in GOOD]
     rows[2][2] = "jane.doe@example.com"
@@ -106,6 +110,7 @@ def test_an_email_in_any_cell_refuses_the_whole_file(survey_wh, tmp_path):
     assert snapshot(survey_wh) == (0, (), 0)
 
 
+@pytest.mark.requirement("URS-PPL-001")
 def test_unknown_and_missing_columns(survey_wh, tmp_path):
     header = [h for h in HEADER if h != "q7"] + ["comment"]
     with pytest.raises(ImportError_) as refused:
@@ -114,6 +119,7 @@ def test_unknown_and_missing_columns(survey_wh, tmp_path):
     assert refused.value.problems[1] == "survey.csv: missing required column(s) q7"
 
 
+@pytest.mark.requirement("URS-PPL-001")
 def test_failed_write_leaves_tables_and_audit_unchanged(survey_wh, tmp_path):
     import_survey(survey_wh, write(tmp_path, GOOD[:1]))
     before = snapshot(survey_wh)
@@ -128,6 +134,7 @@ def test_failed_write_leaves_tables_and_audit_unchanged(survey_wh, tmp_path):
     assert audit.verify(survey_wh).ok
 
 
+@pytest.mark.requirement("URS-PPL-001")
 def test_cli_import_survey(survey_wh, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("ATMP_DATABASE_URL", survey_wh.url)
     bad = write(tmp_path, [[*GOOD[0][:5], 0, *GOOD[0][6:]]])

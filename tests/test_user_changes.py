@@ -26,6 +26,7 @@ def _last(wh) -> dict:
     return wh.query("sql/audit_all").iloc[-1].to_dict()
 
 
+@pytest.mark.requirement("URS-ACC-007", "URS-ACC-009", "URS-AUD-002")
 def test_role_change_is_audited_and_ends_sessions(with_user):
     wh = with_user
     before = users.get_user(wh, "pat")
@@ -44,6 +45,7 @@ def test_role_change_is_audited_and_ends_sessions(with_user):
     ("site_manager", "ZZZ", "x", "unknown site"), ("root", None, "x", "role must be one of"),
     ("leadership", None, " ", "reason is required"),
 ])
+@pytest.mark.requirement("URS-ACC-009")
 def test_bad_role_changes_are_refused_and_not_audited(with_user, role, site, reason, message):
     count = len(with_user.query("sql/audit_all"))
     with pytest.raises(ValueError, match=message):
@@ -52,6 +54,7 @@ def test_bad_role_changes_are_refused_and_not_audited(with_user, role, site, rea
     assert users.get_user(with_user, "pat").role == "auditor"
 
 
+@pytest.mark.requirement("URS-ACC-009", "URS-AUD-003")
 def test_deactivation_is_audited(with_user):
     wh = with_user
     users.set_active(wh, "pat", active=False, changed_by="ada", reason="left the company")
@@ -61,6 +64,7 @@ def test_deactivation_is_audited(with_user):
                                                                          "active=False")
 
 
+@pytest.mark.requirement("URS-ACC-009")
 def test_cli_role_change(with_user):
     def cli(*args: str):
         with_user.dispose()  # a DuckDB file admits one process: this one lets go while the command runs

@@ -11,6 +11,7 @@ import pytest
 from queries.stats.capability import capability, ppk
 
 
+@pytest.mark.requirement("URS-STA-005")
 def test_two_sided_ppk_by_hand() -> None:
     """x = 9, 10, 11: mean 10, sample sd 1. Spec 7..14: Ppu = 4/3, Ppl = 3/3 = 1, Ppk = 1, Pp = 7/6."""
     result = capability([9.0, 10.0, 11.0], lsl=7.0, usl=14.0)
@@ -51,6 +52,7 @@ def test_undefined_cases_are_none_and_bad_limits_refused() -> None:
         ppk([1.0, 2.0], lsl=5.0, usl=5.0)
 
 
+@pytest.mark.requirement("URS-STA-005")
 def test_ppk_interval_matches_montgomerys_worked_example() -> None:
     """Montgomery, Introduction to Statistical Quality Control (section 8.3.5, Bissell's approximation):
     n = 20 and an estimate of 1.33 give 0.88 <= Ppk <= 1.78 at 95 %. Data with mean 0, sd 1 and a

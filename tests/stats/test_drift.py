@@ -21,6 +21,7 @@ NIST_EWMA_PRINTED = [50.60, 49.52, 50.56, 50.18, 50.16, 49.21, 49.75, 49.85, 50.
                      50.11, 49.36, 49.52, 50.05, 49.38, 49.92, 50.73, 51.23, 51.94, 51.99]  # fmt: skip
 
 
+@pytest.mark.requirement("URS-STA-003")
 def test_ewma_reproduces_nist_6_3_2_4() -> None:
     """From the handbook page, typed from my knowledge of it and matched number for number against an
     independent public transcription of the page (the page itself was not opened here): the 20 data,
@@ -66,6 +67,7 @@ MONTGOMERY_C_PLUS = [0.00, 0.00, 0.00, 1.16, 2.82, 2.50, 0.04, 1.00, 0.00, 0.00,
                      0.74, 0.00, 1.79, 2.79, 2.89, 3.47, 3.35, 4.47, 5.28, 5.30]  # fmt: skip
 
 
+@pytest.mark.requirement("URS-STA-003")
 def test_cusum_reproduces_montgomery_table_9_2() -> None:
     """mu0 = 10, sigma = 1, k = 0.5, h = 5: C+ first exceeds H = 5 at observation 29 (C+ = 5.28)."""
     chart = cusum_tabular(MONTGOMERY_9_1, target=10.0, sigma=1.0, k=0.5, h=5.0)
@@ -81,6 +83,7 @@ def test_cusum_reproduces_montgomery_table_9_2() -> None:
     assert 10 + 0.5 + chart["c_plus"].iloc[28] / chart["n_plus"].iloc[28] == pytest.approx(11.25, abs=0.005)
 
 
+@pytest.mark.requirement("URS-STA-003")
 def test_ewma_on_montgomery_table_9_1_with_lambda_0_1_and_L_2_7() -> None:
     """Montgomery's EWMA example on the same data (lambda = 0.1, L = 2.7).
 
@@ -109,6 +112,7 @@ NIST_CUSUM_COLUMN = [-0.075, -0.400, -0.675, -1.325, -0.975, -0.750, -1.625, -2.
                      -2.650, -2.500, 0.825, 3.075, 5.900, 9.400, 11.075, 13.850, 15.725, 19.075]  # fmt: skip
 
 
+@pytest.mark.requirement("URS-STA-003")
 def test_cusum_on_nist_6_3_2_3() -> None:
     """Tabular CUSUM, target 325, k = 0.3175, h = 4.1959 in measurement units (sigma = 1).
 

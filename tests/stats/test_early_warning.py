@@ -18,6 +18,7 @@ from queries.stats.early_warning import (
 DAYS = pd.date_range("2026-01-01", periods=10, freq="D")
 
 
+@pytest.mark.requirement("URS-STA-003")
 def test_common_mode_removes_what_moves_every_room_and_keeps_what_moves_one() -> None:
     """Four rooms of one site share a +1.0 step on day 6 (weather); room A also drifts +0.1/day.
 
@@ -37,6 +38,7 @@ def test_common_mode_removes_what_moves_every_room_and_keeps_what_moves_one() ->
     assert adjusted["A"].iloc[:5].tolist() == pytest.approx([20.0, 20.1, 20.0, 20.1, 20.0])
 
 
+@pytest.mark.requirement("URS-STA-003")
 def test_common_mode_needs_peers_and_peer_data() -> None:
     daily = pd.DataFrame({"A": [1.0, 2.0, 3.0], "B": [1.0, np.nan, 1.0], "C": [5.0, 5.0, 5.0],
                           "X": [7.0, 7.0, 7.0]}, index=DAYS[:3])
@@ -49,6 +51,7 @@ def test_common_mode_needs_peers_and_peer_data() -> None:
         common_mode_adjusted(daily, groups, [True])
 
 
+@pytest.mark.requirement("URS-STA-003")
 def test_sustained_needs_consecutive_days() -> None:
     assert sustained([1, 1, 0, 1, 1, 1, 1, 0], 3).tolist() == [False, False, False, False, False, True, True, False]
     assert sustained([True], 1).tolist() == [True]
@@ -56,6 +59,7 @@ def test_sustained_needs_consecutive_days() -> None:
         sustained([True], 0)
 
 
+@pytest.mark.requirement("URS-STA-003")
 def test_drift_chart_limits_come_from_the_baseline_only() -> None:
     """30 baseline days alternating 10 +/- 0.1 (mean 10, sd 0.1017), then 10 days at 10.5.
 
@@ -78,6 +82,7 @@ def test_drift_chart_limits_come_from_the_baseline_only() -> None:
     assert drift_chart(values.iloc[:35], pd.Timestamp("2026-01-11")) is None
 
 
+@pytest.mark.requirement("URS-STA-003")
 def test_episodes_and_lead_time() -> None:
     """Warnings on Mar 1-3, Mar 5 (gap 2 days: same episode) and Apr 20 (a new one).
 
@@ -113,6 +118,7 @@ MR_SL = [0.0, 3.2, 2.9, 2.5, 0.0, 0.0, 0.0, 0.3, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1
 MR_NL = [0, 1, 2, 3, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 2, 0, 0, 1, 0]
 
 
+@pytest.mark.requirement("URS-STA-003")
 def test_cusum_reproduces_montgomery_runger_table_16_8() -> None:
     """The CUSUM the drift charts use, on the book's worked example: every sH, sL, nL as printed, and, as
     the book concludes, no signal (both sums stay below H = 10).

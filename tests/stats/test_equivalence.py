@@ -25,6 +25,7 @@ from queries.stats.equivalence import (
 )
 
 
+@pytest.mark.requirement("URS-STA-005")
 @pytest.mark.parametrize("pooled", [False, True])
 def test_p_values_match_statsmodels_ttost_ind(pooled: bool) -> None:
     """Seeded random samples of varied size, spread and shift: every p-value equals statsmodels'."""
@@ -44,6 +45,7 @@ def test_p_values_match_statsmodels_ttost_ind(pooled: bool) -> None:
         assert ours.equivalent == (p < 0.05)
 
 
+@pytest.mark.requirement("URS-STA-005")
 @settings(max_examples=200, deadline=None)
 @given(
     x=st.lists(st.floats(-1e3, 1e3, allow_nan=False), min_size=2, max_size=30),
@@ -64,6 +66,7 @@ def test_decision_is_the_ci_inside_margin_rule(
         assert r.equivalent == inside
 
 
+@pytest.mark.requirement("URS-STA-005")
 def test_hand_worked_example() -> None:
     """x = 1..5, y = 2,4,6,8, margin 3, worked on paper.
 
@@ -157,6 +160,7 @@ def test_shifted_site_is_flagged_not_equivalent() -> None:
     assert (row["n"], row["ref_n"]) == (10, 40)
 
 
+@pytest.mark.requirement("URS-STA-005")
 def test_right_skewed_cqas_are_judged_on_the_ln_scale() -> None:
     """Issue 18 (4): one scale per CQA. Vector copy numbers, lognormal: the reference (sites A, B) at a
     geometric mean of 2 with ln-sd 0.5 and one long right tail (12.0); site C at the same geometric mean

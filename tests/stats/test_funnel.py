@@ -12,6 +12,7 @@ from scipy import stats
 from queries.stats.funnel import binomial_funnel_limits, poisson_funnel_limits, poisson_position
 
 
+@pytest.mark.requirement("URS-STA-005")
 def test_poisson_limits_by_hand() -> None:
     """Rate 0.5 per batch, 10 batches: counts ~ Poisson(5).
 

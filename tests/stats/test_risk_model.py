@@ -46,6 +46,7 @@ def events(**frames) -> RiskEvents:
     return RiskEvents(**empty)
 
 
+@pytest.mark.requirement("URS-STA-006")
 def test_features_use_only_what_was_known_before_t() -> None:
     ev = events(
         deviations=pd.DataFrame({
@@ -100,6 +101,7 @@ def test_signals_come_from_the_callers_view_at_t() -> None:
     assert asked == [T] and f["signals_90d"].to_dict() == {"A": 1.0, "B": 1.0}
 
 
+@pytest.mark.requirement("URS-STA-006")
 def test_training_labels_are_the_outcomes_known_when_the_model_is_trained() -> None:
     """Site A's major deviations occur on the 10th of every month but are detected only 70 days later;
     B's are detected at once. Trained at month M, a model may know A's month m as positive only if its
@@ -134,6 +136,7 @@ def test_training_labels_are_the_outcomes_known_when_the_model_is_trained() -> N
     assert latest_a["label"].tolist() == [1.0, 0.0, 0.0], latest_a[["month", "label", "label_known_at"]]
 
 
+@pytest.mark.requirement("URS-STA-006")
 def test_backtest_metrics_by_hand() -> None:
     """labels 1 0 1 0 1, risks .9 .8 .7 .2 .1, flags on the first two.
 
@@ -176,6 +179,7 @@ def test_backtest_ranks_a_separable_history_perfectly() -> None:
     assert bt.predictions.groupby("month")["flagged"].sum().eq(2).all()  # ceil(4 / 3) per month
 
 
+@pytest.mark.requirement("URS-STA-006")
 def test_rank_auc_gives_hanley_and_mcneil_s_published_area() -> None:
     """Hanley & McNeil (1982), Radiology 143:29-36, Table 1: a radiologist's 5-point ratings of 58 normal
     and 51 abnormal CT images; the area under the ROC curve is 0.893 (ties count half)."""
@@ -187,6 +191,7 @@ def test_rank_auc_gives_hanley_and_mcneil_s_published_area() -> None:
     assert np.isnan(rank_auc(np.ones(4), np.arange(4.0))[0])  # one class: no AUC
 
 
+@pytest.mark.requirement("URS-STA-006")
 def test_bootstrap_intervals_are_paired_and_reproducible() -> None:
     rng = np.random.default_rng(1)
     labels = rng.integers(0, 2, 200)
@@ -205,6 +210,7 @@ def _monthly(sites, first="2023-07-01", last="2026-05-01") -> list:
     return [(s, t) for s in sites for t in pd.date_range(first, last, freq="MS") + pd.Timedelta(days=9)]
 
 
+@pytest.mark.requirement("URS-STA-007")
 def test_a_model_that_only_matches_the_naive_baseline_has_not_earned_its_ranking() -> None:
     """A and B have a major deviation every month: the model ranks perfectly, but so does counting last
     90 days' deviations, so the gain's interval is 0 to 0 and the ranking is not earned."""
@@ -216,6 +222,7 @@ def test_a_model_that_only_matches_the_naive_baseline_has_not_earned_its_ranking
     assert bt.beats_chance and not bt.beats_baseline and not bt.earned
 
 
+@pytest.mark.requirement("URS-STA-007")
 def test_a_model_that_beats_chance_and_the_baseline_earns_its_ranking() -> None:
     """A and B have an action-level excursion every month (the outcome), and every site the same minor
     deviation count: the baseline ties everyone (AUC 0.5), the model separates (AUC 1)."""

@@ -26,6 +26,7 @@ NIST_FLOWRATE = [49.6, 47.6, 49.9, 51.3, 47.8, 51.2, 52.6, 52.4, 53.6, 52.1]
 NIST_MOVING_RANGES = [2.0, 2.3, 1.4, 3.5, 3.4, 1.4, 0.2, 1.2, 1.5]
 
 
+@pytest.mark.requirement("URS-STA-001")
 def test_imr_limits_reproduce_nist_individuals_example() -> None:
     limits = imr_limits(NIST_FLOWRATE)
     assert limits.center == pytest.approx(50.81, abs=1e-9)
@@ -42,12 +43,14 @@ def test_imr_limits_reproduce_nist_individuals_example() -> None:
     assert np.all(np.nan_to_num(moving_ranges(NIST_FLOWRATE), nan=0.0) <= limits.mr_ucl)
 
 
+@pytest.mark.requirement("URS-STA-001")
 def test_moving_ranges_match_the_nist_table() -> None:
     mr = moving_ranges(NIST_FLOWRATE)
     assert np.isnan(mr[0])
     assert mr[1:] == pytest.approx(NIST_MOVING_RANGES)
 
 
+@pytest.mark.requirement("URS-STA-001")
 def test_limits_come_from_the_stated_baseline_only() -> None:
     x = [*NIST_FLOWRATE, 70.0, 30.0, 65.0]
     limits = imr_limits(x, baseline=slice(0, 10))
@@ -59,6 +62,7 @@ def test_limits_come_from_the_stated_baseline_only() -> None:
         imr_limits([1.0, np.nan, 2.0])
 
 
+@pytest.mark.requirement("URS-STA-001")
 def test_phase_one_sets_aside_the_point_beyond_the_trial_limits_and_recomputes() -> None:
     """Worked by hand. Trial limits from all 12: mean 148/12 = 12.333, MRbar 50/11 = 4.545 (the outlier's
     two ranges, 20 and 19, among them), sigma 4.030, UCL 24.42: 30 is beyond. Without it: mean 118/11 =
@@ -92,6 +96,7 @@ def _first_signal(rules, rng: np.random.Generator, n_series: int, length: int) -
     return np.array(out)
 
 
+@pytest.mark.requirement("URS-STA-002")
 def test_in_control_average_run_lengths_match_the_published_values() -> None:
     """Published in-control ARLs with known limits: one point beyond 3 sigma 370.4 (1 / 0.0027); the four
     Western Electric rules together 91.75 (Champ and Woodall, Technometrics 29(4), 1987, Table 1).
@@ -103,6 +108,7 @@ def test_in_control_average_run_lengths_match_the_published_values() -> None:
     assert shewhart.mean() == pytest.approx(370.4, rel=0.06)
 
 
+@pytest.mark.requirement("URS-STA-002")
 def test_the_stated_in_control_flag_rates_hold_by_simulation() -> None:
     """queries.analyses.signals.IN_CONTROL_FLAG_RATE, as the page states it, against a fresh seed: the
     share of in-control points flagged with known limits and after a cleaned 20-batch Phase I. With
@@ -179,6 +185,7 @@ NELSON_CASES = {
 }
 
 
+@pytest.mark.requirement("URS-STA-002")
 @pytest.mark.parametrize("rule", sorted(NELSON_CASES))
 def test_each_nelson_rule_fires_exactly_where_its_pattern_completes(rule: str) -> None:
     pattern, positions, near_miss = NELSON_CASES[rule]
@@ -228,6 +235,7 @@ WESTERN_ELECTRIC_CASES = {
 }
 
 
+@pytest.mark.requirement("URS-STA-002")
 @pytest.mark.parametrize("rule", sorted(WESTERN_ELECTRIC_CASES))
 def test_each_western_electric_rule(rule: str) -> None:
     pattern, positions, near_miss = WESTERN_ELECTRIC_CASES[rule]
@@ -235,6 +243,7 @@ def test_each_western_electric_rule(rule: str) -> None:
     assert _fired(near_miss, western_electric_rules(near_miss, 0.0, 1.0)) == {}
 
 
+@pytest.mark.requirement("URS-STA-002")
 def test_western_electric_eight_in_a_row_is_not_nelson_nine() -> None:
     x = [-0.5] + [0.5] * 8
     assert western_electric_rules(x, 0.0, 1.0)["rule_4"].iloc[8]
@@ -283,6 +292,7 @@ def _nelson_by_definition(z: list[float]) -> dict[str, list[bool]]:
     return out
 
 
+@pytest.mark.requirement("URS-STA-002")
 @settings(max_examples=300, deadline=None)
 @given(
     st.lists(

@@ -26,6 +26,7 @@ def responses(rows: list[tuple[int, ...]], **columns) -> pd.DataFrame:
     return frame.assign(**columns)
 
 
+@pytest.mark.requirement("URS-PPL-007")
 def test_reverse_scoring_of_items_1_3_5():
     frame = responses([(1, 7, 1, 7, 1, 7, 7), (7, 1, 7, 1, 7, 1, 1), (2, 3, 4, 5, 6, 7, 1)])
     assert scored_items(frame).to_numpy().tolist() == [
@@ -35,6 +36,7 @@ def test_reverse_scoring_of_items_1_3_5():
     ]
 
 
+@pytest.mark.requirement("URS-PPL-007")
 def test_respondent_score_and_index_by_hand():
     frame = responses([(1, 7, 1, 7, 1, 7, 7), (7, 1, 7, 1, 7, 1, 1), (2, 3, 4, 5, 6, 7, 1)])
     # (6 + 3 + 4 + 5 + 2 + 7 + 1) / 7 = 28 / 7 = 4
@@ -43,6 +45,7 @@ def test_respondent_score_and_index_by_hand():
     assert to_0_100(4.6) == pytest.approx(60.0)
 
 
+@pytest.mark.requirement("URS-PPL-003")
 def test_group_index_means_respondents_and_suppresses_small_groups():
     best, worst, neutral = (1, 7, 1, 7, 1, 7, 7), (7, 1, 7, 1, 7, 1, 1), (4,) * 7
     mixed = (2, 3, 4, 5, 6, 7, 1)  # score 4
@@ -58,6 +61,7 @@ def test_group_index_means_respondents_and_suppresses_small_groups():
     assert out.loc["B", ["respondents", "score_1_7", "index_0_100"]].isna().all()  # no count either
 
 
+@pytest.mark.requirement("URS-PPL-007")
 def test_alpha_hand_computed_three_items_five_respondents():
     items = np.array([[3, 4, 3], [2, 3, 4], [4, 4, 5], [3, 2, 3], [4, 4, 4]])
     # item variances (n - 1): A 2.8/4 = 0.7, B 3.2/4 = 0.8, C 2.8/4 = 0.7; sum 2.2
@@ -67,6 +71,7 @@ def test_alpha_hand_computed_three_items_five_respondents():
     assert alpha_from_variances([0.7, 0.8, 0.7], 4.3) == pytest.approx(3.15 / 4.3, rel=1e-12)
 
 
+@pytest.mark.requirement("URS-PPL-007")
 def test_alpha_matches_the_textbook_covariance_form():
     """alpha = k * mean covariance / (mean variance + (k - 1) * mean covariance) (Cronbach 1951)."""
     rng = np.random.default_rng(3)

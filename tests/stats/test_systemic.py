@@ -15,6 +15,7 @@ def devs(rows):
         occurred_at=lambda f: pd.to_datetime(f["occurred_at"], format="mixed"))
 
 
+@pytest.mark.requirement("URS-STA-004")
 def test_same_code_at_two_sites_within_the_window_is_a_cluster() -> None:
     frame = devs([
         ("D1", "ATL", "2026-04-16 14:00", "DOC-ENTRY", "SOP-014"),
@@ -37,6 +38,7 @@ def test_same_code_at_two_sites_within_the_window_is_a_cluster() -> None:
     assert systemic_clusters(frame, window_days=3).empty
 
 
+@pytest.mark.requirement("URS-STA-004")
 def test_windows_move_on_when_they_fail_and_consume_their_deviations() -> None:
     """A at day 0, B at day 20, C at day 25, D at day 40 (window 14): the window from A holds only A;
     from B it holds B and C (two sites): one cluster; D starts afresh and is alone."""
@@ -46,6 +48,7 @@ def test_windows_move_on_when_they_fail_and_consume_their_deviations() -> None:
     assert clusters["deviation_ids"].tolist() == [("b", "c")]
 
 
+@pytest.mark.requirement("URS-STA-004")
 def test_surprise_from_the_reference_rate() -> None:
     """12 X deviations in the year before, then a cluster of 2: the opening deviation is given, so the
     evidence is 1 follower in 14 days against 12 in 365. Exact conditional test of two Poisson rates:
@@ -83,6 +86,7 @@ def _null_network(rng: np.random.Generator, rate_per_site_year: float, n_sites: 
                          "root_cause_code": "X", "sop_id": None})
 
 
+@pytest.mark.requirement("URS-STA-004")
 def test_null_rate_of_surprising_clusters_by_simulation() -> None:
     """Issue 18 (1): with the opening deviation counted in (the old p: P(N >= n) for N ~ Poisson of the
     reference rate times the window), 9-97 % of chance clusters got p < 0.05 at these rates and an
@@ -118,6 +122,7 @@ def test_null_rate_of_surprising_clusters_by_simulation() -> None:
     assert [round(100 * d, 2) for _, _, d, _ in measured.values()] == [0.90, 1.06, 1.15, 0.91, 0.58]
 
 
+@pytest.mark.requirement("URS-STA-004")
 def test_clusters_for_several_keys() -> None:
     frame = devs([("a", "A", "2026-02-01", "X", "SOP-1"), ("b", "B", "2026-02-03", "Y", "SOP-1")])
     clusters = clusters_for_keys(frame, window_days=14)
