@@ -18,7 +18,7 @@ from queries.engine.settings import Settings, SettingsError
 from queries.engine.warehouse import Warehouse, WarehouseUnavailable
 from queries.imports.importer import MAX_ERRORS_SHOWN
 from queries.imports.profiles import shipped_profiles
-from queries.records import audit, users
+from queries.records import audit, users, validation_reports
 from validation import requirements, trace
 
 logger = logging.getLogger(__name__)
@@ -593,13 +593,14 @@ def compliance_matrix(settings: Settings) -> int:
     return 0
 
 
-@hub_command(cli, "validate", refuses=(requirements.RequirementsError,),
+@hub_command(cli, "validate", refuses=(requirements.RequirementsError, validation_reports.Refused),
              help="installation and operational qualification of this installation: a JSON record and a PDF report")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="folder for the report (default validation-report/<UTC time>)")
 @click.option("--workers", type=click.IntRange(1, 8), default=2, show_default=True, help="pytest workers for the OQ")
 @click.option("--iq-only", is_flag=True, help="the installation checks only (the report says no requirement is verified)")
-def validate(settings: Settings, out_dir: Path | None, workers: int, iq_only: bool) -> int:
+@click.option("--user", default="cli", show_default=True, help="who runs it (the audit entry of the registration)")
+def validate(settings: Settings, out_dir: Path | None, workers: int, iq_only: bool, user: str) -> int:
     from validation import qualify, report
 
     catalogue = requirements.load()
@@ -614,14 +615,20 @@ def validate(settings: Settings, out_dir: Path | None, workers: int, iq_only: bo
               f"(log: {out / 'oq-pytest.log'})", file=sys.stderr)
         oq_checks, trace = qualify.operational(settings, out, workers)
         checks += oq_checks
-    record = report.build(catalogue, checks, trace, code, qualify.code_manifest(), env,
-                          oq_run=not iq_only)
-    sha = report.write_json(record, out / "validation-report.json")
-    report.write_pdf(record, sha, out / "validation-report.pdf", out)
+    record = report.build(catalogue, checks, trace, code, qualify.code_manifest(), env, oq_run=not iq_only)
+    sha = report.write_json(record, out / validation_reports.JSON_NAME)
+    report.write_pdf(record, sha, out / validation_reports.PDF_NAME, out)
     summary = record["summary"]
     print(f"{summary['verdict']}; {summary['checks_passed']} of {summary['checks']} checks passed; "
           f"{summary['verified_by_test']} of {summary['verifiable_by_test']} test-verified requirements verified")
-    print(f"report: {out / 'validation-report.pdf'}; record: {out / 'validation-report.json'} (SHA-256 {sha})")
+    print(f"report: {out / validation_reports.PDF_NAME}; record: {out / validation_reports.JSON_NAME} (SHA-256 {sha})")
+    # Registered in the deployed warehouse (the one write validate makes there), to be signed in the app.
+    wh = _warehouse(settings)
+    try:
+        validation_reports.register(wh, out, record, by=user, now=datetime.now(UTC).replace(tzinfo=None))
+    finally:
+        wh.dispose()
+    print(f"registered as {record['report']['id']}: review and approve it on the app's /validation page")
     return 0 if not record["deviations"] else 1
 
 

@@ -41,6 +41,9 @@ PAGE_ROLES: dict[str, frozenset[str]] = {
     # Notifications: rules and deliveries of the whole network; leadership and administrators change rules
     # (checked again on the server), auditors read.
     "/notifications": frozenset({"leadership", "admin", "auditor"}),
+    # Validation reports (`atmp-hub validate`): quality leadership reviews and approves them (checked again on
+    # the server), auditors and administrators read them.
+    "/validation": frozenset({"leadership", "auditor", "admin"}),
     # The link in an excursion's message: those who may acknowledge (the site is checked per excursion).
     "/ack/<token>": frozenset({"leadership", "site_manager"}),
 }

@@ -150,6 +150,16 @@ SIG_REVIEW_SUBMIT = "signals-review-submit"
 SIG_REVIEW_RESULT = "signals-review-result"
 SIG_REVIEW_DONE = "signals-review-done"  # how many decisions this page recorded: refreshes the list
 
+# /validation (validation reports and their signatures)
+VAL_REPORTS = "validation-reports"
+VAL_REPORT = "validation-sign-report"
+VAL_MEANING = "validation-sign-meaning"
+VAL_COMMENT = "validation-sign-comment"
+VAL_PASSWORD = "validation-sign-password"
+VAL_SUBMIT = "validation-sign-submit"
+VAL_RESULT = "validation-sign-result"
+VAL_DONE = "validation-sign-done"  # how many signatures this page recorded: refreshes the list
+
 # comparability (dashboard/pages/comparability.py)
 CMP_WINDOW = "comparability-window"
 CMP_PRODUCT = "comparability-product"

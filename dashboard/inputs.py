@@ -212,12 +212,13 @@ def _product(value):
 
 
 # --- what each input may hold ----------------------------------------------------------------------
-# The fields of the signed forms (excursion acknowledgement, CAPA proposal review): validated, with their
-# messages, by the query layer that records the signature (queries/analyses/monitoring.py, queries/analyses/proposals.py).
+# The fields of the signed forms (excursion acknowledgement, CAPA proposal review, validation report): validated,
+# with their messages, by the query layer that records the signature (queries/analyses/monitoring.py,
+# queries/analyses/proposals.py, queries/records/validation_reports.py).
 SIGNED_FORM_FIELDS = (ids.MON_ACK_EXCURSION, ids.MON_ACK_COMMENT, ids.MON_ACK_PASSWORD, ids.MON_ACK_DEVIATION,
                       ids.SIG_REVIEW_PROPOSAL, ids.SIG_REVIEW_DECISION, ids.SIG_REVIEW_CAPA_REF,
                       ids.SIG_REVIEW_REASON, ids.SIG_REVIEW_PASSWORD, ids.ACKL_COMMENT, ids.ACKL_PASSWORD,
-                      ids.ACKL_DEVIATION)
+                      ids.ACKL_DEVIATION, ids.VAL_REPORT, ids.VAL_MEANING, ids.VAL_COMMENT, ids.VAL_PASSWORD)
 
 
 def _kinds() -> dict[tuple[str, str], Callable]:

@@ -325,6 +325,35 @@ CREATE TABLE IF NOT EXISTS capa_proposal_decisions (
     record_sha256 TEXT NOT NULL
 );
 
+-- Validation reports (`atmp-hub validate`, validation/): each report registered by its files' SHA-256, and the
+-- signatures on it (reviewed, then approved by another person), never changed (PostgreSQL triggers refuse
+-- UPDATE/DELETE). The files stay where validate wrote them; a signature names the JSON record's hash.
+CREATE TABLE IF NOT EXISTS validation_reports (
+    report_id TEXT PRIMARY KEY,
+    created_at TIMESTAMP NOT NULL,
+    registered_at TIMESTAMP NOT NULL,
+    registered_by TEXT NOT NULL,
+    report_dir TEXT NOT NULL,
+    json_sha256 TEXT NOT NULL,
+    pdf_sha256 TEXT NOT NULL,
+    verdict TEXT NOT NULL,
+    deviations INTEGER NOT NULL,
+    requirements INTEGER NOT NULL,
+    verified INTEGER NOT NULL,
+    verifiable INTEGER NOT NULL,
+    git_commit TEXT
+);
+
+CREATE TABLE IF NOT EXISTS validation_signatures (
+    report_id TEXT NOT NULL REFERENCES validation_reports (report_id),
+    meaning TEXT NOT NULL CHECK (meaning IN ('reviewed', 'approved')),
+    signed_by TEXT NOT NULL,
+    signed_at TIMESTAMP NOT NULL,
+    json_sha256 TEXT NOT NULL,
+    comment TEXT NOT NULL,
+    PRIMARY KEY (report_id, meaning)
+);
+
 -- Notifications (notify/): who is told about which event, what is queued, and every delivery attempt.
 -- A rule: one step of an escalation path. An event matching it queues its messages in the event's own
 -- transaction (queries/notifications/outbox.py), due `delay_s` after the event and again every `repeat_every_s` up to

@@ -32,3 +32,18 @@ CREATE TRIGGER capa_decisions_unchanged BEFORE UPDATE OR DELETE ON capa_proposal
 DROP TRIGGER IF EXISTS capa_decisions_no_truncate ON capa_proposal_decisions;
 CREATE TRIGGER capa_decisions_no_truncate BEFORE TRUNCATE ON capa_proposal_decisions
     FOR EACH STATEMENT EXECUTE FUNCTION capa_decision_refuse_change();
+
+-- Validation reports and their signatures are kept as registered and signed (like the CAPA decisions).
+CREATE OR REPLACE FUNCTION validation_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION USING MESSAGE = TG_TABLE_NAME || ' are signed records: ' || TG_OP || ' refused',
+                          ERRCODE = 'insufficient_privilege';
+END
+$$;
+
+DROP TRIGGER IF EXISTS validation_reports_unchanged ON validation_reports;
+CREATE TRIGGER validation_reports_unchanged BEFORE UPDATE OR DELETE ON validation_reports
+    FOR EACH ROW EXECUTE FUNCTION validation_refuse_change();
+DROP TRIGGER IF EXISTS validation_signatures_unchanged ON validation_signatures;
+CREATE TRIGGER validation_signatures_unchanged BEFORE UPDATE OR DELETE ON validation_signatures
+    FOR EACH ROW EXECUTE FUNCTION validation_refuse_change();

@@ -55,7 +55,7 @@ def test_a_create_schema_database_upgrades_in_place_and_downgrade_removes_everyt
             wh.create_schema()  # as `atmp-hub generate` made PostgreSQL warehouses before Alembic
             migrate.upgrade(wh)  # idempotent revisions: no error, indexes added, revision stamped
             with wh.engine.connect() as conn:
-                assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0007_notifications"
+                assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0008_validation_reports"
             assert MIGRATION_ONLY_INDEXES <= set(catalog(wh, INDEXES).indexname)
             command.downgrade(migrate.alembic_config(url), "base")
             left = catalog(wh, COLUMNS)

@@ -16,6 +16,7 @@ from pypdf import PdfReader
 from queries.engine import migrate
 from queries.engine.settings import Settings
 from queries.engine.warehouse import Warehouse
+from queries.records import validation_reports
 from validation import qualify, requirements
 
 pytestmark = pytest.mark.requirement("URS-VAL-001")
@@ -64,6 +65,15 @@ def test_the_installation_qualification_writes_a_json_record_and_a_pdf_that_say_
     assert record["code"]["files"] == len(record["code"]["manifest"])
     assert record["code"]["manifest"]["validation/qualify.py"] == hashlib.sha256(
         Path(qualify.__file__).read_bytes()).hexdigest()
+    # Registered in the deployed warehouse by the files' hashes, awaiting signatures.
+    wh = Warehouse(installed)
+    try:
+        [registered] = validation_reports.reports(wh)
+    finally:
+        wh.dispose()
+    assert (registered["report_id"], registered["json_sha256"]) == (record["report"]["id"], sha)
+    assert registered["files"] == "files match their registered SHA-256" and registered["signatures"] == []
+    assert f"registered as {record['report']['id']}" in done.stdout
     pdf = PdfReader(out / "validation-report.pdf")
     text = "\n".join(page.extract_text() for page in pdf.pages)
     assert sha in text.replace("\n", "")

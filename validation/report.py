@@ -25,7 +25,7 @@ def _requirement_result(requirement, tests: list[dict]) -> str:
     if not requirement.needs_test:
         return "by procedure"
     if not tests:
-        return "no test"
+        return "no test run"
     outcomes = {t["outcome"] for t in tests}
     if "failed" in outcomes:
         return "failed"
@@ -53,7 +53,7 @@ def build(catalogue: Catalogue, checks: list[Check], trace: dict, code: dict, ma
                    {t["test"]: t for ts in tests_by_requirement.values() for t in ts}.values()
                    if t["outcome"] != "passed"]
     deviations += [f"{r['id']} ({r['risk']} risk): {r['result']}" for r in requirements
-                   if r["result"] in ("no test", "failed", "not verified")]
+                   if r["result"] in ("no test run", "failed", "not verified")]
     by_test = [r for r in requirements if r["verification"] == "test"]
     summary = {
         "requirements": len(requirements),
@@ -178,8 +178,10 @@ def write_pdf(report: dict, json_sha256: str, path: Path, evidence_root: Path) -
         ["Tests run", str(s["tests_run"])], ["Deviations", str(s["deviations"])],
     ], widths=(60, 120))
     pdf.h2("Signatures")
-    pdf.para("None yet. Review and approval are signed in the app; each signature names the report by its "
-             "JSON record's SHA-256 (in the footer) and is kept in the audit trail.")
+    pdf.para("This file is never rewritten: `atmp-hub validate` registers it in the warehouse by its SHA-256, and "
+             "quality leadership signs it on the app's /validation page (reviewed, then approved by another "
+             "person). Each signature names the JSON record's SHA-256 (in the footer) and is kept in the audit "
+             "trail.")
 
     pdf.add_page()
     pdf.h1("Installation and operational checks")
@@ -214,7 +216,9 @@ def write_pdf(report: dict, json_sha256: str, path: Path, evidence_root: Path) -
         if name in seen or not image.is_file():
             continue
         seen.add(name)
-        pdf.h2(f"{rid} · {test}")
+        pdf.set_font(pdf.family, "B", 9)
+        pdf.multi_cell(0, 4.5, pdf.safe(f"{rid} · {test}"), align="L")
+        pdf.ln(1)
         width = pdf.w - pdf.l_margin - pdf.r_margin
         if pdf.get_y() > pdf.h - 90:
             pdf.add_page()
