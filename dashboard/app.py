@@ -81,6 +81,10 @@ def create_app(settings: Settings | None = None, warehouse: Warehouse | None = N
     from dashboard.import_upload import init_upload_route
 
     init_upload_route(server)
+    # The validation reports' files, served while they keep their registered SHA-256 (dashboard/validation_files.py).
+    from dashboard.validation_files import init_report_route
+
+    init_report_route(server)
     # The network overview computed ahead, so the first sign-in after a start finds it (dashboard/prewarm.py).
     from dashboard import prewarm
 

@@ -112,6 +112,7 @@ def test_a_high_risk_requirement_whose_only_test_fails_fails_the_run(tmp_path):
     failed = written["tests"]["test_made_up.py::test_fails"]
     assert (failed["outcome"], failed["requirements"]) == ("failed", ["URS-AUD-001"])
     assert "the chain is broken" in failed["message"]
+    assert failed["checks"] == "fails"  # no docstring: the name, read as a sentence
     assert written["tests"]["test_made_up.py::test_passes"]["outcome"] == "passed"
 
 
@@ -149,12 +150,17 @@ def test_the_trace_is_gathered_across_xdist_workers(tmp_path):
     done, trace = run_pytest(tmp_path, folder(tmp_path, requirement()), """
         import pytest
         @pytest.mark.requirement("URS-AUD-001")
-        def test_one(): pass
+        def test_one():
+            '''Every entry is chained
+            to the one before.
+
+            Details that are not the summary.'''
         def test_two(): pass
         """, "-n", "2")
     assert done.returncode == pytest.ExitCode.OK, done.stdout + done.stderr
     tests = json.loads(trace.read_text())["tests"]
     assert tests["test_made_up.py::test_one"]["requirements"] == ["URS-AUD-001"]
+    assert tests["test_made_up.py::test_one"]["checks"] == "Every entry is chained to the one before."
     assert tests["test_made_up.py::test_two"] == {**tests["test_made_up.py::test_two"], "requirements": []}
 
 

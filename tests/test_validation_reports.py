@@ -157,3 +157,29 @@ def test_signing_on_the_page_is_the_signed_in_user_s_and_the_role_is_the_server_
     assert [(s["meaning"], s["signed_by"]) for s in row["signatures"]] == [("reviewed", "t.leader")]
     again = submit(leader, hub_app, report_id, "approved")
     assert "another person than the reviewer" in json.dumps(again.get_json())
+
+
+def test_the_report_files_are_served_to_the_page_s_roles_while_they_keep_their_hash(make_client, hub_app,
+                                                                                   sample_warehouse, tmp_path):
+    report_id = f"files-{tmp_path.name}"
+    folder = tmp_path / "report"
+    vr.register(sample_warehouse, folder, written_report(folder, report_id), by="cli", now=NOW)
+    url = f"/validation/report/{report_id}"
+    pdf = make_client("t.auditor").get(f"{url}/pdf")
+    assert pdf.status_code == 200 and pdf.data == (folder / vr.PDF_NAME).read_bytes()
+    assert pdf.headers["Content-Type"] == "application/pdf"
+    assert f"validation-{report_id}.pdf" in pdf.headers["Content-Disposition"]
+    downloads = sample_warehouse.query("sql/audit_all").query(
+        "action == 'validation_report_downloaded' and object_id == @report_id")
+    assert list(downloads["user_id"]) == ["t.auditor"]
+    assert json.loads(downloads.iloc[0]["new_value"])["sha256"] == hashlib.sha256(pdf.data).hexdigest()
+
+    assert make_client("t.display").get(f"{url}/json").status_code == 403
+    assert ("validation_report_download_refused", "t.display", report_id) in audited(sample_warehouse)
+    assert make_client("t.leader").get(f"{url}/csv").status_code == 404
+    assert make_client("t.leader").get("/validation/report/no-such-report/pdf").status_code == 404
+    (folder / vr.JSON_NAME).write_text("{}", encoding="utf-8")
+    changed = make_client("t.leader").get(f"{url}/json")
+    assert changed.status_code == 409 and b"no longer has the SHA-256" in changed.data
+    anonymous = hub_app.server.test_client().get(f"{url}/pdf")
+    assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"], anonymous.status_code

@@ -79,6 +79,14 @@ def requirement_ids(item) -> list[str]:
     return sorted({rid for mark in item.iter_markers(MARKER) for rid in mark.args})
 
 
+def what_it_checks(item) -> str:
+    """The test's own statement of what it checks: its docstring's first paragraph, else its name read as a
+    sentence (the suite names tests as statements: test_a_bad_entry_is_refused_with_file_entry_and_field)."""
+    doc = (getattr(item, "function", None) and item.function.__doc__) or ""
+    first = " ".join(doc.strip().split("\n\n")[0].split())
+    return first or item.originalname.removeprefix("test_").replace("_", " ")
+
+
 def pytest_collection_modifyitems(config, items):
     known = config._atmp_requirements.requirements
     unknown = []
@@ -87,6 +95,8 @@ def pytest_collection_modifyitems(config, items):
         unknown += [f"{item.nodeid}: {rid}" for rid in ids if rid not in known]
         # Carried by every report of the test, across xdist workers to the controller.
         item.user_properties.append(("requirements", ids))
+        if ids:
+            item.user_properties.append(("checks", what_it_checks(item)))
     if unknown:
         raise pytest.UsageError("requirement markers name ids not in docs/requirements/:\n  " + "\n  ".join(unknown))
 
@@ -106,19 +116,23 @@ class _Trace:
         self.tests: dict[str, dict] = {}
 
     def _entry(self, nodeid: str) -> dict:
-        return self.tests.setdefault(nodeid, {"requirements": [], "outcome": "not run", "duration_s": 0.0,
-                                              "message": "", "evidence": []})
+        return self.tests.setdefault(nodeid, {"requirements": [], "checks": "", "outcome": "not run",
+                                              "duration_s": 0.0, "message": "", "evidence": []})
 
     def pytest_collection_finish(self, session):
         # Filled here in a plain run (also --collect-only: the map of markers); under xdist from the reports.
         for item in session.items:
-            self._entry(item.nodeid)["requirements"] = requirement_ids(item)
+            entry = self._entry(item.nodeid)
+            entry["requirements"] = requirement_ids(item)
+            entry["checks"] = what_it_checks(item) if entry["requirements"] else ""
 
     def pytest_runtest_logreport(self, report):
         entry = self._entry(report.nodeid)
         for name, value in report.user_properties:
             if name == "requirements":
                 entry["requirements"] = list(value)
+            elif name == "checks":
+                entry["checks"] = value
             elif name == "evidence" and value not in entry["evidence"]:
                 entry["evidence"].append(value)
         entry["duration_s"] = round(entry["duration_s"] + report.duration, 3)

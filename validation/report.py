@@ -37,8 +37,8 @@ def build(catalogue: Catalogue, checks: list[Check], trace: dict, code: dict, ma
     tests_by_requirement: dict[str, list[dict]] = {}
     for nodeid, t in trace.get("tests", {}).items():
         for rid in t["requirements"]:
-            tests_by_requirement.setdefault(rid, []).append({"test": nodeid, **{k: t[k] for k in (
-                "outcome", "duration_s", "message")}, "evidence": t.get("evidence", [])})
+            tests_by_requirement.setdefault(rid, []).append({"test": nodeid, "checks": t.get("checks", ""), **{
+                k: t[k] for k in ("outcome", "duration_s", "message")}, "evidence": t.get("evidence", [])})
     requirements = []
     for r in catalogue.requirements.values():
         tests = tests_by_requirement.get(r.id, [])
@@ -137,9 +137,9 @@ class _Pdf(FPDF):
         self.ln(1)
 
     def table(self, headers: list[str] | None, rows: list[list[str]], widths: tuple[float, ...],
-              failed: set[int] = frozenset()):
-        self.set_font(self.family, "", 7.5)
-        with super().table(col_widths=widths, headings_style=HEAD, line_height=3.8, text_align="LEFT",
+              failed: set[int] = frozenset(), size: float = 7.5):
+        self.set_font(self.family, "", size)
+        with super().table(col_widths=widths, headings_style=HEAD, line_height=size / 2, text_align="LEFT",
                            first_row_as_headings=headers is not None) as t:
             if headers is not None:
                 head = t.row()
@@ -200,6 +200,23 @@ def write_pdf(report: dict, json_sha256: str, path: Path, evidence_root: Path) -
                      f"{passed} of {len(r['tests'])}" if r["verification"] == "test" else "procedure", r["result"]])
     pdf.table(["Id", "Risk", "Requirement", "Clauses", "Tests passed", "Result"], rows, widths=(22, 13, 75, 35, 17, 18),
               failed={i for i, r in enumerate(reqs) if r["result"] not in ("verified", "by procedure")})
+
+    pdf.add_page()
+    pdf.h1("Traceability: each requirement's tests")
+    pdf.para("What each test checks is its own statement (its docstring, or its name read as a sentence); the "
+             "JSON record holds the same with each test's failure message.", size=8.5)
+    test_rows, failed_rows = [], set()
+    for r in reqs:
+        for t in r["tests"]:
+            if t["outcome"] != "passed":
+                failed_rows.add(len(test_rows))
+            test_rows.append([r["id"], t["test"].removeprefix("tests/"), t["checks"], t["outcome"],
+                              f"{t['duration_s']:.1f} s"])
+    if test_rows:
+        pdf.table(["Requirement", "Test", "What it checks", "Result", "Time"], test_rows,
+                  widths=(22, 55, 75, 14, 14), failed=failed_rows, size=6.5)
+    else:
+        pdf.para("No test ran (the OQ did not run).")
 
     pdf.add_page()
     pdf.h1(f"Deviations ({len(report['deviations'])})")

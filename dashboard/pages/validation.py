@@ -14,6 +14,7 @@ from dashboard import auth, context, ids
 from dashboard.components.formatting import utc_label
 from dashboard.components.signed_form import clicked, count
 from dashboard.components.tables import table
+from dashboard.validation_files import file_url
 from queries.records import validation_reports as vr
 
 PAGE = "/validation"
@@ -75,7 +76,15 @@ def report_table(reports: list[dict]):
                         "verified": "Requirements verified by test", "commit": "Code commit",
                         "json": "JSON record SHA-256", "files": "Files", "reviewed": "Reviewed",
                         "approved": "Approved"},
-                 "validation-report-table", "No validation report registered yet: run make validate.")
+                 "validation-report-table", "No validation report registered yet: run make validate.", cell=_cell)
+
+
+def _cell(column: str, value, row):
+    """The report id with links to its PDF and JSON record (served while they keep their registered hash)."""
+    if column != "report_id":
+        return value
+    return [value, html.Br(), html.A("PDF", href=file_url(value, "pdf")), " · ",
+            html.A("JSON", href=file_url(value, "json"))]
 
 
 @callback(
