@@ -20,7 +20,7 @@ PUBLIC_RULES = {"/login", "/healthz", "/readyz", "/_favicon.ico", "/kiosk/login"
 def _concrete(rule: str) -> str:
     path = rule
     for token, value in (("<path:filename>", "x.css"), ("<path:path>", "site/CHI"), ("<string:package_name>", "dash"),
-                         ("<path:fingerprinted_path>", "x.js")):
+                         ("<path:fingerprinted_path>", "x.js"), ("<report_id>", "some-report"), ("<kind>", "pdf")):
         path = path.replace(token, value)
     return path
 
