@@ -614,7 +614,7 @@ def validate(settings: Settings, out_dir: Path | None, workers: int, iq_only: bo
         print(f"operational qualification: the requirement tests in scratch warehouses, {workers} workers "
               f"(log: {out / 'oq-pytest.log'})", file=sys.stderr)
         oq_checks, trace = qualify.operational(settings, out, workers)
-        checks += oq_checks
+        checks += [*oq_checks, qualify.deployed_reads(settings, datetime.now(UTC).replace(tzinfo=None))]
     record = report.build(catalogue, checks, trace, code, qualify.code_manifest(), env, oq_run=not iq_only)
     sha = report.write_json(record, out / validation_reports.JSON_NAME)
     report.write_pdf(record, sha, out / validation_reports.PDF_NAME, out)

@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 from cli_runner import atmp_hub
-from conftest import throwaway_postgres
+from conftest import TEST_END, throwaway_postgres
 from pypdf import PdfReader
+from sqlalchemy import text
 
 from queries.engine import migrate
 from queries.engine.settings import Settings
 from queries.engine.warehouse import Warehouse
+from queries.kpi import catalog
 from queries.records import validation_reports
 from validation import qualify, requirements
 
@@ -129,3 +131,32 @@ def test_the_operational_qualification_runs_marked_tests_and_fails_high_risk_one
     assert len(trace["high_risk_without_a_passing_test"]) == requirements.load().by_risk()["high"] - 1 - sum(
         1 for r in requirements.load().requirements.values() if r.risk == "high" and not r.needs_test)
     assert [nodeid.rsplit("::", 1)[1] for nodeid in trace["tests"]] == ["test_marked"]
+
+
+def test_the_deployed_warehouse_is_read_for_the_kpis_and_left_byte_for_byte_as_it_was(sample_network, tmp_path):
+    path = tmp_path / "deployed.duckdb"
+    path.write_bytes(sample_network[0].read_bytes())
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    settings = Settings.from_env({"ATMP_DATABASE_URL": f"duckdb:///{path}"})
+    check = qualify.deployed_reads(settings, TEST_END)
+    assert check.result == "pass", check.observed
+    assert check.observed.startswith(f"{len(catalog.CATALOG)} KPIs over 9 sites in ")
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+    missing = qualify.deployed_reads(Settings.from_env({"ATMP_DATABASE_URL": f"duckdb:///{tmp_path / 'no.duckdb'}"}),
+                                     TEST_END)
+    assert missing.result == "fail" and "does not exist" in missing.observed
+    assert not (tmp_path / "no.duckdb").exists()
+
+
+@pytest.mark.parametrize("warehouse", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)],
+                         indirect=True)
+def test_a_read_only_warehouse_refuses_every_write_in_the_database(warehouse):
+    warehouse.dispose()  # DuckDB: one process may hold the file writable, or any number read-only
+    reader = Warehouse(warehouse.url, read_only=True)
+    try:
+        assert reader.query("sql/site_ids").empty
+        with pytest.raises(Exception, match="(?i)read-only|read only"), reader.engine.begin() as conn:
+            conn.execute(text("INSERT INTO sites (site_id, name, region, timezone, kind, onboarded_at) "
+                              "VALUES ('X', 'x', 'EU', 'UTC', 'node', TIMESTAMP '2026-01-01')"))
+    finally:
+        reader.dispose()

@@ -15,7 +15,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -243,6 +245,38 @@ def operational(settings: Settings, out: Path, workers: int, tests: Path = TESTS
     trace["command"] = " ".join(command)
     trace["engine"] = "postgresql" if postgres else "duckdb"
     return checks, trace
+
+
+def deployed_reads(settings: Settings, now: datetime) -> Check:
+    """The KPI catalogue computed on the deployed warehouse's own data, over a read-only connection (the
+    database refuses any write), as quality leadership's overview asks it: every KPI answers, with its
+    network row, within the statement timeout."""
+    from queries.engine.scope import build_scope
+    from queries.kpi import catalog
+    from queries.kpi.kpis import kpi_frame
+
+    what = "KPI catalogue computes on the deployed warehouse (read-only connection, last 90 days)"
+    expected = f"all {len(catalog.CATALOG)} KPIs with a network row"
+    wh = Warehouse(settings.database_url, row_cap=settings.row_cap,
+                   statement_timeout_ms=settings.statement_timeout_ms, read_only=True)
+    try:
+        sites = list(wh.query("sql/site_ids")["site_id"])
+        scope = build_scope(user_id="atmp-validate", role="leadership", own_site=None, all_sites=sites, end=now,
+                            days=90)
+        options = {option: getattr(settings, name) for option, name in catalog.OPTION_SETTINGS.items()}
+        started = time.perf_counter()
+        frame = kpi_frame(wh, scope, **options)
+        took = time.perf_counter() - started
+    except Exception as exc:  # a query that fails on this warehouse: the OQ says which and why
+        return _check("OQ-03", "OQ", what, expected, f"{exc.__class__.__name__}: {str(exc).splitlines()[0][:300]}",
+                      False)
+    finally:
+        wh.dispose()
+    networked = set(frame.loc[frame["site_id"] == catalog.NETWORK, "kpi_id"])
+    missing = [k.id for k in catalog.CATALOG if k.id not in networked]
+    observed = (f"{len(networked)} KPIs over {len(sites)} sites in {took:.1f} s" +
+                (f"; no network row: {', '.join(missing)}" if missing else ""))
+    return _check("OQ-03", "OQ", what, expected, observed, not missing)
 
 
 def environment(settings: Settings) -> dict:

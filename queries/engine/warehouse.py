@@ -64,7 +64,10 @@ def frame(rows, columns: list[str]) -> pd.DataFrame:
 class Warehouse:
     """Owns the engine. Every read goes through `query`, every write through `transaction`."""
 
-    def __init__(self, url: str, *, row_cap: int = 200_000, statement_timeout_ms: int = 15_000):
+    def __init__(self, url: str, *, row_cap: int = 200_000, statement_timeout_ms: int = 15_000,
+                 read_only: bool = False):
+        """``read_only``: the database itself refuses every write (DuckDB opens the file read-only; PostgreSQL
+        sessions default to read-only transactions): `atmp-hub validate` reads a deployed warehouse so."""
         self.url = url
         self.row_cap = row_cap
         self.statement_timeout_ms = statement_timeout_ms
@@ -77,12 +80,14 @@ class Warehouse:
                 pool_pre_ping=True,
                 pool_size=5,
                 max_overflow=10,
-                connect_args={"options": f"-c statement_timeout={int(statement_timeout_ms)} -c timezone=UTC"},
+                connect_args={"options": f"-c statement_timeout={int(statement_timeout_ms)} -c timezone=UTC"
+                                         + (" -c default_transaction_read_only=on" if read_only else "")},
             )
         else:
             # Each pooled connection is its own DuckDB connection to the one in-process database,
             # so threads never share a cursor (DuckDB connections are not thread-safe).
-            self.engine = create_engine(url, pool_size=8, max_overflow=8)
+            self.engine = create_engine(url, pool_size=8, max_overflow=8,
+                                        connect_args={"read_only": True} if read_only else {})
 
             @event.listens_for(self.engine, "connect")
             def _utc(dbapi_conn, _record):
