@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
@@ -283,7 +283,3 @@ def environment(settings: Settings) -> dict:
     return {"host": socket.gethostname(), "os_user": getpass.getuser(), "python": platform.python_version(),
             "platform": platform.platform(), "warehouse": make_url(settings.database_url).render_as_string(hide_password=True),
             "environment": settings.environment}
-
-
-def as_dicts(checks: list[Check]) -> list[dict]:
-    return [asdict(c) for c in checks]

@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import uuid
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -73,7 +74,7 @@ def build(catalogue: Catalogue, checks: list[Check], trace: dict, code: dict, ma
         "environment": environment,
         "code": {**code, "manifest": manifest},
         "summary": summary,
-        "checks": [c.__dict__ for c in checks],
+        "checks": [asdict(c) for c in checks],
         "oq": {k: trace.get(k) for k in ("command", "engine", "started", "finished", "python", "platform")},
         "requirements": requirements,
         "deviations": deviations,
