@@ -615,14 +615,20 @@ def validate(settings: Settings, out_dir: Path | None, workers: int, iq_only: bo
               f"(log: {out / 'oq-pytest.log'})", file=sys.stderr)
         oq_checks, trace = qualify.operational(settings, out, workers)
         checks += [*oq_checks, qualify.deployed_reads(settings, datetime.now(UTC).replace(tzinfo=None))]
-    record = report.build(catalogue, checks, trace, code, qualify.code_manifest(), env, oq_run=not iq_only)
+    record = report.build(catalogue, checks, trace, code, env, oq_run=not iq_only)
     sha = report.write_json(record, out / validation_reports.JSON_NAME)
     report.write_pdf(record, sha, out / validation_reports.PDF_NAME, out)
     summary = record["summary"]
     print(f"{summary['verdict']}; {summary['checks_passed']} of {summary['checks']} checks passed; "
           f"{summary['verified_by_test']} of {summary['verifiable_by_test']} test-verified requirements verified")
     print(f"report: {out / validation_reports.PDF_NAME}; record: {out / validation_reports.JSON_NAME} (SHA-256 {sha})")
-    # Registered in the deployed warehouse (the one write validate makes there), to be signed in the app.
+    # Registered in the deployed warehouse (the one write validate makes there), to be signed in the app;
+    # not into a schema other than this installation's (IQ-04), which may lack the reports' table.
+    schema = next(c for c in checks if c.id == qualify.SCHEMA_CHECK)
+    if not schema.passed:
+        print(f"not registered: the warehouse's schema is not this installation's ({schema.observed}); bring it "
+              "up to date (`make migrate` on PostgreSQL; on DuckDB start `atmp-hub serve` once), then validate again")
+        return 1
     wh = _warehouse(settings)
     try:
         validation_reports.register(wh, out, record, by=user, now=datetime.now(UTC).replace(tzinfo=None))

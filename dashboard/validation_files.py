@@ -38,7 +38,7 @@ def serve(report_id: str, kind: str):
         raise Forbidden(f"role {user.role} may not read validation reports")
     if kind not in FILES:
         raise NotFound("a report has a pdf and a json file")
-    report = next((r for r in vr.reports(wh) if r["report_id"] == report_id), None)
+    report = vr.report(wh, report_id)
     if report is None:
         raise NotFound("no such validation report")
     name, hash_field, mimetype = FILES[kind]

@@ -12,7 +12,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("queries", "dashboard", "ingest", "notify", "sample_data", "bench")
+PACKAGES = ("queries", "dashboard", "ingest", "notify", "sample_data", "bench", "validation")
 
 
 def module_name(path: Path) -> str:

@@ -95,12 +95,23 @@ def test_production_settings_pass_and_a_missing_column_fails_the_schema_check(tm
     wh.dispose()
     done = validate(url, tmp_path / "report", env={
         "ATMP_ENVIRONMENT": "production", "ATMP_SECRET_KEY": "s" * 40, "ATMP_SECURE_COOKIES": "true",
-        "ATMP_AUDIT_KEY_FILE": str(key)})
+        "ATMP_AUDIT_KEY_FILE": str(key), "ATMP_SMTP_URL": "smtp://127.0.0.1:2525?starttls=true",
+        "ATMP_MQTT_URL": "mqtt://127.0.0.1:1883"})
     assert done.returncode == 1, done.stderr
     checks = {c["id"]: c for c in json.loads((tmp_path / "report" / "validation-report.json").read_text())["checks"]}
-    assert [checks[i]["result"] for i in ("IQ-05", "IQ-06", "IQ-07", "IQ-08")] == ["pass"] * 4
+    assert [checks[i]["result"] for i in ("IQ-05", "IQ-06", "IQ-07", "IQ-08", "IQ-09")] == ["pass"] * 5
+    assert checks["IQ-09"]["observed"] == "starttls"
+    assert (checks["IQ-10"]["result"], checks["IQ-10"]["observed"].split(" ")[0]) == ("fail", "mqtt://")
     assert checks["IQ-04"]["result"] == "fail"
     assert checks["IQ-04"]["observed"].startswith("missing: excursions.acknowledged_by")
+    # A schema other than this installation's gets no registration (it may lack the reports' table).
+    assert "not registered: the warehouse's schema is not this installation's" in done.stdout
+    assert "Traceback" not in done.stderr
+    wh = Warehouse(url)
+    try:
+        assert validation_reports.reports(wh) == []
+    finally:
+        wh.dispose()
 
 
 def test_a_package_at_another_version_than_the_lock_fails_the_package_check():

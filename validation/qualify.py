@@ -29,6 +29,7 @@ from queries.engine.warehouse import Warehouse
 from validation.trace import ROOT, TESTS_DIR
 
 CONSTRAINTS = ROOT / "constraints.txt"
+SCHEMA_CHECK = "IQ-04"
 # What makes up the installed application (its code, schema, migrations and requirement files).
 CODE_PATHS = ("app.py", "pyproject.toml", "constraints.txt", "alembic.ini", "assets", "dashboard", "queries",
               "ingest", "notify", "sample_data", "migrations", "validation", "docs/requirements")
@@ -107,7 +108,7 @@ def _git(*args: str) -> str | None:
 def code_check(manifest: dict[str, str]) -> tuple[Check, dict]:
     combined = hashlib.sha256("".join(f"{k}\0{v}\n" for k, v in manifest.items()).encode()).hexdigest()
     commit = (_git("rev-parse", "HEAD") or "").strip() or None
-    info = {"files": len(manifest), "combined_sha256": combined, "git_commit": commit}
+    info = {"files": len(manifest), "combined_sha256": combined, "git_commit": commit, "manifest": manifest}
     if commit is None:
         return _check("IQ-03", "IQ", "Installed code is an unmodified release", "a git checkout with no changes",
                       f"not a git checkout; {len(manifest)} files hashed (combined {combined[:16]}…)", False), info
@@ -151,7 +152,7 @@ def schema_check(settings: Settings) -> Check:
         if url.startswith("duckdb"):
             path = make_url(url).database
             if not path or not Path(path).exists():
-                return _check("IQ-04", "IQ", what, expected, f"no warehouse file at {path}", False)
+                return _check(SCHEMA_CHECK, "IQ", what, expected, f"no warehouse file at {path}", False)
             deployed = _columns(url, read_only=True)
             revision = "n/a (DuckDB: schema made by create_schema)"
         else:
@@ -166,15 +167,15 @@ def schema_check(settings: Settings) -> Check:
             engine.dispose()
             revision = f"Alembic {current} (head {head})"
             if current != head:
-                return _check("IQ-04", "IQ", what, expected, revision, False)
+                return _check(SCHEMA_CHECK, "IQ", what, expected, revision, False)
     except Exception as exc:  # in use by the running app (DuckDB), a server down: said, and a failed check
-        return _check("IQ-04", "IQ", what, expected, f"could not read the warehouse: {exc.__class__.__name__}: "
+        return _check(SCHEMA_CHECK, "IQ", what, expected, f"could not read the warehouse: {exc.__class__.__name__}: "
                       f"{str(exc).splitlines()[0][:300]}", False)
     missing = sorted(f"{t}.{c}" for t, cols in wanted.items() for c in cols - deployed.get(t, set()))
     observed = f"{len(wanted)} tables, {sum(map(len, wanted.values()))} columns present; {revision}"
     if missing:
         observed = f"missing: {', '.join(missing[:20])}; {revision}"
-    return _check("IQ-04", "IQ", what, expected, observed, not missing)
+    return _check(SCHEMA_CHECK, "IQ", what, expected, observed, not missing)
 
 
 def settings_checks(settings: Settings) -> list[Check]:

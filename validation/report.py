@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import uuid
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fpdf import FPDF
 from fpdf.fonts import FontFace
 
+from dashboard.exports.pdf import HubPdf
 from validation.qualify import Check
 from validation.requirements import Catalogue
 
-logging.getLogger("fontTools").setLevel(logging.WARNING)  # its font subsetting logs every glyph at INFO
-FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")  # Debian fonts-dejavu-core, as the binder uses
 HEAD = FontFace(emphasis="BOLD", fill_color=(225, 232, 240))
 FAILED = FontFace(fill_color=(250, 220, 220))
 
@@ -33,8 +30,9 @@ def _requirement_result(requirement, tests: list[dict]) -> str:
     return "verified" if outcomes == {"passed"} else "not verified"
 
 
-def build(catalogue: Catalogue, checks: list[Check], trace: dict, code: dict, manifest: dict[str, str],
-          environment: dict, *, oq_run: bool) -> dict:
+def build(catalogue: Catalogue, checks: list[Check], trace: dict, code: dict, environment: dict, *,
+          oq_run: bool) -> dict:
+    """The record. ``code``: the installation check's account of the code, its file manifest included."""
     tests_by_requirement: dict[str, list[dict]] = {}
     for nodeid, t in trace.get("tests", {}).items():
         for rid in t["requirements"]:
@@ -72,13 +70,12 @@ def build(catalogue: Catalogue, checks: list[Check], trace: dict, code: dict, ma
         "report": {"id": str(uuid.uuid4()), "title": "ATMP Quality Hub: installation and operational qualification",
                    "created": datetime.now(UTC).isoformat(timespec="seconds"), "tool": "atmp-hub validate"},
         "environment": environment,
-        "code": {**code, "manifest": manifest},
+        "code": code,
         "summary": summary,
         "checks": [asdict(c) for c in checks],
         "oq": {k: trace.get(k) for k in ("command", "engine", "started", "finished", "python", "platform")},
         "requirements": requirements,
-        "deviations": deviations,
-        "signatures": [],  # applied in the app after review; the report file itself is never rewritten
+        "deviations": deviations,  # signatures are the warehouse's (/validation): this file is never rewritten
     }
 
 
@@ -88,54 +85,15 @@ def write_json(report: dict, path: Path) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-class _Pdf(FPDF):
+class _Pdf(HubPdf):
     def __init__(self, report: dict, json_sha256: str):
-        super().__init__(orientation="portrait", unit="mm", format="A4")
+        super().__init__(report["report"]["title"])
         self.report, self.json_sha256 = report, json_sha256
-        self.family = "Helvetica"
-        if (FONT_DIR / "DejaVuSans.ttf").is_file():
-            self.add_font("DejaVu", "", str(FONT_DIR / "DejaVuSans.ttf"))
-            self.add_font("DejaVu", "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
-            self.family = "DejaVu"
-        self.set_auto_page_break(auto=True, margin=20)
-        self.set_margins(15, 18, 15)
-        self.alias_nb_pages()
 
-    def safe(self, text: str) -> str:
-        return text if self.family == "DejaVu" else text.encode("latin-1", "replace").decode("latin-1")
-
-    def header(self):
-        self.set_font(self.family, "", 8)
-        self.set_text_color(80, 80, 80)
-        self.cell(0, 5, self.safe(self.report["report"]["title"]))
-        self.ln(8)
-        self.set_text_color(0, 0, 0)
-
-    def footer(self):
-        self.set_y(-14)
-        self.set_font(self.family, "", 7)
-        self.set_text_color(80, 80, 80)
+    def footer_text(self) -> str:
         r = self.report["report"]
-        self.multi_cell(0, 3.5, self.safe(f"Report {r['id']} · created {r['created']} · JSON record SHA-256 "
-                                          f"{self.json_sha256} · page {self.page_no()} of {{nb}}"), align="L")
-        self.set_text_color(0, 0, 0)
-
-    def h1(self, text: str):
-        self.set_font(self.family, "B", 16)
-        self.multi_cell(0, 8, self.safe(text), align="L")
-        self.ln(2)
-
-    def h2(self, text: str):
-        if self.get_y() > self.h - 50:
-            self.add_page()
-        self.set_font(self.family, "B", 12)
-        self.multi_cell(0, 6, self.safe(text), align="L")
-        self.ln(1)
-
-    def para(self, text: str, size: float = 9.5):
-        self.set_font(self.family, "", size)
-        self.multi_cell(0, 5, self.safe(text), align="L")
-        self.ln(1)
+        return (f"Report {r['id']} · created {r['created']} · JSON record SHA-256 {self.json_sha256} · "
+                f"page {self.page_no()} of {{nb}}")
 
     def table(self, headers: list[str] | None, rows: list[list[str]], widths: tuple[float, ...],
               failed: set[int] = frozenset(), size: float = 7.5):
@@ -145,11 +103,11 @@ class _Pdf(FPDF):
             if headers is not None:
                 head = t.row()
                 for h in headers:
-                    head.cell(self.safe(h))
+                    head.cell(self.text_safe(h))
             for i, values in enumerate(rows):
                 row = t.row(style=FAILED if i in failed else None)
                 for value in values:
-                    row.cell(self.safe(str(value)))
+                    row.cell(self.text_safe(str(value)))
         self.ln(3)
 
 
@@ -235,7 +193,7 @@ def write_pdf(report: dict, json_sha256: str, path: Path, evidence_root: Path) -
             continue
         seen.add(name)
         pdf.set_font(pdf.family, "B", 9)
-        pdf.multi_cell(0, 4.5, pdf.safe(f"{rid} · {test}"), align="L")
+        pdf.multi_cell(0, 4.5, pdf.text_safe(f"{rid} · {test}"), align="L")
         pdf.ln(1)
         width = pdf.w - pdf.l_margin - pdf.r_margin
         if pdf.get_y() > pdf.h - 90:

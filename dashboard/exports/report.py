@@ -9,10 +9,8 @@ from __future__ import annotations
 import io
 import logging
 from datetime import datetime
-from pathlib import Path
 
 import pandas as pd
-from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from dashboard.components.formatting import (
@@ -24,13 +22,13 @@ from dashboard.components.formatting import (
     status_parts,
 )
 from dashboard.exports import files
+from dashboard.exports.pdf import HubPdf
 from dashboard.exports.provenance import APP_NAME, Provenance
 from dashboard.exports.sources import ITEMS, Export, PageData
 from queries.kpi import catalog
 
 logger = logging.getLogger(__name__)
 
-FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")  # Debian fonts-dejavu-core (on every machine here)
 CHART_WIDTH_PX = 1400
 HEAD = FontFace(emphasis="BOLD", fill_color=(225, 232, 240))
 NETWORK_ROW = FontFace(emphasis="BOLD", fill_color=(242, 242, 242))
@@ -38,58 +36,16 @@ GRID_KPIS_PER_TABLE = 5  # on a landscape A4 page: titles wrap at words, never m
 NO_DATA = "no data"
 
 
-class Binder(FPDF):
+class Binder(HubPdf):
     def __init__(self, prov: Provenance):
-        super().__init__(orientation="portrait", unit="mm", format="A4")
+        super().__init__(f"{APP_NAME} · {prov.title}")
         self.prov = prov
-        self.family = "Helvetica"
-        if (FONT_DIR / "DejaVuSans.ttf").is_file():
-            self.add_font("DejaVu", "", str(FONT_DIR / "DejaVuSans.ttf"))
-            self.add_font("DejaVu", "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
-            self.family = "DejaVu"
-        self.set_auto_page_break(auto=True, margin=20)
-        self.set_margins(15, 18, 15)
-        self.alias_nb_pages()
 
-    def text_safe(self, text: str) -> str:
-        if self.family == "DejaVu":
-            return text
-        return text.encode("latin-1", "replace").decode("latin-1")  # core fonts are latin-1 only
-
-    def header(self):
-        self.set_font(self.family, "", 8)
-        self.set_text_color(80, 80, 80)
-        self.cell(0, 5, self.text_safe(f"{APP_NAME} · {self.prov.title}"), align="L")
-        self.ln(8)
-        self.set_text_color(0, 0, 0)
-
-    def footer(self):
-        self.set_y(-14)
-        self.set_font(self.family, "", 7)
-        self.set_text_color(80, 80, 80)
+    def footer_text(self) -> str:
         p = self.prov
-        self.multi_cell(0, 3.5, self.text_safe(
-            f"Exported by {p.user_name} ({p.user_id}) at {p.exported_at:%Y-%m-%d %H:%M:%S} UTC · "
-            f"{APP_NAME} {p.app_version} · export {p.export_id} · window {p.window_text} · "
-            f"page {self.page_no()} of {{nb}}"), align="L")
-        self.set_text_color(0, 0, 0)
-
-    def h1(self, text: str):
-        self.set_font(self.family, "B", 16)
-        self.multi_cell(0, 8, self.text_safe(text), align="L")
-        self.ln(2)
-
-    def h2(self, text: str):
-        if self.get_y() > self.h - 60:
-            self.add_page()
-        self.set_font(self.family, "B", 12)
-        self.multi_cell(0, 6, self.text_safe(text), align="L")
-        self.ln(1)
-
-    def para(self, text: str, size: float = 9.5):
-        self.set_font(self.family, "", size)
-        self.multi_cell(0, 5, self.text_safe(text), align="L")
-        self.ln(1)
+        return (f"Exported by {p.user_name} ({p.user_id}) at {p.exported_at:%Y-%m-%d %H:%M:%S} UTC · "
+                f"{APP_NAME} {p.app_version} · export {p.export_id} · window {p.window_text} · "
+                f"page {self.page_no()} of {{nb}}")
 
     def table(self, headers: list[str], rows: list[list], widths: tuple[float, ...] | None = None,
               size: float = 8, emphasis: frozenset[int] = frozenset(), width: float | None = None):

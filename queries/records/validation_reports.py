@@ -91,6 +91,17 @@ def reports(wh: Warehouse) -> list[dict]:
     return found
 
 
+def report(wh: Warehouse, report_id) -> dict | None:
+    """One registered report with its signatures (its files not read: the caller hashes what it uses)."""
+    if not isinstance(report_id, str) or not report_id:
+        return None
+    found = wh.query("sql/validation_report_get", {"report_id": report_id}).to_dict("records")
+    if not found:
+        return None
+    found[0]["signatures"] = wh.query("sql/validation_signatures_get", {"report_id": report_id}).to_dict("records")
+    return found[0]
+
+
 def sign(wh: Warehouse, *, user_id: str, role: str, report_id, meaning, comment, password, now: datetime,
          attempt_allowed: Callable[[], bool] | None = None) -> Signed:
     """Sign a registered report. Role, report, meaning, order and password are checked here; the signature
@@ -102,8 +113,8 @@ def sign(wh: Warehouse, *, user_id: str, role: str, report_id, meaning, comment,
 
     if role not in SIGNING_ROLES:
         raise refuse("Validation reports are signed by quality leadership.", f"role {role} may not sign")
-    report = next((r for r in reports(wh) if r["report_id"] == report_id), None) if isinstance(report_id, str) else None
-    if report is None:
+    found = report(wh, report_id)
+    if found is None:
         raise refuse("Choose a registered report.", "not a registered report")
     if meaning not in MEANINGS:
         raise Refused("Choose what the signature means: reviewed or approved.")
@@ -112,10 +123,10 @@ def sign(wh: Warehouse, *, user_id: str, role: str, report_id, meaning, comment,
         raise Refused("A comment is required: what was reviewed, and how the deviations are dispositioned.")
     if len(note) > COMMENT_MAX:
         raise Refused(f"The comment is limited to {COMMENT_MAX} characters.")
-    if sha256_of(Path(report["report_dir"]) / JSON_NAME) != report["json_sha256"]:
+    if sha256_of(Path(found["report_dir"]) / JSON_NAME) != found["json_sha256"]:
         raise refuse("The report's JSON record no longer has the SHA-256 it was registered with: it cannot be "
                      "signed (run atmp-hub validate again).", "JSON record changed or missing")
-    done = {s["meaning"]: s["signed_by"] for s in report["signatures"]}
+    done = {s["meaning"]: s["signed_by"] for s in found["signatures"]}
     if meaning in done:
         raise Refused(f"This report is already {meaning}, by {done[meaning]}.")
     if meaning == "approved":
@@ -129,14 +140,14 @@ def sign(wh: Warehouse, *, user_id: str, role: str, report_id, meaning, comment,
     except esignature.SignatureFailed as failed:
         raise Refused(str(failed)) from None
     row = {"report_id": report_id, "meaning": meaning, "signed_by": user_id, "signed_at": now,
-           "json_sha256": report["json_sha256"], "comment": note}
+           "json_sha256": found["json_sha256"], "comment": note}
     try:
         with wh.transaction() as conn:
             wh.run(conn, "sql/validation_signature_insert", row)
             audit.append(wh, user_id=user_id, action=f"validation_report_{meaning}", object_type="validation_report",
                          object_id=report_id, reason=note, meaning=MEANINGS[meaning], conn=conn,
-                         new_value=json.dumps({"json_sha256": report["json_sha256"], "role": role}))
+                         new_value=json.dumps({"json_sha256": found["json_sha256"], "role": role}))
     except IntegrityError:  # signed a moment ago by someone else
         raise Refused(f"This report is already {meaning}.") from None
     logger.info("validation report %s %s by %s", report_id, meaning, user_id)
-    return Signed(report_id, meaning, user_id, now, report["json_sha256"])
+    return Signed(report_id, meaning, user_id, now, found["json_sha256"])
