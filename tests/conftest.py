@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -84,12 +85,30 @@ def _empty_postgres_template() -> str:
     return _empty_template[0]
 
 
+_empty_duckdb: list[Path] = []  # this process's, made on first use
+
+
+def _empty_duckdb_template(tmp_path: Path) -> Path:
+    """A DuckDB file with the schema (create_schema) and no rows, made once per test process: each test's
+    DuckDB warehouse is a copy of it (~2 ms) instead of a new file given the schema (~50 ms)."""
+    if not _empty_duckdb:
+        path = tmp_path.parent / f"empty-schema-{os.getpid()}.duckdb"
+        wh = Warehouse(f"duckdb:///{path}")
+        wh.create_schema()
+        with wh.engine.connect() as conn:
+            conn.exec_driver_sql("CHECKPOINT")  # the file alone holds the schema: a copy needs no WAL
+        wh.dispose()
+        _empty_duckdb.append(path)
+    return _empty_duckdb[0]
+
+
 @contextmanager
 def make_warehouse(kind: str, tmp_path: Path) -> Iterator[Warehouse]:
     """An empty warehouse with the schema created: 'duckdb' (a file) or 'postgres' (a new database)."""
     if kind == "duckdb":
-        wh = Warehouse(f"duckdb:///{tmp_path / f'wh-{uuid.uuid4().hex[:8]}.duckdb'}")
-        wh.create_schema()
+        path = tmp_path / f"wh-{uuid.uuid4().hex[:8]}.duckdb"
+        shutil.copyfile(_empty_duckdb_template(tmp_path), path)
+        wh = Warehouse(f"duckdb:///{path}")
         try:
             yield wh
         finally:
@@ -138,20 +157,40 @@ PASSWORDS = {  # test logins: one per role, plus a second site manager for cross
 TEST_PASSWORD = "correct-horse-battery"
 
 
+@contextmanager
+def _once_per_run(tmp_path_factory, name: str) -> Iterator[tuple[Path, bool]]:
+    """Under a lock shared by the run's xdist workers (and its controller): yields the run's shared folder
+    and whether ``name`` still has to be made there. The first process to ask makes it while the others
+    wait, then find it ready; without xdist, one process asks."""
+    import fcntl
+
+    shared = _run_root(tmp_path_factory, _worker_id())
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        ready = shared / f"{name}.ready"
+        yield shared, not ready.exists()
+        ready.touch()
+
+
 @pytest.fixture(scope="session")
 def sample_network(tmp_path_factory) -> tuple[Path, dict[str, datetime]]:
     """The small sample network (SAMPLE_SEED, TEST_END) as the generator wrote it, in a DuckDB file no test
-    writes to, and the story dates populate() returned; generated once per test process."""
+    writes to (tests copy it, or open it read only), and the story dates populate() returned; generated
+    once per run and shared by the xdist workers."""
     from sample_data.generator import populate
 
-    path = tmp_path_factory.mktemp("sample-network") / "hub.duckdb"
-    wh = Warehouse(f"duckdb:///{path}")
-    wh.create_schema()
-    dates = populate(wh, seed=SAMPLE_SEED, scale="small", end=TEST_END, progress=False)
-    with wh.engine.connect() as conn:
-        conn.exec_driver_sql("CHECKPOINT")  # the file alone holds it all: copies need no WAL
-    wh.dispose()
-    return path, dates
+    with _once_per_run(tmp_path_factory, "sample-network") as (shared, make):
+        path, stories = shared / "sample-network.duckdb", shared / "sample-network-dates.json"
+        if make:
+            path.unlink(missing_ok=True)  # a process that failed half-way may have left a part
+            wh = Warehouse(f"duckdb:///{path}")
+            wh.create_schema()
+            dates = populate(wh, seed=SAMPLE_SEED, scale="small", end=TEST_END, progress=False)
+            with wh.engine.connect() as conn:
+                conn.exec_driver_sql("CHECKPOINT")  # the file alone holds it all: copies need no WAL
+            wh.dispose()
+            stories.write_text(json.dumps({k: v.isoformat() for k, v in dates.items()}))
+    return path, {k: datetime.fromisoformat(v) for k, v in json.loads(stories.read_text()).items()}
 
 
 @pytest.fixture(scope="session")
@@ -161,10 +200,18 @@ def control_warehouse(tmp_path_factory) -> Iterator[Warehouse]:
     from queries.records import users
     from sample_data.generator import populate
 
+    with _once_per_run(tmp_path_factory, "control-network") as (shared, make):  # generated once per run
+        if make:
+            (shared / "control-network.duckdb").unlink(missing_ok=True)
+            wh = Warehouse(f"duckdb:///{shared / 'control-network.duckdb'}")
+            wh.create_schema()
+            populate(wh, seed=SAMPLE_SEED, scale="small", end=TEST_END, progress=False, leading_indicators=False)
+            with wh.engine.connect() as conn:
+                conn.exec_driver_sql("CHECKPOINT")
+            wh.dispose()
     path = tmp_path_factory.mktemp("control-network") / "hub.duckdb"
+    shutil.copy(shared / "control-network.duckdb", path)
     wh = Warehouse(f"duckdb:///{path}")
-    wh.create_schema()
-    populate(wh, seed=SAMPLE_SEED, scale="small", end=TEST_END, progress=False, leading_indicators=False)
     for user_id, (role, site) in PASSWORDS.items():
         users.add_user(wh, user_id=user_id, display_name=user_id, role=role, site_id=site, password=TEST_PASSWORD)
     yield wh
@@ -209,19 +256,14 @@ def sample_postgres_template(tmp_path_factory) -> Iterator[str]:
     database, generated once per run and shared by the xdist workers (the first to need it generates it
     under a file lock; the others wait and reuse it): tests read it, or clone it with `clone_postgres`
     when they write. Generating it costs ~30-60 s; a clone ~1 s. Dropped when the run ends."""
-    import fcntl
-
     from queries.engine import migrate
     from sample_data.generator import populate
 
     worker_id = _worker_id()
-    shared = _run_root(tmp_path_factory, worker_id)
-    name = _template_db(shared)
+    name = _template_db(_run_root(tmp_path_factory, worker_id))
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    with open(shared / f"{name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        ready = shared / f"{name}.ready"
-        if not ready.exists():
+    with _once_per_run(tmp_path_factory, name) as (_shared, make):
+        if make:
             admin = _pg_admin()
             with admin.connect() as conn:
                 conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -230,7 +272,6 @@ def sample_postgres_template(tmp_path_factory) -> Iterator[str]:
             migrate.upgrade(wh)
             populate(wh, seed=SAMPLE_SEED, scale="small", end=TEMPLATE_END, progress=False)
             wh.dispose()  # a template database must have no open connection
-            ready.touch()
     yield url
     if worker_id == "master":  # without xdist; with it, the controller drops it (pytest_sessionfinish)
         _drop_database(name)

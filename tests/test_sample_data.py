@@ -40,7 +40,7 @@ def make_sample_warehouse(path: Path, *, seed: int = SEED, scale: str = "small",
 @pytest.fixture(scope="session")
 def wh(sample_network) -> Iterator[Warehouse]:
     """The session's sample network (tests/conftest.py: SAMPLE_SEED, TEST_END) as generated: read only here."""
-    wh = Warehouse(f"duckdb:///{sample_network[0]}")
+    wh = Warehouse(f"duckdb:///{sample_network[0]}", read_only=True)  # other workers read it too
     yield wh
     wh.dispose()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Sequence
 
@@ -52,33 +53,40 @@ def systemic_clusters(
         raise ValueError(f"need window_days > 0 and min_sites >= 2, got {window_days!r}, {min_sites!r}")
     reference = deviations if reference is None else reference
     prior_times = _times_by_value(reference, key)
-    window = pd.Timedelta(days=window_days)
+    window = pd.Timedelta(days=window_days).to_timedelta64()
+    share = window_days / (window_days + reference_days)
     rows = []
-    data = deviations.dropna(subset=[key]).sort_values(["occurred_at", "deviation_id"], kind="stable")
-    for value, group in data.groupby(key, sort=True):
-        times = pd.to_datetime(group["occurred_at"]).to_numpy()
-        sites = group["site_id"].to_numpy()
-        ids = group["deviation_id"].to_numpy()
+    data = deviations.dropna(subset=[key]).sort_values([key, "occurred_at", "deviation_id"], kind="stable")
+    values = data[key].to_numpy()
+    all_times = pd.to_datetime(data["occurred_at"]).to_numpy()
+    all_sites, all_ids = data["site_id"].to_numpy(), data["deviation_id"].to_numpy()
+    # Each key value's rows are one run of the sorted arrays, in time order within it.
+    bounds = np.r_[np.flatnonzero(np.r_[True, values[1:] != values[:-1]])[:len(values)], len(values)]
+    for begin, stop in itertools.pairwise(bounds):
+        value, times = values[begin], all_times[begin:stop]
+        sites, ids = all_sites[begin:stop], all_ids[begin:stop]
+        # The window opened at i holds i .. ends[i]-1 (times sorted: those up to window later).
+        ends = np.searchsorted(times, times + window, side="right")
         i = 0
-        while i < len(group):
-            inside = np.flatnonzero((times >= times[i]) & (times <= times[i] + window.to_timedelta64()))
-            inside = inside[inside >= i]
-            if len(set(sites[inside])) >= min_sites:
-                first, last = pd.Timestamp(times[inside[0]]), pd.Timestamp(times[inside[-1]])
+        while i < len(times):
+            members = set(sites[i:ends[i]])
+            if len(members) >= min_sites:
+                last_i = ends[i] - 1
+                first, last = pd.Timestamp(times[i]), pd.Timestamp(times[last_i])
                 prior = _count_before(prior_times.get(value), first, reference_days)
-                followers = len(inside) - 1
                 rows.append({
                     "key_type": key, "key": value, "first_at": first, "last_at": last,
-                    "n_sites": len(set(sites[inside])), "n_deviations": len(inside),
-                    "sites": tuple(sorted(set(sites[inside]))), "deviation_ids": tuple(ids[inside]),
+                    "n_sites": len(members), "n_deviations": last_i - i + 1,
+                    "sites": tuple(sorted(members)), "deviation_ids": tuple(ids[i:ends[i]]),
                     "reference_count": prior, "expected": prior / reference_days * window_days,
-                    "surprise_p": float(stats.binom.sf(followers - 1, followers + prior,
-                                                       window_days / (window_days + reference_days))),
                 })
-                i = int(inside[-1]) + 1
+                i = int(ends[i])
             else:
                 i += 1
     frame = pd.DataFrame(rows, columns=list(CLUSTER_COLUMNS))
+    followers = frame["n_deviations"].to_numpy(dtype=float) - 1  # every cluster's p in one call
+    frame["surprise_p"] = stats.binom.sf(followers - 1, followers + frame["reference_count"].to_numpy(dtype=float),
+                                         share).astype(float)
     return frame.sort_values(["surprise_p", "n_sites", "first_at"], ascending=[True, False, True],
                              kind="stable").reset_index(drop=True)
 
