@@ -235,6 +235,8 @@ unless an offset is given); an empty cell in a column with a default takes the d
 A row is matched to a stored record by the table's key (the source system's record id): a new key
 is inserted, a stored record is updated where a field of the file differs, and left alone where none
 does, so importing the same export twice changes nothing. --dry-run lists every change it would make.
+A file that changes stored records needs --reason: each changed record is audited with its old and new
+values and that reason.
 
 EM history goes to the table `readings` (sensor_id, ts, value and optionally unit; not listed below):
 each reading must name a sensor of the hub in its unit; the same reading imported again is skipped.
@@ -291,13 +293,16 @@ class ImportCommand(click.Command):
               help="map another system's export with a profile: a shipped one "
                    f"({', '.join(shipped_profiles())}) or a .toml file (format: queries/imports/profiles.py)")
 @click.option("--dry-run", is_flag=True, help="check everything, write nothing")
-def import_table(settings: Settings, table: str, file: str, profile: str | None, dry_run: bool) -> int:
+@click.option("--reason", help="why stored records change (required when the file changes any; recorded with "
+                                "each changed record's old and new values)")
+def import_table(settings: Settings, table: str, file: str, profile: str | None, dry_run: bool,
+                 reason: str | None) -> int:
     from queries.imports.importer import ImportError_
     from queries.imports.plan import import_file
 
     wh = _warehouse(settings)
     try:
-        plan = import_file(wh, table, file, audit_as="cli", profile=profile, dry_run=dry_run)
+        plan = import_file(wh, table, file, audit_as="cli", profile=profile, dry_run=dry_run, reason=reason)
     except ImportError_ as exc:
         raise Refused(f"import refused, nothing written:\n{exc}") from None
     c = plan.counts

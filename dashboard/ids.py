@@ -233,6 +233,7 @@ IMP_FILE = "import-file"            # {sha256, name} of the stored upload: the s
 IMP_RECEIVED = "import-received"    # what the upload callback says about the file
 IMP_DRY_RUN = "import-dry-run"
 IMP_COMMIT = "import-commit"
+IMP_REASON = "import-reason"        # why stored records change (required when the file changes any)
 IMP_RESULT = "import-result"
 IMP_REPORT = "import-report"        # download the full problem report
 IMP_REPORT_DOWNLOAD = "import-report-download"

@@ -35,6 +35,22 @@ def test_intact_chain_verifies(warehouse):
 
 
 @pytest.mark.requirement("URS-AUD-004")
+def test_entries_appended_together_chain_in_their_order_after_the_last(warehouse):
+    """append_many (an import's changed records) links each entry to the one before it, the first to the
+    chain's tail, in the order given; an entry altered among them is still named."""
+    _fill(warehouse, 2)
+    with warehouse.transaction() as conn:
+        hashes = audit.append_many(warehouse, [{"user_id": "u", "action": "import_update", "object_id": f"R-{i}",
+                                                "old_value": f"{i}"} for i in range(3)], conn)
+    rows = warehouse.query("sql/audit_all")
+    assert list(rows["object_id"].iloc[2:]) == ["R-0", "R-1", "R-2"] and list(rows["entry_hash"].iloc[2:]) == hashes
+    assert list(rows["prev_hash"].iloc[2:]) == list(rows["entry_hash"].iloc[1:4])
+    assert audit.verify(warehouse).ok
+    _tamper(warehouse, "UPDATE audit_log SET old_value = 'x' WHERE object_id = 'R-1'")
+    assert audit.verify(warehouse).first_bad_entry == rows["entry_id"].iloc[3]
+
+
+@pytest.mark.requirement("URS-AUD-004")
 def test_altered_entry_is_named(warehouse):
     ids = _fill(warehouse)
     _tamper(warehouse, "UPDATE audit_log SET new_value = 'entry 99' WHERE entry_id = :id", id=ids[2])

@@ -34,7 +34,7 @@ def watch_once(url: str, drop: Path) -> subprocess.CompletedProcess:
     return cli(url, "watch-imports", str(drop), "--once", "--settle", "30")
 
 
-@pytest.mark.requirement("URS-IMP-003", "URS-IMP-006", "URS-IMP-008")
+@pytest.mark.requirement("URS-IMP-003", "URS-IMP-006", "URS-IMP-008", "URS-IMP-010")
 def test_dropped_files_are_imported_rejected_and_never_twice(with_sites, tmp_path):  # noqa: F811
     url, drop = with_sites, tmp_path / "drop"
     (drop / "deviations@generic_eqms_deviations").mkdir(parents=True)
@@ -73,6 +73,20 @@ def test_dropped_files_are_imported_rejected_and_never_twice(with_sites, tmp_pat
     assert "already imported" in again.stdout, again.stdout
     assert (drop / "done" / today / "eqms_deviations (2).csv.report.txt").read_text().count("not imported again") == 1
     assert count(url, "SELECT COUNT(*) FROM audit_log WHERE action = 'import' AND object_type = 'deviations'") == 1
+
+    # The next export closes a deviation: the change is in the report and audited with its old and new
+    # value, the delivery being the reason (no person is there to give one).
+    later = pd.read_csv(EXAMPLE, dtype=str, keep_default_na=False)
+    later.loc[1, "Date Closed"] = "06/02/2026 11:00"
+    june = drop / "deviations@generic_eqms_deviations" / "eqms_deviations_june.csv"
+    later.to_csv(june, index=False)
+    os.utime(june, (time.time() - 60, time.time() - 60))
+    assert watch_once(url, drop).returncode == 0
+    report = (drop / "done" / today / "eqms_deviations_june.csv.report.txt").read_text()
+    assert "changed: row 2, EQMS-2026-0102, closed_at: None -> '2026-06-02 15:00:00'" in report, report
+    assert count(url, "SELECT COUNT(*) FROM audit_log WHERE action = 'import_update' AND object_id = 'EQMS-2026-0102' "
+                      "AND user_id = 'drop-folder' AND reason = 'changed in the source system; delivered to the drop "
+                      "folder as eqms_deviations_june.csv' AND new_value = '{\"closed_at\": \"2026-06-02 15:00:00\"}'") == 1
 
 
 @pytest.mark.requirement("URS-IMP-006", "URS-IMP-008")

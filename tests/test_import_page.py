@@ -17,7 +17,7 @@ from conftest import PASSWORDS, TEST_END, app_for, dash_call, login
 
 from dashboard import ids
 from queries.engine.warehouse import Warehouse
-from queries.records import users
+from queries.records import audit, users
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "sample_data" / "examples" / "eqms_deviations.csv"
@@ -58,10 +58,11 @@ def upload(client, app, name: str, data: bytes) -> dict:
     return {"sha256": answer["sha256"], "name": answer["name"]}
 
 
-def step(client, app, file, table="deviations", profile="own", commit=0):
+def step(client, app, file, table="deviations", profile="own", commit=0, reason=None):
     response = dash_call(client, app, DRY_RUN, {f"{ids.IMP_FILE}.data": file, f"{ids.IMP_TABLE}.value": table,
                                                 f"{ids.IMP_PROFILE}.value": profile,
-                                                f"{ids.IMP_COMMIT}.n_clicks": commit})
+                                                f"{ids.IMP_COMMIT}.n_clicks": commit},
+                         {f"{ids.IMP_REASON}.value": reason})
     return response
 
 
@@ -74,7 +75,7 @@ def scalar(wh, sql: str):
         return conn.exec_driver_sql(sql).scalar()
 
 
-@pytest.mark.requirement("URS-IMP-001", "URS-IMP-004", "URS-IMP-005", "URS-IMP-006")
+@pytest.mark.requirement("URS-IMP-001", "URS-IMP-004", "URS-IMP-005", "URS-IMP-006", "URS-IMP-010")
 def test_upload_dry_run_import_and_reimport_with_the_shipped_profile(served):
     app, wh, folder = served
     client = client_of(served, "t.leader")
@@ -107,6 +108,25 @@ def test_upload_dry_run_import_and_reimport_with_the_shipped_profile(served):
     dry = step(client, app, file, profile="generic_eqms_deviations")
     assert "1 to update" in text_of(dry) and "EQMS-2026-0102" in text_of(dry) and "2026-06-02 15:00:00" in text_of(dry)
     assert "import-changes" in text_of(dry)
+    # Changing a GMP record needs a reason: without one (or only blanks) nothing is written.
+    for reason in (None, "   "):
+        refused = step(client, app, file, profile="generic_eqms_deviations", commit=1, reason=reason)
+        assert "import-not-done" in text_of(refused) and "give the reason for the change" in text_of(refused)
+    closed = "SELECT closed_at FROM deviations WHERE deviation_id = 'EQMS-2026-0102'"
+    assert scalar(wh, closed) is None
+    done = step(client, app, file, profile="generic_eqms_deviations", commit=1, reason="June eQMS refresh")
+    assert "1 updated" in text_of(done) and str(scalar(wh, closed)) == "2026-06-02 15:00:00"
+    # The changed record has an entry of its own: its old and new values, the reason, after the import's.
+    entries = wh.query("test", sql="SELECT action, object_type, object_id, reason, old_value, new_value FROM audit_log "
+                                   "WHERE user_id = 't.leader' ORDER BY entry_id DESC LIMIT 2")
+    change, whole = entries.iloc[0], entries.iloc[1]
+    assert (whole["action"], whole["reason"]) == ("import", "June eQMS refresh")
+    assert (change["action"], change["object_type"], change["object_id"]) == ("import_update", "deviations",
+                                                                             "EQMS-2026-0102")
+    assert change["reason"] == "June eQMS refresh"
+    assert json.loads(change["old_value"]) == {"closed_at": None}
+    assert json.loads(change["new_value"]) == {"closed_at": "2026-06-02 15:00:00"}
+    assert audit.verify(wh).ok
 
 
 def near_miss_file(rows: int, bad: dict[int, str]) -> bytes:

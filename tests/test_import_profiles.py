@@ -83,7 +83,8 @@ def test_the_example_eqms_export_imports_with_the_shipped_profile(with_sites, tm
     dry = cli(with_sites, "import", "deviations", str(later), "--profile", "generic_eqms_deviations", "--dry-run")
     assert "dry run: deviations: 0 to insert, 1 to update, 2 unchanged" in dry.stdout, (dry.stdout, dry.stderr)
     assert "  row 2, EQMS-2026-0102, closed_at: None -> '2026-06-02 15:00:00'" in dry.stdout, dry.stdout  # 11:00 EDT
-    done = cli(with_sites, "import", "deviations", str(later), "--profile", "generic_eqms_deviations")
+    done = cli(with_sites, "import", "deviations", str(later), "--profile", "generic_eqms_deviations",
+               "--reason", "June eQMS export")
     assert "deviations: 0 inserted, 1 updated, 2 unchanged" in done.stdout, (done.stdout, done.stderr)
     got = rows(with_sites, "SELECT deviation_id, closed_at FROM deviations ORDER BY deviation_id")
     assert pd.Timestamp(got.closed_at[1]) == pd.Timestamp("2026-06-02 15:00")

@@ -61,7 +61,7 @@ def test_a_composite_key_repeated_in_the_file_names_every_key_field(made_earlier
     assert count(made_earlier, "SELECT COUNT(*) FROM sop_executions") == 0
 
 
-@pytest.mark.requirement("URS-IMP-004", "URS-IMP-006")
+@pytest.mark.requirement("URS-IMP-004", "URS-IMP-006", "URS-IMP-010")
 def test_a_reimport_updates_what_changed_lists_it_first_and_then_changes_nothing(made_earlier, tmp_path):
     """A row is matched to its stored record by the key: new keys are inserted, a changed field updates
     its record (listed by the dry run, row by row), an identical row is left alone; the same file twice
@@ -76,8 +76,16 @@ def test_a_reimport_updates_what_changed_lists_it_first_and_then_changes_nothing
     assert "  row 2, NM-2, category: 'labelling' -> 'gowning'" in dry.stdout, dry.stdout
     assert dry.stdout.count(" -> ") == 1
     assert count(made_earlier, "SELECT COUNT(*) FROM near_misses") == 2
-    done = cli(made_earlier, "import", "near_misses", str(again))
+    unexplained = cli(made_earlier, "import", "near_misses", str(again))  # a changed record needs a reason
+    assert unexplained.returncode == 2, unexplained.stdout
+    assert ("near_misses.csv: the file changes 1 stored record(s) of near_misses; give the reason for the change"
+            in unexplained.stderr), unexplained.stderr
+    assert count(made_earlier, "SELECT COUNT(*) FROM near_misses") == 2
+    done = cli(made_earlier, "import", "near_misses", str(again), "--reason", "reclassified after review")
     assert "near_misses: 2 inserted, 1 updated, 1 unchanged" in done.stdout, (done.stdout, done.stderr)
+    assert count(made_earlier, "SELECT COUNT(*) FROM audit_log WHERE action = 'import_update' AND object_id = 'NM-2' "
+                               "AND reason = 'reclassified after review' AND old_value = '{\"category\": \"labelling\"}' "
+                               "AND new_value = '{\"category\": \"gowning\"}'") == 1
     assert count(made_earlier, "SELECT COUNT(*) FROM near_misses") == 4
     assert count(made_earlier, "SELECT COUNT(*) FROM near_misses WHERE near_miss_id = 'NM-2' AND category = 'gowning'") == 1
     twice = cli(made_earlier, "import", "near_misses", str(again))

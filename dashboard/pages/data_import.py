@@ -27,6 +27,7 @@ from queries.imports import em_history, profiles, uploads
 from queries.imports import plan as import_plan
 from queries.imports.importer import IMPORTABLE, ImportError_
 from queries.records import audit
+from queries.records.administration import REASON_MAX
 
 SHOWN = 200  # problems and changes listed on the page; the report has them all
 PREVIEW = 5  # rows shown as they would be stored
@@ -82,6 +83,11 @@ def layout(**_):
         html.Div(id=ids.IMP_PROGRESS, hidden=True, role="status", className="mb-2"),
         dcc.Interval(id=ids.IMP_POLL, interval=PROGRESS_POLL_MS, disabled=True),
         dcc.Loading(html.Div(id=ids.IMP_DRY_RUN, className="mb-3"), type="dot"),
+        html.Div([dbc.Label("Reason for the change (required when the file changes stored records; kept with "
+                            "each changed record's old and new values in the audit trail)", html_for=ids.IMP_REASON),
+                  dbc.Input(id=ids.IMP_REASON, type="text", maxLength=REASON_MAX, debounce=False,
+                            placeholder="e.g. monthly eQMS refresh: CAPA closures and effectiveness checks")],
+                 className="mb-2"),
         html.Div([dbc.Button("Import", id=ids.IMP_COMMIT, color="primary", disabled=True, n_clicks=0),
                   dbc.Button("Download the full report (CSV)", id=ids.IMP_REPORT, color="secondary", n_clicks=0,
                              disabled=True),
@@ -211,13 +217,14 @@ def received(file):
     Input(ids.IMP_TABLE, "value"),
     Input(ids.IMP_PROFILE, "value"),
     Input(ids.IMP_COMMIT, "n_clicks"),
+    State(ids.IMP_REASON, "value"),
     running=[(Output(ids.IMP_POLL, "disabled"), False, True), (Output(ids.IMP_PROGRESS, "hidden"), False, True)],
 )
-def dry_run_or_import(file, table_name, profile_name, n_clicks):
+def dry_run_or_import(file, table_name, profile_name, n_clicks, reason):
     """A new file or choice: the dry run. The Import button: plan again on the server and write it."""
     user = steward("dry run")
     if f"{ids.IMP_COMMIT}.n_clicks" in dash.ctx.triggered_prop_ids and n_clicks:
-        return html.Div(), True, "Import", True, imported(user, file, table_name, profile_name)
+        return html.Div(), True, "Import", True, imported(user, file, table_name, profile_name, reason)
     if not file:
         return html.P("No file yet.", className="text-body-secondary"), True, "Import", True, None
     try:
@@ -296,12 +303,15 @@ def plan_view(plan: import_plan.ImportPlan) -> html.Div:
     ])
 
 
-def imported(user, file, table_name, profile_name):
+def imported(user, file, table_name, profile_name, reason):
     """Plan the user's upload again and write it all or nothing; what happened, as an alert."""
     try:
+        if isinstance(reason, str) and len(reason) > REASON_MAX:
+            raise ImportError_([f"the reason is longer than {REASON_MAX} characters; nothing was written"])
         plan = planned(user, file, table_name, profile_name, read=False)
         with noted_progress(user, plan.source, "Importing") as progress:
-            import_plan.commit(context.warehouse(), plan, audit_as=user.user_id, progress=progress)
+            import_plan.commit(context.warehouse(), plan, audit_as=user.user_id, progress=progress,
+                               reason=reason if isinstance(reason, str) else None)
     except ImportError_ as exc:
         if user.role == "site_manager" and any(import_plan.OUTSIDE_SITE in p for p in exc.problems):
             audit.append(context.warehouse(), user_id=user.user_id, action="import_refused",

@@ -101,7 +101,10 @@ def _import(wh: Warehouse, drop: Path, claimed: Path, table: str, profile: str |
                    "not imported again")
         return _finish(claimed, drop / "done" / day, name, table, "already imported", summary)
     try:
-        result = plan.import_file(wh, table, claimed, audit_as=AUDIT_USER, profile=profile)
+        # No person is there to say why a record changed: the reason recorded is the source system's
+        # export, which made the change (each changed record is audited with its old and new values).
+        result = plan.import_file(wh, table, claimed, audit_as=AUDIT_USER, profile=profile,
+                                  reason=f"changed in the source system; delivered to the drop folder as {name}")
     except ImportError_ as exc:
         summary = f"{name}: refused, nothing written ({len(exc.problems)} problem(s)):\n" + "\n".join(exc.problems)
         # The audit entry and the messages the rules call for commit together, before the file moves: a

@@ -17,6 +17,7 @@ rules judge whole groups)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
 from collections.abc import Callable, Iterator
@@ -330,34 +331,55 @@ def same(new, stored) -> bool:
 
 
 def import_file(wh: Warehouse, table: str, path: str | Path, *, audit_as: str | None = None,
-                profile: str | None = None, site: str | None = None, dry_run: bool = False) -> ImportPlan:
+                profile: str | None = None, site: str | None = None, dry_run: bool = False,
+                reason: str | None = None) -> ImportPlan:
     """Check the import of one file into one table and, unless ``dry_run``, write it all or nothing in the
-    same pass (with ``audit_as`` the audit entry commits with the rows). ``profile`` (a shipped profile's
-    name or a file: queries/imports/profiles.py) maps another system's export to the table first."""
+    same pass (with ``audit_as`` the audit entry commits with the rows; ``reason`` is required when the
+    file changes stored records: see ``commit``). ``profile`` (a shipped profile's name or a file:
+    queries/imports/profiles.py) maps another system's export to the table first."""
     if dry_run:
         plan = plan_import(wh, table, path, profile=profile, site=site)
     else:
         plan = prepare(wh, table, path, profile=profile, site=site)
-        commit(wh, plan, audit_as=audit_as)
+        commit(wh, plan, audit_as=audit_as, reason=reason)
         logger.info("%s into %s: %s", plan.file_name, table, audit_text(plan))
     for warning in plan.warnings:
         logger.warning("%s", warning)
     return plan
 
 
-def commit(wh: Warehouse, plan: ImportPlan, *, audit_as: str | None, progress: Progress | None = None) -> None:
+class ReasonRequired(ImportError_):
+    """The file changes stored records and no reason for the change was given."""
+
+
+def commit(wh: Warehouse, plan: ImportPlan, *, audit_as: str | None, reason: str | None = None,
+           progress: Progress | None = None) -> None:
     """Read the file again and write it in one transaction, checking every row as it goes (another import
     may have stored some of it since the dry run: the counts become what was written), with the audit
-    entry (the counts and the file's SHA-256); or nothing."""
+    entries; or nothing.
+
+    The import's entry names the counts and the file's SHA-256. A changed record is a change to a GMP
+    record, so each one also gets an entry of its own (``import_update``: the record, every changed field's
+    stored and new value, and the ``reason``, which is then required: EU GMP Annex 11 §9, 21 CFR
+    11.10(e)); without a reason such a file is refused and nothing is written."""
     logger.info("%s: checking and writing to %s in one transaction", plan.file_name, plan.table)
     if sha256_of(plan.source) != plan.sha256:
         raise ImportError_([f"{plan.file_name}: the file changed after its dry run; nothing was written"])
+    reason = (reason or "").strip() or None
     try:
         with wh.transaction() as conn:
             _read(wh, plan, conn, progress)
+            if plan.changes and reason is None:
+                raise ReasonRequired([
+                    f"{plan.file_name}: the file changes {plan.counted['update']:,} stored record(s) of "
+                    f"{plan.table}; give the reason for the change (it is recorded with each record's old and "
+                    "new values); nothing was written"])
             if audit_as is not None:
                 audit.append(wh, user_id=audit_as, action="import", object_type=plan.table,
-                             object_id=plan.file_name, new_value=audit_text(plan), conn=conn)
+                             object_id=plan.file_name, new_value=audit_text(plan), reason=reason, conn=conn)
+                audit.append_many(wh, change_entries(plan, audit_as, reason), conn)
+    except ReasonRequired:
+        raise
     except ImportError_:
         # Rolled back. The writing pass compared later chunks with the rows it had written from earlier
         # ones; a dry run names the problems as the warehouse holds them (if it finds none, the pass's stand).
@@ -367,6 +389,20 @@ def commit(wh: Warehouse, plan: ImportPlan, *, audit_as: str | None, progress: P
         raise ImportError_([f"{plan.file_name}: nothing was written: {exc}"]) from exc
     except Exception as exc:  # anything else the database refused: nothing written
         raise importer.refusal(wh, plan.table, pd.DataFrame(), plan.file_name, exc) from exc
+
+
+def change_entries(plan: ImportPlan, user_id: str, reason: str | None) -> list[dict]:
+    """One audit entry per record the import changed: its fields' stored values as ``old_value`` and the
+    file's as ``new_value`` (JSON objects, field -> value). They follow the import's own entry (the file
+    and its SHA-256) in the chain, in the same transaction."""
+    by_record: dict[str, list[Change]] = {}
+    for change in plan.changes:
+        by_record.setdefault(change.record, []).append(change)
+    return [{"user_id": user_id, "action": "import_update", "object_type": plan.table, "object_id": record,
+             "reason": reason,
+             "old_value": json.dumps({c.field: c.stored for c in changes}, default=str, ensure_ascii=False),
+             "new_value": json.dumps({c.field: c.new for c in changes}, default=str, ensure_ascii=False)}
+            for record, changes in by_record.items()]
 
 
 def audit_text(plan: ImportPlan) -> str:

@@ -102,15 +102,35 @@ def append(wh: Warehouse, *, user_id: str | None, action: str, object_type: str 
     return _append(wh, conn, entry, key)
 
 
+def append_many(wh: Warehouse, entries: list[dict], conn) -> list[str]:
+    """Append several entries in the caller's transaction, chained in the given order, with one read of
+    the chain's tail and one multi-row insert (an import that updates thousands of records). Each entry
+    has ``append``'s fields; missing ones are empty. Returns their hashes."""
+    key = audit_key()
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    fields = ("user_id", "action", "object_type", "object_id", "reason", "old_value", "new_value", "meaning")
+    return _append_chain(wh, conn, [{"ts": now, **{f: e.get(f) for f in fields}} for e in entries], key)
+
+
 def _append(wh: Warehouse, conn, entry: dict, key: bytes) -> str:
+    return _append_chain(wh, conn, [entry], key)[0]
+
+
+def _append_chain(wh: Warehouse, conn, entries: list[dict], key: bytes) -> list[str]:
     # Reads the chain's tail inside the write transaction, so two appends cannot share a predecessor.
+    if not entries:
+        return []
     if wh.dialect == "postgresql":
         wh.run(conn, "sql/audit_lock_pg")
     last = wh.execute(conn, "sql/audit_last").fetchone()
     prev = last.entry_hash if last else GENESIS
-    digest = entry_hash(prev, entry, key)
-    wh.run(conn, "sql/audit_insert", {**entry, "prev_hash": prev, "entry_hash": digest})
-    return digest
+    rows = []
+    for entry in entries:
+        digest = entry_hash(prev, entry, key)
+        rows.append({**entry, "prev_hash": prev, "entry_hash": digest})
+        prev = digest
+    wh.run(conn, "sql/audit_insert", rows)
+    return [r["entry_hash"] for r in rows]
 
 
 @dataclass(frozen=True)
