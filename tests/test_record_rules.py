@@ -165,7 +165,7 @@ def test_a_record_file_read_in_chunks_is_checked_across_them_and_written_all_or_
 
         rows[26]["closed_at"] = "2026-01-09T10:00:00"   # file row 27, the fourth chunk
         pd.DataFrame(rows).to_csv(path, index=False)
-        again = plan.import_file(wh, "deviations", path, audit_as="t.leader")
+        again = plan.import_file(wh, "deviations", path, audit_as="t.leader", reason="closed in the eQMS")
         assert again.counts == {"insert": 0, "update": 1, "unchanged": 29}
         assert [(c.row, c.record, c.field, c.stored, c.new) for c in again.changes] == [
             (27, "DEV-T-27", "closed_at", None, "2026-01-09 10:00:00")]
