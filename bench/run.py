@@ -5,7 +5,9 @@ For each scale and engine the same app code serves the callbacks in-process (Fla
 
 - cold: result cache off and the analyses' own caches emptied before every call: the first request
   after new data lands;
-- warm: result cache on (per process): what a wall display or a second user sees.
+- warm: result cache on (per process): what a wall display or a second user sees; back to back, and
+  spaced SPACING_S apart as screens ask (the data versions and the user are then read again);
+- new data / sensor data: the first call after the data versions (all, or only the sensors') changed.
 
 Payload is the response body of the callback; points the largest trace in it. The questions table
 answers the same data questions three ways (queries/ rollups, raw DuckDB scan, pandas over the raw
@@ -41,6 +43,10 @@ TARGET_RAW_RATIO = 5.0
 TARGET_PAYLOAD_KB = 300.0
 TARGET_POINTS = 5000
 TARGET_BROWSER_S = 1.5
+# A screen's next request comes seconds after its last (a wall display every few seconds, an analyst's
+# clicks): by then the data versions (re-read after 0.5 s) and the user (after 2 s) are read again, which
+# back-to-back calls never pay.
+SPACING_S = 2.5
 
 
 @dataclass
@@ -52,6 +58,7 @@ class CallbackTiming:
     warm_ms: list[float] = field(default_factory=list)
     fresh_ms: list[float] = field(default_factory=list)  # first call after new data (versions changed)
     sensor_ms: list[float] = field(default_factory=list)  # first call after sensor data only (refresh behind)
+    spaced_ms: list[float] = field(default_factory=list)  # warm, each call SPACING_S after the previous one
     cold_ms: list[float] = field(default_factory=list)
     payload_bytes: int = 0
     gzip_bytes: int = 0
@@ -139,8 +146,8 @@ def sensor_data(wh) -> None:
     data_version.bump(wh, data_version.LIVE, data_version.MEASUREMENTS)
 
 
-def time_callbacks(scale: str, engine: str, url: str, *, warm: int, cold: int, cases: tuple[Case, ...]
-                   ) -> list[CallbackTiming]:
+def time_callbacks(scale: str, engine: str, url: str, *, warm: int, cold: int, cases: tuple[Case, ...],
+                   spaced: int = 0, spacing_s: float = SPACING_S) -> list[CallbackTiming]:
     cached_app, cached_wh = build_app(url, cached=True)
     cold_app, cold_wh = build_app(url, cached=False)
     ctx = context_for(cached_wh, data.END)
@@ -155,7 +162,8 @@ def time_callbacks(scale: str, engine: str, url: str, *, warm: int, cold: int, c
         kinds = {"cold": (cold_app, cold, None, timing.cold_ms),
                  "warm": (cached_app, warm + 1, None, timing.warm_ms),
                  "fresh": (cached_app, after_change, lambda: new_data(cached_wh), timing.fresh_ms),
-                 "sensor": (cached_app, after_change, lambda: sensor_data(cached_wh), timing.sensor_ms)}
+                 "sensor": (cached_app, after_change, lambda: sensor_data(cached_wh), timing.sensor_ms),
+                 "spaced": (cached_app, spaced, lambda: time.sleep(spacing_s), timing.spaced_ms)}
         for kind, (app, runs, before, times) in kinds.items():
             client = clients.get((case.user, kind == "cold")) or clients.setdefault(
                 (case.user, kind == "cold"), DashClient(app, case.user))
@@ -339,8 +347,8 @@ def render(results: Results) -> str:
         lines.append("")
         head = ["page", "callback"]
         for engine in engines:
-            head += [f"{engine} warm p50", f"{engine} warm p95", f"{engine} new data", f"{engine} sensor data",
-                     f"{engine} cold"]
+            head += [f"{engine} warm p50", f"{engine} warm p95", f"{engine} warm p95 spaced", f"{engine} new data",
+                     f"{engine} sensor data", f"{engine} cold"]
         head += ["KB (gzip)", "points", "raw scan ÷ warm p95"]
         lines.append("| " + " | ".join(head) + " |")
         lines.append("|" + "---|" * len(head))
@@ -350,14 +358,14 @@ def render(results: Results) -> str:
             for engine in engines:
                 found = [c for c in rows if c.engine == engine and c.page == page and c.callback == name]
                 if not found:
-                    cells += ["–"] * 5
+                    cells += ["–"] * 6
                     continue
                 c = found[0]
                 if c.errors:
-                    cells += [f"error: {c.errors[0]}"] + ["–"] * 4
+                    cells += [f"error: {c.errors[0]}"] + ["–"] * 5
                     continue
                 cells += [_ms(percentile(c.warm_ms, 50)), _ms(percentile(c.warm_ms, 95)),
-                          _ms(percentile(c.fresh_ms, 50)), _ms(percentile(c.sensor_ms, 50)),
+                          _ms(percentile(c.spaced_ms, 95)), _ms(percentile(c.fresh_ms, 50)), _ms(percentile(c.sensor_ms, 50)),
                           _ms(percentile(c.cold_ms, 50))]
                 if c.payload_bytes >= payload:
                     gz = c.gzip_bytes
@@ -370,7 +378,7 @@ def render(results: Results) -> str:
             raw_ms = question.raw_ms if question else (min(colds) if colds else float("nan"))
             ratio = raw_ms / max(p95s) if p95s else float("nan")
             cells += [f"{payload / 1024:.1f} ({gz / 1024:.1f})", str(points),
-                      f"{ratio:.0f}×" + ("" if question else " ᶜ")]
+                      "–" if ratio != ratio else f"{ratio:.0f}×" + ("" if question else " ᶜ")]  # NaN: no baseline run
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
         lines.append("ᶜ no rollup stands behind this callback's data: the baseline is its own cold run.")
@@ -425,14 +433,16 @@ def targets(results: Results) -> list[str]:
         p95 = percentile(worst_warm.warm_ms, 95)
         out.append(f"- every callback p95 <= {TARGET_P95_MS:.0f} ms (warm): {verdict(p95 <= TARGET_P95_MS)}; worst "
                    f"{p95:.0f} ms ({worst_warm.engine}, {worst_warm.page} · {worst_warm.callback})")
-        for after, times in (("new data", lambda c: c.fresh_ms), ("sensor data only", lambda c: c.sensor_ms)):
+        for after, times in ((f"spaced {SPACING_S:g} s apart (warm)", lambda c: c.spaced_ms),
+                             ("first call after new data", lambda c: c.fresh_ms),
+                             ("first call after sensor data only", lambda c: c.sensor_ms)):
             measured = [c for c in at_scale if times(c)]
             if measured:
                 worst = max(measured, key=lambda c, t=times: percentile(t(c), 95))
                 ms = percentile(times(worst), 95)
                 slow_after = sorted({f"{c.page} · {c.callback}" for c in measured
                                      if percentile(times(c), 95) > TARGET_P95_MS})
-                out.append(f"- the same, first call after {after}: {verdict(not slow_after)}; worst {ms:.0f} ms "
+                out.append(f"- the same, {after}: {verdict(not slow_after)}; worst {ms:.0f} ms "
                            f"({worst.engine}, {worst.page} · {worst.callback}); over target: "
                            f"{len(slow_after)} of {len({(c.page, c.callback) for c in measured})}")
         if worst_cold:
@@ -496,7 +506,8 @@ def run(args) -> int:
                 url = wh.url
                 wh.dispose()
                 results.generation_s[f"{engine} {scale}"] = seconds
-                results.callbacks += time_callbacks(scale, engine, url, warm=args.warm, cold=args.cold, cases=cases)
+                results.callbacks += time_callbacks(scale, engine, url, warm=args.warm, cold=args.cold, cases=cases,
+                                                    spaced=args.spaced)
                 if args.browser:
                     results.browser.append(time_browser(scale, engine, url))
             if args.questions and "duckdb" in engines:
@@ -526,6 +537,8 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--engines", default=os.environ.get("BENCH_ENGINES", "duckdb,postgres"))
     bench.add_argument("--warm", type=int, default=20, help="timed warm calls per callback")
     bench.add_argument("--cold", type=int, default=5, help="timed cold calls per callback")
+    bench.add_argument("--spaced", type=int, default=5,
+                       help=f"timed warm calls per callback {SPACING_S:g} s after the previous one, as screens ask")
     bench.add_argument("--repeat", type=int, default=3, help="timed runs per question and implementation")
     bench.add_argument("--no-browser", dest="browser", action="store_false")
     bench.add_argument("--no-questions", dest="questions", action="store_false")

@@ -48,10 +48,12 @@ def test_benchmark_runs_every_callback_and_prints_the_table(small_duckdb):
     results = run.Results(machine=run.machine(), started="test")
     # Every callback warm (after the untimed call that fills the caches, which computes it: every page's
     # answer is computed from nothing once); the overview's refresh also cold, after new data and after
-    # sensor data only: every kind of timed call, each once (cold on every page cost 25 s more, 2026-12-08).
+    # sensor data only, and 2.5 s after the previous call: every kind of timed call, each once (cold on every
+    # page cost 25 s more, 2026-12-08).
     every_kind = (CASES[0],)
     rest = CASES[1:]
-    results.callbacks += run.time_callbacks("small", "duckdb", small_duckdb, warm=1, cold=1, cases=every_kind)
+    results.callbacks += run.time_callbacks("small", "duckdb", small_duckdb, warm=1, cold=1, cases=every_kind,
+                                            spaced=1)
     results.callbacks += run.time_callbacks("small", "duckdb", small_duckdb, warm=1, cold=0, cases=rest)
     timings, load_info = run.time_questions("small", small_duckdb, repeat=1)
     results.questions += timings
@@ -72,7 +74,8 @@ def test_benchmark_runs_every_callback_and_prints_the_table(small_duckdb):
     for timing in results.callbacks:
         assert len(timing.warm_ms) == 1 and timing.payload_bytes > 0
         timed_every_kind = (timing.page, timing.callback) == (CASES[0].page, CASES[0].name)
-        assert len(timing.cold_ms) == len(timing.fresh_ms) == len(timing.sensor_ms) == int(timed_every_kind)
+        assert (len(timing.cold_ms) == len(timing.fresh_ms) == len(timing.sensor_ms) == len(timing.spaced_ms)
+                == int(timed_every_kind))
     assert {q.question for q in results.questions} == {"kpi_window", "trend_30d", "trend_365d", "site_daily_means",
                                                       "data_as_of"}
     assert "### Same questions three ways, small scale" in report
@@ -80,6 +83,7 @@ def test_benchmark_runs_every_callback_and_prints_the_table(small_duckdb):
     assert "### Targets (small scale)" in report
     assert "every callback p95 <= 100 ms (warm)" in report
     assert "first call after sensor data only" in report and "duckdb sensor data" in report
+    assert "spaced 2.5 s apart (warm)" in report and "duckdb warm p95 spaced" in report
 
 
 @pytest.mark.parametrize("table", ["deviations", "readings"])
