@@ -142,3 +142,34 @@ def drop_all() -> None:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))  # names from the catalogue
     finally:
         admin.dispose()
+
+
+LIVE_FEED_S = 180  # the live state the tiles time: the last three minutes before END, as the bridge stores them
+LIVE_FEED_EVERY_S = 10
+
+
+def feed_live(wh: Warehouse) -> dict[str, int]:
+    """Give the live tiles something to show: every sensor reporting over the LIVE_FEED_S before END through
+    the live ingest's own writer (the simulator's demo scenario: a particle burst that has ended and a
+    temperature rise still above its action limit at END, so excursions to list, one of them open).
+
+    Message ids are fixed, so feeding a kept warehouse again stores nothing twice; times sit 5 s off the
+    generated history's (a whole minute at the large scale). Returns the live state: sensors with a latest
+    value, open excursions, excursions in all."""
+    from datetime import timedelta
+
+    from ingest.simulator import SensorSimulator, sensors_from_frame
+    from ingest.writer import IngestWriter, Message
+
+    simulator = SensorSimulator(sensors_from_frame(wh.query("ingest/sensor_limits")), interval_s=LIVE_FEED_EVERY_S,
+                                scenario="demo", seed=SEED)
+    simulator.run_id = "bench-live"  # fixed ids: a re-delivery the writer skips
+    start = END - timedelta(seconds=LIVE_FEED_S - 5)
+    clock = {"now": start}
+    writer = IngestWriter(wh, source="bench-live-feed", clock=lambda: clock["now"])
+    for elapsed in range(0, LIVE_FEED_S - 5 + 1, LIVE_FEED_EVERY_S):
+        clock["now"] = start + timedelta(seconds=elapsed)
+        writer.write([Message(topic, payload, clock["now"]) for topic, payload in
+                      simulator.messages(clock["now"], float(elapsed))])
+    state = wh.query("bench/live_state").iloc[0]
+    return {name: int(state[name]) for name in ("latest", "open_excursions", "excursions")}

@@ -97,6 +97,7 @@ class Results:
     browser: list[BrowserTiming] = field(default_factory=list)
     generation_s: dict[str, float | None] = field(default_factory=dict)
     pandas_load: dict[str, dict] = field(default_factory=dict)
+    live_state: dict[str, dict] = field(default_factory=dict)  # "engine scale" -> what the live tiles showed
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -407,6 +408,11 @@ def render(results: Results) -> str:
             lines.append(f"| {b.scale} | {b.engine} | {b.first_s:.2f} | {b.first_after_login_s:.2f} | {b.again_s:.2f} | "
                          f"{b.again_after_login_s:.2f} |")
         lines.append("")
+    if results.live_state:
+        lines.append("Live state timed (fed through the live ingest before timing): " + "; ".join(
+            f"{k}: {v['latest']} sensors with a latest value, {v['open_excursions']} excursion(s) open of "
+            f"{v['excursions']}" for k, v in results.live_state.items()))
+        lines.append("")
     if results.generation_s:
         lines.append("Generation (seconds; '–' = reused from the bench data directory): " + ", ".join(
             f"{k} {'–' if v is None else f'{v:.0f}'}" for k, v in results.generation_s.items()))
@@ -503,6 +509,7 @@ def run(args) -> int:
         for scale in scales:
             for engine in engines:
                 wh, seconds = data.ensure(engine, scale, progress=not args.quiet)
+                results.live_state[f"{engine} {scale}"] = data.feed_live(wh)  # the live tiles time real rows
                 url = wh.url
                 wh.dispose()
                 results.generation_s[f"{engine} {scale}"] = seconds

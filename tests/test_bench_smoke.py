@@ -36,6 +36,8 @@ def small_duckdb(sample_warehouse, tmp_path_factory) -> Iterator[str]:
     shutil.copy(sample_warehouse.url.removeprefix("duckdb:///"), path)
     wh = Warehouse(f"duckdb:///{path}")
     ensure_users(wh)
+    live = data.feed_live(wh)  # as `bench run` does: the live tiles are timed on real rows
+    assert live["latest"] == len(wh.query("ingest/sensor_limits")) and live["open_excursions"] >= 1, live
     wh.dispose()
     yield wh.url
 
