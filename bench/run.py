@@ -213,10 +213,9 @@ def _time_question(scale: str, q, wh, scope, tables: RawTables, cache, repeat: i
     hub, raw, pan = q.hub(wh, scope), q.raw(wh, scope), q.pandas(tables, scope)
     q.compare(hub, raw)  # a baseline answering another question would flatter the hub
     q.compare(hub, pan)
-    hub_ms = _best_of(lambda: q.hub(wh, scope), repeat)
-    raw_ms = _best_of(lambda: q.raw(wh, scope), repeat)
-    pandas_ms = _best_of(lambda: q.pandas(tables, scope), repeat)
-    cached_ms = _best_of(lambda: cache.call(wh, q.name, ("quality",), q.hub, scope), repeat)
+    hub_ms, raw_ms, pandas_ms, cached_ms = _alternating([
+        lambda: q.hub(wh, scope), lambda: q.raw(wh, scope), lambda: q.pandas(tables, scope),
+        lambda: cache.call(wh, q.name, ("quality",), q.hub, scope)], repeat)
     logger.info("%s question %-18s hub %8.1f ms  cached %6.2f ms  raw %8.1f ms  pandas %8.1f ms", scale, q.name,
                 hub_ms, cached_ms, raw_ms, pandas_ms)
     return QuestionTiming(scale, q.name, q.asks, hub_ms, cached_ms, raw_ms, pandas_ms, len(hub))
@@ -228,15 +227,18 @@ def _simple_backend():
     return SimpleCache(threshold=1000, default_timeout=600)
 
 
-def _best_of(fn, repeat: int) -> float:
-    """Median of `repeat` timed runs after one untimed run (ms)."""
-    fn()
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
+def _alternating(fns: list, repeat: int) -> list[float]:
+    """Median of `repeat` timed runs of each function (ms), after one untimed run of each, taking turns
+    (a, b, c, a, b, c...) so that the machine's load at any moment falls on all of them alike."""
+    for fn in fns:
         fn()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
+    samples: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeat):
+        for fn, times in zip(fns, samples, strict=True):
+            start = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - start) * 1000)
+    return [statistics.median(times) for times in samples]
 
 
 # --- browser -------------------------------------------------------------------------------------------------

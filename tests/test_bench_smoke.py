@@ -88,6 +88,30 @@ def test_benchmark_runs_every_callback_and_prints_the_table(small_duckdb):
     assert "spaced 2.5 s apart (warm)" in report and "duckdb warm p95 spaced" in report
 
 
+def test_the_raw_baseline_is_plain_duckdb_and_answers_what_the_hub_answers(small_duckdb, monkeypatch):
+    """Every question's raw scan runs without the hub's query path (Warehouse.query is never called) and
+    agrees with the hub's answer."""
+    from bench import questions
+    from bench.cases import context_for
+
+    wh = Warehouse(small_duckdb)
+    try:
+        ctx = context_for(wh, data.END)
+        scopes = {q.name: questions.scope_for(q, wh, data.END, ctx.site_id, ctx.sensor_id) for q in questions.QUESTIONS}
+        hub = {q.name: q.hub(wh, scopes[q.name]) for q in questions.QUESTIONS}
+        through_the_hub = []
+        real_query = Warehouse.query
+        monkeypatch.setattr(Warehouse, "query", lambda self, name, *a, **k: through_the_hub.append(name) or
+                            real_query(self, name, *a, **k))
+        raw = {q.name: q.raw(wh, scopes[q.name]) for q in questions.QUESTIONS}
+        assert through_the_hub == []
+        for q in questions.QUESTIONS:
+            assert len(raw[q.name]) > 0
+            q.compare(hub[q.name], raw[q.name])
+    finally:
+        wh.dispose()
+
+
 @pytest.mark.parametrize("table", ["deviations", "readings"])
 def test_import_benchmark_runs_its_three_steps(table):
     """bench/import_bench.py on 2,000 deviations or readings: each step is its own `atmp-hub import` process, reports a time
