@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from conftest import TEST_END
+from test_prewarm import queries_run  # noqa: F401 (a fixture)
 
 from bench import data, run
 from bench.cases import CASES
@@ -114,6 +115,42 @@ def test_the_raw_baseline_is_plain_duckdb_and_answers_what_the_hub_answers(small
             q.compare(hub[q.name], raw[q.name])
     finally:
         wh.dispose()
+
+
+# The pages whose analyses once kept answers of their own, outside the result cache (issue 30).
+ONCE_CACHED = ("refresh (tiles, grid)", "drift early warning", "risk ranking", "CAPA proposals")
+
+
+def test_the_cold_path_keeps_no_answer_between_calls(small_duckdb, queries_run):  # noqa: F811
+    """A cold call is a computation: the bench's cold app (result cache off) reads again on its second call
+    everything it read on its first, for the pages whose analyses once cached their answers themselves;
+    the warm app, asked the same, reads less the second time (the check can fail)."""
+    from bench.cases import context_for
+    from bench.client import DashClient
+
+    def reads_of_two_calls(app, case, ctx) -> list[set[str]]:
+        client, (inputs, state) = DashClient(app, case.user), case.request(ctx)
+        reads = []
+        for _ in range(2):
+            queries_run.clear()
+            assert client.call(case.outputs, inputs, state).status == 200, case.name
+            reads.append(queries_run.for_requests())
+        return reads
+
+    cold_app, cold_wh = run.build_app(small_duckdb, cached=False)
+    warm_app, warm_wh = run.build_app(small_duckdb, cached=True)
+    try:
+        ctx = context_for(cold_wh, data.END)
+        cases = [c for c in CASES if c.name in ONCE_CACHED]
+        assert len(cases) == len(ONCE_CACHED)
+        for case in cases:
+            first, second = reads_of_two_calls(cold_app, case, ctx)
+            assert first and second >= first, (case.name, first - second)
+        first, second = reads_of_two_calls(warm_app, cases[0], ctx)
+        assert not second >= first
+    finally:
+        cold_wh.dispose()
+        warm_wh.dispose()
 
 
 @pytest.mark.parametrize("table", ["deviations", "readings"])
