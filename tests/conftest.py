@@ -90,7 +90,7 @@ _empty_duckdb: list[Path] = []  # this process's, made on first use
 
 def _empty_duckdb_template(tmp_path: Path) -> Path:
     """A DuckDB file with the schema (create_schema) and no rows, made once per test process: each test's
-    DuckDB warehouse is a copy of it (~2 ms) instead of a new file given the schema (~50 ms)."""
+    DuckDB warehouse is a copy of it: opened and closed, ~30 ms against ~80 ms for a new file given the schema."""
     if not _empty_duckdb:
         path = tmp_path.parent / f"empty-schema-{os.getpid()}.duckdb"
         wh = Warehouse(f"duckdb:///{path}")

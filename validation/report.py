@@ -15,7 +15,6 @@ from dashboard.exports.pdf import HubPdf
 from validation.qualify import Check
 from validation.requirements import Catalogue
 
-HEAD = FontFace(emphasis="BOLD", fill_color=(225, 232, 240))
 FAILED = FontFace(fill_color=(250, 220, 220))
 
 
@@ -97,18 +96,7 @@ class _Pdf(HubPdf):
 
     def table(self, headers: list[str] | None, rows: list[list[str]], widths: tuple[float, ...],
               failed: set[int] = frozenset(), size: float = 7.5):
-        self.set_font(self.family, "", size)
-        with super().table(col_widths=widths, headings_style=HEAD, line_height=size / 2, text_align="LEFT",
-                           first_row_as_headings=headers is not None) as t:
-            if headers is not None:
-                head = t.row()
-                for h in headers:
-                    head.cell(self.text_safe(h))
-            for i, values in enumerate(rows):
-                row = t.row(style=FAILED if i in failed else None)
-                for value in values:
-                    row.cell(self.text_safe(str(value)))
-        self.ln(3)
+        self.grid(headers, rows, widths, size=size, line_height=size / 2, marked=frozenset(failed), mark=FAILED)
 
 
 def write_pdf(report: dict, json_sha256: str, path: Path, evidence_root: Path) -> None:

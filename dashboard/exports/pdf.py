@@ -8,9 +8,11 @@ import logging
 from pathlib import Path
 
 from fpdf import FPDF
+from fpdf.fonts import FontFace
 
 logging.getLogger("fontTools").setLevel(logging.WARNING)  # its font subsetting logs every glyph at INFO
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")  # Debian fonts-dejavu-core (on every machine here)
+HEAD = FontFace(emphasis="BOLD", fill_color=(225, 232, 240))  # the column headings of every table
 
 
 class HubPdf(FPDF):
@@ -65,3 +67,21 @@ class HubPdf(FPDF):
         self.set_font(self.family, "", size)
         self.multi_cell(0, 5, self.text_safe(text), align="L")
         self.ln(1)
+
+    def grid(self, headers: list[str] | None, rows: list[list], widths: tuple[float, ...], *, size: float,
+             line_height: float, marked: frozenset[int] = frozenset(), mark: FontFace | None = None,
+             **layout) -> None:
+        """A table of text: the headings (if any), then the rows, those whose index is in ``marked`` set in
+        ``mark``'s style. FPDF.table itself: the documents' own ``table`` methods call this one."""
+        self.set_font(self.family, "", size)
+        with FPDF.table(self, col_widths=widths, headings_style=HEAD, line_height=line_height, text_align="LEFT",
+                        first_row_as_headings=headers is not None, **layout) as t:
+            if headers is not None:
+                head = t.row()
+                for h in headers:
+                    head.cell(self.text_safe(h))
+            for i, values in enumerate(rows):
+                row = t.row(style=mark if i in marked else None)
+                for value in values:
+                    row.cell(self.text_safe(str(value)))
+        self.ln(3)

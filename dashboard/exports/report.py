@@ -30,7 +30,6 @@ from queries.kpi import catalog
 logger = logging.getLogger(__name__)
 
 CHART_WIDTH_PX = 1400
-HEAD = FontFace(emphasis="BOLD", fill_color=(225, 232, 240))
 NETWORK_ROW = FontFace(emphasis="BOLD", fill_color=(242, 242, 242))
 GRID_KPIS_PER_TABLE = 5  # on a landscape A4 page: titles wrap at words, never mid-word
 NO_DATA = "no data"
@@ -51,20 +50,11 @@ class Binder(HubPdf):
               size: float = 8, emphasis: frozenset[int] = frozenset(), width: float | None = None):
         """A table; times in it are written like every exported time (ISO 8601 with the offset, in the
         provenance's zone). Rows whose index is in ``emphasis`` are set in bold (the network row)."""
-        self.set_font(self.family, "", size)
         texts = [[self.text_safe(_text(v, self.prov.timezone)) for v in values] for values in rows]
         if widths is None:  # by content, so a time or an id is not broken inside (fpdf2 splits what won't fit)
             widths = tuple(_column_weight(h, [r[i] for r in texts if i < len(r)]) for i, h in enumerate(headers))
-        with super().table(col_widths=widths, headings_style=HEAD, line_height=4.2, text_align="LEFT",
-                           first_row_as_headings=True, width=width, align="LEFT") as t:
-            head = t.row()
-            for h in headers:
-                head.cell(self.text_safe(h))
-            for i, values in enumerate(texts):
-                row = t.row(style=NETWORK_ROW if i in emphasis else None)
-                for text in values:
-                    row.cell(text)
-        self.ln(3)
+        self.grid(headers, texts, widths, size=size, line_height=4.2, marked=emphasis, mark=NETWORK_ROW, width=width,
+                  align="LEFT")
 
     def rows_note(self, built: Export):
         """What the section's rows are, when the item states it (the same lines as its own export)."""
