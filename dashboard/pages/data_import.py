@@ -85,7 +85,7 @@ def layout(**_):
         dcc.Loading(html.Div(id=ids.IMP_DRY_RUN, className="mb-3"), type="dot"),
         html.Div([dbc.Label("Reason for the change (required when the file changes stored records; kept with "
                             "each changed record's old and new values in the audit trail)", html_for=ids.IMP_REASON),
-                  dbc.Input(id=ids.IMP_REASON, type="text", maxLength=REASON_MAX, debounce=False,
+                  dbc.Input(id=ids.IMP_REASON, type="text", maxLength=REASON_MAX,
                             placeholder="e.g. monthly eQMS refresh: CAPA closures and effectiveness checks")],
                  className="mb-2"),
         html.Div([dbc.Button("Import", id=ids.IMP_COMMIT, color="primary", disabled=True, n_clicks=0),

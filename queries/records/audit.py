@@ -98,8 +98,8 @@ def append(wh: Warehouse, *, user_id: str | None, action: str, object_type: str 
              "old_value": old_value, "new_value": new_value, "meaning": meaning}
     if conn is None:
         with wh.transaction() as own:
-            return _append(wh, own, entry, key)
-    return _append(wh, conn, entry, key)
+            return _append_chain(wh, own, [entry], key)[0]
+    return _append_chain(wh, conn, [entry], key)[0]
 
 
 def append_many(wh: Warehouse, entries: list[dict], conn) -> list[str]:
@@ -108,12 +108,7 @@ def append_many(wh: Warehouse, entries: list[dict], conn) -> list[str]:
     has ``append``'s fields; missing ones are empty. Returns their hashes."""
     key = audit_key()
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-    fields = ("user_id", "action", "object_type", "object_id", "reason", "old_value", "new_value", "meaning")
-    return _append_chain(wh, conn, [{"ts": now, **{f: e.get(f) for f in fields}} for e in entries], key)
-
-
-def _append(wh: Warehouse, conn, entry: dict, key: bytes) -> str:
-    return _append_chain(wh, conn, [entry], key)[0]
+    return _append_chain(wh, conn, [{f: e.get(f) for f in _FIELDS} | {"ts": now} for e in entries], key)
 
 
 def _append_chain(wh: Warehouse, conn, entries: list[dict], key: bytes) -> list[str]:
